@@ -1,0 +1,69 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Config } from '../config/types.ts';
+import { GatewayError, toGatewayError } from '../errors.ts';
+import { respondError } from '../pages/respondError.ts';
+
+export type OwnAppOptions = {
+  config: () => Config;
+  /** Feature routers, mounted under /_portico/ in this order. */
+  routers: express.Router[];
+  readiness: () => Promise<{ ok: boolean; checks: Record<string, unknown> }>;
+};
+
+/**
+ * Portico's own endpoints. helmet applies here and only here: proxied answers pass through as the
+ * upstream sent them.
+ */
+export function createOwnApp(o: OwnAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:', 'https:'],
+          formAction: ["'self'", 'https:', 'http:'],
+          frameAncestors: ["'self'"],
+          upgradeInsecureRequests: null,
+        },
+      },
+      crossOriginResourcePolicy: { policy: 'same-site' },
+      strictTransportSecurity: false,
+    }),
+  );
+  const router = express.Router();
+  router.get('/healthz', (_req, res) => {
+    res.set('cache-control', 'no-store').json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res, next) => {
+    try {
+      const r = await o.readiness();
+      const c = o.config();
+      res
+        .status(r.ok ? 200 : 503)
+        .set('cache-control', 'no-store')
+        .json({
+          status: r.ok ? 'ready' : 'not ready',
+          config: { hash: c.sourceHash.slice(0, 12), loadedAt: c.loadedAt },
+          checks: r.checks,
+        });
+    } catch (err) {
+      next(err);
+    }
+  });
+  for (const r of o.routers) router.use(r);
+  app.use('/_portico', router);
+  app.use((_req, _res, next) => next(new GatewayError('PORTICO_ERR_NOT_FOUND')));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = toGatewayError(err);
+    const id = (req as IncomingMessage & { portico?: { requestId: string } }).portico?.requestId ?? '-';
+    respondError(req as IncomingMessage, res as ServerResponse, e, id);
+  });
+  return app;
+}

@@ -1,0 +1,30 @@
+import type { Lang } from './negotiate.ts';
+
+/** What a page needs from the brand. The branding module replaces the default at load time. */
+export type PageBrand = {
+  productName(lang: Lang): string;
+  stylesheetHref: string | undefined;
+  faviconHref: string | undefined;
+  logoHref: string | undefined;
+  footerHtml(lang: Lang): string;
+  primaryColor: string;
+  backgroundColor: string;
+};
+
+export const defaultPageBrand: PageBrand = {
+  productName: () => 'Portico',
+  stylesheetHref: undefined,
+  faviconHref: undefined,
+  logoHref: undefined,
+  footerHtml: () => '',
+  primaryColor: '#2563eb',
+  backgroundColor: '#f6f7fb',
+};
+
+let current: PageBrand = defaultPageBrand;
+export const pageBrand = {
+  get: (): PageBrand => current,
+  set: (brand: PageBrand): void => {
+    current = brand;
+  },
+};

@@ -1,0 +1,23 @@
+import type { UpgradeContext } from '../context.ts';
+import { GatewayError } from '../errors.ts';
+
+/**
+ * Cross-site WebSocket hijacking guard: a browser's upgrade must come from our own origin (the
+ * configured publicUrl, or the Host it was sent to). Non-browser clients send no Origin and are
+ * judged by their credentials alone.
+ */
+export function checkOrigin(ctx: UpgradeContext): void {
+  const origin = ctx.req.headers.origin;
+  if (origin === undefined) return;
+  const publicOrigin = ctx.config.publicUrl?.origin;
+  if (publicOrigin !== undefined ? origin === publicOrigin : sameHost(origin, ctx.req.headers.host)) return;
+  throw new GatewayError('PORTICO_ERR_BAD_ORIGIN');
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,33 @@
+import { GatewayError } from '../errors.ts';
+
+export type UpstreamErrorKind = 'refused' | 'reset' | 'timeout' | 'tls' | 'dns' | 'other';
+
+export class UpstreamTimeout extends Error {
+  readonly code = 'PORTICO_UPSTREAM_TIMEOUT';
+  readonly phase: 'connect' | 'idle';
+  constructor(phase: 'connect' | 'idle') {
+    super(`upstream ${phase} timeout`);
+    this.phase = phase;
+  }
+}
+
+export function classifyUpstreamError(err: unknown): UpstreamErrorKind {
+  if (err instanceof UpstreamTimeout) return 'timeout';
+  const code = String((err as { code?: string })?.code ?? '');
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'UND_ERR_SOCKET')
+    return 'reset';
+  if (code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_TLS/.test(code)) return 'tls';
+  if (/socket hang up/i.test(String((err as Error)?.message))) return 'reset';
+  return 'other';
+}
+
+export function upstreamGatewayError(err: unknown): GatewayError {
+  const kind = classifyUpstreamError(err);
+  return new GatewayError(kind === 'timeout' ? 'PORTICO_ERR_UPSTREAM_TIMEOUT' : 'PORTICO_ERR_UPSTREAM', {
+    cause: err,
+    extra: { reason: kind },
+  });
+}

@@ -1,0 +1,26 @@
+import { GatewayError } from '../errors.ts';
+
+// A dot segment, raw or percent-encoded (`.`, `%2e`, any case), between slashes or at the end.
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+// Backslashes, encoded backslashes, NUL and other control characters: servers behind us disagree on them.
+const AMBIGUOUS = /\\|%5c|%00|[\x00-\x1f\x7f]/i;
+
+/**
+ * Splits the request target into path and query and refuses paths that a backend could resolve
+ * to a different route than the one Portico matched (dot segments in any encoding, backslashes).
+ * Consecutive slashes are merged as nginx does (`merge_slashes on`), for matching and forwarding
+ * alike, so what decides the route is exactly what the upstream receives.
+ */
+export function splitTarget(url: string, maxLength: number): { path: string; query: string } {
+  if (url.length > maxLength) throw new GatewayError('PORTICO_ERR_BAD_PATH', { detail: 'URL too long' });
+  if (url.charCodeAt(0) !== 47 /* / */) throw new GatewayError('PORTICO_ERR_BAD_PATH');
+  // A fragment is never sent by browsers; a raw one is dropped with everything after it.
+  const h = url.indexOf('#');
+  if (h !== -1) url = url.slice(0, h);
+  const q = url.indexOf('?');
+  let path = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q);
+  if (path.includes('//')) path = path.replace(/\/{2,}/g, '/');
+  if (DOT_SEGMENT.test(path) || AMBIGUOUS.test(path)) throw new GatewayError('PORTICO_ERR_BAD_PATH');
+  return { path, query };
+}

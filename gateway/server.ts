@@ -1,0 +1,229 @@
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { basename, dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Router } from 'express';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfigFile } from './config/loadConfig.ts';
+import type { Config } from './config/types.ts';
+import type { HttpContext, Runtime, UpgradeContext } from './context.ts';
+import { createOwnApp } from './endpoints/ownApp.ts';
+import { channels } from './ops/channels.ts';
+import { createLogger } from './ops/logger.ts';
+import { HTTP_STAGES, handleStageError, runStages, WS_STAGES } from './pipeline.ts';
+import { destroyAgents } from './proxy/agents.ts';
+import { openTunnels } from './proxy/forwardUpgrade.ts';
+
+export type GatewayOptions = {
+  /** routes.yaml to load and watch. */
+  configFile?: string;
+  /** A config loaded by the caller (tests); not watched. */
+  config?: Config;
+  logger?: Logger;
+  /** Watch the file and reload on change (default true when configFile is given). */
+  watch?: boolean;
+  /** Override listen.port / listen.host (tests use port 0). */
+  port?: number;
+  host?: string;
+  env?: NodeJS.ProcessEnv;
+};
+
+export type Gateway = {
+  readonly server: Server;
+  readonly log: Logger;
+  config(): Config;
+  /** Loads the file again; keeps the last good config on error and reports the problems. */
+  reload(): { ok: true; config: Config } | { ok: false; error: ConfigError };
+  listen(): Promise<AddressInfo>;
+  url(): string;
+  close(graceMs?: number): Promise<void>;
+};
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const env = options.env ?? process.env;
+  let current: Config = options.config ?? loadConfigFile(options.configFile!, env);
+  const log = options.logger ?? createLogger(current.logging.level);
+  const routers: Router[] = [];
+
+  const ownApp = createOwnApp({
+    config: () => current,
+    routers,
+    readiness: async () => ({ ok: true, checks: { config: { ok: true, routes: current.routes.length } } }),
+  });
+  const runtime: Runtime = {
+    ownEndpoints: ownApp as unknown as (req: IncomingMessage, res: ServerResponse) => void,
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const ctx: HttpContext = {
+      kind: 'http',
+      req,
+      res,
+      config: current,
+      runtime,
+      log,
+      requestId: '',
+      path: '/',
+      query: '',
+      route: undefined,
+      clientIp: '',
+      proto: 'http',
+      identity: undefined,
+      session: undefined,
+      sessionId: undefined,
+      upstreamHeaders: {},
+      done: false,
+      startedAt: performance.now(),
+      transformResponse: undefined,
+    };
+    try {
+      const pending = runStages(HTTP_STAGES, ctx);
+      if (pending) pending.catch((err) => handleStageError(ctx, err));
+    } catch (err) {
+      handleStageError(ctx, err);
+    }
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The socket error handler goes first: a reset before we answer must not crash the process.
+    socket.on('error', () => socket.destroy());
+    const ctx: UpgradeContext = {
+      kind: 'ws',
+      req,
+      socket,
+      head,
+      config: current,
+      runtime,
+      log,
+      requestId: '',
+      path: '/',
+      query: '',
+      route: undefined,
+      clientIp: '',
+      proto: 'http',
+      identity: undefined,
+      session: undefined,
+      sessionId: undefined,
+      upstreamHeaders: {},
+      done: false,
+      startedAt: performance.now(),
+    };
+    try {
+      const pending = runStages(WS_STAGES, ctx);
+      if (pending) pending.catch((err) => handleStageError(ctx, err));
+    } catch (err) {
+      handleStageError(ctx, err);
+    }
+  };
+
+  const serverOptions = {
+    maxHeaderSize: current.limits.maxHeaderSize,
+    headersTimeout: current.limits.headersTimeoutMs,
+    requestTimeout: current.limits.requestTimeoutMs,
+    keepAliveTimeout: 65_000,
+    requireHostHeader: true,
+  };
+  const tls = current.listen.tls;
+  const server: Server = tls
+    ? (createHttpsServer(
+        { ...serverOptions, cert: readFileSync(tls.cert), key: readFileSync(tls.key) },
+        onRequest,
+      ) as unknown as Server)
+    : createHttpServer(serverOptions, onRequest);
+  server.on('upgrade', onUpgrade);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+  });
+
+  const reload: Gateway['reload'] = () => {
+    if (!options.configFile) throw new Error('this gateway was not started from a file');
+    try {
+      const next = loadConfigFile(options.configFile, env);
+      if (next.sourceHash === current.sourceHash) return { ok: true, config: current };
+      current = next;
+      log.info(
+        { file: options.configFile, hash: next.sourceHash.slice(0, 12), routes: next.routes.length },
+        'config reloaded',
+      );
+      if (channels.configReload.hasSubscribers)
+        channels.configReload.publish({ ok: true, file: options.configFile, hash: next.sourceHash });
+      return { ok: true, config: next };
+    } catch (err) {
+      const error =
+        err instanceof ConfigError
+          ? err
+          : new ConfigError(options.configFile, [{ path: '', message: String(err) }]);
+      log.error(
+        { file: options.configFile, problems: error.problems },
+        'config rejected, the last good config keeps serving',
+      );
+      if (channels.configReload.hasSubscribers)
+        channels.configReload.publish({ ok: false, file: options.configFile, problems: error.problems });
+      return { ok: false, error };
+    }
+  };
+
+  let watcher: FSWatcher | undefined;
+  if (options.configFile && options.watch !== false) {
+    let timer: NodeJS.Timeout | undefined;
+    const file = basename(options.configFile);
+    // Watch the folder, not the file: editors and Kubernetes ConfigMaps replace the file (rename).
+    watcher = watch(dirname(options.configFile), (_event, name) => {
+      if (name && name !== file && !String(name).startsWith('..')) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => reload(), 150);
+    });
+    watcher.on('error', (err) => log.warn({ err }, 'config watch failed'));
+  }
+
+  return {
+    server,
+    log,
+    config: () => current,
+    reload,
+    url() {
+      const a = server.address() as AddressInfo;
+      return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    },
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port ?? current.listen.port, options.host ?? current.listen.host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    async close(graceMs = 10_000) {
+      watcher?.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      for (const socket of openTunnels) goingAway(socket);
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+      destroyAgents();
+    },
+  };
+}
+
+/** WebSocket close frame 1001 (going away), unmasked as a server sends it; then the tunnel ends. */
+function goingAway(socket: Duplex): void {
+  socket.end(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
