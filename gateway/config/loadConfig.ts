@@ -6,7 +6,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { agentFor, tlsOptionsFor } from '../proxy/agents.ts';
 import { parseDuration } from './duration.ts';
-import { interpolateEnv } from './interpolate.ts';
+import { interpolateEnv, protectVariables } from './interpolate.ts';
 import { configSchema } from './schema.ts';
 import type { Config, RawConfig, RawRoute, Route } from './types.ts';
 
@@ -64,7 +64,8 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   const file = options.file ?? 'routes.yaml';
   const env = options.env ?? process.env;
   const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const { text, variables } = protectVariables(source);
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (node: Node | null | undefined) => {
     if (!node?.range) return {};
     const { line, col } = lineCounter.linePos(node.range[0]);
@@ -76,14 +77,13 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
       file,
       doc.errors.map((e) => ({
         path: '',
-        line: e.linePos?.[0]?.line,
-        column: e.linePos?.[0]?.col,
+        ...positionOf(lineCounter, e.pos[0]),
         message: e.message.split('\n')[0]!,
       })),
     );
   }
 
-  const problems: ConfigProblem[] = interpolateEnv(doc.contents as Node | null, env).map((p) => ({
+  const problems: ConfigProblem[] = interpolateEnv(doc.contents as Node | null, variables, env).map((p) => ({
     path: dotted(p.path),
     ...at(p.node),
     message: p.message,
@@ -118,6 +118,11 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: (err as Error).message }]);
   }
+}
+
+function positionOf(lineCounter: LineCounter, offset: number) {
+  const { line, col } = lineCounter.linePos(offset);
+  return { line, column: col };
 }
 
 function unescapePointer(s: string): string | number {

@@ -1,7 +1,8 @@
 import { GatewayError } from '../errors.ts';
 
-// A dot segment, raw or percent-encoded (`.`, `%2e`, any case), between slashes or at the end.
-const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+// A dot segment, raw or percent-encoded (`.`, `%2e`, any case), between slashes (raw or `%2f`)
+// or at the end: a backend that decodes `%2f` would otherwise resolve `/dce5/..%2fadmin`.
+const DOT_SEGMENT = /(?:^|\/|%2f)(?:\.|%2e){1,2}(?:\/|%2f|$)/i;
 // Backslashes, encoded backslashes, NUL and other control characters: servers behind us disagree on them.
 const AMBIGUOUS = /\\|%5c|%00|[\x00-\x1f\x7f]/i;
 

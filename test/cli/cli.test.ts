@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+const dir = mkdtempSync(join(tmpdir(), 'portico-cli-'));
+const portico = (...args: string[]) => spawnSync(process.execPath, ['scripts/portico.js', ...args], { encoding: 'utf8', env: { ...process.env, SOME_SECRET: '' } });
+
+describe('portico validate', () => {
+  it('exits 0 with a one-line summary for a valid file', () => {
+    const file = join(dir, 'good.yaml');
+    writeFileSync(file, 'routes:\n  - { id: ai, path: /dce5/, upstream: "https://10.6.8.2:30343/", websocket: true }\n  - { id: customer, path: /, upstream: "https://10.6.165.50:30443/" }\n');
+    const r = portico('validate', file);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 1);
+    assert.match(r.stdout, /valid — 2 routes \(\/dce5\/, \/\).*pure reverse proxy/);
+  });
+
+  it('exits 1 and prints every error with its path and line', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'session:\n  secret: ${SOME_SECRET}\nroutes:\n  - id: ai\n    path: dce5/\n    upstream: ftp://x\n');
+    const r = portico('validate', file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /bad\.yaml:2:\d+ +session\.secret: environment variable \$\{SOME_SECRET\} is not set/);
+    writeFileSync(file, 'routes:\n  - id: ai\n    path: dce5/\n    upstream: ftp://x\n');
+    const r2 = portico('validate', file);
+    assert.equal(r2.status, 1);
+    assert.match(r2.stderr, /invalid, 2 errors/);
+    assert.match(r2.stderr, /bad\.yaml:3:\d+ +routes\[0\]\.path/);
+    assert.match(r2.stderr, /bad\.yaml:4:\d+ +routes\[0\]\.upstream/);
+  });
+
+  it('validates the routes.yaml shipped at the top of the repository', () => {
+    const r = portico('validate', 'routes.yaml');
+    assert.equal(r.status, 0, r.stderr);
+  });
+});
+
+describe('portico hash-key', () => {
+  it('prints a key and the hash that goes into routes.yaml', () => {
+    const r = portico('hash-key', '--id', 'ci');
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /ptk_ci_[A-Za-z0-9_-]{43}/);
+    assert.match(r.stdout, /hash: "sha256:[0-9a-f]{64}"/);
+  });
+});

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts';
+import { parseDuration } from '../../gateway/config/duration.ts';
+
+const seed = `
+listen: { host: 0.0.0.0, port: 80 }
+routes:
+  - id: ai-platform
+    path: /dce5/
+    upstream: https://10.6.8.2:30343/
+    tls: { insecureSkipVerify: true }
+    websocket: true
+    timeouts: { connect: 5s, idle: 300s }
+  - { id: customer, path: /, upstream: https://10.6.165.50:30443/ }
+`;
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}) {
+  try {
+    loadConfigText(text, { env });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems;
+  }
+  assert.fail('the config was accepted');
+}
+
+describe('routes.yaml loading', () => {
+  it('accepts the seed nginx set-up as a pure reverse proxy with no identity providers', () => {
+    const c = loadConfigText(seed, { env: {} });
+    assert.deepEqual(
+      c.routes.map((r) => [r.id, r.prefix]),
+      [
+        ['ai-platform', '/dce5/'],
+        ['customer', '/'],
+      ],
+    );
+    const ai = c.routes[0]!;
+    assert.equal(ai.idleTimeoutMs, 300_000);
+    assert.equal(ai.connectTimeoutMs, 5_000);
+    assert.equal(ai.websocket, true);
+    assert.equal(ai.auth, 'none');
+    assert.equal(ai.tlsOptions.rejectUnauthorized, false);
+  });
+
+  it('freezes the loaded config so nothing can change it at run time', () => {
+    const c = loadConfigText(seed, { env: {} });
+    assert.ok(Object.isFrozen(c));
+    assert.ok(Object.isFrozen(c.routes));
+    assert.ok(Object.isFrozen(c.routes[0]));
+    assert.ok(Object.isFrozen(c.raw.routes));
+    assert.throws(() => {
+      (c.routes as unknown as unknown[]).push({});
+    });
+  });
+
+  it('interpolates ${ENV} anywhere and re-types a whole-variable number', () => {
+    const c = loadConfigText('listen: { port: ${PORT} }\nroutes:\n  - { id: a, path: /, upstream: "${UP}" }\n', {
+      env: { PORT: '9090', UP: 'http://127.0.0.1:1/' },
+    });
+    assert.equal(c.listen.port, 9090);
+    assert.equal(c.routes[0]!.upstream.href, 'http://127.0.0.1:1/');
+  });
+
+  it('supports ${VAR:-default} and reports a missing variable with its path and line', () => {
+    const c = loadConfigText('listen: { port: ${PORT:-8181} }\n', { env: {} });
+    assert.equal(c.listen.port, 8181);
+    const problems = problemsOf('routes:\n  - id: a\n    path: /\n    upstream: ${MISSING_UPSTREAM}\n');
+    assert.deepEqual(problems, [
+      { path: 'routes[0].upstream', line: 4, column: 15, message: 'environment variable ${MISSING_UPSTREAM} is not set' },
+    ]);
+  });
+
+  it('reports every schema error at once, each with its YAML path and line number', () => {
+    const problems = problemsOf(`routes:
+  - id: ai
+    path: dce5/
+    upstream: ftp://x
+    timeouts: { connect: 5 parsecs }
+    auth: maybe
+    colour: blue
+`);
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.path]),
+      [
+        [3, 'routes[0].path'],
+        [4, 'routes[0].upstream'],
+        [5, 'routes[0].timeouts.connect'],
+        [6, 'routes[0].auth'],
+        [7, 'routes[0].colour'],
+      ],
+    );
+    assert.match(problems[2]!.message, /duration such as 300s/);
+    assert.match(problems[3]!.message, /required, optional, none/);
+    assert.match(problems[4]!.message, /unknown key "colour"/);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const problems = problemsOf('routes:\n  - id: a\n   path: /\n  bad: [\n');
+    assert.ok(problems.length >= 1);
+    assert.ok(problems[0]!.line! >= 2, JSON.stringify(problems));
+  });
+
+  it('refuses duplicate route ids and paths, pointing at the second one', () => {
+    const problems = problemsOf(`routes:
+  - { id: a, path: /x/, upstream: http://127.0.0.1:1/ }
+  - { id: a, path: /x/, upstream: http://127.0.0.1:2/ }
+`);
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.path]),
+      [
+        [3, 'routes[1].id'],
+        [3, 'routes[1].path'],
+      ],
+    );
+  });
+
+  it('refuses a route that needs a login when no identity provider is configured', () => {
+    const problems = problemsOf('routes:\n  - { id: a, path: /, upstream: http://127.0.0.1:1/, auth: required }\n');
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!.message, /needs a login, but no identityProviders/);
+    assert.equal(problems[0]!.line, 2);
+  });
+
+  it('requires publicUrl and a long session secret once identity providers are configured', () => {
+    const problems = problemsOf(`session: { secret: short }
+identityProviders:
+  - { id: corp, type: oidc, issuer: https://idp.example.com, clientId: portico }
+routes:
+  - { id: a, path: /, upstream: http://127.0.0.1:1/, auth: required }
+`);
+    assert.deepEqual(
+      problems.map((p) => p.path),
+      ['session.secret'],
+    );
+    const more = problemsOf(`identityProviders:
+  - { id: corp, type: oidc, issuer: https://idp.example.com, clientId: portico }
+`);
+    assert.deepEqual(more.map((p) => p.path).sort(), ['publicUrl', 'session']);
+  });
+
+  it('refuses trustProxy entries that are not addresses or CIDRs', () => {
+    const problems = problemsOf('trustProxy: [10.0.0.0/8, "::1", 300.1.1.1, 10.0.0.0/40]\n');
+    assert.deepEqual(
+      problems.map((p) => p.path),
+      ['trustProxy[2]', 'trustProxy[3]'],
+    );
+  });
+
+  it('sorts routes so the longest prefix is tried first', () => {
+    const c = loadConfigText(
+      'routes:\n  - { id: root, path: /, upstream: http://127.0.0.1:1/ }\n  - { id: deep, path: /a/b/, upstream: http://127.0.0.1:2/ }\n  - { id: mid, path: /a/, upstream: http://127.0.0.1:3/ }\n',
+      { env: {} },
+    );
+    assert.deepEqual(
+      c.routes.map((r) => r.id),
+      ['deep', 'mid', 'root'],
+    );
+  });
+});
+
+describe('durations', () => {
+  it('reads 300s, 5m, 8h, 250ms and bare numbers as seconds', () => {
+    assert.equal(parseDuration('300s'), 300_000);
+    assert.equal(parseDuration('5m'), 300_000);
+    assert.equal(parseDuration('8h'), 28_800_000);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration(2), 2000);
+    assert.throws(() => parseDuration('5 parsecs'));
+  });
+});

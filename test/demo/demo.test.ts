@@ -1,0 +1,284 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { startAiPlatform } from '../../scripts/demo/aiPlatform.ts';
+import { startCustomerSystem } from '../../scripts/demo/customerSystem.ts';
+import { createShell } from '../../scripts/demo/shell.ts';
+import { type DemoIdentity, type DemoServer, readIdentity } from '../../scripts/demo/common.ts';
+
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+/** A terminal client: everything the server printed (ANSI stripped) and a way to wait for text. */
+async function openTerminal(url: string, headers: Record<string, string> = {}) {
+  const ws = new WebSocket(new URL('terminal/ws', url).href.replace(/^http/, 'ws'), 'tty', { headers });
+  let screen = '';
+  const waiters = new Set<() => void>();
+  ws.on('message', (data) => {
+    screen += data.toString().replace(ANSI, '');
+    for (const w of waiters) w();
+  });
+  await once(ws, 'open');
+  return {
+    ws,
+    get screen() {
+      return screen;
+    },
+    /** Resolves with the text printed since `from` once it matches. */
+    waitFor(pattern: RegExp, from = 0, timeoutMs = 5000): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const text = screen.slice(from);
+          if (!pattern.test(text)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(text);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${pattern}; screen was:\n${screen}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    /** Types a command line and returns its output up to the next prompt. */
+    async run(line: string, prompt: RegExp): Promise<string> {
+      const from = screen.length;
+      ws.send(line + '\r');
+      const text = await this.waitFor(
+        new RegExp(`${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\r\\n[\\s\\S]*${prompt.source}$`),
+        from,
+      );
+      return text;
+    },
+  };
+}
+
+describe('the demo customer system', () => {
+  it('serves a portal home page with the Portico nav placeholder and a link to the AI platform', async (t) => {
+    const app = await startCustomerSystem({ port: 0 });
+    t.after(() => app.close());
+    const res = await fetch(app.url);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const html = await res.text();
+    assert.match(html, /云管平台 Yiyun/);
+    assert.match(html, /<portico-nav><\/portico-nav>/);
+    assert.match(html, /<script src="\/_portico\/nav\.js" defer><\/script>/);
+    assert.match(html, /href="\/dce5\/"/);
+    assert.match(html, /anonymous/);
+  });
+
+  it('shows the identity headers it received, HTML-escaped', async (t) => {
+    const app = await startCustomerSystem({ port: 0 });
+    t.after(() => app.close());
+    const html = await (
+      await fetch(app.url, {
+        headers: {
+          'x-forwarded-user': 'alice',
+          'x-forwarded-email': 'alice@example.com',
+          'x-forwarded-groups': 'ai-users,<admins>',
+          'x-forwarded-preferred-username': 'Alice "<b>" Liu',
+        },
+      })
+    ).text();
+    assert.match(html, /X-Forwarded-User<\/code><\/th><td>alice</);
+    assert.match(html, /alice@example\.com/);
+    assert.match(html, /&lt;admins&gt;/);
+    assert.match(html, /Alice &quot;&lt;b&gt;&quot; Liu/);
+    assert.doesNotMatch(html, /<admins>|"<b>"/);
+  });
+
+  it('answers /api/whoami with the identity as JSON, and anonymous without headers', async (t) => {
+    const app = await startCustomerSystem({ port: 0 });
+    t.after(() => app.close());
+    const who = (await (
+      await fetch(new URL('api/whoami', app.url), {
+        headers: { 'x-forwarded-user': 'bob', 'x-forwarded-groups': 'a, b' },
+      })
+    ).json()) as DemoIdentity;
+    assert.equal(who.anonymous, false);
+    assert.equal(who.user, 'bob');
+    assert.deepEqual(who.groups, ['a', 'b']);
+    const anon = (await (await fetch(new URL('api/whoami', app.url))).json()) as DemoIdentity;
+    assert.equal(anon.anonymous, true);
+    assert.equal(anon.user, null);
+  });
+
+  it('decodes a UTF-8 name that arrives as raw header bytes', async () => {
+    const latin1 = Buffer.from('张三', 'utf8').toString('latin1');
+    assert.equal(readIdentity({ 'x-forwarded-preferred-username': latin1 }).preferredUsername, '张三');
+  });
+});
+
+describe('the demo AI platform', () => {
+  let app: DemoServer;
+  before(async () => {
+    app = await startAiPlatform({ port: 0 });
+  });
+  after(() => app.close());
+  const alice = {
+    'x-forwarded-user': 'alice',
+    'x-forwarded-email': 'alice@example.com',
+    'x-forwarded-groups': 'ai-users',
+    'x-forwarded-preferred-username': 'Alice',
+  };
+
+  it('serves a dashboard with the DCE 5 header markup that branding targets', async () => {
+    const res = await fetch(app.url, { headers: alice });
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(
+      html,
+      /<header class="ghippo-header"><a class="ghippo-header-logo" href="\.\/"><img src="static\/logo\.svg" alt=""><span class="ghippo-header-logo-name">AI 算力中心<\/span><\/a><nav class="ghippo-header-nav-main">/,
+    );
+    assert.match(html, /gpu-bj-train-01/);
+    assert.match(html, /X-Forwarded-User<\/code><\/th><td>alice</);
+  });
+
+  it('uses only relative links and asset paths, so it works under the /dce5/ prefix', async () => {
+    for (const path of ['', 'terminal', 'no/such/page']) {
+      const html = await (await fetch(new URL(path, app.url))).text();
+      const refs = [...html.matchAll(/\s(?:href|src|action)\s*=\s*["']?([^"'\s>]*)/gi)].map((m) => m[1]!);
+      assert.ok(refs.length > 3, `expected links on /${path}`);
+      const absolute = refs.filter((r) => r.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(r));
+      assert.deepEqual(absolute, [], `absolute links on /${path}`);
+    }
+  });
+
+  it('serves the terminal page with xterm.js and its own script from static/', async () => {
+    const html = await (await fetch(new URL('terminal', app.url))).text();
+    assert.match(html, /<div id="terminal"/);
+    for (const asset of [
+      'static/xterm/xterm.js',
+      'static/xterm/addon-fit.js',
+      'static/terminal.js',
+      'static/xterm/xterm.css',
+    ]) {
+      assert.ok(html.includes(`"${asset}"`), asset);
+      const res = await fetch(new URL(asset, app.url));
+      assert.equal(res.status, 200, asset);
+      assert.ok((await res.arrayBuffer()).byteLength > 100, asset);
+    }
+    const js = await (await fetch(new URL('static/terminal.js', app.url))).text();
+    assert.match(js, /new URL\('terminal\/ws', location\.href\)/);
+  });
+
+  it('answers 404 to unknown pages and 405 to other methods', async () => {
+    assert.equal((await fetch(new URL('nope', app.url))).status, 404);
+    assert.equal((await fetch(app.url, { method: 'POST' })).status, 405);
+  });
+
+  it('greets a terminal with a prompt for the X-Forwarded-User of the upgrade request', async (t) => {
+    const term = await openTerminal(app.url, alice);
+    t.after(() => term.ws.terminate());
+    assert.equal(term.ws.protocol, 'tty');
+    await term.waitFor(/alice@dce5:~\$ $/);
+    const out = await term.run('whoami', /alice@dce5:~\$ /);
+    assert.match(out, /X-Forwarded-User:\s+alice\r\n/);
+    assert.match(out, /X-Forwarded-Email:\s+alice@example\.com/);
+    assert.match(out, /X-Forwarded-Groups:\s+ai-users/);
+  });
+
+  it('prints a GPU table for nvidia-smi', async (t) => {
+    const term = await openTerminal(app.url, alice);
+    t.after(() => term.ws.terminate());
+    await term.waitFor(/\$ $/);
+    const out = await term.run('nvidia-smi', /alice@dce5:~\$ /);
+    assert.match(out, /NVIDIA-SMI .* CUDA Version: 12\.4/);
+    assert.equal(out.match(/NVIDIA A800-SXM4-80GB/g)?.length, 4);
+    assert.match(out, /\+-{20,}/);
+  });
+
+  it('says "command not found" for anything it does not know', async (t) => {
+    const term = await openTerminal(app.url);
+    t.after(() => term.ws.terminate());
+    await term.waitFor(/guest@dce5:~\$ $/);
+    const out = await term.run('rm -rf /', /guest@dce5:~\$ /);
+    assert.match(out, /rm: command not found/);
+  });
+
+  it('edits the line with backspace and echoes what was typed', async (t) => {
+    const term = await openTerminal(app.url, alice);
+    t.after(() => term.ws.terminate());
+    await term.waitFor(/\$ $/);
+    const from = term.screen.length;
+    term.ws.send('echo hellx');
+    term.ws.send('\x7fo   "big   world"\r');
+    const out = await term.waitFor(/alice@dce5:~\$ $/, from);
+    assert.match(out, /\r\nhello big {3}world\r\n/);
+  });
+
+  it('refuses upgrades without the tty subprotocol or on other paths', async () => {
+    const wsUrl = app.url.replace(/^http/, 'ws');
+    for (const [url, protocols, status] of [
+      [`${wsUrl}terminal/ws`, [], 400],
+      [`${wsUrl}terminal/ws`, ['chat'], 400],
+      [`${wsUrl}elsewhere`, ['tty'], 404],
+    ] as const) {
+      const ws = new WebSocket(url, [...protocols]);
+      ws.on('error', () => {});
+      const [, res] = await once(ws, 'unexpected-response');
+      assert.equal(res.statusCode, status, url);
+      ws.terminate();
+    }
+  });
+
+  it('refuses a browser upgrade from another origin', async () => {
+    const ws = new WebSocket(new URL('terminal/ws', app.url).href.replace(/^http/, 'ws'), 'tty', {
+      origin: 'https://evil.example',
+    });
+    ws.on('error', () => {});
+    const [, res] = await once(ws, 'unexpected-response');
+    assert.equal(res.statusCode, 403);
+    ws.terminate();
+  });
+});
+
+describe('the demo shell', () => {
+  const run = (input: string, headers = {}) => {
+    let out = '';
+    let closed = false;
+    const shell = createShell(readIdentity(headers), {
+      write: (s) => {
+        out += s;
+      },
+      close: () => {
+        closed = true;
+      },
+    });
+    shell.start();
+    shell.input(input);
+    return { out: out.replace(ANSI, ''), closed };
+  };
+
+  it('lists its commands for help', () => {
+    const { out } = run('help\r');
+    for (const c of ['help', 'whoami', 'date', 'echo', 'nvidia-smi', 'ls', 'clear'])
+      assert.match(out, new RegExp(`\\b${c}\\b`));
+  });
+
+  it('strips control characters from identity headers before printing them', () => {
+    const { out } = run('whoami\r', { 'x-forwarded-user': 'eve\x1b]0;pwned\x07' });
+    assert.doesNotMatch(out, /\x1b\]|\x07/);
+    assert.match(out, /eve\]0;pwned@dce5/);
+  });
+
+  it('ignores arrow-key escape sequences and recalls history with the up arrow', () => {
+    const { out } = run('date\r\x1b[D\x1b[A\r');
+    assert.equal(out.match(/ UTC \d{4}/g)?.length, 2);
+  });
+
+  it('closes the session on exit', () => {
+    const r = run('exit\r');
+    assert.ok(r.closed);
+    assert.match(r.out, /logout/);
+  });
+
+  it('does not grow the line without bound', () => {
+    const { out } = run('echo ' + 'x'.repeat(10_000) + '\r');
+    assert.ok((out.match(/x{100,}/g) ?? []).every((s) => s.length <= 256));
+  });
+});

@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { pino } from 'pino';
+import { createGateway, type Gateway } from '../../gateway/server.ts';
+
+export type StartedGateway = {
+  url: string;
+  gateway: Gateway;
+  file: string;
+  /** Replaces routes.yaml on disk (the watcher reloads it). */
+  write(yaml: string): void;
+};
+
+/** Writes routes.yaml to a fresh folder, starts Portico on 127.0.0.1:0 and closes it after the test. */
+export async function startGateway(
+  t: TestContext,
+  yaml: string,
+  options: { env?: NodeJS.ProcessEnv; watch?: boolean; logLevel?: string } = {},
+): Promise<StartedGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-test-'));
+  const file = join(dir, 'routes.yaml');
+  writeFileSync(file, yaml);
+  const gateway = createGateway({
+    configFile: file,
+    port: 0,
+    host: '127.0.0.1',
+    watch: options.watch ?? false,
+    env: { ...process.env, ...options.env },
+    logger: pino({ level: options.logLevel ?? process.env.PORTICO_TEST_LOG ?? 'silent' }),
+  });
+  await gateway.listen();
+  t.after(async () => {
+    await gateway.close(500);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { url: gateway.url(), gateway, file, write: (text) => writeFileSync(file, text) };
+}

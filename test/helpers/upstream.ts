@@ -1,0 +1,78 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+
+export type RecordedRequest = {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: Buffer;
+};
+
+export type Upstream = {
+  url: string;
+  port: number;
+  server: Server;
+  requests: RecordedRequest[];
+  last(): RecordedRequest;
+  close(): Promise<void>;
+};
+
+export type UpstreamOptions = {
+  /** Answers after the body is read; default echoes the request as JSON. */
+  handler?: (req: IncomingMessage, res: ServerResponse, recorded: RecordedRequest) => void;
+  /** Stream the request instead of buffering (for big uploads, SSE). Handler reads req itself. */
+  streaming?: boolean;
+  /** Accept WebSocket upgrades and echo messages (with the chosen subprotocol). */
+  websocket?: boolean;
+};
+
+/** A real HTTP (and WebSocket) server on port 0 that records what it receives. */
+export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    const recorded: RecordedRequest = { method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) };
+    requests.push(recorded);
+    if (options.streaming && options.handler) {
+      options.handler(req, res, recorded);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      recorded.body = Buffer.concat(chunks);
+      if (options.handler) options.handler(req, res, recorded);
+      else {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ method: recorded.method, url: recorded.url, headers: recorded.headers, body: recorded.body.toString() }));
+      }
+    });
+  });
+  if (options.websocket) {
+    const wss = new WebSocketServer({
+      server,
+      handleProtocols: (protocols) => (protocols.has('tty') ? 'tty' : (protocols.values().next().value ?? false)),
+    });
+    wss.on('connection', (ws, req) => {
+      requests.push({ method: 'UPGRADE', url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) });
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+  }
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    server,
+    requests,
+    last: () => requests[requests.length - 1]!,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

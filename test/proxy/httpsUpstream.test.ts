@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { startGateway } from '../helpers/gateway.ts';
+import { json, send } from '../helpers/http.ts';
+
+/** A CA and a server certificate for `dce.internal` made with openssl, as an admin would. */
+function makeCertificates() {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-tls-'));
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Portico Test CA');
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=dce.internal');
+  const ext = join(dir, 'ext.cnf');
+  execFileSync('sh', ['-c', `printf 'subjectAltName=DNS:dce.internal\\n' > ${ext}`]);
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
+  return { dir, ca: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) };
+}
+
+describe('HTTPS upstreams', () => {
+  const certs = makeCertificates();
+
+  async function startTlsUpstream(t: import('node:test').TestContext) {
+    const seen: { servername: string | false; host: string | undefined }[] = [];
+    const server = createServer({ key: certs.key, cert: certs.cert }, (req, res) => {
+      seen.push({ servername: (req.socket as import('node:tls').TLSSocket).servername, host: req.headers.host });
+      res.end(JSON.stringify({ url: req.url }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    return { port: (server.address() as AddressInfo).port, seen };
+  }
+
+  it('verifies the upstream with the route CA and the configured server name (SNI)', async (t) => {
+    const up = await startTlsUpstream(t);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /dce5/, upstream: "https://127.0.0.1:${up.port}/", tls: { ca: "${certs.ca}", serverName: dce.internal } }\n`,
+    );
+    const r = await send(gw.url, '/dce5/x?y=1', { headers: { host: 'portal.example.com' } });
+    assert.equal(r.status, 200);
+    assert.equal(json(r).url, '/x?y=1');
+    assert.equal(up.seen[0]!.servername, 'dce.internal');
+    assert.equal(up.seen[0]!.host, 'portal.example.com');
+  });
+
+  it('refuses an upstream certificate it cannot verify with a 502 (reason tls)', async (t) => {
+    const up = await startTlsUpstream(t);
+    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "https://127.0.0.1:${up.port}/" }\n`);
+    const r = await send(gw.url, '/', { headers: { accept: 'application/json' } });
+    assert.equal(r.status, 502);
+    assert.equal(json(r).reason, 'tls');
+  });
+
+  it('accepts any certificate when the route says insecureSkipVerify, like the seed DCE install', async (t) => {
+    const up = await startTlsUpstream(t);
+    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "https://127.0.0.1:${up.port}/", tls: { insecureSkipVerify: true } }\n`);
+    const r = await send(gw.url, '/ok');
+    assert.equal(r.status, 200);
+  });
+
+  it('cleans up its certificates', () => {
+    rmSync(certs.dir, { recursive: true, force: true });
+  });
+});

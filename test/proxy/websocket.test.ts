@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import { startGateway } from '../helpers/gateway.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+function wsUrl(base: string, path: string) {
+  return base.replace(/^http/, 'ws') + path;
+}
+
+async function refusal(ws: WebSocket): Promise<number> {
+  const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
+  return res.statusCode;
+}
+
+describe('WebSocket upgrades', () => {
+  it('tunnels a WebSocket with the tty subprotocol and strips the prefix', async (t) => {
+    const ai = await startUpstream({ websocket: true });
+    t.after(() => ai.close());
+    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}", websocket: true }\n`);
+    const ws = new WebSocket(wsUrl(gw.url, '/dce5/terminal/ws?cols=80'), ['tty']);
+    await once(ws, 'open');
+    assert.equal(ws.protocol, 'tty');
+    ws.send('ls -la');
+    const [text] = await once(ws, 'message');
+    assert.equal(String(text), 'ls -la');
+    ws.send(Buffer.from([0, 1, 2, 255]));
+    const [bin] = await once(ws, 'message');
+    assert.deepEqual([...(bin as Buffer)], [0, 1, 2, 255]);
+    ws.close();
+    const up = ai.requests.find((r) => r.method === 'UPGRADE')!;
+    assert.equal(up.url, '/terminal/ws?cols=80');
+    assert.equal(up.headers['x-forwarded-prefix'], '/dce5');
+    assert.equal(up.headers['sec-websocket-protocol'], 'tty');
+  });
+
+  it('refuses upgrades on routes without websocket: true', async (t) => {
+    const up = await startUpstream({ websocket: true });
+    t.after(() => up.close());
+    const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
+    const ws = new WebSocket(wsUrl(gw.url, '/'));
+    ws.on('error', () => {});
+    assert.equal(await refusal(ws), 400);
+    assert.equal(up.requests.length, 0);
+  });
+
+  it('refuses a browser upgrade from a foreign Origin before anything reaches the upstream', async (t) => {
+    const up = await startUpstream({ websocket: true });
+    t.after(() => up.close());
+    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}", websocket: true }\n`);
+    const evil = new WebSocket(wsUrl(gw.url, '/dce5/ws'), { origin: 'https://evil.example' });
+    evil.on('error', () => {});
+    assert.equal(await refusal(evil), 403);
+    assert.equal(up.requests.length, 0);
+    const own = new WebSocket(wsUrl(gw.url, '/dce5/ws'), { origin: gw.url });
+    await once(own, 'open');
+    own.close();
+  });
+
+  it('closes an idle tunnel after the route idle timeout', async (t) => {
+    const up = await startUpstream({ websocket: true });
+    t.after(() => up.close());
+    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true, timeouts: { idle: 300ms } }\n`);
+    const ws = new WebSocket(wsUrl(gw.url, '/'));
+    await once(ws, 'open');
+    const started = Date.now();
+    await once(ws, 'close');
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 250 && elapsed < 3000, `closed after ${elapsed} ms`);
+  });
+
+  it('answers 502 to an upgrade whose upstream is down', async (t) => {
+    const up = await startUpstream();
+    const port = up.port;
+    await up.close();
+    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "http://127.0.0.1:${port}/", websocket: true }\n`);
+    const ws = new WebSocket(wsUrl(gw.url, '/'));
+    ws.on('error', () => {});
+    assert.equal(await refusal(ws), 502);
+  });
+
+  it('relays the upstream refusing an upgrade as it came', async (t) => {
+    const up = await startUpstream({
+      handler: (_req, res) => {
+        res.writeHead(401, { 'content-type': 'text/plain' });
+        res.end('no');
+      },
+    });
+    t.after(() => up.close());
+    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`);
+    const ws = new WebSocket(wsUrl(gw.url, '/'));
+    ws.on('error', () => {});
+    assert.equal(await refusal(ws), 401);
+  });
+
+  it('closes open tunnels with 1001 (going away) when the gateway shuts down', async (t) => {
+    const up = await startUpstream({ websocket: true });
+    t.after(() => up.close());
+    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`);
+    const ws = new WebSocket(wsUrl(gw.url, '/'));
+    await once(ws, 'open');
+    const closed = once(ws, 'close');
+    await gw.gateway.close(2000);
+    const [code] = await closed;
+    assert.equal(code, 1001);
+  });
+});
