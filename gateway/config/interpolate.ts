@@ -62,7 +62,11 @@ export function interpolateEnv(
       return '';
     });
     if (missing.length > 0) {
-      problems.push({ path, node: root, message: `environment variable ${missing.map((n) => `\${${n}}`).join(', ')} is not set` });
+      problems.push({
+        path,
+        node: root,
+        message: `environment variable ${missing.map((n) => `\${${n}}`).join(', ')} is not set`,
+      });
       return problems;
     }
     const whole = /^__portico_env_\d+__$/.test(source.trim());

@@ -6,12 +6,19 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-cli-'));
-const portico = (...args: string[]) => spawnSync(process.execPath, ['scripts/portico.js', ...args], { encoding: 'utf8', env: { ...process.env, SOME_SECRET: '' } });
+const portico = (...args: string[]) =>
+  spawnSync(process.execPath, ['scripts/portico.js', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SOME_SECRET: '' },
+  });
 
 describe('portico validate', () => {
   it('exits 0 with a one-line summary for a valid file', () => {
     const file = join(dir, 'good.yaml');
-    writeFileSync(file, 'routes:\n  - { id: ai, path: /dce5/, upstream: "https://10.6.8.2:30343/", websocket: true }\n  - { id: customer, path: /, upstream: "https://10.6.165.50:30443/" }\n');
+    writeFileSync(
+      file,
+      'routes:\n  - { id: ai, path: /dce5/, upstream: "https://10.6.8.2:30343/", websocket: true }\n  - { id: customer, path: /, upstream: "https://10.6.165.50:30443/" }\n',
+    );
     const r = portico('validate', file);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim().split('\n').length, 1);
@@ -20,10 +27,16 @@ describe('portico validate', () => {
 
   it('exits 1 and prints every error with its path and line', () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'session:\n  secret: ${SOME_SECRET}\nroutes:\n  - id: ai\n    path: dce5/\n    upstream: ftp://x\n');
+    writeFileSync(
+      file,
+      'session:\n  secret: ${SOME_SECRET}\nroutes:\n  - id: ai\n    path: dce5/\n    upstream: ftp://x\n',
+    );
     const r = portico('validate', file);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /bad\.yaml:2:\d+ +session\.secret: environment variable \$\{SOME_SECRET\} is not set/);
+    assert.match(
+      r.stderr,
+      /bad\.yaml:2:\d+ +session\.secret: environment variable \$\{SOME_SECRET\} is not set/,
+    );
     writeFileSync(file, 'routes:\n  - id: ai\n    path: dce5/\n    upstream: ftp://x\n');
     const r2 = portico('validate', file);
     assert.equal(r2.status, 1);

@@ -55,9 +55,12 @@ describe('routes.yaml loading', () => {
   });
 
   it('interpolates ${ENV} anywhere and re-types a whole-variable number', () => {
-    const c = loadConfigText('listen: { port: ${PORT} }\nroutes:\n  - { id: a, path: /, upstream: "${UP}" }\n', {
-      env: { PORT: '9090', UP: 'http://127.0.0.1:1/' },
-    });
+    const c = loadConfigText(
+      'listen: { port: ${PORT} }\nroutes:\n  - { id: a, path: /, upstream: "${UP}" }\n',
+      {
+        env: { PORT: '9090', UP: 'http://127.0.0.1:1/' },
+      },
+    );
     assert.equal(c.listen.port, 9090);
     assert.equal(c.routes[0]!.upstream.href, 'http://127.0.0.1:1/');
   });
@@ -67,7 +70,12 @@ describe('routes.yaml loading', () => {
     assert.equal(c.listen.port, 8181);
     const problems = problemsOf('routes:\n  - id: a\n    path: /\n    upstream: ${MISSING_UPSTREAM}\n');
     assert.deepEqual(problems, [
-      { path: 'routes[0].upstream', line: 4, column: 15, message: 'environment variable ${MISSING_UPSTREAM} is not set' },
+      {
+        path: 'routes[0].upstream',
+        line: 4,
+        column: 15,
+        message: 'environment variable ${MISSING_UPSTREAM} is not set',
+      },
     ]);
   });
 
@@ -116,7 +124,9 @@ describe('routes.yaml loading', () => {
   });
 
   it('refuses a route that needs a login when no identity provider is configured', () => {
-    const problems = problemsOf('routes:\n  - { id: a, path: /, upstream: http://127.0.0.1:1/, auth: required }\n');
+    const problems = problemsOf(
+      'routes:\n  - { id: a, path: /, upstream: http://127.0.0.1:1/, auth: required }\n',
+    );
     assert.equal(problems.length, 1);
     assert.match(problems[0]!.message, /needs a login, but no identityProviders/);
     assert.equal(problems[0]!.line, 2);

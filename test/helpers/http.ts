@@ -1,7 +1,13 @@
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
-export type RawResponse = { status: number; headers: IncomingHttpHeaders; rawHeaders: string[]; body: Buffer; text: string };
+export type RawResponse = {
+  status: number;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: Buffer;
+  text: string;
+};
 
 /**
  * An HTTP request whose target is sent exactly as given (fetch would normalise `..`, `%2e` and
@@ -10,12 +16,23 @@ export type RawResponse = { status: number; headers: IncomingHttpHeaders; rawHea
 export function send(
   base: string,
   target: string,
-  options: { method?: string; headers?: OutgoingHttpHeaders | string[]; body?: string | Buffer; rejectUnauthorized?: boolean } = {},
+  options: {
+    method?: string;
+    headers?: OutgoingHttpHeaders | string[];
+    body?: string | Buffer;
+    rejectUnauthorized?: boolean;
+  } = {},
 ): Promise<RawResponse> {
   const url = new URL(base);
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   let headers = options.headers;
-  if (options.body !== undefined && headers !== undefined && !Array.isArray(headers) && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
+  if (
+    options.body !== undefined &&
+    headers !== undefined &&
+    !Array.isArray(headers) &&
+    headers['content-length'] === undefined &&
+    headers['transfer-encoding'] === undefined
+  ) {
     // Node frames DELETE/OPTIONS bodies only when told their length.
     headers = { ...headers, 'content-length': Buffer.byteLength(options.body) };
   }
@@ -34,7 +51,13 @@ export function send(
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body, text: body.toString() });
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body,
+          text: body.toString(),
+        });
       });
       res.on('error', reject);
     });

@@ -1,5 +1,11 @@
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 
@@ -33,7 +39,13 @@ export type UpstreamOptions = {
 export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
-    const recorded: RecordedRequest = { method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) };
+    const recorded: RecordedRequest = {
+      method: req.method!,
+      url: req.url!,
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      body: Buffer.alloc(0),
+    };
     requests.push(recorded);
     if (options.streaming && options.handler) {
       options.handler(req, res, recorded);
@@ -46,17 +58,31 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       if (options.handler) options.handler(req, res, recorded);
       else {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ method: recorded.method, url: recorded.url, headers: recorded.headers, body: recorded.body.toString() }));
+        res.end(
+          JSON.stringify({
+            method: recorded.method,
+            url: recorded.url,
+            headers: recorded.headers,
+            body: recorded.body.toString(),
+          }),
+        );
       }
     });
   });
   if (options.websocket) {
     const wss = new WebSocketServer({
       server,
-      handleProtocols: (protocols) => (protocols.has('tty') ? 'tty' : (protocols.values().next().value ?? false)),
+      handleProtocols: (protocols) =>
+        protocols.has('tty') ? 'tty' : (protocols.values().next().value ?? false),
     });
     wss.on('connection', (ws, req) => {
-      requests.push({ method: 'UPGRADE', url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) });
+      requests.push({
+        method: 'UPGRADE',
+        url: req.url!,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.alloc(0),
+      });
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     });
   }

@@ -6,7 +6,8 @@ import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
-const routesTo = (a: string, b: string) => `routes:\n  - { id: ai, path: /dce5/, upstream: "${a}" }\n  - { id: customer, path: /, upstream: "${b}" }\n`;
+const routesTo = (a: string, b: string) =>
+  `routes:\n  - { id: ai, path: /dce5/, upstream: "${a}" }\n  - { id: customer, path: /, upstream: "${b}" }\n`;
 
 async function until(check: () => Promise<boolean>, ms = 5000) {
   const end = Date.now() + ms;

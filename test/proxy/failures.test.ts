@@ -18,7 +18,10 @@ describe('upstream failures', () => {
     const live = await startUpstream();
     t.after(() => live.close());
     const port = await deadPort();
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "http://127.0.0.1:${port}/" }\n  - { id: customer, path: /, upstream: "${live.url}" }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /dce5/, upstream: "http://127.0.0.1:${port}/" }\n  - { id: customer, path: /, upstream: "${live.url}" }\n`,
+    );
     const dead = await send(gw.url, '/dce5/x', { headers: { accept: 'application/json' } });
     assert.equal(dead.status, 502);
     const body = json(dead);
@@ -32,8 +35,13 @@ describe('upstream failures', () => {
 
   it('shows browsers a branded 502 page without internals', async (t) => {
     const port = await deadPort();
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "http://127.0.0.1:${port}/" }\n`);
-    const r = await send(gw.url, '/dce5/', { headers: { accept: 'text/html,application/xhtml+xml', 'accept-language': 'zh-CN,zh;q=0.9' } });
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /dce5/, upstream: "http://127.0.0.1:${port}/" }\n`,
+    );
+    const r = await send(gw.url, '/dce5/', {
+      headers: { accept: 'text/html,application/xhtml+xml', 'accept-language': 'zh-CN,zh;q=0.9' },
+    });
     assert.equal(r.status, 502);
     assert.match(String(r.headers['content-type']), /text\/html/);
     assert.match(r.text, /服务暂不可用/);
@@ -44,7 +52,10 @@ describe('upstream failures', () => {
   it('answers 504 when the upstream does not answer within the idle timeout', async (t) => {
     const slow = await startUpstream({ handler: () => {} });
     t.after(() => slow.close());
-    const gw = await startGateway(t, `routes:\n  - { id: slow, path: /, upstream: "${slow.url}", timeouts: { idle: 300ms } }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: slow, path: /, upstream: "${slow.url}", timeouts: { idle: 300ms } }\n`,
+    );
     const started = Date.now();
     const r = await send(gw.url, '/', { headers: { accept: 'application/json' } });
     assert.equal(r.status, 504);

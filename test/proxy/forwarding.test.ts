@@ -32,7 +32,10 @@ describe('forwarding to upstreams', () => {
   it("sends the upstream's own host when the route says preserveHost: false", async (t) => {
     const up = await startUpstream();
     t.after(() => up.close());
-    const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}", preserveHost: false }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: a, path: /, upstream: "${up.url}", preserveHost: false }\n`,
+    );
     await send(gw.url, '/', { headers: { host: 'portal.example.com' } });
     assert.equal(up.last().headers.host, `127.0.0.1:${up.port}`);
   });
@@ -41,13 +44,20 @@ describe('forwarding to upstreams', () => {
     const up = await startUpstream();
     t.after(() => up.close());
     const untrusted = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
-    await send(untrusted.url, '/', { headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' } });
+    await send(untrusted.url, '/', {
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' },
+    });
     assert.equal(up.last().headers['x-forwarded-for'], '127.0.0.1');
     assert.equal(up.last().headers['x-real-ip'], '127.0.0.1');
     assert.equal(up.last().headers['x-forwarded-proto'], 'http');
 
-    const trusted = await startGateway(t, `trustProxy: [127.0.0.1/32]\nroutes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
-    await send(trusted.url, '/', { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' } });
+    const trusted = await startGateway(
+      t,
+      `trustProxy: [127.0.0.1/32]\nroutes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`,
+    );
+    await send(trusted.url, '/', {
+      headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' },
+    });
     assert.equal(up.last().headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
     assert.equal(up.last().headers['x-real-ip'], '203.0.113.9');
     assert.equal(up.last().headers['x-forwarded-proto'], 'https');
@@ -57,7 +67,15 @@ describe('forwarding to upstreams', () => {
     const up = await startUpstream();
     t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
-    await send(gw.url, '/', { headers: { connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'proxy-authorization': 'x', te: 'trailers', 'x-kept': 'yes' } });
+    await send(gw.url, '/', {
+      headers: {
+        connection: 'keep-alive, x-secret-hop',
+        'x-secret-hop': '1',
+        'proxy-authorization': 'x',
+        te: 'trailers',
+        'x-kept': 'yes',
+      },
+    });
     const h = up.last().headers;
     assert.equal(h['x-secret-hop'], undefined);
     assert.equal(h['proxy-authorization'], undefined);
@@ -113,7 +131,11 @@ describe('forwarding to upstreams', () => {
       `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}", rewrite: { cookiePath: true } }\n  - { id: plain, path: /plain/, upstream: "${up.url}" }\n`,
     );
     const r = await send(gw.url, '/dce5/');
-    assert.deepEqual(r.headers['set-cookie'], ['a=1; Path=/dce5/; HttpOnly', 'b=2; Path=/dce5/api; Secure', 'c=3']);
+    assert.deepEqual(r.headers['set-cookie'], [
+      'a=1; Path=/dce5/; HttpOnly',
+      'b=2; Path=/dce5/api; Secure',
+      'c=3',
+    ]);
     const p = await send(gw.url, '/plain/');
     assert.deepEqual(p.headers['set-cookie'], ['a=1; Path=/; HttpOnly', 'b=2; path=/api; Secure', 'c=3']);
   });
@@ -121,14 +143,25 @@ describe('forwarding to upstreams', () => {
   it('passes status, repeated headers and bodies of every method unchanged', async (t) => {
     const up = await startUpstream({
       handler: (req, res, rec) => {
-        res.writeHead(req.url === '/created' ? 201 : 200, [['X-Multi', 'one'], ['X-Multi', 'two'], ['Content-Type', 'text/plain']].flat());
+        res.writeHead(
+          req.url === '/created' ? 201 : 200,
+          [
+            ['X-Multi', 'one'],
+            ['X-Multi', 'two'],
+            ['Content-Type', 'text/plain'],
+          ].flat(),
+        );
         res.end(req.method === 'HEAD' ? undefined : `${req.method} ${rec.body.toString()}`);
       },
     });
     t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
-      const r = await send(gw.url, '/created', { method, body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+      const r = await send(gw.url, '/created', {
+        method,
+        body: '{"a":1}',
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(r.status, 201);
       assert.equal(r.text, `${method} {"a":1}`);
       assert.equal(up.last().headers['content-type'], 'application/json');
@@ -150,7 +183,10 @@ describe('forwarding to upstreams', () => {
   it('refuses dot-segment tricks with 400 before anything reaches an upstream', async (t) => {
     const up = await startUpstream();
     t.after(() => up.close());
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n  - { id: root, path: /, upstream: "${up.url}" }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n  - { id: root, path: /, upstream: "${up.url}" }\n`,
+    );
     for (const target of ['/dce5/../x', '/dce5/%2e%2e/x', '/dce5/..%2fx', '/x/..%2F..%2Fdce5/']) {
       const r = await send(gw.url, target);
       assert.equal(r.status, 400, target);

@@ -14,21 +14,74 @@ import { json, send } from '../helpers/http.ts';
 function makeCertificates() {
   const dir = mkdtempSync(join(tmpdir(), 'portico-tls-'));
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Portico Test CA');
-  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=dce.internal');
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Portico Test CA',
+  );
+  run(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=dce.internal',
+  );
   const ext = join(dir, 'ext.cnf');
   execFileSync('sh', ['-c', `printf 'subjectAltName=DNS:dce.internal\\n' > ${ext}`]);
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
-  return { dir, ca: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) };
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  );
+  return {
+    dir,
+    ca: join(dir, 'ca.pem'),
+    key: readFileSync(join(dir, 'server.key')),
+    cert: readFileSync(join(dir, 'server.pem')),
+  };
 }
 
 describe('HTTPS upstreams', () => {
   const certs = makeCertificates();
 
   async function startTlsUpstream(t: import('node:test').TestContext) {
-    const seen: { servername: string | false; host: string | undefined }[] = [];
+    const seen: { servername: string | false | null; host: string | undefined }[] = [];
     const server = createServer({ key: certs.key, cert: certs.cert }, (req, res) => {
-      seen.push({ servername: (req.socket as import('node:tls').TLSSocket).servername, host: req.headers.host });
+      seen.push({
+        servername: (req.socket as import('node:tls').TLSSocket).servername,
+        host: req.headers.host,
+      });
       res.end(JSON.stringify({ url: req.url }));
     });
     server.listen(0, '127.0.0.1');
@@ -55,7 +108,10 @@ describe('HTTPS upstreams', () => {
 
   it('refuses an upstream certificate it cannot verify with a 502 (reason tls)', async (t) => {
     const up = await startTlsUpstream(t);
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "https://127.0.0.1:${up.port}/" }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "https://127.0.0.1:${up.port}/" }\n`,
+    );
     const r = await send(gw.url, '/', { headers: { accept: 'application/json' } });
     assert.equal(r.status, 502);
     assert.equal(json(r).reason, 'tls');
@@ -63,7 +119,10 @@ describe('HTTPS upstreams', () => {
 
   it('accepts any certificate when the route says insecureSkipVerify, like the seed DCE install', async (t) => {
     const up = await startTlsUpstream(t);
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "https://127.0.0.1:${up.port}/", tls: { insecureSkipVerify: true } }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "https://127.0.0.1:${up.port}/", tls: { insecureSkipVerify: true } }\n`,
+    );
     const r = await send(gw.url, '/ok');
     assert.equal(r.status, 200);
   });

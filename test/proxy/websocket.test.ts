@@ -18,7 +18,10 @@ describe('WebSocket upgrades', () => {
   it('tunnels a WebSocket with the tty subprotocol and strips the prefix', async (t) => {
     const ai = await startUpstream({ websocket: true });
     t.after(() => ai.close());
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}", websocket: true }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}", websocket: true }\n`,
+    );
     const ws = new WebSocket(wsUrl(gw.url, '/dce5/terminal/ws?cols=80'), ['tty']);
     await once(ws, 'open');
     assert.equal(ws.protocol, 'tty');
@@ -48,7 +51,10 @@ describe('WebSocket upgrades', () => {
   it('refuses a browser upgrade from a foreign Origin before anything reaches the upstream', async (t) => {
     const up = await startUpstream({ websocket: true });
     t.after(() => up.close());
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}", websocket: true }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}", websocket: true }\n`,
+    );
     const evil = new WebSocket(wsUrl(gw.url, '/dce5/ws'), { origin: 'https://evil.example' });
     evil.on('error', () => {});
     assert.equal(await refusal(evil), 403);
@@ -61,7 +67,10 @@ describe('WebSocket upgrades', () => {
   it('closes an idle tunnel after the route idle timeout', async (t) => {
     const up = await startUpstream({ websocket: true });
     t.after(() => up.close());
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true, timeouts: { idle: 300ms } }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true, timeouts: { idle: 300ms } }\n`,
+    );
     const ws = new WebSocket(wsUrl(gw.url, '/'));
     await once(ws, 'open');
     const started = Date.now();
@@ -74,7 +83,10 @@ describe('WebSocket upgrades', () => {
     const up = await startUpstream();
     const port = up.port;
     await up.close();
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "http://127.0.0.1:${port}/", websocket: true }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "http://127.0.0.1:${port}/", websocket: true }\n`,
+    );
     const ws = new WebSocket(wsUrl(gw.url, '/'));
     ws.on('error', () => {});
     assert.equal(await refusal(ws), 502);
@@ -88,7 +100,10 @@ describe('WebSocket upgrades', () => {
       },
     });
     t.after(() => up.close());
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`,
+    );
     const ws = new WebSocket(wsUrl(gw.url, '/'));
     ws.on('error', () => {});
     assert.equal(await refusal(ws), 401);
@@ -97,7 +112,10 @@ describe('WebSocket upgrades', () => {
   it('closes open tunnels with 1001 (going away) when the gateway shuts down', async (t) => {
     const up = await startUpstream({ websocket: true });
     t.after(() => up.close());
-    const gw = await startGateway(t, `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`,
+    );
     const ws = new WebSocket(wsUrl(gw.url, '/'));
     await once(ws, 'open');
     const closed = once(ws, 'close');
