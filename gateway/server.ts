@@ -21,7 +21,33 @@ import { HTTP_STAGES, handleStageError, runStages, WS_STAGES } from './pipeline.
 import { destroyAgents } from './proxy/agents.ts';
 import { openTunnels } from './proxy/forwardUpgrade.ts';
 
+/**
+ * A feature beside the core (metrics, notifications, admin, storage, …): it reads the live config
+ * through `config()`, listens on `channels`, and may add endpoints under /_portico/ and readiness
+ * checks. The core never imports a feature.
+ */
+export type Feature = {
+  name: string;
+  /** Mounted under /_portico/ in the order features are given. */
+  routers?: Router[];
+  /** Contributes `checks[name]` to /_portico/readyz; not ok makes the gateway not ready. */
+  readiness?: () => Promise<{ ok: boolean; [detail: string]: unknown }>;
+  close?: () => Promise<void>;
+};
+
+export type FeatureContext = {
+  config: () => Config;
+  log: Logger;
+  /** Reloads routes.yaml from disk (admin deploys); same result as a file-watch reload. */
+  reload: () => ReturnType<Gateway['reload']>;
+  configFile: string | undefined;
+};
+
+export type FeatureFactory = (ctx: FeatureContext) => Feature;
+
 export type GatewayOptions = {
+  /** Features to start with the gateway, in order. */
+  features?: FeatureFactory[];
   /** routes.yaml to load and watch. */
   configFile?: string;
   /** A config loaded by the caller (tests); not watched. */
@@ -52,10 +78,28 @@ export function createGateway(options: GatewayOptions): Gateway {
   const log = options.logger ?? createLogger(current.logging.level);
   const routers: Router[] = [];
 
+  const features: Feature[] = [];
   const ownApp = createOwnApp({
     config: () => current,
     routers,
-    readiness: async () => ({ ok: true, checks: { config: { ok: true, routes: current.routes.length } } }),
+    readiness: async () => {
+      const checks: Record<string, unknown> = { config: { ok: true, routes: current.routes.length } };
+      let ok = true;
+      await Promise.all(
+        features.map(async (f) => {
+          if (!f.readiness) return;
+          try {
+            const r = await f.readiness();
+            checks[f.name] = r;
+            ok &&= r.ok;
+          } catch (err) {
+            checks[f.name] = { ok: false, error: (err as Error).message };
+            ok = false;
+          }
+        }),
+      );
+      return { ok, checks };
+    },
   });
   const runtime: Runtime = {
     ownEndpoints: ownApp as unknown as (req: IncomingMessage, res: ServerResponse) => void,
@@ -178,6 +222,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   };
 
+  const featureContext: FeatureContext = { config: () => current, log, reload: () => reload(), configFile: options.configFile };
+  for (const factory of options.features ?? []) {
+    const feature = factory(featureContext);
+    features.push(feature);
+    routers.push(...(feature.routers ?? []));
+  }
+
   let watcher: FSWatcher | undefined;
   if (options.configFile && options.watch !== false) {
     let timer: NodeJS.Timeout | undefined;
@@ -217,6 +268,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
+      for (const f of features.reverse()) await f.close?.().catch((err) => log.warn({ err, feature: f.name }, 'feature close failed'));
       destroyAgents();
     },
   };
