@@ -57,7 +57,17 @@ export function createOwnApp(o: OwnAppOptions): Express {
       next(err);
     }
   });
-  for (const r of o.routers) router.use(r);
+  // Feature routers are read per request: features are started after this app is made.
+  router.use((req, res, next) => {
+    let i = 0;
+    const step = (err?: unknown): void => {
+      if (err) return next(err);
+      const r = o.routers[i++];
+      if (!r) return next();
+      r(req, res, step);
+    };
+    step();
+  });
   app.use('/_portico', router);
   app.use((_req, _res, next) => next(new GatewayError('PORTICO_ERR_NOT_FOUND')));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
