@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { StoredSession } from './auth/session/sessionData.ts';
 import type { Duplex } from 'node:stream';
 import type { Config, Route } from './config/types.ts';
 
@@ -38,9 +39,11 @@ export type RequestContext = {
   proto: 'http' | 'https';
   identity: Identity | undefined;
   /** Session data when the request carried a valid session cookie. */
-  session: SessionData | undefined;
+  session: StoredSession | undefined;
   sessionId: string | undefined;
   upstreamHeaders: OutgoingHttpHeaders;
+  /** The caller authenticated with a Portico API key (its Authorization header is not forwarded). */
+  bearerIsApiKey?: boolean;
   /** Set by a stage that has answered the request; later stages are skipped. */
   done: boolean;
   startedAt: number;
@@ -60,11 +63,5 @@ export type HttpContext = RequestContext & {
 };
 export type UpgradeContext = RequestContext & { kind: 'ws'; socket: Duplex; head: Buffer };
 
-export type SessionData = {
-  identity?: Identity;
-  tokens?: { accessToken?: string; refreshToken?: string; idToken?: string; expiresAt?: number };
-  createdAt?: number;
-  [key: string]: unknown;
-};
 
 export type Stage<C> = (ctx: C) => void | Promise<void>;

@@ -4,10 +4,13 @@
  * GatewayError (answered by the one error responder). Stages are plain functions composed
  * once; a synchronous stage costs one call, only async ones (session lookups) await.
  */
+import { authenticate } from './auth/authenticate.ts';
+import { authorize } from './auth/authorize.ts';
 import type { HttpContext, Stage, UpgradeContext } from './context.ts';
 import { ownEndpoints } from './endpoints/ownEndpoints.ts';
 import { toGatewayError } from './errors.ts';
 import { accessLog } from './ops/accessLog.ts';
+import { injectIdentity } from './identity/injectIdentity.ts';
 import { assignRequestId } from './ops/assignRequestId.ts';
 import { respondError } from './pages/respondError.ts';
 import { checkOrigin } from './proxy/checkOrigin.ts';
@@ -25,7 +28,10 @@ export const HTTP_STAGES: readonly Stage<HttpContext>[] = [
   parseTarget,              // path/query split, dot-segment and backslash tricks refused, client IP
   ownEndpoints,             // /_portico/* → login, jwks, nav, health, metrics, admin (express)
   routeRequest,             // longest prefix; /dce5 → 301 /dce5/
-  prepareUpstreamHeaders,   // hop-by-hop out; Host, X-Real-IP, X-Forwarded-*
+  authenticate,             // bearer (API key, IdP JWT) or session cookie; token refresh; Redis down → 503
+  authorize,                // auth: required → login redirect / 401; allow rules → 403
+  prepareUpstreamHeaders,   // hop-by-hop and client identity headers out; Host, X-Real-IP, X-Forwarded-*
+  injectIdentity,           // user/email/groups/name headers, signed assertion, access token
   forwardHttp,              // stream to the upstream and back; Location/Set-Cookie rewrites; 502/504
 ];
 
@@ -35,7 +41,10 @@ export const WS_STAGES: readonly Stage<UpgradeContext>[] = [
   parseTarget,
   routeUpgrade,             // only routes with websocket: true
   checkOrigin,              // foreign Origin refused before any byte reaches the upstream
+  authenticate,             // the session cookie, before any byte reaches the upstream
+  authorize,                // 401 / 403 as plain HTTP answers
   prepareUpstreamHeaders,
+  injectIdentity,
   forwardUpgrade,           // 101 relayed, sockets spliced, idle timeout per route
 ];
 

@@ -11,6 +11,8 @@ import { basename, dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
+import { type Auth, createAuth } from './auth/auth.ts';
+import { loginRouter } from './auth/loginRouter.ts';
 import { ConfigError, loadConfigFile } from './config/loadConfig.ts';
 import type { Config } from './config/types.ts';
 import type { HttpContext, Runtime, UpgradeContext } from './context.ts';
@@ -78,7 +80,36 @@ export function createGateway(options: GatewayOptions): Gateway {
   const log = options.logger ?? createLogger(current.logging.level);
   const routers: Router[] = [];
 
-  const features: Feature[] = [];
+  const auth: Auth = createAuth(current, log);
+  routers.push(loginRouter(auth, () => current));
+  const features: Feature[] = [
+    {
+      name: 'sessions',
+      readiness: async () => {
+        const r = await auth.sessions.ready();
+        return { ...r };
+      },
+    },
+    {
+      name: 'identityProviders',
+      readiness: async () => {
+        const results: Record<string, string> = {};
+        let ok = true;
+        await Promise.all(
+          [...auth.providers(current).values()].map(async (p) => {
+            try {
+              await p.ready();
+              results[p.id] = 'ok';
+            } catch (err) {
+              ok = false;
+              results[p.id] = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
+            }
+          }),
+        );
+        return { ok, ...results };
+      },
+    },
+  ];
   const ownApp = createOwnApp({
     config: () => current,
     routers,
@@ -103,6 +134,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   const runtime: Runtime = {
     ownEndpoints: ownApp as unknown as (req: IncomingMessage, res: ServerResponse) => void,
+    auth,
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -251,7 +283,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const a = server.address() as AddressInfo;
       return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     },
-    listen() {
+    async listen() {
+      await auth.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(options.port ?? current.listen.port, options.host ?? current.listen.host, () => {
@@ -269,6 +302,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       await closed;
       clearTimeout(timer);
       for (const f of features.reverse()) await f.close?.().catch((err) => log.warn({ err, feature: f.name }, 'feature close failed'));
+      await auth.close();
       destroyAgents();
     },
   };

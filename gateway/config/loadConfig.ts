@@ -272,6 +272,13 @@ function compile(raw: RawConfig, source: string, file: string | undefined, baseD
     }
   }
   const h = raw.identity?.headers ?? {};
+  const identityHeaders = Object.freeze({
+    user: h.user ?? 'X-Forwarded-User',
+    email: h.email ?? 'X-Forwarded-Email',
+    groups: h.groups ?? 'X-Forwarded-Groups',
+    name: h.name ?? 'X-Forwarded-Preferred-Username',
+  });
+  const jwtHeader = raw.identity?.jwt?.header ?? 'X-Portico-Assertion';
   const config: Config = {
     source,
     sourceHash: createHash('sha256').update(source).digest('hex'),
@@ -282,14 +289,11 @@ function compile(raw: RawConfig, source: string, file: string | undefined, baseD
     publicUrl: raw.publicUrl ? new URL(raw.publicUrl) : undefined,
     trustProxy,
     routes: Object.freeze(routes),
-    identityHeaders: Object.freeze({
-      user: h.user ?? 'X-Forwarded-User',
-      email: h.email ?? 'X-Forwarded-Email',
-      groups: h.groups ?? 'X-Forwarded-Groups',
-      name: h.name ?? 'X-Forwarded-Preferred-Username',
-    }),
+    identityHeaders,
+    identityHeaderNames: new Set([...Object.values(identityHeaders), jwtHeader].map((n) => n.toLowerCase().replace(/_/g, '-'))),
+    apiKeys: deepFreeze(structuredClone(raw.apiKeys ?? [])),
     jwt: Object.freeze({
-      header: raw.identity?.jwt?.header ?? 'X-Portico-Assertion',
+      header: jwtHeader,
       ttlMs: parseDuration(raw.identity?.jwt?.ttl ?? '60s'),
     }),
     logging: Object.freeze({

@@ -1,4 +1,5 @@
 import { DURATION_PATTERN } from './duration.ts';
+import { auditSchema, healthSchema, metricsSchema, notificationsSchema, sentrySchema } from './opsSchema.ts';
 
 const duration = {
   anyOf: [
@@ -159,6 +160,7 @@ export const configSchema = {
         idleTimeout: duration,
         cookieName: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
         maxEntries: { type: 'integer', minimum: 1 },
+        cacheTtl: duration,
       },
     },
     identityProviders: { type: 'array', items: identityProvider },
@@ -174,20 +176,48 @@ export const configSchema = {
         jwt: {
           type: 'object',
           additionalProperties: false,
-          properties: { header: headerName, ttl: duration, keys: { type: 'object' } },
+          properties: {
+            header: headerName,
+            ttl: duration,
+            keys: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                store: { enum: ['memory', 'file', 'redis'] },
+                file: { type: 'string' },
+                rotateEvery: duration,
+              },
+            },
+          },
         },
       },
     },
     routes: { type: 'array', items: route },
+    apiKeys: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'hash'],
+        properties: {
+          id,
+          hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$', 'x-hint': 'a hash printed by `portico hash-key`' },
+          username: { type: 'string' },
+          email: { type: 'string' },
+          name: { type: 'string' },
+          groups: stringList,
+        },
+      },
+    },
     branding: { type: 'object' },
     nav: { type: 'object' },
-    notifications: { type: 'array', items: { type: 'object', required: ['type'] } },
+    notifications: notificationsSchema,
     storage: { type: 'object' },
     admin: { type: 'object' },
-    metrics: { type: 'object' },
-    health: { type: 'object' },
-    sentry: { type: 'object' },
-    audit: { type: 'object' },
+    metrics: metricsSchema,
+    health: healthSchema,
+    sentry: sentrySchema,
+    audit: auditSchema,
     logging: {
       type: 'object',
       additionalProperties: false,

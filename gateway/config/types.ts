@@ -52,6 +52,7 @@ export type RawConfig = {
     jwt?: { header?: string; ttl?: string | number; keys?: Record<string, unknown> };
   };
   routes?: RawRoute[];
+  apiKeys?: ApiKey[];
   logging?: { level?: string; accessLog?: boolean };
   limits?: {
     headersTimeout?: string | number;
@@ -106,6 +107,9 @@ export type Config = {
   readonly publicUrl: URL | undefined;
   readonly trustProxy: BlockList | undefined;
   readonly routes: readonly Route[];
+  /** Lower-case, `-` spelled names of every header Portico injects: stripped from every request. */
+  readonly identityHeaderNames: ReadonlySet<string>;
+  readonly apiKeys: readonly ApiKey[];
   readonly identityHeaders: {
     readonly user: string;
     readonly email: string;
@@ -121,3 +125,6 @@ export type Config = {
     readonly maxUrlLength: number;
   };
 };
+
+/** A Portico API key for machine clients of proxied routes (SPEC §5), stored as a hash. */
+export type ApiKey = { id: string; hash: string; username?: string; email?: string; name?: string; groups?: string[] };

@@ -6,5 +6,6 @@ export const OWN_PREFIX = '/_portico/';
 export function ownEndpoints(ctx: HttpContext): void {
   if (!ctx.path.startsWith(OWN_PREFIX) && ctx.path !== '/_portico') return;
   ctx.done = true;
+  (ctx.req as typeof ctx.req & { portico?: HttpContext }).portico = ctx;
   ctx.runtime.ownEndpoints(ctx.req, ctx.res);
 }

@@ -49,8 +49,12 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   const incoming: IncomingHttpHeaders = ctx.req.headers;
   const out: OutgoingHttpHeaders = {};
   const extraHop = connectionTokens(incoming.connection);
+  // Identity headers are Portico's to set: a client's copy is dropped in every spelling a backend
+  // could read as the same name (Node lower-cases names; `_` is folded to `-` here).
+  const identityNames = ctx.config.identityHeaderNames;
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || identityNames.has(name)) continue;
+    if (name.includes('_') && identityNames.has(name.replace(/_/g, '-'))) continue;
     out[name] = incoming[name];
   }
   for (const name of extraHop) delete out[name];

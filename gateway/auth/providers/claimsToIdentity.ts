@@ -1,0 +1,42 @@
+import type { Identity } from '../../context.ts';
+
+export type ClaimMapping = { username?: string; email?: string; name?: string; groups?: string };
+
+/** Maps an IdP's claims to Portico's identity, with per-provider claim names. */
+export function claimsToIdentity(idp: string, claims: Record<string, unknown>, mapping: ClaimMapping = {}): Identity {
+  const pick = (name: string | undefined, ...fallbacks: string[]) => {
+    for (const key of [name, ...fallbacks]) {
+      if (!key) continue;
+      const v = claims[key];
+      if (typeof v === 'string' && v !== '') return v;
+      if (typeof v === 'number') return String(v);
+    }
+    return undefined;
+  };
+  const sub = String(claims.sub ?? '');
+  const email = pick(mapping.email, 'email');
+  const rawGroups = claims[mapping.groups ?? 'groups'];
+  const groups = Array.isArray(rawGroups)
+    ? rawGroups.map(String)
+    : typeof rawGroups === 'string'
+      ? rawGroups.split(/[,\s]+/).filter(Boolean)
+      : [];
+  return {
+    idp,
+    sub,
+    username: pick(mapping.username, 'preferred_username', 'nickname', 'email') ?? sub,
+    email,
+    emailVerified: typeof claims.email_verified === 'boolean' ? claims.email_verified : undefined,
+    name: pick(mapping.name, 'name'),
+    groups,
+    claims: pickClaims(claims),
+  };
+}
+
+/** Keeps the claims allow rules may test, without tokens' bookkeeping (exp, nonce, at_hash…). */
+function pickClaims(claims: Record<string, unknown>): Record<string, unknown> {
+  const skip = new Set(['iat', 'exp', 'nbf', 'auth_time', 'nonce', 'at_hash', 'c_hash', 'sid', 'azp', 'aud', 'jti']);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(claims)) if (!skip.has(k)) out[k] = v;
+  return out;
+}

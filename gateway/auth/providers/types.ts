@@ -1,0 +1,45 @@
+import type { IncomingMessage } from 'node:http';
+import type { Identity } from '../../context.ts';
+import type { Lang } from '../../pages/negotiate.ts';
+import type { LoginTransaction, Tokens } from '../session/sessionData.ts';
+
+/** What a completed login yields, whatever the method. */
+export type LoginResult = { identity: Identity; tokens?: Tokens; idpSid?: string };
+
+/**
+ * Every login method implements this. Redirect methods (OIDC, OAuth2, SAML) send the browser
+ * away in `begin` and come back to `complete`; form methods (LDAP) render Portico's own form
+ * and check the posted credentials in `complete`.
+ */
+export type LoginProvider = {
+  readonly id: string;
+  readonly type: string;
+  readonly kind: 'redirect' | 'form';
+  displayName(lang: Lang): string;
+  /** Discovery / metadata fetch; throws when the provider cannot be reached. */
+  ready(): Promise<void>;
+  /** Redirect kinds: the URL to send the browser to; fills the transaction (verifier, nonce). */
+  begin(txn: LoginTransaction, state: string, callbackUrl: string): Promise<URL>;
+  /** Completes the login from the callback (query or posted body) and the consumed transaction. */
+  complete(req: IncomingMessage, input: CompleteInput): Promise<LoginResult>;
+  /** Where to send the browser to end the IdP session too (RP-initiated logout), if supported. */
+  endSessionUrl?(session: { tokens?: Tokens; identity?: Identity }, postLogoutRedirect: string): Promise<URL | undefined>;
+  /** Machine clients: a bearer JWT issued by this provider → identity, or undefined if not ours. */
+  verifyBearer?(token: string): Promise<Identity | undefined>;
+  /** Back-channel logout token → whose sessions to end. */
+  verifyLogoutToken?(token: string): Promise<{ sid?: string; sub?: string }>;
+  /** Refresh tokens before they expire. */
+  refresh?(tokens: Tokens): Promise<Tokens>;
+  /** Extra routes under /_portico/ (SAML metadata, ACS). */
+  close?(): Promise<void>;
+};
+
+export type CompleteInput = {
+  /** The callback URL with its query, as the browser requested it. */
+  callbackUrl: URL;
+  /** The transaction found by `state`, already deleted from the session (consumed once). */
+  txn: LoginTransaction | undefined;
+  state: string | undefined;
+  /** Posted form fields (LDAP form, SAML POST binding). */
+  body?: Record<string, string>;
+};

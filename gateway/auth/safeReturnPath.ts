@@ -1,0 +1,29 @@
+const BASE = 'http://portico.invalid';
+
+/**
+ * The `rd=` return path after login or logout: only a path on this site. Anything that a browser
+ * could read as another origin (`//evil`, `/\evil`, tab or newline between the slashes, which
+ * URL parsers drop, `https:`, `javascript:`) falls back to `/`.
+ */
+export function safeReturnPath(rd: unknown, fallback = '/'): string {
+  if (typeof rd !== 'string' || rd === '' || rd.length > 2048) return fallback;
+  if (!rd.startsWith('/') || rd.startsWith('//') || rd.startsWith('/\\')) return fallback;
+  if (/[\x00-\x1f\x7f\\]/.test(rd)) return fallback;
+  let decoded = rd;
+  try {
+    decoded = decodeURIComponent(rd);
+  } catch {
+    return fallback;
+  }
+  // `/%2f%2fevil` or `/%5cevil` become protocol-relative once a later hop decodes them.
+  if (decoded.startsWith('//') || decoded.startsWith('/\\') || /^\/[\x00-\x1f\x7f]/.test(decoded)) return fallback;
+  let url: URL;
+  try {
+    url = new URL(rd, BASE);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== BASE) return fallback;
+  const path = url.pathname + url.search + url.hash;
+  return path.startsWith('/_portico/') ? fallback : path;
+}

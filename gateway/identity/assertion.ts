@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { Config, Route } from '../config/types.ts';
+import type { Identity } from '../context.ts';
+import type { KeyStore } from './signingKeys.ts';
+
+/**
+ * The signed identity assertion (ES256): iss = publicUrl, aud = route id, sub, email, groups,
+ * name, idp, iat, exp, jti. An assertion is reused for the same session and route until shortly
+ * before it expires: signing is the most expensive step of an authenticated request.
+ */
+export function createAssertions(keys: KeyStore) {
+  const cache = new LRUCache<string, { token: string; exp: number }>({ max: 100_000 });
+  return {
+    async sign(config: Config, route: Route, identity: Identity, sessionKey: string | undefined): Promise<string> {
+      const now = Date.now();
+      const cacheKey = sessionKey ? `${sessionKey}|${route.id}|${config.sourceHash}` : undefined;
+      if (cacheKey) {
+        const hit = cache.get(cacheKey);
+        if (hit && hit.exp - now > Math.min(10_000, config.jwt.ttlMs / 4)) return hit.token;
+      }
+      const key = keys.current();
+      const iat = Math.floor(now / 1000);
+      const exp = iat + Math.max(1, Math.round(config.jwt.ttlMs / 1000));
+      const token = await new SignJWT({
+        email: identity.email,
+        groups: identity.groups,
+        name: identity.name ?? identity.username,
+        preferred_username: identity.username,
+        idp: identity.idp,
+      })
+        .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
+        .setIssuer(issuerOf(config))
+        .setAudience(route.id)
+        .setSubject(identity.sub)
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .setJti(randomUUID())
+        .sign(key.privateKey);
+      if (cacheKey) cache.set(cacheKey, { token, exp: exp * 1000 });
+      return token;
+    },
+    forget(sessionKey: string) {
+      for (const k of cache.keys()) if (k.startsWith(`${sessionKey}|`)) cache.delete(k);
+    },
+  };
+}
+
+export function issuerOf(config: Config): string {
+  return config.publicUrl ? config.publicUrl.origin : 'portico';
+}
+
+export type Assertions = ReturnType<typeof createAssertions>;

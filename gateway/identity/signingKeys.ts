@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import type { Logger } from 'pino';
+
+type StoredKey = { kid: string; privateJwk: JWK; publicJwk: JWK; createdAt: number; activeFrom: number };
+type LoadedKey = StoredKey & { privateKey: CryptoKey };
+
+export type KeyStoreOptions = {
+  /** Where keys are kept so every replica signs with the same set: Redis, a file, or memory. */
+  redis?: Redis | Cluster;
+  file?: string;
+  rotateEveryMs: number;
+  /** A new key is published this long before it signs anything, so every replica and every
+   * upstream's JWKS cache has it before the first assertion carries its kid. */
+  publishAheadMs: number;
+  /** Old keys stay in the JWKS this long after they stop signing (longer than the JWT TTL). */
+  retainMs: number;
+};
+
+const REDIS_KEY = 'portico:jwt-keys';
+
+/**
+ * ES256 signing keys for the identity assertion, rotated on a schedule and shared by replicas
+ * through Redis or a file. The JWKS lists the keys that sign now, the next one, and recently
+ * retired ones.
+ */
+export function createKeyStore(options: KeyStoreOptions, log: Logger) {
+  let keys: LoadedKey[] = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  const read = async (): Promise<StoredKey[]> => {
+    if (options.redis) {
+      const raw = await options.redis.get(REDIS_KEY);
+      return raw ? (JSON.parse(raw) as StoredKey[]) : [];
+    }
+    if (options.file && existsSync(options.file)) return JSON.parse(readFileSync(options.file, 'utf8')) as StoredKey[];
+    return keys.map(({ privateKey: _, ...k }) => k);
+  };
+  const write = async (list: StoredKey[], previous: StoredKey[]) => {
+    if (options.redis) {
+      // Compare-and-set so two replicas rotating at once do not drop each other's key.
+      const script = "local cur = redis.call('get', KEYS[1]); if (cur == false and ARGV[1] == '') or cur == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]); return 1 end; return 0";
+      const ok = await options.redis.eval(script, 1, REDIS_KEY, previous.length ? JSON.stringify(previous) : '', JSON.stringify(list));
+      return ok === 1;
+    }
+    if (options.file) {
+      const tmp = `${options.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(list, null, 2), { mode: 0o600 });
+      renameSync(tmp, options.file);
+    }
+    return true;
+  };
+  const newKey = async (activeFrom: number): Promise<StoredKey> => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const kid = randomUUID();
+    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+    return { kid, privateJwk, publicJwk, createdAt: Date.now(), activeFrom };
+  };
+
+  /** Loads the shared set, adds a key when due, drops retired ones. */
+  const sync = async () => {
+    const now = Date.now();
+    const stored = await read();
+    let list = [...stored].sort((a, b) => b.activeFrom - a.activeFrom);
+    let changed = false;
+    if (list.length === 0) {
+      list = [await newKey(now)];
+      changed = true;
+    } else if (list[0]!.activeFrom + options.rotateEveryMs - options.publishAheadMs <= now) {
+      list.unshift(await newKey(Math.max(now + options.publishAheadMs, list[0]!.activeFrom + options.rotateEveryMs)));
+      changed = true;
+    }
+    const signing = list.find((k) => k.activeFrom <= now);
+    const keep = list.filter((k) => k.activeFrom > now || k === signing || (signing && k.activeFrom + options.rotateEveryMs + options.retainMs > now));
+    if (keep.length !== list.length) changed = true;
+    if (changed && !(await write(keep, stored))) return sync(); // another replica won the race
+    keys = await Promise.all(keep.map(async (k) => ({ ...k, privateKey: (await importJWK(k.privateJwk, 'ES256')) as CryptoKey })));
+  };
+
+  return {
+    async start() {
+      await sync();
+      timer = setInterval(() => sync().catch((err) => log.warn({ err }, 'signing key sync failed')), 30_000);
+      timer.unref();
+    },
+    /** The key that signs now. */
+    current(): LoadedKey {
+      const now = Date.now();
+      const k = keys.find((x) => x.activeFrom <= now) ?? keys[keys.length - 1];
+      if (!k) throw new Error('no signing key loaded');
+      return k;
+    },
+    jwks(): { keys: JWK[] } {
+      return { keys: keys.map((k) => k.publicJwk) };
+    },
+    sync,
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+export type KeyStore = ReturnType<typeof createKeyStore>;
