@@ -13,7 +13,9 @@ import { createSessions, waitForRedis } from './session/sessions.ts';
  */
 export function createAuth(config: Config, log: Logger) {
   const sessions = createSessions(config, log);
-  const keyConfig = config.raw.identity?.jwt?.keys as { store?: string; file?: string; rotateEvery?: string } | undefined;
+  const keyConfig = config.raw.identity?.jwt?.keys as
+    | { store?: string; file?: string; rotateEvery?: string }
+    | undefined;
   const keyStoreKind = keyConfig?.store ?? (sessions.redis ? 'redis' : keyConfig?.file ? 'file' : 'memory');
   const keys = createKeyStore(
     {

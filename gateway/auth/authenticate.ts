@@ -15,7 +15,8 @@ export function authenticate(ctx: Ctx): void | Promise<void> {
   const route = ctx.route!;
   if (route.auth === 'none') return;
   const authorization = ctx.req.headers.authorization;
-  if (authorization !== undefined && /^bearer /i.test(authorization)) return bearer(ctx, authorization.slice(7).trim());
+  if (authorization !== undefined && /^bearer /i.test(authorization))
+    return bearer(ctx, authorization.slice(7).trim());
   return fromSession(ctx);
 }
 
@@ -28,10 +29,14 @@ async function fromSession(ctx: Ctx): Promise<void> {
     ctx.sessionId = loaded.id;
     ctx.identity = loaded.data.identity;
     const tokens = loaded.data.tokens;
-    if (tokens?.refreshToken && tokens.expiresAt && tokens.expiresAt - Date.now() < 30_000) await refresh(ctx, auth);
+    if (tokens?.refreshToken && tokens.expiresAt && tokens.expiresAt - Date.now() < 30_000)
+      await refresh(ctx, auth);
   } catch (err) {
     if (ctx.route!.auth === 'required') throw err;
-    ctx.log.warn({ err, reqId: ctx.requestId }, 'session store unavailable; serving the optional route anonymously');
+    ctx.log.warn(
+      { err, reqId: ctx.requestId },
+      'session store unavailable; serving the optional route anonymously',
+    );
   }
 }
 
@@ -64,9 +69,22 @@ async function refresh(ctx: Ctx, auth: Auth): Promise<void> {
 
 async function bearer(ctx: Ctx, token: string): Promise<void> {
   if (token.startsWith('ptk_')) {
-    const key = ctx.config.apiKeys.find((k) => token.startsWith(`ptk_${k.id}_`) && apiKeyMatches(token, k.hash));
-    if (!key) throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', { detail: 'The API key is not valid.', headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
-    ctx.identity = { idp: 'apikey', sub: key.id, username: key.username ?? key.id, email: key.email, name: key.name, groups: [...(key.groups ?? [])] };
+    const key = ctx.config.apiKeys.find(
+      (k) => token.startsWith(`ptk_${k.id}_`) && apiKeyMatches(token, k.hash),
+    );
+    if (!key)
+      throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
+        detail: 'The API key is not valid.',
+        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+      });
+    ctx.identity = {
+      idp: 'apikey',
+      sub: key.id,
+      username: key.username ?? key.id,
+      email: key.email,
+      name: key.name,
+      groups: [...(key.groups ?? [])],
+    };
     ctx.bearerIsApiKey = true;
     return;
   }
@@ -79,5 +97,8 @@ async function bearer(ctx: Ctx, token: string): Promise<void> {
       return;
     }
   }
-  throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', { detail: 'The bearer token is not valid.', headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+  throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
+    detail: 'The bearer token is not valid.',
+    headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+  });
 }

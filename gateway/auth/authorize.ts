@@ -23,11 +23,20 @@ export function authorize(ctx: HttpContext | UpgradeContext): void {
       ctx.done = true;
       return;
     }
-    throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', { extra: { login }, headers: { 'www-authenticate': 'Bearer realm="portico"' } });
+    throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
+      extra: { login },
+      headers: { 'www-authenticate': 'Bearer realm="portico"' },
+    });
   }
   if (!isAllowed(route, ctx.identity)) {
     if (channels.audit.hasSubscribers) {
-      channels.audit.publish({ type: 'access.denied', actor: ctx.identity.username, idp: ctx.identity.idp, route: route.id, ip: ctx.clientIp });
+      channels.audit.publish({
+        type: 'access.denied',
+        actor: ctx.identity.username,
+        idp: ctx.identity.idp,
+        route: route.id,
+        ip: ctx.clientIp,
+      });
     }
     throw new GatewayError('PORTICO_ERR_FORBIDDEN');
   }

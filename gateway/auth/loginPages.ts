@@ -32,11 +32,20 @@ const T = {
   },
 } as const;
 
-export function chooserPage(lang: Lang, providers: LoginProvider[], rd: string, brandTitle?: string, brandText?: string): string {
+export function chooserPage(
+  lang: Lang,
+  providers: LoginProvider[],
+  rd: string,
+  brandTitle?: string,
+  brandText?: string,
+): string {
   const t = T[lang];
   const q = rd === '/' ? '' : `?rd=${encodeURIComponent(rd)}`;
   const buttons = providers
-    .map((p) => `<a class="portico-button" id="portico-login-${escapeHtml(p.id)}" href="/_portico/login/${encodeURIComponent(p.id)}${q}">${t.with} ${escapeHtml(p.displayName(lang))}</a>`)
+    .map(
+      (p) =>
+        `<a class="portico-button" id="portico-login-${escapeHtml(p.id)}" href="/_portico/login/${encodeURIComponent(p.id)}${q}">${t.with} ${escapeHtml(p.displayName(lang))}</a>`,
+    )
     .join('\n');
   return renderPage({
     lang,

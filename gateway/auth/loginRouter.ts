@@ -26,16 +26,23 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
   const router = express.Router();
   const { sessions } = auth;
   const providersOf = () => auth.providers(config());
-  const publicBase = (req: Req) => config().publicUrl?.origin ?? `${req.portico?.proto ?? 'http'}://${req.headers.host}`;
+  const publicBase = (req: Req) =>
+    config().publicUrl?.origin ?? `${req.portico?.proto ?? 'http'}://${req.headers.host}`;
 
   // express-session only sets a Secure cookie on a secure request; behind a TLS-terminating
   // load balancer the connection is plain HTTP, so the public URL decides.
   const withSession = [
     (req: Req, _res: Response, next: NextFunction) => {
-      Object.defineProperty(req, 'secure', { value: sessions.secure || req.portico?.proto === 'https', configurable: true });
+      Object.defineProperty(req, 'secure', {
+        value: sessions.secure || req.portico?.proto === 'https',
+        configurable: true,
+      });
       next();
     },
-    (req: Req, res: Response, next: NextFunction) => sessions.middleware(req, res, (err?: unknown) => next(err ? new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err }) : undefined)),
+    (req: Req, res: Response, next: NextFunction) =>
+      sessions.middleware(req, res, (err?: unknown) =>
+        next(err ? new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err }) : undefined),
+      ),
   ];
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   const noStore = (_req: Request, res: Response, next: NextFunction) => {
@@ -50,9 +57,19 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     const lang = pickLang(req);
     const wanted = typeof req.query.idp === 'string' ? req.query.idp : undefined;
     const last = readCookie(req, LAST_IDP_COOKIE);
-    const direct = wanted && providersOf().has(wanted) ? wanted : providers.length === 1 ? providers[0]!.id : req.query.choose === undefined && last && providersOf().has(last) ? last : undefined;
+    const direct =
+      wanted && providersOf().has(wanted)
+        ? wanted
+        : providers.length === 1
+          ? providers[0]!.id
+          : req.query.choose === undefined && last && providersOf().has(last)
+            ? last
+            : undefined;
     if (direct) {
-      res.redirect(302, `/_portico/login/${encodeURIComponent(direct)}${rd === '/' ? '' : `?rd=${encodeURIComponent(rd)}`}`);
+      res.redirect(
+        302,
+        `/_portico/login/${encodeURIComponent(direct)}${rd === '/' ? '' : `?rd=${encodeURIComponent(rd)}`}`,
+      );
       return;
     }
     res.type('html').send(chooserPage(lang, providers, rd));
@@ -63,9 +80,14 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       const provider = providerOr404(providersOf(), req.params.idp as string);
       const rd = safeReturnPath(req.query.rd);
       if (provider.kind !== 'redirect') throw new GatewayError('PORTICO_ERR_NOT_FOUND');
+      await provider.probe?.();
       const state = client.randomState();
       const txn: LoginTransaction = { idp: provider.id, returnTo: rd, createdAt: Date.now() };
-      const url = await provider.begin(txn, state, `${publicBase(req)}/_portico/callback/${encodeURIComponent(provider.id)}`);
+      const url = await provider.begin(
+        txn,
+        state,
+        `${publicBase(req)}/_portico/callback/${encodeURIComponent(provider.id)}`,
+      );
       const pending = Object.entries(req.session.logins ?? {})
         .filter(([, t]) => Date.now() - t.createdAt < LOGIN_TTL_MS)
         .slice(-(MAX_PENDING_LOGINS - 1));
@@ -81,8 +103,14 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     const idp = req.params.idp as string;
     try {
       const provider = providerOr404(providersOf(), idp);
-      const params = req.method === 'POST' ? (req.body as Record<string, string>) : (req.query as Record<string, string>);
-      const state = typeof params.state === 'string' ? params.state : typeof params.RelayState === 'string' ? params.RelayState : undefined;
+      const params =
+        req.method === 'POST' ? (req.body as Record<string, string>) : (req.query as Record<string, string>);
+      const state =
+        typeof params.state === 'string'
+          ? params.state
+          : typeof params.RelayState === 'string'
+            ? params.RelayState
+            : undefined;
       // The transaction is consumed before anything is redeemed: a replayed callback finds nothing.
       const txn = state ? req.session.logins?.[state] : undefined;
       if (state && req.session.logins?.[state]) {
@@ -90,11 +118,23 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
         await saveSession(req);
       }
       if (!txn || txn.idp !== idp || Date.now() - txn.createdAt > LOGIN_TTL_MS) {
-        throw new GatewayError('PORTICO_ERR_LOGIN', { detail: 'The sign-in link expired or was already used.' });
+        throw new GatewayError('PORTICO_ERR_LOGIN', {
+          detail: 'The sign-in link expired or was already used.',
+        });
       }
-      if (typeof params.error === 'string') throw new GatewayError('PORTICO_ERR_LOGIN', { detail: String(params.error_description ?? params.error).slice(0, 200) });
-      const callbackUrl = new URL(`${publicBase(req)}/_portico/callback/${encodeURIComponent(idp)}${req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : ''}`);
-      const result = await provider.complete(req, { callbackUrl, txn, state, body: req.method === 'POST' ? (req.body as Record<string, string>) : undefined });
+      if (typeof params.error === 'string')
+        throw new GatewayError('PORTICO_ERR_LOGIN', {
+          detail: String(params.error_description ?? params.error).slice(0, 200),
+        });
+      const callbackUrl = new URL(
+        `${publicBase(req)}/_portico/callback/${encodeURIComponent(idp)}${req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : ''}`,
+      );
+      const result = await provider.complete(req, {
+        callbackUrl,
+        txn,
+        state,
+        body: req.method === 'POST' ? (req.body as Record<string, string>) : undefined,
+      });
       await establish(req, res, result.identity, result.tokens, result.idpSid);
       loginEvent(req, idp, 'success', result.identity);
       res.redirect(302, txn.returnTo);
@@ -107,8 +147,18 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
   router.post('/callback/:idp', form, ...withSession, callback);
 
   /** Regenerates the session (no fixation) and stores the identity and tokens server-side. */
-  async function establish(req: Req, res: Response, identity: Identity, tokens: Tokens | undefined, idpSid: string | undefined) {
-    await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve())));
+  async function establish(
+    req: Req,
+    res: Response,
+    identity: Identity,
+    tokens: Tokens | undefined,
+    idpSid: string | undefined,
+  ) {
+    await new Promise<void>((resolve, reject) =>
+      req.session.regenerate((err) =>
+        err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve(),
+      ),
+    );
     const now = Date.now();
     req.session.identity = identity;
     req.session.tokens = tokens;
@@ -117,7 +167,13 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     req.session.lastSeen = now;
     await saveSession(req);
     await sessions.index(req.session.id, req.session);
-    res.cookie(LAST_IDP_COOKIE, identity.idp, { httpOnly: true, sameSite: 'lax', secure: sessions.secure, path: '/_portico/', maxAge: 365 * 86_400_000 });
+    res.cookie(LAST_IDP_COOKIE, identity.idp, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: sessions.secure,
+      path: '/_portico/',
+      maxAge: 365 * 86_400_000,
+    });
   }
 
   router.get('/logout', (req: Req, res) => {
@@ -129,18 +185,31 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       // A cross-site form post carries no session cookie (SameSite=Lax), and a same-site one must
       // say where it came from.
       const origin = req.headers.origin;
-      if (origin !== undefined && origin !== 'null' && origin !== publicBase(req)) throw new GatewayError('PORTICO_ERR_BAD_ORIGIN');
+      if (origin !== undefined && origin !== 'null' && origin !== publicBase(req))
+        throw new GatewayError('PORTICO_ERR_BAD_ORIGIN');
       const rd = safeReturnPath((req.body as Record<string, string> | undefined)?.rd);
       const identity = req.session.identity;
       const tokens = req.session.tokens;
       const id = req.session.id;
-      await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        req.session.destroy((err) =>
+          err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve(),
+        ),
+      );
       await sessions.destroy(id);
       res.clearCookie(sessions.cookieName, { path: '/' });
-      if (identity && channels.audit.hasSubscribers) channels.audit.publish({ type: 'logout', actor: identity.username, idp: identity.idp, ip: req.portico?.clientIp });
+      if (identity && channels.audit.hasSubscribers)
+        channels.audit.publish({
+          type: 'logout',
+          actor: identity.username,
+          idp: identity.idp,
+          ip: req.portico?.clientIp,
+        });
       const after = `${publicBase(req)}/_portico/logged-out${rd === '/' ? '' : `?rd=${encodeURIComponent(rd)}`}`;
       const provider = identity ? providersOf().get(identity.idp) : undefined;
-      const endSession = provider?.endSessionUrl ? await provider.endSessionUrl({ tokens, identity }, after).catch(() => undefined) : undefined;
+      const endSession = provider?.endSessionUrl
+        ? await provider.endSessionUrl({ tokens, identity }, after).catch(() => undefined)
+        : undefined;
       res.redirect(303, endSession?.href ?? after);
     } catch (err) {
       next(err);
@@ -163,10 +232,18 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       const { sid, sub } = await provider.verifyLogoutToken(token);
       const revoked = await sessions.revoke(sid ? { idp, sid } : { idp, sub });
       req.log?.info?.({ idp, sid, sub, revoked }, 'back-channel logout');
-      if (channels.audit.hasSubscribers) channels.audit.publish({ type: 'logout', actor: sub ?? sid, idp, detail: { backchannel: true, revoked } });
+      if (channels.audit.hasSubscribers)
+        channels.audit.publish({
+          type: 'logout',
+          actor: sub ?? sid,
+          idp,
+          detail: { backchannel: true, revoked },
+        });
       res.status(200).end();
     } catch (err) {
-      res.status(400).json({ error: 'invalid_request', error_description: (err as Error).message.slice(0, 200) });
+      res
+        .status(400)
+        .json({ error: 'invalid_request', error_description: (err as Error).message.slice(0, 200) });
     }
   });
 
@@ -177,7 +254,13 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       return;
     }
     const { claims: _claims, ...visible } = identity;
-    res.json({ ...visible, session: { createdAt: req.session.createdAt, expiresAt: (req.session.createdAt ?? 0) + sessions.maxAgeMs } });
+    res.json({
+      ...visible,
+      session: {
+        createdAt: req.session.createdAt,
+        expiresAt: (req.session.createdAt ?? 0) + sessions.maxAgeMs,
+      },
+    });
   });
 
   router.get('/jwks.json', (_req, res) => {
@@ -194,7 +277,11 @@ function providerOr404(providers: Map<string, LoginProvider>, id: string): Login
 }
 
 function saveSession(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.save((err) =>
+      err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve(),
+    ),
+  );
 }
 
 function readCookie(req: IncomingMessage, name: string): string | undefined {
@@ -202,7 +289,13 @@ function readCookie(req: IncomingMessage, name: string): string | undefined {
   return m ? decodeURIComponent(m[1]!) : undefined;
 }
 
-function loginEvent(req: Req, idp: string, result: 'success' | 'failure', identity?: Identity, reason?: string) {
+function loginEvent(
+  req: Req,
+  idp: string,
+  result: 'success' | 'failure',
+  identity?: Identity,
+  reason?: string,
+) {
   if (!channels.login.hasSubscribers) return;
   channels.login.publish({ idp, result, reason, user: identity?.username, ip: req.portico?.clientIp });
 }

@@ -24,7 +24,11 @@ export function createRedisClient(config: RedisConfig, log: Logger): Redis | Clu
   };
   const { url, cluster, ...rest } = config;
   let client: Redis | Cluster;
-  if (cluster) client = new Cluster(cluster, { redisOptions: { ...common, ...(rest as RedisOptions) }, enableOfflineQueue: false });
+  if (cluster)
+    client = new Cluster(cluster, {
+      redisOptions: { ...common, ...(rest as RedisOptions) },
+      enableOfflineQueue: false,
+    });
   else if (url) client = new Redis(url, { ...common, ...(rest as RedisOptions) });
   else client = new Redis({ ...common, ...(rest as RedisOptions) });
   let down = false;

@@ -16,7 +16,8 @@ export function safeReturnPath(rd: unknown, fallback = '/'): string {
     return fallback;
   }
   // `/%2f%2fevil` or `/%5cevil` become protocol-relative once a later hop decodes them.
-  if (decoded.startsWith('//') || decoded.startsWith('/\\') || /^\/[\x00-\x1f\x7f]/.test(decoded)) return fallback;
+  if (decoded.startsWith('//') || decoded.startsWith('/\\') || /^\/[\x00-\x1f\x7f]/.test(decoded))
+    return fallback;
   let url: URL;
   try {
     url = new URL(rd, BASE);

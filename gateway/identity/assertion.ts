@@ -13,7 +13,12 @@ import type { KeyStore } from './signingKeys.ts';
 export function createAssertions(keys: KeyStore) {
   const cache = new LRUCache<string, { token: string; exp: number }>({ max: 100_000 });
   return {
-    async sign(config: Config, route: Route, identity: Identity, sessionKey: string | undefined): Promise<string> {
+    async sign(
+      config: Config,
+      route: Route,
+      identity: Identity,
+      sessionKey: string | undefined,
+    ): Promise<string> {
       const now = Date.now();
       const cacheKey = sessionKey ? `${sessionKey}|${route.id}|${config.sourceHash}` : undefined;
       if (cacheKey) {

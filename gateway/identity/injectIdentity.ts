@@ -20,7 +20,8 @@ export function injectIdentity(ctx: HttpContext | UpgradeContext): void | Promis
     if (identity.groups.length > 0) headers[names.groups] = headerValue(identity.groups.join(','));
     headers[names.name] = headerValue(identity.name ?? identity.username);
   }
-  if (route.inject.accessToken && ctx.session?.tokens?.accessToken) headers.authorization = `Bearer ${ctx.session.tokens.accessToken}`;
+  if (route.inject.accessToken && ctx.session?.tokens?.accessToken)
+    headers.authorization = `Bearer ${ctx.session.tokens.accessToken}`;
   if (!route.inject.jwt) return;
   const auth = ctx.runtime.auth as Auth;
   return auth.assertions.sign(ctx.config, route, identity, ctx.sessionId).then((token) => {

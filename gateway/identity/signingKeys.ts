@@ -35,14 +35,22 @@ export function createKeyStore(options: KeyStoreOptions, log: Logger) {
       const raw = await options.redis.get(REDIS_KEY);
       return raw ? (JSON.parse(raw) as StoredKey[]) : [];
     }
-    if (options.file && existsSync(options.file)) return JSON.parse(readFileSync(options.file, 'utf8')) as StoredKey[];
+    if (options.file && existsSync(options.file))
+      return JSON.parse(readFileSync(options.file, 'utf8')) as StoredKey[];
     return keys.map(({ privateKey: _, ...k }) => k);
   };
   const write = async (list: StoredKey[], previous: StoredKey[]) => {
     if (options.redis) {
       // Compare-and-set so two replicas rotating at once do not drop each other's key.
-      const script = "local cur = redis.call('get', KEYS[1]); if (cur == false and ARGV[1] == '') or cur == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]); return 1 end; return 0";
-      const ok = await options.redis.eval(script, 1, REDIS_KEY, previous.length ? JSON.stringify(previous) : '', JSON.stringify(list));
+      const script =
+        "local cur = redis.call('get', KEYS[1]); if (cur == false and ARGV[1] == '') or cur == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]); return 1 end; return 0";
+      const ok = await options.redis.eval(
+        script,
+        1,
+        REDIS_KEY,
+        previous.length ? JSON.stringify(previous) : '',
+        JSON.stringify(list),
+      );
       return ok === 1;
     }
     if (options.file) {
@@ -70,14 +78,23 @@ export function createKeyStore(options: KeyStoreOptions, log: Logger) {
       list = [await newKey(now)];
       changed = true;
     } else if (list[0]!.activeFrom + options.rotateEveryMs - options.publishAheadMs <= now) {
-      list.unshift(await newKey(Math.max(now + options.publishAheadMs, list[0]!.activeFrom + options.rotateEveryMs)));
+      list.unshift(
+        await newKey(Math.max(now + options.publishAheadMs, list[0]!.activeFrom + options.rotateEveryMs)),
+      );
       changed = true;
     }
     const signing = list.find((k) => k.activeFrom <= now);
-    const keep = list.filter((k) => k.activeFrom > now || k === signing || (signing && k.activeFrom + options.rotateEveryMs + options.retainMs > now));
+    const keep = list.filter(
+      (k) =>
+        k.activeFrom > now ||
+        k === signing ||
+        (signing && k.activeFrom + options.rotateEveryMs + options.retainMs > now),
+    );
     if (keep.length !== list.length) changed = true;
     if (changed && !(await write(keep, stored))) return sync(); // another replica won the race
-    keys = await Promise.all(keep.map(async (k) => ({ ...k, privateKey: (await importJWK(k.privateJwk, 'ES256')) as CryptoKey })));
+    keys = await Promise.all(
+      keep.map(async (k) => ({ ...k, privateKey: (await importJWK(k.privateJwk, 'ES256')) as CryptoKey })),
+    );
   };
 
   return {

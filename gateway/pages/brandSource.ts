@@ -9,6 +9,8 @@ export type PageBrand = {
   footerHtml(lang: Lang): string;
   primaryColor: string;
   backgroundColor: string;
+  /** Login-page texts from brand.yaml (`login.title`, `subtitle`, `help`); helpHtml is sanitised HTML. */
+  login?: (lang: Lang) => { title: string | undefined; subtitle: string | undefined; helpHtml: string };
 };
 
 export const defaultPageBrand: PageBrand = {

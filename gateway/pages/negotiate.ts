@@ -5,6 +5,8 @@ export function wantsHtml(req: IncomingMessage): boolean {
   const accept = req.headers.accept;
   if (typeof accept !== 'string' || !accept.includes('text/html')) return false;
   if (req.headers['x-requested-with'] === 'XMLHttpRequest') return false;
+  // A caller with a bearer token is a program: it gets JSON and status codes, never a page.
+  if (req.headers.authorization !== undefined) return false;
   const mode = req.headers['sec-fetch-mode'];
   return mode === undefined || mode === 'navigate' || mode === 'nested-navigate';
 }

@@ -54,8 +54,26 @@ const LINKS: Record<Lang, { retry: string; home: string; signIn: string; id: str
   'zh-CN': { retry: '重试', home: '返回首页', signIn: '登录', id: '请求 ID' },
 };
 
-export function errorText(status: number, lang: Lang) {
-  const bucket = TEXT[status] ?? TEXT[status >= 500 ? 500 : 400]!;
+const BY_CODE: Partial<Record<string, Record<Lang, { title: string; message: string }>>> = {
+  PORTICO_ERR_IDP: {
+    'en-US': {
+      title: 'Sign-in is unavailable',
+      message:
+        'The identity provider cannot be reached right now. If you are already signed in, you can keep working.',
+    },
+    'zh-CN': { title: '暂时无法登录', message: '身份认证服务暂时无法访问。已登录的用户可以继续使用。' },
+  },
+  PORTICO_ERR_LOGIN: {
+    'en-US': {
+      title: 'Sign-in not completed',
+      message: 'Sign-in could not be completed. Please start again.',
+    },
+    'zh-CN': { title: '登录未完成', message: '登录未能完成，请重新开始。' },
+  },
+};
+
+export function errorText(status: number, lang: Lang, code?: string) {
+  const bucket = (code && BY_CODE[code]) || TEXT[status] || TEXT[status >= 500 ? 500 : 400]!;
   return bucket[lang];
 }
 
@@ -74,7 +92,7 @@ export function respondError(
     return;
   }
   const lang = pickLang(req);
-  const text = errorText(err.status, lang);
+  const text = errorText(err.status, lang, err.code);
   const headers: Record<string, string> = {
     'cache-control': 'no-store',
     'x-request-id': requestId,

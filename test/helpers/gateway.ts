@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
-import { createGateway, type Gateway } from '../../gateway/server.ts';
+import { createGateway, type FeatureFactory, type Gateway } from '../../gateway/server.ts';
 
 export type StartedGateway = {
   url: string;
@@ -17,16 +17,24 @@ export type StartedGateway = {
 export async function startGateway(
   t: TestContext,
   yaml: string,
-  options: { env?: NodeJS.ProcessEnv; watch?: boolean; logLevel?: string } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    watch?: boolean;
+    logLevel?: string;
+    port?: number;
+    /** Features started with the gateway (admin, storage, …). */
+    features?: FeatureFactory[];
+  } = {},
 ): Promise<StartedGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'portico-test-'));
   const file = join(dir, 'routes.yaml');
   writeFileSync(file, yaml);
   const gateway = createGateway({
     configFile: file,
-    port: 0,
+    port: options.port ?? 0,
     host: '127.0.0.1',
     watch: options.watch ?? false,
+    features: options.features,
     env: { ...process.env, ...options.env },
     logger: pino({ level: options.logLevel ?? process.env.PORTICO_TEST_LOG ?? 'silent' }),
   });

@@ -26,6 +26,10 @@ export function send(
   const url = new URL(base);
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   let headers = options.headers;
+  if (Array.isArray(headers) && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) {
+    // Node adds Host only for object headers; a raw header list must carry its own.
+    headers = [...headers, 'Host', url.host];
+  }
   if (
     options.body !== undefined &&
     headers !== undefined &&

@@ -3,7 +3,11 @@ import type { Identity } from '../../context.ts';
 export type ClaimMapping = { username?: string; email?: string; name?: string; groups?: string };
 
 /** Maps an IdP's claims to Portico's identity, with per-provider claim names. */
-export function claimsToIdentity(idp: string, claims: Record<string, unknown>, mapping: ClaimMapping = {}): Identity {
+export function claimsToIdentity(
+  idp: string,
+  claims: Record<string, unknown>,
+  mapping: ClaimMapping = {},
+): Identity {
   const pick = (name: string | undefined, ...fallbacks: string[]) => {
     for (const key of [name, ...fallbacks]) {
       if (!key) continue;
@@ -35,7 +39,19 @@ export function claimsToIdentity(idp: string, claims: Record<string, unknown>, m
 
 /** Keeps the claims allow rules may test, without tokens' bookkeeping (exp, nonce, at_hash…). */
 function pickClaims(claims: Record<string, unknown>): Record<string, unknown> {
-  const skip = new Set(['iat', 'exp', 'nbf', 'auth_time', 'nonce', 'at_hash', 'c_hash', 'sid', 'azp', 'aud', 'jti']);
+  const skip = new Set([
+    'iat',
+    'exp',
+    'nbf',
+    'auth_time',
+    'nonce',
+    'at_hash',
+    'c_hash',
+    'sid',
+    'azp',
+    'aud',
+    'jti',
+  ]);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(claims)) if (!skip.has(k)) out[k] = v;
   return out;

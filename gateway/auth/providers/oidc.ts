@@ -34,16 +34,25 @@ const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
  * response parameter checked when the IdP advertises it, refresh, RP-initiated and back-channel
  * logout, and bearer JWTs for machine clients verified against the IdP's JWKS.
  */
-export function createOidcProvider(def: OidcDefinition, options: { type?: string; check?: ClaimsCheck } = {}): LoginProvider {
+export function createOidcProvider(
+  def: OidcDefinition,
+  options: { type?: string; check?: ClaimsCheck } = {},
+): LoginProvider {
   let discovered: Promise<client.Configuration> | undefined;
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   const configuration = () => {
     discovered ??= client
-      .discovery(new URL(def.issuer), def.clientId, def.clientSecret ? { client_secret: def.clientSecret } : undefined, undefined, {
-        execute: def.issuer.startsWith('http:') ? [client.allowInsecureRequests] : [],
-        timeout: 5,
-      })
+      .discovery(
+        new URL(def.issuer),
+        def.clientId,
+        def.clientSecret ? { client_secret: def.clientSecret } : undefined,
+        undefined,
+        {
+          execute: def.issuer.startsWith('http:') ? [client.allowInsecureRequests] : [],
+          timeout: 5,
+        },
+      )
       .catch((err: unknown) => {
         discovered = undefined; // try again on the next request: the IdP may be back
         throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
@@ -72,6 +81,15 @@ export function createOidcProvider(def: OidcDefinition, options: { type?: string
     async ready() {
       await configuration();
     },
+    async probe() {
+      const url = new URL(def.issuer);
+      url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`;
+      const res = await fetch(url, { signal: AbortSignal.timeout(3000) }).catch((err: unknown) => {
+        throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
+      });
+      if (!res.ok) throw new GatewayError('PORTICO_ERR_IDP', { detail: `HTTP ${res.status}` });
+      await res.body?.cancel();
+    },
     async begin(txn, state, callbackUrl) {
       const c = await configuration();
       const verifier = client.randomPKCECodeVerifier();
@@ -90,7 +108,10 @@ export function createOidcProvider(def: OidcDefinition, options: { type?: string
     },
     async complete(_req: IncomingMessage, input: CompleteInput): Promise<LoginResult> {
       const { txn, state } = input;
-      if (!txn || !state || !txn.verifier || !txn.nonce) throw new GatewayError('PORTICO_ERR_LOGIN', { detail: 'The sign-in link expired or was already used.' });
+      if (!txn || !state || !txn.verifier || !txn.nonce)
+        throw new GatewayError('PORTICO_ERR_LOGIN', {
+          detail: 'The sign-in link expired or was already used.',
+        });
       const c = await configuration();
       let result: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
       try {
@@ -105,24 +126,37 @@ export function createOidcProvider(def: OidcDefinition, options: { type?: string
       }
       let claims = { ...(result.claims() ?? {}) } as Record<string, unknown>;
       if (def.userinfo && result.access_token) {
-        const info = await client.fetchUserInfo(c, result.access_token, String(claims.sub)).catch(() => undefined);
+        const info = await client
+          .fetchUserInfo(c, result.access_token, String(claims.sub))
+          .catch(() => undefined);
         if (info) claims = { ...info, ...claims };
       }
       const refusal = options.check?.(claims);
       if (refusal) throw new GatewayError('PORTICO_ERR_FORBIDDEN', { detail: refusal });
-      return { identity: claimsToIdentity(def.id, claims, def.claims), tokens: toTokens(result), idpSid: typeof claims.sid === 'string' ? claims.sid : undefined };
+      return {
+        identity: claimsToIdentity(def.id, claims, def.claims),
+        tokens: toTokens(result),
+        idpSid: typeof claims.sid === 'string' ? claims.sid : undefined,
+      };
     },
     async endSessionUrl(session, postLogoutRedirect) {
       const c = await configuration().catch(() => undefined);
       if (!c?.serverMetadata().end_session_endpoint) return undefined;
-      const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirect, client_id: def.clientId };
+      const params: Record<string, string> = {
+        post_logout_redirect_uri: postLogoutRedirect,
+        client_id: def.clientId,
+      };
       if (session.tokens?.idToken) params.id_token_hint = session.tokens.idToken;
       return client.buildEndSessionUrl(c, params);
     },
     async verifyBearer(token) {
       const { jwks: set, issuer } = await keySet();
       try {
-        const { payload } = await jwtVerify(token, set, { issuer, audience: def.audiences ?? [def.clientId], clockTolerance: 30 });
+        const { payload } = await jwtVerify(token, set, {
+          issuer,
+          audience: def.audiences ?? [def.clientId],
+          clockTolerance: 30,
+        });
         return claimsToIdentity(def.id, payload as Record<string, unknown>, def.claims) satisfies Identity;
       } catch {
         return undefined;
@@ -130,9 +164,15 @@ export function createOidcProvider(def: OidcDefinition, options: { type?: string
     },
     async verifyLogoutToken(token) {
       const { jwks: set, issuer } = await keySet();
-      const { payload } = await jwtVerify(token, set, { issuer, audience: def.clientId, maxTokenAge: '5m', clockTolerance: 30 });
+      const { payload } = await jwtVerify(token, set, {
+        issuer,
+        audience: def.clientId,
+        maxTokenAge: '5m',
+        clockTolerance: 30,
+      });
       const events = payload.events as Record<string, unknown> | undefined;
-      if (!events || typeof events[BACKCHANNEL_EVENT] !== 'object') throw new Error('not a back-channel logout token');
+      if (!events || typeof events[BACKCHANNEL_EVENT] !== 'object')
+        throw new Error('not a back-channel logout token');
       if (payload.nonce !== undefined) throw new Error('logout tokens must not carry a nonce');
       const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
       const sub = typeof payload.sub === 'string' ? payload.sub : undefined;

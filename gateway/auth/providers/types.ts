@@ -18,12 +18,17 @@ export type LoginProvider = {
   displayName(lang: Lang): string;
   /** Discovery / metadata fetch; throws when the provider cannot be reached. */
   ready(): Promise<void>;
+  /** A fresh reachability check before a login starts, so an IdP outage shows Portico's own error. */
+  probe?(): Promise<void>;
   /** Redirect kinds: the URL to send the browser to; fills the transaction (verifier, nonce). */
   begin(txn: LoginTransaction, state: string, callbackUrl: string): Promise<URL>;
   /** Completes the login from the callback (query or posted body) and the consumed transaction. */
   complete(req: IncomingMessage, input: CompleteInput): Promise<LoginResult>;
   /** Where to send the browser to end the IdP session too (RP-initiated logout), if supported. */
-  endSessionUrl?(session: { tokens?: Tokens; identity?: Identity }, postLogoutRedirect: string): Promise<URL | undefined>;
+  endSessionUrl?(
+    session: { tokens?: Tokens; identity?: Identity },
+    postLogoutRedirect: string,
+  ): Promise<URL | undefined>;
   /** Machine clients: a bearer JWT issued by this provider → identity, or undefined if not ours. */
   verifyBearer?(token: string): Promise<Identity | undefined>;
   /** Back-channel logout token → whose sessions to end. */

@@ -12,7 +12,11 @@ export class LruSessionStore extends session.Store {
 
   constructor(options: { max: number; ttlMs: number }) {
     super();
-    this.cache = new LRUCache<string, string>({ max: options.max, ttl: options.ttlMs, updateAgeOnGet: false });
+    this.cache = new LRUCache<string, string>({
+      max: options.max,
+      ttl: options.ttlMs,
+      updateAgeOnGet: false,
+    });
   }
 
   override get(sid: string, cb: (err: unknown, data?: Data | null) => void): void {

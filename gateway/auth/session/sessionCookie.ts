@@ -5,7 +5,11 @@ import signature from 'cookie-signature';
  * URL-encoded), trying each secret so a rotated secret keeps old sessions valid. Done by hand
  * on the proxied path so it does not pay for express-session's middleware on every request.
  */
-export function readSessionId(cookieHeader: string | undefined, name: string, secrets: readonly string[]): string | undefined {
+export function readSessionId(
+  cookieHeader: string | undefined,
+  name: string,
+  secrets: readonly string[],
+): string | undefined {
   if (!cookieHeader) return undefined;
   const prefix = `${name}=`;
   let start = cookieHeader.indexOf(prefix);

@@ -47,7 +47,12 @@ export type Sessions = {
  */
 export function createSessions(config: Config, log: Logger): Sessions {
   const raw = config.raw.session ?? {};
-  const secrets = raw.secret === undefined ? [randomBytes(32).toString('hex')] : Array.isArray(raw.secret) ? [...raw.secret] : [raw.secret];
+  const secrets =
+    raw.secret === undefined
+      ? [randomBytes(32).toString('hex')]
+      : Array.isArray(raw.secret)
+        ? [...raw.secret]
+        : [raw.secret];
   const maxAgeMs = parseDuration(raw.maxAge ?? '8h');
   const idleMs = parseDuration(raw.idleTimeout ?? '2h');
   const cacheMs = parseDuration((raw as { cacheTtl?: string }).cacheTtl ?? '1s');
@@ -75,9 +80,13 @@ export function createSessions(config: Config, log: Logger): Sessions {
       store.get(id, (err, data) => (err ? reject(unavailable(err)) : resolve(data ?? undefined))),
     );
   const storeSet = (id: string, data: StoredSession) =>
-    new Promise<void>((resolve, reject) => store.set(id, data, (err) => (err ? reject(unavailable(err)) : resolve())));
+    new Promise<void>((resolve, reject) =>
+      store.set(id, data, (err) => (err ? reject(unavailable(err)) : resolve())),
+    );
   const storeDestroy = (id: string) =>
-    new Promise<void>((resolve, reject) => store.destroy(id, (err) => (err ? reject(unavailable(err)) : resolve())));
+    new Promise<void>((resolve, reject) =>
+      store.destroy(id, (err) => (err ? reject(unavailable(err)) : resolve())),
+    );
 
   const middleware = session({
     name: cookieName,
@@ -115,7 +124,10 @@ export function createSessions(config: Config, log: Logger): Sessions {
         cache.set(id, data);
       }
       const now = Date.now();
-      if ((data.createdAt && now - data.createdAt > maxAgeMs) || (data.lastSeen && now - data.lastSeen > idleMs)) {
+      if (
+        (data.createdAt && now - data.createdAt > maxAgeMs) ||
+        (data.lastSeen && now - data.lastSeen > idleMs)
+      ) {
         cache.delete(id);
         await storeDestroy(id).catch(() => {});
         return undefined;
@@ -176,7 +188,14 @@ export function createSessions(config: Config, log: Logger): Sessions {
         return await fn();
       } finally {
         // Release only our own lock (it may have expired and been taken by another replica).
-        await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, key, token).catch(() => {});
+        await redis
+          .eval(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+            1,
+            key,
+            token,
+          )
+          .catch(() => {});
       }
     },
     async ready() {

@@ -1,0 +1,133 @@
+import { createServer } from 'node:net';
+import type { TestContext } from 'node:test';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { startGateway, type StartedGateway } from './gateway.ts';
+import { type RawResponse, send } from './http.ts';
+import { CookieJar, driveLogin, type Idp, startTestIdp } from './idp.ts';
+
+export async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export const SESSION_SECRET = 'test-session-secret-0123456789abcdef0123456789';
+
+/**
+ * A browser without a browser: one cookie jar for the gateway, requests sent byte for byte.
+ * Redirects are not followed, so tests can look at each hop.
+ */
+export class GatewayClient {
+  readonly base: string;
+  cookies = new Map<string, string>();
+  constructor(base: string) {
+    this.base = base;
+  }
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+  async request(
+    target: string,
+    options: { method?: string; headers?: OutgoingHttpHeaders; body?: string } = {},
+  ): Promise<RawResponse> {
+    const url = new URL(target, this.base);
+    const headers: OutgoingHttpHeaders = { accept: 'text/html', ...options.headers };
+    if (this.cookies.size > 0 && headers.cookie === undefined) headers.cookie = this.cookieHeader();
+    const r = await send(this.base, url.pathname + url.search, {
+      method: options.method,
+      headers,
+      body: options.body,
+    });
+    for (const c of ([] as string[]).concat(r.headers['set-cookie'] ?? [])) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (/max-age=0|expires=thu, 01 jan 1970/i.test(c) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return r;
+  }
+  /** Follows redirects on the gateway's own origin; stops at the first one that leaves it. */
+  async follow(target: string, max = 10): Promise<RawResponse & { url: string }> {
+    let url = new URL(target, this.base).href;
+    for (let i = 0; i < max; i++) {
+      const r = await this.request(url);
+      const loc = r.headers.location;
+      if (r.status >= 300 && r.status < 400 && loc) {
+        const next = new URL(loc, url);
+        if (next.origin !== new URL(this.base).origin) return { ...r, url };
+        url = next.href;
+        continue;
+      }
+      return { ...r, url };
+    }
+    throw new Error('too many redirects');
+  }
+}
+
+export type SsoSetup = { idp: Idp; gw: StartedGateway; port: number; publicUrl: string; yaml: string };
+
+/** A real IdP and a gateway wired to it with publicUrl on a known free port. */
+export async function startSso(
+  t: TestContext,
+  routes: string,
+  options: {
+    store?: 'memory' | 'redis';
+    redisUrl?: string;
+    extra?: string;
+    idp?: Idp;
+    port?: number;
+    clientId?: string;
+    keyPrefix?: string;
+  } = {},
+): Promise<SsoSetup> {
+  const port = options.port ?? (await freePort());
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const clientId = options.clientId ?? 'portico';
+  const idp =
+    options.idp ??
+    (await startTestIdp(t, {
+      clients: [
+        {
+          clientId,
+          clientSecret: 'portico-secret',
+          redirectUris: [`${publicUrl}/_portico/callback/corp`],
+          postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
+          backchannelLogoutUri: `${publicUrl}/_portico/backchannel-logout/corp`,
+        },
+      ],
+      logErrors: false,
+    }));
+  const store = options.store ?? 'memory';
+  const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const yaml = `publicUrl: ${publicUrl}
+session:
+  secret: ${SESSION_SECRET}
+  store: ${store}
+${store === 'redis' ? `  redis: { url: "${redisUrl}", keyPrefix: "${options.keyPrefix ?? `t${port}:`}" }\n` : ''}identityProviders:
+  - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: ${clientId}, clientSecret: portico-secret, scopes: [openid, profile, email, groups, offline_access] }
+${options.extra ?? ''}routes:
+${routes}`;
+  const gw = await startGateway(t, yaml, { port });
+  return { idp, gw, port, publicUrl, yaml };
+}
+
+/** Signs a user in through the gateway and the IdP as a browser would, returning the client. */
+export async function login(
+  setup: SsoSetup,
+  user: string,
+  start = '/dce5/',
+  client = new GatewayClient(setup.gw.url),
+  idpJar = new CookieJar(),
+) {
+  const first = await client.follow(start);
+  const authorizationUrl = first.headers.location;
+  if (!authorizationUrl || !authorizationUrl.startsWith(setup.idp.issuer))
+    throw new Error(`expected a redirect to the IdP, got ${first.status} ${authorizationUrl}`);
+  const back = await driveLogin(setup.idp, authorizationUrl, { username: user, password: user }, idpJar);
+  const landed = await client.follow(back.location);
+  return { client, landed, idpJar, formShown: back.formShown, callback: back.location };
+}
