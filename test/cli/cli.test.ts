@@ -9,7 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), 'portico-cli-'));
 const portico = (...args: string[]) =>
   spawnSync(process.execPath, ['scripts/portico.js', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, SOME_SECRET: '' },
+    env: { ...process.env, SOME_SECRET: '', SESSION_SECRET: 'x'.repeat(40), OIDC_CLIENT_SECRET: 'y' },
   });
 
 describe('portico validate', () => {
