@@ -27,7 +27,7 @@ export function createAuth(config: Config, log: Logger) {
     },
     log,
   );
-  const registry = createProviderRegistry();
+  const registry = createProviderRegistry(sessions.redis);
   const assertions = createAssertions(keys);
   return {
     sessions,

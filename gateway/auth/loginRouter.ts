@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import * as client from 'openid-client';
@@ -79,7 +80,20 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     try {
       const provider = providerOr404(providersOf(), req.params.idp as string);
       const rd = safeReturnPath(req.query.rd);
-      if (provider.kind !== 'redirect') throw new GatewayError('PORTICO_ERR_NOT_FOUND');
+      if (provider.kind === 'form') {
+        req.session.csrf ??= randomBytes(24).toString('base64url');
+        await saveSession(req);
+        res
+          .type('html')
+          .send(
+            provider.renderForm!(pickLang(req), {
+              action: `/_portico/login/${encodeURIComponent(provider.id)}`,
+              csrf: req.session.csrf,
+              rd,
+            }),
+          );
+        return;
+      }
       await provider.probe?.();
       const state = client.randomState();
       const txn: LoginTransaction = { idp: provider.id, returnTo: rd, createdAt: Date.now() };
@@ -88,6 +102,11 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
         state,
         `${publicBase(req)}/_portico/callback/${encodeURIComponent(provider.id)}`,
       );
+      if (provider.postCallback) {
+        await sessions.putTransaction(state, txn, LOGIN_TTL_MS);
+        res.redirect(302, url.href);
+        return;
+      }
       const pending = Object.entries(req.session.logins ?? {})
         .filter(([, t]) => Date.now() - t.createdAt < LOGIN_TTL_MS)
         .slice(-(MAX_PENDING_LOGINS - 1));
@@ -112,11 +131,12 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
             ? params.RelayState
             : undefined;
       // The transaction is consumed before anything is redeemed: a replayed callback finds nothing.
-      const txn = state ? req.session.logins?.[state] : undefined;
+      let txn = state ? req.session.logins?.[state] : undefined;
       if (state && req.session.logins?.[state]) {
         delete req.session.logins[state];
         await saveSession(req);
       }
+      if (!txn && state && provider.postCallback) txn = await sessions.takeTransaction(state);
       if (!txn || txn.idp !== idp || Date.now() - txn.createdAt > LOGIN_TTL_MS) {
         throw new GatewayError('PORTICO_ERR_LOGIN', {
           detail: 'The sign-in link expired or was already used.',
@@ -143,6 +163,51 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       next(err);
     }
   };
+  router.post('/login/:idp', form, ...withSession, async (req: Req, res, next) => {
+    const idp = req.params.idp as string;
+    const body = (req.body ?? {}) as Record<string, string>;
+    const rd = safeReturnPath(body.rd);
+    const lang = pickLang(req);
+    let provider: LoginProvider | undefined;
+    try {
+      provider = providerOr404(providersOf(), idp);
+      if (provider.kind !== 'form') throw new GatewayError('PORTICO_ERR_METHOD');
+      // The form's token must match this browser's session: a cross-site post cannot sign a user in.
+      if (!req.session.csrf || typeof body.csrf !== 'string' || !safeEqual(body.csrf, req.session.csrf)) {
+        throw new GatewayError('PORTICO_ERR_LOGIN', { detail: 'The form expired. Please try again.' });
+      }
+      const result = await provider.complete(req, {
+        callbackUrl: new URL(`${publicBase(req)}${req.originalUrl}`),
+        txn: { idp, returnTo: rd, createdAt: Date.now() },
+        state: undefined,
+        body,
+        clientIp: req.portico?.clientIp,
+      });
+      await establish(req, res, result.identity, result.tokens, result.idpSid);
+      loginEvent(req, idp, 'success', result.identity);
+      res.redirect(303, rd);
+    } catch (err) {
+      const e = err as GatewayError;
+      loginEvent(req, idp, 'failure', undefined, e.detail ?? e.message);
+      if (provider?.kind === 'form' && (e.status === 401 || e.status === 429) && req.session.csrf) {
+        res
+          .status(e.status)
+          .type('html')
+          .send(
+            provider.renderForm!(lang, {
+              action: `/_portico/login/${encodeURIComponent(idp)}`,
+              csrf: req.session.csrf,
+              rd,
+              error: e.detail ?? e.message,
+              username: typeof body.username === 'string' ? body.username.slice(0, 256) : undefined,
+            }),
+          );
+        return;
+      }
+      next(err);
+    }
+  });
+
   router.get('/callback/:idp', ...withSession, callback);
   router.post('/callback/:idp', form, ...withSession, callback);
 
@@ -298,4 +363,10 @@ function loginEvent(
 ) {
   if (!channels.login.hasSubscribers) return;
   channels.login.publish({ idp, result, reason, user: identity?.username, ip: req.portico?.clientIp });
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -33,6 +33,17 @@ export type LoginProvider = {
   verifyBearer?(token: string): Promise<Identity | undefined>;
   /** Back-channel logout token → whose sessions to end. */
   verifyLogoutToken?(token: string): Promise<{ sid?: string; sub?: string }>;
+  /** Form kinds: Portico's own branded sign-in form (fields `username`, `password`, `csrf`, `rd`). */
+  renderForm?(
+    lang: Lang,
+    form: { action: string; csrf: string; rd: string; error?: string; username?: string },
+  ): string;
+  /**
+   * The IdP answers with a cross-site POST (SAML POST binding), which carries no SameSite=Lax
+   * cookie: the transaction is then kept server-side by its one-time `state` (RelayState), and
+   * the provider must bind the answer to its request itself (InResponseTo).
+   */
+  readonly postCallback?: boolean;
   /** Refresh tokens before they expire. */
   refresh?(tokens: Tokens): Promise<Tokens>;
   /** Extra routes under /_portico/ (SAML metadata, ACS). */
@@ -47,4 +58,6 @@ export type CompleteInput = {
   state: string | undefined;
   /** Posted form fields (LDAP form, SAML POST binding). */
   body?: Record<string, string>;
+  /** The client address (throttling of form logins). */
+  clientIp?: string;
 };

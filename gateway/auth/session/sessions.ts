@@ -10,7 +10,7 @@ import type { Config } from '../../config/types.ts';
 import { GatewayError } from '../../errors.ts';
 import { createRedisClient, type RedisConfig } from '../redis.ts';
 import { LruSessionStore } from './lruStore.ts';
-import type { StoredSession } from './sessionData.ts';
+import type { LoginTransaction, StoredSession } from './sessionData.ts';
 import { readSessionId } from './sessionCookie.ts';
 
 const PREFIX = 'portico:sess:';
@@ -37,6 +37,9 @@ export type Sessions = {
   revoke(q: { idp?: string; sub?: string; sid?: string; username?: string }): Promise<number>;
   /** Runs `fn` once per session at a time across replicas (token refresh). */
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T | undefined>;
+  /** One-time login transactions kept server-side (POST-binding callbacks carry no cookie). */
+  putTransaction(state: string, txn: LoginTransaction, ttlMs: number): Promise<void>;
+  takeTransaction(state: string): Promise<LoginTransaction | undefined>;
   ready(): Promise<{ ok: boolean; store: string; detail?: string }>;
   close(): Promise<void>;
 };
@@ -68,6 +71,7 @@ export function createSessions(config: Config, log: Logger): Sessions {
     : new LruSessionStore({ max: raw.maxEntries ?? 10_000, ttlMs: maxAgeMs });
   const memoryIndex = new Map<string, Set<string>>();
   const cache = new LRUCache<string, StoredSession>({ max: 50_000, ttl: cacheMs });
+  const transactions = new LRUCache<string, string>({ max: 10_000, ttl: 10 * 60_000 });
 
   subscriber?.on('message', (_channel, id: string) => cache.delete(id));
   subscriber?.subscribe(REVOKED_CHANNEL).catch(() => {});
@@ -197,6 +201,24 @@ export function createSessions(config: Config, log: Logger): Sessions {
           )
           .catch(() => {});
       }
+    },
+    async putTransaction(state, txn, ttlMs) {
+      const value = JSON.stringify(txn);
+      if (redis)
+        await redis
+          .set(`portico:login:${state}`, value, 'PX', ttlMs)
+          .catch((err) => Promise.reject(unavailable(err)));
+      else transactions.set(state, value, { ttl: ttlMs });
+    },
+    async takeTransaction(state) {
+      let value: string | null | undefined;
+      if (redis)
+        value = await redis.getdel(`portico:login:${state}`).catch((err) => Promise.reject(unavailable(err)));
+      else {
+        value = transactions.get(state);
+        transactions.delete(state);
+      }
+      return value ? (JSON.parse(value) as LoginTransaction) : undefined;
     },
     async ready() {
       if (!redis) return { ok: true, store: 'memory' };
