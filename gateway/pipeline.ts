@@ -24,7 +24,7 @@ import { routeRequest, routeUpgrade } from './routing/routeRequest.ts';
 // biome-ignore format: the table is easier to read aligned
 export const HTTP_STAGES: readonly Stage<HttpContext>[] = [
   assignRequestId,          // X-Request-Id kept or created
-  accessLog,                // one JSON line per request when it finishes (pino-http)
+  accessLog,                // one JSON line per request when it finishes; request metrics
   parseTarget,              // path/query split, dot-segment and backslash tricks refused, client IP
   ownEndpoints,             // /_portico/* → login, jwks, nav, health, metrics, admin (express)
   routeRequest,             // longest prefix; /dce5 → 301 /dce5/

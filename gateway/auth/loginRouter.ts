@@ -17,7 +17,7 @@ const LAST_IDP_COOKIE = 'portico_idp';
 const MAX_PENDING_LOGINS = 5;
 const LOGIN_TTL_MS = 10 * 60_000;
 
-type Req = Request & { portico?: { clientIp?: string; proto?: string } };
+type Req = Request & { portico?: { clientIp?: string; proto?: string; log?: import('pino').Logger } };
 
 /**
  * /_portico/login, login/:idp, callback/:idp, logout, logged-out, backchannel-logout/:idp, me,
@@ -296,7 +296,7 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     try {
       const { sid, sub } = await provider.verifyLogoutToken(token);
       const revoked = await sessions.revoke(sid ? { idp, sid } : { idp, sub });
-      req.log?.info?.({ idp, sid, sub, revoked }, 'back-channel logout');
+      req.portico?.log?.info({ idp, sid, sub, revoked }, 'back-channel logout');
       if (channels.audit.hasSubscribers)
         channels.audit.publish({
           type: 'logout',
