@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { hashKeyCommand } from './admin/hashKeyCommand.ts';
 import { ConfigError, formatProblems, loadConfigFile } from './config/loadConfig.ts';
+import { defaultFeatures } from './features.ts';
 import { createGateway } from './server.ts';
 
 const USAGE = `Usage:
@@ -74,6 +75,7 @@ async function serve(args: string[]): Promise<number> {
   try {
     gateway = createGateway({
       configFile: values.config!,
+      features: defaultFeatures(),
       port: values.port ? Number(values.port) : undefined,
       host: values.host,
     });

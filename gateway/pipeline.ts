@@ -12,6 +12,7 @@ import { toGatewayError } from './errors.ts';
 import { accessLog } from './ops/accessLog.ts';
 import { injectIdentity } from './identity/injectIdentity.ts';
 import { assignRequestId } from './ops/assignRequestId.ts';
+import { reportError } from './ops/sentry/reportError.ts';
 import { respondError } from './pages/respondError.ts';
 import { checkOrigin } from './proxy/checkOrigin.ts';
 import { forwardHttp } from './proxy/forwardHttp.ts';
@@ -66,6 +67,8 @@ export function handleStageError(ctx: HttpContext | UpgradeContext, err: unknown
     ctx.log.error({ err: e.cause ?? e, reqId: ctx.requestId, route: ctx.route?.id }, e.code);
   else ctx.log.debug({ code: e.code, reqId: ctx.requestId }, 'request refused');
   if (!ctx.requestId) ctx.requestId = 'unknown';
+  if (e.code === 'PORTICO_ERR_INTERNAL')
+    reportError(e.cause ?? e, { requestId: ctx.requestId, routeId: ctx.route?.id, req: ctx.req });
   if (ctx.kind === 'http') respondError(ctx.req, ctx.res, e, ctx.requestId);
   else rejectUpgrade(ctx, e);
 }

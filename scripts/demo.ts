@@ -4,6 +4,7 @@
 // plus a development OpenID Connect provider (oidc-provider) with two users.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { defaultFeatures } from '../gateway/features.ts';
 import { createGateway } from '../gateway/server.ts';
 import { startAiPlatform } from './demo/aiPlatform.ts';
 import { startCustomerSystem } from './demo/customerSystem.ts';
@@ -36,7 +37,10 @@ env.DEMO_CUSTOMER_URL ??= customer.url;
 env.DEMO_AI_URL ??= ai.url;
 env.DEMO_IDP_ISSUER ??= idp.issuer;
 
-const gateway = createGateway({ configFile: env.PORTICO_CONFIG ?? join(root, 'routes.yaml') });
+const gateway = createGateway({
+  configFile: env.PORTICO_CONFIG ?? join(root, 'routes.yaml'),
+  features: defaultFeatures(),
+});
 await gateway.listen();
 const base = env.PORTICO_PUBLIC_URL;
 

@@ -36,7 +36,11 @@ export const notificationsSchema = {
     properties: {
       type: { enum: SINK_TYPES },
       /** Label in metrics and logs; defaults to the type (add one when two sinks share a type). */
-      id: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', 'x-hint': 'lower-case letters, digits, "-" and "_"' },
+      id: {
+        type: 'string',
+        pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
+        'x-hint': 'lower-case letters, digits, "-" and "_"',
+      },
       webhook: httpUrl,
       secret: { type: 'string', minLength: 1 },
       events: { type: 'array', items: { enum: NOTIFICATION_EVENTS }, minItems: 1, uniqueItems: true },

@@ -1,3 +1,4 @@
+import { adminSchema, storageSchema } from './adminSchema.ts';
 import { DURATION_PATTERN } from './duration.ts';
 import { auditSchema, healthSchema, metricsSchema, notificationsSchema, sentrySchema } from './opsSchema.ts';
 
@@ -95,6 +96,104 @@ const route = {
   },
 };
 
+const pemOrPath = { type: 'string', minLength: 1, 'x-hint': 'a PEM text or the path of a PEM file' };
+/** LDAP / Active Directory (gateway/auth/providers/ldap.ts): every key listed, typos are errors. */
+const ldapProviderRule = {
+  if: { required: ['type'], properties: { type: { const: 'ldap' } } },
+  then: {
+    required: ['url', 'userBase'],
+    additionalProperties: false,
+    properties: {
+      id: true,
+      type: true,
+      name: true,
+      url: { type: 'string', pattern: '^ldaps?://[^/?#]+/?$', 'x-hint': 'ldap://host:389 or ldaps://host:636' },
+      startTls: { type: 'boolean' },
+      tls: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { ca: pemOrPath, insecureSkipVerify: { type: 'boolean' }, serverName: { type: 'string' } },
+      },
+      bindDn: { type: 'string', minLength: 1 },
+      bindPassword: { type: 'string' },
+      userBase: { type: 'string', minLength: 1 },
+      userFilter: {
+        type: 'string',
+        pattern: '^\\(.*\\{username\\}.*\\)$',
+        'x-hint': 'an LDAP filter containing {username}, such as (uid={username})',
+      },
+      groupBase: { type: 'string', minLength: 1 },
+      groupFilter: {
+        type: 'string',
+        pattern: '^\\(.*\\)$',
+        'x-hint': 'an LDAP filter with {dn} or {username}, such as (member={dn})',
+      },
+      groupNameAttribute: { type: 'string', minLength: 1 },
+      memberOf: { type: 'boolean' },
+      nestedGroups: { anyOf: [{ type: 'boolean' }, { enum: ['in-chain', 'recursive'] }] },
+      nestedGroupsDepth: { type: 'integer', minimum: 1, maximum: 20 },
+      activeDirectory: { type: 'boolean' },
+      attributes: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { username: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' } },
+      },
+      timeout: duration,
+      throttle: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          maxPerUser: { type: 'integer', minimum: 1 },
+          maxPerIp: { type: 'integer', minimum: 1 },
+          window: duration,
+        },
+      },
+    },
+  },
+};
+/** SAML 2.0 (gateway/auth/providers/saml.ts). At least one of the two signatures is required. */
+const samlProviderRule = {
+  if: { required: ['type'], properties: { type: { const: 'saml' } } },
+  then: {
+    required: ['entryPoint', 'idpCert'],
+    additionalProperties: false,
+    properties: {
+      id: true,
+      type: true,
+      name: true,
+      entryPoint: { type: 'string', pattern: '^https?://', 'x-hint': "the IdP's SSO URL (HTTP-Redirect binding)" },
+      issuer: { type: 'string', minLength: 1 },
+      idpCert: { anyOf: [pemOrPath, { type: 'array', items: pemOrPath, minItems: 1 }] },
+      idpIssuer: { type: 'string', minLength: 1 },
+      audience: { type: 'string', minLength: 1 },
+      wantAssertionsSigned: { type: 'boolean' },
+      wantAuthnResponseSigned: { type: 'boolean' },
+      signatureAlgorithm: { enum: ['sha256', 'sha512'] },
+      privateKey: pemOrPath,
+      cert: pemOrPath,
+      identifierFormat: { type: 'string', minLength: 1 },
+      disableRequestedAuthnContext: { type: 'boolean' },
+      attributes: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          username: { type: 'string' },
+          email: { type: 'string' },
+          name: { type: 'string' },
+          groups: { type: 'string' },
+        },
+      },
+      acceptedClockSkew: duration,
+      maxAssertionAge: duration,
+      logoutUrl: { type: 'string', pattern: '^https?://' },
+    },
+    not: {
+      required: ['wantAssertionsSigned', 'wantAuthnResponseSigned'],
+      properties: { wantAssertionsSigned: { const: false }, wantAuthnResponseSigned: { const: false } },
+    },
+  },
+};
+
 const identityProvider = {
   type: 'object',
   required: ['id', 'type'],
@@ -113,6 +212,113 @@ const identityProvider = {
           clientId: { type: 'string', minLength: 1 },
           clientSecret: { type: 'string' },
           scopes: stringList,
+        },
+      },
+    },
+    ldapProviderRule,
+    samlProviderRule,
+    // github / google / gitlab: every key is listed, so a misspelt option is an error.
+    {
+      if: { properties: { type: { const: 'github' } } },
+      then: {
+        required: ['clientId', 'clientSecret'],
+        additionalProperties: false,
+        properties: {
+          id: true,
+          type: true,
+          name: true,
+          claims: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              username: { type: 'string' },
+              email: { type: 'string' },
+              name: { type: 'string' },
+              groups: { type: 'string' },
+            },
+          },
+          clientId: { type: 'string', minLength: 1 },
+          clientSecret: { type: 'string', minLength: 1 },
+          baseUrl: {
+            type: 'string',
+            pattern: '^https?://[^?#]+$',
+            'x-hint': 'e.g. https://github.example.com',
+          },
+          apiUrl: { type: 'string', pattern: '^https?://[^?#]+$' },
+          scopes: stringList,
+          allowedOrganizations: stringList,
+          allowedTeams: {
+            type: 'array',
+            items: { type: 'string', pattern: '^[^/\\s]+/[^/\\s]+$', 'x-hint': 'org/team-slug' },
+          },
+          fetchGroups: { type: 'boolean' },
+        },
+      },
+    },
+    {
+      if: { properties: { type: { const: 'google' } } },
+      then: {
+        required: ['clientId', 'clientSecret'],
+        additionalProperties: false,
+        properties: {
+          id: true,
+          type: true,
+          name: true,
+          claims: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              username: { type: 'string' },
+              email: { type: 'string' },
+              name: { type: 'string' },
+              groups: { type: 'string' },
+            },
+          },
+          clientId: { type: 'string', minLength: 1 },
+          clientSecret: { type: 'string', minLength: 1 },
+          issuer: { type: 'string', pattern: '^https?://' },
+          hostedDomain: {
+            anyOf: [
+              { type: 'string', pattern: '^[A-Za-z0-9.-]+$' },
+              { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9.-]+$' }, minItems: 1 },
+            ],
+            'x-hint': 'a Google Workspace domain such as example.com',
+          },
+          scopes: stringList,
+          authorizationParams: { type: 'object', additionalProperties: { type: 'string' } },
+          userinfo: { type: 'boolean' },
+        },
+      },
+    },
+    {
+      if: { properties: { type: { const: 'gitlab' } } },
+      then: {
+        required: ['clientId', 'clientSecret'],
+        additionalProperties: false,
+        properties: {
+          id: true,
+          type: true,
+          name: true,
+          claims: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              username: { type: 'string' },
+              email: { type: 'string' },
+              name: { type: 'string' },
+              groups: { type: 'string' },
+            },
+          },
+          clientId: { type: 'string', minLength: 1 },
+          clientSecret: { type: 'string', minLength: 1 },
+          baseUrl: {
+            type: 'string',
+            pattern: '^https?://[^?#]+$',
+            'x-hint': 'e.g. https://gitlab.example.com',
+          },
+          scopes: stringList,
+          allowedGroups: stringList,
+          userinfo: { type: 'boolean' },
         },
       },
     },
@@ -201,7 +407,11 @@ export const configSchema = {
         required: ['id', 'hash'],
         properties: {
           id,
-          hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$', 'x-hint': 'a hash printed by `portico hash-key`' },
+          hash: {
+            type: 'string',
+            pattern: '^sha256:[0-9a-f]{64}$',
+            'x-hint': 'a hash printed by `portico hash-key`',
+          },
           username: { type: 'string' },
           email: { type: 'string' },
           name: { type: 'string' },
@@ -212,8 +422,8 @@ export const configSchema = {
     branding: { type: 'object' },
     nav: { type: 'object' },
     notifications: notificationsSchema,
-    storage: { type: 'object' },
-    admin: { type: 'object' },
+    storage: storageSchema,
+    admin: adminSchema,
     metrics: metricsSchema,
     health: healthSchema,
     sentry: sentrySchema,

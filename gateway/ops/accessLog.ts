@@ -32,7 +32,15 @@ export function accessLog(ctx: HttpContext): void {
     const aborted = !res.writableFinished;
     if (channels.request.hasSubscribers) {
       const path = ctx.path;
-      const event: RequestEvent = { ctx, routeId: ctx.route?.id, own: path === '/_portico' || path.startsWith('/_portico/'), method: req.method, status, durationMs, aborted };
+      const event: RequestEvent = {
+        ctx,
+        routeId: ctx.route?.id,
+        own: path === '/_portico' || path.startsWith('/_portico/'),
+        method: req.method,
+        status,
+        durationMs,
+        aborted,
+      };
       channels.request.publish(event);
     }
     if (!logging) return;

@@ -5,7 +5,7 @@ import { channel } from 'node:diagnostics_channel';
  * publish costs one property read, so the hot path pays nothing for features that are off.
  */
 export const channels = {
-  /** { ctx, status, bytes?, durationMs } when a proxied or own response is finished. */
+  /** RequestEvent (ops/accessLog.ts): { ctx, routeId, own, method, status, durationMs, aborted } when a response is done. */
   request: channel('portico:request'),
   /** { routeId, kind, err } for every upstream failure. */
   upstreamError: channel('portico:upstream-error'),

@@ -1,0 +1,66 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Route } from '../../config/types.ts';
+import { classifyUpstreamError, UpstreamTimeout, type UpstreamErrorKind } from '../../proxy/upstreamError.ts';
+
+export type ProbeResult =
+  | { ok: true; status: number; latencyMs: number }
+  | { ok: false; status?: number; reason: UpstreamErrorKind | 'status'; message: string; latencyMs: number };
+
+/**
+ * One active check: a GET of the upstream's base URL (or `path`) on a fresh connection, with the
+ * route's TLS settings. Any status below 500 is healthy (a login redirect or a 404 still proves the
+ * service answers); 5xx, a refused/reset connection, a TLS failure or the timeout is unhealthy.
+ */
+export function probe(route: Route, path: string | undefined, timeoutMs: number): Promise<ProbeResult> {
+  const url = path ? new URL(path, route.upstream) : route.upstream;
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(r);
+    };
+    const request = route.secure ? httpsRequest : httpRequest;
+    const req = request(url, {
+      method: 'GET',
+      agent: false,
+      ...route.tlsOptions,
+      headers: {
+        host: route.upstreamHost,
+        'user-agent': 'Portico-HealthCheck/1',
+        accept: '*/*',
+        connection: 'close',
+      },
+    });
+    const timer = setTimeout(() => {
+      const err = new UpstreamTimeout('connect');
+      done({
+        ok: false,
+        reason: 'timeout',
+        message: `no answer within ${timeoutMs} ms`,
+        latencyMs: elapsed(),
+      });
+      req.destroy(err);
+    }, timeoutMs);
+    req.on('response', (res) => {
+      const status = res.statusCode ?? 0;
+      res.resume();
+      if (status < 500) done({ ok: true, status, latencyMs: elapsed() });
+      else done({ ok: false, status, reason: 'status', message: `answered ${status}`, latencyMs: elapsed() });
+    });
+    req.on('error', (err) => {
+      done({
+        ok: false,
+        reason: classifyUpstreamError(err),
+        message: (err as NodeJS.ErrnoException).code ?? err.message,
+        latencyMs: elapsed(),
+      });
+    });
+    req.end();
+  });
+}

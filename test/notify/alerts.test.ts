@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { channels } from '../../gateway/ops/channels.ts';
+import { operations } from '../../gateway/ops/operations.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { startDingTalkReceiver, startWebhookReceiver } from '../helpers/receivers.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+async function until(check: () => boolean, ms = 5000, what = 'condition') {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return;
+    await sleep(10);
+  }
+  assert.fail(`${what} not reached in ${ms} ms`);
+}
+
+const routes = (upstream: string) => `routes:\n  - { id: app, path: /, upstream: "${upstream}" }\n`;
+
+describe('alerts from gateway events', () => {
+  it('announces a reloaded config and a rejected one with its errors', async (t) => {
+    const app = await startUpstream();
+    const wh = await startWebhookReceiver({ secret: 'hook-secret' });
+    t.after(() => Promise.all([app.close(), wh.close()]));
+    const yaml = `${routes(app.url)}notifications:\n  - { type: webhook, webhook: "${wh.url}", secret: \${HOOK_SECRET}, dedupWindow: 0s, lang: en-US }\n`;
+    const gw = await startGateway(t, yaml, { env: { HOOK_SECRET: 'hook-secret' }, features: [operations] });
+    gw.write(`${yaml}# changed\n`);
+    assert.equal(gw.gateway.reload().ok, true);
+    gw.write(`${yaml}routes: nope\n`);
+    assert.equal(gw.gateway.reload().ok, false);
+    await until(() => wh.received.length === 2);
+    assert.equal(wh.rejected().length, 0);
+    const [reloaded, rejected] = wh.accepted() as {
+      event: string;
+      title: string;
+      text: string;
+      data: Record<string, unknown>;
+    }[];
+    assert.equal(reloaded!.event, 'config.reloaded');
+    assert.equal(reloaded!.data.routes, 1);
+    assert.equal(rejected!.event, 'config.rejected');
+    assert.match(rejected!.title, /CONFIG REJECTED/);
+    assert.match(rejected!.text, /1 problem:\nL\d+ /);
+  });
+
+  it('sends a signed DingTalk alert for an admin change, without the secrets in its detail', async (t) => {
+    const app = await startUpstream();
+    const dt = await startDingTalkReceiver({ secret: 'SECadmin' });
+    t.after(() => Promise.all([app.close(), dt.close()]));
+    const yaml = `${routes(app.url)}notifications:\n  - { type: dingtalk, webhook: "${dt.url}", secret: \${DT_SECRET}, events: [admin.change] }\n`;
+    await startGateway(t, yaml, { env: { DT_SECRET: 'SECadmin' }, features: [operations] });
+    channels.audit.publish({
+      type: 'admin.change',
+      actor: 'ci',
+      ip: '10.0.0.9',
+      detail: { action: 'config.deploy', etag: 'abc', token: 'do-not-send' },
+    });
+    channels.audit.publish({ type: 'logout', actor: 'alice' });
+    await until(() => dt.received.length === 1);
+    await sleep(50);
+    assert.equal(dt.received.length, 1);
+    assert.equal(dt.rejected().length, 0);
+    const md = (dt.accepted()[0] as { markdown: { title: string; text: string } }).markdown;
+    assert.equal(md.title, '管理变更：config.deploy');
+    assert.match(md.text, /\*\*操作人\*\*：ci/);
+    assert.doesNotMatch(md.text, /do-not-send/);
+  });
+
+  it('raises one auth.failure_burst when failed logins pass the threshold within the window', async (t) => {
+    const app = await startUpstream();
+    const wh = await startWebhookReceiver({ secret: 's' });
+    t.after(() => Promise.all([app.close(), wh.close()]));
+    const yaml =
+      `${routes(app.url)}audit: { stdout: false, file: /dev/null, loginFailureBurst: { threshold: 5, window: 1m } }\n` +
+      `notifications:\n  - { type: webhook, webhook: "${wh.url}", secret: s }\n`;
+    await startGateway(t, yaml, { features: [operations] });
+    for (let i = 0; i < 4; i++)
+      channels.login.publish({ idp: 'corp', result: 'failure', user: 'bob', ip: '203.0.113.7' });
+    channels.login.publish({ idp: 'corp', result: 'success', user: 'alice', ip: '203.0.113.8' });
+    await sleep(50);
+    assert.equal(wh.received.length, 0, 'four failures are not a burst');
+    for (let i = 0; i < 6; i++)
+      channels.login.publish({ idp: 'corp', result: 'failure', user: `u${i}`, ip: '198.51.100.1' });
+    await until(() => wh.received.length === 1);
+    await sleep(50);
+    assert.equal(wh.received.length, 1, 'one alert per window');
+    const body = wh.accepted()[0] as { event: string; data: { count: number; ips: string[] } };
+    assert.equal(body.event, 'auth.failure_burst');
+    assert.equal(body.data.count, 5);
+    assert.deepEqual(body.data.ips, ['203.0.113.7 ×4', '198.51.100.1']);
+  });
+
+  it('starts sending to a sink added by a reload, beginning with that reload', async (t) => {
+    const app = await startUpstream();
+    const wh = await startWebhookReceiver({ secret: 's' });
+    t.after(() => Promise.all([app.close(), wh.close()]));
+    const gw = await startGateway(t, routes(app.url), { features: [operations] });
+    gw.write(`${routes(app.url)}notifications:\n  - { type: webhook, webhook: "${wh.url}", secret: s }\n`);
+    assert.equal(gw.gateway.reload().ok, true);
+    await until(() => wh.received.length === 1);
+    assert.equal((wh.accepted()[0] as { event: string }).event, 'config.reloaded');
+  });
+});

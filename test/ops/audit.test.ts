@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { channels } from '../../gateway/ops/channels.ts';
+import { operations } from '../../gateway/ops/operations.ts';
+import { startGateway } from '../helpers/gateway.ts';
+
+const KEYS = new Set(['time', 'type', 'actor', 'ip', 'route', 'idp', 'result', 'detail']);
+
+function auditFile(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-audit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'logs', 'audit.log');
+  return {
+    file,
+    lines: () =>
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+describe('the audit log', () => {
+  it('writes logins, logouts, denials and admin changes with one stable schema', async (t) => {
+    const audit = auditFile(t);
+    await startGateway(t, `routes: []\naudit: { file: "${audit.file}" }\n`, { features: [operations] });
+    channels.login.publish({ idp: 'corp', result: 'success', user: 'alice', ip: '10.0.0.1' });
+    channels.login.publish({
+      idp: 'ldap',
+      result: 'failure',
+      reason: 'invalid credentials',
+      user: 'bob',
+      ip: '10.0.0.2',
+    });
+    channels.audit.publish({ type: 'logout', actor: 'alice', idp: 'corp', ip: '10.0.0.1' });
+    channels.audit.publish({
+      type: 'access.denied',
+      actor: 'bob',
+      idp: 'ldap',
+      route: 'ai-platform',
+      ip: '10.0.0.2',
+    });
+    channels.audit.publish({
+      type: 'admin.change',
+      actor: 'ci',
+      ip: '10.0.0.3',
+      time: 'x',
+      detail: { action: 'config.deploy', etag: 'e1' },
+    });
+    channels.audit.publish({ type: 'something.else', actor: 'nobody' });
+    const lines = audit.lines();
+    assert.deepEqual(
+      lines.map((l) => l.type),
+      ['login.success', 'login.failure', 'logout', 'access.denied', 'admin.change'],
+    );
+    for (const l of lines) {
+      assert.deepEqual(
+        Object.keys(l).filter((k) => !KEYS.has(k)),
+        [],
+        `only schema keys in ${JSON.stringify(l)}`,
+      );
+      assert.match(String(l.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    assert.deepEqual(lines[1], {
+      time: lines[1]!.time,
+      type: 'login.failure',
+      actor: 'bob',
+      ip: '10.0.0.2',
+      idp: 'ldap',
+      result: 'failure',
+      detail: 'invalid credentials',
+    });
+    assert.deepEqual(lines[3], {
+      time: lines[3]!.time,
+      type: 'access.denied',
+      actor: 'bob',
+      ip: '10.0.0.2',
+      route: 'ai-platform',
+      idp: 'ldap',
+    });
+    assert.deepEqual(lines[4]!.detail, { action: 'config.deploy', etag: 'e1' });
+  });
+
+  it('records config reloads and rejections', async (t) => {
+    const audit = auditFile(t);
+    const yaml = `routes: []\naudit: { file: "${audit.file}" }\n`;
+    const gw = await startGateway(t, yaml, { features: [operations] });
+    gw.write(`${yaml}# edited\n`);
+    gw.gateway.reload();
+    gw.write(`${yaml}routes: 3\n`);
+    gw.gateway.reload();
+    const [reloaded, rejected] = audit.lines();
+    assert.equal(reloaded!.type, 'config.reloaded');
+    assert.match(String((reloaded!.detail as { hash: string }).hash), /^[0-9a-f]{12}$/);
+    assert.equal(rejected!.type, 'config.rejected');
+    assert.equal(rejected!.result, 'failure');
+    assert.ok((rejected!.detail as { problems: unknown[] }).problems.length >= 1);
+  });
+
+  it('masks secrets an event carries in its detail', async (t) => {
+    const audit = auditFile(t);
+    await startGateway(t, `routes: []\naudit: { file: "${audit.file}" }\n`, { features: [operations] });
+    channels.audit.publish({
+      type: 'admin.change',
+      actor: 'ci',
+      detail: {
+        action: 'apikey.create',
+        secret: 'sk-live-1',
+        nested: { password: 'pw' },
+        note: 'with Bearer abc.def.ghi',
+      },
+    });
+    const [line] = audit.lines();
+    assert.deepEqual(line!.detail, {
+      action: 'apikey.create',
+      secret: '[redacted]',
+      nested: { password: '[redacted]' },
+      note: 'with Bearer [redacted]',
+    });
+  });
+});

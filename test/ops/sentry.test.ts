@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import express from 'express';
+import { operations } from '../../gateway/ops/operations.ts';
+import { reportError } from '../../gateway/ops/sentry/reportError.ts';
+import type { FeatureFactory } from '../../gateway/server.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { send } from '../helpers/http.ts';
+import { startSentryReceiver } from '../helpers/receivers.ts';
+
+async function until(check: () => boolean, ms = 5000, what = 'condition') {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return;
+    await sleep(20);
+  }
+  assert.fail(`${what} not reached in ${ms} ms`);
+}
+
+/** Fails the way a broken stage does, and reports it as pipeline.ts handleStageError will. */
+const failing: FeatureFactory = () => {
+  const router = express.Router();
+  router.get('/boom', (req, res) => {
+    const err = new Error(
+      'cannot read session: password=hunter2 for Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.sig',
+    );
+    reportError(err, {
+      requestId: String(req.headers['x-request-id']),
+      routeId: 'ai',
+      req: req as unknown as IncomingMessage,
+    });
+    res.status(500).json({ error: 'PORTICO_ERR_INTERNAL' });
+  });
+  return { name: 'failing', routers: [router] };
+};
+
+const SECRETS = [
+  's3ss10n-cookie-value',
+  'top-secret-bearer',
+  'hunter2',
+  'refresh-me',
+  'eyJhbGciOiJIUzI1NiJ9',
+];
+
+describe('Sentry', () => {
+  it('receives an unexpected error with its request id and route, and nothing secret', async (t) => {
+    const sentry = await startSentryReceiver();
+    t.after(() => sentry.close());
+    const gw = await startGateway(
+      t,
+      'routes: []\nsentry: { dsn: "${SENTRY_DSN}", environment: test, release: portico@test }\n',
+      { env: { SENTRY_DSN: sentry.dsn }, features: [operations, failing] },
+    );
+    const r = await send(gw.url, '/_portico/boom?token=refresh-me&page=2', {
+      headers: {
+        'x-request-id': 'req-4711',
+        cookie: 'portico_session=s3ss10n-cookie-value',
+        authorization: 'Bearer top-secret-bearer',
+        'user-agent': 'test-agent',
+      },
+    });
+    assert.equal(r.status, 500);
+    await until(
+      () => sentry.envelopes().some((e) => e.items.some((i) => i.header.type === 'event')),
+      5000,
+      'an event',
+    );
+    assert.equal(sentry.rejected().length, 0);
+    const envelope = sentry.envelopes().find((e) => e.items.some((i) => i.header.type === 'event'))!;
+    const event = envelope.items.find((i) => i.header.type === 'event')!.payload as {
+      tags: Record<string, string>;
+      environment: string;
+      release: string;
+      request: { method: string; url: string; query_string: string; headers: Record<string, string> };
+      exception: { values: { type: string; value: string }[] };
+    };
+    assert.equal(event.tags.request_id, 'req-4711');
+    assert.equal(event.tags.route, 'ai');
+    assert.equal(event.environment, 'test');
+    assert.equal(event.release, 'portico@test');
+    assert.equal(event.request.method, 'GET');
+    assert.equal(event.request.headers['user-agent'], 'test-agent');
+    assert.equal(event.request.headers.cookie, '[redacted]');
+    assert.equal(event.request.headers.authorization, '[redacted]');
+    assert.match(event.request.query_string, /page=2/);
+    assert.match(event.exception.values[0]!.value, /password=\[redacted\] for Bearer \[redacted\]/);
+    for (const secret of SECRETS)
+      assert.ok(!envelope.raw.includes(secret), `"${secret}" must not reach Sentry`);
+  });
+
+  it('does nothing without a DSN', async (t) => {
+    const gw = await startGateway(t, 'routes: []\nsentry: { dsn: "${SENTRY_DSN:-}" }\n', {
+      features: [operations, failing],
+    });
+    assert.equal((await send(gw.url, '/_portico/boom', { headers: { 'x-request-id': 'r1' } })).status, 500);
+    reportError(new Error('nobody listens'));
+  });
+});
