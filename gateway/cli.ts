@@ -5,9 +5,12 @@ import { defaultFeatures } from './features.ts';
 import { createGateway } from './server.ts';
 
 const USAGE = `Usage:
-  portico serve --config FILE      run the gateway (hot-reloads FILE; SIGHUP reloads too)
+  portico serve --config FILE [--branding DIR]
+                                   run the gateway (hot-reloads FILE and DIR, default ./branding
+                                   beside FILE; SIGHUP reloads too)
   portico validate FILE            check a routes.yaml: exit 0 if valid, 1 with every error
-  portico hash-key [--id ID]       print a new admin API key and the hash to put in routes.yaml
+  portico hash-key [--id ID] [--scopes a,b]
+                                   print a new API key and the hash to put in routes.yaml
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -62,11 +65,20 @@ function validate(args: string[]): number {
   }
 }
 
+function hasStorage(file: string): boolean {
+  try {
+    return loadConfigFile(file).raw.storage !== undefined;
+  } catch {
+    return false; // createGateway reports the config's errors
+  }
+}
+
 async function serve(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       config: { type: 'string', short: 'c', default: 'routes.yaml' },
+      branding: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
     },
@@ -75,7 +87,11 @@ async function serve(args: string[]): Promise<number> {
   try {
     gateway = createGateway({
       configFile: values.config!,
-      features: defaultFeatures(),
+      features: defaultFeatures({
+        configFile: values.config!,
+        brandingDir: values.branding,
+        hasStorage: hasStorage(values.config!),
+      }),
       port: values.port ? Number(values.port) : undefined,
       host: values.host,
     });

@@ -6,6 +6,7 @@
  */
 import { authenticate } from './auth/authenticate.ts';
 import { authorize } from './auth/authorize.ts';
+import { applyBranding } from './branding/applyBranding.ts';
 import type { HttpContext, Stage, UpgradeContext } from './context.ts';
 import { ownEndpoints } from './endpoints/ownEndpoints.ts';
 import { toGatewayError } from './errors.ts';
@@ -33,6 +34,7 @@ export const HTTP_STAGES: readonly Stage<HttpContext>[] = [
   authorize,                // auth: required → login redirect / 401; allow rules → 403
   prepareUpstreamHeaders,   // hop-by-hop and client identity headers out; Host, X-Real-IP, X-Forwarded-*
   injectIdentity,           // user/email/groups/name headers, signed assertion, access token
+  applyBranding,            // branding: true + a page → theme link, favicon and footer injected on the way back
   forwardHttp,              // stream to the upstream and back; Location/Set-Cookie rewrites; 502/504
 ];
 

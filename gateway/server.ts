@@ -15,7 +15,7 @@ import { type Auth, createAuth } from './auth/auth.ts';
 import { loginRouter } from './auth/loginRouter.ts';
 import { ConfigError, loadConfigFile } from './config/loadConfig.ts';
 import type { Config } from './config/types.ts';
-import type { HttpContext, Runtime, UpgradeContext } from './context.ts';
+import type { HttpContext, Identity, Runtime, UpgradeContext } from './context.ts';
 import { createOwnApp } from './endpoints/ownApp.ts';
 import { channels } from './ops/channels.ts';
 import { createLogger } from './ops/logger.ts';
@@ -43,6 +43,12 @@ export type FeatureContext = {
   /** Reloads routes.yaml from disk (admin deploys); same result as a file-watch reload. */
   reload: () => ReturnType<Gateway['reload']>;
   configFile: string | undefined;
+  /** The environment routes.yaml is interpolated with (admin dry runs use the same). */
+  env: NodeJS.ProcessEnv;
+  /** The signed-in identity of a request (session cookie), for endpoints like nav.json. */
+  identityOf: (req: IncomingMessage) => Promise<Identity | undefined>;
+  /** Ends every session of a user on every replica (admin API). */
+  revokeSessions: (q: { idp?: string; sub?: string; username?: string }) => Promise<number>;
 };
 
 export type FeatureFactory = (ctx: FeatureContext) => Feature;
@@ -254,7 +260,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   };
 
-  const featureContext: FeatureContext = { config: () => current, log, reload: () => reload(), configFile: options.configFile };
+  const featureContext: FeatureContext = {
+    config: () => current,
+    log,
+    reload: () => reload(),
+    configFile: options.configFile,
+    env,
+    identityOf: async (req) => (await auth.sessions.load(req).catch(() => undefined))?.data.identity,
+    revokeSessions: (q) => auth.sessions.revoke(q),
+  };
   for (const factory of options.features ?? []) {
     const feature = factory(featureContext);
     features.push(feature);
@@ -301,7 +315,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
-      for (const f of features.reverse()) await f.close?.().catch((err) => log.warn({ err, feature: f.name }, 'feature close failed'));
+      for (const f of features.reverse())
+        await f.close?.().catch((err) => log.warn({ err, feature: f.name }, 'feature close failed'));
       await auth.close();
       destroyAgents();
     },

@@ -37,9 +37,10 @@ env.DEMO_CUSTOMER_URL ??= customer.url;
 env.DEMO_AI_URL ??= ai.url;
 env.DEMO_IDP_ISSUER ??= idp.issuer;
 
+const configFile = env.PORTICO_CONFIG ?? join(root, 'routes.yaml');
 const gateway = createGateway({
-  configFile: env.PORTICO_CONFIG ?? join(root, 'routes.yaml'),
-  features: defaultFeatures(),
+  configFile,
+  features: defaultFeatures({ configFile, brandingDir: join(root, 'branding'), hasStorage: false }),
 });
 await gateway.listen();
 const base = env.PORTICO_PUBLIC_URL;

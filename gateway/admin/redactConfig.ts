@@ -1,0 +1,66 @@
+import { isMap, isPair, isScalar, isSeq, type Node, parseDocument } from 'yaml';
+import { protectVariables } from '../config/interpolate.ts';
+
+export const REDACTED = '[redacted]';
+
+/** Keys whose values are secrets wherever they appear (compared without case, "-" and "_"). */
+const SECRET_KEY =
+  /secret|password|passwd|passphrase|token|apikey|privatekey|signingkey|hash|webhook|dsn|credential|^keys$/;
+/** `scheme://user:password@host` */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]+@/gi;
+/** `?access_token=…`, `&key=…` and friends in URLs. */
+const QUERY_SECRET =
+  /([?&](?:access_token|token|key|secret|sig|signature|sign|password|api_key|apikey|auth)=)[^&#\s"']+/gi;
+
+const isSecretKey = (key: string) => SECRET_KEY.test(key.toLowerCase().replace(/[-_]/g, ''));
+
+export function redactUrlSecrets(value: string): string {
+  return value.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(QUERY_SECRET, `$1${REDACTED}`);
+}
+
+/**
+ * routes.yaml as written, with every secret value replaced by "[redacted]": the values of keys
+ * such as secret, clientSecret, password, secretAccessKey, token, hash, webhook, and passwords
+ * or tokens inside URLs. The edit is made in the source text, so comments and layout stay.
+ * Values taken from the environment are not in the source at all: `${NAME}` shows only the
+ * variable's name (and under a secret key not even that).
+ */
+export function redactConfigSource(source: string): string {
+  // ${NAME} is swapped for tokens first, as the loader does: inside `{ }` the braces are YAML.
+  const { text, variables } = protectVariables(source);
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) return `# ${REDACTED}: the source could not be parsed for redaction\n`;
+  const edits: { start: number; end: number; text: string }[] = [];
+  const walk = (node: unknown, secret: boolean) => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const key = isScalar(pair.key) ? String(pair.key.value) : '';
+        walk(pair.value, secret || isSecretKey(key));
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) walk(item, secret);
+    } else if (isScalar(node) && node.range) {
+      const [start, end] = node.range;
+      if (end <= start || node.value === null) return;
+      if (secret) edits.push({ start, end, text: `"${REDACTED}"` });
+      else if (typeof node.value === 'string') {
+        const scrubbed = redactUrlSecrets(node.value);
+        if (scrubbed !== node.value) edits.push({ start, end, text: JSON.stringify(scrubbed) });
+      }
+    }
+  };
+  walk((doc as { contents: Node | null }).contents, false);
+  let out = text;
+  for (const e of edits.sort((a, b) => b.start - a.start)) {
+    // A block scalar's range ends with its line break; keep it.
+    const trailing = /\s*$/.exec(out.slice(e.start, e.end))![0];
+    out = out.slice(0, e.start) + e.text + trailing + out.slice(e.end);
+  }
+  return out.replace(/__portico_env_\d+__/g, (token) => {
+    const v = variables.get(token);
+    if (!v) return token;
+    if ('literal' in v) return '$${';
+    return v.fallback === undefined ? `\${${v.name}}` : `\${${v.name}:-${v.fallback}}`;
+  });
+}

@@ -1,0 +1,51 @@
+import type { IncomingMessage } from 'node:http';
+import type { HttpContext } from '../context.ts';
+import { currentBrand } from './currentBrand.ts';
+import { injectBranding, restoreIfNoneMatch } from './injectBranding.ts';
+
+const CODINGS = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'identity']);
+const DOCUMENT_DESTS = new Set(['document', 'iframe', 'frame', 'embed', 'object']);
+
+/**
+ * Stage (before forwardHttp): on routes with `branding: true`, a GET for an HTML page gets the
+ * injector as `ctx.transformResponse`. The upstream is asked only for encodings the injector can
+ * undo and redo, and a validator Portico issued for the page is translated back to the upstream's.
+ */
+export function applyBranding(ctx: HttpContext): void {
+  if (!ctx.route?.branding || ctx.req.method !== 'GET') return;
+  const brand = currentBrand.get();
+  if (!brand || !wantsDocument(ctx.req)) return;
+  const h = ctx.upstreamHeaders;
+  const acceptEncoding = h['accept-encoding'];
+  if (acceptEncoding !== undefined) {
+    const kept = supportedAcceptEncoding(String(acceptEncoding));
+    if (kept) h['accept-encoding'] = kept;
+    else delete h['accept-encoding'];
+  }
+  const ifNoneMatch = h['if-none-match'];
+  if (typeof ifNoneMatch === 'string') {
+    const { value, stale } = restoreIfNoneMatch(ifNoneMatch, brand.version);
+    if (value) h['if-none-match'] = value;
+    else delete h['if-none-match'];
+    // The cached copy carries an older brand: a date validator must not revive it either.
+    if (stale) delete h['if-modified-since'];
+  }
+  ctx.transformResponse = injectBranding;
+}
+
+/** A navigation (or frame) that expects HTML, not a script's fetch of a fragment. */
+export function wantsDocument(req: IncomingMessage): boolean {
+  const dest = req.headers['sec-fetch-dest'];
+  if (typeof dest === 'string') return DOCUMENT_DESTS.has(dest.toLowerCase());
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && /\btext\/html\b/i.test(accept);
+}
+
+/** Accept-Encoding less the codings the injector cannot handle (zstd, compress, `*`); undefined when none is left. */
+export function supportedAcceptEncoding(value: string): string | undefined {
+  const kept = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => CODINGS.has(part.split(';')[0]!.trim().toLowerCase()));
+  return kept.length > 0 ? kept.join(', ') : undefined;
+}

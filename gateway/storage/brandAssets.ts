@@ -1,0 +1,176 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { type BrandAssetSource, diskAssetSource, isFileName } from '../branding/assetSource.ts';
+import type { ObjectStore } from './objectStore.ts';
+
+/** A brand asset source the admin API can upload to. */
+export type WritableBrandAssetSource = BrandAssetSource & {
+  put(name: string, body: Buffer): Promise<{ etag: string }>;
+};
+
+const etagOf = (body: Buffer) => `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
+
+function checkedName(name: string): string {
+  if (!isFileName(name)) throw new Error(`"${name}" is not a plain file name`);
+  return name;
+}
+
+/** Writes next to the target and renames over it: readers never see half a file. */
+export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
+  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+  await writeFile(tmp, data, { flush: true });
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** The branding folder (the branding module's disk source), writable. */
+export function writableDiskAssets(dir: string): WritableBrandAssetSource {
+  const disk = diskAssetSource(dir);
+  return {
+    ...disk,
+    async put(name, body) {
+      await mkdir(disk.dir, { recursive: true });
+      await writeFileAtomic(join(disk.dir, checkedName(name)), body);
+      return { etag: etagOf(body) };
+    },
+  };
+}
+
+export type CachedBrandAssetsOptions = {
+  /** The store to read through; a function so a reloaded `storage:` takes effect. */
+  store: () => ObjectStore;
+  /** Kept across restarts; serves when the store cannot be reached. */
+  cacheDir: string;
+  /** Key prefix inside the store (default `branding/`). */
+  prefix?: string;
+  /** How long a copy is served before the store is asked again (ETag revalidation); also the watch period. */
+  refreshMs?: number;
+  log?: Logger;
+};
+
+type Copy = { body: Buffer; etag: string };
+type Cached = { copy: Copy | undefined; checkedAt: number };
+
+/**
+ * Brand files (brand.yaml, logo, favicon, CSS) in object storage, shared by every replica, read
+ * through a disk cache. A copy is revalidated with its ETag after `refreshMs`; while the store is
+ * down the last copy keeps serving, so the login page never loses its logo. `watch` tells the
+ * branding module when a file changed: at once for uploads through this replica, within
+ * `refreshMs` for uploads through another.
+ */
+export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAssetSource {
+  const prefix = o.prefix ?? 'branding/';
+  const refreshMs = o.refreshMs ?? 60_000;
+  const dir = join(o.cacheDir, 'branding');
+  const memory = new Map<string, Cached>();
+  const inFlight = new Map<string, Promise<Copy | undefined>>();
+  const watchers = new Set<() => void>();
+  let ready: Promise<unknown> | undefined;
+  const ensureDir = () => (ready ??= mkdir(dir, { recursive: true }));
+
+  const readDisk = async (name: string): Promise<Copy | undefined> => {
+    try {
+      const [body, etag] = await Promise.all([
+        readFile(join(dir, name)),
+        readFile(join(dir, `${name}.etag`), 'utf8'),
+      ]);
+      return { body, etag: etag.trim() };
+    } catch {
+      return undefined;
+    }
+  };
+  const writeDisk = async (name: string, copy: Copy) => {
+    await ensureDir();
+    await writeFileAtomic(join(dir, name), copy.body);
+    await writeFileAtomic(join(dir, `${name}.etag`), copy.etag);
+  };
+  const dropDisk = async (name: string) => {
+    await unlink(join(dir, `${name}.etag`)).catch(() => {});
+    await unlink(join(dir, name)).catch(() => {});
+  };
+  const remember = (name: string, copy: Copy | undefined) => {
+    memory.set(name, { copy, checkedAt: Date.now() });
+    return copy;
+  };
+
+  /** Asks the store; answers the copy to serve. A store that cannot be reached keeps the last copy. */
+  const refresh = async (name: string): Promise<Copy | undefined> => {
+    const known = memory.has(name) ? memory.get(name)!.copy : await readDisk(name);
+    let result: Awaited<ReturnType<ObjectStore['getIfChanged']>>;
+    try {
+      result = await o.store().getIfChanged(prefix + name, known?.etag);
+    } catch (err) {
+      if (!known) throw err;
+      o.log?.warn(
+        { err: (err as Error).message, asset: name },
+        'storage unreachable, serving the cached copy',
+      );
+      return remember(name, known);
+    }
+    if (result === 'unchanged') return remember(name, known);
+    if (result === undefined) {
+      if (known) await dropDisk(name);
+      return remember(name, undefined);
+    }
+    const copy = { body: result.body, etag: result.etag ?? etagOf(result.body) };
+    await writeDisk(name, copy).catch((err) => o.log?.warn({ err, asset: name }, 'brand cache write failed'));
+    return remember(name, copy);
+  };
+  const fetch = (name: string) => {
+    let pending = inFlight.get(name);
+    if (!pending) {
+      pending = refresh(name).finally(() => inFlight.delete(name));
+      inFlight.set(name, pending);
+    }
+    return pending;
+  };
+
+  return {
+    label: `storage:${prefix}`,
+    async get(name) {
+      checkedName(name);
+      const hit = memory.get(name);
+      if (hit && Date.now() - hit.checkedAt < refreshMs) return hit.copy?.body;
+      return (await fetch(name))?.body;
+    },
+    async put(name, body) {
+      checkedName(name);
+      const { etag } = await o.store().put(prefix + name, body);
+      const copy = { body, etag: etag ?? etagOf(body) };
+      await writeDisk(name, copy);
+      remember(name, copy);
+      for (const w of watchers) w();
+      return { etag: copy.etag };
+    },
+    watch(onChange, onError) {
+      watchers.add(onChange);
+      // Files asked for so far are revalidated every period; a changed ETag means a reload.
+      const timer = setInterval(
+        async () => {
+          let changed = false;
+          for (const [name, before] of [...memory]) {
+            try {
+              const after = await fetch(name);
+              if (after?.etag !== before.copy?.etag) changed = true;
+            } catch (err) {
+              onError?.(err as Error);
+            }
+          }
+          if (changed) onChange();
+        },
+        Math.max(refreshMs, 100),
+      );
+      timer.unref();
+      return () => {
+        clearInterval(timer);
+        watchers.delete(onChange);
+      };
+    },
+  };
+}

@@ -1,0 +1,441 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { channels } from '../../gateway/ops/channels.ts';
+import { json, send } from '../helpers/http.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+import { api, keys, routesYaml, startAdminGateway } from './helpers.ts';
+
+const YAML = { 'content-type': 'application/yaml' };
+
+async function upstreams(t: { after: (fn: () => unknown) => void }) {
+  const one = await startUpstream({ handler: (_q, s) => s.end('one') });
+  const two = await startUpstream({ handler: (_q, s) => s.end('two') });
+  t.after(() => Promise.all([one.close(), two.close()]));
+  return { one, two };
+}
+
+function auditEvents(t: { after: (fn: () => unknown) => void }) {
+  const seen: Record<string, unknown>[] = [];
+  const listener = (m: unknown) => seen.push(m as Record<string, unknown>);
+  channels.audit.subscribe(listener);
+  t.after(() => channels.audit.unsubscribe(listener));
+  return seen;
+}
+
+describe('admin API keys', () => {
+  it('answers 401 with WWW-Authenticate: Bearer when no key is sent', async (t) => {
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'));
+    const r = await api(gw.url, 'GET', 'status');
+    assert.equal(r.status, 401);
+    assert.match(String(r.headers['www-authenticate']), /^Bearer /);
+    assert.equal(json(r).error, 'PORTICO_ERR_UNAUTHENTICATED');
+    assert.match(String(r.headers['content-type']), /application\/json/);
+  });
+
+  it('answers 401 for a wrong key, even one with a known id', async (t) => {
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'));
+    const forged = `${keys.ci.key.slice(0, -4)}AAAA`;
+    for (const key of [forged, 'ptk_ci_nope', 'not-a-key']) {
+      const r = await api(gw.url, 'GET', 'status', { key });
+      assert.equal(r.status, 401, key);
+      assert.match(String(r.headers['www-authenticate']), /error="invalid_token"/);
+    }
+  });
+
+  it('answers 403 when the key lacks the scope the endpoint needs', async (t) => {
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'));
+    const r = await api(gw.url, 'PUT', 'config', {
+      key: keys.reader.key,
+      body: 'routes: []\n',
+      headers: { ...YAML, 'if-match': '"x"' },
+    });
+    assert.equal(r.status, 403);
+    assert.deepEqual([json(r).error, json(r).required], ['PORTICO_ERR_FORBIDDEN', 'config:write']);
+    assert.equal((await api(gw.url, 'GET', 'config', { key: keys.brand.key })).status, 403);
+  });
+
+  it('checks keys against the live config, so a removed key stops working on reload', async (t) => {
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'));
+    assert.equal((await api(gw.url, 'GET', 'status', { key: keys.reader.key })).status, 200);
+    gw.write(routesYaml('http://127.0.0.1:9/').replace(/^ {4}- \{ id: reader.*\n/m, ''));
+    assert.equal(gw.gateway.reload().ok, true);
+    assert.equal((await api(gw.url, 'GET', 'status', { key: keys.reader.key })).status, 401);
+  });
+
+  it('rate-limits each key with 429 and Retry-After', async (t) => {
+    const gw = await startAdminGateway(
+      t,
+      routesYaml('http://127.0.0.1:9/', { admin: '  rateLimit: { perMinute: 3 }\n' }),
+    );
+    for (let i = 0; i < 3; i++)
+      assert.equal((await api(gw.url, 'GET', 'status', { key: keys.ci.key })).status, 200);
+    const r = await api(gw.url, 'GET', 'status', { key: keys.ci.key });
+    assert.equal(r.status, 429);
+    assert.ok(Number(r.headers['retry-after']) >= 1);
+    assert.equal(json(r).error, 'PORTICO_ERR_TOO_MANY');
+  });
+
+  it('locks an IP out after repeated wrong keys, even when it then sends a right one', async (t) => {
+    const gw = await startAdminGateway(
+      t,
+      routesYaml('http://127.0.0.1:9/', {
+        admin: '  rateLimit: { perMinute: 100, failedAuthPerMinute: 3 }\n',
+      }),
+    );
+    for (let i = 0; i < 3; i++)
+      assert.equal((await api(gw.url, 'GET', 'status', { key: `${keys.ci.key}x` })).status, 401);
+    const r = await api(gw.url, 'GET', 'status', { key: keys.ci.key });
+    assert.equal(r.status, 429);
+    assert.ok(Number(r.headers['retry-after']) >= 1);
+  });
+});
+
+describe('reading and validating the config', () => {
+  it('shows the live routes.yaml with every secret redacted and the comments kept', async (t) => {
+    const secret = `s3-secret-${Math.random().toString(36).slice(2)}`;
+    process.env.ADMIN_TEST_S3_SECRET = secret;
+    t.after(() => delete process.env.ADMIN_TEST_S3_SECRET);
+    const literal = 'a-literal-session-secret-of-more-than-32-chars';
+    const yaml = routesYaml('http://127.0.0.1:9/', {
+      extra: `session: { secret: "${literal}" }   # rotate yearly
+storage:
+  provider: minio
+  endpoint: "http://minio:9000"
+  bucket: portico
+  accessKeyId: portico
+  secretAccessKey: \${ADMIN_TEST_S3_SECRET}
+notifications:
+  - { type: slack, webhook: "https://hooks.slack.com/services/T0/B0/abcdefSECRET" }
+`,
+    });
+    const gw = await startAdminGateway(t, yaml);
+    const r = await api(gw.url, 'GET', 'config', { key: keys.reader.key });
+    assert.equal(r.status, 200);
+    const body = json<{ yaml: string; etag: string; hash: string }>(r);
+    assert.equal(r.headers.etag, `"${gw.gateway.config().sourceHash}"`);
+    assert.equal(body.etag, r.headers.etag);
+    for (const value of [secret, literal, keys.ci.hash, keys.reader.hash, 'abcdefSECRET'])
+      assert.ok(!r.text.includes(value), `the response contains ${value}`);
+    assert.ok(!r.text.includes(keys.ci.hash.slice(7)));
+    assert.match(body.yaml, /^# Portico routes — deployed by CI$/m);
+    assert.match(body.yaml, /session: \{ secret: "\[redacted\]" \} {3}# rotate yearly/);
+    assert.match(body.yaml, /secretAccessKey: "\[redacted\]"/);
+    assert.match(body.yaml, /accessKeyId: portico/);
+    const asYaml = await api(gw.url, 'GET', 'config', {
+      key: keys.reader.key,
+      headers: { accept: 'application/yaml' },
+    });
+    assert.equal(asYaml.text, body.yaml);
+  });
+
+  it('validates a candidate without applying it: 200 with a summary, 422 with line numbers', async (t) => {
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'));
+    const good = await api(gw.url, 'POST', 'config/validate', {
+      key: keys.reader.key,
+      body: 'routes:\n  - { id: ai, path: /dce5/, upstream: "http://10.0.0.1/", websocket: true }\n',
+      headers: YAML,
+    });
+    assert.equal(good.status, 200);
+    assert.equal(json(good).valid, true);
+    assert.match(
+      (json(good).summary as { text: string }).text,
+      /^routes\.yaml: valid — 1 route \(\/dce5\/\), 0 identity providers, 1 with WebSockets, pure reverse proxy$/,
+    );
+    const bad = await api(gw.url, 'POST', 'config/validate', {
+      key: keys.reader.key,
+      body: 'routes:\n  - id: ai\n    path: dce5/\n    upstream: ftp://x\n',
+      headers: YAML,
+    });
+    assert.equal(bad.status, 422);
+    const b = json<{
+      valid: boolean;
+      problems: { path: string; line: number; column: number; message: string }[];
+      text: string;
+    }>(bad);
+    assert.equal(b.valid, false);
+    assert.deepEqual(
+      b.problems.map((p) => [p.line, p.path]),
+      [
+        [3, 'routes[0].path'],
+        [4, 'routes[0].upstream'],
+      ],
+    );
+    assert.match(b.text, /routes\.yaml:3:11 +routes\[0\]\.path: "dce5\/" must be a path starting with "\/"/);
+    assert.equal(gw.gateway.config().routes[0]!.upstream.href, 'http://127.0.0.1:9/');
+    const wrongType = await api(gw.url, 'POST', 'config/validate', {
+      key: keys.reader.key,
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(wrongType.status, 415);
+  });
+});
+
+describe('deploying a config', () => {
+  it('replaces routes.yaml with the current ETag, reloads, and the new routes serve', async (t) => {
+    const { one, two } = await upstreams(t);
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    assert.equal((await send(gw.url, '/')).text, 'one');
+    const etag = (await api(gw.url, 'GET', 'config', { key: keys.ci.key })).headers.etag!;
+    const next = routesYaml(two.url);
+    const r = await api(gw.url, 'PUT', 'config', {
+      key: keys.ci.key,
+      body: next,
+      headers: { ...YAML, 'if-match': etag },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(readFileSync(gw.file, 'utf8'), next);
+    assert.equal(r.headers.etag, `"${gw.gateway.config().sourceHash}"`);
+    assert.notEqual(r.headers.etag, etag);
+    assert.equal((await send(gw.url, '/')).text, 'two');
+  });
+
+  it('requires If-Match (428) and refuses a stale ETag (412)', async (t) => {
+    const { one, two } = await upstreams(t);
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    const put = (headers: Record<string, string>) =>
+      api(gw.url, 'PUT', 'config', {
+        key: keys.ci.key,
+        body: routesYaml(two.url),
+        headers: { ...YAML, ...headers },
+      });
+    const missing = await put({});
+    assert.equal(missing.status, 428);
+    assert.equal(json(missing).error, 'PORTICO_ERR_PRECONDITION_REQUIRED');
+    assert.equal((await put({ 'if-match': '*' })).status, 428);
+    const stale = await put({ 'if-match': '"0000"' });
+    assert.equal(stale.status, 412);
+    assert.equal(json(stale).error, 'PORTICO_ERR_PRECONDITION_FAILED');
+    assert.equal(stale.headers.etag, `"${gw.gateway.config().sourceHash}"`);
+    assert.equal((await send(gw.url, '/')).text, 'one');
+  });
+
+  it('refuses a bad config with line numbers and changes nothing on disk or in memory', async (t) => {
+    const { one } = await upstreams(t);
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    const before = readFileSync(gw.file);
+    const config = gw.gateway.config();
+    const etag = `"${config.sourceHash}"`;
+    const bad = routesYaml(one.url)
+      .replace('path: /,', 'path: app,')
+      .replace('scopes: [config:read]', 'scopes: [everything]');
+    const r = await api(gw.url, 'PUT', 'config', {
+      key: keys.ci.key,
+      body: bad,
+      headers: { ...YAML, 'if-match': etag },
+    });
+    assert.equal(r.status, 422);
+    assert.deepEqual(
+      json<{ problems: { line: number; path: string }[] }>(r).problems.map((p) => [p.line, p.path]),
+      [
+        [3, 'routes[0].path'],
+        [7, 'admin.apiKeys[1].scopes[0]'],
+      ],
+    );
+    assert.deepEqual(readFileSync(gw.file), before);
+    assert.deepEqual(readdirSync(dirname(gw.file)), ['routes.yaml']);
+    assert.equal(gw.gateway.config(), config);
+    assert.equal((await send(gw.url, '/')).text, 'one');
+  });
+
+  it('lets exactly one of two concurrent deploys with the same ETag win; the other gets 412', async (t) => {
+    const { one, two } = await upstreams(t);
+    const three = await startUpstream({ handler: (_q, s) => s.end('three') });
+    t.after(() => three.close());
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    const etag = `"${gw.gateway.config().sourceHash}"`;
+    const results = await Promise.all(
+      [two.url, three.url].map((u) =>
+        api(gw.url, 'PUT', 'config', {
+          key: keys.ci.key,
+          body: routesYaml(u),
+          headers: { ...YAML, 'if-match': etag },
+        }),
+      ),
+    );
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 412]);
+    const winner = results.find((r) => r.status === 200)!;
+    assert.equal(winner.headers.etag, `"${gw.gateway.config().sourceHash}"`);
+    assert.ok(['two', 'three'].includes((await send(gw.url, '/')).text));
+  });
+
+  it('keeps a backup of each replaced file, the last five', async (t) => {
+    const { one, two } = await upstreams(t);
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    const versions: string[] = [readFileSync(gw.file, 'utf8')];
+    for (let i = 0; i < 7; i++) {
+      const etag = `"${gw.gateway.config().sourceHash}"`;
+      const next = `${routesYaml(i % 2 ? one.url : two.url)}# deploy ${i}\n`;
+      const r = await api(gw.url, 'PUT', 'config', {
+        key: keys.ci.key,
+        body: next,
+        headers: { ...YAML, 'if-match': etag },
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.match(String(json(r).backup), /^routes\.yaml\.bak-\d{4}-\d\d-\d\dT/);
+      versions.push(next);
+    }
+    const backups = readdirSync(dirname(gw.file))
+      .filter((n) => n.startsWith('routes.yaml.bak-'))
+      .sort();
+    assert.equal(backups.length, 5);
+    assert.deepEqual(
+      backups.map((n) => readFileSync(join(dirname(gw.file), n), 'utf8')),
+      versions.slice(2, 7),
+    );
+  });
+
+  it('publishes every change to the audit channel with the key id and IP', async (t) => {
+    const { one, two } = await upstreams(t);
+    const seen = auditEvents(t);
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    const before = gw.gateway.config().sourceHash;
+    await api(gw.url, 'PUT', 'config', {
+      key: keys.ci.key,
+      body: routesYaml(two.url),
+      headers: { ...YAML, 'if-match': `"${before}"` },
+    });
+    const change = seen.find((e) => e.type === 'admin.change');
+    assert.ok(change, JSON.stringify(seen));
+    assert.equal(change.actor, 'ci');
+    assert.equal(change.ip, '127.0.0.1');
+    assert.deepEqual(
+      { ...(change.detail as object), backup: undefined },
+      {
+        action: 'config.replace',
+        file: 'routes.yaml',
+        from: before,
+        to: gw.gateway.config().sourceHash,
+        backup: undefined,
+      },
+    );
+    await api(gw.url, 'GET', 'status', { key: 'ptk_ci_wrongwrongwrongwrongwrong' });
+    assert.ok(seen.some((e) => e.type === 'admin.auth_failure' && e.ip === '127.0.0.1'));
+  });
+});
+
+describe('brand assets', () => {
+  it('stores an uploaded logo in the branding folder and audits it', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-brand-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const seen = auditEvents(t);
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'), { branding: { dir } });
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle r="4"/></svg>';
+    const r = await api(gw.url, 'PUT', 'branding/assets/logo.svg', {
+      key: keys.brand.key,
+      body: svg,
+      headers: { 'content-type': 'image/svg+xml' },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(json(r).contentType, 'image/svg+xml');
+    assert.equal(readFileSync(join(dir, 'logo.svg'), 'utf8'), svg);
+    assert.ok(
+      seen.some((e) => e.type === 'admin.change' && (e.detail as { name: string }).name === 'logo.svg'),
+    );
+  });
+
+  it('refuses other file kinds, scripts in SVG, a broken brand.yaml, files over 2 MB and keys without branding:write', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-brand-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'), { branding: { dir } });
+    const put = (name: string, body: string | Buffer, key = keys.brand.key) =>
+      api(gw.url, 'PUT', `branding/assets/${name}`, {
+        key,
+        body,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+    assert.equal((await put('page.html', '<html>')).status, 422);
+    assert.equal((await put('logo.png', 'not a png')).status, 422);
+    assert.equal((await put('logo.svg', '<svg onload="alert(1)"/>')).status, 422);
+    const big = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.alloc(2 * 1024 * 1024),
+    ]);
+    const tooBig = await put('logo.png', big);
+    assert.equal(tooBig.status, 413);
+    assert.equal(json(tooBig).error, 'PORTICO_ERR_TOO_LARGE');
+    assert.equal((await put('logo.svg', '<svg/>', keys.ci.key)).status, 403);
+    const brand = await put('brand.yaml', 'productName: Acme\ncolors: { primary: 12 }\n');
+    assert.equal(brand.status, 422);
+    assert.deepEqual(
+      json<{ problems: { line: number; path: string }[] }>(brand).problems.map((p) => [p.line, p.path]),
+      [[2, 'colors.primary']],
+    );
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+describe('sessions and status', () => {
+  it('revokes a user’s sessions through the session store and reports how many', async (t) => {
+    const calls: unknown[] = [];
+    const seen = auditEvents(t);
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'), {
+      revokeUserSessions: async (q) => {
+        calls.push(q);
+        return 2;
+      },
+    });
+    const r = await api(gw.url, 'POST', 'sessions/revoke', {
+      key: keys.support.key,
+      body: JSON.stringify({ idp: 'corp', username: 'alice' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(json(r), { revoked: 2 });
+    assert.deepEqual(calls, [{ idp: 'corp', username: 'alice' }]);
+    assert.ok(
+      seen.some(
+        (e) => (e.detail as { action?: string })?.action === 'sessions.revoke' && e.actor === 'support',
+      ),
+    );
+    const noUser = await api(gw.url, 'POST', 'sessions/revoke', {
+      key: keys.support.key,
+      body: JSON.stringify({ idp: 'corp' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(noUser.status, 400);
+  });
+
+  it('reports version, config hash, load time, node version and uptime to any valid key', async (t) => {
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'));
+    const r = await api(gw.url, 'GET', 'status', { key: keys.brand.key });
+    assert.equal(r.status, 200);
+    const s = json<{
+      version: string;
+      node: string;
+      config: { hash: string; loadedAt: string };
+      replicas: unknown;
+      uptimeSeconds: number;
+    }>(r);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    assert.equal(s.version, pkg.version);
+    assert.equal(s.node, process.version);
+    assert.equal(s.config.hash, gw.gateway.config().sourceHash);
+    assert.equal(s.config.loadedAt, gw.gateway.config().loadedAt.toISOString());
+    assert.equal(s.replicas, 'unknown');
+    assert.equal(typeof s.uptimeSeconds, 'number');
+    assert.equal((await api(gw.url, 'GET', 'nothing-here', { key: keys.brand.key })).status, 404);
+  });
+});
+
+describe('admin listener', () => {
+  it('with admin.listen serves the API only on its own loopback listener and 404s it on the main port', async (t) => {
+    let listening!: (url: string) => void;
+    const adminUrl = new Promise<string>((resolve) => (listening = resolve));
+    const gw = await startAdminGateway(
+      t,
+      routesYaml('http://127.0.0.1:9/', { admin: '  listen: { port: 0 }\n' }),
+      { onListening: (url) => listening(url) },
+    );
+    const url = await adminUrl;
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal((await api(url, 'GET', 'status', { key: keys.ci.key })).status, 200);
+    const onMain = await api(gw.url, 'GET', 'status', { key: keys.ci.key });
+    assert.equal(onMain.status, 404);
+    assert.equal(json(onMain).error, 'PORTICO_ERR_NOT_FOUND');
+    assert.equal((await send(url, '/other')).status, 404);
+  });
+});

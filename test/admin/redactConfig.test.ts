@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { redactConfigSource } from '../../gateway/admin/redactConfig.ts';
+
+describe('redactConfigSource', () => {
+  it('replaces secret values in block, flow and list form and keeps everything else byte for byte', () => {
+    const source = `# top comment
+listen: { host: 0.0.0.0, port: \${PORT:-8080} }   # env default kept
+session:
+  secret:
+    - first-secret-value-that-is-long-enough-0001
+    - second-secret-value-that-is-long-enough-002
+identityProviders:
+  - { id: corp, type: oidc, issuer: "https://idp.example.com", clientId: portal, clientSecret: 'abc"def' }
+identity:
+  jwt:
+    keys:
+      private: |
+        -----BEGIN PRIVATE KEY-----
+        MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ
+        -----END PRIVATE KEY-----
+storage: { provider: s3, bucket: portico, secretAccessKey: \${S3_SECRET} }
+price: "$\${literal}"
+`;
+    const out = redactConfigSource(source);
+    assert.equal(
+      out,
+      `# top comment
+listen: { host: 0.0.0.0, port: \${PORT:-8080} }   # env default kept
+session:
+  secret:
+    - "[redacted]"
+    - "[redacted]"
+identityProviders:
+  - { id: corp, type: oidc, issuer: "https://idp.example.com", clientId: portal, clientSecret: "[redacted]" }
+identity:
+  jwt:
+    keys:
+      private: "[redacted]"
+storage: { provider: s3, bucket: portico, secretAccessKey: "[redacted]" }
+price: "$\${literal}"
+`,
+    );
+  });
+
+  it('removes passwords and tokens from URLs under any key', () => {
+    const out = redactConfigSource(
+      'session:\n  redis: { url: "redis://:hunter2@redis:6379/0" }\nnotifications:\n  - { type: dingtalk, url: "https://oapi.dingtalk.com/robot/send?access_token=abc123&x=1" }\n',
+    );
+    assert.ok(!out.includes('hunter2') && !out.includes('abc123'), out);
+    assert.match(out, /redis:\/\/:\[redacted\]@redis:6379\/0/);
+    assert.match(out, /access_token=\[redacted\]&x=1/);
+  });
+});

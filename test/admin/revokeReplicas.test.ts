@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adminFeature } from '../../gateway/admin/adminFeature.ts';
+import { hashApiKey } from '../../gateway/admin/apiKeys.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { json, send } from '../helpers/http.ts';
+import { sharedRedisUrl } from '../helpers/redis.ts';
+import { freePort, login, startSso } from '../helpers/sso.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+describe('revoking sessions through the admin API', () => {
+  it("ends a user's sessions on every replica sharing the Redis", async (t) => {
+    const redisUrl = await sharedRedisUrl();
+    const ai = await startUpstream();
+    t.after(() => ai.close());
+    const key = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
+    const s = await startSso(t, `  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", auth: required }\n`, {
+      store: 'redis',
+      redisUrl,
+      keyPrefix: `revoke${Date.now()}:`,
+      extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(key)}", scopes: [sessions:revoke] }\n`,
+    });
+    const other = await startGateway(t, s.yaml, { port: await freePort(), features: [adminFeature()] });
+    const { client } = await login(s, 'alice');
+    const cookie = client.cookieHeader();
+    assert.equal((await send(other.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status, 200);
+    const r = await send(other.url, '/_portico/admin/sessions/revoke', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice' }),
+    });
+    assert.equal(r.status, 200);
+    assert.equal(json(r).revoked, 1);
+    await sleep(100);
+    assert.equal((await send(s.gw.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status, 401);
+    assert.equal((await send(other.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status, 401);
+  });
+});

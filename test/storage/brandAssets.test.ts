@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cachedBrandAssets, writableDiskAssets } from '../../gateway/storage/brandAssets.ts';
+import { createObjectStore, type ObjectStore } from '../../gateway/storage/objectStore.ts';
+import { type S3Server, startS3 } from '../helpers/s3.ts';
+
+const LOGO = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>');
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-cache-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** One replica's view: its own S3 client and cache folder. */
+function replica(t: TestContext, s3: S3Server, cacheDir: string, refreshMs = 60_000) {
+  const store: ObjectStore = createObjectStore(s3.storage({ maxAttempts: 1 }));
+  t.after(() => store.destroy());
+  return cachedBrandAssets({ store: () => store, cacheDir, refreshMs });
+}
+
+describe('brand assets in object storage', () => {
+  it('stores an upload in the bucket and serves it back', async (t) => {
+    const s3 = await startS3(t);
+    const assets = replica(t, s3, tempDir(t));
+    const { etag } = await assets.put('logo.svg', LOGO);
+    assert.match(etag, /^"[0-9a-f]+"$/);
+    assert.ok((await s3.requests()).includes('PUT /portico/branding/logo.svg'));
+    assert.deepEqual(await assets.get('logo.svg'), LOGO);
+    assert.equal(await assets.get('brand.yaml'), undefined);
+  });
+
+  it('reads through the disk cache after a restart, revalidating with the ETag', async (t) => {
+    const s3 = await startS3(t);
+    const cacheDir = tempDir(t);
+    await replica(t, s3, cacheDir).put('logo.svg', LOGO);
+    // A new process: new client, new memory, the same cache folder.
+    const restarted = replica(t, s3, cacheDir);
+    assert.deepEqual(await restarted.get('logo.svg'), LOGO);
+    assert.deepEqual(readFileSync(join(cacheDir, 'branding', 'logo.svg')), LOGO);
+  });
+
+  it('keeps serving the cached copy while the storage server is down', async (t) => {
+    const s3 = await startS3(t);
+    const cacheDir = tempDir(t);
+    await replica(t, s3, cacheDir).put('logo.svg', LOGO);
+    await s3.stop();
+    const restarted = replica(t, s3, cacheDir, 0);
+    assert.deepEqual(await restarted.get('logo.svg'), LOGO);
+    assert.deepEqual(await restarted.get('logo.svg'), LOGO);
+  });
+
+  it('fails rather than answering "no logo" when storage is down and nothing is cached', async (t) => {
+    const s3 = await startS3(t);
+    await s3.stop();
+    await assert.rejects(replica(t, s3, tempDir(t)).get('logo.svg'), /ECONNREFUSED|storage get/);
+  });
+
+  it('lets every replica see a file another replica uploaded, and tells its watcher', async (t) => {
+    const s3 = await startS3(t);
+    const a = replica(t, s3, tempDir(t), 100);
+    const b = replica(t, s3, tempDir(t), 100);
+    assert.equal(await b.get('logo.svg'), undefined);
+    let changes = 0;
+    const stop = b.watch!(() => changes++);
+    t.after(stop);
+    await a.put('logo.svg', LOGO);
+    const end = Date.now() + 5000;
+    while (changes === 0 && Date.now() < end) await sleep(25);
+    assert.equal(changes, 1);
+    assert.deepEqual(await b.get('logo.svg'), LOGO);
+  });
+
+  it('refuses names that are not plain file names', async (t) => {
+    const s3 = await startS3(t);
+    await assert.rejects(replica(t, s3, tempDir(t)).get('../routes.yaml'), /not a plain file name/);
+    const disk = writableDiskAssets(tempDir(t));
+    await assert.rejects(disk.put('../evil.svg', LOGO), /not a plain file name/);
+    await disk.put('theme.css', Buffer.from('body{}'));
+    assert.equal((await disk.get('theme.css'))?.toString(), 'body{}');
+  });
+});

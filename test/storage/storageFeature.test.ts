@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gunzipSync } from 'node:zlib';
+import { adminFeature } from '../../gateway/admin/adminFeature.ts';
+import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
+import { createObjectStore } from '../../gateway/storage/objectStore.ts';
+import { storageFeature } from '../../gateway/storage/storageFeature.ts';
+import { api, keys, routesYaml } from '../admin/helpers.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { json, send } from '../helpers/http.ts';
+import { startS3 } from '../helpers/s3.ts';
+
+describe('storage feature in a running gateway', () => {
+  it('puts a logo uploaded through the admin API into the bucket and archives the change', async (t) => {
+    const s3 = await startS3(t);
+    process.env.STORAGE_TEST_SECRET = s3.secretAccessKey;
+    t.after(() => delete process.env.STORAGE_TEST_SECRET);
+    const yaml = routesYaml('http://127.0.0.1:9/', {
+      extra: `storage:
+  provider: minio
+  endpoint: "${s3.endpoint}"
+  bucket: ${s3.bucket}
+  accessKeyId: ${s3.accessKeyId}
+  secretAccessKey: \${STORAGE_TEST_SECRET}
+  auditArchive: { interval: 60s }
+`,
+    });
+    const storage = storageFeature();
+    const gw = await startGateway(t, yaml, {
+      features: [
+        storage.feature,
+        brandingFeature({ dir: 'unused', source: storage.brandAssets }),
+        adminFeature({ branding: { dir: 'unused', source: storage.brandAssets } }),
+      ],
+    });
+    const upload = (name: string, body: string) =>
+      api(gw.url, 'PUT', `branding/assets/${name}`, {
+        key: keys.brand.key,
+        body,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0h8v8z"/></svg>';
+    assert.equal((await upload('logo.svg', svg)).status, 200);
+    const r = await upload('brand.yaml', 'productName: Acme Cloud\nlogo: logo.svg\n');
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await storage.brandAssets.get('logo.svg'))?.toString(), svg);
+    // The branding module reloads from the bucket and serves the new logo.
+    let served = await send(gw.url, '/_portico/branding/logo.svg');
+    for (let i = 0; i < 100 && served.status !== 200; i++) {
+      await sleep(20);
+      served = await send(gw.url, '/_portico/branding/logo.svg');
+    }
+    assert.equal(served.status, 200);
+    assert.equal(served.text, svg);
+
+    const ready = json<{ checks: { storage: { ok: boolean; provider: string } } }>(
+      await send(gw.url, '/_portico/readyz'),
+    );
+    assert.deepEqual([ready.checks.storage.ok, ready.checks.storage.provider], [true, 'minio']);
+
+    await gw.gateway.close(100);
+    const store = createObjectStore(s3.storage());
+    t.after(() => store.destroy());
+    assert.equal((await store.get('branding/logo.svg'))?.body.toString(), svg);
+    const batches = await store.list('audit/');
+    assert.equal(batches.length, 1);
+    const events = gunzipSync((await store.get(batches[0]!.key))!.body)
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(
+      events.some((e) => e.type === 'admin.change' && e.actor === 'brand' && e.detail.name === 'brand.yaml'),
+      JSON.stringify(events),
+    );
+  });
+
+  it('answers 503 to an asset upload while storage is down, and keeps serving the cached logo', async (t) => {
+    const s3 = await startS3(t);
+    const yaml = routesYaml('http://127.0.0.1:9/', {
+      extra: `storage: { provider: minio, endpoint: "${s3.endpoint}", bucket: ${s3.bucket}, accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccessKey}, maxAttempts: 1 }\n`,
+    });
+    const storage = storageFeature();
+    const gw = await startGateway(t, yaml, {
+      features: [storage.feature, adminFeature({ branding: { dir: 'unused', source: storage.brandAssets } })],
+    });
+    const upload = (body: string) =>
+      api(gw.url, 'PUT', 'branding/assets/logo.svg', {
+        key: keys.brand.key,
+        body,
+        headers: { 'content-type': 'image/svg+xml' },
+      });
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg"/>';
+    assert.equal((await upload(svg)).status, 200);
+    await s3.stop();
+    const r = await upload('<svg xmlns="http://www.w3.org/2000/svg"><g/></svg>');
+    assert.equal(r.status, 503);
+    assert.equal(json(r).error, 'PORTICO_ERR_UNAVAILABLE');
+    assert.equal((await storage.brandAssets.get('logo.svg'))?.toString(), svg);
+  });
+});
