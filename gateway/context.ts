@@ -63,5 +63,4 @@ export type HttpContext = RequestContext & {
 };
 export type UpgradeContext = RequestContext & { kind: 'ws'; socket: Duplex; head: Buffer };
 
-
 export type Stage<C> = (ctx: C) => void | Promise<void>;

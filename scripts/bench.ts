@@ -70,7 +70,14 @@ type Wrk = { rps: number; p50: number; p99: number; requests: number; errors: nu
 
 /** wrk with one thread (two cores are shared by the load, the proxy and the upstream). */
 function wrk(url: string, seconds = SECONDS, headers: string[] = []): Wrk {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  const args = [
+    '-t1',
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    '--latency',
+    ...headers.flatMap((h) => ['-H', h]),
+    url,
+  ];
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
   const ms = (label: string) => {
@@ -129,7 +136,8 @@ async function wsEcho(url: string, size: number, seconds = 3): Promise<number> {
 
 async function main() {
   if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed: apt-get install wrk');
-  if (spawnSync('nginx', ['-v']).error) throw new Error('nginx is not installed: apt-get install nginx-light');
+  if (spawnSync('nginx', ['-v']).error)
+    throw new Error('nginx is not installed: apt-get install nginx-light');
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect().catch(() => {
     throw new Error(`Redis is not reachable at ${REDIS_URL} (set REDIS_URL)`);
@@ -193,15 +201,37 @@ routes:
   - { id: jwt, path: /jwt/, upstream: "${upstream}/", auth: required, inject: { headers: true, jwt: true } }
 `;
   writeFileSync(configFile, config());
-  const portico = spawnChild(process.execPath, [join(root, 'scripts/portico.js'), 'serve', '--config', configFile]);
-  await Promise.all([waitFor(`${upstream}/small`), waitFor(`http://127.0.0.1:${nginxPort}/dce5/small`), waitFor(`http://127.0.0.1:${porticoPort}/_portico/healthz`)]);
+  const portico = spawnChild(process.execPath, [
+    join(root, 'scripts/portico.js'),
+    'serve',
+    '--config',
+    configFile,
+  ]);
+  await Promise.all([
+    waitFor(`${upstream}/small`),
+    waitFor(`http://127.0.0.1:${nginxPort}/dce5/small`),
+    waitFor(`http://127.0.0.1:${porticoPort}/_portico/healthz`),
+  ]);
   const sid = randomBytes(16).toString('hex');
   const now = Date.now();
   await redis.set(
     `${prefix}portico:sess:${sid}`,
     JSON.stringify({
-      cookie: { originalMaxAge: 28_800_000, expires: new Date(now + 28_800_000), httpOnly: true, path: '/', sameSite: 'lax' },
-      identity: { idp: 'corp', sub: 'alice', username: 'alice', email: 'alice@example.com', name: 'Alice Zhang', groups: ['ai-users', 'staff'] },
+      cookie: {
+        originalMaxAge: 28_800_000,
+        expires: new Date(now + 28_800_000),
+        httpOnly: true,
+        path: '/',
+        sameSite: 'lax',
+      },
+      identity: {
+        idp: 'corp',
+        sub: 'alice',
+        username: 'alice',
+        email: 'alice@example.com',
+        name: 'Alice Zhang',
+        groups: ['ai-users', 'staff'],
+      },
       createdAt: now,
       lastSeen: now,
     }),
@@ -209,18 +239,44 @@ routes:
     28_800,
   );
   const cookie = `portico_session=${encodeURIComponent(`s:${signature.sign(sid, secret)}`)}`;
-  const check = await fetch(`http://127.0.0.1:${porticoPort}/auth/small`, { headers: { cookie, accept: 'application/json' } });
+  const check = await fetch(`http://127.0.0.1:${porticoPort}/auth/small`, {
+    headers: { cookie, accept: 'application/json' },
+  });
   if (check.status !== 200) throw new Error(`the bench session is not accepted (${check.status})`);
 
-  const nginxWorker = Number(execFileSync('pgrep', ['-P', String(nginx.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  const nginxWorker = Number(
+    execFileSync('pgrep', ['-P', String(nginx.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')[0],
+  );
   const targets = {
     direct: { url: `${upstream}/small`, pids: [up.pid!], headers: [] as string[] },
     nginx: { url: `http://127.0.0.1:${nginxPort}/dce5/small`, pids: [nginxWorker], headers: [] as string[] },
-    'portico anonymous': { url: `http://127.0.0.1:${porticoPort}/anon/small`, pids: [portico.pid!], headers: [] as string[] },
-    'portico authenticated': { url: `http://127.0.0.1:${porticoPort}/auth/small`, pids: [portico.pid!], headers: [`Cookie: ${cookie}`] },
-    'portico authenticated + JWT': { url: `http://127.0.0.1:${porticoPort}/jwt/small`, pids: [portico.pid!], headers: [`Cookie: ${cookie}`] },
-    'portico anonymous 16 KB': { url: `http://127.0.0.1:${porticoPort}/anon/big`, pids: [portico.pid!], headers: [] as string[] },
-    'nginx 16 KB': { url: `http://127.0.0.1:${nginxPort}/dce5/big`, pids: [nginxWorker], headers: [] as string[] },
+    'portico anonymous': {
+      url: `http://127.0.0.1:${porticoPort}/anon/small`,
+      pids: [portico.pid!],
+      headers: [] as string[],
+    },
+    'portico authenticated': {
+      url: `http://127.0.0.1:${porticoPort}/auth/small`,
+      pids: [portico.pid!],
+      headers: [`Cookie: ${cookie}`],
+    },
+    'portico authenticated + JWT': {
+      url: `http://127.0.0.1:${porticoPort}/jwt/small`,
+      pids: [portico.pid!],
+      headers: [`Cookie: ${cookie}`],
+    },
+    'portico anonymous 16 KB': {
+      url: `http://127.0.0.1:${porticoPort}/anon/big`,
+      pids: [portico.pid!],
+      headers: [] as string[],
+    },
+    'nginx 16 KB': {
+      url: `http://127.0.0.1:${nginxPort}/dce5/big`,
+      pids: [nginxWorker],
+      headers: [] as string[],
+    },
   };
   type Name = keyof typeof targets;
   const runs: Record<string, { rps: number[]; cpuUsPerReq: number[]; errors: number }> = {};
@@ -243,11 +299,20 @@ routes:
   // Latency at a fixed rate: half of nginx's maximum.
   const rate = Math.round(rps('nginx') / 2);
   const latency: Record<string, { p50: number; p99: number; errors: number }> = {};
-  for (const name of ['nginx', 'portico anonymous', 'portico authenticated', 'portico authenticated + JWT'] as Name[]) {
+  for (const name of [
+    'nginx',
+    'portico anonymous',
+    'portico authenticated',
+    'portico authenticated + JWT',
+  ] as Name[]) {
     const t = targets[name];
-    const headers = Object.fromEntries(t.headers.map((h) => [h.slice(0, h.indexOf(':')), h.slice(h.indexOf(':') + 1).trim()]));
+    const headers = Object.fromEntries(
+      t.headers.map((h) => [h.slice(0, h.indexOf(':')), h.slice(h.indexOf(':') + 1).trim()]),
+    );
     latency[name] = await fixedRate(t.url, rate, headers);
-    process.stderr.write(`fixed rate ${rate}/s ${name}: p50 ${latency[name].p50} ms p99 ${latency[name].p99} ms\n`);
+    process.stderr.write(
+      `fixed rate ${rate}/s ${name}: p50 ${latency[name].p50} ms p99 ${latency[name].p99} ms\n`,
+    );
   }
 
   // WebSocket echo messages per second.
@@ -255,12 +320,18 @@ routes:
   for (const size of [128, 16 * 1024]) {
     ws[`direct ${size} B`] = await wsEcho(`ws://127.0.0.1:${upPort}/`, size);
     ws[`portico ${size} B`] = await wsEcho(`ws://127.0.0.1:${porticoPort}/anon/`, size);
-    process.stderr.write(`ws ${size} B: direct ${ws[`direct ${size} B`]!.toFixed(0)}/s portico ${ws[`portico ${size} B`]!.toFixed(0)}/s\n`);
+    process.stderr.write(
+      `ws ${size} B: direct ${ws[`direct ${size} B`]!.toFixed(0)}/s portico ${ws[`portico ${size} B`]!.toFixed(0)}/s\n`,
+    );
   }
 
   // Memory per idle WebSocket.
   const rssBefore = rssKb(portico.pid!);
-  const clients = spawnChild(process.execPath, [join(root, 'scripts/bench/wsClients.ts'), `ws://127.0.0.1:${porticoPort}/anon/`, String(IDLE_WS)], { stdout: 'pipe' });
+  const clients = spawnChild(
+    process.execPath,
+    [join(root, 'scripts/bench/wsClients.ts'), `ws://127.0.0.1:${porticoPort}/anon/`, String(IDLE_WS)],
+    { stdout: 'pipe' },
+  );
   const [opened] = (await once(clients.stdout!, 'data')) as [Buffer];
   const openCount = Number(/open (\d+)/.exec(String(opened))?.[1] ?? 0);
   await sleep(2000);
@@ -271,13 +342,17 @@ routes:
   process.stderr.write(`idle websockets: ${openCount} open, ${perWsKb.toFixed(1)} KB each\n`);
 
   // Reload under load: ten config changes during a run; every request must succeed.
-  const reloadRun = new Promise<Wrk>((resolve) => setImmediate(() => resolve(wrk(targets['portico anonymous'].url, SECONDS))));
+  const reloadRun = new Promise<Wrk>((resolve) =>
+    setImmediate(() => resolve(wrk(targets['portico anonymous'].url, SECONDS))),
+  );
   for (let i = 0; i < 10; i++) {
     await sleep((SECONDS * 1000) / 12);
     writeFileSync(configFile, config(`reload ${i}`));
   }
   const reload = await reloadRun;
-  process.stderr.write(`reload under load: ${reload.requests} requests, ${reload.errors + reload.non2xx} failed\n`);
+  process.stderr.write(
+    `reload under load: ${reload.requests} requests, ${reload.errors + reload.non2xx} failed\n`,
+  );
 
   const rssPortico = rssKb(portico.pid!);
   const rssNginx = rssKb(nginxWorker);
@@ -291,21 +366,44 @@ routes:
     errors: runs[n]!.errors,
   }));
   const targetsMet = {
-    'authenticated ≥ 0.40× nginx': { value: ratio(rps('portico authenticated'), rps('nginx')), met: ratio(rps('portico authenticated'), rps('nginx')) >= 0.4 },
-    'authenticated ≥ 0.85× anonymous': { value: ratio(rps('portico authenticated'), rps('portico anonymous')), met: ratio(rps('portico authenticated'), rps('portico anonymous')) >= 0.85 },
-    'p99 at 50 % load ≤ nginx p99 + 1 ms': { value: latency['portico authenticated']!.p99 - latency.nginx!.p99, met: latency['portico authenticated']!.p99 <= latency.nginx!.p99 + 1 },
-    'WebSocket echo ≥ 0.5× direct (128 B)': { value: ratio(ws['portico 128 B']!, ws['direct 128 B']!), met: ratio(ws['portico 128 B']!, ws['direct 128 B']!) >= 0.5 },
-    'WebSocket echo ≥ 0.5× direct (16 KB)': { value: ratio(ws['portico 16384 B']!, ws['direct 16384 B']!), met: ratio(ws['portico 16384 B']!, ws['direct 16384 B']!) >= 0.5 },
+    'authenticated ≥ 0.40× nginx': {
+      value: ratio(rps('portico authenticated'), rps('nginx')),
+      met: ratio(rps('portico authenticated'), rps('nginx')) >= 0.4,
+    },
+    'authenticated ≥ 0.85× anonymous': {
+      value: ratio(rps('portico authenticated'), rps('portico anonymous')),
+      met: ratio(rps('portico authenticated'), rps('portico anonymous')) >= 0.85,
+    },
+    'p99 at 50 % load ≤ nginx p99 + 1 ms': {
+      value: latency['portico authenticated']!.p99 - latency.nginx!.p99,
+      met: latency['portico authenticated']!.p99 <= latency.nginx!.p99 + 1,
+    },
+    'WebSocket echo ≥ 0.5× direct (128 B)': {
+      value: ratio(ws['portico 128 B']!, ws['direct 128 B']!),
+      met: ratio(ws['portico 128 B']!, ws['direct 128 B']!) >= 0.5,
+    },
+    'WebSocket echo ≥ 0.5× direct (16 KB)': {
+      value: ratio(ws['portico 16384 B']!, ws['direct 16384 B']!),
+      met: ratio(ws['portico 16384 B']!, ws['direct 16384 B']!) >= 0.5,
+    },
     '≤ 16 KB RSS per idle WebSocket': { value: perWsKb, met: perWsKb <= 16 },
-    '0 failed requests during reload': { value: reload.errors + reload.non2xx, met: reload.errors + reload.non2xx === 0 },
+    '0 failed requests during reload': {
+      value: reload.errors + reload.non2xx,
+      met: reload.errors + reload.non2xx === 0,
+    },
   };
 
   const lines: string[] = [];
-  lines.push(`Portico benchmark — ${new Date().toISOString()} — ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, wrk -t1; medians`);
+  lines.push(
+    `Portico benchmark — ${new Date().toISOString()} — ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, wrk -t1; medians`,
+  );
   lines.push('');
   lines.push('| scenario | req/s | × nginx | × direct | CPU µs/req | errors |');
   lines.push('|---|---:|---:|---:|---:|---:|');
-  for (const r of rows) lines.push(`| ${r.scenario} | ${r.rps} | ${r.vsNginx.toFixed(2)} | ${r.vsDirect.toFixed(2)} | ${r.cpuUsPerReq.toFixed(0)} | ${r.errors} |`);
+  for (const r of rows)
+    lines.push(
+      `| ${r.scenario} | ${r.rps} | ${r.vsNginx.toFixed(2)} | ${r.vsDirect.toFixed(2)} | ${r.cpuUsPerReq.toFixed(0)} | ${r.errors} |`,
+    );
   lines.push('');
   lines.push(`Latency at a fixed ${rate} req/s (50 % of nginx's maximum), autocannon, 32 connections:`);
   lines.push('');
@@ -317,17 +415,43 @@ routes:
   lines.push('|---|---:|');
   for (const [n, v] of Object.entries(ws)) lines.push(`| ${n} | ${v.toFixed(0)} |`);
   lines.push('');
-  lines.push(`Idle WebSockets through Portico: ${openCount} open, ${perWsKb.toFixed(1)} KB RSS each. RSS now: Portico ${(rssPortico / 1024).toFixed(0)} MB, nginx worker ${(rssNginx / 1024).toFixed(0)} MB.`);
-  lines.push(`Reload under load: 10 reloads, ${reload.requests} requests, ${reload.errors + reload.non2xx} failed.`);
+  lines.push(
+    `Idle WebSockets through Portico: ${openCount} open, ${perWsKb.toFixed(1)} KB RSS each. RSS now: Portico ${(rssPortico / 1024).toFixed(0)} MB, nginx worker ${(rssNginx / 1024).toFixed(0)} MB.`,
+  );
+  lines.push(
+    `Reload under load: 10 reloads, ${reload.requests} requests, ${reload.errors + reload.non2xx} failed.`,
+  );
   lines.push('');
   lines.push('| target | value | met |');
   lines.push('|---|---:|---|');
-  for (const [n, v] of Object.entries(targetsMet)) lines.push(`| ${n} | ${v.value.toFixed(2)} | ${v.met ? 'yes' : 'NO'} |`);
+  for (const [n, v] of Object.entries(targetsMet))
+    lines.push(`| ${n} | ${v.value.toFixed(2)} | ${v.met ? 'yes' : 'NO'} |`);
   const table = lines.join('\n');
   process.stdout.write(`\n${table}\n`);
   mkdirSync(join(root, 'bench-results'), { recursive: true });
   const out = join(root, 'bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine: { cores: 2 }, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, rows, latency, ws, idleWebSockets: { open: openCount, perWsKb }, reload, rss: { porticoKb: rssPortico, nginxWorkerKb: rssNginx }, targets: targetsMet, table }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: { cores: 2 },
+        rounds: ROUNDS,
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        rows,
+        latency,
+        ws,
+        idleWebSockets: { open: openCount, perWsKb },
+        reload,
+        rss: { porticoKb: rssPortico, nginxWorkerKb: rssNginx },
+        targets: targetsMet,
+        table,
+      },
+      null,
+      2,
+    ),
+  );
   process.stdout.write(`\nwritten to ${out}\n`);
   await redis.quit();
 }

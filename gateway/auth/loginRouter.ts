@@ -83,15 +83,13 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       if (provider.kind === 'form') {
         req.session.csrf ??= randomBytes(24).toString('base64url');
         await saveSession(req);
-        res
-          .type('html')
-          .send(
-            provider.renderForm!(pickLang(req), {
-              action: `/_portico/login/${encodeURIComponent(provider.id)}`,
-              csrf: req.session.csrf,
-              rd,
-            }),
-          );
+        res.type('html').send(
+          provider.renderForm!(pickLang(req), {
+            action: `/_portico/login/${encodeURIComponent(provider.id)}`,
+            csrf: req.session.csrf,
+            rd,
+          }),
+        );
         return;
       }
       await provider.probe?.();

@@ -290,7 +290,9 @@ function compile(raw: RawConfig, source: string, file: string | undefined, baseD
     trustProxy,
     routes: Object.freeze(routes),
     identityHeaders,
-    identityHeaderNames: new Set([...Object.values(identityHeaders), jwtHeader].map((n) => n.toLowerCase().replace(/_/g, '-'))),
+    identityHeaderNames: new Set(
+      [...Object.values(identityHeaders), jwtHeader].map((n) => n.toLowerCase().replace(/_/g, '-')),
+    ),
     apiKeys: deepFreeze(structuredClone(raw.apiKeys ?? [])),
     jwt: Object.freeze({
       header: jwtHeader,

@@ -127,4 +127,11 @@ export type Config = {
 };
 
 /** A Portico API key for machine clients of proxied routes (SPEC §5), stored as a hash. */
-export type ApiKey = { id: string; hash: string; username?: string; email?: string; name?: string; groups?: string[] };
+export type ApiKey = {
+  id: string;
+  hash: string;
+  username?: string;
+  email?: string;
+  name?: string;
+  groups?: string[];
+};

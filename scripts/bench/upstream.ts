@@ -3,7 +3,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 
-const small = Buffer.from(JSON.stringify({ ok: true, service: 'bench-upstream', pad: 'x'.repeat(200) }).slice(0, 250));
+const small = Buffer.from(
+  JSON.stringify({ ok: true, service: 'bench-upstream', pad: 'x'.repeat(200) }).slice(0, 250),
+);
 const big = Buffer.alloc(16 * 1024, 'a');
 
 const server = createServer((req, res) => {
