@@ -20,7 +20,9 @@ export function defaultFeatures(options: {
   // An explicit --branding folder must hold a brand.yaml; next to routes.yaml it is optional, and
   // Portico's own default brand is used when there is none.
   const beside = join(dirname(resolve(options.configFile)), 'branding');
-  const brandingDir = options.brandingDir ?? (existsSync(join(beside, 'brand.yaml')) ? beside : join(import.meta.dirname, '..', 'branding'));
+  const brandingDir =
+    options.brandingDir ??
+    (existsSync(join(beside, 'brand.yaml')) ? beside : join(import.meta.dirname, '..', 'branding'));
   const storage = storageFeature({ brandingDir });
   // Without object storage the branding folder is read directly, so a broken brand.yaml stops the start.
   const source = options.hasStorage ? storage.brandAssets : undefined;

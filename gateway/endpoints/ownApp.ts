@@ -61,10 +61,9 @@ export function createOwnApp(o: OwnAppOptions): Express {
   router.use((req, res, next) => {
     let i = 0;
     const step = (err?: unknown): void => {
-      if (err) return next(err);
-      const r = o.routers[i++];
-      if (!r) return next();
-      r(req, res, step);
+      const r = err ? undefined : o.routers[i++];
+      if (r) r(req, res, step);
+      else next(err);
     };
     step();
   });

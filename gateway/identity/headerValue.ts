@@ -5,6 +5,5 @@
  */
 export function headerValue(value: string): string {
   const clean = value.replace(/[\x00-\x1f\x7f]/g, '');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: printable ASCII check
   return /^[\x20-\x7e]*$/.test(clean) ? clean : Buffer.from(clean, 'utf8').toString('latin1');
 }

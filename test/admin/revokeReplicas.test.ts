@@ -15,16 +15,23 @@ describe('revoking sessions through the admin API', () => {
     const ai = await startUpstream();
     t.after(() => ai.close());
     const key = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
-    const s = await startSso(t, `  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", auth: required }\n`, {
-      store: 'redis',
-      redisUrl,
-      keyPrefix: `revoke${Date.now()}:`,
-      extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(key)}", scopes: [sessions:revoke] }\n`,
-    });
+    const s = await startSso(
+      t,
+      `  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", auth: required }\n`,
+      {
+        store: 'redis',
+        redisUrl,
+        keyPrefix: `revoke${Date.now()}:`,
+        extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(key)}", scopes: [sessions:revoke] }\n`,
+      },
+    );
     const other = await startGateway(t, s.yaml, { port: await freePort(), features: [adminFeature()] });
     const { client } = await login(s, 'alice');
     const cookie = client.cookieHeader();
-    assert.equal((await send(other.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status, 200);
+    assert.equal(
+      (await send(other.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status,
+      200,
+    );
     const r = await send(other.url, '/_portico/admin/sessions/revoke', {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -33,7 +40,13 @@ describe('revoking sessions through the admin API', () => {
     assert.equal(r.status, 200);
     assert.equal(json(r).revoked, 1);
     await sleep(100);
-    assert.equal((await send(s.gw.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status, 401);
-    assert.equal((await send(other.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status, 401);
+    assert.equal(
+      (await send(s.gw.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status,
+      401,
+    );
+    assert.equal(
+      (await send(other.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status,
+      401,
+    );
   });
 });

@@ -125,7 +125,7 @@ export async function login(
 ) {
   const first = await client.follow(start);
   const authorizationUrl = first.headers.location;
-  if (!authorizationUrl || !authorizationUrl.startsWith(setup.idp.issuer))
+  if (!authorizationUrl?.startsWith(setup.idp.issuer))
     throw new Error(`expected a redirect to the IdP, got ${first.status} ${authorizationUrl}`);
   const back = await driveLogin(setup.idp, authorizationUrl, { username: user, password: user }, idpJar);
   const landed = await client.follow(back.location);
