@@ -2,48 +2,17 @@
 //   http://localhost:8080/        the demo customer system (through Portico)
 //   http://localhost:8080/dce5/   the demo AI platform, with a web terminal over WebSocket
 // plus a development OpenID Connect provider (oidc-provider) with two users.
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { defaultFeatures } from '../gateway/features.ts';
-import { createGateway } from '../gateway/server.ts';
-import { startAiPlatform } from './demo/aiPlatform.ts';
-import { startCustomerSystem } from './demo/customerSystem.ts';
-import { startIdp } from './demo/idp.ts';
+import { startDemo } from './demo/startDemo.ts';
 
-const root = join(import.meta.dirname, '..');
 const env = process.env;
-const port = Number(env.PORTICO_PORT ?? 8080);
-env.PORTICO_PUBLIC_URL ??= `http://localhost:${port}`;
-// Demo secrets are made fresh at every start; production takes them from its environment.
-env.SESSION_SECRET ??= randomBytes(32).toString('hex');
-env.OIDC_CLIENT_SECRET ??= randomBytes(16).toString('hex');
-
-const customer = await startCustomerSystem({ port: Number(env.DEMO_CUSTOMER_PORT ?? 18081) });
-const ai = await startAiPlatform({ port: Number(env.DEMO_AI_PORT ?? 18082) });
-const idp = await startIdp({
-  port: Number(env.DEMO_IDP_PORT ?? 18090),
-  issuerHost: 'localhost',
-  clients: [
-    {
-      clientId: 'portico',
-      clientSecret: env.OIDC_CLIENT_SECRET,
-      redirectUris: [`${env.PORTICO_PUBLIC_URL}/_portico/callback/corp`],
-      postLogoutRedirectUris: [`${env.PORTICO_PUBLIC_URL}/_portico/logged-out`],
-      backchannelLogoutUri: `${env.PORTICO_PUBLIC_URL}/_portico/backchannel-logout/corp`,
-    },
-  ],
+const demo = await startDemo({
+  port: Number(env.PORTICO_PORT ?? 8080),
+  publicUrl: env.PORTICO_PUBLIC_URL,
+  customerPort: Number(env.DEMO_CUSTOMER_PORT ?? 18081),
+  aiPort: Number(env.DEMO_AI_PORT ?? 18082),
+  idpPort: Number(env.DEMO_IDP_PORT ?? 18090),
 });
-env.DEMO_CUSTOMER_URL ??= customer.url;
-env.DEMO_AI_URL ??= ai.url;
-env.DEMO_IDP_ISSUER ??= idp.issuer;
-
-const configFile = env.PORTICO_CONFIG ?? join(root, 'routes.yaml');
-const gateway = createGateway({
-  configFile,
-  features: defaultFeatures({ configFile, brandingDir: join(root, 'branding'), hasStorage: false }),
-});
-await gateway.listen();
-const base = env.PORTICO_PUBLIC_URL;
+const base = demo.publicUrl;
 
 process.stdout.write(`
   Portico demo is running.
@@ -51,7 +20,8 @@ process.stdout.write(`
     Customer system   ${base}/
     AI platform       ${base}/dce5/          (sign-in required, group ai-users)
     Web terminal      ${base}/dce5/terminal
-    Identity provider ${idp.issuer}
+    Identity provider ${demo.idp.issuer}
+    Health, metrics   ${base}/_portico/readyz   ${base}/_portico/metrics
 
   Sign in as  alice / alice   (in ai-users: may open the AI platform)
          or   bob   / bob     (not in ai-users: the AI platform answers 403)
@@ -62,8 +32,7 @@ process.stdout.write(`
 `);
 
 const stop = async () => {
-  await gateway.close(2000);
-  await Promise.all([customer.close(), ai.close(), idp.close()]);
+  await demo.close();
   process.exit(0);
 };
 process.once('SIGINT', stop);

@@ -1,0 +1,54 @@
+# syntax=docker/dockerfile:1
+# Portico: TypeScript run natively by Node 24 (type stripping), so there is no compile step; the
+# image is the production dependencies plus the source.
+#
+#   docker build -t portico .
+#   docker run -p 8080:8080 -v "$PWD/my-config:/etc/portico:ro" -e SESSION_SECRET=… portico
+#
+# The config is /etc/portico/routes.yaml: mount the folder, not the single file, so an edit
+# (or a Kubernetes ConfigMap update) is seen and hot-reloaded. The same image runs the demo
+# upstreams (docker-compose.yml): --entrypoint node … scripts/demo/upstreams.ts.
+
+# ---- dependencies: production only (the `node` devDependency, which pins Node 24 for older
+# system nodes, is not needed: this image's node is 24).
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No production dependency has an install script, so none is run.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+  && npm cache clean --force
+
+# ---- runtime
+FROM node:24-bookworm-slim AS runtime
+LABEL org.opencontainers.image.title="Portico" \
+  org.opencontainers.image.description="Front door for OEM OUT deployments: one domain, one login, two products." \
+  org.opencontainers.image.licenses="Apache-2.0"
+ENV NODE_ENV=production
+# uid/gid 10001: not root, and not a uid that exists on a typical host.
+RUN groupadd --system --gid 10001 portico \
+  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin portico \
+  && mkdir -p /etc/portico /var/lib/portico \
+  && chown 10001:10001 /var/lib/portico
+WORKDIR /app
+# Code and dependencies belong to root and are read-only for the gateway's user.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY gateway ./gateway
+COPY scripts ./scripts
+COPY branding ./branding
+COPY routes.yaml ./routes.yaml
+# The default config folder: the demo routes.yaml with its branding beside it. Mount your own
+# folder over /etc/portico (docker -v, a Kubernetes ConfigMap).
+RUN ln -s /app/routes.yaml /etc/portico/routes.yaml \
+  && ln -s /app/branding /etc/portico/branding
+USER 10001:10001
+EXPOSE 8080
+# Liveness only (no curl in the slim image: node asks). Readiness (Redis, the IdP) is
+# /_portico/readyz, for orchestrators that route traffic by it.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch(process.env.PORTICO_HEALTHCHECK_URL || 'http://127.0.0.1:8080/_portico/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# SIGTERM drains: no new connections, in-flight requests finish (up to 25 s), WebSockets get 1001.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "scripts/portico.js"]
+CMD ["serve", "--config", "/etc/portico/routes.yaml"]
