@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { hashKeyCommand } from './admin/hashKeyCommand.ts';
 import { ConfigError, formatProblems, loadConfigFile } from './config/loadConfig.ts';
@@ -5,7 +7,7 @@ import { defaultFeatures } from './features.ts';
 import { createGateway } from './server.ts';
 
 const USAGE = `Usage:
-  portico serve --config FILE [--branding DIR]
+  portico serve --config FILE [--branding DIR] [--workers N|auto]
                                    run the gateway (hot-reloads FILE and DIR, default ./branding
                                    beside FILE; SIGHUP reloads too)
   portico validate FILE            check a routes.yaml: exit 0 if valid, 1 with every error
@@ -65,6 +67,56 @@ function validate(args: string[]): number {
   }
 }
 
+/**
+ * `--workers N`: N gateway processes on the same port (SO_REUSEPORT). The primary only starts,
+ * restarts and signals them: SIGHUP reloads every worker, SIGTERM drains them all. Workers share
+ * nothing in memory, so sessions must live in Redis.
+ */
+function supervise(configFile: string, workers: number): Promise<number> {
+  let config: ReturnType<typeof loadConfigFile>;
+  try {
+    config = loadConfigFile(configFile);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.file}: invalid, not starting\n${formatProblems(err.file, err.problems)}\n`);
+      return Promise.resolve(1);
+    }
+    throw err;
+  }
+  if ((config.raw.identityProviders ?? []).length > 0 && config.raw.session?.store !== 'redis') {
+    process.stderr.write('--workers > 1 needs session.store: redis (workers share no memory)\n');
+    return Promise.resolve(1);
+  }
+  let stopping = false;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    process.stderr.write(
+      `portico: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`,
+    );
+    setTimeout(() => cluster.fork(), 500);
+  });
+  process.on('SIGHUP', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      stopping = true;
+      const alive = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+      if (alive.length === 0) resolve(0);
+      let left = alive.length;
+      for (const w of alive) {
+        w.once('exit', () => {
+          if (--left === 0) resolve(0);
+        });
+        w.process.kill('SIGTERM');
+      }
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
 function hasStorage(file: string): boolean {
   try {
     return loadConfigFile(file).raw.storage !== undefined;
@@ -79,10 +131,20 @@ async function serve(args: string[]): Promise<number> {
     options: {
       config: { type: 'string', short: 'c', default: 'routes.yaml' },
       branding: { type: 'string' },
+      workers: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
     },
   });
+  const workers =
+    values.workers === 'auto'
+      ? availableParallelism()
+      : Number(values.workers ?? process.env.PORTICO_WORKERS ?? 1);
+  if (!Number.isInteger(workers) || workers < 1) {
+    process.stderr.write('--workers must be a positive number or "auto"\n');
+    return 1;
+  }
+  if (workers > 1 && cluster.isPrimary) return supervise(values.config!, workers);
   let gateway: ReturnType<typeof createGateway>;
   try {
     gateway = createGateway({
@@ -94,6 +156,7 @@ async function serve(args: string[]): Promise<number> {
       }),
       port: values.port ? Number(values.port) : undefined,
       host: values.host,
+      reusePort: cluster.isWorker,
     });
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -67,6 +67,8 @@ export type GatewayOptions = {
   port?: number;
   host?: string;
   env?: NodeJS.ProcessEnv;
+  /** Bind with SO_REUSEPORT (one of several worker processes on the same port). */
+  reusePort?: boolean;
 };
 
 export type Gateway = {
@@ -301,10 +303,21 @@ export function createGateway(options: GatewayOptions): Gateway {
       await auth.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(options.port ?? current.listen.port, options.host ?? current.listen.host, () => {
-          server.off('error', reject);
-          resolve(server.address() as AddressInfo);
-        });
+        // With --workers, every worker binds the port itself (SO_REUSEPORT) and the kernel spreads
+        // connections; no primary process sits on the accept path.
+        const reusePort = options.reusePort === true;
+        server.listen(
+          {
+            port: options.port ?? current.listen.port,
+            host: options.host ?? current.listen.host,
+            reusePort,
+            exclusive: reusePort,
+          },
+          () => {
+            server.off('error', reject);
+            resolve(server.address() as AddressInfo);
+          },
+        );
       });
     },
     async close(graceMs = 10_000) {

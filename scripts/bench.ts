@@ -19,6 +19,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const IDLE_WS = Number(process.env.BENCH_IDLE_WS ?? 9000);
+// Worker processes for both nginx and Portico (nginx's worker_processes, Portico's --workers).
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const children: ChildProcess[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'));
@@ -155,7 +157,7 @@ async function main() {
   mkdirSync(join(ngx, 'logs'), { recursive: true });
   writeFileSync(
     join(ngx, 'nginx.conf'),
-    `worker_processes 1;
+    `worker_processes ${WORKERS};
 pid ${ngx}/nginx.pid;
 error_log ${ngx}/logs/error.log;
 events { worker_connections 4096; }
@@ -206,11 +208,27 @@ routes:
     'serve',
     '--config',
     configFile,
+    '--workers',
+    String(WORKERS),
+  ]);
+  // A second, fresh Portico with nothing else on it measures the memory of idle WebSockets.
+  const wsPort = await freePort();
+  const wsConfig = join(dir, 'ws.yaml');
+  writeFileSync(
+    wsConfig,
+    `listen: { host: 127.0.0.1, port: ${wsPort} }\nlogging: { level: warn }\nroutes:\n  - { id: ws, path: /, upstream: "${upstream}/", websocket: true }\n`,
+  );
+  const porticoWs = spawnChild(process.execPath, [
+    join(root, 'scripts/portico.js'),
+    'serve',
+    '--config',
+    wsConfig,
   ]);
   await Promise.all([
     waitFor(`${upstream}/small`),
     waitFor(`http://127.0.0.1:${nginxPort}/dce5/small`),
     waitFor(`http://127.0.0.1:${porticoPort}/_portico/healthz`),
+    waitFor(`http://127.0.0.1:${wsPort}/_portico/healthz`),
   ]);
   const sid = randomBytes(16).toString('hex');
   const now = Date.now();
@@ -244,37 +262,42 @@ routes:
   });
   if (check.status !== 200) throw new Error(`the bench session is not accepted (${check.status})`);
 
-  const nginxWorker = Number(
-    execFileSync('pgrep', ['-P', String(nginx.pid)], { encoding: 'utf8' })
+  const childrenOf = (pid: number) =>
+    execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
       .trim()
-      .split('\n')[0],
-  );
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  const nginxWorkers = childrenOf(nginx.pid!);
+  const nginxWorker = nginxWorkers[0]!;
+  // With --workers the primary only supervises; the workers serve.
+  const porticoPids = WORKERS > 1 ? [portico.pid!, ...childrenOf(portico.pid!)] : [portico.pid!];
   const targets = {
     direct: { url: `${upstream}/small`, pids: [up.pid!], headers: [] as string[] },
-    nginx: { url: `http://127.0.0.1:${nginxPort}/dce5/small`, pids: [nginxWorker], headers: [] as string[] },
+    nginx: { url: `http://127.0.0.1:${nginxPort}/dce5/small`, pids: nginxWorkers, headers: [] as string[] },
     'portico anonymous': {
       url: `http://127.0.0.1:${porticoPort}/anon/small`,
-      pids: [portico.pid!],
+      pids: porticoPids,
       headers: [] as string[],
     },
     'portico authenticated': {
       url: `http://127.0.0.1:${porticoPort}/auth/small`,
-      pids: [portico.pid!],
+      pids: porticoPids,
       headers: [`Cookie: ${cookie}`],
     },
     'portico authenticated + JWT': {
       url: `http://127.0.0.1:${porticoPort}/jwt/small`,
-      pids: [portico.pid!],
+      pids: porticoPids,
       headers: [`Cookie: ${cookie}`],
     },
     'portico anonymous 16 KB': {
       url: `http://127.0.0.1:${porticoPort}/anon/big`,
-      pids: [portico.pid!],
+      pids: porticoPids,
       headers: [] as string[],
     },
     'nginx 16 KB': {
       url: `http://127.0.0.1:${nginxPort}/dce5/big`,
-      pids: [nginxWorker],
+      pids: nginxWorkers,
       headers: [] as string[],
     },
   };
@@ -326,16 +349,16 @@ routes:
   }
 
   // Memory per idle WebSocket.
-  const rssBefore = rssKb(portico.pid!);
+  const rssBefore = rssKb(porticoWs.pid!);
   const clients = spawnChild(
     process.execPath,
-    [join(root, 'scripts/bench/wsClients.ts'), `ws://127.0.0.1:${porticoPort}/anon/`, String(IDLE_WS)],
+    [join(root, 'scripts/bench/wsClients.ts'), `ws://127.0.0.1:${wsPort}/`, String(IDLE_WS)],
     { stdout: 'pipe' },
   );
   const [opened] = (await once(clients.stdout!, 'data')) as [Buffer];
   const openCount = Number(/open (\d+)/.exec(String(opened))?.[1] ?? 0);
   await sleep(2000);
-  const rssAfter = rssKb(portico.pid!);
+  const rssAfter = rssKb(porticoWs.pid!);
   const perWsKb = (rssAfter - rssBefore) / Math.max(1, openCount);
   clients.stdin!.end();
   await sleep(1000);
@@ -354,7 +377,7 @@ routes:
     `reload under load: ${reload.requests} requests, ${reload.errors + reload.non2xx} failed\n`,
   );
 
-  const rssPortico = rssKb(portico.pid!);
+  const rssPortico = porticoPids.reduce((a, p) => a + rssKb(p), 0);
   const rssNginx = rssKb(nginxWorker);
   const ratio = (a: number, b: number) => (b ? a / b : 0);
   const rows = (Object.keys(targets) as Name[]).map((n) => ({
@@ -395,7 +418,7 @@ routes:
 
   const lines: string[] = [];
   lines.push(
-    `Portico benchmark — ${new Date().toISOString()} — ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, wrk -t1; medians`,
+    `Portico benchmark — ${new Date().toISOString()} — ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, wrk -t1; medians; ${WORKERS} worker process(es) for nginx and Portico; 2 cores shared by the load generator, the upstream and the proxy`,
   );
   lines.push('');
   lines.push('| scenario | req/s | × nginx | × direct | CPU µs/req | errors |');

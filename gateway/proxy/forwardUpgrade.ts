@@ -38,13 +38,13 @@ export function forwardUpgrade(ctx: UpgradeContext): void {
     route.connectTimeoutMs,
   );
   upstreamReq.setTimeout(route.idleTimeoutMs, () => upstreamReq.destroy(new UpstreamTimeout('idle')));
-  socket.on('close', () => {
-    if (!settled) upstreamReq.destroy();
-  });
+  const onEarlyClose = () => upstreamReq.destroy();
+  socket.once('close', onEarlyClose);
 
   upstreamReq.on('upgrade', (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
     settled = true;
     clearTimeout(connectTimer);
+    socket.off('close', onEarlyClose);
     upstreamSocket.on('error', () => socket.destroy());
     if (socket.destroyed) {
       upstreamSocket.destroy();
@@ -56,13 +56,16 @@ export function forwardUpgrade(ctx: UpgradeContext): void {
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (upstreamHead.length > 0) socket.write(upstreamHead);
     if (head.length > 0) upstreamSocket.write(head);
-    tunnel(ctx, socket, upstreamSocket);
+    // The tunnel keeps only the two sockets: no request, context or headers stay referenced by an
+    // idle WebSocket (thousands of terminals may sit open for hours).
+    tunnel(route.id, route.idleTimeoutMs, socket, upstreamSocket);
   });
 
   upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
     // The upstream declined to upgrade: relay its answer as it is.
     settled = true;
     clearTimeout(connectTimer);
+    socket.off('close', onEarlyClose);
     const list = responseHeaders(route, upstreamRes);
     const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
     for (let i = 0; i < list.length; i += 2) lines.push(`${list[i]}: ${list[i + 1]}`);
@@ -90,37 +93,31 @@ export function forwardUpgrade(ctx: UpgradeContext): void {
   upstreamReq.end();
 }
 
-function tunnel(ctx: UpgradeContext, client: Duplex, upstream: Duplex): void {
-  const route = ctx.route!;
-  const idle = route.idleTimeoutMs;
-  let bytesIn = 0;
-  let bytesOut = 0;
+function tunnel(routeId: string, idleMs: number, client: Duplex, upstream: Duplex): void {
   const close = () => {
     client.destroy();
     upstream.destroy();
   };
   for (const s of [client, upstream]) {
     (s as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-    (s as Duplex & { setTimeout?: (ms: number, cb: () => void) => void }).setTimeout?.(idle, close);
+    (s as Duplex & { setTimeout?: (ms: number, cb: () => void) => void }).setTimeout?.(idleMs, close);
+    s.on('error', close);
+    s.on('close', close);
   }
-  client.on('data', (c: Buffer) => {
-    bytesIn += c.length;
-  });
-  upstream.on('data', (c: Buffer) => {
-    bytesOut += c.length;
-  });
-  client.on('error', close);
-  upstream.on('error', close);
-  client.on('close', close);
-  upstream.on('close', close);
   client.pipe(upstream);
   upstream.pipe(client);
   openTunnels.add(client);
-  if (channels.websocket.hasSubscribers) channels.websocket.publish({ routeId: route.id, open: true });
+  if (channels.websocket.hasSubscribers) channels.websocket.publish({ routeId, open: true });
   client.once('close', () => {
     openTunnels.delete(client);
     if (channels.websocket.hasSubscribers) {
-      channels.websocket.publish({ routeId: route.id, open: false, bytesIn, bytesOut });
+      // Byte counts come from the sockets themselves: no per-chunk listener on the hot path.
+      channels.websocket.publish({
+        routeId,
+        open: false,
+        bytesIn: (client as Duplex & { bytesRead?: number }).bytesRead ?? 0,
+        bytesOut: (client as Duplex & { bytesWritten?: number }).bytesWritten ?? 0,
+      });
     }
   });
 }
