@@ -13,6 +13,7 @@ import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { type Auth, createAuth } from './auth/auth.ts';
 import { loginRouter } from './auth/loginRouter.ts';
+import { samlMetadataRouter } from './auth/providers/saml.ts';
 import { ConfigError, loadConfigFile } from './config/loadConfig.ts';
 import type { Config } from './config/types.ts';
 import type { HttpContext, Identity, Runtime, UpgradeContext } from './context.ts';
@@ -90,6 +91,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const auth: Auth = createAuth(current, log);
   routers.push(loginRouter(auth, () => current));
+  routers.push(samlMetadataRouter(() => auth.providers(current)));
   const features: Feature[] = [
     {
       name: 'sessions',
@@ -213,6 +215,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     requestTimeout: current.limits.requestTimeoutMs,
     keepAliveTimeout: 65_000,
     requireHostHeader: true,
+    // Node checks the header and request timeouts on this interval (30 s by default), which would
+    // let a slowloris client hold a connection far past `limits.headersTimeout`.
+    connectionsCheckingInterval: Math.min(
+      1000,
+      Math.max(100, Math.floor(current.limits.headersTimeoutMs / 4)),
+    ),
   };
   const tls = current.listen.tls;
   const server: Server = tls

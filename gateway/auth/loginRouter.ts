@@ -188,6 +188,7 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       const e = err as GatewayError;
       loginEvent(req, idp, 'failure', undefined, e.detail ?? e.message);
       if (provider?.kind === 'form' && (e.status === 401 || e.status === 429) && req.session.csrf) {
+        if (e.headers) res.set(e.headers);
         res
           .status(e.status)
           .type('html')

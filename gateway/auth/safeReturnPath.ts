@@ -26,5 +26,20 @@ export function safeReturnPath(rd: unknown, fallback = '/'): string {
   }
   if (url.origin !== BASE) return fallback;
   const path = url.pathname + url.search + url.hash;
+  // Dot segments resolve away (`/.//evil` becomes `//evil`): the result is checked again, as a
+  // browser would read it.
+  let decodedPath: string;
+  try {
+    decodedPath = decodeURIComponent(url.pathname);
+  } catch {
+    return fallback;
+  }
+  if (
+    path.startsWith('//') ||
+    path.startsWith('/\\') ||
+    decodedPath.startsWith('//') ||
+    decodedPath.startsWith('/\\')
+  )
+    return fallback;
   return path.startsWith('/_portico/') ? fallback : path;
 }

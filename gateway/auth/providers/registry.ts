@@ -1,5 +1,10 @@
 import type { Config, RawIdentityProvider } from '../../config/types.ts';
+import { createGithubProvider, type GithubDefinition } from './github.ts';
+import { createGitlabProvider, type GitlabDefinition } from './gitlab.ts';
+import { createGoogleProvider, type GoogleDefinition } from './google.ts';
+import { createLdapProvider, type LdapDefinition } from './ldap.ts';
 import { createOidcProvider, type OidcDefinition } from './oidc.ts';
+import { createSamlProvider, type SamlDefinition } from './saml.ts';
 import type { LoginProvider } from './types.ts';
 
 export type ProviderFactory = (def: RawIdentityProvider, context: ProviderContext) => LoginProvider;
@@ -14,6 +19,11 @@ export type ProviderContext = {
 /** Login methods by `type`. More types register here (github, gitlab, google, ldap, saml). */
 export const PROVIDER_TYPES: Record<string, ProviderFactory> = {
   oidc: (def) => createOidcProvider(def as OidcDefinition),
+  ldap: (def, ctx) => createLdapProvider(def as LdapDefinition, ctx),
+  saml: (def, ctx) => createSamlProvider(def as SamlDefinition, ctx),
+  github: (def) => createGithubProvider(def as GithubDefinition),
+  google: (def) => createGoogleProvider(def as GoogleDefinition),
+  gitlab: (def) => createGitlabProvider(def as GitlabDefinition),
 };
 
 /**
@@ -29,7 +39,8 @@ export function createProviderRegistry(redis?: ProviderContext['redis']) {
       if (map) return map;
       map = new Map();
       for (const def of config.raw.identityProviders ?? []) {
-        const key = JSON.stringify(def);
+        // publicUrl is part of a provider's identity (SAML entity id and ACS, OAuth callbacks).
+        const key = JSON.stringify([def, config.publicUrl?.origin]);
         let p = byDefinition.get(key);
         if (!p) {
           const factory = PROVIDER_TYPES[def.type];

@@ -1,0 +1,102 @@
+import type { IncomingMessage } from 'node:http';
+import { parseDuration } from '../../config/duration.ts';
+import { GatewayError } from '../../errors.ts';
+import { type Lang, pickLang } from '../../pages/negotiate.ts';
+import { createLoginThrottle } from '../throttle.ts';
+import {
+  authenticateAgainstDirectory,
+  CredentialsRejected,
+  checkDirectory,
+  DirectoryUnavailable,
+  type LdapDefinition,
+} from './ldap/directory.ts';
+import { LDAP_TEXT, renderLoginForm } from './ldap/loginForm.ts';
+import { localised } from './oidc.ts';
+import type { ProviderContext } from './registry.ts';
+import type { CompleteInput, LoginProvider, LoginResult } from './types.ts';
+
+export type { LdapDefinition } from './ldap/directory.ts';
+export { groupSearchFilter, IN_CHAIN_RULE, userSearchFilter } from './ldap/directory.ts';
+
+const MAX_USERNAME = 256;
+const MAX_PASSWORD = 1024;
+
+/**
+ * LDAP and Active Directory with Portico's own form: the posted name and password are checked by
+ * a service-account search and a bind as the user found (see ldap/directory.ts). Unknown user,
+ * wrong password and ambiguous user share one message; failures are throttled per user name and
+ * per client address (Redis when sessions use it, so every replica counts) before the directory
+ * is even contacted.
+ */
+export function createLdapProvider(def: LdapDefinition, ctx: Pick<ProviderContext, 'redis'>): LoginProvider {
+  const throttle = createLoginThrottle({
+    redis: ctx.redis,
+    scope: def.id,
+    maxPerUser: def.throttle?.maxPerUser,
+    maxPerIp: def.throttle?.maxPerIp,
+    windowMs: def.throttle?.window !== undefined ? parseDuration(def.throttle.window) : undefined,
+  });
+  const displayName = (lang: Lang) => localised(def.name, lang) ?? def.id;
+  let reachedOnce = false;
+
+  return {
+    id: def.id,
+    type: 'ldap',
+    kind: 'form',
+    displayName,
+    async ready() {
+      // Like OIDC discovery: once the directory has answered, a later outage shows on the login
+      // form (502) but does not take the gateway out of service for users already signed in.
+      if (reachedOnce) return;
+      await checkDirectory(def).catch((err: unknown) => {
+        throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
+      });
+      reachedOnce = true;
+    },
+    async begin() {
+      throw new GatewayError('PORTICO_ERR_METHOD');
+    },
+    renderForm(lang, form) {
+      return renderLoginForm(lang, displayName(lang), form);
+    },
+    async complete(req: IncomingMessage, input: CompleteInput): Promise<LoginResult> {
+      const t = LDAP_TEXT[pickLang(req)];
+      const body = input.body ?? {};
+      const username = typeof body.username === 'string' ? body.username.trim() : '';
+      const password = typeof body.password === 'string' ? body.password : '';
+      if (username === '' || password === '')
+        throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', { detail: t.missing });
+      await throttle.check(username, input.clientIp, t.tooMany);
+      const refuse = async (reason: string, err?: unknown) => {
+        await throttle.fail(username, input.clientIp);
+        // The reason stays in the logs (cause); the user sees one message whatever it was.
+        return new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
+          detail: t.failed,
+          cause: err ?? new Error(reason),
+        });
+      };
+      if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) throw await refuse('too long');
+      let found: Awaited<ReturnType<typeof authenticateAgainstDirectory>>;
+      try {
+        found = await authenticateAgainstDirectory(def, username, password);
+      } catch (err) {
+        if (err instanceof CredentialsRejected) throw await refuse(err.message, err);
+        if (err instanceof DirectoryUnavailable) throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
+        throw err;
+      }
+      await throttle.succeed(username);
+      const { user, groups } = found;
+      return {
+        identity: {
+          idp: def.id,
+          sub: user.uuid ?? user.dn,
+          username: user.username ?? username,
+          email: user.email,
+          name: user.name,
+          groups,
+          claims: { dn: user.dn },
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,403 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import {
+  groupSearchFilter,
+  IN_CHAIN_RULE,
+  type LdapDefinition,
+  userSearchFilter,
+} from '../../gateway/auth/providers/ldap.ts';
+import { formatGuid, rdnValue } from '../../gateway/auth/providers/ldap/directory.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import type { RawResponse } from '../helpers/http.ts';
+import { startRedis } from '../helpers/redis.ts';
+import {
+  BASE_DN,
+  GROUPS,
+  PEOPLE,
+  SERVICE_DN,
+  SERVICE_PASSWORD,
+  type Slapd,
+  startSlapd,
+  USERS,
+} from '../helpers/slapd.ts';
+import { freePort, GatewayClient, SESSION_SECRET } from '../helpers/sso.ts';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+
+type Setup = { client: GatewayClient; upstream: Upstream; url: string };
+
+/** A gateway whose only login method is the directory, with /dce5/ behind it. */
+async function gateway(
+  t: TestContext,
+  ldap: Pick<Slapd, 'url'> | string,
+  options: { provider?: string; session?: string; name?: string } = {},
+): Promise<Setup> {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const url = typeof ldap === 'string' ? ldap : ldap.url;
+  const port = await freePort();
+  const yaml = `publicUrl: http://127.0.0.1:${port}
+session:
+  secret: ${SESSION_SECRET}
+${options.session ?? ''}trustProxy: [127.0.0.1]
+identityProviders:
+  - id: corp
+    type: ldap
+    name: ${options.name ?? 'Corporate directory'}
+    url: "${url}"
+    bindDn: "${SERVICE_DN}"
+    bindPassword: \${LDAP_BIND_PASSWORD}
+    userBase: "${PEOPLE}"
+    groupBase: "${GROUPS}"
+    timeout: 2s
+${options.provider ?? '    throttle: { maxPerUser: 100, maxPerIp: 100 }\n'}routes:
+  - { id: ai, path: /dce5/, upstream: "${upstream.url}", auth: required, inject: { headers: true } }
+`;
+  const gw = await startGateway(t, yaml, { port, env: { LDAP_BIND_PASSWORD: SERVICE_PASSWORD } });
+  return { client: new GatewayClient(gw.url), upstream, url: gw.url };
+}
+
+async function openForm(client: GatewayClient, lang = 'en-US') {
+  const r = await client.request('/_portico/login/corp?rd=%2Fdce5%2F', {
+    headers: { 'accept-language': lang },
+  });
+  assert.equal(r.status, 200, r.text);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(r.text)?.[1];
+  assert.ok(csrf, 'the form carries a CSRF token');
+  return { csrf, html: r.text };
+}
+
+async function submit(
+  client: GatewayClient,
+  fields: { username: string; password: string; csrf?: string; rd?: string },
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  const csrf = fields.csrf ?? (await openForm(client)).csrf;
+  const body = new URLSearchParams({ rd: '/dce5/', ...fields, csrf }).toString();
+  return client.request('/_portico/login/corp', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body,
+  });
+}
+
+/** Signs in through the form and opens /dce5/: the identity headers the upstream received. */
+async function signIn(s: Setup, username: string, password: string) {
+  const r = await submit(s.client, { username, password });
+  assert.equal(r.status, 303, `expected a redirect after login, got ${r.status}: ${alertOf(r)}`);
+  assert.equal(r.headers.location, '/dce5/');
+  const page = await s.client.request('/dce5/');
+  assert.equal(page.status, 200);
+  return s.upstream.last().headers;
+}
+
+function alertOf(r: RawResponse): string | undefined {
+  return /role="alert">([^<]*)</.exec(r.text)?.[1];
+}
+
+async function signedIn(client: GatewayClient): Promise<boolean> {
+  const me = await client.request('/_portico/me', { headers: { accept: 'application/json' } });
+  return me.status === 200;
+}
+
+describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => {
+  const cleanups: (() => unknown)[] = [];
+  let ldap: Slapd;
+  before(async () => {
+    ldap = await startSlapd({ after: (fn) => cleanups.push(fn) }, { tls: true });
+  });
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+
+  it('signs a directory user in with the form and passes name, email and groups upstream', async (t) => {
+    const s = await gateway(t, ldap);
+    const h = await signIn(s, 'alice', USERS.alice.password);
+    assert.equal(h['x-forwarded-user'], 'alice');
+    assert.equal(h['x-forwarded-email'], 'alice@example.com');
+    assert.equal(h['x-forwarded-groups'], 'ai-users,staff');
+    const me = JSON.parse(
+      (await s.client.request('/_portico/me', { headers: { accept: 'application/json' } })).text,
+    );
+    assert.equal(me.idp, 'corp');
+    assert.equal(me.name, 'Alice Zhang');
+    assert.match(
+      me.sub,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+      'sub is the entryUUID',
+    );
+  });
+
+  it('renders an accessible sign-in form in English and in Chinese, without any script', async (t) => {
+    const s = await gateway(t, ldap);
+    const { html } = await openForm(s.client);
+    assert.match(html, /<html lang="en-US">/);
+    assert.match(html, /<label for="portico-username">User name<\/label>/);
+    assert.match(html, /id="portico-username" name="username" type="text" autocomplete="username"/);
+    assert.match(html, /<label for="portico-password">Password<\/label>/);
+    assert.match(
+      html,
+      /id="portico-password" name="password" type="password" autocomplete="current-password"/,
+    );
+    assert.match(html, /<input type="hidden" name="rd" value="\/dce5\/">/);
+    assert.match(html, /role="alert"><\/div>/);
+    assert.match(html, /Corporate directory/);
+    assert.doesNotMatch(html, /<script/i);
+    const zh = await openForm(s.client, 'zh-CN');
+    assert.match(zh.html, /<html lang="zh-CN">/);
+    assert.match(zh.html, />用户名<\/label>/);
+    assert.match(zh.html, />密码<\/label>/);
+  });
+
+  it('gives the same status and message for a wrong password and an unknown user', async (t) => {
+    const s = await gateway(t, ldap);
+    const wrong = await submit(s.client, { username: 'alice', password: 'not-her-password' });
+    const unknown = await submit(s.client, { username: 'mallory', password: 'whatever' });
+    assert.equal(wrong.status, 401);
+    assert.equal(unknown.status, 401);
+    assert.equal(alertOf(wrong), 'The user name or password is incorrect.');
+    assert.equal(alertOf(unknown), alertOf(wrong));
+    assert.match(wrong.text, /value="alice"/, 'the typed user name is kept');
+    assert.match(wrong.text, /aria-invalid="true"/);
+    assert.equal(await signedIn(s.client), false);
+    const zh = await submit(s.client, { username: 'alice', password: 'x' }, { 'accept-language': 'zh-CN' });
+    assert.equal(alertOf(zh), '用户名或密码错误。');
+  });
+
+  it('never signs anyone in with LDAP filter metacharacters in the user name', async (t) => {
+    const s = await gateway(t, ldap);
+    const attempts = ['*', 'alice)(uid=*', '*)(|(uid=*', '\\2a', 'al*', 'alice)', '(uid=alice)', 'alice\0'];
+    for (const username of attempts) {
+      for (const password of [USERS.alice.password, USERS['a*'].password, '*']) {
+        const r = await submit(s.client, { username, password });
+        assert.equal(r.status, 401, `${JSON.stringify(username)} / ${password} must be refused`);
+        assert.equal(alertOf(r), 'The user name or password is incorrect.');
+      }
+    }
+    assert.equal(await signedIn(s.client), false);
+    // `a*` is a real user: escaping makes it match exactly that entry, never alice.
+    const wildcardAlice = await submit(s.client, { username: 'a*', password: USERS.alice.password });
+    assert.equal(wildcardAlice.status, 401);
+    const h = await signIn(s, 'a*', USERS['a*'].password);
+    assert.equal(h['x-forwarded-user'], 'a*');
+    assert.equal(h['x-forwarded-email'], 'star@example.com');
+  });
+
+  it('refuses an empty password without asking the directory (an empty bind would succeed)', async (t) => {
+    const s = await gateway(t, ldap);
+    const r = await submit(s.client, { username: 'alice', password: '' });
+    assert.equal(r.status, 401);
+    assert.equal(alertOf(r), 'Enter your user name and password.');
+    assert.equal(await signedIn(s.client), false);
+    // With the directory gone, an empty password still never gets as far as LDAP.
+    const down = await gateway(t, `ldap://127.0.0.1:${await freePort()}`);
+    assert.equal((await submit(down.client, { username: 'alice', password: '' })).status, 401);
+  });
+
+  it('shows a clear error page when the directory cannot be reached', async (t) => {
+    const s = await gateway(t, `ldap://127.0.0.1:${await freePort()}`);
+    const r = await submit(s.client, { username: 'alice', password: USERS.alice.password });
+    assert.equal(r.status, 502);
+    assert.match(r.text, /Sign-in is unavailable/);
+    assert.match(r.text, /The identity provider cannot be reached right now/);
+    assert.equal(await signedIn(s.client), false);
+  });
+
+  it('throttles failures per user name across client addresses, and a success resets the count', async (t) => {
+    const s = await gateway(t, ldap, {
+      provider: '    throttle: { maxPerUser: 3, maxPerIp: 100, window: 15m }\n',
+    });
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    // Two failures, then a success: the count starts again.
+    for (const ip of ['10.0.0.1', '10.0.0.2'])
+      assert.equal((await submit(s.client, { username: 'alice', password: 'bad' }, from(ip))).status, 401);
+    assert.equal((await submit(s.client, { username: 'alice', password: USERS.alice.password })).status, 303);
+    const other = new GatewayClient(s.url);
+    for (const ip of ['10.0.0.3', '10.0.0.4', '10.0.0.5'])
+      assert.equal((await submit(other, { username: 'Alice', password: 'bad' }, from(ip))).status, 401);
+    // Three failures from three addresses: even the right password is refused now.
+    const locked = await submit(
+      other,
+      { username: 'alice', password: USERS.alice.password },
+      from('10.0.0.6'),
+    );
+    assert.equal(locked.status, 429);
+    assert.equal(alertOf(locked), 'Too many failed sign-in attempts. Wait a few minutes and try again.');
+    assert.equal(await signedIn(other), false);
+    // Other users are not affected.
+    assert.equal(
+      (await submit(other, { username: 'bob', password: USERS.bob.password }, from('10.0.0.6'))).status,
+      303,
+    );
+  });
+
+  it('throttles failures per client address across user names', async (t) => {
+    const s = await gateway(t, ldap, { provider: '    throttle: { maxPerUser: 100, maxPerIp: 4 }\n' });
+    const attacker = { 'x-forwarded-for': '192.0.2.7' };
+    for (const username of ['alice', 'bob', 'carol', 'nobody'])
+      assert.equal((await submit(s.client, { username, password: 'guess' }, attacker)).status, 401);
+    const r = await submit(s.client, { username: 'bob', password: USERS.bob.password }, attacker);
+    assert.equal(r.status, 429);
+    const elsewhere = await submit(
+      s.client,
+      { username: 'bob', password: USERS.bob.password },
+      {
+        'x-forwarded-for': '198.51.100.1',
+      },
+    );
+    assert.equal(elsewhere.status, 303);
+  });
+
+  it('counts failures in Redis, so every replica sees them', async (t) => {
+    const redis = await startRedis(t);
+    const session = `  store: redis\n  redis: { url: "${redis.url}", keyPrefix: "ldap-throttle:" }\n`;
+    const provider = '    throttle: { maxPerUser: 3, maxPerIp: 100 }\n';
+    const a = await gateway(t, ldap, { session, provider });
+    const b = await gateway(t, ldap, { session, provider });
+    assert.equal((await submit(a.client, { username: 'bob', password: 'bad' })).status, 401);
+    assert.equal((await submit(b.client, { username: 'bob', password: 'bad' })).status, 401);
+    assert.equal((await submit(a.client, { username: 'bob', password: 'bad' })).status, 401);
+    assert.equal((await submit(b.client, { username: 'bob', password: USERS.bob.password })).status, 429);
+  });
+
+  it('refuses a login post whose CSRF token is missing, wrong, or from another browser', async (t) => {
+    const s = await gateway(t, ldap);
+    const { csrf } = await openForm(s.client);
+    const post = (client: GatewayClient, body: Record<string, string>) =>
+      client.request('/_portico/login/corp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(body).toString(),
+      });
+    const creds = { username: 'alice', password: USERS.alice.password, rd: '/dce5/' };
+    const missing = await post(s.client, creds);
+    const wrong = await post(s.client, { ...creds, csrf: `${csrf.slice(0, -2)}xx` });
+    const crossSite = await post(new GatewayClient(s.url), { ...creds, csrf });
+    for (const r of [missing, wrong, crossSite]) {
+      assert.equal(r.status, 400);
+      assert.match(r.text, /The form expired/);
+    }
+    assert.equal(await signedIn(s.client), false);
+    assert.equal((await post(s.client, { ...creds, csrf })).status, 303);
+  });
+
+  it('expands nested groups on OpenLDAP by following membership level by level', async (t) => {
+    const flat = await gateway(t, ldap);
+    assert.equal((await signIn(flat, 'carol', USERS.carol.password))['x-forwarded-groups'], 'gpu-admins');
+    const nested = await gateway(t, ldap, { provider: '    nestedGroups: true\n' });
+    assert.equal(
+      (await signIn(nested, 'carol', USERS.carol.password))['x-forwarded-groups'],
+      'ai-users,gpu-admins',
+    );
+    const shallow = await gateway(t, ldap, {
+      provider: '    nestedGroups: recursive\n    nestedGroupsDepth: 1\n',
+    });
+    assert.equal((await signIn(shallow, 'carol', USERS.carol.password))['x-forwarded-groups'], 'gpu-admins');
+  });
+
+  it("reads groups from the memberof overlay's memberOf attribute, nested ones included", async (t) => {
+    assert.ok(ldap.memberOf, 'the memberof overlay is loaded');
+    const direct = await gateway(t, ldap, { provider: '    memberOf: true\n' });
+    assert.equal(
+      (await signIn(direct, 'alice', USERS.alice.password))['x-forwarded-groups'],
+      'ai-users,staff',
+    );
+    const nested = await gateway(t, ldap, { provider: '    memberOf: true\n    nestedGroups: true\n' });
+    assert.equal(
+      (await signIn(nested, 'carol', USERS.carol.password))['x-forwarded-groups'],
+      'ai-users,gpu-admins',
+    );
+  });
+
+  it('connects over LDAPS and StartTLS, trusting only the configured CA', async (t) => {
+    const ca = `    tls: { ca: "${ldap.caFile}" }\n`;
+    const ldaps = await gateway(t, ldap.ldapsUrl!, { provider: ca });
+    assert.equal((await signIn(ldaps, 'bob', USERS.bob.password))['x-forwarded-user'], 'bob');
+    const startTls = await gateway(t, ldap, {
+      provider: `    startTls: true\n    tls: { ca: "${ldap.caFile}", serverName: ldap.test }\n`,
+    });
+    assert.equal((await signIn(startTls, 'bob', USERS.bob.password))['x-forwarded-user'], 'bob');
+    const untrusted = await gateway(t, ldap.ldapsUrl!);
+    assert.equal(
+      (await submit(untrusted.client, { username: 'bob', password: USERS.bob.password })).status,
+      502,
+    );
+    const wrongName = await gateway(t, ldap, {
+      provider: `    startTls: true\n    tls: { ca: "${ldap.caFile}", serverName: other.test }\n`,
+    });
+    assert.equal(
+      (await submit(wrongName.client, { username: 'bob', password: USERS.bob.password })).status,
+      502,
+    );
+  });
+
+  it('reports the directory in readiness: ready while slapd answers', async (t) => {
+    const s = await gateway(t, ldap);
+    const ready = await s.client.request('/_portico/readyz', { headers: { accept: 'application/json' } });
+    assert.equal(ready.status, 200, ready.text);
+    const down = await gateway(t, `ldap://127.0.0.1:${await freePort()}`);
+    const notReady = await down.client.request('/_portico/readyz', {
+      headers: { accept: 'application/json' },
+    });
+    assert.equal(notReady.status, 503);
+  });
+});
+
+describe('LDAP filters and names', () => {
+  const def = (extra: Partial<LdapDefinition>): LdapDefinition => ({
+    id: 'ad',
+    type: 'ldap',
+    url: 'ldaps://dc.corp.example:636',
+    userBase: 'DC=corp,DC=example',
+    ...extra,
+  });
+
+  it('escapes the user name with RFC 4515 escapes in the user filter', () => {
+    assert.equal(userSearchFilter(def({}), '*)(|(uid=*'), '(uid=\\2a\\29\\28|\\28uid=\\2a)');
+    assert.equal(userSearchFilter(def({}), 'a\\2a\0'), '(uid=a\\5c2a\\00)');
+    assert.equal(
+      userSearchFilter(def({ activeDirectory: true }), 'jdoe'),
+      '(sAMAccountName=jdoe)',
+      'Active Directory looks users up by sAMAccountName',
+    );
+    assert.equal(
+      userSearchFilter(
+        def({ userFilter: '(&(objectClass=person)(|(uid={username})(mail={username})))' }),
+        'a*',
+      ),
+      '(&(objectClass=person)(|(uid=a\\2a)(mail=a\\2a)))',
+    );
+  });
+
+  it("builds Active Directory's in-chain group filter with the DN escaped", () => {
+    const dn = 'CN=Smith\\, John (IT),OU=Users,DC=corp,DC=example';
+    assert.equal(IN_CHAIN_RULE, '1.2.840.113556.1.4.1941');
+    assert.equal(
+      groupSearchFilter(def({ activeDirectory: true, nestedGroups: true }), dn),
+      '(member:1.2.840.113556.1.4.1941:=CN=Smith\\5c, John \\28IT\\29,OU=Users,DC=corp,DC=example)',
+    );
+    assert.equal(
+      groupSearchFilter(def({ nestedGroups: 'in-chain' }), 'CN=a*,DC=x'),
+      '(member:1.2.840.113556.1.4.1941:=CN=a\\2a,DC=x)',
+    );
+    assert.equal(groupSearchFilter(def({ activeDirectory: true }), 'CN=x,DC=y'), '(member=CN=x,DC=y)');
+    assert.equal(groupSearchFilter(def({ nestedGroups: true }), 'cn=x,dc=y'), '(member=cn=x,dc=y)');
+    assert.equal(
+      groupSearchFilter(
+        def({ groupFilter: '(&(objectClass=posixGroup)(memberUid={username}))' }),
+        'cn=x',
+        'a)(',
+      ),
+      '(&(objectClass=posixGroup)(memberUid=a\\29\\28))',
+    );
+  });
+
+  it('reads group names from DNs and formats objectGUIDs as AD shows them', () => {
+    assert.equal(rdnValue(`cn=gpu-admins,${GROUPS}`), 'gpu-admins');
+    assert.equal(rdnValue('CN=Smith\\, John,OU=x', 'cn'), 'Smith, John');
+    assert.equal(rdnValue('cn=caf\\C3\\A9 \\2B more,dc=x'), 'café + more');
+    assert.equal(rdnValue('ou=groups,dc=x', 'cn'), undefined);
+    assert.equal(rdnValue(`dc=example,${BASE_DN}`), 'example');
+    const guid = Buffer.from('3f2504e04f8941d39a0c0305e82c3301', 'hex');
+    assert.equal(formatGuid(guid), 'e004253f-894f-d341-9a0c-0305e82c3301');
+  });
+});

@@ -1,0 +1,267 @@
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './sso.ts';
+
+const SLAPD = '/usr/sbin/slapd';
+const MODULES = '/usr/lib/ldap';
+const SCHEMA = '/etc/ldap/schema';
+
+export const BASE_DN = 'dc=example,dc=com';
+export const PEOPLE = `ou=people,${BASE_DN}`;
+export const GROUPS = `ou=groups,${BASE_DN}`;
+export const SERVICE_DN = `cn=portico,ou=services,${BASE_DN}`;
+export const SERVICE_PASSWORD = 'service-secret';
+
+/** The directory's users: uid → password (and what the tests expect of them). */
+export const USERS = {
+  alice: { password: 'alice-pw', cn: 'Alice Zhang', mail: 'alice@example.com' },
+  bob: { password: 'bob-pw', cn: 'Bob Li', mail: 'bob@example.com' },
+  /** A user literally named `a*`: typing `a*` must log in as exactly this user, never alice. */
+  'a*': { password: 'star-pw', cn: 'Asterisk User', mail: 'star@example.com' },
+  /** In gpu-admins, which is itself a member of ai-users (a nested group). */
+  carol: { password: 'carol-pw', cn: 'Carol Wang', mail: 'carol@example.com' },
+} as const;
+
+/** A test context, or anything else that runs cleanups later (a suite's `after`). */
+export type Cleanup = { after(fn: () => unknown): unknown };
+
+export type Slapd = {
+  /** ldap:// on the loopback. */
+  url: string;
+  /** ldaps:// when started with `tls: true`. */
+  ldapsUrl: string | undefined;
+  /** The CA that signed the server certificate (for `ldap.test` and 127.0.0.1), when `tls`. */
+  caFile: string | undefined;
+  port: number;
+  rootDn: string;
+  rootPassword: string;
+  /** Has the memberof overlay (memberOf attributes maintained by the server). */
+  memberOf: boolean;
+  stop(): Promise<void>;
+};
+
+/**
+ * A real OpenLDAP slapd on a free loopback port: a generated slapd.conf (mdb backend, suffix
+ * dc=example,dc=com, the memberof overlay when the module exists), everything in a temp dir,
+ * data loaded online with ldapadd so the overlay fills memberOf. Stopped after the test.
+ */
+export async function startSlapd(t: Cleanup, options: { tls?: boolean } = {}): Promise<Slapd> {
+  if (!existsSync(SLAPD) || spawnSync('ldapadd', ['-VV']).error) {
+    throw new Error('OpenLDAP is not installed: apt-get install slapd ldap-utils');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'portico-slapd-'));
+  mkdirSync(join(dir, 'db'));
+  const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
+  const rootDn = `cn=admin,${BASE_DN}`;
+  const rootPassword = 'root-secret';
+  const memberOf = existsSync(join(MODULES, 'memberof.so'));
+  const caFile = options.tls ? makeCertificates(dir) : undefined;
+
+  writeFileSync(
+    join(dir, 'slapd.conf'),
+    `include ${SCHEMA}/core.schema
+include ${SCHEMA}/cosine.schema
+include ${SCHEMA}/inetorgperson.schema
+include ${SCHEMA}/nis.schema
+modulepath ${MODULES}
+moduleload back_mdb
+${memberOf ? 'moduleload memberof' : ''}
+pidfile ${dir}/slapd.pid
+argsfile ${dir}/slapd.args
+${
+  caFile
+    ? `TLSCACertificateFile ${dir}/ca.pem
+TLSCertificateFile ${dir}/server.pem
+TLSCertificateKeyFile ${dir}/server.key`
+    : ''
+}
+database mdb
+maxsize 16777216
+suffix "${BASE_DN}"
+rootdn "${rootDn}"
+rootpw ${rootPassword}
+directory ${dir}/db
+index objectClass eq
+index uid,member eq
+${
+  memberOf
+    ? `overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+memberof-refint TRUE`
+    : ''
+}
+access to attrs=userPassword
+  by self write
+  by anonymous auth
+  by * none
+access to *
+  by dn.exact="${SERVICE_DN}" read
+  by self read
+  by * none
+`,
+  );
+  writeFileSync(join(dir, 'data.ldif'), dataLdif());
+
+  const urls = `ldap://127.0.0.1:${port}/${tlsPort ? ` ldaps://127.0.0.1:${tlsPort}/` : ''}`;
+  let child: ChildProcess | undefined = spawn(SLAPD, ['-d', '0', '-h', urls, '-f', join(dir, 'slapd.conf')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+  const stop = async () => {
+    const c = child;
+    child = undefined;
+    if (c && c.exitCode === null) {
+      c.kill('SIGTERM');
+      const done = await Promise.race([exited, sleep(2000).then(() => 'timeout' as const)]);
+      if (done === 'timeout') c.kill('SIGKILL');
+    }
+  };
+  t.after(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (let i = 0; ; i++) {
+    if (await probe(port)) break;
+    if (child.exitCode !== null || i > 100)
+      throw new Error(`slapd did not start (exit ${child.exitCode}):\n${stderr.slice(-2000)}`);
+    await sleep(50);
+  }
+  const add = spawnSync(
+    'ldapadd',
+    ['-x', '-H', `ldap://127.0.0.1:${port}`, '-D', rootDn, '-w', rootPassword, '-f', join(dir, 'data.ldif')],
+    { encoding: 'utf8' },
+  );
+  if (add.status !== 0) throw new Error(`ldapadd failed: ${add.stderr}`);
+
+  return {
+    url: `ldap://127.0.0.1:${port}`,
+    ldapsUrl: tlsPort ? `ldaps://127.0.0.1:${tlsPort}` : undefined,
+    caFile,
+    port,
+    rootDn,
+    rootPassword,
+    memberOf,
+    stop,
+  };
+}
+
+function dataLdif(): string {
+  const person = (uid: keyof typeof USERS) => {
+    const u = USERS[uid];
+    return `dn: uid=${uid},${PEOPLE}
+objectClass: inetOrgPerson
+uid: ${uid}
+cn: ${u.cn}
+sn: ${u.cn.split(' ').pop()}
+mail: ${u.mail}
+userPassword: ${u.password}
+`;
+  };
+  return `dn: ${BASE_DN}
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: ou=people,${BASE_DN}
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,${BASE_DN}
+objectClass: organizationalUnit
+ou: groups
+
+dn: ou=services,${BASE_DN}
+objectClass: organizationalUnit
+ou: services
+
+dn: ${SERVICE_DN}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: portico
+userPassword: ${SERVICE_PASSWORD}
+
+${(Object.keys(USERS) as (keyof typeof USERS)[]).map(person).join('\n')}
+dn: cn=gpu-admins,${GROUPS}
+objectClass: groupOfNames
+cn: gpu-admins
+member: uid=carol,${PEOPLE}
+
+dn: cn=ai-users,${GROUPS}
+objectClass: groupOfNames
+cn: ai-users
+member: uid=alice,${PEOPLE}
+member: cn=gpu-admins,${GROUPS}
+
+dn: cn=staff,${GROUPS}
+objectClass: groupOfNames
+cn: staff
+member: uid=alice,${PEOPLE}
+member: uid=bob,${PEOPLE}
+`;
+}
+
+/** A CA and a server certificate for ldap.test and 127.0.0.1, made with openssl. */
+function makeCertificates(dir: string): string {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  run(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Portico LDAP Test CA',
+  );
+  run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=ldap.test');
+  writeFileSync(
+    join(dir, 'san.ext'),
+    'subjectAltName=DNS:ldap.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+  );
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+  );
+  return join(dir, 'ca.pem');
+}
+
+function probe(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
