@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   PORTICO_ERR_BAD_ORIGIN: { status: 403, message: 'The request came from a site that is not allowed.' },
   PORTICO_ERR_NOT_FOUND: { status: 404, message: 'There is no page at this address.' },
   PORTICO_ERR_METHOD: { status: 405, message: 'This method is not allowed here.' },
+  PORTICO_ERR_TOO_LARGE: { status: 413, message: 'The request is too large.' },
   PORTICO_ERR_TOO_MANY: { status: 429, message: 'Too many requests. Try again shortly.' },
   PORTICO_ERR_INTERNAL: { status: 500, message: 'Something went wrong in the gateway.' },
   PORTICO_ERR_UPSTREAM: { status: 502, message: 'The service behind this page is not reachable.' },
@@ -58,5 +59,12 @@ export class GatewayError extends Error {
 /** Wraps anything thrown into a GatewayError without losing the original as `cause`. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
+  // Libraries (express, body parsers) mark the client's mistakes with a 4xx status.
+  const status = Number(
+    (err as { status?: unknown; statusCode?: unknown })?.status ??
+      (err as { statusCode?: unknown })?.statusCode,
+  );
+  if (status === 413) return new GatewayError('PORTICO_ERR_TOO_LARGE', { cause: err });
+  if (status >= 400 && status < 500) return new GatewayError('PORTICO_ERR_BAD_REQUEST', { cause: err });
   return new GatewayError('PORTICO_ERR_INTERNAL', { cause: err });
 }

@@ -65,14 +65,14 @@ export function loggedOutPage(lang: Lang, rd: string): string {
   });
 }
 
-export function logoutConfirmPage(lang: Lang, rd: string): string {
+export function logoutConfirmPage(lang: Lang, rd: string, csrf: string): string {
   const t = T[lang];
   return renderPage({
     lang,
     title: t.confirmTitle,
     heading: t.confirmTitle,
     bodyHtml: `<p>${t.confirm}</p>
-<form method="post" action="/_portico/logout"><input type="hidden" name="rd" value="${escapeHtml(rd)}">
+<form method="post" action="/_portico/logout"><input type="hidden" name="rd" value="${escapeHtml(rd)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
 <button class="portico-button" id="portico-logout" type="submit">${t.yes}</button></form>
 <a class="portico-button secondary" href="${escapeHtml(rd)}">${t.cancel}</a>`,
   });

@@ -240,8 +240,20 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     });
   }
 
-  router.get('/logout', (req: Req, res) => {
-    res.type('html').send(logoutConfirmPage(pickLang(req), safeReturnPath(req.query.rd)));
+  router.get('/logout', ...withSession, async (req: Req, res, next) => {
+    try {
+      // The confirmation form carries a token bound to this session: a post from any other page,
+      // even one on a sibling site whose Origin reads `null`, cannot sign the user out.
+      if (req.session.identity && !req.session.csrf) {
+        req.session.csrf = randomBytes(24).toString('base64url');
+        await saveSession(req);
+      }
+      res
+        .type('html')
+        .send(logoutConfirmPage(pickLang(req), safeReturnPath(req.query.rd), req.session.csrf ?? ''));
+    } catch (err) {
+      next(err);
+    }
   });
 
   router.post('/logout', form, ...withSession, async (req: Req, res, next) => {
@@ -251,8 +263,15 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       const origin = req.headers.origin;
       if (origin !== undefined && origin !== 'null' && origin !== publicBase(req))
         throw new GatewayError('PORTICO_ERR_BAD_ORIGIN');
-      const rd = safeReturnPath((req.body as Record<string, string> | undefined)?.rd);
+      const body = (req.body ?? {}) as Record<string, string>;
+      const rd = safeReturnPath(body.rd);
       const identity = req.session.identity;
+      if (
+        identity &&
+        (!req.session.csrf || typeof body.csrf !== 'string' || !safeEqual(body.csrf, req.session.csrf))
+      ) {
+        throw new GatewayError('PORTICO_ERR_BAD_ORIGIN', { detail: 'Use the sign-out button to sign out.' });
+      }
       const tokens = req.session.tokens;
       const id = req.session.id;
       await new Promise<void>((resolve, reject) =>

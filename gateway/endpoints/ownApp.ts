@@ -71,7 +71,11 @@ export function createOwnApp(o: OwnAppOptions): Express {
   app.use((_req, _res, next) => next(new GatewayError('PORTICO_ERR_NOT_FOUND')));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = toGatewayError(err);
-    const id = (req as IncomingMessage & { portico?: { requestId: string } }).portico?.requestId ?? '-';
+    const portico = (
+      req as IncomingMessage & { portico?: { requestId: string; log?: import('pino').Logger } }
+    ).portico;
+    const id = portico?.requestId ?? '-';
+    if (e.status >= 500) portico?.log?.error({ err: e.cause ?? e, reqId: id }, e.code);
     respondError(req as IncomingMessage, res as ServerResponse, e, id);
   });
   return app;

@@ -26,6 +26,10 @@ export function accessLog(ctx: HttpContext): void {
   const logging = ctx.config.logging.accessLog && ctx.log.isLevelEnabled('info');
   if (!logging && !channels.request.hasSubscribers) return;
   const { req, res } = ctx;
+  // Express rewrites req.url for Portico's own endpoints; and their queries (OAuth `code`,
+  // `state`, SAML responses) are credentials that never go into a log.
+  const rawUrl = req.url ?? '';
+  const url = rawUrl.startsWith('/_portico/') ? rawUrl.split('?')[0] : rawUrl;
   res.once('close', () => {
     const durationMs = performance.now() - ctx.startedAt;
     const status = res.statusCode;
@@ -46,7 +50,7 @@ export function accessLog(ctx: HttpContext): void {
     if (!logging) return;
     const line = {
       reqId: ctx.requestId,
-      req: { method: req.method, url: req.url, remote: ctx.clientIp || req.socket.remoteAddress },
+      req: { method: req.method, url, remote: ctx.clientIp || req.socket.remoteAddress },
       route: ctx.route?.id,
       res: { status },
       user: ctx.identity?.username,

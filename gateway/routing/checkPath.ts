@@ -25,3 +25,27 @@ export function splitTarget(url: string, maxLength: number): { path: string; que
   if (DOT_SEGMENT.test(path) || AMBIGUOUS.test(path)) throw new GatewayError('PORTICO_ERR_BAD_PATH');
   return { path, query };
 }
+
+/**
+ * The path as a lenient backend would read it: `;params` dropped, percent-escapes decoded (invalid
+ * or overlong UTF-8 refused), backslashes as slashes, slashes merged, dot segments resolved.
+ * `undefined` means no backend could read it consistently. Paths with nothing to decode come back
+ * unchanged without any work.
+ */
+export function backendView(path: string): string | undefined {
+  if (!/[%;]/.test(path)) return path;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path.replace(/;[^/]*/g, ''));
+  } catch {
+    return undefined;
+  }
+  if (/[\x00-\x1f\x7f]/.test(decoded)) return undefined;
+  const out: string[] = [];
+  for (const segment of decoded.replace(/\\/g, '/').split('/')) {
+    if (segment === '..') out.pop();
+    else if (segment !== '.') out.push(segment);
+  }
+  const joined = out.join('/').replace(/\/{2,}/g, '/');
+  return joined.startsWith('/') ? joined : `/${joined}`;
+}

@@ -1,10 +1,29 @@
 import type { HttpContext, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
-import { matchRoute } from './matchRoute.ts';
+import type { Route } from '../config/types.ts';
+import { backendView } from './checkPath.ts';
+import { matchRoute, type RouteMatch } from './matchRoute.ts';
+
+/**
+ * The route for a path, refusing paths that a lenient backend would read as another route:
+ * `/dce5%2Fadmin`, `/%64ce5/`, `/dce5;x/`, `/x/%c0%ae%c0%ae/dce5/` or `/DCE5/` must not reach the
+ * customer system as a way around the AI platform's login.
+ */
+function unambiguousRoute(routes: readonly Route[], path: string): RouteMatch | undefined {
+  const match = matchRoute(routes, path);
+  const view = backendView(path);
+  if (view === undefined) throw new GatewayError('PORTICO_ERR_BAD_PATH');
+  const lower = view.toLowerCase();
+  if (view !== path && matchRoute(routes, view)?.route !== match?.route)
+    throw new GatewayError('PORTICO_ERR_BAD_PATH');
+  if (lower !== view && matchRoute(routes, lower)?.route !== match?.route)
+    throw new GatewayError('PORTICO_ERR_BAD_PATH');
+  return match;
+}
 
 /** Longest-prefix route match; `/dce5` answers 301 to `/dce5/` as nginx does. */
 export function routeRequest(ctx: HttpContext): void {
-  const match = matchRoute(ctx.config.routes, ctx.path);
+  const match = unambiguousRoute(ctx.config.routes, ctx.path);
   if (!match) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
   ctx.route = match.route;
   if (match.redirect) {
@@ -16,7 +35,7 @@ export function routeRequest(ctx: HttpContext): void {
 
 /** Upgrades go only to routes that say `websocket: true`. */
 export function routeUpgrade(ctx: UpgradeContext): void {
-  const match = matchRoute(ctx.config.routes, ctx.path);
+  const match = unambiguousRoute(ctx.config.routes, ctx.path);
   if (!match || match.redirect) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
   if (!match.route.websocket)
     throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {

@@ -8,7 +8,7 @@ import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { clientCredentialsToken, driveLogout } from '../helpers/idp.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
-import { freePort, login, SESSION_SECRET, startSso } from '../helpers/sso.ts';
+import { freePort, login, logout, SESSION_SECRET, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 const IDENTITY = [
@@ -187,11 +187,7 @@ describe('sessions shared through Redis', () => {
     ).kid;
     const jwksA = json<{ keys: { kid: string }[] }>(await send(a.gw.url, '/_portico/jwks.json'));
     assert.ok(jwksA.keys.some((k) => k.kid === kidB));
-    const out = await client.request('/_portico/logout', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: '',
-    });
+    const out = await logout(client);
     assert.equal(out.status, 303);
     await sleep(100);
     const afterOnB = await send(b.url, '/dce5/', { headers: { cookie, accept: 'application/json' } });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { json, send } from '../helpers/http.ts';
 import { CookieJar, driveLogin } from '../helpers/idp.ts';
-import { GatewayClient, login, startSso } from '../helpers/sso.ts';
+import { GatewayClient, login, logout, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 async function setup(t: import('node:test').TestContext, extraRoute = '') {
@@ -187,11 +187,7 @@ describe('single sign-on with OpenID Connect', () => {
     const confirm = await client.request('/_portico/logout');
     assert.equal(confirm.status, 200);
     assert.match(confirm.text, /<form method="post" action="\/_portico\/logout">/);
-    const r = await client.request('/_portico/logout', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: s.publicUrl },
-      body: 'rd=%2F',
-    });
+    const r = await logout(client, s.publicUrl);
     assert.equal(r.status, 303);
     const end = new URL(r.headers.location!);
     assert.equal(end.origin, new URL(s.idp.issuer).origin);

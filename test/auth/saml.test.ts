@@ -26,7 +26,7 @@ import {
   type SamlVariant,
   startSamlIdp,
 } from '../helpers/samlIdp.ts';
-import { freePort, GatewayClient, SESSION_SECRET } from '../helpers/sso.ts';
+import { freePort, GatewayClient, logout as signOut, SESSION_SECRET } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 type Setup = { idp: SamlIdp; gw: StartedGateway; upstream: Upstream; publicUrl: string; def: SamlDefinition };
@@ -301,11 +301,7 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
     const s = await setup(t, { provider: (idp) => ({ logoutUrl: idp.sloUrl }) });
     const { client, posted } = await signIn(s, 'alice');
     assert.equal(posted.status, 302);
-    const out = await client.request('/_portico/logout', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: s.publicUrl },
-      body: 'rd=%2Fdce5%2F',
-    });
+    const out = await signOut(client, s.publicUrl, '/dce5/');
     assert.equal(out.status, 303);
     const location = out.headers.location!;
     assert.ok(location.startsWith(`${s.idp.sloUrl}?SAMLRequest=`), location);
@@ -341,11 +337,7 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
   it('does not send a LogoutRequest when the IdP has no logout URL', async (t) => {
     const s = await setup(t);
     const { client } = await signIn(s, 'alice');
-    const out = await client.request('/_portico/logout', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: s.publicUrl },
-      body: '',
-    });
+    const out = await signOut(client, s.publicUrl);
     assert.equal(out.status, 303);
     assert.equal(out.headers.location, `${s.publicUrl}/_portico/logged-out`);
   });

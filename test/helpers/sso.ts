@@ -131,3 +131,14 @@ export async function login(
   const landed = await client.follow(back.location);
   return { client, landed, idpJar, formShown: back.formShown, callback: back.location };
 }
+
+/** Signs out as a person would: the confirmation page, then its form (with its token). */
+export async function logout(client: GatewayClient, origin?: string, rd = '/') {
+  const page = await client.request('/_portico/logout');
+  const csrf = /name="csrf" value="([^"]*)"/.exec(page.text)?.[1] ?? '';
+  return client.request('/_portico/logout', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) },
+    body: `rd=${encodeURIComponent(rd)}&csrf=${encodeURIComponent(csrf)}`,
+  });
+}

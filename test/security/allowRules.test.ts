@@ -1,0 +1,163 @@
+// `allow` rules (emails, domains) against crafted identities: addresses with several `@`, quoted
+// local parts, domains that merely end or start like the allowed one, case, and addresses the IdP
+// did not verify. Unit tests of isAllowed() and one sign-in through a real IdP.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isAllowed } from '../../gateway/auth/isAllowed.ts';
+import { loadConfigText } from '../../gateway/config/loadConfig.ts';
+import type { Route } from '../../gateway/config/types.ts';
+import type { Identity } from '../../gateway/context.ts';
+import { type DemoUser, startTestIdp } from '../helpers/idp.ts';
+import { freePort, login, startSso } from '../helpers/sso.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+const config = loadConfigText(
+  `publicUrl: http://127.0.0.1:1
+session: { secret: x-secret-x-secret-x-secret-x-secret-x }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "http://127.0.0.1:2", clientId: c, clientSecret: s }
+routes:
+  - { id: by-email, path: /a/, upstream: "http://127.0.0.1:3/", auth: required, allow: { emails: [alice@example.com] } }
+  - { id: by-domain, path: /b/, upstream: "http://127.0.0.1:3/", auth: required, allow: { domains: [example.com] } }
+  - { id: by-subdomains, path: /c/, upstream: "http://127.0.0.1:3/", auth: required, allow: { domains: [.example.com] } }
+  - { id: by-upper-domain, path: /d/, upstream: "http://127.0.0.1:3/", auth: required, allow: { domains: [EXAMPLE.COM] } }
+  - { id: by-upper-email, path: /e/, upstream: "http://127.0.0.1:3/", auth: required, allow: { emails: [Alice@Example.COM] } }
+`,
+  { env: {} },
+);
+const route = (id: string): Route => config.routes.find((r) => r.id === id)!;
+
+function who(email: string | undefined, emailVerified?: boolean): Identity {
+  return { idp: 'corp', sub: 'mallory', username: 'mallory', email, emailVerified, groups: [] };
+}
+
+// Addresses that must not pass an `emails: [alice@example.com]` or `domains: [example.com]` rule.
+const CRAFTED = [
+  'alice@example.com@evil.io',
+  '"alice@example.com"@evil.io',
+  'alice@evil.io@example.com',
+  '"alice@evil.io"@example.com',
+  'alice@example.com.evil.io',
+  'alice@evil-example.com',
+  'alice@evilexample.com',
+  'alice@example.com\u0000@evil.io',
+  'alice@example.com\n@evil.io',
+  'alice@example.com evil.io',
+  'alice@example.com,mallory@evil.io',
+  'alice@example.com;mallory@evil.io',
+  'alice@exаmple.com', // Cyrillic а
+  'alice@example.com.',
+  'alice%40example.com@evil.io',
+  '@example.com',
+  'alice@',
+  'alice',
+  '',
+];
+
+describe('allow rules: emails and domains (isAllowed)', () => {
+  for (const email of CRAFTED) {
+    // Two of them are, read strictly (quoted local part), mailboxes at example.com: a domain rule
+    // may admit or refuse them, but the exact email rule must refuse them.
+    const domainOk = email === 'alice@evil.io@example.com' || email === '"alice@evil.io"@example.com';
+    it(`refuses ${JSON.stringify(email)} for emails: [alice@example.com]${domainOk ? '' : ' and domains: [example.com]'}`, () => {
+      assert.equal(isAllowed(route('by-email'), who(email)), false, 'emails rule');
+      assert.equal(isAllowed(route('by-email'), who(email, true)), false, 'emails rule, verified');
+      assert.equal(isAllowed(route('by-upper-email'), who(email, true)), false, 'upper-case emails rule');
+      if (!domainOk) {
+        assert.equal(isAllowed(route('by-domain'), who(email, true)), false, 'domains rule');
+        assert.equal(isAllowed(route('by-upper-domain'), who(email, true)), false, 'upper-case domains rule');
+        assert.equal(isAllowed(route('by-subdomains'), who(email, true)), false, 'subdomains rule');
+      }
+    });
+  }
+
+  it('refuses a subdomain for a plain domain rule, and look-alikes for a .domain rule', () => {
+    assert.equal(isAllowed(route('by-domain'), who('alice@eu.example.com', true)), false);
+    assert.equal(isAllowed(route('by-subdomains'), who('alice@eu.example.com', true)), true);
+    assert.equal(isAllowed(route('by-subdomains'), who('alice@eu-example.com', true)), false);
+    assert.equal(isAllowed(route('by-subdomains'), who('alice@evil.io.example.com.evil.io', true)), false);
+    assert.equal(isAllowed(route('by-subdomains'), who('alice@example.com.evil.io', true)), false);
+  });
+
+  it('compares case-insensitively: EXAMPLE.COM addresses and rules still match (no lock-out)', () => {
+    assert.equal(isAllowed(route('by-domain'), who('carol@EXAMPLE.COM', true)), true);
+    assert.equal(isAllowed(route('by-upper-domain'), who('carol@example.com', true)), true);
+    assert.equal(isAllowed(route('by-email'), who('ALICE@example.com', true)), true);
+    assert.equal(isAllowed(route('by-upper-email'), who('alice@example.com', true)), true);
+    assert.equal(isAllowed(route('by-email'), who('  alice@example.com  ', true)), true);
+  });
+
+  it('ignores an email the IdP says it did not verify (email_verified: false)', () => {
+    for (const id of ['by-email', 'by-domain', 'by-subdomains', 'by-upper-domain']) {
+      assert.equal(isAllowed(route(id), who('alice@example.com', false)), false, id);
+    }
+    // A provider that does not say (no email_verified claim) is trusted as configured.
+    assert.equal(isAllowed(route('by-email'), who('alice@example.com', undefined)), true);
+  });
+
+  it('refuses an identity without an email, and no identity at all', () => {
+    assert.equal(isAllowed(route('by-email'), who(undefined)), false);
+    assert.equal(isAllowed(route('by-domain'), undefined), false);
+  });
+});
+
+describe('allow rules through a real IdP', () => {
+  const user = (id: string, email: string): DemoUser => ({
+    id,
+    username: id,
+    password: id,
+    email,
+    name: id,
+    groups: ['staff'],
+  });
+
+  it('admits alice@example.com and carol@EXAMPLE.COM, and refuses crafted addresses with 403 before the upstream', async (t) => {
+    const ai = await startUpstream();
+    t.after(() => ai.close());
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const users = [
+      user('alice', 'alice@example.com'),
+      user('carol', 'carol@EXAMPLE.COM'),
+      user('m1', 'alice@example.com@evil.io'),
+      user('m2', '"alice@example.com"@evil.io'),
+      user('m3', 'mallory@evil-example.com'),
+      user('m4', 'mallory@example.com.evil.io'),
+    ];
+    const idp = await startTestIdp(t, {
+      users,
+      clients: [
+        {
+          clientId: 'portico',
+          clientSecret: 'portico-secret',
+          redirectUris: [`${publicUrl}/_portico/callback/corp`],
+        },
+      ],
+      logErrors: false,
+    });
+    const s = await startSso(
+      t,
+      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, allow: { domains: [example.com] }, inject: { headers: true } }
+  - { id: mail, path: /mail/, upstream: "${ai.url}", auth: required, allow: { emails: [alice@example.com] }, inject: { headers: true } }
+`,
+      { idp, port },
+    );
+    const outcome: Record<string, [number, number]> = {};
+    for (const u of users) {
+      const before = ai.requests.length;
+      const { client, landed } = await login(s, u.username);
+      const mail = await client.request('/mail/', { headers: { accept: 'application/json' } });
+      outcome[u.username] = [landed.status, mail.status];
+      const reached = ai.requests.slice(before);
+      for (const r of reached) assert.ok(['alice', 'carol'].includes(String(r.headers['x-forwarded-user'])));
+    }
+    assert.deepEqual(outcome, {
+      alice: [200, 200],
+      carol: [200, 403],
+      m1: [403, 403],
+      m2: [403, 403],
+      m3: [403, 403],
+      m4: [403, 403],
+    });
+  });
+});

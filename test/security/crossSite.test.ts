@@ -1,0 +1,283 @@
+// What another site can make a signed-in browser do: open a WebSocket with the user's session
+// (cross-site WebSocket hijacking), sign the user out (logout CSRF); and the session cookie's flags
+// that keep it out of scripts and cross-site requests.
+import assert from 'node:assert/strict';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startGateway } from '../helpers/gateway.ts';
+import { driveLogin, startTestIdp } from '../helpers/idp.ts';
+import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
+import { freePort, GatewayClient, login, SESSION_SECRET, type SsoSetup, startSso } from '../helpers/sso.ts';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+
+function suiteContext(): TestContext {
+  const closers: (() => unknown)[] = [];
+  after(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
+}
+
+/** Origins a page on another site (or a sandboxed one) can make a browser send. */
+function foreignOrigins(own: URL): Record<string, string> {
+  const otherPort = String(Number(own.port) + 1);
+  return {
+    'a foreign Origin': 'https://evil.example',
+    'Origin: null (sandboxed frame, data: URL, no-referrer page)': 'null',
+    'an Origin with the right host but the https scheme': `https://${own.host}`,
+    'an Origin with the right host but another port': `${own.protocol}//${own.hostname}:${otherPort}`,
+    'a look-alike Origin that starts with our own': `${own.origin}.evil.io`,
+    'an Origin naming our host as user info': `http://${own.host}@evil.example`,
+    'an Origin on a sibling host name': `${own.protocol}//portal.${own.hostname}.nip.io:${own.port}`,
+  };
+}
+
+describe('cross-site WebSocket hijacking', () => {
+  const t = suiteContext();
+  let sso: SsoSetup;
+  let cookie: string;
+  let ai: Upstream;
+  let pub: Upstream;
+  const own = () => new URL(sso.publicUrl);
+
+  before(async () => {
+    ai = await startUpstream({ websocket: true });
+    pub = await startUpstream({ websocket: true });
+    t.after(() => Promise.all([ai.close(), pub.close()]));
+    sso = await startSso(
+      t,
+      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, websocket: true, inject: { headers: true } }
+  - { id: public, path: /, upstream: "${pub.url}", auth: none, websocket: true }
+`,
+    );
+    cookie = (await login(sso, 'alice')).client.cookieHeader();
+  });
+
+  async function upgrade(path: string, origin: string | undefined) {
+    const before = { ai: ai.requests.length, pub: pub.requests.length };
+    const r = await exchange(
+      sso.gw.url,
+      requestBytes('GET', path, [
+        ['Host', new URL(sso.gw.url).host],
+        ...WEBSOCKET_UPGRADE,
+        ['Cookie', cookie],
+        ...(origin === undefined ? [] : [['Origin', origin] as const]),
+      ]),
+      { timeoutMs: 2000, settleMs: 0 },
+    );
+    const status = r.responses[0]?.status;
+    // The upstream records an upgrade on its WebSocket server's 'connection', a moment after the 101.
+    const total = () => ai.requests.length + pub.requests.length;
+    for (let i = 0; status === 101 && i < 100 && total() === before.ai + before.pub; i++) await sleep(5);
+    return {
+      status,
+      reached: ai.requests.length - before.ai + pub.requests.length - before.pub,
+    };
+  }
+
+  it('opens the WebSocket for our own origin, and for a client that sends no Origin (control)', async () => {
+    assert.deepEqual(await upgrade('/dce5/ws', own().origin), { status: 101, reached: 1 });
+    assert.deepEqual(await upgrade('/dce5/ws', undefined), { status: 101, reached: 1 });
+  });
+
+  describe('with a valid session cookie on the protected route', () => {
+    // The names are known before the gateway starts; the values are built from its origin.
+    for (const name of Object.keys(foreignOrigins(new URL('http://127.0.0.1:1')))) {
+      it(`refuses ${name} with 403 and nothing reaches the upstream`, async () => {
+        const origin = foreignOrigins(own())[name]!;
+        assert.deepEqual(await upgrade('/dce5/terminal/ws', origin), { status: 403, reached: 0 }, origin);
+      });
+    }
+  });
+
+  it('refuses a foreign Origin on a public route too (the upstream may use cookies of its own)', async () => {
+    assert.deepEqual(await upgrade('/chat/ws', 'https://evil.example'), { status: 403, reached: 0 });
+  });
+
+  it('refuses two Origin headers, one of them ours', async () => {
+    const before = ai.requests.length;
+    const r = await exchange(
+      sso.gw.url,
+      requestBytes('GET', '/dce5/ws', [
+        ['Host', new URL(sso.gw.url).host],
+        ...WEBSOCKET_UPGRADE,
+        ['Cookie', cookie],
+        ['Origin', 'https://evil.example'],
+        ['Origin', own().origin],
+      ]),
+      { timeoutMs: 2000, settleMs: 0 },
+    );
+    assert.notEqual(r.responses[0]?.status, 101);
+    assert.equal(ai.requests.length, before);
+  });
+});
+
+describe('logout CSRF', () => {
+  const t = suiteContext();
+  let sso: SsoSetup;
+
+  before(async () => {
+    const ai = await startUpstream();
+    const pub = await startUpstream();
+    t.after(() => Promise.all([ai.close(), pub.close()]));
+    sso = await startSso(
+      t,
+      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }
+  - { id: public, path: /, upstream: "${pub.url}", auth: optional }
+`,
+    );
+  });
+
+  async function signedIn() {
+    const { client } = await login(sso, 'alice');
+    return client;
+  }
+
+  async function stillSignedIn(client: GatewayClient): Promise<boolean> {
+    const r = await client.request('/dce5/', { headers: { accept: 'application/json' } });
+    return r.status === 200;
+  }
+
+  /** The token of the confirmation form: only the user's own page has it. */
+  async function formToken(client: GatewayClient): Promise<string> {
+    const page = await client.request('/_portico/logout');
+    return /name="csrf" value="([^"]*)"/.exec(page.text)?.[1] ?? '';
+  }
+
+  function post(
+    client: GatewayClient,
+    origin: string | undefined,
+    contentType = 'application/x-www-form-urlencoded',
+    csrf = '',
+  ) {
+    return client.request('/_portico/logout', {
+      method: 'POST',
+      headers: { 'content-type': contentType, ...(origin === undefined ? {} : { origin }) },
+      body: `rd=%2F&csrf=${encodeURIComponent(csrf)}`,
+    });
+  }
+
+  for (const name of Object.keys(foreignOrigins(new URL('http://127.0.0.1:1')))) {
+    it(`refuses a logout POST from ${name} and the session stays`, async () => {
+      const client = await signedIn();
+      const r = await post(client, foreignOrigins(new URL(sso.publicUrl))[name]!);
+      assert.equal(r.status, 403);
+      assert.ok(await stillSignedIn(client), 'the session survived');
+    });
+  }
+
+  it('refuses a cross-site text/plain logout POST (a "simple" request needing no preflight)', async () => {
+    const client = await signedIn();
+    const r = await post(client, 'https://evil.example', 'text/plain');
+    assert.equal(r.status, 403);
+    assert.ok(await stillSignedIn(client));
+  });
+
+  it('never signs out on GET /_portico/logout: it only shows the confirmation form', async () => {
+    const client = await signedIn();
+    for (const target of [
+      '/_portico/logout',
+      '/_portico/logout?rd=%2Fdce5%2F',
+      '/_portico/logout?confirm=1&yes=true',
+    ]) {
+      const r = await client.request(target);
+      assert.equal(r.status, 200, target);
+      assert.match(r.text, /<form method="post" action="\/_portico\/logout">/);
+      // The page may refresh the session cookie (it stores the form token); it never clears it.
+      for (const c of ([] as string[]).concat(r.headers['set-cookie'] ?? [])) {
+        assert.doesNotMatch(
+          c,
+          /Expires=Thu, 01 Jan 1970|Max-Age=0|portico_session=;/i,
+          'no cookie is cleared',
+        );
+      }
+    }
+    const head = await client.request('/_portico/logout', { method: 'HEAD' });
+    assert.ok(head.status === 200 || head.status === 404 || head.status === 405);
+    const out = await client.request('/_portico/logged-out');
+    assert.equal(out.status, 200);
+    assert.ok(await stillSignedIn(client), 'the session survived every GET');
+  });
+
+  it('signs out on a POST from our own origin (control)', async () => {
+    const client = await signedIn();
+    const r = await post(client, sso.publicUrl, undefined, await formToken(client));
+    assert.equal(r.status, 303);
+    assert.equal(await stillSignedIn(client), false);
+  });
+});
+
+describe('session cookie flags', () => {
+  function sessionCookie(setCookie: string | string[] | undefined, name = 'portico_session'): string {
+    const c = ([] as string[]).concat(setCookie ?? []).find((x) => x.startsWith(`${name}=`));
+    assert.ok(c, `a ${name} cookie is set`);
+    return c;
+  }
+
+  function assertFlags(cookie: string, secure: boolean, path = '/') {
+    const attrs = cookie
+      .split(';')
+      .slice(1)
+      .map((a) => a.trim().toLowerCase());
+    assert.ok(attrs.includes('httponly'), `HttpOnly: ${cookie}`);
+    assert.ok(attrs.includes('samesite=lax'), `SameSite=Lax: ${cookie}`);
+    assert.ok(attrs.includes(`path=${path}`), `Path=${path}: ${cookie}`);
+    assert.ok(!attrs.some((a) => a.startsWith('domain=')), `host-only (no Domain): ${cookie}`);
+    assert.equal(attrs.includes('secure'), secure, `Secure=${secure}: ${cookie}`);
+  }
+
+  it('sets the session cookie HttpOnly, SameSite=Lax, Path=/ (http publicUrl) before and after login', async (t) => {
+    const ai = await startUpstream();
+    t.after(() => ai.close());
+    const sso = await startSso(t, `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }\n`);
+    const client = new GatewayClient(sso.gw.url);
+    const start = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
+    assertFlags(sessionCookie(start.headers['set-cookie']), false);
+    const back = await driveLogin(sso.idp, start.headers.location!, { username: 'alice', password: 'alice' });
+    const done = await client.request(back.location);
+    assert.equal(done.status, 302);
+    assertFlags(sessionCookie(done.headers['set-cookie']), false);
+  });
+
+  it('adds Secure when publicUrl is https, even though the gateway itself is reached over plain http', async (t) => {
+    const port = await freePort();
+    const publicUrl = `https://127.0.0.1:${port}`;
+    const idp = await startTestIdp(t, {
+      clients: [
+        {
+          clientId: 'portico',
+          clientSecret: 'portico-secret',
+          redirectUris: [`${publicUrl}/_portico/callback/corp`],
+          postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
+        },
+      ],
+      logErrors: false,
+    });
+    const ai = await startUpstream();
+    t.after(() => ai.close());
+    const gw = await startGateway(
+      t,
+      `publicUrl: ${publicUrl}
+session: { secret: ${SESSION_SECRET}, store: memory }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }
+routes:
+  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }
+`,
+      { port },
+    );
+    assert.ok(gw.url.startsWith('http://'), 'the test reaches the gateway over plain http');
+    const client = new GatewayClient(gw.url);
+    const start = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
+    assert.equal(start.status, 302);
+    assertFlags(sessionCookie(start.headers['set-cookie']), true);
+    const back = await driveLogin(idp, start.headers.location!, { username: 'alice', password: 'alice' });
+    assert.ok(back.location.startsWith(`${publicUrl}/_portico/callback/corp`));
+    const done = await client.request(back.location);
+    assert.equal(done.status, 302, done.text);
+    assertFlags(sessionCookie(done.headers['set-cookie']), true);
+    assertFlags(sessionCookie(done.headers['set-cookie'], 'portico_idp'), true, '/_portico/');
+    const page = await client.request('/dce5/', { headers: { accept: 'application/json' } });
+    assert.equal(page.status, 200, 'the Secure session works behind a TLS-terminating load balancer');
+  });
+});
