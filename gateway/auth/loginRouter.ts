@@ -6,6 +6,7 @@ import type { Config } from '../config/types.ts';
 import type { Identity } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import { channels } from '../ops/channels.ts';
+import { pageBrand } from '../pages/brandSource.ts';
 import { pickLang } from '../pages/negotiate.ts';
 import type { Auth } from './auth.ts';
 import { chooserPage, loggedOutPage, logoutConfirmPage } from './loginPages.ts';
@@ -73,7 +74,8 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       );
       return;
     }
-    res.type('html').send(chooserPage(lang, providers, rd));
+    const texts = pageBrand.get().login?.(lang);
+    res.type('html').send(chooserPage(lang, providers, rd, texts?.title, texts?.subtitle));
   });
 
   router.get('/login/:idp', ...withSession, async (req: Req, res, next) => {

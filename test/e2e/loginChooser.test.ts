@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { launchBrowser } from '../helpers/browser.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { startTestIdp } from '../helpers/idp.ts';
+import { GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, startSlapd } from '../helpers/slapd.ts';
+import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+describe('the login chooser in a real browser', () => {
+  it('offers every provider, signs in through the chosen one, and remembers the choice next time', async (t) => {
+    const slapd = await startSlapd(t);
+    const ai = await startUpstream({
+      handler: (req, res) => {
+        res.setHeader('content-type', 'text/html; charset=utf-8');
+        res.end(
+          `<!doctype html><html><head><title>AI</title></head><body><h1 id="who">${String(req.headers['x-forwarded-user'] ?? 'anonymous')}</h1></body></html>`,
+        );
+      },
+    });
+    t.after(() => ai.close());
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const idp = await startTestIdp(t, {
+      clients: [
+        {
+          clientId: 'portico',
+          clientSecret: 'portico-secret',
+          redirectUris: [`${publicUrl}/_portico/callback/corp`],
+        },
+      ],
+      logErrors: false,
+    });
+    await startGateway(
+      t,
+      `publicUrl: ${publicUrl}
+session: { secret: ${SESSION_SECRET} }
+identityProviders:
+  - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }
+  - id: directory
+    type: ldap
+    name: { en-US: Company directory, zh-CN: 企业目录 }
+    url: "${slapd.url}"
+    bindDn: "${SERVICE_DN}"
+    bindPassword: ${SERVICE_PASSWORD}
+    userBase: "${PEOPLE}"
+    groupBase: "${GROUPS}"
+routes:
+  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, inject: { headers: true } }
+`,
+      { port },
+    );
+    const { context } = await launchBrowser(t, { locale: 'en-US' });
+    const page = await context.newPage();
+
+    await page.goto(`${publicUrl}/dce5/`);
+    await page.waitForSelector('#portico-login-directory');
+    assert.equal(new URL(page.url()).pathname, '/_portico/login');
+    assert.equal(await page.locator('nav a.portico-button').count(), 2);
+    assert.match(await page.locator('#portico-login-corp').innerText(), /Customer SSO/);
+    mkdirSync('test-artifacts', { recursive: true });
+    await page.screenshot({ path: 'test-artifacts/login-chooser.png' });
+
+    // The directory: Portico's own form, then back to the page asked for.
+    await page.click('#portico-login-directory');
+    await page.waitForSelector('#portico-username');
+    await page.fill('#portico-username', 'alice');
+    await page.fill('#portico-password', 'alice-pw');
+    await page.click('#portico-login-submit');
+    await page.waitForURL(`${publicUrl}/dce5/`);
+    assert.equal(await page.locator('#who').innerText(), 'alice');
+
+    // Sign out with the confirmation form.
+    await page.goto(`${publicUrl}/_portico/logout`);
+    await page.click('#portico-logout');
+    await page.waitForURL(/\/_portico\/logged-out/);
+
+    // Next time the chooser is skipped: the remembered provider opens directly.
+    await page.goto(`${publicUrl}/dce5/`);
+    await page.waitForSelector('#portico-username');
+    assert.equal(new URL(page.url()).pathname, '/_portico/login/directory');
+
+    // ?idp= goes straight to another one.
+    await page.goto(`${publicUrl}/_portico/login?idp=corp&rd=%2Fdce5%2F`);
+    await page.waitForSelector('#login-submit');
+    assert.ok(page.url().startsWith(idp.issuer));
+    await page.fill('#username', 'bob');
+    await page.fill('#password', 'bob');
+    await page.click('#login-submit');
+    await page.waitForURL(`${publicUrl}/dce5/`);
+    assert.equal(await page.locator('#who').innerText(), 'bob');
+  });
+});
