@@ -179,7 +179,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // The socket error handler goes first: a reset before we answer must not crash the process.
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     const ctx: UpgradeContext = {
       kind: 'ws',
       req,
@@ -276,7 +276,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     reload: () => reload(),
     configFile: options.configFile,
     env,
-    identityOf: async (req) => (await auth.sessions.load(req).catch(() => undefined))?.data.identity,
+    identityOf: async (req) =>
+      (await Promise.resolve(auth.sessions.load(req)).catch(() => undefined))?.data.identity,
     revokeSessions: (q) => auth.sessions.revoke(q),
   };
   for (const factory of options.features ?? []) {
@@ -342,6 +343,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       destroyAgents();
     },
   };
+}
+
+/** Module-level so it keeps nothing of the request alive for the life of a WebSocket. */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /** WebSocket close frame 1001 (going away), unmasked as a server sends it; then the tunnel ends. */

@@ -20,24 +20,42 @@ export function authenticate(ctx: Ctx): void | Promise<void> {
   return fromSession(ctx);
 }
 
-async function fromSession(ctx: Ctx): Promise<void> {
+function fromSession(ctx: Ctx): void | Promise<void> {
   const auth = ctx.runtime.auth as Auth;
+  let loaded: ReturnType<Auth['sessions']['load']>;
   try {
-    const loaded = await auth.sessions.load(ctx.req);
-    if (!loaded?.data.identity) return;
-    ctx.session = loaded.data;
-    ctx.sessionId = loaded.id;
-    ctx.identity = loaded.data.identity;
-    const tokens = loaded.data.tokens;
-    if (tokens?.refreshToken && tokens.expiresAt && tokens.expiresAt - Date.now() < 30_000)
-      await refresh(ctx, auth);
+    loaded = auth.sessions.load(ctx.req);
   } catch (err) {
-    if (ctx.route!.auth === 'required') throw err;
-    ctx.log.warn(
-      { err, reqId: ctx.requestId },
-      'session store unavailable; serving the optional route anonymously',
-    );
+    return storeFailed(ctx, err);
   }
+  if (loaded instanceof Promise)
+    return loaded.then(
+      (l) => useSession(ctx, auth, l),
+      (err) => storeFailed(ctx, err),
+    );
+  return useSession(ctx, auth, loaded);
+}
+
+function useSession(
+  ctx: Ctx,
+  auth: Auth,
+  loaded: Awaited<ReturnType<Auth['sessions']['load']>>,
+): void | Promise<void> {
+  if (!loaded?.data.identity) return;
+  ctx.session = loaded.data;
+  ctx.sessionId = loaded.id;
+  ctx.identity = loaded.data.identity;
+  const tokens = loaded.data.tokens;
+  if (tokens?.refreshToken && tokens.expiresAt && tokens.expiresAt - Date.now() < 30_000)
+    return refresh(ctx, auth);
+}
+
+function storeFailed(ctx: Ctx, err: unknown): void {
+  if (ctx.route!.auth === 'required') throw err;
+  ctx.log.warn(
+    { err, reqId: ctx.requestId },
+    'session store unavailable; serving the optional route anonymously',
+  );
 }
 
 /** One refresh per session at a time across replicas; others go on with the still-valid token. */

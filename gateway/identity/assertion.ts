@@ -12,7 +12,14 @@ import type { KeyStore } from './signingKeys.ts';
  */
 export function createAssertions(keys: KeyStore) {
   const cache = new LRUCache<string, { token: string; exp: number }>({ max: 100_000 });
+  /** The cached assertion for this session and route while it is fresh (synchronous). */
+  const cached = (config: Config, route: Route, sessionKey: string | undefined): string | undefined => {
+    if (!sessionKey) return undefined;
+    const hit = cache.get(`${sessionKey}|${route.id}|${config.sourceHash}`);
+    return hit && hit.exp - Date.now() > Math.min(10_000, config.jwt.ttlMs / 4) ? hit.token : undefined;
+  };
   return {
+    cached,
     async sign(
       config: Config,
       route: Route,
@@ -21,10 +28,8 @@ export function createAssertions(keys: KeyStore) {
     ): Promise<string> {
       const now = Date.now();
       const cacheKey = sessionKey ? `${sessionKey}|${route.id}|${config.sourceHash}` : undefined;
-      if (cacheKey) {
-        const hit = cache.get(cacheKey);
-        if (hit && hit.exp - now > Math.min(10_000, config.jwt.ttlMs / 4)) return hit.token;
-      }
+      const fresh = cached(config, route, sessionKey);
+      if (fresh) return fresh;
       const key = keys.current();
       const iat = Math.floor(now / 1000);
       const exp = iat + Math.max(1, Math.round(config.jwt.ttlMs / 1000));

@@ -24,6 +24,11 @@ export function injectIdentity(ctx: HttpContext | UpgradeContext): void | Promis
     headers.authorization = `Bearer ${ctx.session.tokens.accessToken}`;
   if (!route.inject.jwt) return;
   const auth = ctx.runtime.auth as Auth;
+  const cached = auth.assertions.cached(ctx.config, route, ctx.sessionId);
+  if (cached) {
+    headers[ctx.config.jwt.header] = cached;
+    return;
+  }
   return auth.assertions.sign(ctx.config, route, identity, ctx.sessionId).then((token) => {
     headers[ctx.config.jwt.header] = token;
   });

@@ -8,6 +8,11 @@ import { responseHeaders } from './responseHeaders.ts';
 import { rejectUpgrade } from './rejectUpgrade.ts';
 import { classifyUpstreamError, UpstreamTimeout, upstreamGatewayError } from './upstreamError.ts';
 
+function destroySelf(this: Duplex): void {
+  this.destroy();
+}
+function ignore(): void {}
+
 /** Tunnels that are open now, so a shutdown can close them with 1001 (going away). */
 export const openTunnels = new Set<Duplex>();
 
@@ -37,15 +42,20 @@ export function forwardUpgrade(ctx: UpgradeContext): void {
     () => upstreamReq.destroy(new UpstreamTimeout('connect')),
     route.connectTimeoutMs,
   );
-  upstreamReq.setTimeout(route.idleTimeoutMs, () => upstreamReq.destroy(new UpstreamTimeout('idle')));
+  // A plain timer rather than upstreamReq.setTimeout(): that would hang a listener holding the
+  // request (and this whole closure) on the socket for the life of the tunnel.
+  const answerTimer = setTimeout(() => upstreamReq.destroy(new UpstreamTimeout('idle')), route.idleTimeoutMs);
   const onEarlyClose = () => upstreamReq.destroy();
   socket.once('close', onEarlyClose);
 
   upstreamReq.on('upgrade', (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
     settled = true;
     clearTimeout(connectTimer);
+    clearTimeout(answerTimer);
     socket.off('close', onEarlyClose);
-    upstreamSocket.on('error', () => socket.destroy());
+    // Until tunnel() takes over, an error on either side ends both (no closure over this scope:
+    // one surviving closure would keep the whole request alive as long as the WebSocket).
+    upstreamSocket.on('error', destroySelf);
     if (socket.destroyed) {
       upstreamSocket.destroy();
       return;
@@ -56,6 +66,11 @@ export function forwardUpgrade(ctx: UpgradeContext): void {
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (upstreamHead.length > 0) socket.write(upstreamHead);
     if (head.length > 0) upstreamSocket.write(head);
+    // Nothing of the request stays reachable from the sockets: an idle terminal costs its two sockets.
+    upstreamReq.removeAllListeners();
+    upstreamReq.on('error', ignore);
+    // Node leaves the finished request hanging off the socket (_httpMessage); drop it.
+    (upstreamSocket as Duplex & { _httpMessage?: unknown })._httpMessage = null;
     // The tunnel keeps only the two sockets: no request, context or headers stay referenced by an
     // idle WebSocket (thousands of terminals may sit open for hours).
     tunnel(route.id, route.idleTimeoutMs, socket, upstreamSocket);
@@ -65,6 +80,7 @@ export function forwardUpgrade(ctx: UpgradeContext): void {
     // The upstream declined to upgrade: relay its answer as it is.
     settled = true;
     clearTimeout(connectTimer);
+    clearTimeout(answerTimer);
     socket.off('close', onEarlyClose);
     const list = responseHeaders(route, upstreamRes);
     const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
@@ -82,6 +98,7 @@ export function forwardUpgrade(ctx: UpgradeContext): void {
 
   upstreamReq.on('error', (err) => {
     clearTimeout(connectTimer);
+    clearTimeout(answerTimer);
     if (settled) return;
     settled = true;
     if (channels.upstreamError.hasSubscribers) {
@@ -94,30 +111,48 @@ export function forwardUpgrade(ctx: UpgradeContext): void {
 }
 
 function tunnel(routeId: string, idleMs: number, client: Duplex, upstream: Duplex): void {
+  type Sock = Duplex & {
+    setNoDelay?(v: boolean): void;
+    setTimeout?(ms: number): void;
+    bytesRead?: number;
+    bytesWritten?: number;
+  };
+  let closed = false;
   const close = () => {
+    if (closed) return;
+    closed = true;
     client.destroy();
     upstream.destroy();
-  };
-  for (const s of [client, upstream]) {
-    (s as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-    (s as Duplex & { setTimeout?: (ms: number, cb: () => void) => void }).setTimeout?.(idleMs, close);
-    s.on('error', close);
-    s.on('close', close);
-  }
-  client.pipe(upstream);
-  upstream.pipe(client);
-  openTunnels.add(client);
-  if (channels.websocket.hasSubscribers) channels.websocket.publish({ routeId, open: true });
-  client.once('close', () => {
     openTunnels.delete(client);
     if (channels.websocket.hasSubscribers) {
       // Byte counts come from the sockets themselves: no per-chunk listener on the hot path.
       channels.websocket.publish({
         routeId,
         open: false,
-        bytesIn: (client as Duplex & { bytesRead?: number }).bytesRead ?? 0,
-        bytesOut: (client as Duplex & { bytesWritten?: number }).bytesWritten ?? 0,
+        bytesIn: (client as Sock).bytesRead ?? 0,
+        bytesOut: (client as Sock).bytesWritten ?? 0,
       });
     }
+  };
+  for (const s of [client, upstream] as Sock[]) {
+    s.setNoDelay?.(true);
+    s.setTimeout?.(idleMs);
+    s.on('timeout', close);
+    s.on('error', close);
+    s.on('close', close);
+  }
+  // Two small relays instead of stream.pipe(): pipe hangs a dozen closures on each side, and
+  // thousands of idle terminals pay for every one of them.
+  relay(client, upstream);
+  relay(upstream, client);
+  openTunnels.add(client);
+  if (channels.websocket.hasSubscribers) channels.websocket.publish({ routeId, open: true });
+}
+
+function relay(from: Duplex, to: Duplex): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
   });
+  to.on('drain', () => from.resume());
+  from.on('end', () => to.end());
 }

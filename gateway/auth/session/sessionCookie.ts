@@ -1,4 +1,9 @@
 import signature from 'cookie-signature';
+import { LRUCache } from 'lru-cache';
+
+// Verified cookie values → session id, so a busy session pays the HMAC once, not per request.
+// Keyed by the whole signed value (and the secrets in force), so a forged value is never a hit.
+const verified = new LRUCache<string, string>({ max: 20_000, ttl: 60_000 });
 
 /**
  * Reads the session id from the Cookie header in express-session's format (`s:<id>.<hmac>`,
@@ -26,9 +31,15 @@ export function readSessionId(
     return undefined;
   }
   if (!value.startsWith('s:')) return undefined;
+  const key = `${secrets[0]}\n${value}`;
+  const hit = verified.get(key);
+  if (hit !== undefined) return hit;
   for (const secret of secrets) {
     const id = signature.unsign(value.slice(2), secret);
-    if (id !== false) return id;
+    if (id !== false) {
+      verified.set(key, id);
+      return id;
+    }
   }
   return undefined;
 }

@@ -28,7 +28,7 @@ export type Sessions = {
   /** express-session for Portico's own endpoints (login, callback, logout, me). */
   readonly middleware: ReturnType<typeof session>;
   /** The session of a proxied request, from a short in-process cache or the store. */
-  load(req: IncomingMessage): Promise<LoadedSession | undefined>;
+  load(req: IncomingMessage): LoadedSession | undefined | Promise<LoadedSession | undefined>;
   save(id: string, data: StoredSession): Promise<void>;
   /** Records which sessions belong to a user and an IdP session, for revocation. */
   index(id: string, data: StoredSession): Promise<void>;
@@ -111,6 +111,25 @@ export function createSessions(config: Config, log: Logger): Sessions {
     return keys;
   };
 
+  /** Absolute and idle expiry; idle tracking writes at most once a minute, not on every request. */
+  const check = (id: string, data: StoredSession): LoadedSession | undefined => {
+    const now = Date.now();
+    if (
+      (data.createdAt && now - data.createdAt > maxAgeMs) ||
+      (data.lastSeen && now - data.lastSeen > idleMs)
+    ) {
+      cache.delete(id);
+      storeDestroy(id).catch(() => {});
+      return undefined;
+    }
+    if (data.identity && (!data.lastSeen || now - data.lastSeen > 60_000)) {
+      data = { ...data, lastSeen: now };
+      cache.set(id, data);
+      storeSet(id, data).catch((err) => log.warn({ err }, 'session touch failed'));
+    }
+    return { id, data };
+  };
+
   const sessions: Sessions = {
     cookieName,
     secure,
@@ -118,31 +137,17 @@ export function createSessions(config: Config, log: Logger): Sessions {
     idleMs,
     redis,
     middleware,
-    async load(req) {
+    load(req) {
       const id = readSessionId(req.headers.cookie, cookieName, secrets);
       if (!id) return undefined;
-      let data = cache.get(id);
-      if (!data) {
-        data = await storeGet(id);
+      // A cached session is answered synchronously: the proxied path then pays no promise hop.
+      const cached = cache.get(id);
+      if (cached) return check(id, cached);
+      return storeGet(id).then((data) => {
         if (!data) return undefined;
         cache.set(id, data);
-      }
-      const now = Date.now();
-      if (
-        (data.createdAt && now - data.createdAt > maxAgeMs) ||
-        (data.lastSeen && now - data.lastSeen > idleMs)
-      ) {
-        cache.delete(id);
-        await storeDestroy(id).catch(() => {});
-        return undefined;
-      }
-      // Idle tracking writes at most once a minute per session, not on every request.
-      if (data.identity && (!data.lastSeen || now - data.lastSeen > 60_000)) {
-        data = { ...data, lastSeen: now };
-        cache.set(id, data);
-        storeSet(id, data).catch((err) => log.warn({ err }, 'session touch failed'));
-      }
-      return { id, data };
+        return check(id, data);
+      });
     },
     async save(id, data) {
       cache.delete(id);
