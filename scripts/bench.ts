@@ -399,7 +399,11 @@ routes:
     },
     'p99 at 50 % load ≤ nginx p99 + 1 ms': {
       value: latency['portico authenticated']!.p99 - latency.nginx!.p99,
-      met: latency['portico authenticated']!.p99 <= latency.nginx!.p99 + 1,
+      // autocannon's fixed rate is closed-loop: a proxy that cannot keep the rate gets fewer
+      // requests and so looks fast. The target counts only when the rate was actually held.
+      met:
+        latency['portico authenticated']!.rps >= 0.95 * rate &&
+        latency['portico authenticated']!.p99 <= latency.nginx!.p99 + 1,
     },
     'WebSocket echo ≥ 0.5× direct (128 B)': {
       value: ratio(ws['portico 128 B']!, ws['direct 128 B']!),
@@ -430,9 +434,10 @@ routes:
   lines.push('');
   lines.push(`Latency at a fixed ${rate} req/s (50 % of nginx's maximum), autocannon, 32 connections:`);
   lines.push('');
-  lines.push('| scenario | p50 ms | p99 ms | errors |');
-  lines.push('|---|---:|---:|---:|');
-  for (const [n, l] of Object.entries(latency)) lines.push(`| ${n} | ${l.p50} | ${l.p99} | ${l.errors} |`);
+  lines.push('| scenario | achieved req/s | p50 ms | p99 ms | errors |');
+  lines.push('|---|---:|---:|---:|---:|');
+  for (const [n, l] of Object.entries(latency))
+    lines.push(`| ${n} | ${Math.round(l.rps)} | ${l.p50} | ${l.p99} | ${l.errors} |`);
   lines.push('');
   lines.push('| WebSocket echo | msg/s |');
   lines.push('|---|---:|');
