@@ -321,7 +321,7 @@ routes:
 
   // Latency at a fixed rate: half of nginx's maximum.
   const rate = Math.round(rps('nginx') / 2);
-  const latency: Record<string, { p50: number; p99: number; errors: number }> = {};
+  const latency: Record<string, { p50: number; p99: number; rps: number; errors: number }> = {};
   for (const name of [
     'nginx',
     'portico anonymous',
