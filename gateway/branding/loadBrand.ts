@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../config/loadConfig.ts';
+import { describeSchemaError, simplifyErrors } from '../config/schemaErrors.ts';
 import type { Lang } from '../pages/negotiate.ts';
 import { type BrandAssetSource, type DiskAssetSource, isFileName } from './assetSource.ts';
 import { brandSchema } from './brandSchema.ts';
@@ -149,7 +150,7 @@ export function parseBrandText(text: string, file = BRAND_FILE): ParsedBrand {
         .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
       const key = (e.params as { additionalProperty?: string }).additionalProperty;
       const full = key ? [...path, key] : path;
-      problems.push({ path: full.join('.'), ...at(full), message: describe(e) });
+      problems.push({ path: full.join('.'), ...at(full), message: describeSchemaError(e) });
     }
     throw new ConfigError(file, problems);
   }
@@ -308,35 +309,4 @@ export function localise(
   const zh = value['zh-CN'] ?? value['en-US'] ?? '';
   const en = value['en-US'] ?? value['zh-CN'] ?? '';
   return { 'zh-CN': transform(zh), 'en-US': transform(en) };
-}
-
-/** One message per place: an `anyOf` failure replaces the noise of its branches. */
-function simplifyErrors(errors: ErrorObject[]): ErrorObject[] {
-  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
-  const seen = new Set<string>();
-  return errors.filter((e) => {
-    if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') return false;
-    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
-function describe(e: ErrorObject): string {
-  const hint = (e.parentSchema as Record<string, unknown> | undefined)?.['x-hint'];
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return `unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`;
-    case 'required':
-      return `missing required key "${(e.params as { missingProperty: string }).missingProperty}"`;
-    case 'anyOf':
-      return hint ? `must be ${hint}` : 'has an unsupported form';
-    case 'pattern':
-      return `"${String(e.data)}" must be ${hint ?? `of the form ${e.schema}`}`;
-    case 'type':
-      return hint ? `must be ${hint}` : (e.message ?? 'has the wrong type');
-    default:
-      return e.message ?? 'is invalid';
-  }
 }

@@ -1,4 +1,4 @@
-import { DURATION_PATTERN } from './duration.ts';
+import { duration } from './schemaParts.ts';
 
 /** Schema fragments for `admin:` and `storage:` (used by schema.ts) and the types they validate. */
 
@@ -36,13 +36,6 @@ export type RawStorageConfig = {
   auditArchive?: { enabled?: boolean; interval?: string | number; maxEvents?: number; prefix?: string };
 };
 
-const duration = {
-  anyOf: [
-    { type: 'string', pattern: DURATION_PATTERN },
-    { type: 'number', minimum: 0 },
-  ],
-  'x-hint': 'a duration such as 300s, 5m or 8h',
-};
 const keyPrefix = {
   type: 'string',
   pattern: '^([^/].*/)?$',

@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { agentFor, tlsOptionsFor } from '../proxy/agents.ts';
 import { parseDuration } from './duration.ts';
 import { interpolateEnv, protectVariables } from './interpolate.ts';
 import { configSchema } from './schema.ts';
+import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import type { Config, RawConfig, RawRoute, Route } from './types.ts';
 
 export type ConfigProblem = { path: string; line?: number; column?: number; message: string };
@@ -104,7 +105,7 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
       const path = e.instancePath.split('/').slice(1).map(unescapePointer);
       const key = (e.params as { additionalProperty?: string }).additionalProperty;
       const full = key ? [...path, key] : path;
-      problems.push({ path: dotted(full), ...at(nodeAt(full)), message: describe(e) });
+      problems.push({ path: dotted(full), ...at(nodeAt(full)), message: describeSchemaError(e) });
     }
     throw new ConfigError(file, problems);
   }
@@ -132,38 +133,6 @@ function unescapePointer(s: string): string | number {
 
 function dotted(path: (string | number)[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-/** One message per place: an `anyOf` failure replaces the noise of its branches. */
-function simplifyErrors(errors: ErrorObject[]): ErrorObject[] {
-  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
-  const seen = new Set<string>();
-  return errors.filter((e) => {
-    if (e.keyword === 'if') return false;
-    if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') return false;
-    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
-function describe(e: ErrorObject): string {
-  const hint = (e.parentSchema as Record<string, unknown> | undefined)?.['x-hint'];
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return `unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`;
-    case 'required':
-      return `missing required key "${(e.params as { missingProperty: string }).missingProperty}"`;
-    case 'enum':
-      return `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
-    case 'anyOf':
-      return hint ? `must be ${hint}` : 'has an unsupported form';
-    case 'pattern':
-      return `"${String(e.data)}" must be ${hint ?? `of the form ${e.schema}`}`;
-    default:
-      return e.message ?? 'is invalid';
-  }
 }
 
 type PathProblem = { path: (string | number)[]; message: string };

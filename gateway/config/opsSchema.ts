@@ -3,15 +3,8 @@
  * schema.ts uses these fragments; the types below are what the operations feature reads from
  * `config().raw` (validated, so the casts in gateway/ops/ are safe).
  */
-import { DURATION_PATTERN } from './duration.ts';
+import { duration } from './schemaParts.ts';
 
-const duration = {
-  anyOf: [
-    { type: 'string', pattern: DURATION_PATTERN },
-    { type: 'number', minimum: 0 },
-  ],
-  'x-hint': 'a duration such as 300s, 5m or 8h',
-};
 const httpUrl = { type: 'string', pattern: '^https?://', 'x-hint': 'an http:// or https:// URL' };
 
 export const NOTIFICATION_EVENTS = [

@@ -1,14 +1,7 @@
 import { adminSchema, storageSchema } from './adminSchema.ts';
-import { DURATION_PATTERN } from './duration.ts';
+import { duration } from './schemaParts.ts';
 import { auditSchema, healthSchema, metricsSchema, notificationsSchema, sentrySchema } from './opsSchema.ts';
 
-const duration = {
-  anyOf: [
-    { type: 'string', pattern: DURATION_PATTERN },
-    { type: 'number', minimum: 0 },
-  ],
-  'x-hint': 'a duration such as 300s, 5m or 8h',
-};
 const id = {
   type: 'string',
   pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',

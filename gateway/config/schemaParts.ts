@@ -1,0 +1,10 @@
+import { DURATION_PATTERN } from './duration.ts';
+
+/** Schema pieces every config file shares (routes.yaml and its sections, brand.yaml). */
+export const duration = {
+  anyOf: [
+    { type: 'string', pattern: DURATION_PATTERN },
+    { type: 'number', minimum: 0 },
+  ],
+  'x-hint': 'a duration such as 300s, 5m or 8h',
+};
