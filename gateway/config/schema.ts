@@ -199,6 +199,25 @@ const samlProviderRule = {
   },
 };
 
+/** Keys every OAuth-style provider takes: its id, display name, claim mapping and client. */
+const oauthClientKeys = {
+  id: true,
+  type: true,
+  name: true,
+  claims: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      username: { type: 'string' },
+      email: { type: 'string' },
+      name: { type: 'string' },
+      groups: { type: 'string' },
+    },
+  },
+  clientId: { type: 'string', minLength: 1 },
+  clientSecret: { type: 'string', minLength: 1 },
+};
+
 const identityProvider = {
   type: 'object',
   required: ['id', 'type'],
@@ -229,21 +248,7 @@ const identityProvider = {
         required: ['clientId', 'clientSecret'],
         additionalProperties: false,
         properties: {
-          id: true,
-          type: true,
-          name: true,
-          claims: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              username: { type: 'string' },
-              email: { type: 'string' },
-              name: { type: 'string' },
-              groups: { type: 'string' },
-            },
-          },
-          clientId: { type: 'string', minLength: 1 },
-          clientSecret: { type: 'string', minLength: 1 },
+          ...oauthClientKeys,
           baseUrl: {
             type: 'string',
             pattern: '^https?://[^?#]+$',
@@ -266,21 +271,7 @@ const identityProvider = {
         required: ['clientId', 'clientSecret'],
         additionalProperties: false,
         properties: {
-          id: true,
-          type: true,
-          name: true,
-          claims: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              username: { type: 'string' },
-              email: { type: 'string' },
-              name: { type: 'string' },
-              groups: { type: 'string' },
-            },
-          },
-          clientId: { type: 'string', minLength: 1 },
-          clientSecret: { type: 'string', minLength: 1 },
+          ...oauthClientKeys,
           issuer: { type: 'string', pattern: '^https?://' },
           hostedDomain: {
             anyOf: [
@@ -301,21 +292,7 @@ const identityProvider = {
         required: ['clientId', 'clientSecret'],
         additionalProperties: false,
         properties: {
-          id: true,
-          type: true,
-          name: true,
-          claims: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              username: { type: 'string' },
-              email: { type: 'string' },
-              name: { type: 'string' },
-              groups: { type: 'string' },
-            },
-          },
-          clientId: { type: 'string', minLength: 1 },
-          clientSecret: { type: 'string', minLength: 1 },
+          ...oauthClientKeys,
           baseUrl: {
             type: 'string',
             pattern: '^https?://[^?#]+$',
