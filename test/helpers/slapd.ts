@@ -1,4 +1,5 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { makeCertificates } from './certs.ts';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -60,7 +61,7 @@ export async function startSlapd(t: Cleanup, options: { tls?: boolean } = {}): P
   const rootDn = `cn=admin,${BASE_DN}`;
   const rootPassword = 'root-secret';
   const memberOf = existsSync(join(MODULES, 'memberof.so'));
-  const caFile = options.tls ? makeCertificates(dir) : undefined;
+  const caFile = options.tls ? makeLdapCertificates(dir) : undefined;
 
   writeFileSync(
     join(dir, 'slapd.conf'),
@@ -213,46 +214,13 @@ member: uid=bob,${PEOPLE}
 `;
 }
 
-/** A CA and a server certificate for ldap.test and 127.0.0.1, made with openssl. */
-function makeCertificates(dir: string): string {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Portico LDAP Test CA',
-  );
-  run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=ldap.test');
-  writeFileSync(
-    join(dir, 'san.ext'),
-    'subjectAltName=DNS:ldap.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
-  );
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'san.ext',
-  );
-  return join(dir, 'ca.pem');
+/** A CA and a server certificate for ldap.test and 127.0.0.1. */
+function makeLdapCertificates(dir: string): string {
+  return makeCertificates(dir, {
+    cn: 'ldap.test',
+    names: ['DNS:ldap.test', 'IP:127.0.0.1'],
+    caName: 'Portico LDAP Test CA',
+  }).ca;
 }
 
 function probe(port: number): Promise<boolean> {

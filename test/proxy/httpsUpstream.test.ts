@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -7,73 +6,19 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { makeCertificates } from '../helpers/certs.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 
-/** A CA and a server certificate for `dce.internal` made with openssl, as an admin would. */
-function makeCertificates() {
+/** A CA and a server certificate for `dce.internal`, made as an admin would. */
+function makeUpstreamCertificates() {
   const dir = mkdtempSync(join(tmpdir(), 'portico-tls-'));
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Portico Test CA',
-  );
-  run(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=dce.internal',
-  );
-  const ext = join(dir, 'ext.cnf');
-  execFileSync('sh', ['-c', `printf 'subjectAltName=DNS:dce.internal\\n' > ${ext}`]);
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-  );
-  return {
-    dir,
-    ca: join(dir, 'ca.pem'),
-    key: readFileSync(join(dir, 'server.key')),
-    cert: readFileSync(join(dir, 'server.pem')),
-  };
+  const files = makeCertificates(dir, { cn: 'dce.internal', names: ['DNS:dce.internal'] });
+  return { dir, ca: files.ca, key: readFileSync(files.key), cert: readFileSync(files.cert) };
 }
 
 describe('HTTPS upstreams', () => {
-  const certs = makeCertificates();
+  const certs = makeUpstreamCertificates();
 
   async function startTlsUpstream(t: import('node:test').TestContext) {
     const seen: { servername: string | false | null; host: string | undefined }[] = [];
