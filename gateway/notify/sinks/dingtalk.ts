@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { toMarkdown, toText } from '../templates.ts';
-import { httpVerdict, jsonHeaders, parseJson, type SinkProtocol } from './types.ts';
+import { jsonHeaders, judgeByErrcode, type SinkProtocol } from './types.ts';
 
 /** `sign` for a DingTalk robot with 加签: base64(HMAC-SHA256(key = secret, timestamp + "\n" + secret)). */
 export function dingtalkSign(timestampMs: string, secret: string): string {
@@ -40,17 +40,5 @@ export const dingtalk: SinkProtocol = {
           };
     return { url: url.toString(), headers: jsonHeaders(), body: JSON.stringify(body) };
   },
-  judge(a) {
-    const transport = httpVerdict(a);
-    if (transport) return transport;
-    const json = parseJson(a.text);
-    if (!json || typeof json.errcode !== 'number')
-      return { ok: false, retry: false, reason: `unexpected answer: ${a.text.slice(0, 200)}` };
-    if (json.errcode === 0) return { ok: true };
-    return {
-      ok: false,
-      retry: RETRY.has(json.errcode),
-      reason: `errcode ${json.errcode}: ${String(json.errmsg ?? '')}`,
-    };
-  },
+  judge: judgeByErrcode(RETRY),
 };

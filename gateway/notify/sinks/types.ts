@@ -51,3 +51,23 @@ export function parseJson(text: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/**
+ * The verdict of a robot that answers HTTP 200 with `{ errcode, errmsg }` (DingTalk, WeCom):
+ * errcode 0 is success; `retryable` lists the codes that mean "too fast" or "busy".
+ */
+export function judgeByErrcode(retryable: ReadonlySet<number>): (a: Answer) => Verdict {
+  return (a) => {
+    const transport = httpVerdict(a);
+    if (transport) return transport;
+    const json = parseJson(a.text);
+    if (!json || typeof json.errcode !== 'number')
+      return { ok: false, retry: false, reason: `unexpected answer: ${a.text.slice(0, 200)}` };
+    if (json.errcode === 0) return { ok: true };
+    return {
+      ok: false,
+      retry: retryable.has(json.errcode),
+      reason: `errcode ${json.errcode}: ${String(json.errmsg ?? '')}`,
+    };
+  };
+}

@@ -1,6 +1,6 @@
 import { truncateUtf8 } from '../format.ts';
 import { toMarkdown, toText } from '../templates.ts';
-import { httpVerdict, jsonHeaders, parseJson, type SinkProtocol } from './types.ts';
+import { jsonHeaders, judgeByErrcode, type SinkProtocol } from './types.ts';
 
 /** WeCom's content limits, in bytes of UTF-8. */
 export const WECOM_TEXT_MAX = 2048;
@@ -34,17 +34,5 @@ export const wecom: SinkProtocol = {
           };
     return { url: config.webhook, headers: jsonHeaders(), body: JSON.stringify(body) };
   },
-  judge(a) {
-    const transport = httpVerdict(a);
-    if (transport) return transport;
-    const json = parseJson(a.text);
-    if (!json || typeof json.errcode !== 'number')
-      return { ok: false, retry: false, reason: `unexpected answer: ${a.text.slice(0, 200)}` };
-    if (json.errcode === 0) return { ok: true };
-    return {
-      ok: false,
-      retry: RETRY.has(json.errcode),
-      reason: `errcode ${json.errcode}: ${String(json.errmsg ?? '')}`,
-    };
-  },
+  judge: judgeByErrcode(RETRY),
 };
