@@ -20,6 +20,8 @@ export type Identity = {
 export type Runtime = {
   /** Handles Portico's own endpoints under /_portico/ (an express app). */
   ownEndpoints: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Where access-log lines go (the gateway's stream, without the redaction pass). */
+  accessLogger?: Logger;
   /** Extra stages contributed by features (auth, identity, branding), by pipeline slot. */
   [key: string]: unknown;
 };

@@ -19,7 +19,7 @@ import type { Config } from './config/types.ts';
 import type { HttpContext, Identity, Runtime, UpgradeContext } from './context.ts';
 import { createOwnApp } from './endpoints/ownApp.ts';
 import { channels } from './ops/channels.ts';
-import { createLogger } from './ops/logger.ts';
+import { createAccessLogger, createLogger } from './ops/logger.ts';
 import { HTTP_STAGES, handleStageError, runStages, WS_STAGES } from './pipeline.ts';
 import { destroyAgents } from './proxy/agents.ts';
 import { openTunnels } from './proxy/forwardUpgrade.ts';
@@ -87,6 +87,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const env = options.env ?? process.env;
   let current: Config = options.config ?? loadConfigFile(options.configFile!, env);
   const log = options.logger ?? createLogger(current.logging.level);
+  const accessLogger = options.logger ?? createAccessLogger(current.logging.level);
   const routers: Router[] = [];
 
   const auth: Auth = createAuth(current, log);
@@ -145,6 +146,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const runtime: Runtime = {
     ownEndpoints: ownApp as unknown as (req: IncomingMessage, res: ServerResponse) => void,
     auth,
+    accessLogger,
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {

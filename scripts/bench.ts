@@ -196,7 +196,7 @@ publicUrl: http://127.0.0.1:${porticoPort}
 session: { secret: ${secret}, store: redis, redis: { url: "${REDIS_URL}", keyPrefix: "${prefix}" } }
 identityProviders:
   - { id: corp, type: oidc, issuer: "http://127.0.0.1:9", clientId: bench }
-logging: { level: warn, accessLog: ${process.env.BENCH_ACCESS_LOG ?? 'true'} }
+logging: { level: info, accessLog: ${process.env.BENCH_ACCESS_LOG ?? 'true'} }
 routes:
   - { id: anon, path: /anon/, upstream: "${upstream}/", websocket: true }
   - { id: auth, path: /auth/, upstream: "${upstream}/", auth: required, inject: { headers: true } }

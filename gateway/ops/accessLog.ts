@@ -23,7 +23,8 @@ export type RequestEvent = {
  * path; this line costs a few µs. With logging off and no subscriber, nothing is attached.
  */
 export function accessLog(ctx: HttpContext): void {
-  const logging = ctx.config.logging.accessLog && ctx.log.isLevelEnabled('info');
+  const logger = ctx.runtime.accessLogger ?? ctx.log;
+  const logging = ctx.config.logging.accessLog && logger.isLevelEnabled('info');
   if (!logging && !channels.request.hasSubscribers) return;
   const { req, res } = ctx;
   // Express rewrites req.url for Portico's own endpoints; and their queries (OAuth `code`,
@@ -57,7 +58,7 @@ export function accessLog(ctx: HttpContext): void {
       responseTime: Math.round(durationMs),
       aborted: aborted || undefined,
     };
-    if (status >= 500) ctx.log.warn(line, 'request failed');
-    else ctx.log.info(line, 'request completed');
+    if (status >= 500) logger.warn(line, 'request failed');
+    else logger.info(line, 'request completed');
   });
 }

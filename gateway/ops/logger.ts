@@ -24,6 +24,15 @@ export function createLogger(level = process.env.PORTICO_LOG_LEVEL ?? 'info'): L
   });
 }
 
+/**
+ * The access log: the same stream (stdout), without the redaction pass. Its lines are built field by field
+ * from what is safe to log (method, path, status, route, user, request id; no headers, and no
+ * query of Portico's own endpoints), and the redaction pass was measured at ~35 µs per line.
+ */
+export function createAccessLogger(level: string): Logger {
+  return pino({ level, base: { service: 'portico' } });
+}
+
 function serializeError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { message: String(err) };
   const e = err as Error & { code?: unknown; status?: unknown };

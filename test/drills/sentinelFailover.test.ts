@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSentinelSet } from '../helpers/sentinel.ts';
@@ -30,11 +31,16 @@ describe('drill: Redis sentinel failover with two replicas of Portico', () => {
       send(url, '/dce5/', { headers: { cookie, accept: 'application/json' } }).then((r) => r.status);
     assert.equal(await ok(g1.url), 200);
     assert.equal(await ok(g2.url), 200);
-    await sleep(300); // let the replica copy the session
+    // The replica must hold the session before the master dies (replication is asynchronous).
+    const master = new Redis({ port: set.master.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    master.on('error', () => {});
+    const acked = await master.call('WAIT', '1', '5000');
+    master.disconnect();
+    assert.equal(acked, 1, 'the replica acknowledged the writes');
     set.master.kill();
-    await set.waitForFailover(15_000);
+    await set.waitForFailover(30_000);
     let statuses: number[] = [];
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 200; i++) {
       await sleep(200);
       statuses = [await ok(g1.url), await ok(g2.url)];
       if (statuses.every((s) => s === 200)) break;
