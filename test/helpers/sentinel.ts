@@ -68,7 +68,7 @@ export async function startSentinelSet(t: Pick<TestContext, 'after'>): Promise<S
       return null;
     }
   };
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 250; i++) {
     const addr = await masterAddr();
     const replica = new Redis({ port: rPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
     replica.on('error', () => {});
@@ -77,7 +77,13 @@ export async function startSentinelSet(t: Pick<TestContext, 'after'>): Promise<S
       .then(() => replica.info('replication'))
       .catch(() => '');
     replica.disconnect();
-    if (addr && Number(addr[1]) === mPort && info.includes('master_link_status:up')) break;
+    // The sentinel learns replicas from the master's INFO, every 10 s: until it knows this one,
+    // a dead master has nothing to fail over to.
+    const known = (await sentinel.call('SENTINEL', 'replicas', 'portico').catch(() => [])) as string[][];
+    const replicaKnown = known.some(
+      (r) => r[r.indexOf('port') + 1] === String(rPort) && r[r.indexOf('master-link-status') + 1] === 'ok',
+    );
+    if (addr && Number(addr[1]) === mPort && info.includes('master_link_status:up') && replicaKnown) break;
     await sleep(100);
   }
   return {

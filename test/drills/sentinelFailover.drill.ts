@@ -38,7 +38,7 @@ describe('drill: Redis sentinel failover with two replicas of Portico', () => {
     master.disconnect();
     assert.equal(acked, 1, 'the replica acknowledged the writes');
     set.master.kill();
-    await set.waitForFailover(30_000);
+    await set.waitForFailover(60_000);
     let statuses: number[] = [];
     for (let i = 0; i < 200; i++) {
       await sleep(200);
