@@ -1,4 +1,4 @@
-import { duration } from './schemaParts.ts';
+import { duration, listenAddress } from './schemaParts.ts';
 
 /** Schema fragments for `admin:` and `storage:` (used by schema.ts) and the types they validate. */
 
@@ -72,8 +72,7 @@ export const adminSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        host: { type: 'string', minLength: 1 },
-        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        ...listenAddress,
       },
     },
     rateLimit: {

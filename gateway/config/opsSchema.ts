@@ -3,7 +3,7 @@
  * schema.ts uses these fragments; the types below are what the operations feature reads from
  * `config().raw` (validated, so the casts in gateway/ops/ are safe).
  */
-import { duration } from './schemaParts.ts';
+import { duration, listenAddress } from './schemaParts.ts';
 
 const httpUrl = { type: 'string', pattern: '^https?://', 'x-hint': 'an http:// or https:// URL' };
 
@@ -65,8 +65,7 @@ export const metricsSchema = {
       additionalProperties: false,
       required: ['port'],
       properties: {
-        host: { type: 'string', minLength: 1 },
-        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        ...listenAddress,
       },
     },
   },

@@ -1,5 +1,5 @@
 import { adminSchema, storageSchema } from './adminSchema.ts';
-import { duration } from './schemaParts.ts';
+import { duration, listenAddress } from './schemaParts.ts';
 import { auditSchema, healthSchema, metricsSchema, notificationsSchema, sentrySchema } from './opsSchema.ts';
 
 const id = {
@@ -315,8 +315,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        host: { type: 'string', minLength: 1 },
-        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        ...listenAddress,
         tls: {
           type: 'object',
           additionalProperties: false,

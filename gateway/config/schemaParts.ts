@@ -8,3 +8,9 @@ export const duration = {
   ],
   'x-hint': 'a duration such as 300s, 5m or 8h',
 };
+
+/** `host` and `port` of a listener (the gateway's, the admin API's, the metrics endpoint's). */
+export const listenAddress = {
+  host: { type: 'string', minLength: 1 },
+  port: { type: 'integer', minimum: 0, maximum: 65535 },
+};
