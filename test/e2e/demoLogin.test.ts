@@ -1,22 +1,27 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { startDemo } from '../../scripts/demo/startDemo.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 import { freePort } from '../helpers/sso.ts';
 
+/** The whole demo on a free port and a fresh Chromium page, both closed after the test. */
+async function openDemo(t: TestContext) {
+  const port = await freePort();
+  const demo = await startDemo({
+    port,
+    publicUrl: `http://127.0.0.1:${port}`,
+    logger: pino({ level: 'silent' }),
+  });
+  t.after(() => demo.close());
+  const { context } = await launchBrowser(t, { locale: 'en-US' });
+  return { demo, page: await context.newPage() };
+}
+
 describe('the demo in a real browser', () => {
   it('signs alice in once and lets her move between the customer system, the AI platform and its terminal', async (t) => {
-    const port = await freePort();
-    const demo = await startDemo({
-      port,
-      publicUrl: `http://127.0.0.1:${port}`,
-      logger: pino({ level: 'silent' }),
-    });
-    t.after(() => demo.close());
-    const { context } = await launchBrowser(t, { locale: 'en-US' });
-    const page = await context.newPage();
+    const { demo, page } = await openDemo(t);
 
     // Opening the AI platform sends the browser to the customer's IdP.
     await page.goto(`${demo.publicUrl}/dce5/`);
@@ -68,15 +73,7 @@ describe('the demo in a real browser', () => {
   });
 
   it('refuses bob on the AI platform with a branded 403 page', async (t) => {
-    const port = await freePort();
-    const demo = await startDemo({
-      port,
-      publicUrl: `http://127.0.0.1:${port}`,
-      logger: pino({ level: 'silent' }),
-    });
-    t.after(() => demo.close());
-    const { context } = await launchBrowser(t, { locale: 'en-US' });
-    const page = await context.newPage();
+    const { demo, page } = await openDemo(t);
     await page.goto(`${demo.publicUrl}/dce5/`);
     await page.waitForSelector('#login-submit');
     await page.fill('#username', 'bob');
