@@ -1,0 +1,106 @@
+import { EventEmitter } from 'node:events';
+import { LRUCache } from 'lru-cache';
+import type { KeyValueStore } from './keyValueStore.ts';
+
+type Entry = string | Set<string>;
+
+/**
+ * The in-process store for a single instance: bounded (least recently used entries go first
+ * once `maxEntries` is reached) and every entry with a TTL expires on time. Callers keep
+ * unrelated data in separate stores so one kind of traffic cannot evict another's entries.
+ */
+export function createMemoryStore(options: { maxEntries?: number } = {}): KeyValueStore {
+  const entries = new LRUCache<string, Entry>({ max: options.maxEntries ?? 100_000, ttlAutopurge: false });
+  const bus = new EventEmitter();
+  bus.setMaxListeners(0);
+
+  const str = (key: string): string | undefined => {
+    const v = entries.get(key);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const put = (key: string, value: Entry, ttlMs: number | undefined) => {
+    entries.set(key, value, ttlMs === undefined ? undefined : { ttl: Math.max(1, ttlMs) });
+  };
+  const remaining = (key: string): number | undefined => {
+    if (!entries.has(key)) return undefined;
+    const left = entries.getRemainingTTL(key);
+    return Number.isFinite(left) && left > 0 ? left : undefined;
+  };
+
+  return {
+    kind: 'memory',
+    async get(key) {
+      return str(key);
+    },
+    async set(key, value, ttlMs) {
+      put(key, value, ttlMs);
+    },
+    async add(key, value, ttlMs) {
+      if (entries.has(key)) return false;
+      put(key, value, ttlMs);
+      return true;
+    },
+    async compareAndSet(key, expected, value, ttlMs) {
+      if (str(key) !== expected || (expected === undefined && entries.has(key))) return false;
+      put(key, value, ttlMs);
+      return true;
+    },
+    async deleteIf(key, expected) {
+      if (str(key) !== expected) return false;
+      entries.delete(key);
+      return true;
+    },
+    async take(key) {
+      const v = str(key);
+      if (v !== undefined) entries.delete(key);
+      return v;
+    },
+    async delete(...keys) {
+      for (const k of keys) entries.delete(k);
+    },
+    async ttl(key) {
+      return remaining(key);
+    },
+    async hit(key, windowMs) {
+      const count = Number(str(key) ?? 0) + 1;
+      if (count === 1) put(key, '1', windowMs);
+      else entries.set(key, String(count), { noUpdateTTL: true });
+      return { count, resetInMs: remaining(key) ?? windowMs };
+    },
+    async hits(key) {
+      const v = str(key);
+      return { count: Number(v ?? 0), resetInMs: v === undefined ? 0 : (remaining(key) ?? 0) };
+    },
+    async setAdd(key, members, ttlMs) {
+      const current = entries.get(key);
+      const set = current instanceof Set ? current : new Set<string>();
+      for (const m of members) set.add(m);
+      put(key, set, ttlMs);
+    },
+    async setMembers(key) {
+      const v = entries.get(key);
+      return v instanceof Set ? [...v] : [];
+    },
+    async setRemove(key, members) {
+      const v = entries.get(key);
+      if (!(v instanceof Set)) return;
+      for (const m of members) v.delete(m);
+      if (v.size === 0) entries.delete(key);
+    },
+    async publish(channel, message) {
+      // Asynchronously, as Redis delivers it: a publisher never runs its own listener inline.
+      setImmediate(() => bus.emit(channel, message));
+    },
+    subscribe(channel, listener) {
+      bus.on(channel, listener);
+      return () => bus.off(channel, listener);
+    },
+    ready() {
+      return { ok: true };
+    },
+    async close() {
+      bus.removeAllListeners();
+      entries.clear();
+    },
+  };
+}

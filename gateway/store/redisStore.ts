@@ -1,0 +1,161 @@
+import type { Cluster, Redis } from 'ioredis';
+import { GatewayError } from '../errors.ts';
+import type { KeyValueStore } from './keyValueStore.ts';
+
+type Client = Redis | Cluster;
+
+const COMPARE_AND_SET = `
+local cur = redis.call('get', KEYS[1])
+if (ARGV[1] == '0' and cur == false) or (ARGV[1] == '1' and cur == ARGV[2]) then
+  if ARGV[4] == '' then redis.call('set', KEYS[1], ARGV[3]) else redis.call('set', KEYS[1], ARGV[3], 'PX', ARGV[4]) end
+  return 1
+end
+return 0`;
+const DELETE_IF = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * The store shared by replicas. Commands fail at once while Redis is down (the client is made
+ * without an offline queue, see auth/redis.ts), and every failure becomes a 503 GatewayError:
+ * protected routes fail closed and recover by themselves when Redis is back. Subscriptions use
+ * one extra connection, opened on the first `subscribe`.
+ */
+export function createRedisStore(client: Client, options: { prefix?: string } = {}): KeyValueStore {
+  const prefix = options.prefix ?? 'portico:';
+  const k = (key: string) => prefix + key;
+  let subscriber: Redis | undefined;
+  const listeners = new Map<string, Set<(message: string) => void>>();
+
+  const guard = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      const r = await p;
+      // MULTI answers null when aborted; per-command errors sit in the result pairs.
+      if (Array.isArray(r)) for (const pair of r) if (Array.isArray(pair) && pair[0]) throw pair[0];
+      return r;
+    } catch (err) {
+      throw new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err });
+    }
+  };
+
+  const ensureSubscriber = () => {
+    if (subscriber) return subscriber;
+    // Queued until connected: a subscription made while Redis is down takes effect once it is up.
+    const s = (client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true }) as Redis;
+    s.on('error', () => {}); // the main client reports Redis outages
+    s.on('message', (channel: string, message: string) => {
+      for (const l of listeners.get(channel) ?? []) l(message);
+    });
+    // After a reconnect ioredis resubscribes by itself (autoResubscribe).
+    subscriber = s;
+    return s;
+  };
+
+  return {
+    kind: 'redis',
+    async get(key) {
+      return (await guard(client.get(k(key)))) ?? undefined;
+    },
+    async set(key, value, ttlMs) {
+      if (ttlMs === undefined) await guard(client.set(k(key), value));
+      else await guard(client.set(k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+    },
+    async add(key, value, ttlMs) {
+      return (await guard(client.set(k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK';
+    },
+    async compareAndSet(key, expected, value, ttlMs) {
+      const r = await guard(
+        client.eval(
+          COMPARE_AND_SET,
+          1,
+          k(key),
+          expected === undefined ? '0' : '1',
+          expected ?? '',
+          value,
+          ttlMs === undefined ? '' : String(Math.max(1, Math.ceil(ttlMs))),
+        ),
+      );
+      return r === 1;
+    },
+    async deleteIf(key, expected) {
+      return (await guard(client.eval(DELETE_IF, 1, k(key), expected))) === 1;
+    },
+    async take(key) {
+      return (await guard(client.getdel(k(key)))) ?? undefined;
+    },
+    async delete(...keys) {
+      if (keys.length === 0) return;
+      // One DEL per key: in a cluster the keys may live on different slots.
+      await guard(Promise.all(keys.map((key) => client.del(k(key)))));
+    },
+    async ttl(key) {
+      const ms = await guard(client.pttl(k(key)));
+      return ms > 0 ? ms : undefined;
+    },
+    async hit(key, windowMs) {
+      const full = k(key);
+      const r = (await guard(
+        client
+          .multi()
+          .set(full, '0', 'PX', Math.max(1, Math.ceil(windowMs)), 'NX')
+          .incr(full)
+          .pttl(full)
+          .exec(),
+      )) as [unknown, unknown][] | null;
+      if (!r) throw new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: new Error('transaction aborted') });
+      const ttl = Number(r[2]![1]);
+      return { count: Number(r[1]![1]), resetInMs: ttl > 0 ? ttl : windowMs };
+    },
+    async hits(key) {
+      const full = k(key);
+      const r = (await guard(client.multi().get(full).pttl(full).exec())) as [unknown, unknown][] | null;
+      if (!r) throw new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: new Error('transaction aborted') });
+      const ttl = Number(r[1]![1]);
+      return { count: Number(r[0]![1] ?? 0), resetInMs: ttl > 0 ? ttl : 0 };
+    },
+    async setAdd(key, members, ttlMs) {
+      if (members.length === 0) return;
+      const full = k(key);
+      await guard(
+        client
+          .multi()
+          .sadd(full, ...members)
+          .pexpire(full, Math.max(1, Math.ceil(ttlMs)))
+          .exec(),
+      );
+    },
+    async setMembers(key) {
+      return guard(client.smembers(k(key)));
+    },
+    async setRemove(key, members) {
+      if (members.length === 0) return;
+      await guard(client.srem(k(key), ...members));
+    },
+    async publish(channel, message) {
+      await guard(client.publish(k(channel), message));
+    },
+    subscribe(channel, listener) {
+      const full = k(channel);
+      let set = listeners.get(full);
+      if (!set) {
+        listeners.set(full, (set = new Set()));
+        ensureSubscriber()
+          .subscribe(full)
+          .catch(() => {});
+      }
+      set.add(listener);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0) {
+          listeners.delete(full);
+          subscriber?.unsubscribe(full).catch(() => {});
+        }
+      };
+    },
+    ready() {
+      return client.status === 'ready' ? { ok: true } : { ok: false, detail: `redis is ${client.status}` };
+    },
+    async close() {
+      listeners.clear();
+      subscriber?.disconnect();
+    },
+  };
+}
