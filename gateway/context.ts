@@ -1,12 +1,13 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { StoredSession } from './auth/session/sessionData.ts';
-import type { Duplex } from 'node:stream';
 import type { Config, Route } from './config/types.ts';
 
 /** The normalised identity every login method produces, and upstreams receive. */
 export type Identity = {
   idp: string;
+  /** The IdP's subject; qualified `<idp>:<sub>` where names are namespaced (see qualifyIdentity). */
   sub: string;
   username: string;
   email?: string;
@@ -16,22 +17,15 @@ export type Identity = {
   claims?: Record<string, unknown>;
 };
 
-/** Services that live as long as the gateway (not per config): filled by server.ts. */
-export type Runtime = {
-  /** Handles Portico's own endpoints under /_portico/ (an express app). */
-  ownEndpoints: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Where access-log lines go (the gateway's stream, without the redaction pass). */
-  accessLogger?: Logger;
-  /** Extra stages contributed by features (auth, identity, branding), by pipeline slot. */
-  [key: string]: unknown;
-};
+/** How the caller proved who it is. */
+export type Credential = 'session' | 'apiKey' | 'bearer';
 
 /** What every stage of a request sees. Filled in stage by stage; see pipeline.ts for the order. */
 export type RequestContext = {
-  req: IncomingMessage;
-  config: Config;
-  runtime: Runtime;
-  log: Logger;
+  readonly req: IncomingMessage;
+  /** The config in force when the request arrived: a reload mid-request does not change it. */
+  readonly config: Config;
+  readonly log: Logger;
   requestId: string;
   /** Raw path (slashes merged) and raw query (with its `?`), exactly as they will be forwarded. */
   path: string;
@@ -43,15 +37,14 @@ export type RequestContext = {
   /** Session data when the request carried a valid session cookie. */
   session: StoredSession | undefined;
   sessionId: string | undefined;
+  credential: Credential | undefined;
   upstreamHeaders: OutgoingHttpHeaders;
-  /** The caller authenticated with a Portico API key (its Authorization header is not forwarded). */
-  bearerIsApiKey?: boolean;
   /** Set by a stage that has answered the request; later stages are skipped. */
   done: boolean;
   startedAt: number;
 };
 
-/** Rewrites an upstream answer on its way out (branding injection); decides per response. */
+/** A response pass may pick a body transform (branding) for an upstream answer. */
 export type ResponseTransform = {
   start(res: ServerResponse, upstreamRes: IncomingMessage, headers: string[]): void;
 };
@@ -59,10 +52,22 @@ export type ResponseTransform = {
 export type HttpContext = RequestContext & {
   kind: 'http';
   res: ServerResponse;
-  transformResponse:
-    | ((ctx: HttpContext, upstreamRes: IncomingMessage) => ResponseTransform | undefined)
-    | undefined;
+  /** Set by a response pass: the upstream's body goes through it instead of straight to the client. */
+  transform: ResponseTransform | undefined;
 };
-export type UpgradeContext = RequestContext & { kind: 'ws'; socket: Duplex; head: Buffer };
 
+export type UpgradeContext = RequestContext & {
+  kind: 'ws';
+  socket: Duplex;
+  head: Buffer;
+  /** Called once with the status the upgrade was answered with (101 or the refusal). */
+  answered: ((status: number) => void) | undefined;
+};
+
+export type AnyContext = HttpContext | UpgradeContext;
+
+/** A stage of the request pipeline: returns (next stage runs), sets `done`, or throws a GatewayError. */
 export type Stage<C> = (ctx: C) => void | Promise<void>;
+
+/** On the way back: sees the upstream's answer and the header list the client will get. */
+export type ResponsePass = (ctx: HttpContext, upstreamRes: IncomingMessage, headers: string[]) => void;

@@ -1,55 +1,105 @@
 /**
- * What a request goes through, in order. Read this file to answer "what happens to /dce5/x".
- * A stage either returns (next stage runs), sets `ctx.done` after answering, or throws a
- * GatewayError (answered by the one error responder). Stages are plain functions composed
- * once; a synchronous stage costs one call, only async ones (session lookups) await.
+ * What a request goes through, in order. Read this table to answer "what happens to /dce5/x".
+ *
+ * One table, two columns: an HTTP request runs the `http` stage of every row, a WebSocket
+ * upgrade the `ws` stage; a row with `both` runs the same stage for each, so an upgrade cannot
+ * skip what a request gets (own endpoints, access log, metrics, authentication). A stage returns
+ * (the next one runs), sets `ctx.done` after answering, or throws a GatewayError (answered by the
+ * one error serializer, pages/errorResponse.ts). Stages are built once per gateway from the
+ * services they use (`(services) => stage`); a synchronous stage costs one call per request.
+ * `slot` rows are where features add stages (the core imports no feature).
  */
+import { addKeycloakIdpHint } from './auth/addKeycloakIdpHint.ts';
 import { authenticate } from './auth/authenticate.ts';
 import { authorize } from './auth/authorize.ts';
-import { applyBranding } from './branding/applyBranding.ts';
-import type { HttpContext, Stage, UpgradeContext } from './context.ts';
-import { ownEndpoints } from './endpoints/ownEndpoints.ts';
-import { toGatewayError } from './errors.ts';
-import { accessLog } from './ops/accessLog.ts';
+import type { HttpContext, ResponsePass, Stage, UpgradeContext } from './context.ts';
+import { ownEndpoints, refuseOwnUpgrade } from './endpoints/ownEndpoints.ts';
 import { injectIdentity } from './identity/injectIdentity.ts';
 import { assignRequestId } from './ops/assignRequestId.ts';
-import { reportError } from './ops/sentry/reportError.ts';
-import { respondError } from './pages/respondError.ts';
+import { logWhenDone } from './ops/accessLog.ts';
 import { checkOrigin } from './proxy/checkOrigin.ts';
 import { forwardHttp } from './proxy/forwardHttp.ts';
 import { forwardUpgrade } from './proxy/forwardUpgrade.ts';
 import { prepareUpstreamHeaders } from './proxy/prepareUpstreamHeaders.ts';
-import { rejectUpgrade } from './proxy/rejectUpgrade.ts';
+import { upstreamResponseHeaders } from './proxy/responseHeaders.ts';
 import { parseTarget } from './routing/parseTarget.ts';
 import { routeRequest, routeUpgrade } from './routing/routeRequest.ts';
+import type { OwnApp } from './endpoints/ownEndpoints.ts';
+import type { Services } from './services.ts';
+
+/** What stages are built from: the gateway's services and its express app for /_portico/. */
+export type StageServices = Services & { readonly ownApp: OwnApp };
+
+/** Built once per gateway; `built.response` is the response passes, for the forwarding stage. */
+type Factory<C> = (s: StageServices, built: { readonly response: readonly ResponsePass[] }) => Stage<C>;
+export type StageRow =
+  | { name: string; both: Factory<HttpContext | UpgradeContext> }
+  | { name: string; http?: Factory<HttpContext>; ws?: Factory<UpgradeContext> }
+  | { slot: SlotName };
+export type SlotName = 'beforeForward';
 
 // biome-ignore format: the table is easier to read aligned
-export const HTTP_STAGES: readonly Stage<HttpContext>[] = [
-  assignRequestId,          // X-Request-Id kept or created
-  accessLog,                // one JSON line per request when it finishes; request metrics
-  parseTarget,              // path/query split, dot-segment and backslash tricks refused, client IP
-  ownEndpoints,             // /_portico/* → login, jwks, nav, health, metrics, admin (express)
-  routeRequest,             // longest prefix; /dce5 → 301 /dce5/
-  authenticate,             // bearer (API key, IdP JWT) or session cookie; token refresh; Redis down → 503
-  authorize,                // auth: required → login redirect / 401; allow rules → 403
-  prepareUpstreamHeaders,   // hop-by-hop and client identity headers out; Host, X-Real-IP, X-Forwarded-*
-  injectIdentity,           // user/email/groups/name headers, signed assertion, access token
-  applyBranding,            // branding: true + a page → theme link, favicon and footer injected on the way back
-  forwardHttp,              // stream to the upstream and back; Location/Set-Cookie rewrites; 502/504
+export const REQUEST_STAGES: readonly StageRow[] = [
+  { name: 'assignRequestId',        both: assignRequestId },        // X-Request-Id kept or created
+  { name: 'logWhenDone',            both: logWhenDone },            // one access-log line and the request metrics once answered (HTTP and upgrades)
+  { name: 'parseTarget',            both: parseTarget },            // path/query split, dot-segment and backslash tricks refused, client IP (trustProxy)
+  { name: 'ownEndpoints',           http: ownEndpoints,             // /_portico/* → login, jwks, nav, health, metrics, admin, OpenID Provider (express)
+                                    ws: refuseOwnUpgrade },         //   nothing under /_portico/ is ever proxied, upgrades included
+  { name: 'routeRequest',           http: routeRequest,             // longest prefix, lenient-backend confusion refused; /dce5 → 301 /dce5/
+                                    ws: routeUpgrade },             //   only routes with websocket: true
+  { name: 'checkOrigin',            ws: checkOrigin },              // a foreign Origin refused before any byte reaches the upstream
+  { name: 'authenticate',           both: authenticate },           // session cookie, Portico API key, or (bearer: verify) an IdP access token; Redis down → 503
+  { name: 'authorize',              both: authorize },              // auth: required → login redirect / 401; allow rules → 403
+  { name: 'addKeycloakIdpHint',     http: addKeycloakIdpHint },     // kc_idp_hint on the upstream Keycloak's authorization requests
+  { name: 'prepareUpstreamHeaders', both: prepareUpstreamHeaders }, // hop-by-hop, spoofable identity headers and Portico's cookies out; Host, X-Real-IP, X-Forwarded-*
+  { name: 'injectIdentity',         both: injectIdentity },         // user/email/groups/name headers, signed assertion, access token; a Portico API key never forwarded
+  { slot: 'beforeForward' },                                        // features: branding asks for an encoding it can rewrite
+  { name: 'forward',                http: forwardHttp,              // stream to the upstream and back through RESPONSE_PASSES; 502/504
+                                    ws: forwardUpgrade },           //   101 relayed, sockets spliced, idle timeout, closed when the session ends
 ];
 
+/** On the way back (HTTP): each pass sees the upstream's answer and the header list the client gets. */
 // biome-ignore format: the table is easier to read aligned
-export const WS_STAGES: readonly Stage<UpgradeContext>[] = [
-  assignRequestId,
-  parseTarget,
-  routeUpgrade,             // only routes with websocket: true
-  checkOrigin,              // foreign Origin refused before any byte reaches the upstream
-  authenticate,             // the session cookie, before any byte reaches the upstream
-  authorize,                // 401 / 403 as plain HTTP answers
-  prepareUpstreamHeaders,
-  injectIdentity,
-  forwardUpgrade,           // 101 relayed, sockets spliced, idle timeout per route
+export const RESPONSE_PASSES: readonly ({ name: string; pass: (s: StageServices) => ResponsePass } | { slot: 'response' })[] = [
+  { name: 'upstreamResponseHeaders', pass: upstreamResponseHeaders }, // hop-by-hop out; Location and Set-Cookie moved under the prefix
+  { slot: 'response' },                                              // features: branding injects its theme into HTML pages
 ];
+
+/** What features add to the slots. */
+export type FeatureStages = {
+  beforeForward?: { http?: Factory<HttpContext>; ws?: Factory<UpgradeContext> }[];
+  response?: ((s: StageServices) => ResponsePass)[];
+};
+
+/** The stage lists of one gateway: built once, from the table, the services and the features' stages. */
+export function buildPipeline(services: StageServices, extra: FeatureStages) {
+  const response: ResponsePass[] = [];
+  for (const row of RESPONSE_PASSES) {
+    if ('slot' in row) for (const p of extra.response ?? []) response.push(p(services));
+    else response.push(row.pass(services));
+  }
+  const built = { response };
+  const http: Stage<HttpContext>[] = [];
+  const ws: Stage<UpgradeContext>[] = [];
+  for (const row of REQUEST_STAGES) {
+    if ('slot' in row) {
+      for (const s of extra[row.slot] ?? []) {
+        if (s.http) http.push(s.http(services, built));
+        if (s.ws) ws.push(s.ws(services, built));
+      }
+    } else if ('both' in row) {
+      const stage = row.both(services, built);
+      http.push(stage);
+      ws.push(stage);
+    } else {
+      if (row.http) http.push(row.http(services, built));
+      if (row.ws) ws.push(row.ws(services, built));
+    }
+  }
+  return { http, ws, response };
+}
+
+export type Pipeline = ReturnType<typeof buildPipeline>;
 
 export function runStages<C extends HttpContext | UpgradeContext>(
   stages: readonly Stage<C>[],
@@ -61,16 +111,4 @@ export function runStages<C extends HttpContext | UpgradeContext>(
     const result = stages[i]!(ctx);
     if (result !== undefined) return result.then(() => runStages(stages, ctx, i + 1));
   }
-}
-
-export function handleStageError(ctx: HttpContext | UpgradeContext, err: unknown): void {
-  const e = toGatewayError(err);
-  if (e.status >= 500)
-    ctx.log.error({ err: e.cause ?? e, reqId: ctx.requestId, route: ctx.route?.id }, e.code);
-  else ctx.log.debug({ code: e.code, reqId: ctx.requestId }, 'request refused');
-  if (!ctx.requestId) ctx.requestId = 'unknown';
-  if (e.code === 'PORTICO_ERR_INTERNAL')
-    reportError(e.cause ?? e, { requestId: ctx.requestId, routeId: ctx.route?.id, req: ctx.req });
-  if (ctx.kind === 'http') respondError(ctx.req, ctx.res, e, ctx.requestId);
-  else rejectUpgrade(ctx, e);
 }

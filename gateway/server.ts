@@ -1,4 +1,4 @@
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -7,55 +7,86 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
-import { type Auth, createAuth } from './auth/auth.ts';
 import { loginRouter } from './auth/loginRouter.ts';
 import { samlMetadataRouter } from './auth/providers/saml.ts';
+import { createProviderRegistry } from './auth/providers/registry.ts';
+import { createLoginTransactions } from './auth/session/loginTransactions.ts';
+import { createSessions, type RevokeQuery } from './auth/session/sessions.ts';
+import { compileConfig } from './config/compile.ts';
 import { ConfigError, loadConfigFile } from './config/loadConfig.ts';
+import { restartNeeded, withRunningValues } from './config/reloadPolicy.ts';
+import { semanticProblems } from './config/semantics.ts';
 import type { Config } from './config/types.ts';
-import type { HttpContext, Identity, Runtime, UpgradeContext } from './context.ts';
+import type { HttpContext, Identity, UpgradeContext } from './context.ts';
 import { createOwnApp } from './endpoints/ownApp.ts';
-import { channels } from './ops/channels.ts';
+import { toGatewayError } from './errors.ts';
+import { createEventBus, type EventBus } from './events.ts';
+import { createAssertions } from './identity/assertion.ts';
+import { createKeyStore } from './identity/signingKeys.ts';
+import { parseDuration } from './config/duration.ts';
+import { createErrorReporter } from './ops/errorReporter.ts';
 import { createAccessLogger, createLogger } from './ops/logger.ts';
-import { HTTP_STAGES, handleStageError, runStages, WS_STAGES } from './pipeline.ts';
-import { destroyAgents } from './proxy/agents.ts';
-import { openTunnels } from './proxy/forwardUpgrade.ts';
+import { rejectUpgrade, respondError } from './pages/errorResponse.ts';
+import { createPages } from './pages/pages.ts';
+import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
+import { createTunnels } from './proxy/tunnels.ts';
+import { createUpstreamPool } from './proxy/upstreamPool.ts';
+import type { Services } from './services.ts';
+import type { KeyValueStore } from './store/keyValueStore.ts';
+import { createMemoryStore } from './store/memoryStore.ts';
+import { createRedisClient, waitForRedis } from './store/redisClient.ts';
+import { createRedisStore } from './store/redisStore.ts';
 
 /**
- * A feature beside the core (metrics, notifications, admin, storage, …): it reads the live config
- * through `config()`, listens on `channels`, and may add endpoints under /_portico/ and readiness
- * checks. The core never imports a feature.
+ * A feature beside the core (metrics, notifications, admin, storage, branding, the OpenID
+ * Provider…): it reads the live config through `config()`, listens on `events`, and may add
+ * endpoints under /_portico/, stages in the pipeline's slots and readiness checks. The core
+ * never imports a feature.
  */
 export type Feature = {
   name: string;
-  /** Mounted under /_portico/ in the order features are given. */
+  /** Mounted under /_portico/. */
   routers?: Router[];
+  /** Stages for the pipeline's slots (see pipeline.ts). */
+  stages?: FeatureStages;
   /** Contributes `checks[name]` to /_portico/readyz; not ok makes the gateway not ready. */
   readiness?: () => Promise<{ ok: boolean; [detail: string]: unknown }>;
   close?: () => Promise<void>;
+  /** What the feature offers others (and tests), read through `gateway.feature(name)`. */
+  exports?: unknown;
 };
 
 export type FeatureContext = {
   config: () => Config;
   log: Logger;
+  events: EventBus;
+  /** The gateway's services features may use (its own, never another gateway's). */
+  services: Pick<Services, 'sessions' | 'store' | 'pages' | 'errors' | 'upstreams' | 'providers' | 'keys'>;
   /** Reloads routes.yaml from disk (admin deploys); same result as a file-watch reload. */
-  reload: () => ReturnType<Gateway['reload']>;
+  reload: () => ReloadResult;
   configFile: string | undefined;
   /** The environment routes.yaml is interpolated with (admin dry runs use the same). */
   env: NodeJS.ProcessEnv;
   /** The signed-in identity of a request (session cookie), for endpoints like nav.json. */
   identityOf: (req: IncomingMessage) => Promise<Identity | undefined>;
+  /** The session of a request, with its id. */
+  sessionOf: (req: IncomingMessage) => Promise<{ id: string; identity: Identity } | undefined>;
   /** Ends every session of a user on every replica (admin API). */
-  revokeSessions: (q: { idp?: string; sub?: string; username?: string }) => Promise<number>;
+  revokeSessions: (q: RevokeQuery) => Promise<number>;
 };
 
 export type FeatureFactory = (ctx: FeatureContext) => Feature;
 
+export type ReloadResult =
+  | { ok: true; config: Config; restartNeeded: string[] }
+  | { ok: false; error: ConfigError };
+
 export type GatewayOptions = {
-  /** Features to start with the gateway, in order. */
+  /** Features to start with the gateway. */
   features?: FeatureFactory[];
   /** routes.yaml to load and watch. */
   configFile?: string;
@@ -75,39 +106,99 @@ export type GatewayOptions = {
 export type Gateway = {
   readonly server: Server;
   readonly log: Logger;
+  /** This gateway's events (features listen here; tests may publish). */
+  readonly events: EventBus;
+  /** A started feature by name. */
+  feature(name: string): Feature | undefined;
   config(): Config;
   /** Loads the file again; keeps the last good config on error and reports the problems. */
-  reload(): { ok: true; config: Config } | { ok: false; error: ConfigError };
+  reload(): ReloadResult;
   listen(): Promise<AddressInfo>;
   url(): string;
   close(graceMs?: number): Promise<void>;
 };
 
+/**
+ * The one owner of a gateway's state: it builds the services (store, sessions, keys, providers,
+ * upstream connections, tunnels, brand, event bus, error reporting), the features, and the
+ * pipeline from pipeline.ts, and hands each stage what it uses. Nothing is shared with another
+ * gateway in the same process.
+ */
 export function createGateway(options: GatewayOptions): Gateway {
   const env = options.env ?? process.env;
   let current: Config = options.config ?? loadConfigFile(options.configFile!, env);
   const log = options.logger ?? createLogger(current.logging.level);
-  const accessLogger = options.logger ?? createAccessLogger(current.logging.level);
-  const routers: Router[] = [];
+  const accessLog = options.logger ?? createAccessLogger(current.logging.level);
+  const events = createEventBus(log);
 
-  const auth: Auth = createAuth(current, log);
-  routers.push(loginRouter(auth, () => current));
-  routers.push(samlMetadataRouter(() => auth.providers(current)));
-  const features: Feature[] = [
+  // Storage: Redis shared by replicas, or memory kept in separate stores, so that sign-ins in
+  // flight (anyone can start one) can never push a signed-in user's session out.
+  const redis =
+    current.session.store === 'redis' && current.session.redis
+      ? createRedisClient(current.session.redis, current.baseDir, log)
+      : undefined;
+  let store: KeyValueStore;
+  let sessionStore: KeyValueStore;
+  let loginStore: KeyValueStore;
+  if (redis) {
+    store = createRedisStore(redis, { prefix: current.session.redis?.keyPrefix ?? 'portico:' });
+    sessionStore = store;
+    loginStore = store;
+  } else {
+    store = createMemoryStore({ maxEntries: 100_000 });
+    sessionStore = createMemoryStore({ maxEntries: current.session.maxEntries * 6 });
+    loginStore = createMemoryStore({ maxEntries: 10_000 });
+  }
+
+  const keyConfig = current.raw.identity?.jwt?.keys;
+  const keys = createKeyStore(
     {
-      name: 'sessions',
-      readiness: async () => {
-        const r = await auth.sessions.ready();
-        return { ...r };
-      },
+      store,
+      file:
+        keyConfig?.store === 'file' || (!keyConfig?.store && !redis && keyConfig?.file)
+          ? keyConfig?.file
+          : undefined,
+      rotateEveryMs: parseDuration(keyConfig?.rotateEvery ?? '24h'),
+      publishAheadMs: 5 * 60_000,
+      retainMs: 60 * 60_000,
     },
+    log,
+  );
+  const routers: Router[] = [];
+  const features: Feature[] = [];
+  const services: Services = {
+    config: () => current,
+    log,
+    accessLog,
+    events,
+    store,
+    sessions: createSessions({ settings: current.session, store: sessionStore, events, log }),
+    logins: createLoginTransactions(loginStore),
+    keys,
+    assertions: createAssertions(keys),
+    providers: createProviderRegistry(store),
+    upstreams: createUpstreamPool(() => current.baseDir),
+    tunnels: createTunnels(),
+    pages: createPages(),
+    errors: createErrorReporter(),
+  };
+  const { sessions, tunnels, pages } = services;
+  // A session that ends, here or on another replica, takes its open terminals with it.
+  events.on('sessionEnded', (e) => {
+    tunnels.closeSession(e.sessionId);
+  });
+
+  routers.push(loginRouter(services, () => keys.jwks()));
+  routers.push(samlMetadataRouter(() => services.providers.providers(current)));
+  features.push(
+    { name: 'sessions', readiness: async () => sessions.ready() },
     {
       name: 'identityProviders',
       readiness: async () => {
         const results: Record<string, string> = {};
         let ok = true;
         await Promise.all(
-          [...auth.providers(current).values()].map(async (p) => {
+          [...services.providers.providers(current).values()].map(async (p) => {
             try {
               await p.ready();
               results[p.id] = 'ok';
@@ -120,12 +211,19 @@ export function createGateway(options: GatewayOptions): Gateway {
         return { ok, ...results };
       },
     },
-  ];
+  );
   const ownApp = createOwnApp({
     config: () => current,
     routers,
+    pages,
     readiness: async () => {
-      const checks: Record<string, unknown> = { config: { ok: true, routes: current.routes.length } };
+      const checks: Record<string, unknown> = {
+        config: {
+          ok: true,
+          routes: current.routes.length,
+          ...(pendingRestart.length > 0 ? { restartNeeded: pendingRestart } : {}),
+        },
+      };
       let ok = true;
       await Promise.all(
         features.map(async (f) => {
@@ -143,10 +241,133 @@ export function createGateway(options: GatewayOptions): Gateway {
       return { ok, checks };
     },
   });
-  const runtime: Runtime = {
-    ownEndpoints: ownApp as unknown as (req: IncomingMessage, res: ServerResponse) => void,
-    auth,
-    accessLogger,
+
+  let pendingRestart: string[] = [];
+  let lastRejected: string | undefined;
+  const reload = (): ReloadResult => {
+    if (!options.configFile) throw new Error('this gateway was not started from a file');
+    const file = options.configFile;
+    try {
+      const loaded = loadConfigFile(file, env);
+      if (loaded.sourceHash === current.sourceHash) {
+        if (lastRejected !== undefined) recovered(loaded);
+        return { ok: true, config: current, restartNeeded: pendingRestart };
+      }
+      const changed = restartNeeded(current.raw, loaded.raw);
+      let next = loaded;
+      if (changed.length > 0) {
+        // The new file with the running values of what only a restart applies: checked as a whole.
+        const effective = withRunningValues(current.raw, loaded.raw);
+        const problems = semanticProblems(effective, loaded.baseDir);
+        if (problems.length > 0)
+          throw new ConfigError(
+            file,
+            problems.map((p) => ({
+              path: p.path.join('.'),
+              message: `${p.message} (with the running ${changed.join(', ')}: ${changed.length === 1 ? 'it needs' : 'they need'} a restart)`,
+            })),
+          );
+        next = compileConfig(effective, loaded.source, loaded.file, loaded.baseDir);
+        log.warn(
+          { file, keys: changed },
+          `config reloaded, but ${changed.join(', ')} only change with a restart`,
+        );
+      }
+      current = next;
+      pendingRestart = changed;
+      services.upstreams.retain(next);
+      log.level = next.logging.level;
+      const wasRejected = lastRejected !== undefined;
+      lastRejected = undefined;
+      log.info(
+        {
+          file,
+          hash: next.sourceHash.slice(0, 12),
+          routes: next.routes.length,
+          recovered: wasRejected || undefined,
+        },
+        wasRejected ? 'config reloaded; the rejected version is replaced' : 'config reloaded',
+      );
+      events.emit('configReload', {
+        ok: true,
+        file,
+        hash: next.sourceHash,
+        restartNeeded: changed,
+        recovered: wasRejected,
+      });
+      return { ok: true, config: next, restartNeeded: changed };
+    } catch (err) {
+      const error =
+        err instanceof ConfigError ? err : new ConfigError(file, [{ path: '', message: String(err) }]);
+      lastRejected = error.message;
+      log.error({ file, problems: error.problems }, 'config rejected, the last good config keeps serving');
+      events.emit('configReload', { ok: false, file, problems: error.problems });
+      return { ok: false, error };
+    }
+  };
+  /** The file is back to the running version after a rejected edit: say so, or the error stays the last word. */
+  const recovered = (loaded: Config) => {
+    lastRejected = undefined;
+    log.info(
+      { file: options.configFile, hash: loaded.sourceHash.slice(0, 12) },
+      'config file is valid again; nothing changed',
+    );
+    events.emit('configReload', {
+      ok: true,
+      file: options.configFile,
+      hash: loaded.sourceHash,
+      recovered: true,
+    });
+  };
+
+  const sessionOf = async (req: IncomingMessage) => {
+    const loaded = await Promise.resolve(sessions.load(req)).catch(() => undefined);
+    return loaded ? { id: loaded.id, identity: loaded.data.identity } : undefined;
+  };
+  const featureContext: FeatureContext = {
+    config: () => current,
+    log,
+    events,
+    services,
+    reload: () => reload(),
+    configFile: options.configFile,
+    env,
+    identityOf: async (req) => (await sessionOf(req))?.identity,
+    sessionOf,
+    revokeSessions: (q) => sessions.revoke(q),
+  };
+  const extraStages: Required<FeatureStages> = { beforeForward: [], response: [] };
+  for (const factory of options.features ?? []) {
+    const feature = factory(featureContext);
+    features.push(feature);
+    routers.push(...(feature.routers ?? []));
+    extraStages.beforeForward.push(...(feature.stages?.beforeForward ?? []));
+    extraStages.response.push(...(feature.stages?.response ?? []));
+  }
+
+  const pipeline = buildPipeline({ ...services, ownApp }, extraStages);
+
+  const answerError = (ctx: HttpContext | UpgradeContext, err: unknown): void => {
+    const e = toGatewayError(err);
+    if (e.status >= 500) log.error({ err: e.cause ?? e, reqId: ctx.requestId, route: ctx.route?.id }, e.code);
+    else log.debug({ code: e.code, reqId: ctx.requestId }, 'request refused');
+    if (!ctx.requestId) ctx.requestId = 'unknown';
+    if (e.code === 'PORTICO_ERR_INTERNAL')
+      services.errors.report(e.cause ?? e, {
+        requestId: ctx.requestId,
+        routeId: ctx.route?.id,
+        req: ctx.req,
+      });
+    if (ctx.kind === 'http') {
+      const providerName =
+        e.status === 403 && ctx.identity
+          ? services.providers.providers(ctx.config).get(ctx.identity.idp)?.displayName('en-US')
+          : undefined;
+      respondError(ctx.req, ctx.res, e, ctx.requestId, pages, { identity: ctx.identity, providerName });
+    } else {
+      rejectUpgrade(ctx.socket, e, ctx.requestId);
+      ctx.answered?.(e.status);
+    }
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -155,7 +376,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       req,
       res,
       config: current,
-      runtime,
       log,
       requestId: '',
       path: '/',
@@ -166,16 +386,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       identity: undefined,
       session: undefined,
       sessionId: undefined,
+      credential: undefined,
       upstreamHeaders: {},
       done: false,
       startedAt: performance.now(),
-      transformResponse: undefined,
+      transform: undefined,
     };
     try {
-      const pending = runStages(HTTP_STAGES, ctx);
-      if (pending) pending.catch((err) => handleStageError(ctx, err));
+      const pending = runStages(pipeline.http, ctx);
+      if (pending) pending.catch((err) => answerError(ctx, err));
     } catch (err) {
-      handleStageError(ctx, err);
+      answerError(ctx, err);
     }
   };
 
@@ -188,7 +409,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       socket,
       head,
       config: current,
-      runtime,
       log,
       requestId: '',
       path: '/',
@@ -199,15 +419,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       identity: undefined,
       session: undefined,
       sessionId: undefined,
+      credential: undefined,
       upstreamHeaders: {},
       done: false,
       startedAt: performance.now(),
+      answered: undefined,
     };
     try {
-      const pending = runStages(WS_STAGES, ctx);
-      if (pending) pending.catch((err) => handleStageError(ctx, err));
+      const pending = runStages(pipeline.ws, ctx);
+      if (pending) pending.catch((err) => answerError(ctx, err));
     } catch (err) {
-      handleStageError(ctx, err);
+      answerError(ctx, err);
     }
   };
 
@@ -227,7 +449,11 @@ export function createGateway(options: GatewayOptions): Gateway {
   const tls = current.listen.tls;
   const server: Server = tls
     ? (createHttpsServer(
-        { ...serverOptions, cert: readFileSync(tls.cert), key: readFileSync(tls.key) },
+        {
+          ...serverOptions,
+          cert: readFileSync(resolve(current.baseDir, tls.cert)),
+          key: readFileSync(resolve(current.baseDir, tls.key)),
+        },
         onRequest,
       ) as unknown as Server)
     : createHttpServer(serverOptions, onRequest);
@@ -243,50 +469,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
     );
   });
-
-  const reload: Gateway['reload'] = () => {
-    if (!options.configFile) throw new Error('this gateway was not started from a file');
-    try {
-      const next = loadConfigFile(options.configFile, env);
-      if (next.sourceHash === current.sourceHash) return { ok: true, config: current };
-      current = next;
-      log.info(
-        { file: options.configFile, hash: next.sourceHash.slice(0, 12), routes: next.routes.length },
-        'config reloaded',
-      );
-      if (channels.configReload.hasSubscribers)
-        channels.configReload.publish({ ok: true, file: options.configFile, hash: next.sourceHash });
-      return { ok: true, config: next };
-    } catch (err) {
-      const error =
-        err instanceof ConfigError
-          ? err
-          : new ConfigError(options.configFile, [{ path: '', message: String(err) }]);
-      log.error(
-        { file: options.configFile, problems: error.problems },
-        'config rejected, the last good config keeps serving',
-      );
-      if (channels.configReload.hasSubscribers)
-        channels.configReload.publish({ ok: false, file: options.configFile, problems: error.problems });
-      return { ok: false, error };
-    }
-  };
-
-  const featureContext: FeatureContext = {
-    config: () => current,
-    log,
-    reload: () => reload(),
-    configFile: options.configFile,
-    env,
-    identityOf: async (req) =>
-      (await Promise.resolve(auth.sessions.load(req)).catch(() => undefined))?.data.identity,
-    revokeSessions: (q) => auth.sessions.revoke(q),
-  };
-  for (const factory of options.features ?? []) {
-    const feature = factory(featureContext);
-    features.push(feature);
-    routers.push(...(feature.routers ?? []));
-  }
 
   let watcher: FSWatcher | undefined;
   if (options.configFile && options.watch !== false) {
@@ -304,6 +486,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   return {
     server,
     log,
+    events,
+    feature: (name) => features.find((f) => f.name === name),
     config: () => current,
     reload,
     url() {
@@ -311,8 +495,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     },
     async listen() {
-      await auth.start();
-      return new Promise((resolve, reject) => {
+      if (redis) await waitForRedis(redis, 3000);
+      await keys.start().catch((err) => {
+        log.error({ err }, 'could not load the signing keys; retrying in the background');
+      });
+      return new Promise((resolveListen, reject) => {
         server.once('error', reject);
         // With --workers, every worker binds the port itself (SO_REUSEPORT) and the kernel spreads
         // connections; no primary process sits on the accept path.
@@ -326,23 +513,28 @@ export function createGateway(options: GatewayOptions): Gateway {
           },
           () => {
             server.off('error', reject);
-            resolve(server.address() as AddressInfo);
+            resolveListen(server.address() as AddressInfo);
           },
         );
       });
     },
     async close(graceMs = 10_000) {
       watcher?.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((done) => server.close(() => done()));
       server.closeIdleConnections();
-      for (const socket of openTunnels) goingAway(socket);
+      tunnels.closeAll();
+      tunnels.stop();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
-      for (const f of features.reverse())
+      for (const f of [...features].reverse())
         await f.close?.().catch((err) => log.warn({ err, feature: f.name }, 'feature close failed'));
-      await auth.close();
-      destroyAgents();
+      keys.stop();
+      await services.providers.close();
+      await sessions.close();
+      await store.close();
+      services.upstreams.close();
+      redis?.disconnect();
     },
   };
 }
@@ -350,10 +542,4 @@ export function createGateway(options: GatewayOptions): Gateway {
 /** Module-level so it keeps nothing of the request alive for the life of a WebSocket. */
 function destroySocket(this: Duplex): void {
   this.destroy();
-}
-
-/** WebSocket close frame 1001 (going away), unmasked as a server sends it; then the tunnel ends. */
-function goingAway(socket: Duplex): void {
-  socket.end(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
-  setTimeout(() => socket.destroy(), 1000).unref();
 }

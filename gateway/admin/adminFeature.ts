@@ -6,16 +6,14 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { AdminScope, RawAdminConfig } from '../config/adminSchema.ts';
 import { ConfigError, formatProblems, loadConfigText } from '../config/loadConfig.ts';
 import type { Config } from '../config/types.ts';
-import type { RequestContext } from '../context.ts';
-import { channels } from '../ops/channels.ts';
-import { resolveClient } from '../proxy/forwardedHeaders.ts';
+import { clientOf } from '../proxy/forwardedHeaders.ts';
 import type { FeatureContext, FeatureFactory } from '../server.ts';
 import type { BrandAssetSource } from '../branding/assetSource.ts';
 import { BRAND_FILE, parseBrandText } from '../branding/loadBrand.ts';
 import { type WritableBrandAssetSource, writableDiskAssets } from '../storage/brandAssets.ts';
 import { StorageError } from '../storage/objectStore.ts';
 import { AdminError, adminErrorHandler } from './adminErrors.ts';
-import { apiKeyMatches } from './apiKeys.ts';
+import { apiKeyMatches } from '../auth/apiKeys.ts';
 import { checkAssetContent, uploadType } from './checkAssetContent.ts';
 import { summarizeConfig } from './configSummary.ts';
 import { createRateLimiter } from './rateLimit.ts';
@@ -115,7 +113,7 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
   };
   const audit = (res: Response, detail: Record<string, unknown>) => {
     const caller = res.locals.admin as Caller;
-    channels.audit.publish({
+    ctx.events.emit('audit', {
       type: 'admin.change',
       actor: caller.keyId,
       ip: caller.ip,
@@ -187,7 +185,7 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
     }
     if (!found) {
       failures.take(ip, Number.POSITIVE_INFINITY);
-      channels.audit.publish({ type: 'admin.auth_failure', ip, time: new Date().toISOString() });
+      ctx.events.emit('audit', { type: 'admin.auth_failure', ip, time: new Date().toISOString() });
       return next(
         new AdminError('PORTICO_ERR_UNAUTHENTICATED', 'The API key is not valid.', {
           headers: { 'www-authenticate': 'Bearer realm="portico-admin", error="invalid_token"' },
@@ -415,7 +413,5 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
 
 /** The caller's address, believing X-Forwarded-For only from `trustProxy` peers, as the proxy does. */
 function clientIp(req: Request, config: Config): string {
-  const probe = { req, config, clientIp: '', proto: 'http' } as unknown as RequestContext;
-  resolveClient(probe);
-  return probe.clientIp;
+  return clientOf(req, config.trustProxy).clientIp;
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ADMIN_SCOPES } from '../config/adminSchema.ts';
-import { newApiKey } from './apiKeys.ts';
+import { newApiKey } from '../auth/apiKeys.ts';
 
 export function hashKeyCommand(args: string[]): number {
   const { values } = parseArgs({

@@ -1,56 +1,100 @@
-import type { HttpContext, UpgradeContext } from '../context.ts';
+import type { AnyContext, Stage } from '../context.ts';
 import { GatewayError } from '../errors.ts';
-import { apiKeyMatches } from '../admin/apiKeys.ts';
-import type { Auth } from './auth.ts';
+import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
+import type { Services } from '../services.ts';
+import { apiKeyMatches } from './apiKeys.ts';
+import type { LoadedSession } from './session/sessions.ts';
 
-type Ctx = HttpContext | UpgradeContext;
+type Deps = Pick<Services, 'sessions' | 'providers'>;
+
+const BEARER = /^bearer[ \t]+(\S+)\s*$/i;
+const invalidToken = (detail: string) =>
+  new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
+    detail,
+    headers: { 'www-authenticate': 'Bearer realm="portico", error="invalid_token"' },
+  });
 
 /**
- * Who is calling: a bearer token (Portico API key or an IdP's JWT) for machine clients, else
- * the session cookie. Routes with `auth: none` that inject nothing skip this entirely. When the
- * session store is down, routes that require a login fail closed (503); optional routes go on
- * as anonymous.
+ * Who is calling. `Authorization` belongs to the upstream (SPEC §5): with `bearer: passthrough`
+ * (the default) Portico authenticates by its session cookie and forwards any bearer token
+ * untouched, so DCE's own JWTs and access keys reach DCE. A Portico API key (`ptk_…`) is
+ * recognised on every route and never forwarded. With `bearer: verify` Portico itself accepts an
+ * access token from its identity providers, checked as a browser sign-in of that provider is,
+ * and refuses any other bearer token. When the session store is down, routes that require a login
+ * fail closed (503); optional routes go on as anonymous.
  */
-export function authenticate(ctx: Ctx): void | Promise<void> {
-  const route = ctx.route!;
-  if (route.auth === 'none') return;
-  const authorization = ctx.req.headers.authorization;
-  if (authorization !== undefined && /^bearer /i.test(authorization))
-    return bearer(ctx, authorization.slice(7).trim());
-  return fromSession(ctx);
+export function authenticate(s: Deps): Stage<AnyContext> {
+  return (ctx) => {
+    const route = ctx.route!;
+    const authorization = ctx.req.headers.authorization;
+    const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+    if (token?.startsWith('ptk_')) {
+      // Stripped on every route; only checked where a login matters.
+      ctx.credential = 'apiKey';
+      if (route.auth !== 'none') apiKey(ctx, token);
+      return;
+    }
+    if (route.auth === 'none') return;
+    if (token !== undefined && route.bearer === 'verify') return verifyBearer(s, ctx, token);
+    return fromSession(s, ctx);
+  };
 }
 
-function fromSession(ctx: Ctx): void | Promise<void> {
-  const auth = ctx.runtime.auth as Auth;
-  let loaded: ReturnType<Auth['sessions']['load']>;
+function apiKey(ctx: AnyContext, token: string): void {
+  const key = ctx.config.apiKeys.find(
+    (k) => token.startsWith(`ptk_${k.id}_`) && apiKeyMatches(token, k.hash),
+  );
+  if (!key) throw invalidToken('The API key is not valid.');
+  ctx.identity = {
+    idp: 'apikey',
+    sub: key.id,
+    username: key.username ?? key.id,
+    email: key.email,
+    name: key.name,
+    groups: [...(key.groups ?? [])],
+  };
+}
+
+async function verifyBearer(s: Deps, ctx: AnyContext, token: string): Promise<void> {
+  for (const provider of s.providers.providers(ctx.config).values()) {
+    if (!provider.verifyBearer) continue;
+    const identity = await provider.verifyBearer(token).catch(() => undefined);
+    if (identity) {
+      ctx.identity = qualifyIdentity(identity, ctx.config.primaryIdp);
+      ctx.credential = 'bearer';
+      return;
+    }
+  }
+  throw invalidToken('The bearer token is not valid.');
+}
+
+function fromSession(s: Deps, ctx: AnyContext): void | Promise<void> {
+  let loaded: ReturnType<Deps['sessions']['load']>;
   try {
-    loaded = auth.sessions.load(ctx.req);
+    loaded = s.sessions.load(ctx.req);
   } catch (err) {
     return storeFailed(ctx, err);
   }
   if (loaded instanceof Promise)
     return loaded.then(
-      (l) => useSession(ctx, auth, l),
+      (l) => useSession(s, ctx, l),
       (err) => storeFailed(ctx, err),
     );
-  return useSession(ctx, auth, loaded);
+  return useSession(s, ctx, loaded);
 }
 
-function useSession(
-  ctx: Ctx,
-  auth: Auth,
-  loaded: Awaited<ReturnType<Auth['sessions']['load']>>,
-): void | Promise<void> {
-  if (!loaded?.data.identity) return;
+function useSession(s: Deps, ctx: AnyContext, loaded: LoadedSession | undefined): void | Promise<void> {
+  if (!loaded) return;
   ctx.session = loaded.data;
   ctx.sessionId = loaded.id;
   ctx.identity = loaded.data.identity;
+  ctx.credential = 'session';
   const tokens = loaded.data.tokens;
   if (tokens?.refreshToken && tokens.expiresAt && tokens.expiresAt - Date.now() < 30_000)
-    return refresh(ctx, auth);
+    return refresh(s, ctx);
 }
 
-function storeFailed(ctx: Ctx, err: unknown): void {
+function storeFailed(ctx: AnyContext, err: unknown): void {
   if (ctx.route!.auth === 'required') throw err;
   ctx.log.warn(
     { err, reqId: ctx.requestId },
@@ -58,65 +102,33 @@ function storeFailed(ctx: Ctx, err: unknown): void {
   );
 }
 
-/** One refresh per session at a time across replicas; others go on with the still-valid token. */
-async function refresh(ctx: Ctx, auth: Auth): Promise<void> {
+/** One refresh per session at a time across replicas; the others go on with the still-valid token. */
+async function refresh(s: Deps, ctx: AnyContext): Promise<void> {
   const id = ctx.sessionId!;
   const data = ctx.session!;
-  const provider = auth.providers(ctx.config).get(data.identity!.idp);
+  const provider = s.providers.providers(ctx.config).get(data.identity.idp);
   if (!provider?.refresh) return;
-  await auth.sessions.withLock(id, async () => {
+  await s.sessions.withLock(id, async () => {
+    // Another replica may have refreshed already: its tokens are the ones the IdP knows now.
+    const current = (await s.sessions.fresh(id)) ?? data;
+    if (current.tokens?.expiresAt && current.tokens.expiresAt - Date.now() >= 30_000) {
+      ctx.session = current;
+      return;
+    }
     try {
-      const tokens = await provider.refresh!(data.tokens!);
-      const next = { ...data, tokens };
-      await auth.sessions.save(id, next);
-      ctx.session = next;
+      const tokens = await provider.refresh!(current.tokens!);
+      ctx.session = (await s.sessions.updateTokens(id, current, tokens)) ?? current;
     } catch (err) {
-      const code = (err as { error?: string }).error;
-      if (code === 'invalid_grant') {
+      if ((err as { error?: string }).error === 'invalid_grant') {
         // The IdP ended this session: so do we.
-        await auth.sessions.destroy(id);
+        await s.sessions.end(id, 'refresh-refused');
         ctx.session = undefined;
         ctx.sessionId = undefined;
         ctx.identity = undefined;
+        ctx.credential = undefined;
       } else {
-        ctx.log.warn({ err, idp: data.identity!.idp }, 'token refresh failed; keeping the session');
+        ctx.log.warn({ err, idp: data.identity.idp }, 'token refresh failed; keeping the session');
       }
     }
-  });
-}
-
-async function bearer(ctx: Ctx, token: string): Promise<void> {
-  if (token.startsWith('ptk_')) {
-    const key = ctx.config.apiKeys.find(
-      (k) => token.startsWith(`ptk_${k.id}_`) && apiKeyMatches(token, k.hash),
-    );
-    if (!key)
-      throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
-        detail: 'The API key is not valid.',
-        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-      });
-    ctx.identity = {
-      idp: 'apikey',
-      sub: key.id,
-      username: key.username ?? key.id,
-      email: key.email,
-      name: key.name,
-      groups: [...(key.groups ?? [])],
-    };
-    ctx.bearerIsApiKey = true;
-    return;
-  }
-  const auth = ctx.runtime.auth as Auth;
-  for (const provider of auth.providers(ctx.config).values()) {
-    if (!provider.verifyBearer) continue;
-    const identity = await provider.verifyBearer(token).catch(() => undefined);
-    if (identity) {
-      ctx.identity = identity;
-      return;
-    }
-  }
-  throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
-    detail: 'The bearer token is not valid.',
-    headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
   });
 }

@@ -1,7 +1,7 @@
 import type { LoginProvider } from './providers/types.ts';
 import { escapeHtml } from '../pages/escapeHtml.ts';
 import type { Lang } from '../pages/negotiate.ts';
-import { renderPage } from '../pages/renderPage.ts';
+import type { Pages } from '../pages/pages.ts';
 
 const T = {
   'en-US': {
@@ -33,6 +33,7 @@ const T = {
 } as const;
 
 export function chooserPage(
+  pages: Pages,
   lang: Lang,
   providers: LoginProvider[],
   rd: string,
@@ -47,7 +48,7 @@ export function chooserPage(
         `<a class="portico-button" id="portico-login-${escapeHtml(p.id)}" href="/_portico/login/${encodeURIComponent(p.id)}${q}">${t.with} ${escapeHtml(p.displayName(lang))}</a>`,
     )
     .join('\n');
-  return renderPage({
+  return pages.render({
     lang,
     title: brandTitle ?? t.chooseTitle,
     heading: brandTitle ?? t.chooseTitle,
@@ -55,9 +56,9 @@ export function chooserPage(
   });
 }
 
-export function loggedOutPage(lang: Lang, rd: string): string {
+export function loggedOutPage(pages: Pages, lang: Lang, rd: string): string {
   const t = T[lang];
-  return renderPage({
+  return pages.render({
     lang,
     title: t.outTitle,
     heading: t.outTitle,
@@ -65,9 +66,9 @@ export function loggedOutPage(lang: Lang, rd: string): string {
   });
 }
 
-export function logoutConfirmPage(lang: Lang, rd: string, csrf: string): string {
+export function logoutConfirmPage(pages: Pages, lang: Lang, rd: string, csrf: string): string {
   const t = T[lang];
-  return renderPage({
+  return pages.render({
     lang,
     title: t.confirmTitle,
     heading: t.confirmTitle,

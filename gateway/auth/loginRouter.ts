@@ -1,51 +1,44 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import * as client from 'openid-client';
-import type { Config } from '../config/types.ts';
 import type { Identity } from '../context.ts';
+import type { OwnRequest } from '../endpoints/ownEndpoints.ts';
 import { GatewayError } from '../errors.ts';
-import { channels } from '../ops/channels.ts';
-import { pageBrand } from '../pages/brandSource.ts';
+import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import { pickLang } from '../pages/negotiate.ts';
-import type { Auth } from './auth.ts';
+import type { Services } from '../services.ts';
 import { chooserPage, loggedOutPage, logoutConfirmPage } from './loginPages.ts';
 import type { LoginProvider } from './providers/types.ts';
 import { safeReturnPath } from './safeReturnPath.ts';
+import { LOGIN_COOKIE } from './session/loginTransactions.ts';
+import { formToken, readCookies, tokensEqual } from './session/sessionCookie.ts';
 import type { LoginTransaction, Tokens } from './session/sessionData.ts';
 
 const LAST_IDP_COOKIE = 'portico_idp';
-const MAX_PENDING_LOGINS = 5;
-const LOGIN_TTL_MS = 10 * 60_000;
 
-type Req = Request & { portico?: { clientIp?: string; proto?: string; log?: import('pino').Logger } };
+type Req = Request & OwnRequest;
+type Deps = Pick<Services, 'config' | 'sessions' | 'logins' | 'providers' | 'events' | 'pages'>;
 
 /**
  * /_portico/login, login/:idp, callback/:idp, logout, logged-out, backchannel-logout/:idp, me,
- * jwks.json. The session cookie is managed here by express-session; the proxied path only reads it.
+ * jwks.json. A session is created only when a sign-in completes (with a new id: no fixation);
+ * sign-ins in flight are kept apart by their `state`, bound to the browser by a short-lived
+ * cookie, and the forms carry tokens derived from what they protect, so an anonymous visitor
+ * stores nothing that could crowd out a signed-in user.
  */
-export function loginRouter(auth: Auth, config: () => Config): Router {
+export function loginRouter(s: Deps, jwks: () => unknown): Router {
   const router = express.Router();
-  const { sessions } = auth;
-  const providersOf = () => auth.providers(config());
+  const { sessions, logins } = s;
+  const providersOf = () => s.providers.providers(s.config());
   const publicBase = (req: Req) =>
-    config().publicUrl?.origin ?? `${req.portico?.proto ?? 'http'}://${req.headers.host}`;
+    s.config().publicUrl?.origin ?? `${req.portico?.proto ?? 'http'}://${req.headers.host}`;
+  // Behind a TLS-terminating load balancer the connection is plain HTTP: the public URL decides.
+  const secure = (req: Req) => s.config().publicUrl?.protocol === 'https:' || req.portico?.proto === 'https';
+  const setCookies = (res: Response, ...values: (string | undefined)[]) => {
+    const list = values.filter((v): v is string => v !== undefined);
+    if (list.length > 0) res.append('set-cookie', list);
+  };
+  const render = (res: Response, html: string, status = 200) => res.status(status).type('html').send(html);
 
-  // express-session only sets a Secure cookie on a secure request; behind a TLS-terminating
-  // load balancer the connection is plain HTTP, so the public URL decides.
-  const withSession = [
-    (req: Req, _res: Response, next: NextFunction) => {
-      Object.defineProperty(req, 'secure', {
-        value: sessions.secure || req.portico?.proto === 'https',
-        configurable: true,
-      });
-      next();
-    },
-    (req: Req, res: Response, next: NextFunction) =>
-      sessions.middleware(req, res, (err?: unknown) =>
-        next(err ? new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err }) : undefined),
-      ),
-  ];
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   const noStore = (_req: Request, res: Response, next: NextFunction) => {
     res.set('cache-control', 'no-store');
@@ -58,7 +51,7 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     const providers = [...providersOf().values()];
     const lang = pickLang(req);
     const wanted = typeof req.query.idp === 'string' ? req.query.idp : undefined;
-    const last = readCookie(req, LAST_IDP_COOKIE);
+    const last = readCookies(req.headers.cookie)[LAST_IDP_COOKIE];
     const direct =
       wanted && providersOf().has(wanted)
         ? wanted
@@ -74,24 +67,31 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       );
       return;
     }
-    const texts = pageBrand.get().login?.(lang);
-    res.type('html').send(chooserPage(lang, providers, rd, texts?.title, texts?.subtitle));
+    const texts = s.pages.brand().login?.(lang);
+    render(res, chooserPage(s.pages, lang, providers, rd, texts?.title, texts?.subtitle));
   });
 
-  router.get('/login/:idp', ...withSession, async (req: Req, res, next) => {
+  /** The form token of this browser's sign-in: derived from its login cookie, nothing stored. */
+  const formCsrf = (nonce: string) => formToken(sessions.secret, 'login-form', nonce);
+  const renderForm = (req: Req, provider: LoginProvider, rd: string, nonce: string, extra = {}) => {
+    const lang = pickLang(req);
+    const f = provider.renderForm!(lang, {
+      action: `/_portico/login/${encodeURIComponent(provider.id)}`,
+      csrf: formCsrf(nonce),
+      rd,
+      ...extra,
+    });
+    return s.pages.render({ lang, title: f.title, heading: f.title, bodyHtml: f.bodyHtml });
+  };
+
+  router.get('/login/:idp', async (req: Req, res, next) => {
     try {
       const provider = providerOr404(providersOf(), req.params.idp as string);
       const rd = safeReturnPath(req.query.rd);
+      const { nonce, setCookie } = logins.browserNonce(req, secure(req));
       if (provider.kind === 'form') {
-        req.session.csrf ??= randomBytes(24).toString('base64url');
-        await saveSession(req);
-        res.type('html').send(
-          provider.renderForm!(pickLang(req), {
-            action: `/_portico/login/${encodeURIComponent(provider.id)}`,
-            csrf: req.session.csrf,
-            rd,
-          }),
-        );
+        setCookies(res, setCookie);
+        render(res, renderForm(req, provider, rd, nonce));
         return;
       }
       await provider.probe?.();
@@ -102,16 +102,10 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
         state,
         `${publicBase(req)}/_portico/callback/${encodeURIComponent(provider.id)}`,
       );
-      if (provider.postCallback) {
-        await sessions.putTransaction(state, txn, LOGIN_TTL_MS);
-        res.redirect(302, url.href);
-        return;
-      }
-      const pending = Object.entries(req.session.logins ?? {})
-        .filter(([, t]) => Date.now() - t.createdAt < LOGIN_TTL_MS)
-        .slice(-(MAX_PENDING_LOGINS - 1));
-      req.session.logins = { ...Object.fromEntries(pending), [state]: txn };
-      await saveSession(req);
+      // A POST-binding answer (SAML) comes cross-site without the Lax cookie: it is bound to its
+      // request by InResponseTo instead.
+      await logins.put(state, txn, provider.postCallback ? undefined : nonce);
+      setCookies(res, setCookie);
       res.redirect(302, url.href);
     } catch (err) {
       next(err);
@@ -131,51 +125,44 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
             ? params.RelayState
             : undefined;
       // The transaction is consumed before anything is redeemed: a replayed callback finds nothing.
-      let txn = state ? req.session.logins?.[state] : undefined;
-      if (state && req.session.logins?.[state]) {
-        delete req.session.logins[state];
-        await saveSession(req);
-      }
-      if (!txn && state && provider.postCallback) txn = await sessions.takeTransaction(state);
-      if (!txn || txn.idp !== idp || Date.now() - txn.createdAt > LOGIN_TTL_MS) {
+      const txn = state ? await logins.take(state, req) : undefined;
+      if (!txn || txn.idp !== idp)
         throw new GatewayError('PORTICO_ERR_LOGIN', {
           detail: 'The sign-in link expired or was already used.',
         });
-      }
       if (typeof params.error === 'string')
         throw new GatewayError('PORTICO_ERR_LOGIN', {
           detail: String(params.error_description ?? params.error).slice(0, 200),
         });
-      const callbackUrl = new URL(
-        `${publicBase(req)}/_portico/callback/${encodeURIComponent(idp)}${req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : ''}`,
-      );
+      const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
+      const callbackUrl = new URL(`${publicBase(req)}/_portico/callback/${encodeURIComponent(idp)}${query}`);
       const result = await provider.complete(req, {
         callbackUrl,
         txn,
         state,
         body: req.method === 'POST' ? (req.body as Record<string, string>) : undefined,
       });
-      await establish(req, res, result.identity, result.tokens, result.idpSid);
-      loginEvent(req, idp, 'success', result.identity);
+      const identity = await establish(req, res, result.identity, result.tokens, result.idpSid);
+      loginEvent(req, idp, 'success', identity);
       res.redirect(302, txn.returnTo);
     } catch (err) {
       loginEvent(req, idp, 'failure', undefined, (err as GatewayError).detail ?? (err as Error).message);
       next(err);
     }
   };
-  router.post('/login/:idp', form, ...withSession, async (req: Req, res, next) => {
+
+  router.post('/login/:idp', form, async (req: Req, res, next) => {
     const idp = req.params.idp as string;
     const body = (req.body ?? {}) as Record<string, string>;
     const rd = safeReturnPath(body.rd);
-    const lang = pickLang(req);
+    const nonce = readCookies(req.headers.cookie)[LOGIN_COOKIE];
     let provider: LoginProvider | undefined;
     try {
       provider = providerOr404(providersOf(), idp);
       if (provider.kind !== 'form') throw new GatewayError('PORTICO_ERR_METHOD');
-      // The form's token must match this browser's session: a cross-site post cannot sign a user in.
-      if (!req.session.csrf || typeof body.csrf !== 'string' || !safeEqual(body.csrf, req.session.csrf)) {
+      // The form's token must match this browser's login cookie: a cross-site post cannot sign a user in.
+      if (!nonce || !tokensEqual(body.csrf, formCsrf(nonce)))
         throw new GatewayError('PORTICO_ERR_LOGIN', { detail: 'The form expired. Please try again.' });
-      }
       const result = await provider.complete(req, {
         callbackUrl: new URL(`${publicBase(req)}${req.originalUrl}`),
         txn: { idp, returnTo: rd, createdAt: Date.now() },
@@ -183,82 +170,77 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
         body,
         clientIp: req.portico?.clientIp,
       });
-      await establish(req, res, result.identity, result.tokens, result.idpSid);
-      loginEvent(req, idp, 'success', result.identity);
+      const identity = await establish(req, res, result.identity, result.tokens, result.idpSid);
+      loginEvent(req, idp, 'success', identity);
       res.redirect(303, rd);
     } catch (err) {
       const e = err as GatewayError;
       loginEvent(req, idp, 'failure', undefined, e.detail ?? e.message);
-      if (provider?.kind === 'form' && (e.status === 401 || e.status === 429) && req.session.csrf) {
+      if (provider?.kind === 'form' && nonce && (e.status === 401 || e.status === 429)) {
         if (e.headers) res.set(e.headers);
-        res
-          .status(e.status)
-          .type('html')
-          .send(
-            provider.renderForm!(lang, {
-              action: `/_portico/login/${encodeURIComponent(idp)}`,
-              csrf: req.session.csrf,
-              rd,
-              error: e.detail ?? e.message,
-              username: typeof body.username === 'string' ? body.username.slice(0, 256) : undefined,
-            }),
-          );
+        const username = typeof body.username === 'string' ? body.username.slice(0, 256) : undefined;
+        render(
+          res,
+          renderForm(req, provider, rd, nonce, { error: e.detail ?? e.message, username }),
+          e.status,
+        );
         return;
       }
       next(err);
     }
   });
 
-  router.get('/callback/:idp', ...withSession, callback);
-  router.post('/callback/:idp', form, ...withSession, callback);
+  router.get('/callback/:idp', callback);
+  router.post('/callback/:idp', form, callback);
 
-  /** Regenerates the session (no fixation) and stores the identity and tokens server-side. */
+  /** A new session (a new id: no fixation) with the identity, named as the config says. */
   async function establish(
     req: Req,
     res: Response,
-    identity: Identity,
+    raw: Identity,
     tokens: Tokens | undefined,
     idpSid: string | undefined,
-  ) {
-    await new Promise<void>((resolve, reject) =>
-      req.session.regenerate((err) =>
-        err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve(),
-      ),
-    );
-    const now = Date.now();
-    req.session.identity = identity;
-    req.session.tokens = tokens;
-    req.session.idpSid = idpSid;
-    req.session.createdAt = now;
-    req.session.lastSeen = now;
-    await saveSession(req);
-    await sessions.index(req.session.id, req.session);
+  ): Promise<Identity> {
+    const identity = qualifyIdentity(raw, s.config().primaryIdp);
+    // Signing in again replaces the browser's current session.
+    const previous = sessions.idOf(req);
+    if (previous) await sessions.end(previous, 'replaced').catch(() => {});
+    const { setCookie } = await sessions.create({ identity, tokens, idpSid }, secure(req));
     res.cookie(LAST_IDP_COOKIE, identity.idp, {
       httpOnly: true,
       sameSite: 'lax',
-      secure: sessions.secure,
+      secure: secure(req),
       path: '/_portico/',
       maxAge: 365 * 86_400_000,
     });
+    setCookies(res, setCookie);
+    res.clearCookie(LOGIN_COOKIE, { path: '/_portico/' });
+    return identity;
   }
 
-  router.get('/logout', ...withSession, async (req: Req, res, next) => {
+  /** The sign-out form's token: bound to the session it signs out, nothing stored. */
+  const logoutCsrf = (sessionId: string) => formToken(sessions.secret, 'logout', sessionId);
+
+  router.get('/logout', async (req: Req, res, next) => {
     try {
+      const loaded = await sessions.load(req);
       // The confirmation form carries a token bound to this session: a post from any other page,
       // even one on a sibling site whose Origin reads `null`, cannot sign the user out.
-      if (req.session.identity && !req.session.csrf) {
-        req.session.csrf = randomBytes(24).toString('base64url');
-        await saveSession(req);
-      }
-      res
-        .type('html')
-        .send(logoutConfirmPage(pickLang(req), safeReturnPath(req.query.rd), req.session.csrf ?? ''));
+      render(
+        res,
+        logoutConfirmPage(
+          s.pages,
+          pickLang(req),
+          safeReturnPath(req.query.rd),
+          loaded ? logoutCsrf(loaded.id) : '',
+        ),
+      );
     } catch (err) {
       next(err);
     }
   });
 
-  router.post('/logout', form, ...withSession, async (req: Req, res, next) => {
+  router.post('/logout', form, async (req: Req, res, next) => {
     try {
       // A cross-site form post carries no session cookie (SameSite=Lax), and a same-site one must
       // say where it came from.
@@ -267,24 +249,14 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
         throw new GatewayError('PORTICO_ERR_BAD_ORIGIN');
       const body = (req.body ?? {}) as Record<string, string>;
       const rd = safeReturnPath(body.rd);
-      const identity = req.session.identity;
-      if (
-        identity &&
-        (!req.session.csrf || typeof body.csrf !== 'string' || !safeEqual(body.csrf, req.session.csrf))
-      ) {
+      const loaded = await sessions.load(req);
+      if (loaded && !tokensEqual(body.csrf, logoutCsrf(loaded.id)))
         throw new GatewayError('PORTICO_ERR_BAD_ORIGIN', { detail: 'Use the sign-out button to sign out.' });
-      }
-      const tokens = req.session.tokens;
-      const id = req.session.id;
-      await new Promise<void>((resolve, reject) =>
-        req.session.destroy((err) =>
-          err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve(),
-        ),
-      );
-      await sessions.destroy(id);
-      res.clearCookie(sessions.cookieName, { path: '/' });
-      if (identity && channels.audit.hasSubscribers)
-        channels.audit.publish({
+      const identity = loaded?.data.identity;
+      if (loaded) await sessions.end(loaded.id, 'logout');
+      setCookies(res, sessions.clearCookie(secure(req)));
+      if (identity && s.events.has('audit'))
+        s.events.emit('audit', {
           type: 'logout',
           actor: identity.username,
           idp: identity.idp,
@@ -293,7 +265,9 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       const after = `${publicBase(req)}/_portico/logged-out${rd === '/' ? '' : `?rd=${encodeURIComponent(rd)}`}`;
       const provider = identity ? providersOf().get(identity.idp) : undefined;
       const endSession = provider?.endSessionUrl
-        ? await provider.endSessionUrl({ tokens, identity }, after).catch(() => undefined)
+        ? await provider
+            .endSessionUrl({ tokens: loaded?.data.tokens, identity }, after)
+            .catch(() => undefined)
         : undefined;
       res.redirect(303, endSession?.href ?? after);
     } catch (err) {
@@ -302,7 +276,7 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
   });
 
   router.get('/logged-out', (req: Req, res) => {
-    res.type('html').send(loggedOutPage(pickLang(req), safeReturnPath(req.query.rd)));
+    render(res, loggedOutPage(s.pages, pickLang(req), safeReturnPath(req.query.rd)));
   });
 
   router.post('/backchannel-logout/:idp', form, async (req: Req, res) => {
@@ -315,10 +289,10 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     }
     try {
       const { sid, sub } = await provider.verifyLogoutToken(token);
-      const revoked = await sessions.revoke(sid ? { idp, sid } : { idp, sub });
+      const revoked = await sessions.revoke(sid ? { idp, sid } : { idp, sub }, 'backchannel-logout');
       req.portico?.log?.info({ idp, sid, sub, revoked }, 'back-channel logout');
-      if (channels.audit.hasSubscribers)
-        channels.audit.publish({
+      if (s.events.has('audit'))
+        s.events.emit('audit', {
           type: 'logout',
           actor: sub ?? sid,
           idp,
@@ -332,25 +306,37 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     }
   });
 
-  router.get('/me', ...withSession, (req: Req, res) => {
-    const identity = req.session.identity;
-    if (!identity) {
-      res.status(401).json({ error: 'PORTICO_ERR_UNAUTHENTICATED', login: '/_portico/login' });
-      return;
+  router.get('/me', async (req: Req, res, next) => {
+    try {
+      const loaded = await sessions.load(req);
+      if (!loaded) {
+        res.status(401).json({ error: 'PORTICO_ERR_UNAUTHENTICATED', login: '/_portico/login' });
+        return;
+      }
+      const { claims: _claims, ...visible } = loaded.data.identity;
+      res.json({
+        ...visible,
+        session: { createdAt: loaded.data.createdAt, expiresAt: loaded.data.createdAt + sessions.maxAgeMs },
+      });
+    } catch (err) {
+      next(err);
     }
-    const { claims: _claims, ...visible } = identity;
-    res.json({
-      ...visible,
-      session: {
-        createdAt: req.session.createdAt,
-        expiresAt: (req.session.createdAt ?? 0) + sessions.maxAgeMs,
-      },
-    });
   });
 
   router.get('/jwks.json', (_req, res) => {
-    res.set('cache-control', 'public, max-age=300').json(auth.keys.jwks());
+    res.set('cache-control', 'public, max-age=300').json(jwks());
   });
+
+  function loginEvent(
+    req: Req,
+    idp: string,
+    result: 'success' | 'failure',
+    identity?: Identity,
+    reason?: string,
+  ) {
+    if (!s.events.has('login')) return;
+    s.events.emit('login', { idp, result, reason, user: identity?.username, ip: req.portico?.clientIp });
+  }
 
   return router;
 }
@@ -359,34 +345,4 @@ function providerOr404(providers: Map<string, LoginProvider>, id: string): Login
   const p = providers.get(id);
   if (!p) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
   return p;
-}
-
-function saveSession(req: Request): Promise<void> {
-  return new Promise((resolve, reject) =>
-    req.session.save((err) =>
-      err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve(),
-    ),
-  );
-}
-
-function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const m = new RegExp(`(?:^|;\\s*)${name}=([^;]*)`).exec(req.headers.cookie ?? '');
-  return m ? decodeURIComponent(m[1]!) : undefined;
-}
-
-function loginEvent(
-  req: Req,
-  idp: string,
-  result: 'success' | 'failure',
-  identity?: Identity,
-  reason?: string,
-) {
-  if (!channels.login.hasSubscribers) return;
-  channels.login.publish({ idp, result, reason, user: identity?.username, ip: req.portico?.clientIp });
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

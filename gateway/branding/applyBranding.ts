@@ -1,36 +1,47 @@
 import type { IncomingMessage } from 'node:http';
-import type { HttpContext } from '../context.ts';
-import { currentBrand } from './currentBrand.ts';
+import type { HttpContext, ResponsePass, Stage } from '../context.ts';
 import { injectBranding, restoreIfNoneMatch } from './injectBranding.ts';
+import type { Brand } from './loadBrand.ts';
 
 const CODINGS = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'identity']);
 const DOCUMENT_DESTS = new Set(['document', 'iframe', 'frame', 'embed', 'object']);
 
 /**
- * Stage (before forwardHttp): on routes with `branding: true`, a GET for an HTML page gets the
- * injector as `ctx.transformResponse`. The upstream is asked only for encodings the injector can
- * undo and redo, and a validator Portico issued for the page is translated back to the upstream's.
+ * Stage (slot `beforeForward`): on routes with `branding: true`, a GET for an HTML page asks the
+ * upstream only for encodings the injector can undo and redo, and a validator Portico issued for
+ * the page is translated back to the upstream's.
  */
-export function applyBranding(ctx: HttpContext): void {
-  if (!ctx.route?.branding || ctx.req.method !== 'GET') return;
-  const brand = currentBrand.get();
-  if (!brand || !wantsDocument(ctx.req)) return;
-  const h = ctx.upstreamHeaders;
-  const acceptEncoding = h['accept-encoding'];
-  if (acceptEncoding !== undefined) {
-    const kept = supportedAcceptEncoding(String(acceptEncoding));
-    if (kept) h['accept-encoding'] = kept;
-    else delete h['accept-encoding'];
-  }
-  const ifNoneMatch = h['if-none-match'];
-  if (typeof ifNoneMatch === 'string') {
-    const { value, stale } = restoreIfNoneMatch(ifNoneMatch, brand.version);
-    if (value) h['if-none-match'] = value;
-    else delete h['if-none-match'];
-    // The cached copy carries an older brand: a date validator must not revive it either.
-    if (stale) delete h['if-modified-since'];
-  }
-  ctx.transformResponse = injectBranding;
+export function applyBranding(brand: () => Brand | undefined): Stage<HttpContext> {
+  return (ctx) => {
+    if (!ctx.route?.branding || ctx.req.method !== 'GET') return;
+    const b = brand();
+    if (!b || !wantsDocument(ctx.req)) return;
+    const h = ctx.upstreamHeaders;
+    const acceptEncoding = h['accept-encoding'];
+    if (acceptEncoding !== undefined) {
+      const kept = supportedAcceptEncoding(String(acceptEncoding));
+      if (kept) h['accept-encoding'] = kept;
+      else delete h['accept-encoding'];
+    }
+    const ifNoneMatch = h['if-none-match'];
+    if (typeof ifNoneMatch === 'string') {
+      const { value, stale } = restoreIfNoneMatch(ifNoneMatch, b.version);
+      if (value) h['if-none-match'] = value;
+      else delete h['if-none-match'];
+      // The cached copy carries an older brand: a date validator must not revive it either.
+      if (stale) delete h['if-modified-since'];
+    }
+  };
+}
+
+/** Response pass (slot `response`): a branded route's page gets the theme injected on its way out. */
+export function brandResponse(brand: () => Brand | undefined): ResponsePass {
+  return (ctx, upstreamRes) => {
+    if (!ctx.route?.branding || ctx.req.method !== 'GET') return;
+    const b = brand();
+    if (!b || !wantsDocument(ctx.req)) return;
+    ctx.transform = injectBranding(ctx, upstreamRes, b);
+  };
 }
 
 /** A navigation (or frame) that expects HTML, not a script's fetch of a fragment. */

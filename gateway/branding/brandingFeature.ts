@@ -4,7 +4,8 @@ import { ConfigError } from '../config/loadConfig.ts';
 import type { Identity } from '../context.ts';
 import type { FeatureFactory } from '../server.ts';
 import { type BrandAssetSource, type DiskAssetSource, diskAssetSource, isFileName } from './assetSource.ts';
-import { currentBrand } from './currentBrand.ts';
+import type { PageBrand } from '../pages/brandSource.ts';
+import { applyBranding, brandResponse } from './applyBranding.ts';
 import {
   BRAND_FILE,
   type Brand,
@@ -27,6 +28,9 @@ export type BrandingOptions = {
   watch?: boolean;
 };
 
+/** What the branding feature offers through `gateway.feature('branding').exports`. */
+export type BrandingExports = { brand(): Brand | undefined };
+
 export type BrandReloadResult = { ok: true; brand: Brand } | { ok: false; error: ConfigError };
 
 /**
@@ -43,7 +47,7 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
     const activate = (next: Brand) => {
       brand = next;
       lastError = undefined;
-      currentBrand.set(next);
+      fctx.services.pages.setBrand(toPageBrand(next));
     };
     if (!options.source) activate(loadBrandSync(source as DiskAssetSource));
 
@@ -85,9 +89,15 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
         : undefined;
 
     const getIdentity: GetIdentity = options.getIdentity ?? fctx.identityOf;
+    const exports: BrandingExports = { brand: () => brand };
     return {
       name: 'branding',
-      routers: [brandingRouter(() => brand, source), navRouter(getIdentity, fctx.config)],
+      exports,
+      routers: [brandingRouter(() => brand, source), navRouter(getIdentity, fctx.config, () => brand)],
+      stages: {
+        beforeForward: [{ http: () => applyBranding(() => brand) }],
+        response: [() => brandResponse(() => brand)],
+      },
       readiness: async () => ({
         ok: brand !== undefined,
         version: brand?.version,
@@ -96,7 +106,7 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
       }),
       close: async () => {
         stopWatching?.();
-        if (brand && currentBrand.get() === brand) currentBrand.set(undefined);
+        fctx.services.pages.setBrand(undefined);
       },
     };
   };
@@ -144,4 +154,22 @@ export function brandingRouter(brand: () => Brand | undefined, source: BrandAsse
   router.get('/branding/:hash/:name', (req, res, next) => serve(req, res, next, String(req.params.hash)));
   router.get('/branding/:name', (req, res, next) => serve(req, res, next, undefined));
   return router;
+}
+
+/** What Portico's own pages (login chooser, logged out, errors) take from the brand. */
+export function toPageBrand(brand: Brand): PageBrand {
+  return {
+    productName: (lang) => brand.productName[lang],
+    stylesheetHref: brand.theme.href,
+    faviconHref: brand.faviconHref,
+    logoHref: brand.logoHref,
+    footerHtml: (lang) => brand.footerHtml[lang],
+    primaryColor: brand.colors.primary,
+    backgroundColor: brand.colors.background,
+    login: (lang) => ({
+      title: brand.login.title?.[lang],
+      subtitle: brand.login.subtitle?.[lang],
+      helpHtml: brand.login.helpHtml?.[lang] ?? '',
+    }),
+  };
 }

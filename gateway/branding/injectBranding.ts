@@ -5,7 +5,6 @@ import type { HttpContext, ResponseTransform } from '../context.ts';
 import { escapeHtml } from '../pages/escapeHtml.ts';
 import { type Lang, pickLang } from '../pages/negotiate.ts';
 import { cspAllows, parseCsp } from './csp.ts';
-import { currentBrand } from './currentBrand.ts';
 import { HtmlScanner, type ScanHandlers, tagAttributes } from './htmlScanner.ts';
 import type { Brand } from './loadBrand.ts';
 
@@ -38,16 +37,16 @@ const HEAD_CONTENT = new Set([
 ]);
 
 /**
- * `ctx.transformResponse` for routes with `branding: true` (set by applyBranding). Takes only 2xx
+ * The transform for a branded route's page (chosen by the brandResponse pass). Takes only 2xx
  * text/html answers to GET (not 204/205/206), in identity, gzip, deflate or br, without
  * `Cache-Control: no-transform`; everything else goes through untouched.
  */
 export function injectBranding(
   ctx: HttpContext,
   upstreamRes: IncomingMessage,
+  brand: Brand,
 ): ResponseTransform | undefined {
-  const brand = currentBrand.get();
-  if (!brand || ctx.req.method !== 'GET') return undefined;
+  if (ctx.req.method !== 'GET') return undefined;
   const status = upstreamRes.statusCode ?? 0;
   if (status === 304) return revalidated(brand);
   if (status < 200 || status > 299 || status === 204 || status === 205 || status === 206) return undefined;

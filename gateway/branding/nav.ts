@@ -6,7 +6,7 @@ import { isAllowed } from '../auth/isAllowed.ts';
 import type { Config, Route } from '../config/types.ts';
 import type { Identity } from '../context.ts';
 import { type Lang, pickLang } from '../pages/negotiate.ts';
-import { currentBrand } from './currentBrand.ts';
+import type { Brand } from './loadBrand.ts';
 
 export type NavItem = { id: string; title: string; url: string; icon?: string; order: number };
 
@@ -20,7 +20,7 @@ export function buildNav(config: Config, identity: Identity | undefined, lang: L
   for (const route of config.routes) {
     const nav = route.nav;
     if (!nav) continue;
-    if (route.auth === 'required' && !isAllowed(route, identity)) continue;
+    if (route.auth === 'required' && !isAllowed(route.allow, identity)) continue;
     const path = navPath(route);
     const item: NavItem = {
       id: route.id,
@@ -57,7 +57,11 @@ export type GetIdentity = (req: IncomingMessage) => Promise<Identity | undefined
  * `/_portico/nav.json` (the current user's menu, with the brand's colours) and `/_portico/nav.js`
  * (the `<portico-nav>` element and `window.Portico.nav`). Mount under /_portico/.
  */
-export function navRouter(getIdentity: GetIdentity, config: () => Config): Router {
+export function navRouter(
+  getIdentity: GetIdentity,
+  config: () => Config,
+  currentBrand: () => Brand | undefined,
+): Router {
   const router = express.Router();
 
   router.options('/nav.json', (req, res) => {
@@ -76,7 +80,7 @@ export function navRouter(getIdentity: GetIdentity, config: () => Config): Route
       const c = config();
       const lang = pickLang(req);
       const identity = await getIdentity(req);
-      const brand = currentBrand.get();
+      const brand = currentBrand();
       allowOrigin(req, res, c);
       res.set({
         'cache-control': 'private, no-cache',

@@ -40,7 +40,7 @@ const keyPrefix = {
   type: 'string',
   pattern: '^([^/].*/)?$',
   'x-hint': 'a key prefix ending in "/", such as portico/',
-};
+} as const;
 
 export const adminSchema = {
   type: 'object',

@@ -5,7 +5,7 @@
  */
 import { duration, listenAddress } from './schemaParts.ts';
 
-const httpUrl = { type: 'string', pattern: '^https?://', 'x-hint': 'an http:// or https:// URL' };
+const httpUrl = { type: 'string', pattern: '^https?://', 'x-hint': 'an http:// or https:// URL' } as const;
 
 export const NOTIFICATION_EVENTS = [
   'upstream.down',
@@ -48,7 +48,7 @@ export const notificationsSchema = {
     },
     allOf: [{ if: { properties: { type: { const: 'webhook' } } }, then: { required: ['secret'] } }],
   },
-};
+} as const;
 
 export const metricsSchema = {
   type: 'object',
@@ -69,7 +69,7 @@ export const metricsSchema = {
       },
     },
   },
-};
+} as const;
 
 export const healthSchema = {
   type: 'object',
@@ -93,7 +93,7 @@ export const healthSchema = {
       properties: { pushUrl: httpUrl, interval: duration },
     },
   },
-};
+} as const;
 
 export const sentrySchema = {
   type: 'object',
@@ -106,7 +106,7 @@ export const sentrySchema = {
     sampleRate: { type: 'number', minimum: 0, maximum: 1 },
     tracesSampleRate: { type: 'number', minimum: 0, maximum: 1 },
   },
-};
+} as const;
 
 export const auditSchema = {
   type: 'object',
@@ -121,7 +121,7 @@ export const auditSchema = {
       properties: { threshold: { type: 'integer', minimum: 1 }, window: duration },
     },
   },
-};
+} as const;
 
 type Duration = string | number;
 

@@ -1,4 +1,5 @@
 import { adminSchema, storageSchema } from './adminSchema.ts';
+import { redisSchema } from './redisSchema.ts';
 import { duration, listenAddress } from './schemaParts.ts';
 import { auditSchema, healthSchema, metricsSchema, notificationsSchema, sentrySchema } from './opsSchema.ts';
 
@@ -6,15 +7,15 @@ const id = {
   type: 'string',
   pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
   'x-hint': 'lower-case letters, digits, "-" and "_"',
-};
-const stringList = { type: 'array', items: { type: 'string', minLength: 1 } };
+} as const;
+const stringList = { type: 'array', items: { type: 'string', minLength: 1 } } as const;
 const localised = {
   anyOf: [
     { type: 'string', minLength: 1 },
     { type: 'object', additionalProperties: { type: 'string' }, minProperties: 1 },
   ],
-};
-const headerName = { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" };
+} as const;
+const headerName = { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" } as const;
 
 const upstreamTls = {
   type: 'object',
@@ -26,7 +27,7 @@ const upstreamTls = {
     cert: { type: 'string' },
     key: { type: 'string' },
   },
-};
+} as const;
 
 const route = {
   type: 'object',
@@ -45,6 +46,16 @@ const route = {
       properties: { connect: duration, idle: duration },
     },
     auth: { enum: ['required', 'optional', 'none'] },
+    bearer: {
+      enum: ['passthrough', 'verify'],
+      'x-hint':
+        "passthrough (the upstream checks its own tokens) or verify (Portico accepts its IdPs' access tokens)",
+    },
+    keycloakIdpHint: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9._-]{1,64}$',
+      'x-hint': 'the alias of the identity provider in the upstream Keycloak (kc_idp_hint)',
+    },
     allow: {
       type: 'object',
       additionalProperties: false,
@@ -87,9 +98,9 @@ const route = {
       },
     },
   },
-};
+} as const;
 
-const pemOrPath = { type: 'string', minLength: 1, 'x-hint': 'a PEM text or the path of a PEM file' };
+const pemOrPath = { type: 'string', minLength: 1, 'x-hint': 'a PEM text or the path of a PEM file' } as const;
 /** LDAP / Active Directory (gateway/auth/providers/ldap.ts): every key listed, typos are errors. */
 const ldapProviderRule = {
   if: { required: ['type'], properties: { type: { const: 'ldap' } } },
@@ -151,7 +162,7 @@ const ldapProviderRule = {
       },
     },
   },
-};
+} as const;
 /** SAML 2.0 (gateway/auth/providers/saml.ts). At least one of the two signatures is required. */
 const samlProviderRule = {
   if: { required: ['type'], properties: { type: { const: 'saml' } } },
@@ -197,7 +208,7 @@ const samlProviderRule = {
       properties: { wantAssertionsSigned: { const: false }, wantAuthnResponseSigned: { const: false } },
     },
   },
-};
+} as const;
 
 /** Keys every OAuth-style provider takes: its id, display name, claim mapping and client. */
 const oauthClientKeys = {
@@ -216,7 +227,7 @@ const oauthClientKeys = {
   },
   clientId: { type: 'string', minLength: 1 },
   clientSecret: { type: 'string', minLength: 1 },
-};
+} as const;
 
 const identityProvider = {
   type: 'object',
@@ -231,11 +242,15 @@ const identityProvider = {
       if: { properties: { type: { const: 'oidc' } } },
       then: {
         required: ['issuer', 'clientId'],
+        additionalProperties: false,
         properties: {
+          ...oauthClientKeys,
           issuer: { type: 'string', pattern: '^https?://' },
-          clientId: { type: 'string', minLength: 1 },
           clientSecret: { type: 'string' },
           scopes: stringList,
+          audiences: stringList,
+          authorizationParams: { type: 'object', additionalProperties: { type: 'string' } },
+          userinfo: { type: 'boolean' },
         },
       },
     },
@@ -305,11 +320,13 @@ const identityProvider = {
       },
     },
   ],
-};
+} as const;
 
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
+  // A file without routes is a truncated save, never a config to serve: every request would 404.
+  required: ['routes'],
   properties: {
     listen: {
       type: 'object',
@@ -342,7 +359,7 @@ export const configSchema = {
           'x-hint': 'a random string of at least 32 characters (or a list of them, newest first, to rotate)',
         },
         store: { enum: ['memory', 'redis'] },
-        redis: { type: 'object' },
+        redis: redisSchema,
         maxAge: duration,
         idleTimeout: duration,
         cookieName: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
@@ -355,6 +372,10 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
+        primaryProvider: {
+          ...id,
+          'x-hint': 'the id of the identity provider whose users keep bare names (others are "<idp>:<name>")',
+        },
         headers: {
           type: 'object',
           additionalProperties: false,
@@ -379,7 +400,7 @@ export const configSchema = {
         },
       },
     },
-    routes: { type: 'array', items: route },
+    routes: { type: 'array', items: route, minItems: 1 },
     apiKeys: {
       type: 'array',
       items: {

@@ -7,10 +7,10 @@ export const duration = {
     { type: 'number', minimum: 0 },
   ],
   'x-hint': 'a duration such as 300s, 5m or 8h',
-};
+} as const;
 
 /** `host` and `port` of a listener (the gateway's, the admin API's, the metrics endpoint's). */
 export const listenAddress = {
   host: { type: 'string', minLength: 1 },
   port: { type: 'integer', minimum: 0, maximum: 65535 },
-};
+} as const;

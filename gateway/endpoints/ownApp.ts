@@ -2,14 +2,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Config } from '../config/types.ts';
+import type { OwnRequest } from './ownEndpoints.ts';
 import { GatewayError, toGatewayError } from '../errors.ts';
-import { respondError } from '../pages/respondError.ts';
+import { respondError } from '../pages/errorResponse.ts';
+import type { Pages } from '../pages/pages.ts';
 
 export type OwnAppOptions = {
   config: () => Config;
   /** Feature routers, mounted under /_portico/ in this order. */
   routers: express.Router[];
   readiness: () => Promise<{ ok: boolean; checks: Record<string, unknown> }>;
+  pages: Pages;
 };
 
 /**
@@ -71,12 +74,12 @@ export function createOwnApp(o: OwnAppOptions): Express {
   app.use((_req, _res, next) => next(new GatewayError('PORTICO_ERR_NOT_FOUND')));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = toGatewayError(err);
-    const portico = (
-      req as IncomingMessage & { portico?: { requestId: string; log?: import('pino').Logger } }
-    ).portico;
+    const portico = (req as OwnRequest).portico;
     const id = portico?.requestId ?? '-';
     if (e.status >= 500) portico?.log?.error({ err: e.cause ?? e, reqId: id }, e.code);
-    respondError(req as IncomingMessage, res as ServerResponse, e, id);
+    respondError(req as IncomingMessage, res as ServerResponse, e, id, o.pages, {
+      identity: portico?.identity,
+    });
   });
   return app;
 }

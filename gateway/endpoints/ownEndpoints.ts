@@ -1,11 +1,27 @@
-import type { HttpContext } from '../context.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
+import { GatewayError } from '../errors.ts';
 
 export const OWN_PREFIX = '/_portico/';
+const isOwn = (path: string) => path.startsWith(OWN_PREFIX) || path === '/_portico';
+
+/** The express app behind /_portico/ and what it may read of the request's context. */
+export type OwnApp = (req: IncomingMessage, res: ServerResponse) => void;
+export type OwnRequest = IncomingMessage & { portico?: HttpContext };
 
 /** Portico's own endpoints (/_portico/…) go to the express app; the proxied path never touches express. */
-export function ownEndpoints(ctx: HttpContext): void {
-  if (!ctx.path.startsWith(OWN_PREFIX) && ctx.path !== '/_portico') return;
-  ctx.done = true;
-  (ctx.req as typeof ctx.req & { portico?: HttpContext }).portico = ctx;
-  ctx.runtime.ownEndpoints(ctx.req, ctx.res);
+export function ownEndpoints(s: { ownApp: OwnApp }): Stage<HttpContext> {
+  return (ctx) => {
+    if (!isOwn(ctx.path)) return;
+    ctx.done = true;
+    (ctx.req as OwnRequest).portico = ctx;
+    s.ownApp(ctx.req, ctx.res);
+  };
+}
+
+/** No endpoint of Portico's speaks WebSocket, and nothing under /_portico/ ever reaches an upstream. */
+export function refuseOwnUpgrade(): Stage<UpgradeContext> {
+  return (ctx) => {
+    if (isOwn(ctx.path)) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
+  };
 }

@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config, Route } from '../config/types.ts';
 import type { Identity } from '../context.ts';
+import { qualifiedSubject } from './qualifyIdentity.ts';
 import type { KeyStore } from './signingKeys.ts';
 
 /**
@@ -43,7 +44,7 @@ export function createAssertions(keys: KeyStore) {
         .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
         .setIssuer(issuerOf(config))
         .setAudience(route.id)
-        .setSubject(identity.sub)
+        .setSubject(qualifiedSubject(identity, config.primaryIdp))
         .setIssuedAt(iat)
         .setExpirationTime(exp)
         .setJti(randomUUID())

@@ -1,35 +1,39 @@
-import type { Auth } from '../auth/auth.ts';
-import type { HttpContext, UpgradeContext } from '../context.ts';
+import type { AnyContext, Stage } from '../context.ts';
+import type { Services } from '../services.ts';
 import { headerValue } from './headerValue.ts';
 
 /**
  * What upstreams may trust (SPEC §5). Incoming copies of these headers were already dropped in
  * every spelling (buildUpstreamHeaders); here Portico sets its own: user, email, groups, name,
- * the signed assertion, and the user's access token when the route asks for it.
+ * the signed assertion, and the user's access token when the route asks for it. A credential
+ * Portico consumed itself — a Portico API key, or an access token checked with `bearer: verify`
+ * — is never passed on; any other Authorization header belongs to the upstream and goes through.
  */
-export function injectIdentity(ctx: HttpContext | UpgradeContext): void | Promise<void> {
-  const route = ctx.route!;
-  const headers = ctx.upstreamHeaders;
-  if (ctx.bearerIsApiKey) delete headers.authorization; // a Portico key is Portico's secret
-  const identity = ctx.identity;
-  if (!identity) return;
-  if (route.inject.headers) {
-    const names = ctx.config.identityHeaders;
-    headers[names.user] = headerValue(identity.username);
-    if (identity.email) headers[names.email] = headerValue(identity.email);
-    if (identity.groups.length > 0) headers[names.groups] = headerValue(identity.groups.join(','));
-    headers[names.name] = headerValue(identity.name ?? identity.username);
-  }
-  if (route.inject.accessToken && ctx.session?.tokens?.accessToken)
-    headers.authorization = `Bearer ${ctx.session.tokens.accessToken}`;
-  if (!route.inject.jwt) return;
-  const auth = ctx.runtime.auth as Auth;
-  const cached = auth.assertions.cached(ctx.config, route, ctx.sessionId);
-  if (cached) {
-    headers[ctx.config.jwt.header] = cached;
-    return;
-  }
-  return auth.assertions.sign(ctx.config, route, identity, ctx.sessionId).then((token) => {
-    headers[ctx.config.jwt.header] = token;
-  });
+export function injectIdentity(s: Pick<Services, 'assertions'>): Stage<AnyContext> {
+  const { assertions } = s;
+  return (ctx) => {
+    const route = ctx.route!;
+    const headers = ctx.upstreamHeaders;
+    if (ctx.credential === 'apiKey' || ctx.credential === 'bearer') delete headers.authorization;
+    const identity = ctx.identity;
+    if (!identity) return;
+    if (route.inject.headers) {
+      const names = ctx.config.identityHeaders;
+      headers[names.user] = headerValue(identity.username);
+      if (identity.email) headers[names.email] = headerValue(identity.email);
+      if (identity.groups.length > 0) headers[names.groups] = headerValue(identity.groups.join(','));
+      headers[names.name] = headerValue(identity.name ?? identity.username);
+    }
+    if (route.inject.accessToken && ctx.session?.tokens?.accessToken)
+      headers.authorization = `Bearer ${ctx.session.tokens.accessToken}`;
+    if (!route.inject.jwt) return;
+    const cached = assertions.cached(ctx.config, route, ctx.sessionId);
+    if (cached) {
+      headers[ctx.config.jwt.header] = cached;
+      return;
+    }
+    return assertions.sign(ctx.config, route, identity, ctx.sessionId).then((token) => {
+      headers[ctx.config.jwt.header] = token;
+    });
+  };
 }

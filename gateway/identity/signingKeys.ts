@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { Cluster, Redis } from 'ioredis';
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Logger } from 'pino';
+import type { KeyValueStore } from '../store/keyValueStore.ts';
 
 type StoredKey = { kid: string; privateJwk: JWK; publicJwk: JWK; createdAt: number; activeFrom: number };
 type LoadedKey = StoredKey & { privateKey: CryptoKey };
 
 export type KeyStoreOptions = {
-  /** Where keys are kept so every replica signs with the same set: Redis, a file, or memory. */
-  redis?: Redis | Cluster;
+  /** Where keys are kept so every replica signs with the same set: the gateway's store (Redis or memory), or a file. */
+  store: KeyValueStore;
   file?: string;
   rotateEveryMs: number;
   /** A new key is published this long before it signs anything, so every replica and every
@@ -19,46 +19,35 @@ export type KeyStoreOptions = {
   retainMs: number;
 };
 
-const REDIS_KEY = 'portico:jwt-keys';
+const STORE_KEY = 'jwt-keys';
 
 /**
  * ES256 signing keys for the identity assertion, rotated on a schedule and shared by replicas
- * through Redis or a file. The JWKS lists the keys that sign now, the next one, and recently
+ * through the store (Redis) or a file. The JWKS lists the keys that sign now, the next one, and recently
  * retired ones.
  */
 export function createKeyStore(options: KeyStoreOptions, log: Logger) {
   let keys: LoadedKey[] = [];
   let timer: NodeJS.Timeout | undefined;
 
-  const read = async (): Promise<StoredKey[]> => {
-    if (options.redis) {
-      const raw = await options.redis.get(REDIS_KEY);
-      return raw ? (JSON.parse(raw) as StoredKey[]) : [];
+  const read = async (): Promise<{ list: StoredKey[]; raw: string | undefined }> => {
+    if (options.file) {
+      if (!existsSync(options.file)) return { list: [], raw: undefined };
+      const raw = readFileSync(options.file, 'utf8');
+      return { list: JSON.parse(raw) as StoredKey[], raw };
     }
-    if (options.file && existsSync(options.file))
-      return JSON.parse(readFileSync(options.file, 'utf8')) as StoredKey[];
-    return keys.map(({ privateKey: _, ...k }) => k);
+    const raw = await options.store.get(STORE_KEY);
+    return { list: raw ? (JSON.parse(raw) as StoredKey[]) : [], raw };
   };
-  const write = async (list: StoredKey[], previous: StoredKey[]) => {
-    if (options.redis) {
-      // Compare-and-set so two replicas rotating at once do not drop each other's key.
-      const script =
-        "local cur = redis.call('get', KEYS[1]); if (cur == false and ARGV[1] == '') or cur == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]); return 1 end; return 0";
-      const ok = await options.redis.eval(
-        script,
-        1,
-        REDIS_KEY,
-        previous.length ? JSON.stringify(previous) : '',
-        JSON.stringify(list),
-      );
-      return ok === 1;
-    }
+  const write = async (list: StoredKey[], previous: string | undefined) => {
     if (options.file) {
       const tmp = `${options.file}.${process.pid}.tmp`;
       writeFileSync(tmp, JSON.stringify(list, null, 2), { mode: 0o600 });
       renameSync(tmp, options.file);
+      return true;
     }
-    return true;
+    // Compare-and-set so two replicas rotating at once do not drop each other's key.
+    return options.store.compareAndSet(STORE_KEY, previous, JSON.stringify(list));
   };
   const newKey = async (activeFrom: number): Promise<StoredKey> => {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
@@ -71,7 +60,7 @@ export function createKeyStore(options: KeyStoreOptions, log: Logger) {
   /** Loads the shared set, adds a key when due, drops retired ones. */
   const sync = async () => {
     const now = Date.now();
-    const stored = await read();
+    const { list: stored, raw } = await read();
     let list = [...stored].sort((a, b) => b.activeFrom - a.activeFrom);
     let changed = false;
     if (list.length === 0) {
@@ -91,7 +80,7 @@ export function createKeyStore(options: KeyStoreOptions, log: Logger) {
         (signing && k.activeFrom + options.rotateEveryMs + options.retainMs > now),
     );
     if (keep.length !== list.length) changed = true;
-    if (changed && !(await write(keep, stored))) return sync(); // another replica won the race
+    if (changed && !(await write(keep, raw))) return sync(); // another replica won the race
     keys = await Promise.all(
       keep.map(async (k) => ({ ...k, privateKey: (await importJWK(k.privateJwk, 'ES256')) as CryptoKey })),
     );

@@ -19,7 +19,6 @@ import {
   type AuditType,
   createAuditLog,
 } from './audit/auditLog.ts';
-import { channels } from './channels.ts';
 import { startUpstreamMonitor } from './health/upstreamMonitor.ts';
 import { startUptimeKuma } from './health/uptimeKuma.ts';
 import { metricsRouter, startMetricsListener, type MetricsListener } from './metrics/endpoint.ts';
@@ -44,7 +43,7 @@ const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
 /**
  * Operations beside the core: Prometheus metrics (/_portico/metrics or a listener of its own),
  * active upstream health checks and Uptime Kuma heartbeats, chat-robot alerts, the audit log and
- * Sentry. Everything listens on the core's diagnostics channels and reads the live config; a
+ * Sentry. Everything listens on the gateway's events and reads the live config; a
  * section that is absent is off (metrics are on unless `metrics.enabled: false`). A reload applies
  * new `notifications`, `health`, `audit` and `sentry` settings; `metrics.listen` needs a restart.
  */
@@ -52,12 +51,8 @@ export const operations: FeatureFactory = (fc): Feature => {
   const { log } = fc;
   const config = fc.config;
   const metrics = createMetrics();
-  const unsubscribeMetrics = subscribeMetrics(metrics, config);
-  const subs: [{ unsubscribe(fn: (m: unknown) => void): unknown }, (m: unknown) => void][] = [];
-  const on = (channel: (typeof channels)[keyof typeof channels], fn: (m: unknown) => void) => {
-    channel.subscribe(fn);
-    subs.push([channel, fn]);
-  };
+  const unsubscribeMetrics = subscribeMetrics(metrics, config, fc.events);
+  const stops: (() => void)[] = [];
 
   // Metrics endpoint(s).
   const listenAt = section(config(), 'metrics')?.listen;
@@ -79,6 +74,7 @@ export const operations: FeatureFactory = (fc): Feature => {
   const monitor = startUpstreamMonitor({
     config,
     log,
+    tlsOptions: (route) => fc.services.upstreams.endpoint(route).tlsOptions,
     onState: (route, up) => {
       if (up === undefined) metrics.upstreamUp.remove({ route });
       else metrics.upstreamUp.set({ route }, up ? 1 : 0);
@@ -147,7 +143,7 @@ export const operations: FeatureFactory = (fc): Feature => {
     sentryChain = sentryChain
       .then(() => previous?.close())
       .then(() => {
-        if (s?.dsn) sentry = startSentry(s, log);
+        if (s?.dsn) sentry = startSentry(s, log, fc.services.errors);
         return sentry?.ready;
       })
       .catch((err) => log.warn({ err }, 'Sentry restart failed'));
@@ -159,87 +155,84 @@ export const operations: FeatureFactory = (fc): Feature => {
     (data) => emit({ type: 'auth.failure_burst', subject: 'auth', fingerprint: 'burst', data }),
   );
 
-  on(channels.configReload, (m) => {
-    const e = m as {
-      ok: boolean;
-      file?: string;
-      hash?: string;
-      problems?: { path: string; line?: number; message: string }[];
-    };
-    if (e.ok) {
-      notifier.reconfigure();
-      applyAudit();
-      applySentry();
-      writeAudit({ type: 'config.reloaded', detail: { file: e.file, hash: e.hash?.slice(0, 12) } });
-      emit({
-        type: 'config.reloaded',
-        subject: 'config',
-        fingerprint: `reloaded:${e.hash ?? ''}`,
-        data: { file: e.file, hash: e.hash, routes: config().routes.length },
-      });
-    } else {
-      const problems = (e.problems ?? []).map((p) => ({ path: p.path, line: p.line, message: p.message }));
+  stops.push(
+    fc.events.on('configReload', (e) => {
+      if (e.ok) {
+        notifier.reconfigure();
+        applyAudit();
+        applySentry();
+        writeAudit({ type: 'config.reloaded', detail: { file: e.file, hash: e.hash?.slice(0, 12) } });
+        emit({
+          type: 'config.reloaded',
+          subject: 'config',
+          fingerprint: `reloaded:${e.hash ?? ''}`,
+          data: { file: e.file, hash: e.hash, routes: config().routes.length },
+        });
+      } else {
+        const problems = (e.problems ?? []).map((p) => ({ path: p.path, line: p.line, message: p.message }));
+        writeAudit({
+          type: 'config.rejected',
+          result: 'failure',
+          detail: { file: e.file, problems: problems.slice(0, 20) },
+        });
+        emit({
+          type: 'config.rejected',
+          subject: 'config',
+          fingerprint: `rejected:${fingerprintOf(problems)}`,
+          data: { file: e.file, problems },
+        });
+      }
+    }),
+  );
+  stops.push(
+    fc.events.on('login', (e) => {
+      const success = e.result === 'success';
       writeAudit({
-        type: 'config.rejected',
-        result: 'failure',
-        detail: { file: e.file, problems: problems.slice(0, 20) },
+        type: success ? 'login.success' : 'login.failure',
+        actor: str(e.user),
+        ip: str(e.ip),
+        idp: str(e.idp),
+        result: str(e.result),
+        detail: e.reason,
       });
-      emit({
-        type: 'config.rejected',
-        subject: 'config',
-        fingerprint: `rejected:${fingerprintOf(problems)}`,
-        data: { file: e.file, problems },
+      if (!success) bursts.record({ idp: str(e.idp), ip: str(e.ip), user: str(e.user) });
+    }),
+  );
+  stops.push(
+    fc.events.on('audit', (e) => {
+      const type = AUDIT_TYPES.includes(e.type as AuditType) ? (e.type as AuditType) : undefined;
+      if (!type) {
+        log.debug({ type: e.type }, 'unknown audit event type');
+        return;
+      }
+      const actor = str(e.actor) ?? str(e.user);
+      writeAudit({
+        type,
+        actor,
+        ip: str(e.ip),
+        route: str(e.route),
+        idp: str(e.idp),
+        result: str(e.result),
+        detail: e.detail,
       });
-    }
-  });
-  on(channels.login, (m) => {
-    const e = m as Payload;
-    const success = e.result === 'success' || e.result === 'ok';
-    writeAudit({
-      type: success ? 'login.success' : 'login.failure',
-      actor: str(e.user),
-      ip: str(e.ip),
-      idp: str(e.idp),
-      route: str(e.route),
-      result: str(e.result),
-      detail: e.reason ?? e.detail,
-    });
-    if (!success) bursts.record({ idp: str(e.idp), ip: str(e.ip), user: str(e.user) });
-  });
-  on(channels.audit, (m) => {
-    const e = m as Payload;
-    const type = AUDIT_TYPES.includes(e.type as AuditType) ? (e.type as AuditType) : undefined;
-    if (!type) {
-      log.debug({ type: e.type }, 'unknown audit event type');
-      return;
-    }
-    const actor = str(e.actor) ?? str(e.user);
-    writeAudit({
-      type,
-      actor,
-      ip: str(e.ip),
-      route: str(e.route),
-      idp: str(e.idp),
-      result: str(e.result),
-      detail: e.detail,
-    });
-    if (type === 'admin.change') {
-      const action =
-        str(e.action) ??
-        (typeof e.detail === 'string' ? e.detail : undefined) ??
-        str((e.detail as Payload | undefined)?.action) ??
-        'change';
-      const detail =
-        e.detail === undefined || typeof e.detail === 'string'
-          ? undefined
-          : JSON.stringify(redactSecrets(e.detail)).slice(0, 300);
-      emit({
-        type: 'admin.change',
-        subject: `admin:${actor ?? '-'}`,
-        data: { actor, action, ip: str(e.ip), detail },
-      });
-    }
-  });
+      if (type === 'admin.change') {
+        const action =
+          str(e.action) ??
+          (typeof e.detail === 'string' ? e.detail : undefined) ??
+          str((e.detail as Payload | undefined)?.action) ??
+          'change';
+        const detail =
+          e.detail === undefined || typeof e.detail === 'string'
+            ? undefined
+            : JSON.stringify(redactSecrets(e.detail)).slice(0, 300);
+        emit({
+          type: 'admin.change',
+          subject: `admin:${actor ?? '-'}`,
+          data: { actor, action, ip: str(e.ip), detail },
+        });
+      }
+    }),
+  );
 
   return {
     name: 'operations',
@@ -280,7 +273,7 @@ export const operations: FeatureFactory = (fc): Feature => {
       };
     },
     async close() {
-      for (const [channel, fn] of subs) channel.unsubscribe(fn);
+      for (const stop of stops) stop();
       unsubscribeMetrics();
       monitor.close();
       kuma.close();

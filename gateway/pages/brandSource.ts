@@ -1,6 +1,6 @@
 import type { Lang } from './negotiate.ts';
 
-/** What a page needs from the brand. The branding module replaces the default at load time. */
+/** What a page needs from the brand. The branding feature gives the gateway's Pages its brand. */
 export type PageBrand = {
   productName(lang: Lang): string;
   stylesheetHref: string | undefined;
@@ -21,12 +21,4 @@ export const defaultPageBrand: PageBrand = {
   footerHtml: () => '',
   primaryColor: '#2563eb',
   backgroundColor: '#f6f7fb',
-};
-
-let current: PageBrand = defaultPageBrand;
-export const pageBrand = {
-  get: (): PageBrand => current,
-  set: (brand: PageBrand): void => {
-    current = brand;
-  },
 };

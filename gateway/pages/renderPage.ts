@@ -1,4 +1,4 @@
-import { pageBrand } from './brandSource.ts';
+import type { PageBrand } from './brandSource.ts';
 import { escapeHtml } from './escapeHtml.ts';
 import type { Lang } from './negotiate.ts';
 
@@ -15,8 +15,7 @@ export type PageOptions = {
  * The frame of every page Portico renders itself (login chooser, logged out, errors). It carries no
  * script at all, so Portico's own CSP can forbid scripts on these pages outright.
  */
-export function renderPage(o: PageOptions): string {
-  const brand = pageBrand.get();
+export function renderPage(o: PageOptions, brand: PageBrand): string {
   const product = escapeHtml(brand.productName(o.lang));
   const logo = brand.logoHref
     ? `<img class="portico-logo" src="${escapeHtml(brand.logoHref)}" alt="" height="32">`

@@ -1,4 +1,4 @@
-import type { UpgradeContext } from '../context.ts';
+import type { Stage, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 
 /**
@@ -6,12 +6,14 @@ import { GatewayError } from '../errors.ts';
  * configured publicUrl, or the Host it was sent to). Non-browser clients send no Origin and are
  * judged by their credentials alone.
  */
-export function checkOrigin(ctx: UpgradeContext): void {
-  const origin = ctx.req.headers.origin;
-  if (origin === undefined) return;
-  const publicOrigin = ctx.config.publicUrl?.origin;
-  if (publicOrigin !== undefined ? origin === publicOrigin : sameHost(origin, ctx.req.headers.host)) return;
-  throw new GatewayError('PORTICO_ERR_BAD_ORIGIN');
+export function checkOrigin(): Stage<UpgradeContext> {
+  return (ctx) => {
+    const origin = ctx.req.headers.origin;
+    if (origin === undefined) return;
+    const publicOrigin = ctx.config.publicUrl?.origin;
+    if (publicOrigin !== undefined ? origin === publicOrigin : sameHost(origin, ctx.req.headers.host)) return;
+    throw new GatewayError('PORTICO_ERR_BAD_ORIGIN');
+  };
 }
 
 function sameHost(origin: string, host: string | undefined): boolean {

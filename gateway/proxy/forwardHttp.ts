@@ -1,41 +1,61 @@
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import {
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+  type ServerResponse,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { HttpContext } from '../context.ts';
-import { channels } from '../ops/channels.ts';
-import { respondError } from '../pages/respondError.ts';
+import type { HttpContext, ResponsePass, Stage } from '../context.ts';
+import { respondError } from '../pages/errorResponse.ts';
 import { upstreamPath } from '../routing/matchRoute.ts';
-import { responseHeaders } from './responseHeaders.ts';
+import type { Services } from '../services.ts';
 import { classifyUpstreamError, UpstreamTimeout, upstreamGatewayError } from './upstreamError.ts';
 
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+type Deps = Pick<Services, 'upstreams' | 'events' | 'pages'>;
+
 /**
- * The last stage: streams the request to the upstream and the answer back, never buffering a body.
- * A stage placed before it may set `ctx.transformResponse` (branding) to rewrite HTML answers.
+ * The last stage: streams the request to the upstream and the answer back through the response
+ * passes (header rewrites, branding), never buffering a body. A keep-alive socket the upstream
+ * closed as it was reused is retried once for idempotent requests without a body.
  */
-export function forwardHttp(ctx: HttpContext): void {
-  const route = ctx.route!;
-  const { req } = ctx;
-  const hasBody =
-    req.headers['content-length'] !== undefined
-      ? req.headers['content-length'] !== '0'
-      : req.headers['transfer-encoding'] !== undefined;
-  const options: RequestOptions = {
-    protocol: route.upstream.protocol,
-    hostname: route.upstream.hostname.replace(/^\[|\]$/g, ''),
-    port: route.upstream.port || undefined,
-    method: req.method,
-    path: upstreamPath(route, ctx.path) + ctx.query,
-    headers: ctx.upstreamHeaders,
-    agent: route.agent,
-    // The socket's idle timeout, set as the socket is assigned (no per-request 'socket' wrapper).
-    timeout: route.idleTimeoutMs,
+export function forwardHttp(
+  s: Deps,
+  built: { readonly response: readonly ResponsePass[] },
+): Stage<HttpContext> {
+  const passes = built.response;
+  return (ctx) => {
+    const route = ctx.route!;
+    const { req } = ctx;
+    const hasBody =
+      req.headers['content-length'] !== undefined
+        ? req.headers['content-length'] !== '0'
+        : req.headers['transfer-encoding'] !== undefined;
+    const options: RequestOptions = {
+      protocol: route.upstream.protocol,
+      hostname: route.upstream.hostname.replace(/^\[|\]$/g, ''),
+      port: route.upstream.port || undefined,
+      method: req.method,
+      path: upstreamPath(route, ctx.path) + ctx.query,
+      headers: ctx.upstreamHeaders,
+      agent: s.upstreams.endpoint(route).agent,
+      // The socket's idle timeout, set as the socket is assigned (no per-request 'socket' wrapper).
+      timeout: route.idleTimeoutMs,
+    };
+    delete ctx.upstreamHeaders.expect; // Node has already answered 100-continue to the client.
+    send(s, passes, ctx, options, hasBody, RETRYABLE.has(req.method ?? '') && !hasBody);
   };
-  delete ctx.upstreamHeaders.expect; // Node has already answered 100-continue to the client.
-  send(ctx, options, hasBody, RETRYABLE.has(req.method ?? '') && !hasBody);
 }
 
-function send(ctx: HttpContext, options: RequestOptions, hasBody: boolean, mayRetry: boolean): void {
+function send(
+  s: Deps,
+  passes: readonly ResponsePass[],
+  ctx: HttpContext,
+  options: RequestOptions,
+  hasBody: boolean,
+  mayRetry: boolean,
+): void {
   const route = ctx.route!;
   const { req, res } = ctx;
   const upstreamReq = (route.secure ? httpsRequest : httpRequest)(options);
@@ -56,12 +76,12 @@ function send(ctx: HttpContext, options: RequestOptions, hasBody: boolean, mayRe
   upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
     answered = true;
     clearTimeout(connectTimer);
-    const status = upstreamRes.statusCode ?? 502;
-    const transform = ctx.transformResponse?.(ctx, upstreamRes);
-    if (transform) {
-      transform.start(res, upstreamRes, responseHeaders(route, upstreamRes));
+    const headers: string[] = [];
+    for (const pass of passes) pass(ctx, upstreamRes, headers);
+    if (ctx.transform) {
+      ctx.transform.start(res, upstreamRes, headers);
     } else {
-      res.writeHead(status, upstreamRes.statusMessage, responseHeaders(route, upstreamRes));
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, headers);
       relayBody(upstreamRes, res);
     }
     upstreamRes.on('error', () => res.destroy());
@@ -69,14 +89,13 @@ function send(ctx: HttpContext, options: RequestOptions, hasBody: boolean, mayRe
 
   upstreamReq.on('error', (err) => {
     clearTimeout(connectTimer);
-    if (!answered && mayRetry && upstreamReq.reusedSocket && classifyUpstreamError(err) === 'reset') {
+    const kind = classifyUpstreamError(err);
+    if (!answered && mayRetry && upstreamReq.reusedSocket && kind === 'reset') {
       // A keep-alive socket the upstream closed as we reused it: the request never reached it.
-      send(ctx, options, hasBody, false);
+      send(s, passes, ctx, options, hasBody, false);
       return;
     }
-    if (channels.upstreamError.hasSubscribers) {
-      channels.upstreamError.publish({ routeId: route.id, kind: classifyUpstreamError(err), err });
-    }
+    if (s.events.has('upstreamError')) s.events.emit('upstreamError', { routeId: route.id, kind, err });
     if (answered || res.headersSent) {
       res.destroy();
       return;
@@ -86,7 +105,7 @@ function send(ctx: HttpContext, options: RequestOptions, hasBody: boolean, mayRe
       { err, route: route.id, reqId: ctx.requestId, reason: gatewayError.extra?.reason },
       'upstream failed',
     );
-    respondError(req, res, gatewayError, ctx.requestId);
+    respondError(req, res, gatewayError, ctx.requestId, s.pages);
   });
 
   res.on('close', () => {
@@ -101,7 +120,7 @@ function send(ctx: HttpContext, options: RequestOptions, hasBody: boolean, mayRe
  * The response body, upstream to client, with backpressure: three listeners where stream.pipe()
  * hangs about ten on every response (the proxied path runs this once per request).
  */
-function relayBody(from: IncomingMessage, to: import('node:http').ServerResponse): void {
+function relayBody(from: IncomingMessage, to: ServerResponse): void {
   from.on('data', (chunk: Buffer) => {
     if (!to.write(chunk)) from.pause();
   });

@@ -1,11 +1,13 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { UpgradeContext } from '../context.ts';
-import { channels } from '../ops/channels.ts';
+import type { Stage, UpgradeContext } from '../context.ts';
+import type { EventBus } from '../events.ts';
+import { rejectUpgrade } from '../pages/errorResponse.ts';
 import { upstreamPath } from '../routing/matchRoute.ts';
-import { responseHeaders } from './responseHeaders.ts';
-import { rejectUpgrade } from './rejectUpgrade.ts';
+import type { Services } from '../services.ts';
+import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
+import type { Tunnels } from './tunnels.ts';
 import { classifyUpstreamError, UpstreamTimeout, upstreamGatewayError } from './upstreamError.ts';
 
 function destroySelf(this: Duplex): void {
@@ -13,120 +15,156 @@ function destroySelf(this: Duplex): void {
 }
 function ignore(): void {}
 
-/** Tunnels that are open now, so a shutdown can close them with 1001 (going away). */
-export const openTunnels = new Set<Duplex>();
+type Deps = Pick<Services, 'upstreams' | 'events' | 'tunnels' | 'sessions'>;
 
 /**
  * Forwards a WebSocket (or any HTTP/1.1 Upgrade) to the upstream and, once it answers 101, splices
  * the two sockets. Subprotocols (`tty` for cloudtty/ttyd) and extensions pass through untouched;
- * a refusal by the upstream is relayed as it came.
+ * a refusal by the upstream is relayed as it came. The tunnel is registered with the session it
+ * was opened with, so it closes when that session ends, on whichever replica it ends.
  */
-export function forwardUpgrade(ctx: UpgradeContext): void {
-  const route = ctx.route!;
-  const { req, socket, head } = ctx;
-  const headers = ctx.upstreamHeaders;
-  headers.connection = 'upgrade';
-  headers.upgrade = req.headers.upgrade;
-  const upstreamReq = (route.secure ? httpsRequest : httpRequest)({
-    protocol: route.upstream.protocol,
-    hostname: route.upstream.hostname.replace(/^\[|\]$/g, ''),
-    port: route.upstream.port || undefined,
-    method: req.method,
-    path: upstreamPath(route, ctx.path) + ctx.query,
-    headers,
-    agent: false,
-    ...route.tlsOptions,
-  });
-  let settled = false;
-  const connectTimer = setTimeout(
-    () => upstreamReq.destroy(new UpstreamTimeout('connect')),
-    route.connectTimeoutMs,
-  );
-  // A plain timer rather than upstreamReq.setTimeout(): that would hang a listener holding the
-  // request (and this whole closure) on the socket for the life of the tunnel.
-  const answerTimer = setTimeout(() => upstreamReq.destroy(new UpstreamTimeout('idle')), route.idleTimeoutMs);
-  const onEarlyClose = () => upstreamReq.destroy();
-  socket.once('close', onEarlyClose);
-
-  upstreamReq.on('upgrade', (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
-    settled = true;
-    clearTimeout(connectTimer);
-    clearTimeout(answerTimer);
-    socket.off('close', onEarlyClose);
-    // Until tunnel() takes over, an error on either side ends both (no closure over this scope:
-    // one surviving closure would keep the whole request alive as long as the WebSocket).
-    upstreamSocket.on('error', destroySelf);
-    if (socket.destroyed) {
-      upstreamSocket.destroy();
-      return;
-    }
-    const lines = [`HTTP/1.1 101 ${upstreamRes.statusMessage || 'Switching Protocols'}`];
-    const raw = upstreamRes.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (upstreamHead.length > 0) socket.write(upstreamHead);
-    if (head.length > 0) upstreamSocket.write(head);
-    // Nothing of the request stays reachable from the sockets: an idle terminal costs its two sockets.
-    upstreamReq.removeAllListeners();
-    upstreamReq.on('error', ignore);
-    // Node leaves the finished request hanging off the socket (_httpMessage); drop it.
-    (upstreamSocket as Duplex & { _httpMessage?: unknown })._httpMessage = null;
-    // The tunnel keeps only the two sockets: no request, context or headers stay referenced by an
-    // idle WebSocket (thousands of terminals may sit open for hours).
-    tunnel(route.id, route.idleTimeoutMs, socket, upstreamSocket);
-  });
-
-  upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
-    // The upstream declined to upgrade: relay its answer as it is.
-    settled = true;
-    clearTimeout(connectTimer);
-    clearTimeout(answerTimer);
-    socket.off('close', onEarlyClose);
-    const list = responseHeaders(route, upstreamRes);
-    const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
-    for (let i = 0; i < list.length; i += 2) lines.push(`${list[i]}: ${list[i + 1]}`);
-    lines.push('Connection: close');
-    const chunks: Buffer[] = [];
-    upstreamRes.on('data', (c: Buffer) => chunks.push(c));
-    upstreamRes.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (!lines.some((l) => /^content-length:/i.test(l))) lines.push(`Content-Length: ${body.length}`);
-      socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
+export function forwardUpgrade(s: Deps): Stage<UpgradeContext> {
+  return (ctx) => {
+    const route = ctx.route!;
+    const { req, socket, head } = ctx;
+    const headers = ctx.upstreamHeaders;
+    headers.connection = 'upgrade';
+    headers.upgrade = req.headers.upgrade;
+    const upstreamReq = (route.secure ? httpsRequest : httpRequest)({
+      protocol: route.upstream.protocol,
+      hostname: route.upstream.hostname.replace(/^\[|\]$/g, ''),
+      port: route.upstream.port || undefined,
+      method: req.method,
+      path: upstreamPath(route, ctx.path) + ctx.query,
+      headers,
+      agent: false,
+      ...s.upstreams.endpoint(route).tlsOptions,
     });
-    upstreamRes.on('error', () => socket.destroy());
-  });
+    let settled = false;
+    const connectTimer = setTimeout(
+      () => upstreamReq.destroy(new UpstreamTimeout('connect')),
+      route.connectTimeoutMs,
+    );
+    // A plain timer rather than upstreamReq.setTimeout(): that would hang a listener holding the
+    // request (and this whole closure) on the socket for the life of the tunnel.
+    const answerTimer = setTimeout(
+      () => upstreamReq.destroy(new UpstreamTimeout('idle')),
+      route.idleTimeoutMs,
+    );
+    const onEarlyClose = () => upstreamReq.destroy();
+    socket.once('close', onEarlyClose);
+    const settle = () => {
+      settled = true;
+      clearTimeout(connectTimer);
+      clearTimeout(answerTimer);
+      socket.off('close', onEarlyClose);
+    };
 
-  upstreamReq.on('error', (err) => {
-    clearTimeout(connectTimer);
-    clearTimeout(answerTimer);
-    if (settled) return;
-    settled = true;
-    if (channels.upstreamError.hasSubscribers) {
-      channels.upstreamError.publish({ routeId: route.id, kind: classifyUpstreamError(err), err });
-    }
-    ctx.log.warn({ err, route: route.id, reqId: ctx.requestId }, 'websocket upstream failed');
-    rejectUpgrade(ctx, upstreamGatewayError(err));
-  });
-  upstreamReq.end();
+    upstreamReq.on(
+      'upgrade',
+      (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
+        settle();
+        // Until tunnel() takes over, an error on either side ends both (no closure over this scope:
+        // one surviving closure would keep the whole request alive as long as the WebSocket).
+        upstreamSocket.on('error', destroySelf);
+        if (socket.destroyed) {
+          upstreamSocket.destroy();
+          return;
+        }
+        const lines = [`HTTP/1.1 101 ${upstreamRes.statusMessage || 'Switching Protocols'}`];
+        const raw = upstreamRes.rawHeaders;
+        for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+        socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (upstreamHead.length > 0) socket.write(upstreamHead);
+        if (head.length > 0) upstreamSocket.write(head);
+        // Nothing of the request stays reachable from the sockets: an idle terminal costs its two sockets.
+        upstreamReq.removeAllListeners();
+        upstreamReq.on('error', ignore);
+        // Node leaves the finished request hanging off the socket (_httpMessage); drop it.
+        (upstreamSocket as Duplex & { _httpMessage?: unknown })._httpMessage = null;
+        ctx.answered?.(101);
+        const expiresAt = ctx.session
+          ? ctx.session.createdAt + s.sessions.maxAgeMs
+          : Number.POSITIVE_INFINITY;
+        tunnel(
+          s.events,
+          s.tunnels,
+          route.id,
+          route.idleTimeoutMs,
+          ctx.sessionId,
+          expiresAt,
+          socket,
+          upstreamSocket,
+        );
+      },
+    );
+
+    upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
+      // The upstream declined to upgrade: relay its answer as it is.
+      settle();
+      const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
+      const raw = upstreamRes.rawHeaders;
+      const extraHop = connectionTokens(upstreamRes.headers.connection);
+      for (let i = 0; i < raw.length; i += 2) {
+        const lower = raw[i]!.toLowerCase();
+        if (HOP_BY_HOP.has(lower) || extraHop.includes(lower)) continue;
+        lines.push(`${raw[i]}: ${raw[i + 1]}`);
+      }
+      lines.push('Connection: close');
+      const chunks: Buffer[] = [];
+      upstreamRes.on('data', (c: Buffer) => chunks.push(c));
+      upstreamRes.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (!lines.some((l) => /^content-length:/i.test(l))) lines.push(`Content-Length: ${body.length}`);
+        socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
+        ctx.answered?.(upstreamRes.statusCode ?? 502);
+      });
+      upstreamRes.on('error', () => socket.destroy());
+    });
+
+    upstreamReq.on('error', (err) => {
+      clearTimeout(connectTimer);
+      clearTimeout(answerTimer);
+      if (settled) return;
+      settled = true;
+      if (s.events.has('upstreamError'))
+        s.events.emit('upstreamError', { routeId: route.id, kind: classifyUpstreamError(err), err });
+      ctx.log.warn({ err, route: route.id, reqId: ctx.requestId }, 'websocket upstream failed');
+      const e = upstreamGatewayError(err);
+      rejectUpgrade(socket, e, ctx.requestId);
+      ctx.answered?.(e.status);
+    });
+    upstreamReq.end();
+  };
 }
 
-function tunnel(routeId: string, idleMs: number, client: Duplex, upstream: Duplex): void {
-  type Sock = Duplex & {
-    setNoDelay?(v: boolean): void;
-    setTimeout?(ms: number): void;
-    bytesRead?: number;
-    bytesWritten?: number;
-  };
+type Sock = Duplex & {
+  setNoDelay?(v: boolean): void;
+  setTimeout?(ms: number): void;
+  bytesRead?: number;
+  bytesWritten?: number;
+};
+
+function tunnel(
+  events: EventBus,
+  tunnels: Tunnels,
+  routeId: string,
+  idleMs: number,
+  sessionId: string | undefined,
+  expiresAt: number,
+  client: Duplex,
+  upstream: Duplex,
+): void {
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
     client.destroy();
     upstream.destroy();
-    openTunnels.delete(client);
-    if (channels.websocket.hasSubscribers) {
+    tunnels.remove(client);
+    if (events.has('websocket')) {
       // Byte counts come from the sockets themselves: no per-chunk listener on the hot path.
-      channels.websocket.publish({
+      events.emit('websocket', {
         routeId,
         open: false,
         bytesIn: (client as Sock).bytesRead ?? 0,
@@ -134,19 +172,19 @@ function tunnel(routeId: string, idleMs: number, client: Duplex, upstream: Duple
       });
     }
   };
-  for (const s of [client, upstream] as Sock[]) {
-    s.setNoDelay?.(true);
-    s.setTimeout?.(idleMs);
-    s.on('timeout', close);
-    s.on('error', close);
-    s.on('close', close);
+  for (const sock of [client, upstream] as Sock[]) {
+    sock.setNoDelay?.(true);
+    sock.setTimeout?.(idleMs);
+    sock.on('timeout', close);
+    sock.on('error', close);
+    sock.on('close', close);
   }
   // Two small relays instead of stream.pipe(): pipe hangs a dozen closures on each side, and
   // thousands of idle terminals pay for every one of them.
   relay(client, upstream);
   relay(upstream, client);
-  openTunnels.add(client);
-  if (channels.websocket.hasSubscribers) channels.websocket.publish({ routeId, open: true });
+  tunnels.add(client, upstream, sessionId, expiresAt);
+  if (events.has('websocket')) events.emit('websocket', { routeId, open: true });
 }
 
 function relay(from: Duplex, to: Duplex): void {

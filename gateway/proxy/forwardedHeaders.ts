@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { isIPv6 } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Config, Route } from '../config/types.ts';
@@ -6,31 +6,58 @@ import type { RequestContext } from '../context.ts';
 import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
 
 /**
- * Who the client is, believing X-Forwarded-For only from `trustProxy` peers (walked right to
- * left, the first untrusted hop is the client), like nginx's realip module.
+ * Headers a backend may read as a different request than the one Portico checked: IIS and some
+ * frameworks take the path from X-Original-URL / X-Rewrite-URL. Never forwarded.
  */
-export function resolveClient(ctx: RequestContext): void {
-  const { req, config } = ctx;
+const REWRITING = new Set(['x-original-url', 'x-rewrite-url']);
+/**
+ * Headers whose underscore spelling (`transfer_encoding`, `x_forwarded_for`) a CGI-style backend
+ * reads as the real one. nginx drops every underscore header by default; Portico drops these,
+ * and lets other underscore headers through (some applications use them).
+ */
+const SENSITIVE = new Set([
+  ...HOP_BY_HOP,
+  'content-length',
+  'host',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-prefix',
+  'x-forwarded-port',
+  'x-real-ip',
+  'x-request-id',
+  ...REWRITING,
+]);
+
+/**
+ * Who the client is, believing X-Forwarded-For only from `trustProxy` peers (walked right to
+ * left, the first untrusted hop is the client), like nginx's realip module; and whether it came
+ * over https (X-Forwarded-Proto from a trusted peer, or our own TLS).
+ */
+export function clientOf(
+  req: IncomingMessage,
+  trust: Config['trustProxy'],
+): { clientIp: string; proto: 'http' | 'https' } {
   const remote = req.socket.remoteAddress ?? '';
-  const encrypted = (req.socket as TLSSocket).encrypted === true;
-  ctx.clientIp = remote;
-  ctx.proto = encrypted ? 'https' : 'http';
-  const trust = config.trustProxy;
-  if (!trust || !isTrusted(trust, remote)) return;
+  let clientIp = remote;
+  let proto: 'http' | 'https' = (req.socket as TLSSocket).encrypted === true ? 'https' : 'http';
+  if (!trust || !isTrusted(trust, remote)) return { clientIp, proto };
   const xff = req.headers['x-forwarded-for'];
   if (typeof xff === 'string') {
     const hops = xff.split(',').map((s) => s.trim());
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i]!;
-      ctx.clientIp = hop;
+      clientIp = hop;
       if (!isTrusted(trust, hop)) break;
     }
   }
-  const proto = req.headers['x-forwarded-proto'];
-  if (proto === 'https' || proto === 'http') ctx.proto = proto;
+  const forwardedProto = req.headers['x-forwarded-proto'];
+  if (forwardedProto === 'https' || forwardedProto === 'http') proto = forwardedProto;
+  return { clientIp, proto };
 }
 
-function isTrusted(list: NonNullable<Config['trustProxy']>, ip: string): boolean {
+export function isTrusted(list: NonNullable<Config['trustProxy']>, ip: string): boolean {
   const v4mapped = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   try {
     return list.check(v4mapped, isIPv6(v4mapped) ? 'ipv6' : 'ipv4');
@@ -40,10 +67,11 @@ function isTrusted(list: NonNullable<Config['trustProxy']>, ip: string): boolean
 }
 
 /**
- * The request headers the upstream receives: the client's, less hop-by-hop ones, plus what nginx's
- * seed config sets (Host, X-Real-IP, X-Forwarded-For) and X-Forwarded-Proto/Host/Prefix.
- * Unlike nginx, an X-Forwarded-For from an untrusted peer is replaced, not appended to, so an
- * upstream that reads the left-most entry cannot be lied to.
+ * The request headers the upstream receives: the client's, less hop-by-hop ones, spoofable
+ * identity headers (in every spelling), path-rewriting headers and Portico's own cookies, plus
+ * what nginx's seed config sets (Host, X-Real-IP, X-Forwarded-For) and X-Forwarded-Proto/Host/
+ * Prefix and Forwarded (RFC 7239). Unlike nginx, forwarding headers from an untrusted peer are
+ * replaced, not appended to, so an upstream that reads the left-most entry cannot be lied to.
  */
 export function buildUpstreamHeaders(ctx: RequestContext, route: Route): OutgoingHttpHeaders {
   const incoming: IncomingHttpHeaders = ctx.req.headers;
@@ -53,11 +81,20 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   // could read as the same name (Node lower-cases names; `_` is folded to `-` here).
   const identityNames = ctx.config.identityHeaderNames;
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || identityNames.has(name)) continue;
-    if (name.includes('_') && identityNames.has(name.replace(/_/g, '-'))) continue;
+    if (HOP_BY_HOP.has(name) || identityNames.has(name) || REWRITING.has(name)) continue;
+    if (name.includes('_')) {
+      const folded = name.replace(/_/g, '-');
+      if (identityNames.has(folded) || SENSITIVE.has(folded)) continue;
+    }
     out[name] = incoming[name];
   }
   for (const name of extraHop) delete out[name];
+  const cookie = incoming.cookie;
+  if (cookie !== undefined) {
+    const kept = withoutOwnCookies(cookie, ctx.config.ownCookies);
+    if (kept === '') delete out.cookie;
+    else out.cookie = kept;
+  }
   const remote = ctx.req.socket.remoteAddress ?? '';
   const trusted =
     ctx.clientIp !== remote ||
@@ -67,11 +104,44 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   out['x-real-ip'] = ctx.clientIp;
   out['x-forwarded-proto'] = ctx.proto;
   const host = incoming.host ?? '';
-  out['x-forwarded-host'] =
+  const publicHost =
     trusted && typeof incoming['x-forwarded-host'] === 'string' ? incoming['x-forwarded-host'] : host;
+  out['x-forwarded-host'] = publicHost;
+  const forwarded = `for=${forwardedNode(remote)};host=${quoted(publicHost)};proto=${ctx.proto}`;
+  const given = incoming.forwarded;
+  out.forwarded = trusted && typeof given === 'string' && given ? `${given}, ${forwarded}` : forwarded;
   if (route.prefix !== '/') out['x-forwarded-prefix'] = route.prefixBare;
   else delete out['x-forwarded-prefix'];
   out.host = route.preserveHost && host ? host : route.upstreamHost;
   out['x-request-id'] = ctx.requestId;
   return out;
+}
+
+/**
+ * The Cookie header without Portico's cookies, every other pair kept byte for byte. Filtering by
+ * name is done on the raw header (not parsed and re-serialised) so the upstream's own cookies
+ * reach it exactly as the browser sent them.
+ */
+export function withoutOwnCookies(header: string | string[], names: readonly string[]): string {
+  const value = Array.isArray(header) ? header.join('; ') : header;
+  if (!names.some((n) => value.includes(n))) return value;
+  return value
+    .split(';')
+    .filter((pair) => {
+      const eq = pair.indexOf('=');
+      const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+      return name !== '' && !names.includes(name);
+    })
+    .map((pair) => pair.trim())
+    .join('; ');
+}
+
+/** An RFC 7239 node: IPv6 addresses quoted and bracketed. */
+function forwardedNode(ip: string): string {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return isIPv6(v4) ? `"[${v4}]"` : v4 || 'unknown';
+}
+
+function quoted(value: string): string {
+  return /^[A-Za-z0-9.:-]*$/.test(value) && value !== '' ? value : `"${value.replace(/["\\]/g, '')}"`;
 }

@@ -1,6 +1,8 @@
-import type { RequestContext } from '../context.ts';
+import type { RequestContext, Stage } from '../context.ts';
 import { buildUpstreamHeaders } from './forwardedHeaders.ts';
 
-export function prepareUpstreamHeaders(ctx: RequestContext): void {
-  ctx.upstreamHeaders = buildUpstreamHeaders(ctx, ctx.route!);
+export function prepareUpstreamHeaders(): Stage<RequestContext> {
+  return (ctx) => {
+    ctx.upstreamHeaders = buildUpstreamHeaders(ctx, ctx.route!);
+  };
 }

@@ -13,9 +13,17 @@ export function rewriteLocation(route: Route, location: string): string {
     const c = rest.charCodeAt(0);
     if (c !== 47 /* / */ && c !== 63 /* ? */ && c !== 35 /* # */) continue;
     const base = route.upstreamBasePath;
-    if (rest.startsWith(base)) return route.prefix + rest.slice(base.length);
+    if (rest.startsWith(base)) return sameOrigin(route.prefix + rest.slice(base.length));
     if (rest === base.slice(0, -1)) return route.prefix;
     return location;
   }
   return location;
+}
+
+/**
+ * A rewritten Location is a path on this site, never a protocol-relative URL: `http://upstream//evil.example/x`
+ * would otherwise become `//evil.example/x` on the root route (nginx has this open redirect).
+ */
+function sameOrigin(path: string): string {
+  return /^[/\\]{2}/.test(path) ? path.replace(/^[/\\]+/, '/') : path;
 }

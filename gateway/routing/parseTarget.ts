@@ -1,18 +1,23 @@
-import type { RequestContext } from '../context.ts';
+import type { RequestContext, Stage } from '../context.ts';
 import { GatewayError } from '../errors.ts';
-import { resolveClient } from '../proxy/forwardedHeaders.ts';
+import { clientOf } from '../proxy/forwardedHeaders.ts';
 import { splitTarget } from './checkPath.ts';
 
 /** Splits and checks the request target and works out who the client is (trustProxy). */
-export function parseTarget(ctx: RequestContext): void {
-  // Two Host headers are a request that different servers read differently (RFC 9112 §3.2: 400).
-  const raw = ctx.req.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2)
-    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
-  if (hosts > 1) throw new GatewayError('PORTICO_ERR_BAD_REQUEST', { detail: 'More than one Host header.' });
-  const { path, query } = splitTarget(ctx.req.url ?? '/', ctx.config.limits.maxUrlLength);
-  ctx.path = path;
-  ctx.query = query;
-  resolveClient(ctx);
+export function parseTarget(): Stage<RequestContext> {
+  return (ctx) => {
+    // Two Host headers are a request that different servers read differently (RFC 9112 §3.2: 400).
+    const raw = ctx.req.rawHeaders;
+    let hosts = 0;
+    for (let i = 0; i < raw.length; i += 2)
+      if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+    if (hosts > 1)
+      throw new GatewayError('PORTICO_ERR_BAD_REQUEST', { detail: 'More than one Host header.' });
+    const { path, query } = splitTarget(ctx.req.url ?? '/', ctx.config.limits.maxUrlLength);
+    ctx.path = path;
+    ctx.query = query;
+    const client = clientOf(ctx.req, ctx.config.trustProxy);
+    ctx.clientIp = client.clientIp;
+    ctx.proto = client.proto;
+  };
 }

@@ -1,4 +1,4 @@
-import type { HttpContext, UpgradeContext } from '../context.ts';
+import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import type { Route } from '../config/types.ts';
 import { backendView } from './checkPath.ts';
@@ -9,7 +9,7 @@ import { matchRoute, type RouteMatch } from './matchRoute.ts';
  * `/dce5%2Fadmin`, `/%64ce5/`, `/dce5;x/`, `/x/%c0%ae%c0%ae/dce5/` or `/DCE5/` must not reach the
  * customer system as a way around the AI platform's login.
  */
-function unambiguousRoute(routes: readonly Route[], path: string): RouteMatch | undefined {
+export function unambiguousRoute(routes: readonly Route[], path: string): RouteMatch | undefined {
   const match = matchRoute(routes, path);
   const view = backendView(path);
   if (view === undefined) throw new GatewayError('PORTICO_ERR_BAD_PATH');
@@ -22,24 +22,28 @@ function unambiguousRoute(routes: readonly Route[], path: string): RouteMatch | 
 }
 
 /** Longest-prefix route match; `/dce5` answers 301 to `/dce5/` as nginx does. */
-export function routeRequest(ctx: HttpContext): void {
-  const match = unambiguousRoute(ctx.config.routes, ctx.path);
-  if (!match) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
-  ctx.route = match.route;
-  if (match.redirect) {
-    ctx.res.writeHead(301, { location: `${match.route.prefix}${ctx.query}`, 'content-length': '0' });
-    ctx.res.end();
-    ctx.done = true;
-  }
+export function routeRequest(): Stage<HttpContext> {
+  return (ctx) => {
+    const match = unambiguousRoute(ctx.config.routes, ctx.path);
+    if (!match) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
+    ctx.route = match.route;
+    if (match.redirect) {
+      ctx.res.writeHead(301, { location: `${match.route.prefix}${ctx.query}`, 'content-length': '0' });
+      ctx.res.end();
+      ctx.done = true;
+    }
+  };
 }
 
 /** Upgrades go only to routes that say `websocket: true`. */
-export function routeUpgrade(ctx: UpgradeContext): void {
-  const match = unambiguousRoute(ctx.config.routes, ctx.path);
-  if (!match || match.redirect) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
-  if (!match.route.websocket)
-    throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {
-      detail: 'WebSockets are not enabled on this route.',
-    });
-  ctx.route = match.route;
+export function routeUpgrade(): Stage<UpgradeContext> {
+  return (ctx) => {
+    const match = unambiguousRoute(ctx.config.routes, ctx.path);
+    if (!match || match.redirect) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
+    if (!match.route.websocket)
+      throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {
+        detail: 'WebSockets are not enabled on this route.',
+      });
+    ctx.route = match.route;
+  };
 }

@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import { channels } from '../ops/channels.ts';
+import type { EventBus } from '../events.ts';
 import { writeFileAtomic } from './brandAssets.ts';
 import type { ObjectStore } from './objectStore.ts';
 
 const gzipAsync = promisify(gzip);
 
 export type AuditArchiveOptions = {
+  /** The gateway's events: audit and login events are archived. */
+  events: EventBus;
   /** The store batches go to; a function so a reloaded `storage:` takes effect. */
   store: () => ObjectStore;
   /** Events are journaled here before anything else happens to them; survives restarts. */
@@ -52,7 +54,7 @@ function stamp(d: Date): string {
 }
 
 /**
- * Archives `channels.audit` and `channels.login` to object storage as gzip'd JSON-lines objects,
+ * Archives the gateway's `audit` and `login` events to object storage as gzip'd JSON-lines objects,
  * `audit/YYYY/MM/DD/<time>-<random>.jsonl.gz`. Every event is appended to a journal file first
  * (so a crash loses nothing), the journal is sealed into a batch every `intervalMs` or
  * `maxEvents`, and a batch file is deleted only after the store has it. A batch keeps its name
@@ -110,8 +112,8 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
   };
   const onAudit = record('audit');
   const onLogin = record('login');
-  channels.audit.subscribe(onAudit);
-  channels.login.subscribe(onLogin);
+  const stopAudit = o.events.on('audit', onAudit);
+  const stopLogin = o.events.on('login', onLogin);
 
   /** Journal → `<time>-<random>.jsonl` (a rename, so appends after it start a new journal). */
   const seal = () => {
@@ -192,8 +194,8 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
     async close() {
       closed = true;
       clearInterval(timer);
-      channels.audit.unsubscribe(onAudit);
-      channels.login.unsubscribe(onLogin);
+      stopAudit();
+      stopLogin();
       await serial(() => run(true));
     },
     stats: () => ({ buffered, spooled, uploaded, lastUploadAt, lastError }),

@@ -76,6 +76,7 @@ export function storageFeature(options: { brandingDir?: string } = {}): StorageF
     let archive: AuditArchive | undefined;
     if (raw.auditArchive?.enabled !== false) {
       archive = startAuditArchive({
+        events: ctx.events,
         store: currentStore,
         spoolDir: resolve(base, raw.spoolDir ?? '.portico/spool'),
         intervalMs: parseDuration(raw.auditArchive?.interval ?? '60s'),

@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { channels } from '../../gateway/ops/channels.ts';
 import { json, send } from '../helpers/http.ts';
 import { startUpstream } from '../helpers/upstream.ts';
+import type { StartedGateway } from '../helpers/gateway.ts';
 import { api, keys, routesYaml, startAdminGateway } from './helpers.ts';
 
 const YAML = { 'content-type': 'application/yaml' };
@@ -17,11 +17,10 @@ async function upstreams(t: { after: (fn: () => unknown) => void }) {
   return { one, two };
 }
 
-function auditEvents(t: { after: (fn: () => unknown) => void }) {
+/** The audit events a gateway publishes, as they come. */
+function auditEvents(gw: StartedGateway) {
   const seen: Record<string, unknown>[] = [];
-  const listener = (m: unknown) => seen.push(m as Record<string, unknown>);
-  channels.audit.subscribe(listener);
-  t.after(() => channels.audit.unsubscribe(listener));
+  gw.gateway.events.on('audit', (m) => seen.push(m));
   return seen;
 }
 
@@ -290,8 +289,8 @@ describe('deploying a config', () => {
 
   it('publishes every change to the audit channel with the key id and IP', async (t) => {
     const { one, two } = await upstreams(t);
-    const seen = auditEvents(t);
     const gw = await startAdminGateway(t, routesYaml(one.url));
+    const seen = auditEvents(gw);
     const before = gw.gateway.config().sourceHash;
     await api(gw.url, 'PUT', 'config', {
       key: keys.ci.key,
@@ -321,8 +320,8 @@ describe('brand assets', () => {
   it('stores an uploaded logo in the branding folder and audits it', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'portico-brand-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const seen = auditEvents(t);
     const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'), { branding: { dir } });
+    const seen = auditEvents(gw);
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle r="4"/></svg>';
     const r = await api(gw.url, 'PUT', 'branding/assets/logo.svg', {
       key: keys.brand.key,
@@ -371,13 +370,13 @@ describe('brand assets', () => {
 describe('sessions and status', () => {
   it('revokes a user’s sessions through the session store and reports how many', async (t) => {
     const calls: unknown[] = [];
-    const seen = auditEvents(t);
     const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'), {
       revokeUserSessions: async (q) => {
         calls.push(q);
         return 2;
       },
     });
+    const seen = auditEvents(gw);
     const r = await api(gw.url, 'POST', 'sessions/revoke', {
       key: keys.support.key,
       body: JSON.stringify({ idp: 'corp', username: 'alice' }),

@@ -1,6 +1,6 @@
 import type { TestContext } from 'node:test';
 import { adminFeature, type AdminFeatureOptions } from '../../gateway/admin/adminFeature.ts';
-import { newApiKey } from '../../gateway/admin/apiKeys.ts';
+import { newApiKey } from '../../gateway/auth/apiKeys.ts';
 import { type StartedGateway, startGateway } from '../helpers/gateway.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
 

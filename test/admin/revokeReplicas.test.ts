@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminFeature } from '../../gateway/admin/adminFeature.ts';
-import { hashApiKey } from '../../gateway/admin/apiKeys.ts';
+import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';

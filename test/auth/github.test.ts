@@ -1,3 +1,4 @@
+import { ANY_ROUTE } from '../helpers/gateway.ts';
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { githubApiUrl, nextLink } from '../../gateway/auth/providers/github.ts';
@@ -303,7 +304,7 @@ describe('GitHub provider settings', () => {
   it('requires a client secret and rejects unknown keys and malformed team names in the config', () => {
     const config = (idp: string) => `publicUrl: http://127.0.0.1:1
 session: { secret: ${SESSION_SECRET} }
-identityProviders:
+${ANY_ROUTE}identityProviders:
   - ${idp}
 `;
     assert.doesNotThrow(() =>

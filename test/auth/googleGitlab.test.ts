@@ -1,3 +1,4 @@
+import { ANY_ROUTE } from '../helpers/gateway.ts';
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { gitlabClaimsCheck } from '../../gateway/auth/providers/gitlab.ts';
@@ -166,7 +167,7 @@ describe('signing in with GitLab', () => {
 describe('Google and GitLab settings', () => {
   const config = (idp: string) => `publicUrl: http://127.0.0.1:1
 session: { secret: ${SESSION_SECRET} }
-identityProviders:
+${ANY_ROUTE}identityProviders:
   - ${idp}
 `;
   it('accepts the documented keys and requires a client secret', () => {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { hashApiKey } from '../../gateway/admin/apiKeys.ts';
+import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { clientCredentialsToken, driveLogout } from '../helpers/idp.ts';
@@ -70,11 +70,14 @@ describe('identity headers cannot be spoofed', () => {
 });
 
 describe('machine clients', () => {
-  it('accepts a JWT access token from the IdP as a bearer token and answers 401 JSON for a bad one', async (t) => {
+  it('with bearer: verify, accepts a JWT access token from the IdP and answers 401 JSON for a bad one', async (t) => {
     const { ai, customer } = await upstreams(t);
     const s = await startSso(
       t,
-      routes(ai.url, customer.url).replace('allow: { groups: [ai-users] }', 'allow: { idps: [corp] }'),
+      routes(ai.url, customer.url).replace(
+        'allow: { groups: [ai-users] }',
+        'allow: { idps: [corp] }, bearer: verify',
+      ),
       {
         extra: '',
       },

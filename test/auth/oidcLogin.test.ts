@@ -61,27 +61,35 @@ describe('single sign-on with OpenID Connect', () => {
     assert.ok(payload.jti && payload.iat && payload.exp && payload.exp - payload.iat === 60);
   });
 
-  it('regenerates the session id on login (no session fixation)', async (t) => {
+  it('stores no session before sign-in, and gives each sign-in a new session id (no fixation)', async (t) => {
     const s = await setup(t);
     const client = new GatewayClient(s.gw.url);
     const first = await client.follow('/dce5/');
-    const before = client.cookies.get('portico_session');
-    assert.ok(before, 'a pre-login session holds the login transaction');
+    assert.equal(client.cookies.get('portico_session'), undefined, 'an anonymous visitor has no session');
+    assert.ok(client.cookies.get('portico_login'), 'the sign-in is bound to this browser');
+    // An attacker's own valid session planted in the victim's browser is never adopted.
+    const attacker = await login(s, 'bob');
+    const planted = attacker.client.cookies.get('portico_session')!;
+    client.cookies.set('portico_session', planted);
     const back = await driveLogin(s.idp, first.headers.location!, { username: 'alice', password: 'alice' });
     await client.follow(back.location);
     const after = client.cookies.get('portico_session');
     assert.ok(after);
-    assert.notEqual(after, before);
-    const fixated = await send(s.gw.url, '/dce5/', {
-      headers: { cookie: `portico_session=${before}`, accept: 'application/json' },
+    assert.notEqual(after, planted);
+    const replaced = await send(s.gw.url, '/_portico/me', {
+      headers: { cookie: `portico_session=${planted}` },
     });
-    assert.equal(fixated.status, 401);
+    assert.equal(replaced.status, 401, 'the session the browser held before signing in is ended');
+    const me = await client.request('/_portico/me');
+    assert.equal(JSON.parse(me.text).username, 'alice');
   });
 
-  it('sets the session cookie HttpOnly and SameSite=Lax', async (t) => {
+  it('sets the session cookie HttpOnly and SameSite=Lax once signed in', async (t) => {
     const s = await setup(t);
     const client = new GatewayClient(s.gw.url);
-    const r = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
+    const start = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
+    const back = await driveLogin(s.idp, start.headers.location!, { username: 'alice', password: 'alice' });
+    const r = await client.request(back.location);
     const cookie = ([] as string[])
       .concat(r.headers['set-cookie'] ?? [])
       .find((c) => c.startsWith('portico_session='))!;
@@ -191,7 +199,9 @@ describe('single sign-on with OpenID Connect', () => {
     assert.equal(r.status, 303);
     const end = new URL(r.headers.location!);
     assert.equal(end.origin, new URL(s.idp.issuer).origin);
-    assert.ok(end.searchParams.get('id_token_hint'));
+    // The ID token never travels through the browser: the client id names Portico instead.
+    assert.equal(end.searchParams.get('id_token_hint'), null);
+    assert.equal(end.searchParams.get('client_id'), 'portico');
     assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${s.publicUrl}/_portico/logged-out`);
     const after = await client.request('/dce5/', { headers: { accept: 'application/json' } });
     assert.equal(after.status, 401);

@@ -6,16 +6,12 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { inflateRawSync } from 'node:zlib';
 import { Redis } from 'ioredis';
-import { createProviderRegistry } from '../../gateway/auth/providers/registry.ts';
-import {
-  createSamlProvider,
-  type SamlDefinition,
-  samlMetadataRouter,
-} from '../../gateway/auth/providers/saml.ts';
+import { createSamlProvider, type SamlDefinition } from '../../gateway/auth/providers/saml.ts';
 import type { LoginTransaction } from '../../gateway/auth/session/sessionData.ts';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import type { GatewayError } from '../../gateway/errors.ts';
-import type { FeatureFactory } from '../../gateway/server.ts';
+import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
+import { createRedisStore } from '../../gateway/store/redisStore.ts';
 import { startGateway, type StartedGateway } from '../helpers/gateway.ts';
 import type { RawResponse } from '../helpers/http.ts';
 import { startRedis } from '../helpers/redis.ts';
@@ -30,12 +26,6 @@ import { freePort, GatewayClient, logout as signOut, SESSION_SECRET } from '../h
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 type Setup = { idp: SamlIdp; gw: StartedGateway; upstream: Upstream; publicUrl: string; def: SamlDefinition };
-
-/** Serves /_portico/saml/:idp/metadata until the core mounts samlMetadataRouter itself. */
-const samlMetadata: FeatureFactory = (ctx) => {
-  const registry = createProviderRegistry();
-  return { name: 'saml-metadata', routers: [samlMetadataRouter(() => registry.providers(ctx.config()))] };
-};
 
 /** A test IdP and a gateway whose login method is that IdP, /dce5/ behind it. */
 async function setup(
@@ -71,7 +61,7 @@ identityProviders:
 routes:
   - { id: ai, path: /dce5/, upstream: "${upstream.url}", auth: required, inject: { headers: true } }
 `;
-  const gw = await startGateway(t, yaml, { port, features: [samlMetadata] });
+  const gw = await startGateway(t, yaml, { port });
   return { idp, gw, upstream, publicUrl, def };
 }
 
@@ -162,7 +152,10 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
 
   it('refuses each broken answer for its own reason (the user only sees a generic message)', async (t) => {
     const s = await setup(t);
-    const provider = createSamlProvider(s.def, { redis: undefined, publicUrl: new URL(s.publicUrl) });
+    const provider = createSamlProvider(s.def, {
+      store: createMemoryStore(),
+      publicUrl: new URL(s.publicUrl),
+    });
     const callbackUrl = new URL(`${s.publicUrl}/_portico/callback/corp`);
     const reasons: [SamlVariant, RegExp][] = [
       ['unsigned', /Invalid signature/],
@@ -224,7 +217,9 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
     const clients = [new Redis(redisServer.url), new Redis(redisServer.url)];
     t.after(() => Promise.all(clients.map((c) => c.quit())));
     const publicUrl = new URL(s.publicUrl);
-    const [a, b] = clients.map((redis) => createSamlProvider(s.def, { redis, publicUrl }));
+    const [a, b] = clients.map((redis) =>
+      createSamlProvider(s.def, { store: createRedisStore(redis), publicUrl }),
+    );
     const txn: LoginTransaction = { idp: 'corp', returnTo: '/', createdAt: Date.now() };
     const callbackUrl = new URL(`${s.publicUrl}/_portico/callback/corp`);
     const url = await a!.begin(txn, 'state-1', callbackUrl.href);
@@ -239,7 +234,7 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
       err.code === 'PORTICO_ERR_LOGIN' && /already used/.test((err.cause as Error).message);
     await assert.rejects(b!.complete(req, { ...input, txn: { ...txn } }), replayed);
     await assert.rejects(a!.complete(req, { ...input, txn: { ...txn } }), replayed);
-    const keys = await clients[0]!.keys('saml:assertion:corp:*');
+    const keys = await clients[0]!.keys('portico:saml:assertion:corp:*');
     assert.equal(keys.length, 1);
     const ttl = await clients[0]!.pttl(keys[0]!);
     assert.ok(ttl > 4 * 60_000 && ttl <= 5.5 * 60_000, `kept until NotOnOrAfter (+ skew), got ${ttl} ms`);
@@ -347,7 +342,8 @@ describe('SAML configuration', () => {
   const base = `publicUrl: https://portal.example.com
 session:
   secret: ${SESSION_SECRET}
-routes: []
+routes:
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }
 identityProviders:
 `;
   it('refuses a provider that would accept unsigned answers', () => {

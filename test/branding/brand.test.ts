@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { diskAssetSource } from '../../gateway/branding/assetSource.ts';
-import { currentBrand } from '../../gateway/branding/currentBrand.ts';
 import { loadBrandSync, parseBrandText } from '../../gateway/branding/loadBrand.ts';
 import { sanitizeBrandHtml } from '../../gateway/branding/sanitize.ts';
 import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
@@ -11,7 +10,7 @@ import { ConfigError } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-import { BRAND_YAML, brandDir, brandedGateway, HTML_ACCEPT, until } from './helpers.ts';
+import { BRAND_YAML, HTML_ACCEPT, brandDir, brandedGateway, currentBrand, until } from './helpers.ts';
 
 function problemsOf(fn: () => unknown): [number | undefined, string, string][] {
   try {
@@ -65,7 +64,9 @@ describe('brand.yaml', () => {
   it('keeps the gateway from starting when it is broken, like routes.yaml', async (t) => {
     const { dir } = brandDir(t, { 'brand.yaml': 'productName: X\nlogo: 42\n' });
     await assert.rejects(
-      startGateway(t, 'routes: []\n', { features: [brandingFeature({ dir, watch: false })] }),
+      startGateway(t, 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n', {
+        features: [brandingFeature({ dir, watch: false })],
+      }),
       (err: unknown) => err instanceof ConfigError && err.problems[0]?.line === 2,
     );
   });
@@ -91,7 +92,7 @@ describe('brand.yaml', () => {
 describe('the branding endpoints', () => {
   it('serve hashed assets for a year and unhashed ones with revalidation', async (t) => {
     const gw = await brandedGateway(t, 'http://127.0.0.1:9/');
-    const brand = currentBrand.get()!;
+    const brand = currentBrand();
     const hashed = await send(gw.url, brand.logoHref!);
     assert.equal(hashed.status, 200);
     assert.equal(hashed.headers['content-type'], 'image/svg+xml');
@@ -134,7 +135,7 @@ describe('the branding endpoints', () => {
 
   it("gives Portico's own pages the brand's name, logo, colours and footer in both languages", async (t) => {
     const gw = await brandedGateway(t, 'http://127.0.0.1:9/');
-    const brand = currentBrand.get()!;
+    const brand = currentBrand();
     const en = await send(gw.url, '/_portico/nope', { headers: HTML_ACCEPT });
     assert.equal(en.status, 404);
     assert.match(en.text, /<title>Page not found · Test Brand<\/title>/);

@@ -3,12 +3,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
-import { currentBrand } from '../../gateway/branding/currentBrand.ts';
 import { startAiPlatform } from '../../scripts/demo/aiPlatform.ts';
 import { startCustomerSystem } from '../../scripts/demo/customerSystem.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 import { startGateway } from '../helpers/gateway.ts';
-import { ensureBrandingStage } from './helpers.ts';
+import { brandOf } from './helpers.ts';
 
 // The page.evaluate callbacks run in Chromium; tsconfig has no DOM lib, so these are the few
 // browser shapes they use (module-scoped declarations, nothing global).
@@ -43,7 +42,6 @@ function rgb(hex: string): string {
 
 describe('branding in a real browser', () => {
   it('shows the AI platform in the customer page’s <portico-nav>, and opens /dce5/ with the brand’s name, logo and colour', async (t) => {
-    ensureBrandingStage();
     const ai = await startAiPlatform({ port: 0 });
     const customer = await startCustomerSystem({ port: 0 });
     t.after(() => Promise.all([ai.close(), customer.close()]));
@@ -55,7 +53,7 @@ describe('branding in a real browser', () => {
 `,
       { features: [brandingFeature({ dir: join(root, 'branding'), watch: false })] },
     );
-    const brand = currentBrand.get()!;
+    const brand = brandOf(gw);
     const { context } = await launchBrowser(t, { locale: 'zh-CN' });
     const page = await context.newPage();
     const problems: string[] = [];

@@ -3,21 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { applyBranding } from '../../gateway/branding/applyBranding.ts';
-import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
-import type { HttpContext, Stage } from '../../gateway/context.ts';
-import { HTTP_STAGES } from '../../gateway/pipeline.ts';
-import { forwardHttp } from '../../gateway/proxy/forwardHttp.ts';
+import { type BrandingExports, brandingFeature } from '../../gateway/branding/brandingFeature.ts';
+import type { Brand } from '../../gateway/branding/loadBrand.ts';
 import { type StartedGateway, startGateway } from '../helpers/gateway.ts';
 
-/**
- * Until pipeline.ts lists applyBranding, the branding tests put it in front of forwardHttp
- * themselves; once it is listed this does nothing.
- */
-export function ensureBrandingStage(): void {
-  const stages = HTTP_STAGES as Stage<HttpContext>[];
-  if (stages.includes(applyBranding)) return;
-  stages.splice(stages.indexOf(forwardHttp), 0, applyBranding);
+/** The brand a gateway's branding feature serves now. */
+export function brandOf(gw: StartedGateway): Brand {
+  const brand = (gw.gateway.feature('branding')?.exports as BrandingExports | undefined)?.brand();
+  if (!brand) throw new Error('this gateway serves no brand');
+  return brand;
+}
+
+let lastBranded: StartedGateway | undefined;
+/** The brand of the gateway brandedGateway() started last (tests in a file run one at a time). */
+export function currentBrand(): Brand {
+  if (!lastBranded) throw new Error('no branded gateway was started');
+  return brandOf(lastBranded);
 }
 
 export const LOGO_SVG =
@@ -60,13 +61,13 @@ export async function brandedGateway(
     configWatch?: boolean;
   } = {},
 ): Promise<StartedGateway & { brandDir: string; writeBrand(name: string, text: string): void }> {
-  ensureBrandingStage();
   const brand = brandDir(t, options.files);
   const yaml = `routes:\n  - { id: app, path: /, upstream: "${upstream}", branding: true${options.routeExtra ?? ''} }\n`;
   const gw = await startGateway(t, yaml, {
     features: [brandingFeature({ dir: brand.dir, watch: options.watch ?? false })],
     watch: options.configWatch ?? false,
   });
+  lastBranded = gw;
   return { ...gw, brandDir: brand.dir, writeBrand: brand.write };
 }
 

@@ -3,13 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
-import { currentBrand } from '../../gateway/branding/currentBrand.ts';
 import { cspAllows, parseCsp } from '../../gateway/branding/csp.ts';
 import { HtmlScanner } from '../../gateway/branding/htmlScanner.ts';
 import { LOOKAHEAD_BYTES } from '../../gateway/branding/injectBranding.ts';
 import { send } from '../helpers/http.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-import { brandedGateway, HTML_ACCEPT } from './helpers.ts';
+import { HTML_ACCEPT, brandedGateway, currentBrand } from './helpers.ts';
 
 const PAGE =
   '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>App</title></head>' +
@@ -17,7 +16,7 @@ const PAGE =
 
 /** What the injector adds for the current brand: [head markup, footer markup (en-US)]. */
 function markup(lang: 'en-US' | 'zh-CN' = 'en-US') {
-  const b = currentBrand.get()!;
+  const b = currentBrand();
   const head =
     `<link rel="stylesheet" href="${b.theme.href}" data-portico-brand="${b.version}">` +
     `<link rel="icon" href="${b.faviconHref}" type="image/svg+xml">`;

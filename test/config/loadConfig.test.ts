@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ANY_ROUTE } from '../helpers/gateway.ts';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { parseDuration } from '../../gateway/config/duration.ts';
@@ -40,7 +41,7 @@ describe('routes.yaml loading', () => {
     assert.equal(ai.connectTimeoutMs, 5_000);
     assert.equal(ai.websocket, true);
     assert.equal(ai.auth, 'none');
-    assert.equal(ai.tlsOptions.rejectUnauthorized, false);
+    assert.equal(ai.tls?.insecureSkipVerify, true);
   });
 
   it('freezes the loaded config so nothing can change it at run time', () => {
@@ -66,7 +67,7 @@ describe('routes.yaml loading', () => {
   });
 
   it('supports ${VAR:-default} and reports a missing variable with its path and line', () => {
-    const c = loadConfigText('listen: { port: ${PORT:-8181} }\n', { env: {} });
+    const c = loadConfigText(`listen: { port: ${'$'}{PORT:-8181} }\n${ANY_ROUTE}`, { env: {} });
     assert.equal(c.listen.port, 8181);
     const problems = problemsOf('routes:\n  - id: a\n    path: /\n    upstream: ${MISSING_UPSTREAM}\n');
     assert.deepEqual(problems, [
@@ -139,18 +140,19 @@ identityProviders:
 routes:
   - { id: a, path: /, upstream: http://127.0.0.1:1/, auth: required }
 `);
+    // Every problem at once: the short secret (schema) and the missing publicUrl (semantics).
     assert.deepEqual(
       problems.map((p) => p.path),
-      ['session.secret'],
+      ['publicUrl', 'session.secret'],
     );
-    const more = problemsOf(`identityProviders:
+    const more = problemsOf(`${ANY_ROUTE}identityProviders:
   - { id: corp, type: oidc, issuer: https://idp.example.com, clientId: portico }
 `);
     assert.deepEqual(more.map((p) => p.path).sort(), ['publicUrl', 'session']);
   });
 
   it('refuses trustProxy entries that are not addresses or CIDRs', () => {
-    const problems = problemsOf('trustProxy: [10.0.0.0/8, "::1", 300.1.1.1, 10.0.0.0/40]\n');
+    const problems = problemsOf(`trustProxy: [10.0.0.0/8, "::1", 300.1.1.1, 10.0.0.0/40]\n${ANY_ROUTE}`);
     assert.deepEqual(
       problems.map((p) => p.path),
       ['trustProxy[2]', 'trustProxy[3]'],

@@ -227,7 +227,7 @@ describe('the Dockerfile', () => {
     assert.ok(defaultUrl, 'the healthcheck URL');
     assert.equal(defaultUrl[2], lastOf('EXPOSE'));
     assert.equal(defaultUrl[3], '/_portico/healthz');
-    const gw = await startGateway(t, 'routes: []\n');
+    const gw = await startGateway(t, 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n');
     assert.equal(await runNodeCheck(command, { PORTICO_HEALTHCHECK_URL: `${gw.url}${defaultUrl[3]}` }), 0);
     assert.equal(
       await runNodeCheck(command, { PORTICO_HEALTHCHECK_URL: 'http://127.0.0.1:1/_portico/healthz' }),
@@ -625,7 +625,7 @@ describe('the Kubernetes manifests (deploy/k8s)', () => {
     for (const [name, probe] of Object.entries(probes))
       assert.equal(containerPort(container, probe.httpGet.port), k8sConfig.listen.port, `${name} probe port`);
     // Those paths are Portico's own endpoints.
-    const gw = await startGateway(t, 'routes: []\n');
+    const gw = await startGateway(t, 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n');
     for (const probe of Object.values(probes)) {
       const res = await fetch(`${gw.url}${probe.httpGet.path}`);
       assert.equal(res.status, 200, probe.httpGet.path);

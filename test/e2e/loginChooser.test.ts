@@ -9,7 +9,7 @@ import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 describe('the login chooser in a real browser', () => {
-  it('offers every provider, signs in through the chosen one, and remembers the choice next time', async (t) => {
+  it('offers every provider, signs in through the chosen one, names users by provider, and remembers the choice', async (t) => {
     const slapd = await startSlapd(t);
     const ai = await startUpstream({
       handler: (req, res) => {
@@ -36,6 +36,7 @@ describe('the login chooser in a real browser', () => {
       t,
       `publicUrl: ${publicUrl}
 session: { secret: ${SESSION_SECRET} }
+identity: { primaryProvider: corp }
 identityProviders:
   - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }
   - id: directory
@@ -69,7 +70,8 @@ routes:
     await page.fill('#portico-password', 'alice-pw');
     await page.click('#portico-login-submit');
     await page.waitForURL(`${publicUrl}/dce5/`);
-    assert.equal(await page.locator('#who').innerText(), 'alice');
+    // Not the primary provider: its users are qualified, so they can never pass for a corp user.
+    assert.equal(await page.locator('#who').innerText(), 'directory:alice');
 
     // Sign out with the confirmation form.
     await page.goto(`${publicUrl}/_portico/logout`);
@@ -89,6 +91,6 @@ routes:
     await page.fill('#password', 'bob');
     await page.click('#login-submit');
     await page.waitForURL(`${publicUrl}/dce5/`);
-    assert.equal(await page.locator('#who').innerText(), 'bob');
+    assert.equal(await page.locator('#who').innerText(), 'bob', 'the primary provider keeps bare names');
   });
 });

@@ -5,6 +5,9 @@ import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import { createGateway, type FeatureFactory, type Gateway } from '../../gateway/server.ts';
 
+/** A route for configs a test does not route through (Portico refuses a config without routes). */
+export const ANY_ROUTE = 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n';
+
 export type StartedGateway = {
   url: string;
   gateway: Gateway;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { channels } from '../../gateway/ops/channels.ts';
 import { operations } from '../../gateway/ops/operations.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { startDingTalkReceiver, startWebhookReceiver } from '../helpers/receivers.ts';
@@ -49,14 +48,14 @@ describe('alerts from gateway events', () => {
     const dt = await startDingTalkReceiver({ secret: 'SECadmin' });
     t.after(() => Promise.all([app.close(), dt.close()]));
     const yaml = `${routes(app.url)}notifications:\n  - { type: dingtalk, webhook: "${dt.url}", secret: \${DT_SECRET}, events: [admin.change] }\n`;
-    await startGateway(t, yaml, { env: { DT_SECRET: 'SECadmin' }, features: [operations] });
-    channels.audit.publish({
+    const gw = await startGateway(t, yaml, { env: { DT_SECRET: 'SECadmin' }, features: [operations] });
+    gw.gateway.events.emit('audit', {
       type: 'admin.change',
       actor: 'ci',
       ip: '10.0.0.9',
       detail: { action: 'config.deploy', etag: 'abc', token: 'do-not-send' },
     });
-    channels.audit.publish({ type: 'logout', actor: 'alice' });
+    gw.gateway.events.emit('audit', { type: 'logout', actor: 'alice' });
     await until(() => dt.received.length === 1);
     await sleep(50);
     assert.equal(dt.received.length, 1);
@@ -74,14 +73,14 @@ describe('alerts from gateway events', () => {
     const yaml =
       `${routes(app.url)}audit: { stdout: false, file: /dev/null, loginFailureBurst: { threshold: 5, window: 1m } }\n` +
       `notifications:\n  - { type: webhook, webhook: "${wh.url}", secret: s }\n`;
-    await startGateway(t, yaml, { features: [operations] });
+    const gw = await startGateway(t, yaml, { features: [operations] });
     for (let i = 0; i < 4; i++)
-      channels.login.publish({ idp: 'corp', result: 'failure', user: 'bob', ip: '203.0.113.7' });
-    channels.login.publish({ idp: 'corp', result: 'success', user: 'alice', ip: '203.0.113.8' });
+      gw.gateway.events.emit('login', { idp: 'corp', result: 'failure', user: 'bob', ip: '203.0.113.7' });
+    gw.gateway.events.emit('login', { idp: 'corp', result: 'success', user: 'alice', ip: '203.0.113.8' });
     await sleep(50);
     assert.equal(wh.received.length, 0, 'four failures are not a burst');
     for (let i = 0; i < 6; i++)
-      channels.login.publish({ idp: 'corp', result: 'failure', user: `u${i}`, ip: '198.51.100.1' });
+      gw.gateway.events.emit('login', { idp: 'corp', result: 'failure', user: `u${i}`, ip: '198.51.100.1' });
     await until(() => wh.received.length === 1);
     await sleep(50);
     assert.equal(wh.received.length, 1, 'one alert per window');

@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { channels } from '../../gateway/ops/channels.ts';
 import { operations } from '../../gateway/ops/operations.ts';
 import { startGateway } from '../helpers/gateway.ts';
 
@@ -26,31 +25,35 @@ function auditFile(t: TestContext) {
 describe('the audit log', () => {
   it('writes logins, logouts, denials and admin changes with one stable schema', async (t) => {
     const audit = auditFile(t);
-    await startGateway(t, `routes: []\naudit: { file: "${audit.file}" }\n`, { features: [operations] });
-    channels.login.publish({ idp: 'corp', result: 'success', user: 'alice', ip: '10.0.0.1' });
-    channels.login.publish({
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\naudit: { file: "${audit.file}" }\n`,
+      { features: [operations] },
+    );
+    gw.gateway.events.emit('login', { idp: 'corp', result: 'success', user: 'alice', ip: '10.0.0.1' });
+    gw.gateway.events.emit('login', {
       idp: 'ldap',
       result: 'failure',
       reason: 'invalid credentials',
       user: 'bob',
       ip: '10.0.0.2',
     });
-    channels.audit.publish({ type: 'logout', actor: 'alice', idp: 'corp', ip: '10.0.0.1' });
-    channels.audit.publish({
+    gw.gateway.events.emit('audit', { type: 'logout', actor: 'alice', idp: 'corp', ip: '10.0.0.1' });
+    gw.gateway.events.emit('audit', {
       type: 'access.denied',
       actor: 'bob',
       idp: 'ldap',
       route: 'ai-platform',
       ip: '10.0.0.2',
     });
-    channels.audit.publish({
+    gw.gateway.events.emit('audit', {
       type: 'admin.change',
       actor: 'ci',
       ip: '10.0.0.3',
       time: 'x',
       detail: { action: 'config.deploy', etag: 'e1' },
     });
-    channels.audit.publish({ type: 'something.else', actor: 'nobody' });
+    gw.gateway.events.emit('audit', { type: 'something.else', actor: 'nobody' });
     const lines = audit.lines();
     assert.deepEqual(
       lines.map((l) => l.type),
@@ -86,7 +89,7 @@ describe('the audit log', () => {
 
   it('records config reloads and rejections', async (t) => {
     const audit = auditFile(t);
-    const yaml = `routes: []\naudit: { file: "${audit.file}" }\n`;
+    const yaml = `routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\naudit: { file: "${audit.file}" }\n`;
     const gw = await startGateway(t, yaml, { features: [operations] });
     gw.write(`${yaml}# edited\n`);
     gw.gateway.reload();
@@ -102,8 +105,12 @@ describe('the audit log', () => {
 
   it('masks secrets an event carries in its detail', async (t) => {
     const audit = auditFile(t);
-    await startGateway(t, `routes: []\naudit: { file: "${audit.file}" }\n`, { features: [operations] });
-    channels.audit.publish({
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\naudit: { file: "${audit.file}" }\n`,
+      { features: [operations] },
+    );
+    gw.gateway.events.emit('audit', {
       type: 'admin.change',
       actor: 'ci',
       detail: {

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { channels } from '../../gateway/ops/channels.ts';
 import { createMetrics } from '../../gateway/ops/metrics/metrics.ts';
 import { operations } from '../../gateway/ops/operations.ts';
 import { startGateway } from '../helpers/gateway.ts';
@@ -125,10 +124,10 @@ routes:\n  - { id: app, path: /, upstream: "${app.url}", auth: none }\n`;
     gw.gateway.reload();
     gw.write('routes: [');
     gw.gateway.reload();
-    channels.login.publish({ idp: 'corp', result: 'success', user: 'alice' });
-    channels.login.publish({ idp: 'corp', result: 'failure', user: 'bob' });
-    channels.login.publish({ idp: 'corp', result: 'failure', user: 'bob' });
-    channels.login.publish({ idp: '../../etc/passwd', result: 'weird' });
+    gw.gateway.events.emit('login', { idp: 'corp', result: 'success', user: 'alice' });
+    gw.gateway.events.emit('login', { idp: 'corp', result: 'failure', user: 'bob' });
+    gw.gateway.events.emit('login', { idp: 'corp', result: 'failure', user: 'bob' });
+    gw.gateway.events.emit('login', { idp: '../../etc/passwd', result: 'weird' as 'failure' });
     const s = await scrape(`${gw.url}/_portico/metrics`);
     assert.equal(value(s, 'portico_config_reloads_total', { result: 'ok' }), 1);
     assert.equal(value(s, 'portico_config_reloads_total', { result: 'failed' }), 1);
@@ -138,7 +137,9 @@ routes:\n  - { id: app, path: /, upstream: "${app.url}", auth: none }\n`;
   });
 
   it('exposes process metrics with the portico_ prefix', async (t) => {
-    const gw = await startGateway(t, 'routes: []\n', { features: [operations] });
+    const gw = await startGateway(t, 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n', {
+      features: [operations],
+    });
     const s = await scrape(`${gw.url}/_portico/metrics`);
     assert.ok(sampleValue(s, 'portico_process_resident_memory_bytes')! > 0);
     assert.ok(sampleValue(s, 'portico_nodejs_eventloop_lag_seconds') !== undefined);
@@ -146,10 +147,14 @@ routes:\n  - { id: app, path: /, upstream: "${app.url}", auth: none }\n`;
 
   it('asks for the bearer token when one is configured', async (t) => {
     const token = 'a-long-metrics-token-0123456789';
-    const gw = await startGateway(t, 'routes: []\nmetrics: { token: "${METRICS_TOKEN}" }\n', {
-      env: { METRICS_TOKEN: token },
-      features: [operations],
-    });
+    const gw = await startGateway(
+      t,
+      'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\nmetrics: { token: "${METRICS_TOKEN}" }\n',
+      {
+        env: { METRICS_TOKEN: token },
+        features: [operations],
+      },
+    );
     const none = await send(gw.url, '/_portico/metrics');
     assert.equal(none.status, 401);
     assert.match(String(none.headers['www-authenticate']), /^Bearer/);
@@ -164,7 +169,7 @@ routes:\n  - { id: app, path: /, upstream: "${app.url}", auth: none }\n`;
     const port = await freePort();
     const gw = await startGateway(
       t,
-      `routes: []\nmetrics: { listen: { host: 127.0.0.1, port: ${port} } }\n`,
+      `routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\nmetrics: { listen: { host: 127.0.0.1, port: ${port} } }\n`,
       {
         features: [operations],
       },
@@ -182,7 +187,11 @@ routes:\n  - { id: app, path: /, upstream: "${app.url}", auth: none }\n`;
   });
 
   it('can be turned off', async (t) => {
-    const gw = await startGateway(t, 'routes: []\nmetrics: { enabled: false }\n', { features: [operations] });
+    const gw = await startGateway(
+      t,
+      'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\nmetrics: { enabled: false }\n',
+      { features: [operations] },
+    );
     assert.equal((await send(gw.url, '/_portico/metrics')).status, 404);
   });
 

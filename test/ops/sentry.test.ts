@@ -4,7 +4,6 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { operations } from '../../gateway/ops/operations.ts';
-import { reportError } from '../../gateway/ops/sentry/reportError.ts';
 import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
@@ -19,14 +18,14 @@ async function until(check: () => boolean, ms = 5000, what = 'condition') {
   assert.fail(`${what} not reached in ${ms} ms`);
 }
 
-/** Fails the way a broken stage does, and reports it as pipeline.ts handleStageError will. */
-const failing: FeatureFactory = () => {
+/** Fails the way a broken stage does, and reports it as the gateway's error answer does. */
+const failing: FeatureFactory = (fc) => {
   const router = express.Router();
   router.get('/boom', (req, res) => {
     const err = new Error(
       'cannot read session: password=hunter2 for Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.sig',
     );
-    reportError(err, {
+    fc.services.errors.report(err, {
       requestId: String(req.headers['x-request-id']),
       routeId: 'ai',
       req: req as unknown as IncomingMessage,
@@ -50,7 +49,7 @@ describe('Sentry', () => {
     t.after(() => sentry.close());
     const gw = await startGateway(
       t,
-      'routes: []\nsentry: { dsn: "${SENTRY_DSN}", environment: test, release: portico@test }\n',
+      'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\nsentry: { dsn: "${SENTRY_DSN}", environment: test, release: portico@test }\n',
       { env: { SENTRY_DSN: sentry.dsn }, features: [operations, failing] },
     );
     const r = await send(gw.url, '/_portico/boom?token=refresh-me&page=2', {
@@ -91,10 +90,13 @@ describe('Sentry', () => {
   });
 
   it('does nothing without a DSN', async (t) => {
-    const gw = await startGateway(t, 'routes: []\nsentry: { dsn: "${SENTRY_DSN:-}" }\n', {
-      features: [operations, failing],
-    });
+    const gw = await startGateway(
+      t,
+      'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\nsentry: { dsn: "${SENTRY_DSN:-}" }\n',
+      {
+        features: [operations, failing],
+      },
+    );
     assert.equal((await send(gw.url, '/_portico/boom', { headers: { 'x-request-id': 'r1' } })).status, 500);
-    reportError(new Error('nobody listens'));
   });
 });

@@ -226,13 +226,19 @@ describe('session cookie flags', () => {
     assert.equal(attrs.includes('secure'), secure, `Secure=${secure}: ${cookie}`);
   }
 
-  it('sets the session cookie HttpOnly, SameSite=Lax, Path=/ (http publicUrl) before and after login', async (t) => {
+  it('sets the login and session cookies HttpOnly and SameSite=Lax (http publicUrl), and no session before login', async (t) => {
     const ai = await startUpstream();
     t.after(() => ai.close());
     const sso = await startSso(t, `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }\n`);
     const client = new GatewayClient(sso.gw.url);
     const start = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
-    assertFlags(sessionCookie(start.headers['set-cookie']), false);
+    assert.ok(
+      !([] as string[])
+        .concat(start.headers['set-cookie'] ?? [])
+        .some((c) => c.startsWith('portico_session=')),
+      'starting a sign-in stores no session',
+    );
+    assertFlags(sessionCookie(start.headers['set-cookie'], 'portico_login'), false, '/_portico/');
     const back = await driveLogin(sso.idp, start.headers.location!, { username: 'alice', password: 'alice' });
     const done = await client.request(back.location);
     assert.equal(done.status, 302);
@@ -270,7 +276,7 @@ routes:
     const client = new GatewayClient(gw.url);
     const start = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
     assert.equal(start.status, 302);
-    assertFlags(sessionCookie(start.headers['set-cookie']), true);
+    assertFlags(sessionCookie(start.headers['set-cookie'], 'portico_login'), true, '/_portico/');
     const back = await driveLogin(idp, start.headers.location!, { username: 'alice', password: 'alice' });
     assert.ok(back.location.startsWith(`${publicUrl}/_portico/callback/corp`));
     const done = await client.request(back.location);

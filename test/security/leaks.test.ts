@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hashApiKey } from '../../gateway/admin/apiKeys.ts';
+import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
 import { startTestIdp } from '../helpers/idp.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';

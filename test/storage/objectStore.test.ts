@@ -1,3 +1,4 @@
+import { ANY_ROUTE } from '../helpers/gateway.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -60,8 +61,7 @@ describe('provider defaults', () => {
   });
 
   it('refuses path-style for OSS and COS and a MinIO without an endpoint, with line numbers', () => {
-    const text =
-      'storage:\n  provider: oss\n  region: cn-hangzhou\n  bucket: brand\n  forcePathStyle: true\n';
+    const text = `storage:\n  provider: oss\n  region: cn-hangzhou\n  bucket: brand\n  forcePathStyle: true\n${ANY_ROUTE}`;
     assert.throws(
       () => loadConfigText(text),
       (err: ConfigError) => {

@@ -1,29 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import * as client from 'openid-client';
-import type { RawIdentityProvider } from '../../config/types.ts';
+import type { ProviderDefinition } from '../../config/types.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Lang } from '../../pages/negotiate.ts';
 import type { Tokens } from '../session/sessionData.ts';
-import { type ClaimMapping, claimsToIdentity } from './claimsToIdentity.ts';
+import { claimsToIdentity } from './claimsToIdentity.ts';
 import { localised } from './oidc.ts';
 import type { CompleteInput, LoginProvider, LoginResult } from './types.ts';
 
-export type GithubDefinition = RawIdentityProvider & {
-  clientId: string;
-  clientSecret: string;
-  /** github.com (default) or a GitHub Enterprise Server / ghe.com origin. */
-  baseUrl?: string;
-  /** The REST API root; derived from baseUrl when not given. */
-  apiUrl?: string;
-  scopes?: string[];
-  /** Only members of one of these organizations may sign in. */
-  allowedOrganizations?: string[];
-  /** Only members of one of these teams (`org/team-slug`) may sign in. */
-  allowedTeams?: string[];
-  /** Load orgs and teams as groups even without allowedOrganizations/allowedTeams. */
-  fetchGroups?: boolean;
-  claims?: ClaimMapping;
-};
+/** `identityProviders[]` with `type: github`, as config/schema.ts defines it. */
+export type GithubDefinition = ProviderDefinition<'github'>;
 
 const API_VERSION = '2022-11-28';
 const USER_AGENT = 'Portico-Gateway';

@@ -1,19 +1,10 @@
-import type { RawIdentityProvider } from '../../config/types.ts';
+import type { ProviderDefinition } from '../../config/types.ts';
 import type { ClaimMapping } from './claimsToIdentity.ts';
 import { type ClaimsCheck, createOidcProvider, type OidcDefinition } from './oidc.ts';
 import type { LoginProvider } from './types.ts';
 
-export type GitlabDefinition = RawIdentityProvider & {
-  clientId: string;
-  clientSecret: string;
-  /** https://gitlab.com (default) or a self-managed instance; it is the OIDC issuer. */
-  baseUrl?: string;
-  scopes?: string[];
-  /** Only members of one of these groups (full paths, e.g. `acme/platform`) may sign in. */
-  allowedGroups?: string[];
-  claims?: ClaimMapping;
-  userinfo?: boolean;
-};
+/** `identityProviders[]` with `type: gitlab`, as config/schema.ts defines it. */
+export type GitlabDefinition = ProviderDefinition<'gitlab'>;
 
 /** Membership in one of `allowedGroups`, read from the (mapped) groups claim of the ID token. */
 export function gitlabClaimsCheck(allowedGroups: string[] | undefined, groupsClaim: string): ClaimsCheck {

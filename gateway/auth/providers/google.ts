@@ -1,20 +1,9 @@
-import type { RawIdentityProvider } from '../../config/types.ts';
-import type { ClaimMapping } from './claimsToIdentity.ts';
+import type { ProviderDefinition } from '../../config/types.ts';
 import { type ClaimsCheck, createOidcProvider, type OidcDefinition } from './oidc.ts';
 import type { LoginProvider } from './types.ts';
 
-export type GoogleDefinition = RawIdentityProvider & {
-  clientId: string;
-  clientSecret: string;
-  /** Default https://accounts.google.com (tests point it at a local IdP). */
-  issuer?: string;
-  /** Google Workspace domain(s) whose accounts may sign in; checked in the ID token's `hd`. */
-  hostedDomain?: string | string[];
-  scopes?: string[];
-  claims?: ClaimMapping;
-  authorizationParams?: Record<string, string>;
-  userinfo?: boolean;
-};
+/** `identityProviders[]` with `type: google`, as config/schema.ts defines it. */
+export type GoogleDefinition = ProviderDefinition<'google'>;
 
 export const GOOGLE_ISSUER = 'https://accounts.google.com';
 

@@ -28,9 +28,9 @@ const MAX_PASSWORD = 1024;
  * per client address (Redis when sessions use it, so every replica counts) before the directory
  * is even contacted.
  */
-export function createLdapProvider(def: LdapDefinition, ctx: Pick<ProviderContext, 'redis'>): LoginProvider {
+export function createLdapProvider(def: LdapDefinition, ctx: Pick<ProviderContext, 'store'>): LoginProvider {
   const throttle = createLoginThrottle({
-    redis: ctx.redis,
+    store: ctx.store,
     scope: def.id,
     maxPerUser: def.throttle?.maxPerUser,
     maxPerIp: def.throttle?.maxPerIp,

@@ -1,27 +1,21 @@
 import type { IncomingMessage } from 'node:http';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
-import type { RawIdentityProvider } from '../../config/types.ts';
+import type { ProviderDefinition } from '../../config/types.ts';
 import type { Identity } from '../../context.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Lang } from '../../pages/negotiate.ts';
 import type { Tokens } from '../session/sessionData.ts';
-import { type ClaimMapping, claimsToIdentity } from './claimsToIdentity.ts';
+import { claimsToIdentity } from './claimsToIdentity.ts';
 import type { CompleteInput, LoginProvider, LoginResult } from './types.ts';
 
-export type OidcDefinition = RawIdentityProvider & {
-  issuer: string;
-  clientId: string;
-  clientSecret?: string;
-  scopes?: string[];
-  claims?: ClaimMapping;
-  /** Audiences accepted for bearer JWTs of machine clients (default: the client id). */
-  audiences?: string[];
-  /** Extra authorization parameters (e.g. `hd` for Google, `prompt`). */
-  authorizationParams?: Record<string, string>;
-  /** Fetch the userinfo endpoint after login and merge its claims. */
-  userinfo?: boolean;
-};
+/**
+ * What the OpenID Connect provider takes: an `oidc` definition from routes.yaml, or the one Google
+ * and GitLab sign-in build from theirs.
+ */
+export type OidcDefinition = Omit<ProviderDefinition<'oidc'>, 'type'> & { type: string };
 
 /** A check applied to the verified ID token claims before the login is accepted (Google `hd`). */
 export type ClaimsCheck = (claims: Record<string, unknown>) => string | undefined;
@@ -72,6 +66,60 @@ export function createOidcProvider(
     idToken: r.id_token ?? previous?.idToken,
     expiresAt: r.expires_in ? Date.now() + r.expires_in * 1000 : undefined,
   });
+
+  // Tokens already checked, until they (or a minute) expire: checking costs a signature or a call.
+  const verified = new LRUCache<string, Identity>({ max: 10_000 });
+
+  /**
+   * An access token meant for Portico, with the claims to sign in with, or undefined. A JWT is
+   * checked against the IdP's keys, must be an access token (never an ID token: those are for the
+   * client that asked for them, and outlive a logout) and must be meant for Portico (an audience
+   * of `audiences`, or issued to Portico's own client). An opaque token is asked about at the IdP's
+   * introspection endpoint. Either way the IdP's userinfo supplies the claims a browser sign-in gets.
+   */
+  const checkAccessToken = async (
+    token: string,
+  ): Promise<{ claims: Record<string, unknown>; expiresAt: number } | undefined> => {
+    const c = await configuration();
+    let claims: Record<string, unknown>;
+    if (token.split('.').length === 3) {
+      const { jwks: set, issuer } = await keySet();
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, set, { issuer, clockTolerance: 30 }));
+      } catch {
+        return undefined;
+      }
+      if (!isAccessToken(decodeProtectedHeader(token).typ, payload)) return undefined;
+      if (!meantForPortico(payload)) return undefined;
+      claims = { ...payload };
+    } else {
+      if (!c.serverMetadata().introspection_endpoint || !def.clientSecret) return undefined;
+      const r = await client.tokenIntrospection(c, token).catch(() => undefined);
+      if (!r?.active) return undefined;
+      if (r.token_type !== undefined && !/^(bearer|access_token)$/i.test(String(r.token_type)))
+        return undefined;
+      if (!meantForPortico(r as Record<string, unknown>)) return undefined;
+      claims = { ...r } as Record<string, unknown>;
+    }
+    if (typeof claims.sub !== 'string' || claims.sub === '') return undefined;
+    if (def.userinfo !== false && c.serverMetadata().userinfo_endpoint) {
+      const info = await client.fetchUserInfo(c, token, claims.sub).catch(() => undefined);
+      if (info) claims = { ...claims, ...info };
+    }
+    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now() + 60_000;
+    return { claims, expiresAt: exp };
+  };
+
+  const meantForPortico = (claims: Record<string, unknown>): boolean => {
+    const aud = Array.isArray(claims.aud)
+      ? claims.aud.map(String)
+      : claims.aud === undefined
+        ? []
+        : [String(claims.aud)];
+    if (def.audiences?.length) return aud.some((a) => def.audiences!.includes(a));
+    return claims.azp === def.clientId || claims.client_id === def.clientId;
+  };
 
   return {
     id: def.id,
@@ -139,28 +187,28 @@ export function createOidcProvider(
         idpSid: typeof claims.sid === 'string' ? claims.sid : undefined,
       };
     },
-    async endSessionUrl(session, postLogoutRedirect) {
+    async endSessionUrl(_session, postLogoutRedirect) {
       const c = await configuration().catch(() => undefined);
       if (!c?.serverMetadata().end_session_endpoint) return undefined;
       const params: Record<string, string> = {
         post_logout_redirect_uri: postLogoutRedirect,
         client_id: def.clientId,
       };
-      if (session.tokens?.idToken) params.id_token_hint = session.tokens.idToken;
+      // No id_token_hint: it would put the ID token in the browser's URL, history and the IdP's
+      // logs. client_id names us instead (OpenID RP-Initiated Logout 1.0 §2).
       return client.buildEndSessionUrl(c, params);
     },
     async verifyBearer(token) {
-      const { jwks: set, issuer } = await keySet();
-      try {
-        const { payload } = await jwtVerify(token, set, {
-          issuer,
-          audience: def.audiences ?? [def.clientId],
-          clockTolerance: 30,
-        });
-        return claimsToIdentity(def.id, payload as Record<string, unknown>, def.claims) satisfies Identity;
-      } catch {
-        return undefined;
-      }
+      const key = createHash('sha256').update(token).digest('base64url');
+      const hit = verified.get(key);
+      if (hit) return hit;
+      const checked = await checkAccessToken(token);
+      if (!checked) return undefined;
+      const refusal = options.check?.(checked.claims);
+      if (refusal) return undefined;
+      const identity = claimsToIdentity(def.id, checked.claims, def.claims);
+      verified.set(key, identity, { ttl: Math.max(1000, Math.min(60_000, checked.expiresAt - Date.now())) });
+      return identity;
     },
     async verifyLogoutToken(token) {
       const { jwks: set, issuer } = await keySet();
@@ -194,4 +242,18 @@ export function localised(value: unknown, lang: Lang): string | undefined {
     return v[lang] ?? v['en-US'] ?? Object.values(v)[0];
   }
   return undefined;
+}
+
+/**
+ * An access token, not an ID token: RFC 9068's `at+jwt` type, Keycloak's `typ: Bearer`, or a token
+ * with a scope and none of the claims only ID tokens carry (nonce, at_hash, c_hash).
+ */
+function isAccessToken(typ: string | undefined, payload: JWTPayload): boolean {
+  const t = typ?.toLowerCase();
+  if (t === 'at+jwt' || t === 'application/at+jwt') return true;
+  if (payload.typ === 'Bearer') return true;
+  if (payload.typ === 'ID' || payload.typ === 'Refresh') return false;
+  if (payload.nonce !== undefined || payload.at_hash !== undefined || payload.c_hash !== undefined)
+    return false;
+  return typeof payload.scope === 'string' || Array.isArray(payload.scp) || typeof payload.scp === 'string';
 }

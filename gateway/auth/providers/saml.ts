@@ -10,7 +10,7 @@ import {
 } from '@node-saml/node-saml';
 import express, { type Router } from 'express';
 import { parseDuration } from '../../config/duration.ts';
-import type { RawIdentityProvider } from '../../config/types.ts';
+import type { ProviderDefinition } from '../../config/types.ts';
 import type { Identity } from '../../context.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Lang } from '../../pages/negotiate.ts';
@@ -20,38 +20,8 @@ import { checkAssertion, responseDestination } from './saml/assertion.ts';
 import { createOnceCache } from './saml/replayCache.ts';
 import type { CompleteInput, LoginProvider, LoginResult } from './types.ts';
 
-export type SamlDefinition = RawIdentityProvider & {
-  /** The IdP's single sign-on URL (HTTP-Redirect binding). */
-  entryPoint: string;
-  /** Our SP entity id (default `${publicUrl}/_portico/saml/<id>`). */
-  issuer?: string;
-  /** The IdP's signing certificate(s): PEM, bare base64, or the path of a PEM file. */
-  idpCert: string | string[];
-  /** The IdP's entity id: the assertion's Issuer must be this when set. */
-  idpIssuer?: string;
-  /** The audience the assertion must name (default: the SP entity id). */
-  audience?: string;
-  /** Default true. */
-  wantAssertionsSigned?: boolean;
-  /** Default false. At least one of the two signatures is always required. */
-  wantAuthnResponseSigned?: boolean;
-  /** For signing AuthnRequests and LogoutRequests (default sha256). */
-  signatureAlgorithm?: 'sha256' | 'sha512';
-  /** Sign AuthnRequests (and advertise the certificate in the SP metadata). */
-  privateKey?: string;
-  cert?: string;
-  /** NameIDPolicy Format to ask for (default: none, the IdP's choice). */
-  identifierFormat?: string;
-  disableRequestedAuthnContext?: boolean;
-  /** Attribute names for the identity; NameID is the username when none is found. */
-  attributes?: { username?: string; email?: string; name?: string; groups?: string };
-  /** Default 30s. */
-  acceptedClockSkew?: string | number;
-  /** Refuse assertions older than this since their IssueInstant, whatever NotOnOrAfter says. */
-  maxAssertionAge?: string | number;
-  /** The IdP's single logout URL: logging out of Portico logs out of the IdP too. */
-  logoutUrl?: string;
-};
+/** `identityProviders[]` with `type: saml`, as config/schema.ts defines it. */
+export type SamlDefinition = ProviderDefinition<'saml'>;
 
 /** A SAML login provider, plus what the metadata router needs. */
 export type SamlProvider = LoginProvider & {
@@ -100,9 +70,9 @@ const FALLBACKS = {
  */
 export function createSamlProvider(
   def: SamlDefinition,
-  ctx: Pick<ProviderContext, 'redis' | 'publicUrl'>,
+  ctx: Pick<ProviderContext, 'store' | 'publicUrl'>,
 ): SamlProvider {
-  const replays = createOnceCache(def.id, ctx.redis);
+  const replays = createOnceCache(def.id, ctx.store);
   const skewMs = def.acceptedClockSkew !== undefined ? parseDuration(def.acceptedClockSkew) : 30_000;
   const wantAuthnResponseSigned = def.wantAuthnResponseSigned === true;
   // Never both off: an unsigned response would then be accepted.

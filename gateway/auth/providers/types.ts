@@ -33,11 +33,14 @@ export type LoginProvider = {
   verifyBearer?(token: string): Promise<Identity | undefined>;
   /** Back-channel logout token → whose sessions to end. */
   verifyLogoutToken?(token: string): Promise<{ sid?: string; sub?: string }>;
-  /** Form kinds: Portico's own branded sign-in form (fields `username`, `password`, `csrf`, `rd`). */
+  /**
+   * Form kinds: Portico's own sign-in form (fields `username`, `password`, `csrf`, `rd`), as a
+   * title and body; the login router puts it in the gateway's branded page.
+   */
   renderForm?(
     lang: Lang,
     form: { action: string; csrf: string; rd: string; error?: string; username?: string },
-  ): string;
+  ): { title: string; bodyHtml: string };
   /**
    * The IdP answers with a cross-site POST (SAML POST binding), which carries no SameSite=Lax
    * cookie: the transaction is then kept server-side by its one-time `state` (RelayState), and
@@ -46,7 +49,6 @@ export type LoginProvider = {
   readonly postCallback?: boolean;
   /** Refresh tokens before they expire. */
   refresh?(tokens: Tokens): Promise<Tokens>;
-  /** Extra routes under /_portico/ (SAML metadata, ACS). */
   close?(): Promise<void>;
 };
 

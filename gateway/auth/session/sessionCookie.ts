@@ -1,45 +1,37 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parse } from 'cookie';
 import signature from 'cookie-signature';
-import { LRUCache } from 'lru-cache';
 
-// Verified cookie values → session id, so a busy session pays the HMAC once, not per request.
-// Keyed by the whole signed value (and the secrets in force), so a forged value is never a hit.
-const verified = new LRUCache<string, string>({ max: 20_000, ttl: 60_000 });
+/** Parses a Cookie header tolerantly: a value with broken percent-encoding is kept raw, never a 500. */
+export function readCookies(header: string | undefined): Record<string, string | undefined> {
+  return header ? parse(header) : {};
+}
 
 /**
- * Reads the session id from the Cookie header in express-session's format (`s:<id>.<hmac>`,
- * URL-encoded), trying each secret so a rotated secret keeps old sessions valid. Done by hand
- * on the proxied path so it does not pay for express-session's middleware on every request.
+ * A signed value as express-session writes it (`s:<value>.<hmac>`), checked against every
+ * secret so a rotated secret keeps old cookies valid. `undefined` for anything forged or malformed.
  */
-export function readSessionId(
-  cookieHeader: string | undefined,
-  name: string,
-  secrets: readonly string[],
-): string | undefined {
-  if (!cookieHeader) return undefined;
-  const prefix = `${name}=`;
-  let start = cookieHeader.indexOf(prefix);
-  while (start > 0 && cookieHeader[start - 1] !== ' ' && cookieHeader[start - 1] !== ';') {
-    start = cookieHeader.indexOf(prefix, start + 1);
-  }
-  if (start === -1) return undefined;
-  const end = cookieHeader.indexOf(';', start);
-  let value = cookieHeader.slice(start + prefix.length, end === -1 ? undefined : end).trim();
-  if (value.startsWith('"')) value = value.slice(1, -1);
-  try {
-    value = decodeURIComponent(value);
-  } catch {
-    return undefined;
-  }
-  if (!value.startsWith('s:')) return undefined;
-  const key = `${secrets[0]}\n${value}`;
-  const hit = verified.get(key);
-  if (hit !== undefined) return hit;
+export function unsignCookie(value: string | undefined, secrets: readonly string[]): string | undefined {
+  if (!value?.startsWith('s:')) return undefined;
   for (const secret of secrets) {
-    const id = signature.unsign(value.slice(2), secret);
-    if (id !== false) {
-      verified.set(key, id);
-      return id;
-    }
+    const v = signature.unsign(value.slice(2), secret);
+    if (v !== false) return v;
   }
   return undefined;
+}
+
+export function signCookie(value: string, secret: string): string {
+  return `s:${signature.sign(value, secret)}`;
+}
+
+/** A token bound to a value (a session id, a login cookie) and a purpose, for forms that need no storage. */
+export function formToken(secret: string, purpose: string, value: string): string {
+  return createHmac('sha256', secret).update(`${purpose}\0${value}`).digest('base64url');
+}
+
+export function tokensEqual(a: unknown, b: string): boolean {
+  if (typeof a !== 'string') return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

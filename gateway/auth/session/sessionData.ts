@@ -1,5 +1,6 @@
 import type { Identity } from '../../context.ts';
 
+/** One sign-in in flight: kept server-side by its `state`, bound to the browser that began it. */
 export type LoginTransaction = {
   idp: string;
   verifier?: string;
@@ -8,6 +9,8 @@ export type LoginTransaction = {
   createdAt: number;
   /** SAML: the AuthnRequest id the response must answer (InResponseTo). */
   requestId?: string;
+  /** sha256 of the browser's login cookie; absent for POST-binding callbacks (cross-site, no cookie). */
+  binding?: string;
 };
 
 export type Tokens = {
@@ -18,19 +21,13 @@ export type Tokens = {
   expiresAt?: number;
 };
 
-declare module 'express-session' {
-  interface SessionData {
-    identity?: Identity;
-    tokens?: Tokens;
-    /** The IdP's session id (`sid`), for back-channel logout. */
-    idpSid?: string;
-    createdAt?: number;
-    lastSeen?: number;
-    /** Login transactions in flight, by `state`, consumed once. */
-    logins?: Record<string, LoginTransaction>;
-    /** The login CSRF token for Portico's own forms (LDAP). */
-    csrf?: string;
-  }
-}
-
-export type StoredSession = import('express-session').SessionData;
+/** What a signed-in session holds, server-side. The cookie carries only the signed id. */
+export type StoredSession = {
+  identity: Identity;
+  tokens?: Tokens;
+  /** The IdP's session id (`sid`), for back-channel logout. */
+  idpSid?: string;
+  createdAt: number;
+  /** When the session was last used, written at most once a minute and apart from the data. */
+  lastSeen?: number;
+};

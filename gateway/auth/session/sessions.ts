@@ -1,264 +1,250 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import session from 'express-session';
-import RedisStore from 'connect-redis';
-import type { Cluster, Redis } from 'ioredis';
+import { serialize } from 'cookie';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { parseDuration } from '../../config/duration.ts';
-import type { Config } from '../../config/types.ts';
-import { GatewayError } from '../../errors.ts';
-import { createRedisClient, type RedisConfig } from '../redis.ts';
-import { LruSessionStore } from './lruStore.ts';
-import type { LoginTransaction, StoredSession } from './sessionData.ts';
-import { readSessionId } from './sessionCookie.ts';
+import type { SessionSettings } from '../../config/types.ts';
+import type { Identity } from '../../context.ts';
+import type { EventBus } from '../../events.ts';
+import type { KeyValueStore } from '../../store/keyValueStore.ts';
+import { readCookies, signCookie, unsignCookie } from './sessionCookie.ts';
+import type { StoredSession, Tokens } from './sessionData.ts';
 
-const PREFIX = 'portico:sess:';
-const INDEX = 'portico:idx:';
-const REVOKED_CHANNEL = 'portico:session-revoked';
+const ENDED_CHANNEL = 'session-ended';
+const TOUCH_EVERY_MS = 60_000;
 
 export type LoadedSession = { id: string; data: StoredSession };
+export type RevokeQuery = { idp?: string; sub?: string; sid?: string; username?: string };
 
 export type Sessions = {
   readonly cookieName: string;
-  readonly secure: boolean;
   readonly maxAgeMs: number;
   readonly idleMs: number;
-  readonly redis: Redis | Cluster | undefined;
-  /** express-session for Portico's own endpoints (login, callback, logout, me). */
-  readonly middleware: ReturnType<typeof session>;
-  /** The session of a proxied request, from a short in-process cache or the store. */
+  /** The first secret: signs new cookies and form tokens. */
+  readonly secret: string;
+  /** The session id from a request's cookie, when its signature is ours. */
+  idOf(req: IncomingMessage): string | undefined;
+  /** The session of a request: synchronous from the short in-process cache, else from the store. */
   load(req: IncomingMessage): LoadedSession | undefined | Promise<LoadedSession | undefined>;
-  save(id: string, data: StoredSession): Promise<void>;
-  /** Records which sessions belong to a user and an IdP session, for revocation. */
-  index(id: string, data: StoredSession): Promise<void>;
-  destroy(id: string): Promise<void>;
-  /** Ends every session of a user (sub) or of an IdP session (sid), on every replica. */
-  revoke(q: { idp?: string; sub?: string; sid?: string; username?: string }): Promise<number>;
-  /** Runs `fn` once per session at a time across replicas (token refresh). */
+  /** Starts a new session (a new id every time: no fixation) and answers its Set-Cookie value. */
+  create(
+    data: { identity: Identity; tokens?: Tokens; idpSid?: string },
+    secure: boolean,
+  ): Promise<{ id: string; setCookie: string }>;
+  /** Set-Cookie that removes the session cookie. */
+  clearCookie(secure: boolean): string;
+  /**
+   * Replaces the tokens of a session if nobody changed it since `previous` was read (another
+   * replica's rotated refresh token is never overwritten). Answers the session now stored.
+   */
+  updateTokens(id: string, previous: StoredSession, tokens: Tokens): Promise<StoredSession | undefined>;
+  /** Reads a session from the store, past the cache (to see another replica's refresh). */
+  fresh(id: string): Promise<StoredSession | undefined>;
+  /** Ends a session on every replica. */
+  end(id: string, reason: string): Promise<void>;
+  /** Ends every session of a user (sub, username) or of an IdP session (sid), on every replica. */
+  revoke(q: RevokeQuery, reason?: string): Promise<number>;
+  /** Runs `fn` once per session at a time across replicas (token refresh); undefined if busy. */
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T | undefined>;
-  /** One-time login transactions kept server-side (POST-binding callbacks carry no cookie). */
-  putTransaction(state: string, txn: LoginTransaction, ttlMs: number): Promise<void>;
-  takeTransaction(state: string): Promise<LoginTransaction | undefined>;
-  ready(): Promise<{ ok: boolean; store: string; detail?: string }>;
+  ready(): { ok: boolean; store: string; detail?: string };
   close(): Promise<void>;
 };
 
+type Options = {
+  settings: SessionSettings;
+  store: KeyValueStore;
+  events: EventBus;
+  log: Logger;
+};
+
 /**
- * Sessions live in Redis (`store: redis`, shared by every replica) or in a bounded in-process
- * LRU (`store: memory`, one instance). Tokens stay server-side; the cookie holds only a signed id.
+ * Signed-in sessions in the key-value store (Redis for replicas, memory for one instance). The
+ * cookie holds only a signed id; identity and tokens stay server-side. A session lives in two
+ * keys: its data, which expires at the absolute maximum age and is written only at sign-in and on
+ * token refresh (compare-and-set), and its last-seen time, whose TTL is the idle timeout and which
+ * is touched at most once a minute. Touching never rewrites the data, so a refresh on one replica
+ * cannot be undone by another replica's touch. Anonymous visitors never create a session: sign-ins
+ * in flight live apart (loginTransactions.ts).
  */
-export function createSessions(config: Config, log: Logger): Sessions {
-  const raw = config.raw.session ?? {};
-  const secrets =
-    raw.secret === undefined
-      ? [randomBytes(32).toString('hex')]
-      : Array.isArray(raw.secret)
-        ? [...raw.secret]
-        : [raw.secret];
-  const maxAgeMs = parseDuration(raw.maxAge ?? '8h');
-  const idleMs = parseDuration(raw.idleTimeout ?? '2h');
-  const cacheMs = parseDuration((raw as { cacheTtl?: string }).cacheTtl ?? '1s');
-  const cookieName = raw.cookieName ?? 'portico_session';
-  const secure = config.publicUrl?.protocol === 'https:';
-  const useRedis = raw.store === 'redis';
-  const redis = useRedis ? createRedisClient((raw.redis ?? {}) as RedisConfig, log) : undefined;
-  const subscriber = redis ? (redis.duplicate() as Redis) : undefined;
-  const ttlSeconds = Math.ceil(maxAgeMs / 1000);
+export function createSessions(o: Options): Sessions {
+  const { settings, store, events, log } = o;
+  // Without a configured secret (no login configured) sessions cannot be created anyway.
+  const secrets = settings.secrets ?? [randomBytes(32).toString('hex')];
+  const instance = randomUUID();
+  // Verified cookie values → id: a busy session pays the HMAC once, not on every request.
+  const verified = new LRUCache<string, string>({ max: 20_000, ttl: 60_000 });
+  const cache = new LRUCache<string, StoredSession>({ max: 50_000, ttl: Math.max(1, settings.cacheMs) });
+  const dataKey = (id: string) => `sess:${id}`;
+  const seenKey = (id: string) => `seen:${id}`;
+  const locks = new Set<string>();
 
-  const store: session.Store = redis
-    ? new RedisStore({ client: redis, prefix: PREFIX, ttl: ttlSeconds, disableTouch: true })
-    : new LruSessionStore({ max: raw.maxEntries ?? 10_000, ttlMs: maxAgeMs });
-  const memoryIndex = new Map<string, Set<string>>();
-  const cache = new LRUCache<string, StoredSession>({ max: 50_000, ttl: cacheMs });
-  const transactions = new LRUCache<string, string>({ max: 10_000, ttl: 10 * 60_000 });
-
-  subscriber?.on('message', (_channel, id: string) => cache.delete(id));
-  subscriber?.subscribe(REVOKED_CHANNEL).catch(() => {});
-  subscriber?.on('ready', () => subscriber.subscribe(REVOKED_CHANNEL).catch(() => {}));
-  subscriber?.on('error', () => {});
-
-  const unavailable = (cause: unknown) => new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause });
-  const storeGet = (id: string) =>
-    new Promise<StoredSession | undefined>((resolve, reject) =>
-      store.get(id, (err, data) => (err ? reject(unavailable(err)) : resolve(data ?? undefined))),
-    );
-  const storeSet = (id: string, data: StoredSession) =>
-    new Promise<void>((resolve, reject) =>
-      store.set(id, data, (err) => (err ? reject(unavailable(err)) : resolve())),
-    );
-  const storeDestroy = (id: string) =>
-    new Promise<void>((resolve, reject) =>
-      store.destroy(id, (err) => (err ? reject(unavailable(err)) : resolve())),
-    );
-
-  const middleware = session({
-    name: cookieName,
-    secret: secrets,
-    store,
-    resave: false,
-    saveUninitialized: false,
-    rolling: false,
-    unset: 'destroy',
-    cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: maxAgeMs },
+  const unsubscribe = store.subscribe(ENDED_CHANNEL, (message) => {
+    let m: { id?: unknown; reason?: unknown; from?: unknown };
+    try {
+      m = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (typeof m.id !== 'string') return;
+    cache.delete(m.id);
+    if (m.from !== instance)
+      events.emit('sessionEnded', { sessionId: m.id, reason: String(m.reason ?? 'ended'), local: false });
   });
 
-  const indexKeys = (data: StoredSession) => {
-    const id = data.identity;
-    if (!id) return [];
-    const keys = [`${INDEX}${id.idp}:sub:${id.sub}`, `${INDEX}user:${id.username}`];
-    if (data.idpSid) keys.push(`${INDEX}${id.idp}:sid:${data.idpSid}`);
-    return keys;
+  const indexKeys = (id: string, data: StoredSession) => {
+    const identity = data.identity;
+    const keys = [`idx:${identity.idp}:sub:${identity.sub}`, `idx:user:${identity.username}`];
+    if (data.idpSid) keys.push(`idx:${identity.idp}:sid:${data.idpSid}`);
+    return keys.map((k) => [k, id] as const);
   };
 
-  /** Absolute and idle expiry; idle tracking writes at most once a minute, not on every request. */
+  const idOf = (req: IncomingMessage): string | undefined => {
+    const header = req.headers.cookie;
+    if (!header?.includes(settings.cookieName)) return undefined;
+    const value = readCookies(header)[settings.cookieName];
+    if (!value) return undefined;
+    const key = `${secrets[0]}\n${value}`;
+    const hit = verified.get(key);
+    if (hit !== undefined) return hit;
+    const id = unsignCookie(value, secrets);
+    if (id !== undefined) verified.set(key, id);
+    return id;
+  };
+
+  /** Expiry checks and the once-a-minute touch of the last-seen key (never of the data). */
   const check = (id: string, data: StoredSession): LoadedSession | undefined => {
     const now = Date.now();
     if (
-      (data.createdAt && now - data.createdAt > maxAgeMs) ||
-      (data.lastSeen && now - data.lastSeen > idleMs)
+      now - data.createdAt > settings.maxAgeMs ||
+      (data.lastSeen && now - data.lastSeen > settings.idleMs)
     ) {
-      cache.delete(id);
-      storeDestroy(id).catch(() => {});
+      void sessions.end(id, 'expired').catch(() => {});
       return undefined;
     }
-    if (data.identity && (!data.lastSeen || now - data.lastSeen > 60_000)) {
+    if (!data.lastSeen || now - data.lastSeen > TOUCH_EVERY_MS) {
       data = { ...data, lastSeen: now };
       cache.set(id, data);
-      storeSet(id, data).catch((err) => log.warn({ err }, 'session touch failed'));
+      store
+        .set(seenKey(id), String(now), settings.idleMs)
+        .catch((err) => log.warn({ err }, 'session touch failed'));
     }
     return { id, data };
   };
 
+  const read = async (id: string): Promise<StoredSession | undefined> => {
+    const [raw, seen] = await Promise.all([store.get(dataKey(id)), store.get(seenKey(id))]);
+    if (raw === undefined) return undefined;
+    if (seen === undefined) {
+      // The idle timeout passed: the last-seen key expired first.
+      void sessions.end(id, 'expired').catch(() => {});
+      return undefined;
+    }
+    return { ...(JSON.parse(raw) as StoredSession), lastSeen: Number(seen) };
+  };
+
+  const cookie = (value: string, secure: boolean, maxAge: number) =>
+    serialize(settings.cookieName, value, { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge });
+
   const sessions: Sessions = {
-    cookieName,
-    secure,
-    maxAgeMs,
-    idleMs,
-    redis,
-    middleware,
+    cookieName: settings.cookieName,
+    maxAgeMs: settings.maxAgeMs,
+    idleMs: settings.idleMs,
+    secret: secrets[0]!,
+    idOf,
     load(req) {
-      const id = readSessionId(req.headers.cookie, cookieName, secrets);
+      const id = idOf(req);
       if (!id) return undefined;
       // A cached session is answered synchronously: the proxied path then pays no promise hop.
       const cached = cache.get(id);
       if (cached) return check(id, cached);
-      return storeGet(id).then((data) => {
+      return read(id).then((data) => {
         if (!data) return undefined;
         cache.set(id, data);
         return check(id, data);
       });
     },
-    async save(id, data) {
+    async create(data, secure) {
+      const id = randomBytes(24).toString('base64url');
+      const now = Date.now();
+      const stored: StoredSession = { ...data, createdAt: now };
+      await store.set(dataKey(id), JSON.stringify(stored), settings.maxAgeMs);
+      await store.set(seenKey(id), String(now), settings.idleMs);
+      await Promise.all(indexKeys(id, stored).map(([k, v]) => store.setAdd(k, [v], settings.maxAgeMs)));
+      return {
+        id,
+        setCookie: cookie(signCookie(id, secrets[0]!), secure, Math.floor(settings.maxAgeMs / 1000)),
+      };
+    },
+    clearCookie: (secure) => cookie('', secure, 0),
+    async fresh(id) {
+      return read(id);
+    },
+    async updateTokens(id, previous, tokens) {
+      const { lastSeen: _seen, ...before } = previous;
+      const current = await store.get(dataKey(id));
+      if (current === undefined) return undefined;
+      const stored = JSON.parse(current) as StoredSession;
+      // Another replica refreshed first: keep its tokens, they are the ones the IdP knows.
+      if (JSON.stringify(stored.tokens) !== JSON.stringify(before.tokens))
+        return { ...stored, lastSeen: previous.lastSeen };
+      const next: StoredSession = { ...stored, tokens };
+      const left = Math.max(1, stored.createdAt + settings.maxAgeMs - Date.now());
+      if (!(await store.compareAndSet(dataKey(id), current, JSON.stringify(next), left)))
+        return sessions.fresh(id);
       cache.delete(id);
-      await storeSet(id, data);
+      return { ...next, lastSeen: previous.lastSeen };
     },
-    async index(id, data) {
-      const keys = indexKeys(data);
-      if (redis) {
-        const multi = redis.multi();
-        for (const k of keys) multi.sadd(k, id).expire(k, ttlSeconds);
-        await multi.exec();
-      } else {
-        for (const k of keys) {
-          let set = memoryIndex.get(k);
-          if (!set) memoryIndex.set(k, (set = new Set()));
-          set.add(id);
-        }
-      }
-    },
-    async destroy(id) {
+    async end(id, reason) {
       cache.delete(id);
-      await storeDestroy(id);
-      if (redis) await redis.publish(REVOKED_CHANNEL, id).catch(() => {});
+      await store.delete(dataKey(id), seenKey(id));
+      events.emit('sessionEnded', { sessionId: id, reason, local: true });
+      await store.publish(ENDED_CHANNEL, JSON.stringify({ id, reason, from: instance })).catch(() => {});
     },
-    async revoke(q) {
+    async revoke(q, reason = 'revoked') {
       const keys: string[] = [];
-      if (q.sid && q.idp) keys.push(`${INDEX}${q.idp}:sid:${q.sid}`);
-      if (q.sub && q.idp) keys.push(`${INDEX}${q.idp}:sub:${q.sub}`);
-      if (q.username) keys.push(`${INDEX}user:${q.username}`);
+      if (q.sid && q.idp) keys.push(`idx:${q.idp}:sid:${q.sid}`);
+      if (q.sub && q.idp) keys.push(`idx:${q.idp}:sub:${q.sub}`);
+      if (q.username) keys.push(`idx:user:${q.username}`);
       const ids = new Set<string>();
       for (const k of keys) {
-        const members = redis ? await redis.smembers(k) : [...(memoryIndex.get(k) ?? [])];
-        for (const m of members) ids.add(m);
-        if (redis) await redis.del(k);
-        else memoryIndex.delete(k);
+        for (const m of await store.setMembers(k)) ids.add(m);
+        await store.delete(k);
       }
-      for (const id of ids) await sessions.destroy(id);
-      return ids.size;
+      let ended = 0;
+      for (const id of ids) {
+        // Index sets outlive some of their sessions; only live ones count.
+        if ((await store.get(dataKey(id))) !== undefined) ended++;
+        await sessions.end(id, reason);
+      }
+      return ended;
     },
     async withLock(id, fn) {
-      if (!redis) return memoryLock(id, fn);
-      const key = `portico:lock:${id}`;
+      if (store.kind === 'memory') {
+        if (locks.has(id)) return undefined;
+        locks.add(id);
+        try {
+          return await fn();
+        } finally {
+          locks.delete(id);
+        }
+      }
+      const key = `lock:${id}`;
       const token = randomBytes(8).toString('hex');
-      const got = await redis.set(key, token, 'PX', 10_000, 'NX');
-      if (got !== 'OK') return undefined;
+      if (!(await store.add(key, token, 10_000))) return undefined;
       try {
         return await fn();
       } finally {
         // Release only our own lock (it may have expired and been taken by another replica).
-        await redis
-          .eval(
-            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
-            1,
-            key,
-            token,
-          )
-          .catch(() => {});
+        await store.deleteIf(key, token).catch(() => {});
       }
     },
-    async putTransaction(state, txn, ttlMs) {
-      const value = JSON.stringify(txn);
-      if (redis)
-        await redis
-          .set(`portico:login:${state}`, value, 'PX', ttlMs)
-          .catch((err) => Promise.reject(unavailable(err)));
-      else transactions.set(state, value, { ttl: ttlMs });
-    },
-    async takeTransaction(state) {
-      let value: string | null | undefined;
-      if (redis)
-        value = await redis.getdel(`portico:login:${state}`).catch((err) => Promise.reject(unavailable(err)));
-      else {
-        value = transactions.get(state);
-        transactions.delete(state);
-      }
-      return value ? (JSON.parse(value) as LoginTransaction) : undefined;
-    },
-    async ready() {
-      if (!redis) return { ok: true, store: 'memory' };
-      if (redis.status === 'ready') return { ok: true, store: 'redis' };
-      return { ok: false, store: 'redis', detail: `redis is ${redis.status}` };
+    ready() {
+      const r = store.ready();
+      return { ok: r.ok, store: store.kind, ...(r.detail ? { detail: r.detail } : {}) };
     },
     async close() {
-      subscriber?.disconnect();
-      redis?.disconnect();
+      unsubscribe();
     },
   };
   return sessions;
-}
-
-const memoryLocks = new Map<string, Promise<unknown>>();
-async function memoryLock<T>(id: string, fn: () => Promise<T>): Promise<T | undefined> {
-  if (memoryLocks.has(id)) return undefined;
-  const p = fn();
-  memoryLocks.set(id, p);
-  try {
-    return await p;
-  } finally {
-    memoryLocks.delete(id);
-  }
-}
-
-/** Waits (bounded) until Redis is connected, so the first requests after start do not fail. */
-export async function waitForRedis(sessions: Sessions, ms: number): Promise<void> {
-  const r = sessions.redis;
-  if (!r || r.status === 'ready') return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    r.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }

@@ -12,7 +12,12 @@ export type ProbeResult =
  * route's TLS settings. Any status below 500 is healthy (a login redirect or a 404 still proves the
  * service answers); 5xx, a refused/reset connection, a TLS failure or the timeout is unhealthy.
  */
-export function probe(route: Route, path: string | undefined, timeoutMs: number): Promise<ProbeResult> {
+export function probe(
+  route: Route,
+  tlsOptions: Readonly<Record<string, unknown>>,
+  path: string | undefined,
+  timeoutMs: number,
+): Promise<ProbeResult> {
   const url = path ? new URL(path, route.upstream) : route.upstream;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
@@ -29,7 +34,7 @@ export function probe(route: Route, path: string | undefined, timeoutMs: number)
     const req = request(url, {
       method: 'GET',
       agent: false,
-      ...route.tlsOptions,
+      ...tlsOptions,
       headers: {
         host: route.upstreamHost,
         'user-agent': 'Portico-HealthCheck/1',

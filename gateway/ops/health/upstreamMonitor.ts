@@ -65,6 +65,8 @@ export function healthSettings(h: HealthConfig | undefined): Settings {
 export function startUpstreamMonitor(o: {
   config: () => Config;
   log: Logger;
+  /** The route's TLS options, as the gateway's upstream pool holds them. */
+  tlsOptions: (route: Route) => Readonly<Record<string, unknown>>;
   onState: (route: string, up: boolean | undefined) => void;
   onTransition: (t: Transition) => void;
 }): UpstreamMonitor {
@@ -136,7 +138,7 @@ export function startUpstreamMonitor(o: {
     }
     await Promise.all(
       routes.map(async (route) => {
-        const r = await probe(route, s.paths[route.id], s.timeoutMs);
+        const r = await probe(route, o.tlsOptions(route), s.paths[route.id], s.timeoutMs);
         if (!closed) apply(route, r, s);
       }),
     );

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { SentryConfig } from '../../config/opsSchema.ts';
-import { type ErrorReport, setErrorReporter } from './reportError.ts';
+import type { ErrorReport, ErrorReporter } from '../errorReporter.ts';
 import { scrubEvent, scrubHeaders, scrubQuery } from './scrub.ts';
 
 type SentryModule = typeof import('@sentry/node');
@@ -18,7 +18,8 @@ const PENDING_MAX = 20;
  * integrations: no OpenTelemetry, no auto-instrumentation of http (the proxy's hot path stays as
  * it is), no console breadcrumbs. Errors reported before it is ready are kept (up to 20).
  */
-export function startSentry(settings: SentryConfig, log: Logger): SentryHandle {
+export function startSentry(settings: SentryConfig, log: Logger, errors: ErrorReporter): SentryHandle {
+  const setErrorReporter = errors.use;
   const pending: [unknown, ErrorReport][] = [];
   setErrorReporter((err, report) => {
     if (pending.length < PENDING_MAX) pending.push([err, report]);

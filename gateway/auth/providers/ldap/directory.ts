@@ -11,41 +11,10 @@ import {
   SizeLimitExceededError,
 } from 'ldapts';
 import { parseDuration } from '../../../config/duration.ts';
-import type { RawIdentityProvider } from '../../../config/types.ts';
+import type { ProviderDefinition } from '../../../config/types.ts';
 
-export type LdapDefinition = RawIdentityProvider & {
-  /** ldap://host:389 or ldaps://host:636. */
-  url: string;
-  /** Upgrade an ldap:// connection with StartTLS before anything is sent. */
-  startTls?: boolean;
-  tls?: { ca?: string; insecureSkipVerify?: boolean; serverName?: string };
-  /** The service account that searches users and groups (anonymous when absent). */
-  bindDn?: string;
-  bindPassword?: string;
-  userBase: string;
-  /** `{username}` is replaced by the typed name, RFC 4515-escaped. */
-  userFilter?: string;
-  groupBase?: string;
-  /** `{dn}` (the user's or, when nesting, a group's DN) and `{username}`, escaped. */
-  groupFilter?: string;
-  groupNameAttribute?: string;
-  /** Read groups from the user's memberOf attribute instead of searching groupBase. */
-  memberOf?: boolean;
-  /**
-   * Groups of groups. `in-chain`: Active Directory's LDAP_MATCHING_RULE_IN_CHAIN, resolved by the
-   * server in one search. `recursive`: Portico follows group membership itself, level by level, to
-   * `nestedGroupsDepth` (any directory, OpenLDAP included). `true` picks in-chain for
-   * `activeDirectory: true` and recursive otherwise.
-   */
-  nestedGroups?: boolean | 'in-chain' | 'recursive';
-  nestedGroupsDepth?: number;
-  /** Active Directory defaults: sAMAccountName, displayName, objectGUID, in-chain nesting. */
-  activeDirectory?: boolean;
-  attributes?: { username?: string; email?: string; name?: string };
-  /** Connect and per-operation timeout (default 5s). */
-  timeout?: string | number;
-  throttle?: { maxPerUser?: number; maxPerIp?: number; window?: string | number };
-};
+/** `identityProviders[]` with `type: ldap`, as config/schema.ts defines it. */
+export type LdapDefinition = ProviderDefinition<'ldap'>;
 
 /** The OID of Active Directory's LDAP_MATCHING_RULE_IN_CHAIN (transitive membership). */
 export const IN_CHAIN_RULE = '1.2.840.113556.1.4.1941';

@@ -1,6 +1,5 @@
 import { escapeHtml } from '../../../pages/escapeHtml.ts';
 import type { Lang } from '../../../pages/negotiate.ts';
-import { renderPage } from '../../../pages/renderPage.ts';
 
 export const LDAP_TEXT = {
   'en-US': {
@@ -31,16 +30,19 @@ export type LoginFormInput = { action: string; csrf: string; rd: string; error?:
 /**
  * Portico's own sign-in form for directory logins: labelled fields with the autocomplete hints
  * password managers use, the CSRF token and return path as hidden fields, and an error region
- * (role=alert) that screen readers announce. No script: the page CSP forbids it.
+ * (role=alert) that screen readers announce. No script: the page CSP forbids it. The login router
+ * puts it in the gateway's branded page frame.
  */
-export function renderLoginForm(lang: Lang, displayName: string, form: LoginFormInput): string {
+export function renderLoginForm(
+  lang: Lang,
+  displayName: string,
+  form: LoginFormInput,
+): { title: string; bodyHtml: string } {
   const t = LDAP_TEXT[lang];
   const error = form.error ?? '';
   const invalid = error ? ' aria-invalid="true" aria-describedby="portico-login-error"' : '';
-  return renderPage({
-    lang,
+  return {
     title: t.title,
-    heading: t.title,
     bodyHtml: `<p>${escapeHtml(t.intro.replace('{name}', displayName))}</p>
 <form class="portico-login-form" method="post" action="${escapeHtml(form.action)}">
 <div id="portico-login-error" class="portico-error" role="alert">${escapeHtml(error)}</div>
@@ -52,5 +54,5 @@ export function renderLoginForm(lang: Lang, displayName: string, form: LoginForm
 <input id="portico-password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${invalid}>
 <button class="portico-button" id="portico-login-submit" type="submit">${t.submit}</button>
 </form>`,
-  });
+  };
 }

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
-import { GatewayError } from '../../../errors.ts';
-
-type RedisLike = import('ioredis').Redis | import('ioredis').Cluster;
+import type { KeyValueStore } from '../../../store/keyValueStore.ts';
 
 /** Remembers what may be used once (SAML assertion IDs) until it would expire anyway. */
 export type OnceCache = {
@@ -11,27 +8,14 @@ export type OnceCache = {
 };
 
 /**
- * Redis (SET NX PX, shared by every replica) when sessions use it, otherwise an LRU in this
- * process. A Redis error refuses the login (fail closed) rather than risk accepting a replay.
+ * In the gateway's store (SET NX, shared by every replica with Redis). A store error refuses the
+ * login (fail closed) rather than risk accepting a replay.
  */
-export function createOnceCache(scope: string, redis: RedisLike | undefined): OnceCache {
-  const memory = redis
-    ? undefined
-    : new LRUCache<string, true>({ max: 100_000, ttlAutopurge: false, ttl: 1 });
+export function createOnceCache(scope: string, store: KeyValueStore): OnceCache {
   return {
     async first(id, ttlMs) {
       const key = `saml:assertion:${scope}:${createHash('sha256').update(id).digest('base64url')}`;
-      const ttl = Math.max(1000, Math.ceil(ttlMs));
-      if (memory) {
-        if (memory.has(key)) return false;
-        memory.set(key, true, { ttl });
-        return true;
-      }
-      try {
-        return (await redis!.set(key, '1', 'PX', ttl, 'NX')) === 'OK';
-      } catch (err) {
-        throw new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err });
-      }
+      return store.add(key, '1', Math.max(1000, Math.ceil(ttlMs)));
     },
   };
 }

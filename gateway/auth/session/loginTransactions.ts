@@ -1,0 +1,65 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { serialize } from 'cookie';
+import type { KeyValueStore } from '../../store/keyValueStore.ts';
+import { readCookies } from './sessionCookie.ts';
+import type { LoginTransaction } from './sessionData.ts';
+
+export const LOGIN_COOKIE = 'portico_login';
+const TTL_MS = 10 * 60_000;
+
+export type LoginTransactions = {
+  readonly ttlMs: number;
+  /**
+   * The browser's login nonce: the one its cookie already carries, or a new one with the
+   * Set-Cookie that gives it (several tabs signing in at once share one).
+   */
+  browserNonce(req: IncomingMessage, secure: boolean): { nonce: string; setCookie?: string };
+  /** Keeps a transaction by its `state` until the callback, bound to the browser's nonce. */
+  put(state: string, txn: LoginTransaction, nonce: string | undefined): Promise<void>;
+  /**
+   * Takes a transaction once (a replayed callback finds nothing). A transaction bound to a browser
+   * is only given to that browser: a callback URL pasted into another browser does not sign it in.
+   */
+  take(state: string, req: IncomingMessage): Promise<LoginTransaction | undefined>;
+};
+
+/**
+ * Sign-ins in flight, apart from sessions: short-lived (10 minutes), in their own store (a
+ * bounded memory store of their own, or Redis keys that expire), so anonymous visitors starting
+ * logins can never push a signed-in user's session out, and never leave a session behind.
+ */
+export function createLoginTransactions(store: KeyValueStore): LoginTransactions {
+  const digest = (nonce: string) => createHash('sha256').update(nonce).digest('base64url');
+  return {
+    ttlMs: TTL_MS,
+    browserNonce(req, secure) {
+      const existing = readCookies(req.headers.cookie)[LOGIN_COOKIE];
+      if (existing && /^[A-Za-z0-9_-]{32,64}$/.test(existing)) return { nonce: existing };
+      const nonce = randomBytes(32).toString('base64url');
+      const setCookie = serialize(LOGIN_COOKIE, nonce, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        path: '/_portico/',
+        maxAge: TTL_MS / 1000,
+      });
+      return { nonce, setCookie };
+    },
+    async put(state, txn, nonce) {
+      const bound: LoginTransaction = nonce ? { ...txn, binding: digest(nonce) } : txn;
+      await store.set(`login:${state}`, JSON.stringify(bound), TTL_MS);
+    },
+    async take(state, req) {
+      const raw = await store.take(`login:${state}`);
+      if (!raw) return undefined;
+      const txn = JSON.parse(raw) as LoginTransaction;
+      if (Date.now() - txn.createdAt > TTL_MS) return undefined;
+      if (txn.binding) {
+        const nonce = readCookies(req.headers.cookie)[LOGIN_COOKIE];
+        if (!nonce || digest(nonce) !== txn.binding) return undefined;
+      }
+      return txn;
+    },
+  };
+}

@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
+import { parseDuration } from './duration.ts';
+import type { Config, RawConfig, RawRoute, Route, SessionSettings } from './types.ts';
+
+/**
+ * A validated routes.yaml → the frozen config the gateway runs on. Pure: it reads no file, opens
+ * no socket and creates no agent (the gateway does that when it applies a config), so
+ * `portico validate` and the admin API's dry runs compile exactly what a reload would, with no
+ * side effect.
+ */
+export function compileConfig(
+  raw: RawConfig,
+  source: string,
+  file: string | undefined,
+  baseDir: string,
+): Config {
+  const routes = (raw.routes ?? []).map(compileRoute);
+  // Longest prefix first: the hot path takes the first match.
+  routes.sort((a, b) => b.prefix.length - a.prefix.length);
+  const h = raw.identity?.headers ?? {};
+  const identityHeaders = Object.freeze({
+    user: h.user ?? 'X-Forwarded-User',
+    email: h.email ?? 'X-Forwarded-Email',
+    groups: h.groups ?? 'X-Forwarded-Groups',
+    name: h.name ?? 'X-Forwarded-Preferred-Username',
+  });
+  const jwtHeader = raw.identity?.jwt?.header ?? 'X-Portico-Assertion';
+  const config: Config = {
+    source,
+    sourceHash: createHash('sha256').update(source).digest('hex'),
+    file,
+    baseDir,
+    loadedAt: new Date(),
+    raw: deepFreeze(structuredClone(raw)),
+    listen: Object.freeze({
+      host: raw.listen?.host ?? '0.0.0.0',
+      port: raw.listen?.port ?? 8080,
+      tls: raw.listen?.tls ? Object.freeze({ ...raw.listen.tls }) : undefined,
+    }),
+    publicUrl: raw.publicUrl ? new URL(raw.publicUrl) : undefined,
+    trustProxy: compileTrustProxy(raw.trustProxy),
+    routes: Object.freeze(routes),
+    session: compileSession(raw),
+    identityProviders: deepFreeze(structuredClone(raw.identityProviders ?? [])),
+    primaryIdp:
+      raw.identity?.primaryProvider ??
+      (raw.identityProviders?.length === 1 ? raw.identityProviders[0]!.id : undefined),
+    ownCookies: Object.freeze([
+      ...new Set([raw.session?.cookieName ?? 'portico_session', 'portico_login', 'portico_idp']),
+    ]),
+    identityHeaders,
+    identityHeaderNames: new Set(
+      [...Object.values(identityHeaders), jwtHeader].map((n) => n.toLowerCase().replace(/_/g, '-')),
+    ),
+    apiKeys: deepFreeze(structuredClone(raw.apiKeys ?? [])),
+    jwt: Object.freeze({ header: jwtHeader, ttlMs: parseDuration(raw.identity?.jwt?.ttl ?? '60s') }),
+    logging: Object.freeze({
+      level: raw.logging?.level ?? 'info',
+      accessLog: raw.logging?.accessLog ?? true,
+    }),
+    limits: Object.freeze({
+      headersTimeoutMs: parseDuration(raw.limits?.headersTimeout ?? '20s'),
+      requestTimeoutMs: parseDuration(raw.limits?.requestTimeout ?? '0s'),
+      maxHeaderSize: raw.limits?.maxHeaderSize ?? 16384,
+      maxUrlLength: raw.limits?.maxUrlLength ?? 8192,
+    }),
+  };
+  return Object.freeze(config);
+}
+
+function compileSession(raw: RawConfig): SessionSettings {
+  const s = raw.session ?? {};
+  return Object.freeze({
+    secrets:
+      s.secret === undefined
+        ? undefined
+        : Object.freeze(Array.isArray(s.secret) ? [...s.secret] : [s.secret]),
+    store: s.store ?? 'memory',
+    redis: s.redis ? deepFreeze(structuredClone(s.redis)) : undefined,
+    maxAgeMs: parseDuration(s.maxAge ?? '8h'),
+    idleMs: parseDuration(s.idleTimeout ?? '2h'),
+    cacheMs: parseDuration(s.cacheTtl ?? '1s'),
+    cookieName: s.cookieName ?? 'portico_session',
+    maxEntries: s.maxEntries ?? 10_000,
+  });
+}
+
+function compileTrustProxy(value: RawConfig['trustProxy']): BlockList | undefined {
+  if (value === true) {
+    const list = new BlockList();
+    list.addSubnet('0.0.0.0', 0, 'ipv4');
+    list.addSubnet('::', 0, 'ipv6');
+    return list;
+  }
+  if (!Array.isArray(value)) return undefined;
+  const list = new BlockList();
+  for (const cidr of value) {
+    const [addr, bits] = cidr.split('/') as [string, string | undefined];
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, Number(bits), type);
+  }
+  return list;
+}
+
+function compileRoute(r: RawRoute): Route {
+  const upstream = new URL(r.upstream);
+  const secure = upstream.protocol === 'https:';
+  const defaultPort = secure ? '443' : '80';
+  const port = upstream.port || defaultPort;
+  const origins = [`${upstream.protocol}//${upstream.hostname}:${port}`];
+  if (port === defaultPort) origins.push(`${upstream.protocol}//${upstream.hostname}`);
+  if (upstream.hostname.startsWith('[')) origins.push(`${upstream.protocol}//${upstream.host}`);
+  const prefix = r.path;
+  // `allow` implies a login: rules that cannot be checked without one must never be skipped.
+  const auth = r.auth ?? (r.allow ? 'required' : 'none');
+  return Object.freeze({
+    id: r.id,
+    prefix,
+    prefixBare: prefix.length > 1 && prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
+    upstream,
+    upstreamBasePath: upstream.pathname,
+    upstreamHost: upstream.host,
+    upstreamOrigins: Object.freeze([...new Set(origins)]),
+    secure,
+    tls: r.tls ? deepFreeze(structuredClone(r.tls)) : undefined,
+    websocket: r.websocket ?? false,
+    preserveHost: r.preserveHost ?? true,
+    connectTimeoutMs: parseDuration(r.timeouts?.connect ?? '5s'),
+    idleTimeoutMs: parseDuration(r.timeouts?.idle ?? '60s'),
+    auth,
+    bearer: r.bearer ?? 'passthrough',
+    allow: r.allow ? deepFreeze(structuredClone(r.allow)) : undefined,
+    inject: Object.freeze({
+      headers: r.inject?.headers ?? auth !== 'none',
+      jwt: r.inject?.jwt ?? false,
+      accessToken: r.inject?.accessToken ?? false,
+    }),
+    rewriteLocation: r.rewrite?.location ?? true,
+    rewriteCookiePath: r.rewrite?.cookiePath ?? false,
+    branding: r.branding ?? false,
+    nav: r.nav ? deepFreeze(structuredClone(r.nav)) : undefined,
+    keycloakIdpHint: r.keycloakIdpHint,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,175 @@
+import { accessSync, constants } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+
+export type PathProblem = { path: (string | number)[]; message: string };
+
+type Loose = Record<string, unknown>;
+const obj = (v: unknown): Loose | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : undefined;
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Identity provider types that can check a bearer access token themselves (`bearer: verify`). */
+const VERIFYING_TYPES = new Set(['oidc', 'google', 'gitlab']);
+
+/**
+ * The checks a schema cannot express: uniqueness, URLs, what a route needs from the rest of the
+ * file, files that must exist. They run on whatever parts of the file are well-formed, even when
+ * the schema found problems elsewhere, so one `validate` reports every error at once.
+ */
+export function semanticProblems(input: unknown, baseDir: string): PathProblem[] {
+  const raw = obj(input) ?? {};
+  const out: PathProblem[] = [];
+  const routes = list(raw.routes);
+  const ids = new Map<string, number>();
+  const paths = new Map<string, number>();
+  let needsLogin: number | undefined;
+  let verifies: number | undefined;
+  routes.forEach((value, i) => {
+    const r = obj(value);
+    if (!r) return;
+    const id = str(r.id);
+    const path = str(r.path);
+    if (id !== undefined) {
+      if (ids.has(id))
+        out.push({
+          path: ['routes', i, 'id'],
+          message: `duplicate route id "${id}" (also routes[${ids.get(id)}])`,
+        });
+      else ids.set(id, i);
+    }
+    if (path !== undefined) {
+      if (paths.has(path))
+        out.push({
+          path: ['routes', i, 'path'],
+          message: `duplicate path "${path}" (also routes[${paths.get(path)}])`,
+        });
+      else paths.set(path, i);
+      if (/(^|\/)\.\.?(\/|$)/.test(path) || path.includes('//'))
+        out.push({ path: ['routes', i, 'path'], message: 'must not contain empty, "." or ".." segments' });
+    }
+    const upstream = str(r.upstream);
+    if (upstream !== undefined) {
+      let u: URL | undefined;
+      try {
+        u = new URL(upstream);
+      } catch {
+        out.push({ path: ['routes', i, 'upstream'], message: `"${upstream}" is not a valid URL` });
+      }
+      if (u && (u.search || u.hash))
+        out.push({ path: ['routes', i, 'upstream'], message: 'must not have a query or fragment' });
+      if (u && (u.username || u.password))
+        out.push({ path: ['routes', i, 'upstream'], message: 'must not embed credentials' });
+      if (r.tls !== undefined && upstream.startsWith('http:'))
+        out.push({ path: ['routes', i, 'tls'], message: 'tls settings need an https:// upstream' });
+    }
+    const tls = obj(r.tls);
+    for (const key of ['ca', 'cert', 'key'] as const) {
+      const file = str(tls?.[key]);
+      if (file !== undefined && !readable(baseDir, file))
+        out.push({ path: ['routes', i, 'tls', key], message: `cannot read "${file}"` });
+    }
+    const auth = str(r.auth);
+    if (r.allow !== undefined && (auth === 'none' || auth === 'optional'))
+      out.push({
+        path: ['routes', i, 'auth'],
+        message: `is "${auth}", but this route has allow rules, which need a login: use auth: required (or leave auth out: allow implies it)`,
+      });
+    const loginRoute = auth === 'required' || auth === 'optional' || r.allow !== undefined;
+    const inject = obj(r.inject);
+    if (loginRoute || inject?.jwt === true || inject?.headers === true || inject?.accessToken === true)
+      needsLogin ??= i;
+    if (r.bearer === 'verify') {
+      verifies ??= i;
+      if (!loginRoute)
+        out.push({
+          path: ['routes', i, 'bearer'],
+          message:
+            'bearer: verify needs auth: required or optional (on a route without a login no token is checked)',
+        });
+    }
+  });
+  const idps = list(raw.identityProviders);
+  if (needsLogin !== undefined && idps.length === 0)
+    out.push({
+      path: ['routes', needsLogin],
+      message: 'this route needs a login, but no identityProviders are configured',
+    });
+  if (
+    verifies !== undefined &&
+    idps.length > 0 &&
+    !idps.some((p) => VERIFYING_TYPES.has(String(obj(p)?.type)))
+  )
+    out.push({
+      path: ['routes', verifies, 'bearer'],
+      message:
+        'bearer: verify needs an identity provider whose access tokens Portico can check (oidc, google or gitlab)',
+    });
+  const primary = str(obj(raw.identity)?.primaryProvider);
+  if (primary !== undefined && !idps.some((p) => obj(p)?.id === primary))
+    out.push({
+      path: ['identity', 'primaryProvider'],
+      message: `"${primary}" is not the id of a configured identity provider`,
+    });
+  const session = obj(raw.session);
+  if (idps.length > 0) {
+    if (raw.publicUrl === undefined)
+      out.push({
+        path: ['publicUrl'],
+        message: 'is required when identityProviders are configured (it is the OIDC callback origin)',
+      });
+    if (session?.secret === undefined)
+      out.push({
+        path: ['session'],
+        message: 'session.secret is required when identityProviders are configured',
+      });
+    const seen = new Set<string>();
+    idps.forEach((p, i) => {
+      const id = str(obj(p)?.id);
+      if (id === undefined) return;
+      if (seen.has(id))
+        out.push({ path: ['identityProviders', i, 'id'], message: `duplicate identity provider id "${id}"` });
+      seen.add(id);
+    });
+  }
+  if (session?.store === 'redis' && session.redis === undefined)
+    out.push({ path: ['session', 'redis'], message: 'is required when store is redis' });
+  const redis = obj(session?.redis);
+  if (redis) {
+    const kinds = ['url', 'host', 'sentinels', 'cluster'].filter((k) => redis[k] !== undefined);
+    if (kinds.length !== 1)
+      out.push({
+        path: ['session', 'redis'],
+        message: `needs exactly one of url, host, sentinels or cluster${kinds.length ? ` (has ${kinds.join(', ')})` : ''}`,
+      });
+    if (redis.sentinels !== undefined && redis.name === undefined)
+      out.push({ path: ['session', 'redis'], message: 'sentinels need the master name (name: mymaster)' });
+  }
+  list(raw.trustProxy).forEach((cidr, i) => {
+    if (typeof cidr !== 'string') return;
+    const [addr, bits] = cidr.split('/');
+    const family = isIP(addr ?? '');
+    const max = family === 6 ? 128 : 32;
+    if (!family || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+      out.push({ path: ['trustProxy', i], message: `"${cidr}" is not an IP address or CIDR` });
+  });
+  const listenTls = obj(obj(raw.listen)?.tls);
+  for (const key of ['cert', 'key'] as const) {
+    const file = str(listenTls?.[key]);
+    if (file !== undefined && !readable(baseDir, file))
+      out.push({ path: ['listen', 'tls', key], message: `cannot read "${file}"` });
+  }
+  return out;
+}
+
+/** PEM text given inline needs no file. */
+function readable(baseDir: string, value: string): boolean {
+  if (value.includes('-----BEGIN')) return true;
+  try {
+    accessSync(resolve(baseDir, value), constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

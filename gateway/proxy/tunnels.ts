@@ -1,0 +1,89 @@
+import type { Duplex } from 'node:stream';
+
+/** WebSocket close codes Portico sends when it ends a tunnel itself. */
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_POLICY = 1008;
+
+type Tunnel = { client: Duplex; upstream: Duplex; sessionId: string | undefined; expiresAt: number };
+
+export type Tunnels = {
+  readonly size: number;
+  /** `expiresAt`: when the session it was opened with reaches its maximum age (Infinity: none). */
+  add(client: Duplex, upstream: Duplex, sessionId: string | undefined, expiresAt: number): void;
+  remove(client: Duplex): void;
+  /** Ends every tunnel opened with this session (logout, revoke, expiry on any replica). */
+  closeSession(sessionId: string): number;
+  /** Ends every tunnel (shutdown: 1001 going away). */
+  closeAll(code?: number): void;
+  /** Stops the expiry sweep (the gateway closes). */
+  stop(): void;
+};
+
+const SWEEP_MS = 30_000;
+
+/**
+ * The WebSockets this gateway relays now, by session: owned by the gateway instance, so closing
+ * one gateway never touches another's tunnels, and a session that ends takes its terminals with it.
+ */
+export function createTunnels(): Tunnels {
+  const all = new Map<Duplex, Tunnel>();
+  const bySession = new Map<string, Set<Duplex>>();
+  const end = (t: Tunnel, code: number) => {
+    // Stop relaying first: nothing more from the upstream may follow the close frame.
+    t.upstream.destroy();
+    closeFrame(t.client, code);
+  };
+  // A terminal does not outlive the session's maximum age: no store lookup, the time is known.
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const t of all.values()) if (t.expiresAt <= now) end(t, CLOSE_POLICY);
+  }, SWEEP_MS);
+  sweep.unref();
+  return {
+    get size() {
+      return all.size;
+    },
+    add(client, upstream, sessionId, expiresAt) {
+      all.set(client, { client, upstream, sessionId, expiresAt });
+      if (!sessionId) return;
+      let set = bySession.get(sessionId);
+      if (!set) bySession.set(sessionId, (set = new Set()));
+      set.add(client);
+    },
+    remove(client) {
+      const t = all.get(client);
+      if (!t) return;
+      all.delete(client);
+      if (!t.sessionId) return;
+      const set = bySession.get(t.sessionId);
+      set?.delete(client);
+      if (set?.size === 0) bySession.delete(t.sessionId);
+    },
+    closeSession(sessionId) {
+      const set = bySession.get(sessionId);
+      if (!set) return 0;
+      let n = 0;
+      for (const client of [...set]) {
+        const t = all.get(client);
+        if (t) {
+          end(t, CLOSE_POLICY);
+          n++;
+        }
+      }
+      return n;
+    },
+    closeAll(code = CLOSE_GOING_AWAY) {
+      for (const t of [...all.values()]) end(t, code);
+    },
+    stop() {
+      clearInterval(sweep);
+    },
+  };
+}
+
+/** A close frame, unmasked as a server sends it; the socket is destroyed shortly after. */
+function closeFrame(socket: Duplex, code: number): void {
+  if (socket.destroyed) return;
+  socket.end(Buffer.from([0x88, 0x02, code >> 8, code & 0xff]));
+  setTimeout(() => socket.destroy(), 1000).unref();
+}

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { parseDuration } from '../config/duration.ts';
+import type { RawSession } from '../config/types.ts';
+
+type RedisSettings = NonNullable<RawSession['redis']>;
+
+/**
+ * The gateway's Redis connection, from the validated `session.redis` (config/redisSchema.ts maps
+ * one to one onto what is passed here: nothing unchecked reaches ioredis). Commands fail at once
+ * while Redis is down (no offline queue), so protected routes answer 503 instead of hanging;
+ * ioredis keeps reconnecting by itself, so service resumes without a restart.
+ */
+export function createRedisClient(settings: RedisSettings, baseDir: string, log: Logger): Redis | Cluster {
+  const tls =
+    settings.tls === true
+      ? {}
+      : typeof settings.tls === 'object'
+        ? {
+            ...(settings.tls.ca
+              ? {
+                  ca: settings.tls.ca.includes('-----BEGIN')
+                    ? settings.tls.ca
+                    : readFileSync(resolve(baseDir, settings.tls.ca)),
+                }
+              : {}),
+            ...(settings.tls.serverName ? { servername: settings.tls.serverName } : {}),
+            ...(settings.tls.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+          }
+        : undefined;
+  const common: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: settings.connectTimeout !== undefined ? parseDuration(settings.connectTimeout) : 2000,
+    commandTimeout: settings.commandTimeout !== undefined ? parseDuration(settings.commandTimeout) : 2000,
+    retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+    ...(settings.username ? { username: settings.username } : {}),
+    ...(settings.password ? { password: settings.password } : {}),
+    ...(settings.db !== undefined ? { db: settings.db } : {}),
+    ...(tls ? { tls } : {}),
+  };
+  let client: Redis | Cluster;
+  if (settings.cluster)
+    client = new Cluster(settings.cluster, { redisOptions: common, enableOfflineQueue: false });
+  else if (settings.sentinels)
+    client = new Redis({
+      ...common,
+      sentinels: settings.sentinels,
+      name: settings.name,
+      ...(settings.sentinelUsername ? { sentinelUsername: settings.sentinelUsername } : {}),
+      ...(settings.sentinelPassword ? { sentinelPassword: settings.sentinelPassword } : {}),
+    });
+  else if (settings.url) client = new Redis(settings.url, common);
+  else client = new Redis({ ...common, host: settings.host, port: settings.port });
+  let down = false;
+  client.on('error', (err: Error) => {
+    if (!down) log.error({ err }, 'redis unavailable; protected routes fail closed until it is back');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) log.info('redis is back');
+    down = false;
+  });
+  return client;
+}
+
+/** Waits (bounded) until Redis is connected, so the first requests after start do not fail. */
+export async function waitForRedis(client: Redis | Cluster, ms: number): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((done) => {
+    const timer = setTimeout(done, ms);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+}
