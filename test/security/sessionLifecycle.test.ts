@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it, type TestContext } from 'node:test';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+import { createSessions } from '../../gateway/auth/session/sessions.ts';
+import { compileConfig } from '../../gateway/config/compile.ts';
+import { createEventBus } from '../../gateway/events.ts';
+import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
+import { createRedisStore } from '../../gateway/store/redisStore.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { send } from '../helpers/http.ts';
+import { driveLogout } from '../helpers/idp.ts';
+import { sharedRedisUrl } from '../helpers/redis.ts';
+import { freePort, GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+const ROUTES = (ai: string) =>
+  `  - { id: ai-platform, path: /dce5/, upstream: "${ai}", auth: required, websocket: true }\n  - { id: home, path: /, upstream: "${ai}", auth: optional }\n`;
+
+async function terminal(s: SsoSetup, gatewayUrl: string, client: GatewayClient): Promise<WebSocket> {
+  const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/dce5/terminal/ws`, ['tty'], {
+    headers: { cookie: client.cookieHeader() },
+    origin: s.publicUrl,
+  });
+  await once(ws, 'open');
+  // The tunnel relays: an echo proves it is open end to end.
+  ws.send('pwd');
+  await once(ws, 'message');
+  return ws;
+}
+
+const closeCode = async (ws: WebSocket) => ((await once(ws, 'close')) as [number])[0];
+
+async function aiUpstream(t: TestContext) {
+  const ai = await startUpstream({ websocket: true });
+  t.after(() => ai.close());
+  return ai;
+}
+
+describe('anonymous visitors store nothing that could push a signed-in user out', () => {
+  it('keeps a signed-in user signed in while sixty anonymous visitors start sign-ins (memory store, maxEntries 40)', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url), { extra: '' });
+    s.gw.write(s.yaml.replace('  store: memory\n', '  store: memory\n  maxEntries: 40\n'));
+    // maxEntries only applies at start (it sizes the store): start a gateway on the new file.
+    const gw = await startGateway(
+      t,
+      s.yaml.replace('  store: memory\n', '  store: memory\n  maxEntries: 40\n'),
+      {
+        port: await freePort(),
+      },
+    );
+    const alice = new GatewayClient(gw.url);
+    const { client } = await login({ ...s, gw }, 'alice', '/dce5/', alice);
+    for (let i = 0; i < 60; i++) {
+      const r = await send(gw.url, '/_portico/login/corp?rd=%2Fdce5%2F');
+      assert.equal(r.status, 302);
+      assert.ok(
+        !([] as string[]).concat(r.headers['set-cookie'] ?? []).some((c) => c.startsWith('portico_session=')),
+        'no session for an anonymous visitor',
+      );
+    }
+    const r = await client.request('/dce5/', { headers: { accept: 'application/json' } });
+    assert.equal(r.status, 200, 'alice is still signed in');
+  });
+
+  it('leaves only short-lived sign-in keys in Redis for anonymous visitors, never sessions', async (t) => {
+    const redisUrl = await sharedRedisUrl();
+    const ai = await aiUpstream(t);
+    const prefix = `flood${Date.now()}:`;
+    const s = await startSso(t, ROUTES(ai.url), { store: 'redis', redisUrl, keyPrefix: prefix });
+    for (let i = 0; i < 20; i++) await send(s.gw.url, '/_portico/login/corp');
+    const redis = new Redis(redisUrl);
+    t.after(() => redis.quit());
+    const keys = await redis.keys(`${prefix}*`);
+    const sessions = keys.filter((k) => k.includes(':sess:') || k.includes(':seen:'));
+    assert.deepEqual(sessions, []);
+    const logins = keys.filter((k) => k.startsWith(`${prefix}login:`));
+    assert.equal(logins.length, 20);
+    for (const k of logins) {
+      const ttl = await redis.pttl(k);
+      assert.ok(ttl > 0 && ttl <= 10 * 60_000, `${k} expires within ten minutes (${ttl} ms)`);
+    }
+  });
+});
+
+describe('an open WebSocket ends with its session', () => {
+  it('closes the terminal (1008) when its user signs out', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url));
+    const { client } = await login(s, 'alice');
+    const ws = await terminal(s, s.gw.url, client);
+    const closed = closeCode(ws);
+    await logout(client, s.publicUrl);
+    assert.equal(await closed, 1008);
+  });
+
+  it('closes the terminal when the IdP ends the session by back-channel logout', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url));
+    const { client, idpJar } = await login(s, 'alice');
+    const ws = await terminal(s, s.gw.url, client);
+    const closed = closeCode(ws);
+    await driveLogout(s.idp, s.idp.endpoints.endSession, idpJar);
+    assert.equal(await closed, 1008);
+  });
+
+  it('closes a terminal on another replica when the session ends on this one', async (t) => {
+    const redisUrl = await sharedRedisUrl();
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url), { store: 'redis', redisUrl, keyPrefix: `tun${Date.now()}:` });
+    const b = await startGateway(t, s.yaml, { port: await freePort() });
+    const { client } = await login(s, 'alice');
+    const onB = await terminal(s, b.url, client);
+    const closed = closeCode(onB);
+    await logout(client, s.publicUrl);
+    assert.equal(await closed, 1008);
+  });
+});
+
+describe('session bookkeeping', () => {
+  const settings = (maxAge = '8h') =>
+    compileConfig(
+      {
+        routes: [{ id: a, path: '/', upstream: 'http://127.0.0.1:9/' }],
+        session: { secret: 'x'.repeat(32), maxAge, cacheTtl: '1ms' },
+      } as never,
+      '',
+      undefined,
+      '/',
+    ).session;
+  const a = 'a';
+  const identity = { idp: 'corp', sub: 's1', username: 'alice', groups: [] };
+
+  it('touches the last-seen time without rewriting the session, so another replica’s refresh survives', async (t) => {
+    const redis = new Redis(await sharedRedisUrl());
+    t.after(() => redis.quit());
+    const store = createRedisStore(redis, { prefix: `touch${Date.now()}:` });
+    const log = pino({ level: 'silent' });
+    const replicaA = createSessions({ settings: settings(), store, events: createEventBus(log), log });
+    const replicaB = createSessions({ settings: settings(), store, events: createEventBus(log), log });
+    t.after(() => Promise.all([replicaA.close(), replicaB.close()]).then(() => store.close()));
+    const { id, setCookie } = await replicaA.create(
+      { identity, tokens: { accessToken: 'at1', refreshToken: 'rt1', expiresAt: Date.now() } },
+      false,
+    );
+    const req = { headers: { cookie: setCookie.split(';')[0] } } as never;
+    const seenByA = await replicaA.load(req);
+    assert.ok(seenByA);
+    // B refreshes: the IdP rotated the refresh token.
+    const rotated = await replicaB.updateTokens(id, seenByA.data, {
+      accessToken: 'at2',
+      refreshToken: 'rt2',
+    });
+    assert.equal(rotated?.tokens?.refreshToken, 'rt2');
+    // A minute later A sees the session again, with its stale copy, and touches it.
+    await store.set(`seen:${id}`, String(Date.now() - 120_000), 3_600_000);
+    await new Promise((r) => setTimeout(r, 5)); // past A's 1 ms cache
+    const again = await replicaA.load(req);
+    assert.ok(again);
+    assert.equal((await replicaA.fresh(id))?.tokens?.refreshToken, 'rt2', 'the rotated token is kept');
+  });
+
+  it('refuses to overwrite tokens another replica changed since they were read', async (t) => {
+    const store = createMemoryStore();
+    const log = pino({ level: 'silent' });
+    const sessions = createSessions({ settings: settings(), store, events: createEventBus(log), log });
+    t.after(() => sessions.close());
+    const { id } = await sessions.create({ identity, tokens: { refreshToken: 'rt1' } }, false);
+    const stale = (await sessions.fresh(id))!;
+    await sessions.updateTokens(id, stale, { refreshToken: 'rt2' });
+    const kept = await sessions.updateTokens(id, stale, { refreshToken: 'rt-from-stale-copy' });
+    assert.equal(kept?.tokens?.refreshToken, 'rt2');
+  });
+
+  it('keeps its revocation index in the store with the sessions’ lifetime, not in a map that only grows', async (t) => {
+    const store = createMemoryStore();
+    const log = pino({ level: 'silent' });
+    const sessions = createSessions({ settings: settings('2s'), store, events: createEventBus(log), log });
+    t.after(() => sessions.close());
+    await sessions.create({ identity, idpSid: 'sid-1' }, false);
+    for (const key of ['idx:corp:sub:s1', 'idx:user:alice', 'idx:corp:sid:sid-1']) {
+      const ttl = await store.ttl(key);
+      assert.ok(ttl !== undefined && ttl <= 2000, `${key} expires with the session`);
+    }
+  });
+});
