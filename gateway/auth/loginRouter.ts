@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { parseCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import * as client from 'openid-client';
 import type { Config } from '../config/types.ts';
@@ -369,9 +370,10 @@ function saveSession(req: Request): Promise<void> {
   );
 }
 
+/** A value that is not valid percent-encoding is kept as sent (and then matches no provider). */
 function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const m = new RegExp(`(?:^|;\\s*)${name}=([^;]*)`).exec(req.headers.cookie ?? '');
-  return m ? decodeURIComponent(m[1]!) : undefined;
+  const header = req.headers.cookie;
+  return header ? parseCookie(header)[name] : undefined;
 }
 
 function loginEvent(

@@ -10,6 +10,7 @@ import { interpolateEnv, protectVariables } from './interpolate.ts';
 import { configSchema } from './schema.ts';
 import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import type { Config, RawConfig, RawRoute, Route } from './types.ts';
+import { yamlData } from './yamlData.ts';
 
 export type ConfigProblem = { path: string; line?: number; column?: number; message: string };
 
@@ -91,7 +92,9 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   }));
   if (problems.length > 0) throw new ConfigError(file, problems);
 
-  const raw = (doc.toJS() ?? {}) as RawConfig;
+  const data = yamlData(doc, lineCounter);
+  if (!data.ok) throw new ConfigError(file, [data.problem]);
+  const raw = (data.data ?? {}) as RawConfig;
   const nodeAt = (path: (string | number)[]) => {
     for (let n = path.length; n >= 0; n--) {
       const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
