@@ -89,7 +89,7 @@ export function responseStatus(xml: string): string | undefined {
     return undefined;
   }
   const root = doc.documentElement;
-  if (!root || root.localName !== 'Response' || root.namespaceURI !== PROTOCOL) return undefined;
+  if (root?.localName !== 'Response' || root.namespaceURI !== PROTOCOL) return undefined;
   const code = child(child(root, 'Status'), 'StatusCode');
   return code?.getAttribute('Value') ?? undefined;
 }
