@@ -12,7 +12,7 @@ import { resolveClient } from '../proxy/forwardedHeaders.ts';
 import type { FeatureContext, FeatureFactory } from '../server.ts';
 import type { BrandAssetSource } from '../branding/assetSource.ts';
 import { BRAND_FILE, parseBrandText } from '../branding/loadBrand.ts';
-import { type WritableBrandAssetSource, writableDiskAssets } from '../storage/brandAssets.ts';
+import { NoUploadPlace, type WritableBrandAssetSource, writableDiskAssets } from '../storage/brandAssets.ts';
 import { StorageError } from '../storage/objectStore.ts';
 import { AdminError, adminErrorHandler } from './adminErrors.ts';
 import { apiKeyMatches } from './apiKeys.ts';
@@ -367,6 +367,8 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
       try {
         asset = await target.put(name, body);
       } catch (err) {
+        if (err instanceof NoUploadPlace)
+          throw new AdminError('PORTICO_ERR_CONFLICT', err.message, { cause: err });
         if (err instanceof StorageError)
           throw new AdminError(
             'PORTICO_ERR_UNAVAILABLE',
