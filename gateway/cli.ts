@@ -165,7 +165,14 @@ async function serve(args: string[]): Promise<number> {
     }
     throw err;
   }
-  await gateway.listen();
+  try {
+    await gateway.listen();
+  } catch (err) {
+    const problem = listenProblem(err);
+    if (!problem) throw err;
+    process.stderr.write(`portico: ${problem}\n`);
+    return 1;
+  }
   gateway.log.info({ url: gateway.url(), config: values.config }, 'portico is listening');
   process.on('SIGHUP', () => gateway.reload());
   const stop = (signal: string) => {
@@ -175,6 +182,16 @@ async function serve(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return new Promise<number>(() => {});
+}
+
+/** What an operator needs to read when the listening socket cannot be opened; undefined for the unexpected. */
+function listenProblem(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = `port ${e.port} on ${e.address}`;
+  if (e.code === 'EADDRINUSE') return `${where} is in use`;
+  if (e.code === 'EACCES') return `${where} needs more privileges (ports below 1024 do)`;
+  if (e.code === 'EADDRNOTAVAIL') return `${e.address} is not an address of this machine`;
+  return undefined;
 }
 
 if (import.meta.main) {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -57,5 +59,28 @@ describe('portico hash-key', () => {
     assert.equal(r.status, 0);
     assert.match(r.stdout, /ptk_ci_[A-Za-z0-9_-]{43}/);
     assert.match(r.stdout, /hash: "sha256:[0-9a-f]{64}"/);
+  });
+});
+
+describe('portico serve', () => {
+  it('says in one line that the port is in use and exits 1', async (t) => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const port = (taken.address() as AddressInfo).port;
+    const file = join(dir, 'serve.yaml');
+    writeFileSync(file, 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n');
+    const child = spawn(
+      process.execPath,
+      ['scripts/portico.js', 'serve', '--config', file, '--port', String(port), '--host', '127.0.0.1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c;
+    });
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1);
+    assert.equal(stderr, `portico: port ${port} on 127.0.0.1 is in use\n`);
   });
 });
