@@ -6,7 +6,7 @@ import { Ajv } from 'ajv';
 import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { agentFor, tlsOptionsFor } from '../proxy/agents.ts';
 import { parseDuration } from './duration.ts';
-import { interpolateEnv, protectVariables } from './interpolate.ts';
+import { aboutPlaceholder, interpolateEnv, protectVariables, type UnsetVariables } from './interpolate.ts';
 import { configSchema } from './schema.ts';
 import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import type { Config, RawConfig, RawRoute, Route } from './types.ts';
@@ -48,9 +48,18 @@ const ajv = new Ajv({
 ajv.addKeyword('x-hint');
 const validateSchema = ajv.compile(configSchema);
 
-type LoadOptions = { file?: string; env?: NodeJS.ProcessEnv };
+type LoadOptions = {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Given (validate without the serving environment): unset variables are listed here, not errors. */
+  unsetEnv?: ConfigProblem[];
+};
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: Pick<LoadOptions, 'unsetEnv'> = {},
+): Config {
   const absolute = resolve(file);
   let source: string;
   try {
@@ -58,7 +67,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
   }
-  return loadConfigText(source, { file: absolute, env });
+  return loadConfigText(source, { file: absolute, env, ...options });
 }
 
 /** Parses, interpolates, validates and compiles a routes.yaml text; throws ConfigError with every problem. */
@@ -85,12 +94,18 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
     );
   }
 
-  const problems: ConfigProblem[] = interpolateEnv(doc.contents as Node | null, variables, env).map((p) => ({
-    path: dotted(p.path),
-    ...at(p.node),
-    message: p.message,
-  }));
+  const unset: UnsetVariables[] | undefined = options.unsetEnv ? [] : undefined;
+  const problems: ConfigProblem[] = interpolateEnv(doc.contents as Node | null, variables, env, unset).map(
+    (p) => ({ path: dotted(p.path), ...at(p.node), message: p.message }),
+  );
   if (problems.length > 0) throw new ConfigError(file, problems);
+  const placeholders = (unset ?? []).map((u) => ({ path: dotted(u.path), ...at(u.node), names: u.names }));
+  for (const { names, ...where } of placeholders)
+    options.unsetEnv!.push({
+      ...where,
+      message: `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} not set here; it must be set at serve time`,
+    });
+  const real = (list: ConfigProblem[]) => list.filter((p) => !aboutPlaceholder(p.path, placeholders));
 
   const data = yamlData(doc, lineCounter);
   if (!data.ok) throw new ConfigError(file, [data.problem]);
@@ -110,12 +125,12 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
       const full = key ? [...path, key] : path;
       problems.push({ path: dotted(full), ...at(nodeAt(full)), message: describeSchemaError(e) });
     }
-    throw new ConfigError(file, problems);
+    if (real(problems).length > 0) throw new ConfigError(file, real(problems));
   }
 
   for (const p of semanticProblems(raw))
     problems.push({ path: dotted(p.path), ...at(nodeAt(p.path)), message: p.message });
-  if (problems.length > 0) throw new ConfigError(file, problems);
+  if (real(problems).length > 0) throw new ConfigError(file, real(problems));
 
   try {
     return compile(raw, source, options.file, options.file ? dirname(options.file) : process.cwd());
