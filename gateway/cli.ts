@@ -121,9 +121,28 @@ function supervise(configFile: string, workers: number): Promise<number> {
         w.process.kill('SIGTERM');
       }
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    const once = repeatTolerantStop(stop);
+    process.on('SIGTERM', once);
+    process.on('SIGINT', once);
   });
+}
+
+/**
+ * Runs `stop` on the first signal. The same stop often arrives twice at once (Ctrl-C reaches every
+ * process of the terminal's group, and a launcher passes it on too): a repeat within a second is
+ * that echo and ignored; one sent later means "now", and the process exits without draining.
+ */
+function repeatTolerantStop(stop: (signal: NodeJS.Signals) => void): (signal: NodeJS.Signals) => void {
+  let since: number | undefined;
+  return (signal) => {
+    if (since === undefined) {
+      since = performance.now();
+      stop(signal);
+    } else if (performance.now() - since > 1000) {
+      process.stderr.write(`portico: ${signal} again, stopping without draining\n`);
+      process.exit(1);
+    }
+  };
 }
 
 function hasStorage(file: string): boolean {
@@ -184,12 +203,12 @@ async function serve(args: string[]): Promise<number> {
   }
   gateway.log.info({ url: gateway.url(), config: values.config }, 'portico is listening');
   process.on('SIGHUP', () => gateway.reload());
-  const stop = (signal: string) => {
+  const stop = repeatTolerantStop((signal) => {
     gateway.log.info({ signal }, 'draining connections');
     gateway.close(25_000).then(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  });
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   return new Promise<number>(() => {});
 }
 
