@@ -86,8 +86,9 @@ export type Gateway = {
 export function createGateway(options: GatewayOptions): Gateway {
   const env = options.env ?? process.env;
   let current: Config = options.config ?? loadConfigFile(options.configFile!, env);
-  const log = options.logger ?? createLogger(current.logging.level);
-  const accessLogger = options.logger ?? createAccessLogger(current.logging.level);
+  const log = options.logger ?? createLogger(current.logging.level, current.raw.logging?.format);
+  const accessLogger =
+    options.logger ?? createAccessLogger(current.logging.level, current.raw.logging?.format);
   const routers: Router[] = [];
 
   const auth: Auth = createAuth(current, log);

@@ -53,7 +53,7 @@ export type RawConfig = {
   };
   routes?: RawRoute[];
   apiKeys?: ApiKey[];
-  logging?: { level?: string; accessLog?: boolean };
+  logging?: { level?: string; accessLog?: boolean; format?: 'json' | 'pretty' };
   limits?: {
     headersTimeout?: string | number;
     requestTimeout?: string | number;
