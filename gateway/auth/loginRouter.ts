@@ -76,7 +76,7 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
       return;
     }
     const texts = pageBrand.get().login?.(lang);
-    res.type('html').send(chooserPage(lang, providers, rd, texts?.title, texts?.subtitle));
+    res.type('html').send(chooserPage(lang, providers, rd, texts?.title, texts?.subtitle, texts?.helpHtml));
   });
 
   router.get('/login/:idp', ...withSession, async (req: Req, res, next) => {

@@ -1,4 +1,6 @@
+import { pageBrand } from '../../../pages/brandSource.ts';
 import { escapeHtml } from '../../../pages/escapeHtml.ts';
+import { loginHelp } from '../../loginPages.ts';
 import type { Lang } from '../../../pages/negotiate.ts';
 import { renderPage } from '../../../pages/renderPage.ts';
 
@@ -51,6 +53,6 @@ export function renderLoginForm(lang: Lang, displayName: string, form: LoginForm
 <label for="portico-password">${t.password}</label>
 <input id="portico-password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${invalid}>
 <button class="portico-button" id="portico-login-submit" type="submit">${t.submit}</button>
-</form>`,
+</form>${loginHelp(pageBrand.get().login?.(lang).helpHtml ?? '')}`,
   });
 }
