@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { SentryConfig } from '../../config/opsSchema.ts';
 import { type ErrorReport, setErrorReporter } from './reportError.ts';
 import { scrubEvent, scrubHeaders, scrubQuery } from './scrub.ts';
+import { traceRequests } from './traceRequests.ts';
 
 type SentryModule = typeof import('@sentry/node');
 
@@ -14,9 +15,10 @@ export type SentryHandle = {
 const PENDING_MAX = 20;
 
 /**
- * Sentry for unexpected errors only. The SDK is loaded on demand and started without its default
- * integrations: no OpenTelemetry, no auto-instrumentation of http (the proxy's hot path stays as
- * it is), no console breadcrumbs. Errors reported before it is ready are kept (up to 20).
+ * Sentry for unexpected errors, and with `tracesSampleRate` a transaction per request (see
+ * traceRequests.ts). The SDK is loaded on demand and started without its default integrations:
+ * no OpenTelemetry, no auto-instrumentation of http (the proxy's hot path stays as it is), no
+ * console breadcrumbs. Errors reported before it is ready are kept (up to 20).
  */
 export function startSentry(settings: SentryConfig, log: Logger): SentryHandle {
   const pending: [unknown, ErrorReport][] = [];
@@ -24,6 +26,7 @@ export function startSentry(settings: SentryConfig, log: Logger): SentryHandle {
     if (pending.length < PENDING_MAX) pending.push([err, report]);
   });
   let sentry: SentryModule | undefined;
+  let stopTracing: (() => void) | undefined;
   const ready = import('@sentry/node').then(
     (S) => {
       S.initWithoutDefaultIntegrations({
@@ -32,6 +35,8 @@ export function startSentry(settings: SentryConfig, log: Logger): SentryHandle {
         release: settings.release,
         sampleRate: settings.sampleRate,
         tracesSampleRate: settings.tracesSampleRate,
+        // Whole transactions, as every Sentry server version accepts them (not streamed spans).
+        traceLifecycle: 'static',
         // Portico attaches the request itself (scrubbed); the SDK collects nothing on its own.
         dataCollection: {
           userInfo: false,
@@ -78,7 +83,15 @@ export function startSentry(settings: SentryConfig, log: Logger): SentryHandle {
       };
       setErrorReporter(capture);
       for (const [err, report] of pending.splice(0)) capture(err, report);
-      log.info({ environment: settings.environment }, 'Sentry error reporting is on');
+      const tracing = (settings.tracesSampleRate ?? 0) > 0;
+      if (tracing) stopTracing = traceRequests(S);
+      log.info(
+        {
+          environment: settings.environment,
+          tracesSampleRate: tracing ? settings.tracesSampleRate : undefined,
+        },
+        tracing ? 'Sentry error reporting and tracing are on' : 'Sentry error reporting is on',
+      );
       return true;
     },
     (err) => {
@@ -92,6 +105,7 @@ export function startSentry(settings: SentryConfig, log: Logger): SentryHandle {
     async close() {
       setErrorReporter(undefined);
       await ready;
+      stopTracing?.();
       await sentry?.close(2000);
     },
   };
