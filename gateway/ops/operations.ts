@@ -24,6 +24,7 @@ import { startUpstreamMonitor } from './health/upstreamMonitor.ts';
 import { startUptimeKuma } from './health/uptimeKuma.ts';
 import { metricsRouter, startMetricsListener, type MetricsListener } from './metrics/endpoint.ts';
 import { createMetrics } from './metrics/metrics.ts';
+import { redisUpGauge } from './metrics/redisUp.ts';
 import { subscribeMetrics } from './metrics/subscribe.ts';
 import { startSentry, type SentryHandle } from './sentry/sentry.ts';
 
@@ -53,6 +54,7 @@ export const operations: FeatureFactory = (fc): Feature => {
   const config = fc.config;
   const metrics = createMetrics();
   const unsubscribeMetrics = subscribeMetrics(metrics, config);
+  const redisUp = redisUpGauge(metrics.registry, config(), log);
   const subs: [{ unsubscribe(fn: (m: unknown) => void): unknown }, (m: unknown) => void][] = [];
   const on = (channel: (typeof channels)[keyof typeof channels], fn: (m: unknown) => void) => {
     channel.subscribe(fn);
@@ -82,6 +84,10 @@ export const operations: FeatureFactory = (fc): Feature => {
     onState: (route, up) => {
       if (up === undefined) metrics.upstreamUp.remove({ route });
       else metrics.upstreamUp.set({ route }, up ? 1 : 0);
+    },
+    onCertificate: (route, expiresAt) => {
+      if (expiresAt === undefined) metrics.upstreamCertificateExpiry.remove({ route });
+      else metrics.upstreamCertificateExpiry.set({ route }, Math.floor(expiresAt / 1000));
     },
     onTransition: (t) => {
       const s = t.state;
@@ -282,6 +288,7 @@ export const operations: FeatureFactory = (fc): Feature => {
     async close() {
       for (const [channel, fn] of subs) channel.unsubscribe(fn);
       unsubscribeMetrics();
+      redisUp.close();
       monitor.close();
       kuma.close();
       await Promise.all([notifier.close(2000), listener?.close(), sentryChain.then(() => sentry?.close())]);
