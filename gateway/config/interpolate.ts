@@ -100,6 +100,11 @@ function walk(root: Node | null, path: (string | number)[], w: Walk): void {
   }
 }
 
+/** What `validate` says of a scalar it checked with a placeholder. */
+export function unsetMessage(u: Pick<UnsetVariables, 'names'>): string {
+  return `${u.names.join(', ')} ${u.names.length === 1 ? 'is' : 'are'} not set here; it must be set at serve time`;
+}
+
 /** A problem at (or inside) a scalar that holds a placeholder says nothing about the real value. */
 export function aboutPlaceholder(problemPath: string, unset: readonly { path: string }[]): boolean {
   return unset.some(

@@ -6,7 +6,13 @@ import { Ajv } from 'ajv';
 import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { agentFor, tlsOptionsFor } from '../proxy/agents.ts';
 import { parseDuration } from './duration.ts';
-import { aboutPlaceholder, interpolateEnv, protectVariables, type UnsetVariables } from './interpolate.ts';
+import {
+  aboutPlaceholder,
+  interpolateEnv,
+  protectVariables,
+  type UnsetVariables,
+  unsetMessage,
+} from './interpolate.ts';
 import { configSchema } from './schema.ts';
 import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import type { Config, RawConfig, RawRoute, Route } from './types.ts';
@@ -99,12 +105,12 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
     (p) => ({ path: dotted(p.path), ...at(p.node), message: p.message }),
   );
   if (problems.length > 0) throw new ConfigError(file, problems);
-  const placeholders = (unset ?? []).map((u) => ({ path: dotted(u.path), ...at(u.node), names: u.names }));
-  for (const { names, ...where } of placeholders)
-    options.unsetEnv!.push({
-      ...where,
-      message: `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} not set here; it must be set at serve time`,
-    });
+  const placeholders = (unset ?? []).map((u) => ({
+    path: dotted(u.path),
+    ...at(u.node),
+    message: unsetMessage(u),
+  }));
+  options.unsetEnv?.push(...placeholders);
   const real = (list: ConfigProblem[]) => list.filter((p) => !aboutPlaceholder(p.path, placeholders));
 
   const data = yamlData(doc, lineCounter);
