@@ -49,6 +49,8 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.PORTICO_HEALTHCHECK_URL || 'http://127.0.0.1:8080/_portico/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM drains: no new connections, in-flight requests finish (up to 25 s), WebSockets get 1001.
+# Exec form, node itself as PID 1 (this image's node is 24: no hand-over), so the signal reaches
+# the gateway. Never wrap it in `npx`, `npm start` or `sh -c`: their shell does not pass it on.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "scripts/portico.js"]
 CMD ["serve", "--config", "/etc/portico/routes.yaml"]

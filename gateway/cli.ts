@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { hashKeyCommand } from './admin/hashKeyCommand.ts';
-import { ConfigError, formatProblems, loadConfigFile } from './config/loadConfig.ts';
+import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from './config/loadConfig.ts';
 import { defaultFeatures } from './features.ts';
 import { createGateway } from './server.ts';
 
@@ -10,7 +10,9 @@ const USAGE = `Usage:
   portico serve --config FILE [--branding DIR] [--workers N|auto]
                                    run the gateway (hot-reloads FILE and DIR, default ./branding
                                    beside FILE; SIGHUP reloads too)
-  portico validate FILE            check a routes.yaml: exit 0 if valid, 1 with every error
+  portico validate FILE [--strict-env]
+                                   check a routes.yaml: exit 0 if valid, 1 with every error;
+                                   unset \${VARS} are warnings (errors with --strict-env)
   portico hash-key [--id ID] [--scopes a,b]
                                    print a new API key and the hash to put in routes.yaml
 `;
@@ -40,21 +42,28 @@ function validate(args: string[]): number {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' } },
+    options: { config: { type: 'string', short: 'c' }, 'strict-env': { type: 'boolean' } },
   });
   const file = positionals[0] ?? values.config;
   if (!file) {
     process.stderr.write(`validate needs a FILE\n${USAGE}`);
     return 1;
   }
+  // CI checks the file without the secrets it will be served with: an unset variable is a
+  // warning (checked with a placeholder) unless --strict-env asks for the serving rules.
+  const unsetEnv: ConfigProblem[] | undefined = values['strict-env'] ? undefined : [];
   try {
-    const c = loadConfigFile(file);
+    const c = loadConfigFile(file, process.env, { unsetEnv });
     const idps = (c.raw.identityProviders ?? []).length;
     const ws = c.routes.filter((r) => r.websocket).length;
     process.stdout.write(
       `${file}: valid — ${c.routes.length} route${c.routes.length === 1 ? '' : 's'} (${c.routes.map((r) => r.prefix).join(', ')}), ` +
         `${idps} identity provider${idps === 1 ? '' : 's'}, ${ws} with WebSockets${idps === 0 ? ', pure reverse proxy' : ''}\n`,
     );
+    if (unsetEnv?.length)
+      process.stderr.write(
+        `${file}: ${unsetEnv.length} warning${unsetEnv.length === 1 ? '' : 's'} (--strict-env makes them errors)\n${formatProblems(file, unsetEnv)}\n`,
+      );
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -112,9 +121,28 @@ function supervise(configFile: string, workers: number): Promise<number> {
         w.process.kill('SIGTERM');
       }
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    const once = repeatTolerantStop(stop);
+    process.on('SIGTERM', once);
+    process.on('SIGINT', once);
   });
+}
+
+/**
+ * Runs `stop` on the first signal. The same stop often arrives twice at once (Ctrl-C reaches every
+ * process of the terminal's group, and a launcher passes it on too): a repeat within a second is
+ * that echo and ignored; one sent later means "now", and the process exits without draining.
+ */
+function repeatTolerantStop(stop: (signal: NodeJS.Signals) => void): (signal: NodeJS.Signals) => void {
+  let since: number | undefined;
+  return (signal) => {
+    if (since === undefined) {
+      since = performance.now();
+      stop(signal);
+    } else if (performance.now() - since > 1000) {
+      process.stderr.write(`portico: ${signal} again, stopping without draining\n`);
+      process.exit(1);
+    }
+  };
 }
 
 function hasStorage(file: string): boolean {
@@ -165,16 +193,33 @@ async function serve(args: string[]): Promise<number> {
     }
     throw err;
   }
-  await gateway.listen();
+  try {
+    await gateway.listen();
+  } catch (err) {
+    const problem = listenProblem(err);
+    if (!problem) throw err;
+    process.stderr.write(`portico: ${problem}\n`);
+    return 1;
+  }
   gateway.log.info({ url: gateway.url(), config: values.config }, 'portico is listening');
   process.on('SIGHUP', () => gateway.reload());
-  const stop = (signal: string) => {
+  const stop = repeatTolerantStop((signal) => {
     gateway.log.info({ signal }, 'draining connections');
     gateway.close(25_000).then(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  });
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   return new Promise<number>(() => {});
+}
+
+/** What an operator needs to read when the listening socket cannot be opened; undefined for the unexpected. */
+function listenProblem(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = `port ${e.port} on ${e.address}`;
+  if (e.code === 'EADDRINUSE') return `${where} is in use`;
+  if (e.code === 'EACCES') return `${where} needs more privileges (ports below 1024 do)`;
+  if (e.code === 'EADDRNOTAVAIL') return `${e.address} is not an address of this machine`;
+  return undefined;
 }
 
 if (import.meta.main) {

@@ -127,8 +127,9 @@ export type Gateway = {
 export function createGateway(options: GatewayOptions): Gateway {
   const env = options.env ?? process.env;
   let current: Config = options.config ?? loadConfigFile(options.configFile!, env);
-  const log = options.logger ?? createLogger(current.logging.level);
-  const accessLog = options.logger ?? createAccessLogger(current.logging.level);
+  const format = current.raw.logging?.format;
+  const log = options.logger ?? createLogger(current.logging.level, format);
+  const accessLog = options.logger ?? createAccessLogger(current.logging.level, format);
   const events = createEventBus(log);
 
   // Storage: Redis shared by replicas, or memory kept in separate stores, so that sign-ins in

@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // The `portico` command. Portico is TypeScript run natively by Node 24; when an older system
-// node starts this shim, it hands over to the Node 24 pinned in node_modules.
-import { spawnSync } from 'node:child_process';
+// node starts this shim, it hands over to the Node 24 pinned in node_modules, as `exec` would:
+// every signal is passed on and the shim ends the way the gateway ended.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** What process managers, terminals and operators send (SIGTSTP/SIGCONT are left to job control). */
+const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM'];
+
+stopWhenLauncherExits();
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
@@ -14,16 +21,48 @@ if (major < 24) {
     console.error(`portico needs Node.js 24 or newer (this is ${process.version}); run npm ci first.`);
     process.exit(1);
   }
-  const r = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
-  process.exit(r.status ?? 1);
-}
-const { main } = await import('../gateway/cli.ts');
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(`portico: ${err?.stack ?? err}`);
+  const forward = (signal) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  for (const signal of FORWARDED) process.on(signal, forward);
+  child.on('error', (err) => {
+    console.error(`portico: cannot start ${pinned}: ${err.message}`);
     process.exit(1);
-  },
-);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal === null) process.exit(code ?? 1);
+    // Die of the same signal, so whoever waits on us sees what happened to the gateway.
+    for (const s of FORWARDED) process.removeAllListeners(s);
+    process.kill(process.pid, signal);
+    setTimeout(() => process.exit(128 + (constants.signals[signal] ?? 0)), 100).unref();
+  });
+} else {
+  const { main } = await import('../gateway/cli.ts');
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`portico: ${err?.stack ?? err}`);
+      process.exit(1);
+    },
+  );
+}
+
+/**
+ * `npx portico serve` and npm scripts run the command through `sh -c`; on SIGTERM npm passes the
+ * signal to that shell, which dies without passing it on, and the gateway would be left running,
+ * orphaned, never draining. Under npm the launcher's end is therefore taken as the SIGTERM it
+ * stands for: the gateway drains and exits. (Started any other way, nothing is watched.)
+ */
+function stopWhenLauncherExits() {
+  if (process.env.npm_command === undefined && process.env.npm_lifecycle_event === undefined) return;
+  const launcher = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(timer);
+    process.kill(process.pid, 'SIGTERM');
+  }, 250);
+  timer.unref();
+}

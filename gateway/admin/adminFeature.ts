@@ -10,7 +10,7 @@ import { clientOf } from '../proxy/forwardedHeaders.ts';
 import type { FeatureContext, FeatureFactory } from '../server.ts';
 import type { BrandAssetSource } from '../branding/assetSource.ts';
 import { BRAND_FILE, parseBrandText } from '../branding/loadBrand.ts';
-import { type WritableBrandAssetSource, writableDiskAssets } from '../storage/brandAssets.ts';
+import { NoUploadPlace, type WritableBrandAssetSource, writableDiskAssets } from '../storage/brandAssets.ts';
 import { StorageError } from '../storage/objectStore.ts';
 import { AdminError, adminErrorHandler } from './adminErrors.ts';
 import { apiKeyMatches } from '../auth/apiKeys.ts';
@@ -43,13 +43,15 @@ const VERSION: string = JSON.parse(
 ).version;
 const YAML_TYPES = ['text/yaml', 'application/yaml', 'application/x-yaml', 'text/x-yaml'];
 const KEY_RE = /^ptk_[a-z0-9][a-z0-9-]{0,30}_[A-Za-z0-9_-]{20,100}$/;
+/** Wrong keys of every id together may fail this many times the per-id limit in a minute. */
+const FAILURES_ALL_IDS = 10;
 
 const etagOf = (c: Config) => `"${c.sourceHash}"`;
 
 /**
  * The admin API under /_portico/admin/, for CI pipelines and operators: API keys only (hashed in
- * routes.yaml, compared in constant time, with scopes), rate-limited per key and per IP (failed
- * keys harder), every change published to `channels.audit` as `admin.change`. With
+ * routes.yaml, compared in constant time, with scopes), rate-limited per key, wrong keys throttled
+ * per presented key id and in total (never per address, never a valid key), every change published to the gateway's `audit` event as `admin.change`. With
  * `admin.listen` it is served only on that listener (loopback by default), never on the main port.
  */
 export function adminFeature(options: AdminFeatureOptions = {}): FeatureFactory {
@@ -157,45 +159,50 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
     next();
   });
 
-  // Who is calling: rate limits by IP, then the key, then rate limits by key.
+  // Who is calling. A valid key is recognised before any throttle and is limited only by its own
+  // request rate: failures of others never lock it out, even when every caller shares the load
+  // balancer's address. Wrong keys are throttled by the key id they present, and all together.
   router.use((req, res, next) => {
     const limits = adminConfig().rateLimit ?? {};
     const perMinute = limits.perMinute ?? 60;
+    const failuresPerId = limits.failedAuthPerMinute ?? 10;
     const ip = clientIp(req, ctx.config());
     const tooMany = (seconds: number, message: string) =>
       new AdminError('PORTICO_ERR_TOO_MANY', message, { headers: { 'retry-after': String(seconds) } });
-    const locked = failures.blocked(ip, limits.failedAuthPerMinute ?? 10);
-    if (locked) return next(tooMany(locked, 'Too many failed authentication attempts. Try again later.'));
-    const ipWait = requests.take(`ip:${ip}`, perMinute);
-    if (ipWait) return next(tooMany(ipWait, 'Too many requests. Try again shortly.'));
 
     const header = req.headers.authorization ?? '';
     const token = /^Bearer +(\S+)\s*$/i.exec(header)?.[1];
+    // Every configured key is compared, with no early exit, so the time taken says nothing.
+    let found: NonNullable<RawAdminConfig['apiKeys']>[number] | undefined;
+    const wellFormed = token !== undefined && KEY_RE.test(token);
+    for (const key of adminConfig().apiKeys ?? []) {
+      if (apiKeyMatches(wellFormed ? token : '', key.hash) && wellFormed) found ??= key;
+    }
+    if (found) {
+      const keyWait = requests.take(`key:${found.id}`, perMinute);
+      if (keyWait) return next(tooMany(keyWait, 'Too many requests for this API key. Try again shortly.'));
+      res.locals.admin = { keyId: found.id, scopes: found.scopes, ip } satisfies Caller;
+      return next();
+    }
+
+    const presentedId = wellFormed ? token.split('_')[1]! : token ? '(malformed)' : '(none)';
+    const failWait =
+      failures.blocked('*', failuresPerId * FAILURES_ALL_IDS) ??
+      failures.take(`id:${presentedId}`, failuresPerId);
+    if (failWait) return next(tooMany(failWait, 'Too many failed authentication attempts. Try again later.'));
+    failures.take('*', Number.POSITIVE_INFINITY);
     if (!token)
       return next(
         new AdminError('PORTICO_ERR_UNAUTHENTICATED', 'An API key is required: Authorization: Bearer ptk_…', {
           headers: { 'www-authenticate': 'Bearer realm="portico-admin"' },
         }),
       );
-    // Every configured key is compared, with no early exit, so the time taken says nothing.
-    let found: NonNullable<RawAdminConfig['apiKeys']>[number] | undefined;
-    const wellFormed = KEY_RE.test(token);
-    for (const key of adminConfig().apiKeys ?? []) {
-      if (apiKeyMatches(wellFormed ? token : '', key.hash) && wellFormed) found ??= key;
-    }
-    if (!found) {
-      failures.take(ip, Number.POSITIVE_INFINITY);
-      ctx.events.emit('audit', { type: 'admin.auth_failure', ip, time: new Date().toISOString() });
-      return next(
-        new AdminError('PORTICO_ERR_UNAUTHENTICATED', 'The API key is not valid.', {
-          headers: { 'www-authenticate': 'Bearer realm="portico-admin", error="invalid_token"' },
-        }),
-      );
-    }
-    const keyWait = requests.take(`key:${found.id}`, perMinute);
-    if (keyWait) return next(tooMany(keyWait, 'Too many requests for this API key. Try again shortly.'));
-    res.locals.admin = { keyId: found.id, scopes: found.scopes, ip } satisfies Caller;
-    next();
+    ctx.events.emit('audit', { type: 'admin.auth_failure', ip, time: new Date().toISOString() });
+    next(
+      new AdminError('PORTICO_ERR_UNAUTHENTICATED', 'The API key is not valid.', {
+        headers: { 'www-authenticate': 'Bearer realm="portico-admin", error="invalid_token"' },
+      }),
+    );
   });
 
   const need = (scope: AdminScope) => (_req: Request, res: Response, next: NextFunction) => {
@@ -358,6 +365,8 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
       try {
         asset = await target.put(name, body);
       } catch (err) {
+        if (err instanceof NoUploadPlace)
+          throw new AdminError('PORTICO_ERR_CONFLICT', err.message, { cause: err });
         if (err instanceof StorageError)
           throw new AdminError(
             'PORTICO_ERR_UNAVAILABLE',

@@ -39,6 +39,8 @@ export function chooserPage(
   rd: string,
   brandTitle?: string,
   brandText?: string,
+  /** brand.yaml `login.help`, already sanitised. */
+  helpHtml = '',
 ): string {
   const t = T[lang];
   const q = rd === '/' ? '' : `?rd=${encodeURIComponent(rd)}`;
@@ -52,8 +54,13 @@ export function chooserPage(
     lang,
     title: brandTitle ?? t.chooseTitle,
     heading: brandTitle ?? t.chooseTitle,
-    bodyHtml: `<p>${escapeHtml(brandText ?? t.choose)}</p>\n<nav aria-label="${t.chooseTitle}">${buttons || `<p>${t.none}</p>`}</nav>`,
+    bodyHtml: `<p>${escapeHtml(brandText ?? t.choose)}</p>\n<nav aria-label="${t.chooseTitle}">${buttons || `<p>${t.none}</p>`}</nav>${loginHelp(helpHtml)}`,
   });
+}
+
+/** The brand's sign-in help (who to ask, where to reset a password) under a sign-in page's controls. */
+export function loginHelp(helpHtml: string): string {
+  return helpHtml ? `\n<p class="portico-muted" id="portico-login-help">${helpHtml}</p>` : '';
 }
 
 export function loggedOutPage(pages: Pages, lang: Lang, rd: string): string {

@@ -6,7 +6,7 @@ import { GatewayError } from '../errors.ts';
 import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import { pickLang } from '../pages/negotiate.ts';
 import type { Services } from '../services.ts';
-import { chooserPage, loggedOutPage, logoutConfirmPage } from './loginPages.ts';
+import { chooserPage, loggedOutPage, loginHelp, logoutConfirmPage } from './loginPages.ts';
 import type { LoginProvider } from './providers/types.ts';
 import { safeReturnPath } from './safeReturnPath.ts';
 import { LOGIN_COOKIE } from './session/loginTransactions.ts';
@@ -68,7 +68,7 @@ export function loginRouter(s: Deps, jwks: () => unknown): Router {
       return;
     }
     const texts = s.pages.brand().login?.(lang);
-    render(res, chooserPage(s.pages, lang, providers, rd, texts?.title, texts?.subtitle));
+    render(res, chooserPage(s.pages, lang, providers, rd, texts?.title, texts?.subtitle, texts?.helpHtml));
   });
 
   /** The form token of this browser's sign-in: derived from its login cookie, nothing stored. */
@@ -81,7 +81,8 @@ export function loginRouter(s: Deps, jwks: () => unknown): Router {
       rd,
       ...extra,
     });
-    return s.pages.render({ lang, title: f.title, heading: f.title, bodyHtml: f.bodyHtml });
+    const help = loginHelp(s.pages.brand().login?.(lang).helpHtml ?? '');
+    return s.pages.render({ lang, title: f.title, heading: f.title, bodyHtml: f.bodyHtml + help });
   };
 
   router.get('/login/:idp', async (req: Req, res, next) => {

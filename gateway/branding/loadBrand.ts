@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../config/loadConfig.ts';
 import { describeSchemaError, simplifyErrors } from '../config/schemaErrors.ts';
+import { yamlData } from '../config/yamlData.ts';
 import type { Lang } from '../pages/negotiate.ts';
 import { type BrandAssetSource, type DiskAssetSource, isFileName } from './assetSource.ts';
 import { brandSchema } from './brandSchema.ts';
@@ -137,7 +138,9 @@ export function parseBrandText(text: string, file = BRAND_FILE): ParsedBrand {
     }
     return {};
   };
-  const raw = (doc.toJS() ?? {}) as RawBrand;
+  const data = yamlData(doc, lineCounter);
+  if (!data.ok) throw new ConfigError(file, [data.problem]);
+  const raw = (data.data ?? {}) as RawBrand;
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: '', ...at([]), message: 'must be a mapping of settings' }]);
   }

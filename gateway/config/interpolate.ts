@@ -25,54 +25,92 @@ export function protectVariables(source: string): ProtectedText {
   return { text, variables };
 }
 
+/** A scalar that named unset variables and was checked with a placeholder in their place. */
+export type UnsetVariables = { path: (string | number)[]; names: string[]; node: Node };
+
+/**
+ * What stands in for an unset variable when the file is checked without the serving environment
+ * (`portico validate` in CI): long enough for every length check, and a URL, so a variable that
+ * holds a URL passes too. Problems found at such a scalar are not reported (its value is unknown).
+ */
+export function placeholderFor(name: string): string {
+  return `https://unset.invalid/${name}/placeholder-value`;
+}
+
 /**
  * Resolves the tokens in every string scalar of the parsed document, in place. A plain scalar that
  * is exactly one variable is re-typed after substitution (`port: ${PORT}` becomes a number).
- * A variable that is unset (or empty) with no `:-default` is an error at that scalar.
+ * A variable that is unset (or empty) with no `:-default` is an error at that scalar — unless
+ * `unset` is given: then it is listed there and replaced by its placeholder.
  */
 export function interpolateEnv(
   root: Node | null,
   variables: Map<string, Variable>,
   env: NodeJS.ProcessEnv,
-  path: (string | number)[] = [],
-  problems: InterpolationProblem[] = [],
+  unset?: UnsetVariables[],
 ): InterpolationProblem[] {
-  if (!root || variables.size === 0) return problems;
+  const problems: InterpolationProblem[] = [];
+  if (variables.size > 0) walk(root, [], { variables, env, unset, problems });
+  return problems;
+}
+
+type Walk = {
+  variables: Map<string, Variable>;
+  env: NodeJS.ProcessEnv;
+  unset: UnsetVariables[] | undefined;
+  problems: InterpolationProblem[];
+};
+
+function walk(root: Node | null, path: (string | number)[], w: Walk): void {
+  if (!root) return;
   if (isMap(root)) {
     for (const pair of root.items) {
       if (!isPair(pair)) continue;
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      interpolateEnv(pair.value as Node | null, variables, env, [...path, key], problems);
+      walk(pair.value as Node | null, [...path, key], w);
     }
   } else if (isSeq(root)) {
     root.items.forEach((item, i) => {
-      interpolateEnv(item as Node | null, variables, env, [...path, i], problems);
+      walk(item as Node | null, [...path, i], w);
     });
   } else if (isScalar(root) && typeof root.value === 'string' && root.value.includes('__portico_env_')) {
     const source = root.value;
     const missing: string[] = [];
     const replaced = source.replace(TOKEN_RE, (token) => {
-      const v = variables.get(token);
+      const v = w.variables.get(token);
       if (!v) return token;
       if ('literal' in v) return v.literal;
-      const value = env[v.name];
+      const value = w.env[v.name];
       if (value !== undefined && value !== '') return value;
       if (v.fallback !== undefined) return v.fallback;
       missing.push(v.name);
-      return '';
+      return placeholderFor(v.name);
     });
-    if (missing.length > 0) {
-      problems.push({
+    if (missing.length > 0 && !w.unset) {
+      w.problems.push({
         path,
         node: root,
         message: `environment variable ${missing.map((n) => `\${${n}}`).join(', ')} is not set`,
       });
-      return problems;
+      return;
     }
+    if (missing.length > 0) w.unset!.push({ path, names: missing, node: root });
     const whole = /^__portico_env_\d+__$/.test(source.trim());
     root.value = whole && root.type === 'PLAIN' ? retype(replaced) : replaced;
   }
-  return problems;
+}
+
+/** What `validate` says of a scalar it checked with a placeholder. */
+export function unsetMessage(u: Pick<UnsetVariables, 'names'>): string {
+  return `${u.names.join(', ')} ${u.names.length === 1 ? 'is' : 'are'} not set here; it must be set at serve time`;
+}
+
+/** A problem at (or inside) a scalar that holds a placeholder says nothing about the real value. */
+export function aboutPlaceholder(problemPath: string, unset: readonly { path: string }[]): boolean {
+  return unset.some(
+    (u) =>
+      problemPath === u.path || problemPath.startsWith(`${u.path}.`) || problemPath.startsWith(`${u.path}[`),
+  );
 }
 
 /** Only numbers and booleans are re-typed: a secret that happens to look like YAML stays a string. */

@@ -12,11 +12,18 @@ import {
   parseDocument,
 } from 'yaml';
 import { compileConfig } from './compile.ts';
-import { interpolateEnv, protectVariables } from './interpolate.ts';
+import {
+  aboutPlaceholder,
+  interpolateEnv,
+  protectVariables,
+  type UnsetVariables,
+  unsetMessage,
+} from './interpolate.ts';
 import { configSchema } from './schema.ts';
 import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import { semanticProblems } from './semantics.ts';
 import type { Config, RawConfig } from './types.ts';
+import { yamlData } from './yamlData.ts';
 
 export type ConfigProblem = { path: string; line?: number; column?: number; message: string };
 
@@ -54,12 +61,18 @@ const ajv = new Ajv({
 ajv.addKeyword('x-hint');
 const validateSchema = ajv.compile(configSchema);
 
-/** An alias expands to a copy of its anchor: a handful of nested aliases is a billion nodes. */
-const MAX_ALIASES = 100;
+type LoadOptions = {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Given (validate without the serving environment): unset variables are listed here, not errors. */
+  unsetEnv?: ConfigProblem[];
+};
 
-type LoadOptions = { file?: string; env?: NodeJS.ProcessEnv };
-
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: Pick<LoadOptions, 'unsetEnv'> = {},
+): Config {
   const absolute = resolve(file);
   let source: string;
   try {
@@ -67,7 +80,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
   }
-  return loadConfigText(source, { file: absolute, env });
+  return loadConfigText(source, { file: absolute, env, ...options });
 }
 
 /**
@@ -99,23 +112,23 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
     );
   }
 
-  const problems: ConfigProblem[] = interpolateEnv(doc.contents as Node | null, variables, env).map((p) => ({
-    path: dotted(p.path),
-    ...at(p.node),
-    message: p.message,
+  const unset: UnsetVariables[] | undefined = options.unsetEnv ? [] : undefined;
+  const problems: ConfigProblem[] = interpolateEnv(doc.contents as Node | null, variables, env, unset).map(
+    (p) => ({ path: dotted(p.path), ...at(p.node), message: p.message }),
+  );
+  const placeholders = (unset ?? []).map((u) => ({
+    path: dotted(u.path),
+    ...at(u.node),
+    message: unsetMessage(u),
   }));
+  options.unsetEnv?.push(...placeholders);
+  // A value whose variable is unset (reported, or standing in as a placeholder) is not judged again.
+  const unknown = [...placeholders, ...problems];
+  const judged = (path: string) => !aboutPlaceholder(path, unknown);
 
-  let raw: RawConfig;
-  try {
-    raw = (doc.toJS({ maxAliasCount: MAX_ALIASES }) ?? {}) as RawConfig;
-  } catch (err) {
-    throw new ConfigError(file, [
-      {
-        path: '',
-        message: `${(err as Error).message.split('\n')[0]} (at most ${MAX_ALIASES} alias expansions)`,
-      },
-    ]);
-  }
+  const data = yamlData(doc, lineCounter);
+  if (!data.ok) throw new ConfigError(file, [data.problem]);
+  const raw = (data.data ?? {}) as RawConfig;
   if (doc.contents === null || (isCollection(doc.contents) && doc.contents.items.length === 0)) {
     throw new ConfigError(file, [
       {
@@ -133,20 +146,18 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
     return undefined;
   };
 
-  if (problems.length === 0 && !validateSchema(raw)) {
+  if (!validateSchema(raw)) {
     for (const e of simplifyErrors(validateSchema.errors ?? [])) {
       const path = e.instancePath.split('/').slice(1).map(unescapePointer);
       const key = (e.params as { additionalProperty?: string }).additionalProperty;
       const full = key ? [...path, key] : path;
-      problems.push({ path: dotted(full), ...at(nodeAt(full)), message: describeSchemaError(e) });
+      if (judged(dotted(full)))
+        problems.push({ path: dotted(full), ...at(nodeAt(full)), message: describeSchemaError(e) });
     }
   }
-  // A value whose variable is unset was already reported; its placeholder is not judged again.
-  const unset = problems.map((p) => p.path);
   for (const p of semanticProblems(raw, baseDir)) {
     const path = dotted(p.path);
-    if (unset.some((u) => path === u || path.startsWith(`${u}.`) || path.startsWith(`${u}[`))) continue;
-    problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
+    if (judged(path)) problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
   }
   if (problems.length > 0) throw new ConfigError(file, dedupe(problems));
 

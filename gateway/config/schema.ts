@@ -442,6 +442,7 @@ export const configSchema = {
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
         accessLog: { type: 'boolean' },
+        format: { enum: ['json', 'pretty'] },
       },
     },
     limits: {

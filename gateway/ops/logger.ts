@@ -1,10 +1,25 @@
-import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * `logging.format` when set; otherwise pretty for a person at a terminal and JSON for machines
+ * (a pipe, a file, a container log driver).
+ */
+export function logFormat(
+  asked: LogFormat | undefined,
+  stdout: { isTTY?: boolean } = process.stdout,
+): LogFormat {
+  return asked ?? (stdout.isTTY ? 'pretty' : 'json');
+}
 
 /** JSON logs on stdout; secrets that may ride on a logged object are redacted by path. */
-export function createLogger(level = process.env.PORTICO_LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+export function createLogger(level = process.env.PORTICO_LOG_LEVEL ?? 'info', format?: LogFormat): Logger {
+  const options: LoggerOptions = {
     level,
     base: { service: 'portico' },
+    timestamp: pino.stdTimeFunctions.isoTime,
     // Logs carry what failed, never a stack trace: those go to Sentry when it is configured.
     serializers: { err: serializeError },
     redact: {
@@ -21,16 +36,45 @@ export function createLogger(level = process.env.PORTICO_LOG_LEVEL ?? 'info'): L
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return logFormat(format) === 'pretty' ? pino(options, prettyStream()) : pino(options);
 }
 
 /**
  * The access log: the same stream (stdout), without the redaction pass. Its lines are built field by field
  * from what is safe to log (method, path, status, route, user, request id; no headers, and no
  * query of Portico's own endpoints), and the redaction pass was measured at ~35 µs per line.
+ * In JSON it stays that fast; the pretty form (a terminal) reads `GET /dce5/x → 200 in 3 ms`.
  */
-export function createAccessLogger(level: string): Logger {
-  return pino({ level, base: { service: 'portico' } });
+export function createAccessLogger(level: string, format?: LogFormat): Logger {
+  const options: LoggerOptions = {
+    level,
+    base: { service: 'portico' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (logFormat(format) === 'json') return pino(options);
+  return pino(
+    options,
+    prettyStream({
+      messageFormat: '{method} {url} → {status} in {ms} ms',
+      ignore: 'pid,hostname,service,method,url,status,ms',
+    }),
+  );
+}
+
+/** pino-pretty is loaded only when pretty output is used: JSON deployments never pay for it. */
+function prettyStream(extra: { messageFormat?: string; ignore?: string } = {}): DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => DestinationStream;
+  return pretty({
+    // Synchronous, so the last lines before an exit are not lost; a terminal is not a hot path.
+    sync: true,
+    colorize: process.stdout.isTTY === true,
+    singleLine: true,
+    errorLikeObjectKeys: [],
+    translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'",
+    ignore: 'pid,hostname,service',
+    ...extra,
+  });
 }
 
 function serializeError(err: unknown): Record<string, unknown> {

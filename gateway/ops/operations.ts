@@ -23,6 +23,7 @@ import { startUpstreamMonitor } from './health/upstreamMonitor.ts';
 import { startUptimeKuma } from './health/uptimeKuma.ts';
 import { metricsRouter, startMetricsListener, type MetricsListener } from './metrics/endpoint.ts';
 import { createMetrics } from './metrics/metrics.ts';
+import { redisUpGauge } from './metrics/redisUp.ts';
 import { subscribeMetrics } from './metrics/subscribe.ts';
 import { startSentry, type SentryHandle } from './sentry/sentry.ts';
 
@@ -53,6 +54,7 @@ export const operations: FeatureFactory = (fc): Feature => {
   const metrics = createMetrics();
   const unsubscribeMetrics = subscribeMetrics(metrics, config, fc.events);
   const stops: (() => void)[] = [];
+  const redisUp = redisUpGauge(metrics.registry, fc.services.store);
 
   // Metrics endpoint(s).
   const listenAt = section(config(), 'metrics')?.listen;
@@ -78,6 +80,10 @@ export const operations: FeatureFactory = (fc): Feature => {
     onState: (route, up) => {
       if (up === undefined) metrics.upstreamUp.remove({ route });
       else metrics.upstreamUp.set({ route }, up ? 1 : 0);
+    },
+    onCertificate: (route, expiresAt) => {
+      if (expiresAt === undefined) metrics.upstreamCertificateExpiry.remove({ route });
+      else metrics.upstreamCertificateExpiry.set({ route }, Math.floor(expiresAt / 1000));
     },
     onTransition: (t) => {
       const s = t.state;
@@ -143,7 +149,7 @@ export const operations: FeatureFactory = (fc): Feature => {
     sentryChain = sentryChain
       .then(() => previous?.close())
       .then(() => {
-        if (s?.dsn) sentry = startSentry(s, log, fc.services.errors);
+        if (s?.dsn) sentry = startSentry(s, log, fc.services.errors, fc.events);
         return sentry?.ready;
       })
       .catch((err) => log.warn({ err }, 'Sentry restart failed'));
@@ -275,6 +281,7 @@ export const operations: FeatureFactory = (fc): Feature => {
     async close() {
       for (const stop of stops) stop();
       unsubscribeMetrics();
+      redisUp.close();
       monitor.close();
       kuma.close();
       await Promise.all([notifier.close(2000), listener?.close(), sentryChain.then(() => sentry?.close())]);

@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type BrandAssetSource, diskAssetSource, isFileName } from '../branding/assetSource.ts';
+import { insideInstallFolder } from './installFolder.ts';
 import type { ObjectStore } from './objectStore.ts';
 
 /** A brand asset source the admin API can upload to. */
@@ -29,14 +30,41 @@ export async function writeFileAtomic(file: string, data: Buffer | string): Prom
   }
 }
 
-/** The branding folder (the branding module's disk source), writable. */
+/** An upload that has no place to go: the folder is Portico's own, or cannot be written. */
+export class NoUploadPlace extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NoUploadPlace';
+  }
+}
+
+const WHERE_INSTEAD =
+  'Put a branding/ folder with a brand.yaml beside routes.yaml, start with --branding <folder>, or configure storage: in routes.yaml.';
+
+/**
+ * The branding folder (the branding module's disk source), writable — unless it is part of
+ * Portico's installation (its default brand, or a link to it), which uploads never touch.
+ */
 export function writableDiskAssets(dir: string): WritableBrandAssetSource {
   const disk = diskAssetSource(dir);
   return {
     ...disk,
     async put(name, body) {
-      await mkdir(disk.dir, { recursive: true });
-      await writeFileAtomic(join(disk.dir, checkedName(name)), body);
+      if (insideInstallFolder(disk.dir))
+        throw new NoUploadPlace(
+          `Uploads never go into Portico's own installation (its default branding folder). ${WHERE_INSTEAD}`,
+        );
+      try {
+        await mkdir(disk.dir, { recursive: true });
+        await writeFileAtomic(join(disk.dir, checkedName(name)), body);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+          throw new NoUploadPlace(`The branding folder cannot be written here (${code}). ${WHERE_INSTEAD}`, {
+            cause: err,
+          });
+        throw err;
+      }
       return { etag: etagOf(body) };
     },
   };

@@ -4,6 +4,7 @@
 // granted on sign-in, so a second authorization with the same IdP session is silent),
 // RP-initiated and back-channel logout, refresh tokens, introspection/revocation, and JWT access
 // tokens for machine clients (client_credentials with resource=urn:portico:api).
+import { parseSetCookie } from 'cookie';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   createServer,
@@ -831,25 +832,19 @@ export class CookieJar {
     if (setCookie === undefined) return;
     const u = new URL(url);
     for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
-      const [pair = '', ...attrs] = line.split(';');
-      const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
+      // The value is kept as sent: a browser sends back exactly what it was given.
+      const c = parseSetCookie(line, { decode: (v) => v });
+      if (!c.name || c.value === undefined) continue;
+      const { name, value } = c;
       const dir = u.pathname.slice(0, u.pathname.lastIndexOf('/'));
-      let path = dir === '' ? '/' : dir;
-      let expires = Infinity;
-      for (const attr of attrs) {
-        const i = attr.indexOf('=');
-        const key = (i === -1 ? attr : attr.slice(0, i)).trim().toLowerCase();
-        const val = i === -1 ? '' : attr.slice(i + 1).trim();
-        if (key === 'path' && val.startsWith('/')) path = val;
-        else if (key === 'max-age' && /^-?\d+$/.test(val)) expires = Date.now() + Number(val) * 1000;
-        else if (key === 'expires' && expires === Infinity) {
-          const t = Date.parse(val);
-          if (!Number.isNaN(t)) expires = t;
-        }
-      }
+      const path = c.path?.startsWith('/') ? c.path : dir === '' ? '/' : dir;
+      // Max-Age wins over Expires (RFC 6265 §5.3).
+      const expires =
+        c.maxAge !== undefined
+          ? Date.now() + c.maxAge * 1000
+          : c.expires && !Number.isNaN(c.expires.getTime())
+            ? c.expires.getTime()
+            : Infinity;
       const id = `${u.hostname}|${path}|${name}`;
       if (expires <= Date.now()) this.#cookies.delete(id);
       else this.#cookies.set(id, { name, value, hostname: u.hostname, path, expires });

@@ -77,18 +77,44 @@ describe('admin API keys', () => {
     assert.equal(json(r).error, 'PORTICO_ERR_TOO_MANY');
   });
 
-  it('locks an IP out after repeated wrong keys, even when it then sends a right one', async (t) => {
+  it('keeps serving a valid key while anyone behind the same load balancer sends wrong keys', async (t) => {
+    // Without trustProxy every caller has the load balancer's address (here 127.0.0.1).
     const gw = await startAdminGateway(
       t,
       routesYaml('http://127.0.0.1:9/', {
         admin: '  rateLimit: { perMinute: 100, failedAuthPerMinute: 3 }\n',
       }),
     );
-    for (let i = 0; i < 3; i++)
-      assert.equal((await api(gw.url, 'GET', 'status', { key: `${keys.ci.key}x` })).status, 401);
-    const r = await api(gw.url, 'GET', 'status', { key: keys.ci.key });
-    assert.equal(r.status, 429);
-    assert.ok(Number(r.headers['retry-after']) >= 1);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++)
+      statuses.push((await api(gw.url, 'GET', 'status', { key: `${keys.ci.key}x` })).status);
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+    for (const key of [keys.ci.key, keys.reader.key])
+      assert.equal((await api(gw.url, 'GET', 'status', { key })).status, 200, key.slice(0, 10));
+  });
+
+  it('throttles wrong keys per presented key id, then all of them together, and never a valid key', async (t) => {
+    const gw = await startAdminGateway(
+      t,
+      routesYaml('http://127.0.0.1:9/', {
+        admin: '  rateLimit: { perMinute: 1000, failedAuthPerMinute: 2 }\n',
+      }),
+    );
+    const wrong = (id: string) => `ptk_${id}_${'A'.repeat(43)}`;
+    const status = async (key: string) => (await api(gw.url, 'GET', 'status', { key })).status;
+    assert.deepEqual([await status(wrong('ci')), await status(wrong('ci'))], [401, 401]);
+    const limited = await api(gw.url, 'GET', 'status', { key: wrong('ci') });
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers['retry-after']) >= 1);
+    // Another id is counted on its own ...
+    assert.equal(await status(wrong('reader')), 401);
+    // ... until failures of every id together reach ten times the per-id limit.
+    const spray: number[] = [];
+    for (let i = 0; i < 20; i++) spray.push(await status(wrong(`bot-${i}`)));
+    assert.equal(spray.filter((s) => s === 401).length, 20 - 3, String(spray));
+    assert.deepEqual(spray.slice(-3), [429, 429, 429]);
+    assert.equal(await status('not-a-key'), 429);
+    assert.equal(await status(keys.ci.key), 200);
   });
 });
 

@@ -139,6 +139,7 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
       'wrongDestination',
       'wrongIssuer',
       'wrongInResponseTo',
+      'failedStatus',
     ];
     for (const variant of variants) {
       const { client, posted } = await signIn(s, 'alice', variant);
@@ -168,6 +169,10 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
       ['wrongDestination', /^Destination https:\/\/elsewhere\.example\/acs is not/],
       ['wrongIssuer', /^Issuer https:\/\/rogue-idp\.example\/metadata is not/],
       ['wrongInResponseTo', /InResponseTo is not valid/],
+      [
+        'failedStatus',
+        /^the Response's StatusCode is urn:oasis:names:tc:SAML:2\.0:status:Responder, not Success$/,
+      ],
     ];
     for (const [variant, reason] of reasons) {
       const txn: LoginTransaction = { idp: 'corp', returnTo: '/', createdAt: Date.now() };
@@ -286,7 +291,7 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
     const ok = await signIn(s, 'bob');
     assert.equal(ok.posted.status, 302, ok.posted.text);
     assert.match(ok.answer.xml, /^<samlp:Response[^>]*>\s*<saml:Issuer>[^<]*<\/saml:Issuer>\s*<ds:Signature/);
-    for (const variant of ['unsigned', 'tampered', 'wrongDestination'] as const) {
+    for (const variant of ['unsigned', 'tampered', 'wrongDestination', 'failedStatus'] as const) {
       const bad = await signIn(s, 'bob', variant);
       assert.equal(bad.posted.status, 400, variant);
     }

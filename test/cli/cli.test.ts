@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,7 +11,13 @@ const dir = mkdtempSync(join(tmpdir(), 'portico-cli-'));
 const portico = (...args: string[]) =>
   spawnSync(process.execPath, ['scripts/portico.js', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, SOME_SECRET: '', SESSION_SECRET: 'x'.repeat(40), OIDC_CLIENT_SECRET: 'y' },
+    env: {
+      ...process.env,
+      SOME_SECRET: '',
+      UNSET_SECRET: '',
+      SESSION_SECRET: 'x'.repeat(40),
+      OIDC_CLIENT_SECRET: 'y',
+    },
   });
 
 describe('portico validate', () => {
@@ -31,7 +39,7 @@ describe('portico validate', () => {
       file,
       'session:\n  secret: ${SOME_SECRET}\nroutes:\n  - id: ai\n    path: dce5/\n    upstream: ftp://x\n',
     );
-    const r = portico('validate', file);
+    const r = portico('validate', '--strict-env', file);
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,
@@ -49,6 +57,56 @@ describe('portico validate', () => {
     const r = portico('validate', 'routes.yaml');
     assert.equal(r.status, 0, r.stderr);
   });
+
+  it('validates the shipped routes.yaml without its secrets: exit 0, the summary, a warning per unset variable', () => {
+    const env = { ...process.env };
+    delete env.SESSION_SECRET;
+    delete env.OIDC_CLIENT_SECRET;
+    const r = spawnSync(process.execPath, ['scripts/portico.js', 'validate', 'routes.yaml'], {
+      encoding: 'utf8',
+      env,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^routes\.yaml: valid — 2 routes \(\/dce5\/, \/\), 1 identity provider/);
+    assert.match(r.stderr, /2 warnings \(--strict-env makes them errors\)/);
+    assert.match(
+      r.stderr,
+      /routes\.yaml:\d+:\d+ +session\.secret: SESSION_SECRET is not set here; it must be set at serve time/,
+    );
+    assert.match(
+      r.stderr,
+      /routes\.yaml:\d+:\d+ +identityProviders\[0\]\.clientSecret: OIDC_CLIENT_SECRET is not set here/,
+    );
+    const strict = spawnSync(
+      process.execPath,
+      ['scripts/portico.js', 'validate', '--strict-env', 'routes.yaml'],
+      {
+        encoding: 'utf8',
+        env,
+      },
+    );
+    assert.equal(strict.status, 1);
+    assert.match(strict.stderr, /invalid, 2 errors/);
+  });
+
+  it('still reports every real error next to an unset variable, and nothing about the placeholder', () => {
+    const file = join(dir, 'unset.yaml');
+    writeFileSync(
+      file,
+      [
+        'session: { secret: ${UNSET_SECRET}, store: redis, redis: { url: "${UNSET_REDIS_URL}" } }',
+        'listen: { port: ${UNSET_PORT} }',
+        'routes:',
+        '  - { id: ai, path: /dce5/, upstream: "${UNSET_UPSTREAM}" }',
+        '  - { id: ai, path: /, upstream: "http://10.0.0.1/" }',
+        '',
+      ].join('\n'),
+    );
+    const r = portico('validate', file);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stderr, /invalid, 1 error\n.*unset\.yaml:5:\d+ +routes\[1\]\.id: duplicate route id "ai"/);
+    assert.doesNotMatch(r.stderr, /placeholder|unset\.invalid/);
+  });
 });
 
 describe('portico hash-key', () => {
@@ -57,5 +115,42 @@ describe('portico hash-key', () => {
     assert.equal(r.status, 0);
     assert.match(r.stdout, /ptk_ci_[A-Za-z0-9_-]{43}/);
     assert.match(r.stdout, /hash: "sha256:[0-9a-f]{64}"/);
+  });
+});
+
+describe('portico serve', () => {
+  it('refuses to start while a variable of the file is unset', () => {
+    const env = { ...process.env };
+    delete env.SESSION_SECRET;
+    const r = spawnSync(process.execPath, ['scripts/portico.js', 'serve', '--config', 'routes.yaml'], {
+      encoding: 'utf8',
+      env,
+    });
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /invalid, not starting\n.*session\.secret: environment variable \$\{SESSION_SECRET\} is not set/,
+    );
+  });
+
+  it('says in one line that the port is in use and exits 1', async (t) => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const port = (taken.address() as AddressInfo).port;
+    const file = join(dir, 'serve.yaml');
+    writeFileSync(file, 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n');
+    const child = spawn(
+      process.execPath,
+      ['scripts/portico.js', 'serve', '--config', file, '--port', String(port), '--host', '127.0.0.1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c;
+    });
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1);
+    assert.equal(stderr, `portico: port ${port} on 127.0.0.1 is in use\n`);
   });
 });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { startTestIdp } from '../helpers/idp.ts';
@@ -92,5 +95,59 @@ routes:
     await page.click('#login-submit');
     await page.waitForURL(`${publicUrl}/dce5/`);
     assert.equal(await page.locator('#who').innerText(), 'bob', 'the primary provider keeps bare names');
+  });
+
+  it("shows brand.yaml's login.help, in the reader's language, on the chooser and on the directory form", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-brand-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(
+      join(dir, 'brand.yaml'),
+      `productName: Acme
+login:
+  help:
+    en-US: 'Trouble signing in? Ask the <a href="mailto:it@acme.example">IT desk</a>.<script>window.pwned = 1</script>'
+    zh-CN: '无法登录？请联系 <a href="mailto:it@acme.example" onclick="window.pwned = 1">IT 服务台</a>。'
+`,
+    );
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    await startGateway(
+      t,
+      `publicUrl: ${publicUrl}
+session: { secret: ${SESSION_SECRET} }
+identityProviders:
+  - { id: github, type: github, name: GitHub, clientId: abc, clientSecret: def }
+  - { id: directory, type: ldap, name: Company directory, url: "ldap://127.0.0.1:9", bindDn: "cn=x", bindPassword: y, userBase: "dc=x" }
+routes:
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/", auth: required }
+`,
+      { port, features: [brandingFeature({ dir, watch: false })] },
+    );
+    const { context, newContext } = await launchBrowser(t, { locale: 'en-US' });
+    const page = await context.newPage();
+    await page.goto(`${publicUrl}/_portico/login`);
+    const help = page.locator('#portico-login-help');
+    assert.equal(await help.innerText(), 'Trouble signing in? Ask the IT desk.');
+    assert.equal(await help.locator('a').getAttribute('href'), 'mailto:it@acme.example');
+    await page.click('#portico-login-directory');
+    await page.waitForSelector('#portico-username');
+    assert.equal(
+      await page.locator('#portico-login-help').innerText(),
+      'Trouble signing in? Ask the IT desk.',
+    );
+    mkdirSync('test-artifacts', { recursive: true });
+    await page.screenshot({ path: 'test-artifacts/login-help.png' });
+
+    const zh = await (await newContext({ locale: 'zh-CN' })).newPage();
+    await zh.goto(`${publicUrl}/_portico/login/directory`);
+    const zhHelp = zh.locator('#portico-login-help');
+    assert.equal(await zhHelp.innerText(), '无法登录？请联系 IT 服务台。');
+    assert.equal(await zhHelp.locator('a').getAttribute('onclick'), null);
+    await zhHelp
+      .locator('a')
+      .click({ noWaitAfter: true })
+      .catch(() => {});
+    for (const p of [page, zh])
+      assert.equal(await p.evaluate(() => (window as { pwned?: number }).pwned), undefined);
   });
 });

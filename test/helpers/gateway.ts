@@ -25,8 +25,8 @@ export async function startGateway(
     watch?: boolean;
     logLevel?: string;
     port?: number;
-    /** Features started with the gateway (admin, storage, …). */
-    features?: FeatureFactory[];
+    /** Features started with the gateway (admin, storage, …); a function gets the routes.yaml path. */
+    features?: FeatureFactory[] | ((file: string) => FeatureFactory[]);
   } = {},
 ): Promise<StartedGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'portico-test-'));
@@ -37,7 +37,7 @@ export async function startGateway(
     port: options.port ?? 0,
     host: '127.0.0.1',
     watch: options.watch ?? false,
-    features: options.features,
+    features: typeof options.features === 'function' ? options.features(file) : options.features,
     env: { ...process.env, ...options.env },
     logger: pino({ level: options.logLevel ?? process.env.PORTICO_TEST_LOG ?? 'silent' }),
   });

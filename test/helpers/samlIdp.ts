@@ -33,7 +33,9 @@ export const SAML_USERS: Record<string, SamlUser> = {
  * - `tampered`: a group value changed after signing;
  * - `foreignKey`: signed with a key the SP does not trust;
  * - `expired`: NotOnOrAfter 10 minutes in the past; `notYetValid`: NotBefore 10 minutes ahead;
- * - `wrongAudience`, `wrongRecipient`, `wrongDestination`, `wrongIssuer`, `wrongInResponseTo`.
+ * - `wrongAudience`, `wrongRecipient`, `wrongDestination`, `wrongIssuer`, `wrongInResponseTo`;
+ * - `failedStatus`: the Response's top-level StatusCode is Responder, yet it carries a valid,
+ *   signed assertion (and, with `signResponse`, the IdP signs that failed Response too).
  */
 export type SamlVariant =
   | 'valid'
@@ -46,7 +48,8 @@ export type SamlVariant =
   | 'wrongRecipient'
   | 'wrongDestination'
   | 'wrongIssuer'
-  | 'wrongInResponseTo';
+  | 'wrongInResponseTo'
+  | 'failedStatus';
 
 export type PostedAnswer = { action: string; SAMLResponse: string; RelayState: string; xml: string };
 
@@ -210,7 +213,10 @@ export async function startSamlIdp(t: Pick<TestContext, 'after'>, options: SamlI
       SubjectRecipient: variant === 'wrongRecipient' ? 'https://elsewhere.example/acs' : acs,
       Issuer: variant === 'wrongIssuer' ? 'https://rogue-idp.example/metadata' : entityId,
       IssueInstant: iso(start),
-      StatusCode: samlify.Constants.StatusCode.Success,
+      StatusCode:
+        variant === 'failedStatus'
+          ? samlify.Constants.StatusCode.Responder
+          : samlify.Constants.StatusCode.Success,
       ConditionsNotBefore: iso(variant === 'notYetValid' ? now + 10 * 60_000 : start),
       ConditionsNotOnOrAfter: iso(end),
       SubjectConfirmationDataNotOnOrAfter: iso(end),

@@ -1,3 +1,4 @@
+import { parseSetCookie } from 'cookie';
 import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { OutgoingHttpHeaders } from 'node:http';
@@ -40,13 +41,15 @@ export class GatewayClient {
       headers,
       body: options.body,
     });
-    for (const c of ([] as string[]).concat(r.headers['set-cookie'] ?? [])) {
-      const [pair] = c.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq).trim();
-      const value = pair!.slice(eq + 1).trim();
-      if (/max-age=0|expires=thu, 01 jan 1970/i.test(c) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
+    for (const line of ([] as string[]).concat(r.headers['set-cookie'] ?? [])) {
+      // Kept as sent, as a browser sends it back; a past expiry or an empty value removes it.
+      const c = parseSetCookie(line, { decode: (v) => v });
+      if (!c.name) continue;
+      const expired =
+        (c.maxAge !== undefined && c.maxAge <= 0) ||
+        (c.expires !== undefined && c.expires.getTime() <= Date.now());
+      if (expired || !c.value) this.cookies.delete(c.name);
+      else this.cookies.set(c.name, c.value);
     }
     return r;
   }

@@ -8,6 +8,7 @@ import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSentryReceiver } from '../helpers/receivers.ts';
+import { startUpstream } from '../helpers/upstream.ts';
 
 async function until(check: () => boolean, ms = 5000, what = 'condition') {
   const end = Date.now() + ms;
@@ -98,5 +99,72 @@ describe('Sentry', () => {
       },
     );
     assert.equal((await send(gw.url, '/_portico/boom', { headers: { 'x-request-id': 'r1' } })).status, 500);
+  });
+
+  it('sends a transaction per request when tracesSampleRate is set, named by the route and never the raw path', async (t) => {
+    const sentry = await startSentryReceiver();
+    t.after(() => sentry.close());
+    const upstream = await startUpstream({ handler: (_q, s) => s.end('ok') });
+    t.after(() => upstream.close());
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /dce5/, upstream: "${upstream.url}" }\nsentry: { dsn: "\${SENTRY_DSN}", environment: test, tracesSampleRate: 1 }\n`,
+      { env: { SENTRY_DSN: sentry.dsn }, features: [operations] },
+    );
+    const transactions = () =>
+      sentry
+        .envelopes()
+        .flatMap((e) => e.items.filter((i) => i.header.type === 'transaction').map((i) => ({ e, i })));
+    // The SDK starts in the background: the first requests may come before it is ready.
+    const deadline = Date.now() + 10_000;
+    while (transactions().length === 0) {
+      assert.ok(Date.now() < deadline, 'no transaction envelope within 10 s');
+      const r = await send(gw.url, '/dce5/users/42?token=top-secret-bearer');
+      assert.equal(r.status, 200);
+      await sleep(100);
+    }
+    const { e, i } = transactions()[0]!;
+    const tx = i.payload as {
+      transaction: string;
+      type: string;
+      start_timestamp: number;
+      timestamp: number;
+      environment: string;
+      contexts: { trace: { op: string; status: string; data: Record<string, unknown> } };
+    };
+    assert.equal(tx.type, 'transaction');
+    assert.equal(tx.transaction, 'GET /dce5/');
+    assert.equal(tx.environment, 'test');
+    assert.equal(tx.contexts.trace.op, 'http.server');
+    assert.equal(tx.contexts.trace.status, 'ok');
+    assert.equal(tx.contexts.trace.data['http.response.status_code'], 200);
+    assert.equal(tx.contexts.trace.data['portico.route'], 'ai');
+    assert.ok(tx.timestamp >= tx.start_timestamp && tx.timestamp - tx.start_timestamp < 10);
+    assert.ok(!e.raw.includes('/users/42') && !e.raw.includes('top-secret-bearer'), e.raw);
+  });
+
+  it('sends no transaction without tracesSampleRate', async (t) => {
+    const sentry = await startSentryReceiver();
+    t.after(() => sentry.close());
+    const gw = await startGateway(
+      t,
+      'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\nsentry: { dsn: "${SENTRY_DSN}" }\n',
+      { env: { SENTRY_DSN: sentry.dsn }, features: [operations, failing] },
+    );
+    for (let i = 0; i < 5; i++) await send(gw.url, '/x');
+    // An error goes out after the requests: had they made transactions, those would be there too.
+    const deadline = Date.now() + 10_000;
+    while (!sentry.envelopes().some((e) => e.items.some((i) => i.header.type === 'event'))) {
+      assert.ok(Date.now() < deadline, 'no event within 10 s');
+      await send(gw.url, '/_portico/boom', { headers: { 'x-request-id': 'r-after' } });
+      await sleep(100);
+    }
+    assert.deepEqual(
+      sentry
+        .envelopes()
+        .flatMap((e) => e.items.map((i) => i.header.type))
+        .filter((type) => type !== 'event' && type !== 'client_report'),
+      [],
+    );
   });
 });

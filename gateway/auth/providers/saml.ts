@@ -16,7 +16,7 @@ import { GatewayError } from '../../errors.ts';
 import type { Lang } from '../../pages/negotiate.ts';
 import { localised } from './oidc.ts';
 import type { ProviderContext } from './registry.ts';
-import { checkAssertion, responseDestination } from './saml/assertion.ts';
+import { checkAssertion, responseDestination, responseStatus, SUCCESS } from './saml/assertion.ts';
 import { createOnceCache } from './saml/replayCache.ts';
 import type { CompleteInput, LoginProvider, LoginResult } from './types.ts';
 
@@ -65,7 +65,8 @@ const FALLBACKS = {
  * POSTed to `/_portico/callback/<id>`. node-saml verifies the XML signature (response or
  * assertion as configured), audience, time conditions and InResponseTo — against this login's
  * own request id, not a shared list. Portico adds what node-saml leaves to the caller:
- * Recipient and Destination = our ACS, the IdP's Issuer, and assertion IDs remembered until
+ * Recipient and Destination = our ACS, the IdP's Issuer, a top-level Success status (node-saml
+ * ignores the status once an assertion is present), and assertion IDs remembered until
  * they expire so a captured response cannot be posted again.
  */
 export function createSamlProvider(
@@ -188,6 +189,9 @@ export function createSamlProvider(
         throw refuse((err as Error).message, err);
       }
       if (!profile?.nameID) throw refuse('no NameID in the assertion');
+      // A failed Response may still carry a validly signed assertion: only Success signs anyone in.
+      const status = responseStatus(profile.getSamlResponseXml?.() ?? '');
+      if (status !== SUCCESS) throw refuse(`the Response's StatusCode is ${status ?? '(none)'}, not Success`);
       const now = Date.now();
       let facts: ReturnType<typeof checkAssertion>;
       try {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { serialize } from 'cookie';
+import { stringifySetCookie } from 'cookie';
 import type { KeyValueStore } from '../../store/keyValueStore.ts';
 import { readCookies } from './sessionCookie.ts';
 import type { LoginTransaction } from './sessionData.ts';
@@ -37,7 +37,9 @@ export function createLoginTransactions(store: KeyValueStore): LoginTransactions
       const existing = readCookies(req.headers.cookie)[LOGIN_COOKIE];
       if (existing && /^[A-Za-z0-9_-]{32,64}$/.test(existing)) return { nonce: existing };
       const nonce = randomBytes(32).toString('base64url');
-      const setCookie = serialize(LOGIN_COOKIE, nonce, {
+      const setCookie = stringifySetCookie({
+        name: LOGIN_COOKIE,
+        value: nonce,
         httpOnly: true,
         sameSite: 'lax',
         secure,

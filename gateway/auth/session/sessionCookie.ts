@@ -1,10 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { parse } from 'cookie';
+import { parseCookie } from 'cookie';
 import signature from 'cookie-signature';
 
 /** Parses a Cookie header tolerantly: a value with broken percent-encoding is kept raw, never a 500. */
 export function readCookies(header: string | undefined): Record<string, string | undefined> {
-  return header ? parse(header) : {};
+  return header ? parseCookie(header) : {};
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { serialize } from 'cookie';
+import { stringifySetCookie } from 'cookie';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { SessionSettings } from '../../config/types.ts';
@@ -143,7 +143,15 @@ export function createSessions(o: Options): Sessions {
   };
 
   const cookie = (value: string, secure: boolean, maxAge: number) =>
-    serialize(settings.cookieName, value, { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge });
+    stringifySetCookie({
+      name: settings.cookieName,
+      value,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure,
+      path: '/',
+      maxAge,
+    });
 
   const sessions: Sessions = {
     cookieName: settings.cookieName,

@@ -1,11 +1,16 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { Route } from '../../config/types.ts';
 import { classifyUpstreamError, UpstreamTimeout, type UpstreamErrorKind } from '../../proxy/upstreamError.ts';
 
-export type ProbeResult =
+export type ProbeResult = (
   | { ok: true; status: number; latencyMs: number }
-  | { ok: false; status?: number; reason: UpstreamErrorKind | 'status'; message: string; latencyMs: number };
+  | { ok: false; status?: number; reason: UpstreamErrorKind | 'status'; message: string; latencyMs: number }
+) & {
+  /** TLS upstreams: when the certificate the handshake presented expires (epoch ms). */
+  certificateExpiresAt?: number;
+};
 
 /**
  * One active check: a GET of the upstream's base URL (or `path`) on a fresh connection, with the
@@ -52,11 +57,30 @@ export function probe(
       });
       req.destroy(err);
     }, timeoutMs);
+    // The check opens its own TLS connection: its handshake shows the certificate the route's
+    // requests get, and when it expires.
+    let certificateExpiresAt: number | undefined;
+    if (route.secure)
+      req.on('socket', (socket) => {
+        socket.once('secureConnect', () => {
+          const notAfter = Date.parse((socket as TLSSocket).getPeerCertificate().valid_to ?? '');
+          if (Number.isFinite(notAfter)) certificateExpiresAt = notAfter;
+        });
+      });
+    const cert = () => (certificateExpiresAt === undefined ? {} : { certificateExpiresAt });
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       res.resume();
-      if (status < 500) done({ ok: true, status, latencyMs: elapsed() });
-      else done({ ok: false, status, reason: 'status', message: `answered ${status}`, latencyMs: elapsed() });
+      if (status < 500) done({ ok: true, status, latencyMs: elapsed(), ...cert() });
+      else
+        done({
+          ok: false,
+          status,
+          reason: 'status',
+          message: `answered ${status}`,
+          latencyMs: elapsed(),
+          ...cert(),
+        });
     });
     req.on('error', (err) => {
       done({
@@ -64,6 +88,7 @@ export function probe(
         reason: classifyUpstreamError(err),
         message: (err as NodeJS.ErrnoException).code ?? err.message,
         latencyMs: elapsed(),
+        ...cert(),
       });
     });
     req.end();

@@ -69,6 +69,8 @@ export function startUpstreamMonitor(o: {
   tlsOptions: (route: Route) => Readonly<Record<string, unknown>>;
   onState: (route: string, up: boolean | undefined) => void;
   onTransition: (t: Transition) => void;
+  /** A TLS upstream's certificate expiry (epoch ms) as its last handshake showed; undefined: forget it. */
+  onCertificate?: (route: string, expiresAt: number | undefined) => void;
 }): UpstreamMonitor {
   const byRoute = new Map<string, UpstreamState>();
   let timer: NodeJS.Timeout | undefined;
@@ -95,6 +97,7 @@ export function startUpstreamMonitor(o: {
       };
       byRoute.set(route.id, st);
     }
+    if (r.certificateExpiresAt !== undefined) o.onCertificate?.(route.id, r.certificateExpiresAt);
     const now = new Date();
     st.checkedAt = now.toISOString();
     st.latencyMs = r.latencyMs;
@@ -134,6 +137,7 @@ export function startUpstreamMonitor(o: {
       if (!routes.some((r) => r.id === id)) {
         byRoute.delete(id);
         o.onState(id, undefined);
+        o.onCertificate?.(id, undefined);
       }
     }
     await Promise.all(

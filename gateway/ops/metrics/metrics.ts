@@ -110,5 +110,11 @@ export function createMetrics() {
       labelNames: ['route'] as const,
       registers,
     }),
+    upstreamCertificateExpiry: new Gauge({
+      name: 'portico_upstream_tls_cert_expiry_timestamp_seconds',
+      help: "When the TLS certificate of a route's https upstream expires (Unix time), as the last health check's handshake showed it.",
+      labelNames: ['route'] as const,
+      registers,
+    }),
   };
 }

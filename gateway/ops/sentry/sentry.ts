@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { SentryConfig } from '../../config/opsSchema.ts';
+import type { EventBus } from '../../events.ts';
 import type { ErrorReport, ErrorReporter } from '../errorReporter.ts';
 import { scrubEvent, scrubHeaders, scrubQuery } from './scrub.ts';
+import { traceRequests } from './traceRequests.ts';
 
 type SentryModule = typeof import('@sentry/node');
 
@@ -14,17 +16,24 @@ export type SentryHandle = {
 const PENDING_MAX = 20;
 
 /**
- * Sentry for unexpected errors only. The SDK is loaded on demand and started without its default
- * integrations: no OpenTelemetry, no auto-instrumentation of http (the proxy's hot path stays as
- * it is), no console breadcrumbs. Errors reported before it is ready are kept (up to 20).
+ * Sentry for unexpected errors, and with `tracesSampleRate` a transaction per request (see
+ * traceRequests.ts). The SDK is loaded on demand and started without its default integrations:
+ * no OpenTelemetry, no auto-instrumentation of http (the proxy's hot path stays as it is), no
+ * console breadcrumbs. Errors reported before it is ready are kept (up to 20).
  */
-export function startSentry(settings: SentryConfig, log: Logger, errors: ErrorReporter): SentryHandle {
+export function startSentry(
+  settings: SentryConfig,
+  log: Logger,
+  errors: ErrorReporter,
+  events: EventBus,
+): SentryHandle {
   const setErrorReporter = errors.use;
   const pending: [unknown, ErrorReport][] = [];
   setErrorReporter((err, report) => {
     if (pending.length < PENDING_MAX) pending.push([err, report]);
   });
   let sentry: SentryModule | undefined;
+  let stopTracing: (() => void) | undefined;
   const ready = import('@sentry/node').then(
     (S) => {
       S.initWithoutDefaultIntegrations({
@@ -33,6 +42,8 @@ export function startSentry(settings: SentryConfig, log: Logger, errors: ErrorRe
         release: settings.release,
         sampleRate: settings.sampleRate,
         tracesSampleRate: settings.tracesSampleRate,
+        // Whole transactions, as every Sentry server version accepts them (not streamed spans).
+        traceLifecycle: 'static',
         // Portico attaches the request itself (scrubbed); the SDK collects nothing on its own.
         dataCollection: {
           userInfo: false,
@@ -79,7 +90,15 @@ export function startSentry(settings: SentryConfig, log: Logger, errors: ErrorRe
       };
       setErrorReporter(capture);
       for (const [err, report] of pending.splice(0)) capture(err, report);
-      log.info({ environment: settings.environment }, 'Sentry error reporting is on');
+      const tracing = (settings.tracesSampleRate ?? 0) > 0;
+      if (tracing) stopTracing = traceRequests(S, events);
+      log.info(
+        {
+          environment: settings.environment,
+          tracesSampleRate: tracing ? settings.tracesSampleRate : undefined,
+        },
+        tracing ? 'Sentry error reporting and tracing are on' : 'Sentry error reporting is on',
+      );
       return true;
     },
     (err) => {
@@ -93,6 +112,7 @@ export function startSentry(settings: SentryConfig, log: Logger, errors: ErrorRe
     async close() {
       setErrorReporter(undefined);
       await ready;
+      stopTracing?.();
       await sentry?.close(2000);
     },
   };

@@ -1,3 +1,5 @@
+import { DOMParser } from '@xmldom/xmldom';
+
 /**
  * Checks node-saml leaves to the caller, made on the assertion node-saml has verified (its
  * xml2js form from `profile.getAssertion()`, never the raw, unsigned response):
@@ -60,6 +62,45 @@ export function checkAssertion(
     issuer: typeof issuerNode === 'object' ? issuerNode._ : undefined,
     expiresAt: Math.max(...ends),
   };
+}
+
+const PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';
+export const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
+
+/**
+ * The top-level StatusCode of a Response (saml-core §3.2.2.2), which node-saml does not look at
+ * once an assertion is present. undefined when the document is not a samlp:Response or has none.
+ */
+export function responseStatus(xml: string): string | undefined {
+  let doc: ReturnType<DOMParser['parseFromString']>;
+  try {
+    doc = new DOMParser({
+      errorHandler: {
+        warning: () => {},
+        error: (msg: string) => {
+          throw new Error(msg);
+        },
+        fatalError: (msg: string) => {
+          throw new Error(msg);
+        },
+      },
+    }).parseFromString(xml, 'text/xml');
+  } catch {
+    return undefined;
+  }
+  const root = doc.documentElement;
+  if (root?.localName !== 'Response' || root.namespaceURI !== PROTOCOL) return undefined;
+  const code = child(child(root, 'Status'), 'StatusCode');
+  return code?.getAttribute('Value') ?? undefined;
+}
+
+function child(parent: Element | undefined, localName: string): Element | undefined {
+  if (!parent) return undefined;
+  for (let n = parent.firstChild; n; n = n.nextSibling) {
+    const e = n as Element;
+    if (n.nodeType === 1 && e.localName === localName && e.namespaceURI === PROTOCOL) return e;
+  }
+  return undefined;
 }
 
 /** The Destination of the response's root element, when it has one (a best-effort read). */
