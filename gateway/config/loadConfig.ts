@@ -155,9 +155,11 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
         problems.push({ path: dotted(full), ...at(nodeAt(full)), message: describeSchemaError(e) });
     }
   }
+  // One message per place: a value the schema already refused is not judged again.
+  const refused = new Set(problems.map((p) => p.path));
   for (const p of semanticProblems(raw, baseDir)) {
     const path = dotted(p.path);
-    if (judged(path)) problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
+    if (judged(path) && !refused.has(path)) problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
   }
   if (problems.length > 0) throw new ConfigError(file, dedupe(problems));
 
