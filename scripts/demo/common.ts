@@ -59,7 +59,12 @@ export function cleanHeaderValue(value: string | string[] | undefined): string |
       // not UTF-8: keep the latin1 reading
     }
   }
-  v = v.replace(CONTROL_CHARS, '').trim();
+  return cleanText(v);
+}
+
+/** Control characters removed (no terminal escapes, no markup-breaking bytes), trimmed, bounded. */
+export function cleanText(value: string): string | null {
+  let v = value.replace(CONTROL_CHARS, '').trim();
   if (v.length > MAX_HEADER_CHARS) v = v.slice(0, MAX_HEADER_CHARS) + '…';
   return v === '' ? null : v;
 }
