@@ -6,7 +6,9 @@ import { type DemoIdentity, readIdentity } from '../../scripts/demo/common.ts';
 import { startCustomerSystem } from '../../scripts/demo/customerSystem.ts';
 import { BEARER_SUBPROTOCOL_PREFIX } from '../../scripts/demo/dce/terminalCredentials.ts';
 import { createShell, type TerminalUser } from '../../scripts/demo/shell.ts';
+import { aiPlatformFromEnv, startUpstreams } from '../../scripts/demo/upstreams.ts';
 import { type DceSetup, signIn, startDce } from '../helpers/dce.ts';
+import { startTestIdp } from '../helpers/idp.ts';
 
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
@@ -350,5 +352,68 @@ describe('the demo shell', () => {
   it('does not grow the line without bound', () => {
     const { out } = run('echo ' + 'x'.repeat(10_000) + '\r');
     assert.ok((out.match(/x{100,}/g) ?? []).every((s) => s.length <= 256));
+  });
+});
+
+describe('the demo IdP', () => {
+  it('answers /favicon.ico with its badge instead of a 404', async (t) => {
+    const idp = await startTestIdp(t, { logErrors: false });
+    const res = await fetch(new URL('favicon.ico', idp.url));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/svg+xml');
+    assert.match(await res.text(), /^<svg /);
+  });
+});
+
+describe('scripts/demo/upstreams.ts for compose and Kubernetes', () => {
+  it('reads the AI platform’s identity provider from DEMO_AI_* variables, and refuses one without a secret', () => {
+    assert.deepEqual(aiPlatformFromEnv({}), { reverseProxy: undefined, identityProviders: [] });
+    assert.deepEqual(
+      aiPlatformFromEnv({
+        DEMO_AI_REVERSE_PROXY: 'https://portal.example.com/dce5',
+        DEMO_AI_IDP_ISSUER: 'https://portal.example.com/_portico/oidc',
+        DEMO_AI_IDP_CLIENT_SECRET: 's3cret',
+      }),
+      {
+        reverseProxy: 'https://portal.example.com/dce5',
+        identityProviders: [
+          {
+            alias: 'portico',
+            issuer: 'https://portal.example.com/_portico/oidc',
+            clientId: 'dce5-ghippo',
+            clientSecret: 's3cret',
+            clientAuthMethod: 'client_secret_post',
+          },
+        ],
+      },
+    );
+    assert.throws(
+      () => aiPlatformFromEnv({ DEMO_AI_IDP_ISSUER: 'https://idp.example.com' }),
+      /CLIENT_SECRET/,
+    );
+    assert.throws(() => aiPlatformFromEnv({ DEMO_AI_IDP_AUTH_METHOD: 'private_key_jwt' }), /AUTH_METHOD/);
+  });
+
+  it('starts the AI platform with that provider behind kc_idp_hint', async (t) => {
+    const idp = await startTestIdp(t, { logErrors: false });
+    const up = await startUpstreams({
+      only: 'ai',
+      aiPort: 0,
+      ai: aiPlatformFromEnv({ DEMO_AI_IDP_ISSUER: idp.issuer, DEMO_AI_IDP_CLIENT_SECRET: 'x' }),
+    });
+    t.after(() => up.close());
+    const auth = await fetch(
+      new URL(
+        'auth/realms/ghippo/protocol/openid-connect/auth?client_id=ghippo&response_type=code&kc_idp_hint=portico' +
+          `&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&redirect_uri=${encodeURIComponent(up.ai!.url)}`,
+        up.ai!.url,
+      ),
+      { redirect: 'manual' },
+    );
+    assert.equal(auth.status, 302);
+    assert.ok(
+      auth.headers.get('location')!.startsWith(idp.endpoints.authorization),
+      auth.headers.get('location')!,
+    );
   });
 });
