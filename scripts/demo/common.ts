@@ -1,5 +1,6 @@
-// Shared plumbing for the demo upstreams (customer system, AI platform): identity headers,
-// HTML escaping, small response helpers and listen/close. node:http only, no framework.
+// Shared plumbing for the demo upstreams (customer system, AI platform): the identity headers the
+// customer system reads (the AI platform reads none), HTML escaping, small response helpers and
+// listen/close. node:http only, no framework.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';

@@ -10,8 +10,9 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { CookieJar, driveLogin, driveLogout, httpRequest } from '../helpers/idp.ts';
-import { type DceSetup, signIn, startDce, tokenRequest, uiLogin } from '../helpers/dce.ts';
+import { startAiPlatform } from '../../scripts/demo/aiPlatform.ts';
+import { type DceSetup, registerBroker, signIn, startDce, tokenRequest, uiLogin } from '../helpers/dce.ts';
+import { CookieJar, driveLogin, driveLogout, httpRequest, startTestIdp } from '../helpers/idp.ts';
 
 const realmPath = 'auth/realms/ghippo';
 
@@ -155,6 +156,41 @@ describe('the AI platform realm (a Keycloak-like broker under /auth/realms/ghipp
     const other = await signIn(setup, { hint: false });
     assert.equal(decodeJwt(other.tokens.access_token).sub, access.sub);
     assert.equal(setup.ai.realm.store.userCount(), 1);
+  });
+
+  it('links a user who comes from a second provider to the realm user of the same username', async (t) => {
+    const first = await startTestIdp(t, { logErrors: false });
+    const second = await startTestIdp(t, { logErrors: false });
+    const ai = await startAiPlatform({
+      port: 0,
+      identityProviders: [
+        {
+          alias: 'corp',
+          displayName: 'Corp SSO',
+          issuer: first.issuer,
+          clientId: 'dce5-ghippo',
+          clientSecret: 'one',
+        },
+        {
+          alias: 'partner',
+          displayName: 'Partner SSO',
+          issuer: second.issuer,
+          clientId: 'dce5-ghippo',
+          clientSecret: 'two',
+        },
+      ],
+    });
+    t.after(() => ai.close());
+    registerBroker(first, ai, 'corp', 'one');
+    registerBroker(second, ai, 'partner', 'two');
+    const page = await httpRequest(uiLogin(ai).url, { jar: new CookieJar() });
+    assert.match(page.body, /id="social-corp"[\s\S]*Corp SSO[\s\S]*id="social-partner"[\s\S]*Partner SSO/);
+    const viaCorp = await signIn({ ai, idp: first, alias: 'corp' });
+    const viaPartner = await signIn({ ai, idp: second, alias: 'partner' });
+    assert.equal(decodeJwt(viaPartner.tokens.access_token).sub, decodeJwt(viaCorp.tokens.access_token).sub);
+    assert.equal(ai.realm.store.userCount(), 1);
+    const bob = await signIn({ ai, idp: second, alias: 'partner' }, { username: 'bob' });
+    assert.notEqual(decodeJwt(bob.tokens.access_token).sub, decodeJwt(viaCorp.tokens.access_token).sub);
   });
 
   it('speaks client_secret_basic and PKCE to the provider when it is registered that way', async (t) => {

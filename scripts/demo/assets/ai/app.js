@@ -4,6 +4,8 @@
 // is a refresh-token grant: once the realm session has ended (logout, or a back-channel logout
 // from the identity provider) the realm answers invalid_grant and the user is sent to sign in.
 // Every URL is resolved against this page, so it works under any proxy prefix (/dce5/…).
+// Tokens live in sessionStorage (this tab only), not in memory as keycloak-js keeps them: each
+// page of this UI is a full page load.
 // window.dce = { ready, accessToken(), api(path, init), claims() } for the other page scripts.
 (() => {
   const config = JSON.parse(document.getElementById('dce-config').textContent);
