@@ -1,6 +1,6 @@
 // `npm start`: the whole OEM OUT picture on one machine, with no external service.
 //   http://localhost:8080/        the demo customer system (through Portico)
-//   http://localhost:8080/dce5/   the demo AI platform, with a web terminal over WebSocket
+//   http://localhost:8080/dce5/   the demo AI platform, with its own sign-in realm and a web terminal
 // plus a development OpenID Connect provider (oidc-provider) with two users.
 import { startDemo } from './demo/startDemo.ts';
 
@@ -20,20 +20,37 @@ process.stdout.write(`
     Customer system   ${base}/
     AI platform       ${base}/dce5/          (sign-in required, group ai-users)
     Web terminal      ${base}/dce5/terminal
+    AI sign-in realm  ${demo.ai.realm.urls.issuer}
     Identity provider ${demo.idp.issuer}
     Health, metrics   ${base}/_portico/readyz   ${base}/_portico/metrics
 
   Sign in as  alice / alice   (in ai-users: may open the AI platform)
          or   bob   / bob     (not in ai-users: the AI platform answers 403)
+  The AI platform signs users in through its own realm, which brokers the same identity
+  provider: pick "OIDC (custom)" on its login page (no password asked a second time).
 
   Edit routes.yaml or branding/brand.yaml and save: Portico reloads them (a broken file is
   rejected with its line numbers and the last good one keeps serving). Ctrl-C stops.
 
 `);
 
-const stop = async () => {
-  await demo.close();
-  process.exit(0);
+let stopping = false;
+const stop = (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  // Closing waits for in-flight requests; a stuck one must not keep the ports.
+  setTimeout(() => process.exit(code === 0 ? 1 : code), 5000).unref();
+  demo.close().then(
+    () => process.exit(code),
+    () => process.exit(1),
+  );
 };
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop(0));
+
+// `npm start` runs this under `sh -c`. When npm is stopped with SIGTERM, npm and the shell go but
+// the signal does not always reach this process, which would keep every port. A changed parent
+// means we were orphaned: stop as if signalled.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop(0);
+}, 500).unref();

@@ -87,10 +87,18 @@ export function navRouter(
         vary: 'Cookie, Accept-Language, Origin',
         'content-type': 'application/json; charset=utf-8',
       });
+      // Where an anonymous visitor can sign in (and so see the entries that need it).
+      const login =
+        identity === undefined && (c.raw.identityProviders?.length ?? 0) > 0
+          ? c.publicUrl
+            ? new URL('/_portico/login', c.publicUrl).href
+            : '/_portico/login'
+          : undefined;
       res.send(
         JSON.stringify({
           lang,
           signedIn: identity !== undefined,
+          login,
           items: buildNav(c, identity, lang).items,
           brand: brand
             ? {

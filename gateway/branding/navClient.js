@@ -16,8 +16,8 @@
   const endpoint = new URL('nav.json', script?.src ? script.src : new URL('/_portico/', location.href));
   const COLOR = /^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(rgb|rgba|hsl|hsla)\([0-9.,%\s/deg]+\))$/;
   const TEXT = {
-    'zh-CN': { label: '产品导航', failed: '导航加载失败' },
-    'en-US': { label: 'Products', failed: 'Navigation could not be loaded' },
+    'zh-CN': { label: '产品导航', failed: '导航加载失败', signIn: '登录' },
+    'en-US': { label: 'Products', failed: 'Navigation could not be loaded', signIn: 'Sign in' },
   };
 
   /** lang → Promise of { lang, items, brand } */
@@ -53,7 +53,14 @@
       items.push(item);
     }
     const brand = data && typeof data.brand === 'object' && data.brand ? data.brand : {};
-    return { lang: data?.lang, items, brand };
+    let login;
+    try {
+      login = data?.login ? new URL(String(data.login), endpoint) : undefined;
+    } catch {
+      login = undefined;
+    }
+    if (login && login.protocol !== 'https:' && login.protocol !== 'http:') login = undefined;
+    return { lang: data?.lang, items, brand, login };
   }
 
   function fetchNav(lang, fresh) {
@@ -266,6 +273,32 @@ nav,.list{margin:0;padding:0}
         label.className = 'label';
         label.setAttribute('part', 'label');
         label.textContent = item.title;
+        a.append(icon, label);
+        li.append(a);
+        list.append(li);
+      }
+      // An anonymous visitor gets a way in rather than an empty list (the entries that need a
+      // sign-in are not listed). Back to this page afterwards when it is on Portico's origin.
+      if (this._data?.login) {
+        const login = new URL(this._data.login);
+        if (login.origin === location.origin)
+          login.searchParams.set('rd', location.pathname + location.search);
+        const li = document.createElement('li');
+        li.setAttribute('part', 'item');
+        const a = document.createElement('a');
+        a.className = 'link';
+        a.setAttribute('part', 'link sign-in');
+        a.href = login.href;
+        a.dataset.id = 'portico-sign-in';
+        const icon = document.createElement('span');
+        icon.className = 'icon';
+        icon.setAttribute('part', 'icon');
+        icon.setAttribute('aria-hidden', 'true');
+        icon.textContent = '→';
+        const label = document.createElement('span');
+        label.className = 'label';
+        label.setAttribute('part', 'label');
+        label.textContent = text.signIn;
         a.append(icon, label);
         li.append(a);
         list.append(li);

@@ -159,7 +159,8 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   const refused = new Set(problems.map((p) => p.path));
   for (const p of semanticProblems(raw, baseDir)) {
     const path = dotted(p.path);
-    if (judged(path) && !refused.has(path)) problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
+    if (judged(path) && !refused.has(path))
+      problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
   }
   if (problems.length > 0) throw new ConfigError(file, dedupe(problems));
 

@@ -1,5 +1,6 @@
-// Shared plumbing for the demo upstreams (customer system, AI platform): identity headers,
-// HTML escaping, small response helpers and listen/close. node:http only, no framework.
+// Shared plumbing for the demo upstreams (customer system, AI platform): the identity headers the
+// customer system reads (the AI platform reads none), HTML escaping, small response helpers and
+// listen/close. node:http only, no framework.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -59,7 +60,12 @@ export function cleanHeaderValue(value: string | string[] | undefined): string |
       // not UTF-8: keep the latin1 reading
     }
   }
-  v = v.replace(CONTROL_CHARS, '').trim();
+  return cleanText(v);
+}
+
+/** Control characters removed (no terminal escapes, no markup-breaking bytes), trimmed, bounded. */
+export function cleanText(value: string): string | null {
+  let v = value.replace(CONTROL_CHARS, '').trim();
   if (v.length > MAX_HEADER_CHARS) v = v.slice(0, MAX_HEADER_CHARS) + '…';
   return v === '' ? null : v;
 }

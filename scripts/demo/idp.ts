@@ -42,6 +42,11 @@ export type IdpClient = {
   backchannelLogoutUri?: string;
   /** Default client_secret_basic; the IdP accepts client_secret_post from it as well. */
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post';
+  /**
+   * Default true. False for a confidential client that does not send PKCE, as a Keycloak broker
+   * does unless its "Use PKCE" switch is on.
+   */
+  pkceRequired?: boolean;
 };
 
 export type ClaimsShape = 'generic' | 'google' | 'gitlab';
@@ -145,6 +150,11 @@ export const DEFAULT_USERS: readonly DemoUser[] = Object.freeze([
 ]);
 
 export const PAGE_TITLE = 'Demo Customer IdP — 客户身份认证';
+
+const FAVICON = Buffer.from(
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#2f6f8f"/>' +
+    '<text x="16" y="21" text-anchor="middle" font-family="system-ui,sans-serif" font-size="14" font-weight="700" fill="#fff">ID</text></svg>',
+);
 
 // ---------------------------------------------------------------------------------------------
 // The slice of oidc-provider's API used here (the package has no type declarations).
@@ -472,6 +482,7 @@ export async function startIdp(options: IdpOptions): Promise<Idp> {
   const backchannelResults: BackchannelResult[] = [];
   const serverErrors: Error[] = [];
   const store = new MemoryStore();
+  const clientsWithoutPkce = new Set<string>();
 
   const server = createServer((req, res) => {
     if (down || !handle) {
@@ -503,7 +514,9 @@ export async function startIdp(options: IdpOptions): Promise<Idp> {
     claims: claimsConfig(shape),
     conformIdTokenClaims: false,
     responseTypes: ['code'],
-    pkce: { required: () => true },
+    pkce: {
+      required: (_ctx: unknown, client: { clientId: string }) => !clientsWithoutPkce.has(client.clientId),
+    },
     ttl: {
       AccessToken: accessTokenTtl,
       AuthorizationCode: 60,
@@ -626,6 +639,8 @@ ${formYes}
         : {}),
     };
     store.entries.set(`Client:${c.clientId}`, { payload: metadata, expiresAt: Infinity });
+    if (c.pkceRequired === false) clientsWithoutPkce.add(c.clientId);
+    else clientsWithoutPkce.delete(c.clientId);
   };
   for (const c of options.clients ?? []) setClient(c);
 
@@ -760,6 +775,16 @@ ${formYes}
     const reqUrl = req.url ?? '/';
     const q = reqUrl.indexOf('?');
     const path = q === -1 ? reqUrl : reqUrl.slice(0, q);
+    if (path === '/favicon.ico') {
+      // Browsers ask every origin for it; answer with the login page's badge instead of a 404.
+      res.writeHead(200, {
+        'content-type': 'image/svg+xml',
+        'cache-control': 'public, max-age=86400',
+        'content-length': String(FAVICON.length),
+      });
+      res.end(req.method === 'HEAD' ? undefined : FAVICON);
+      return;
+    }
     if (path.startsWith(interactionPrefix)) {
       interaction(req, res, path.slice(interactionPrefix.length)).catch((err: unknown) => {
         serverErrors.push(err instanceof Error ? err : new Error(String(err)));

@@ -1,7 +1,16 @@
 // The demo web terminal's "shell": a tiny line-editing command interpreter. It never starts a
-// process or touches the file system: every command is a pure function of the identity and the
+// process or touches the file system: every command is a pure function of the user and the
 // clock. Per connection it keeps one input line (bounded), a short history and a parser state.
-import { type DemoIdentity, headerTitle, IDENTITY_HEADERS } from './common.ts';
+import { cleanText } from './common.ts';
+
+/** Who opened the terminal, from the credential the upgrade carried (claims of a verified JWT). */
+export type TerminalUser = {
+  username: string;
+  email?: string;
+  name?: string;
+  issuer: string;
+  authenticatedBy: 'session token' | 'access key';
+};
 
 export const HOSTNAME = 'dce5';
 const MAX_LINE = 256;
@@ -27,14 +36,13 @@ const dim = (s: string) => `${CSI}2m${s}${RESET}`;
 const green = (s: string) => `${CSI}32m${s}${RESET}`;
 const cyan = (s: string) => `${CSI}36m${s}${RESET}`;
 const blue = (s: string) => `${CSI}1;34m${s}${RESET}`;
-const yellow = (s: string) => `${CSI}33m${s}${RESET}`;
 
 type Command = {
   summary: string;
   run(args: string[], rest: string, ctx: Context): string | undefined;
 };
 
-type Context = { identity: DemoIdentity; user: string; now: () => Date; io: ShellIO };
+type Context = { who: TerminalUser; user: string; now: () => Date; io: ShellIO };
 
 const COMMANDS: Record<string, Command> = {
   help: {
@@ -49,19 +57,19 @@ const COMMANDS: Record<string, Command> = {
       ].join('\r\n'),
   },
   whoami: {
-    summary: 'the identity the gateway sent with this connection',
+    summary: 'who this terminal belongs to, from the token it was opened with',
     run: (_a, _r, ctx) => {
-      const id = ctx.identity;
-      const lines = [bold(ctx.user)];
-      for (const name of IDENTITY_HEADERS) {
-        const v = id.headers[name];
-        lines.push(`  ${(headerTitle(name) + ':').padEnd(32)}${v === undefined ? dim('(not sent)') : v}`);
-      }
-      lines.push(
-        `  ${'X-Portico-Assertion:'.padEnd(32)}${id.assertion ? green('present (signed JWT, not shown)') : dim('(not sent)')}`,
-      );
-      if (id.anonymous) lines.push(yellow('anonymous: no identity headers reached the upstream'));
-      return lines.join('\r\n');
+      const who = ctx.who;
+      const row = (label: string, value: string | undefined) =>
+        `  ${(label + ':').padEnd(18)}${value === undefined ? dim('(none)') : clean(value)}`;
+      return [
+        bold(ctx.user),
+        row('user', who.username),
+        row('email', who.email),
+        row('name', who.name),
+        row('issuer', who.issuer),
+        `  ${'authenticated by:'.padEnd(18)}${green(who.authenticatedBy)} ${dim('(verified JWT, not shown)')}`,
+      ].join('\r\n');
     },
   },
   date: {
@@ -106,8 +114,8 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-export function createShell(identity: DemoIdentity, io: ShellIO, options: { now?: () => Date } = {}): Shell {
-  const user = promptUser(identity);
+export function createShell(who: TerminalUser, io: ShellIO, options: { now?: () => Date } = {}): Shell {
+  const user = promptUser(who);
   const prompt = `${user}@${HOSTNAME}:~$ `;
   let line: string[] = []; // code points, so backspace removes a whole character
   const history: string[] = [];
@@ -125,7 +133,7 @@ export function createShell(identity: DemoIdentity, io: ShellIO, options: { now?
     closed = true;
     io.close();
   };
-  const ctx: Context = { identity, user, now: options.now ?? (() => new Date()), io: { write, close } };
+  const ctx: Context = { who, user, now: options.now ?? (() => new Date()), io: { write, close } };
 
   function replaceLine(text: string): void {
     line = Array.from(text).slice(0, MAX_LINE);
@@ -290,10 +298,15 @@ function execute(text: string, ctx: Context): string | undefined {
   return command.run(args, text, ctx);
 }
 
-/** The user shown in the prompt: X-Forwarded-User, else guest; no blanks, bounded. */
-function promptUser(identity: DemoIdentity): string {
-  const user = (identity.user ?? '').replace(/\s+/g, '_').slice(0, 64);
+/** The user shown in the prompt: the token's username; no blanks or control characters, bounded. */
+function promptUser(who: TerminalUser): string {
+  const user = clean(who.username).replace(/\s+/g, '_').slice(0, 64);
   return user === '' ? 'guest' : user;
+}
+
+/** Claims are printed to a terminal: never let one carry escape sequences. */
+function clean(value: string): string {
+  return cleanText(value) ?? '';
 }
 
 function isWide(ch: string): boolean {

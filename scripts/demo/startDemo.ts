@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { defaultFeatures } from '../../gateway/features.ts';
 import { createGateway, type Gateway } from '../../gateway/server.ts';
-import { startAiPlatform } from './aiPlatform.ts';
+import { type AiPlatform, startAiPlatform } from './aiPlatform.ts';
 import { startCustomerSystem } from './customerSystem.ts';
+import type { IdentityProviderOptions } from './dce/identityProvider.ts';
 import { type Idp, startIdp } from './idp.ts';
 
 export type DemoOptions = {
@@ -19,62 +20,116 @@ export type DemoOptions = {
   idpHost?: string;
   configFile?: string;
   logger?: Logger;
+  /**
+   * The identity provider registered in the AI platform's realm (what a DCE admin enters under
+   * Access Control → Identity Provider → OIDC). Default: the demo IdP, with a confidential client
+   * registered there for the realm's broker endpoint and back-channel logout.
+   */
+  aiPlatformIdp?: IdentityProviderOptions;
+  /** How often the AI platform's UI checks its session (default 10 s). */
+  aiSessionCheckMs?: number;
 };
 
-export type Demo = { publicUrl: string; gateway: Gateway; idp: Idp; close(): Promise<void> };
+export type Demo = { publicUrl: string; gateway: Gateway; idp: Idp; ai: AiPlatform; close(): Promise<void> };
 
 const root = join(import.meta.dirname, '..', '..');
 
+/** The AI platform's route prefix in routes.yaml; the platform's reverseProxy is publicUrl + this. */
+export const AI_PREFIX = '/dce5';
+
 /**
  * The OEM OUT picture on one machine: the demo customer system, the demo AI platform (with its
- * web terminal), a development OpenID Connect provider and Portico with the top-level routes.yaml.
- * Used by `npm start` and by the end-to-end browser test.
+ * own sign-in realm and web terminal), a development OpenID Connect provider and Portico with the
+ * top-level routes.yaml. Used by `npm start` and by the end-to-end browser test.
  */
 export async function startDemo(o: DemoOptions): Promise<Demo> {
   const publicUrl = o.publicUrl ?? `http://localhost:${o.port}`;
+  const reverseProxy = `${publicUrl}${AI_PREFIX}`;
   const clientSecret = randomBytes(16).toString('hex');
-  const customer = await startCustomerSystem({ port: o.customerPort ?? 0 });
-  const ai = await startAiPlatform({ port: o.aiPort ?? 0 });
-  const idp = await startIdp({
-    port: o.idpPort ?? 0,
-    issuerHost: o.idpHost ?? new URL(publicUrl).hostname,
-    clients: [
-      {
-        clientId: 'portico',
-        clientSecret,
-        redirectUris: [`${publicUrl}/_portico/callback/corp`],
-        postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
-        backchannelLogoutUri: `${publicUrl}/_portico/backchannel-logout/corp`,
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const customer = await startCustomerSystem({ port: o.customerPort ?? 0 });
+    started.push(customer);
+    const idp = await startIdp({
+      port: o.idpPort ?? 0,
+      issuerHost: o.idpHost ?? new URL(publicUrl).hostname,
+      clients: [
+        {
+          clientId: 'portico',
+          clientSecret,
+          redirectUris: [`${publicUrl}/_portico/callback/corp`],
+          postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
+          backchannelLogoutUri: `${publicUrl}/_portico/backchannel-logout/corp`,
+        },
+      ],
+    });
+    started.push(idp);
+    const brokerSecret = randomBytes(16).toString('hex');
+    const aiIdp: IdentityProviderOptions = o.aiPlatformIdp ?? {
+      alias: 'customer-sso',
+      displayName: 'OIDC (custom)',
+      issuer: idp.issuer,
+      clientId: 'dce5-ghippo',
+      clientSecret: brokerSecret,
+      clientAuthMethod: 'client_secret_post',
+    };
+    const ai = await startAiPlatform({
+      port: o.aiPort ?? 0,
+      reverseProxy,
+      identityProviders: [aiIdp],
+      sessionCheckMs: o.aiSessionCheckMs,
+    });
+    started.push(ai);
+    if (o.aiPlatformIdp === undefined) {
+      idp.setClient({
+        clientId: aiIdp.clientId,
+        clientSecret: brokerSecret,
+        tokenEndpointAuthMethod: 'client_secret_post',
+        pkceRequired: false,
+        redirectUris: [ai.realm.urls.brokerEndpoint(aiIdp.alias)],
+        postLogoutRedirectUris: [ai.realm.urls.brokerLogoutResponse(aiIdp.alias)],
+        // Server to server: straight to the platform, not through /dce5/, where Portico asks
+        // every request for a signed-in session.
+        backchannelLogoutUri: new URL(
+          `${ai.realm.urls.localPath.slice(1)}/protocol/openid-connect/logout/backchannel-logout`,
+          ai.url,
+        ).href,
+      });
+    }
+    const configFile = o.configFile ?? join(root, 'routes.yaml');
+    const env = {
+      ...process.env,
+      PORTICO_HOST: o.host ?? '127.0.0.1',
+      PORTICO_PORT: String(o.port),
+      PORTICO_PUBLIC_URL: publicUrl,
+      // Demo secrets are made fresh at every start; production takes them from its environment.
+      SESSION_SECRET: process.env.SESSION_SECRET ?? randomBytes(32).toString('hex'),
+      OIDC_CLIENT_SECRET: clientSecret,
+      DEMO_CUSTOMER_URL: customer.url,
+      DEMO_AI_URL: ai.url,
+      DEMO_IDP_ISSUER: idp.issuer,
+    };
+    const gateway = createGateway({
+      configFile,
+      env,
+      logger: o.logger,
+      features: defaultFeatures({ configFile, brandingDir: join(root, 'branding'), hasStorage: false }),
+    });
+    started.push({ close: () => gateway.close(1000) });
+    await gateway.listen();
+    return {
+      publicUrl,
+      gateway,
+      idp,
+      ai,
+      async close() {
+        await gateway.close(1000);
+        await Promise.all([customer.close(), ai.close(), idp.close()]);
       },
-    ],
-  });
-  const configFile = o.configFile ?? join(root, 'routes.yaml');
-  const env = {
-    ...process.env,
-    PORTICO_HOST: o.host ?? '127.0.0.1',
-    PORTICO_PORT: String(o.port),
-    PORTICO_PUBLIC_URL: publicUrl,
-    // Demo secrets are made fresh at every start; production takes them from its environment.
-    SESSION_SECRET: process.env.SESSION_SECRET ?? randomBytes(32).toString('hex'),
-    OIDC_CLIENT_SECRET: clientSecret,
-    DEMO_CUSTOMER_URL: customer.url,
-    DEMO_AI_URL: ai.url,
-    DEMO_IDP_ISSUER: idp.issuer,
-  };
-  const gateway = createGateway({
-    configFile,
-    env,
-    logger: o.logger,
-    features: defaultFeatures({ configFile, brandingDir: join(root, 'branding'), hasStorage: false }),
-  });
-  await gateway.listen();
-  return {
-    publicUrl,
-    gateway,
-    idp,
-    async close() {
-      await gateway.close(1000);
-      await Promise.all([customer.close(), ai.close(), idp.close()]);
-    },
-  };
+    };
+  } catch (err) {
+    // A port in use halfway through must not leave the servers started before it running.
+    await Promise.allSettled(started.map((s) => s.close()));
+    throw err;
+  }
 }

@@ -8,10 +8,11 @@
 // Port 0 picks a free port. One line per server tells where it is
 // ("demo customer system: http://127.0.0.1:8081/ (listening on 0.0.0.0:8081)"); SIGTERM and
 // SIGINT stop them.
-// They trust the identity headers they receive, so they belong behind Portico, on a private
-// network.
+// The customer system trusts the identity headers it receives, so it belongs behind Portico, on a
+// private network. The AI platform reads no header: users sign in through its own realm, which
+// brokers the identity provider named by the DEMO_AI_* variables (see USAGE).
 import { parseArgs } from 'node:util';
-import { startAiPlatform } from './aiPlatform.ts';
+import { type AiPlatformOptions, startAiPlatform } from './aiPlatform.ts';
 import type { DemoServer } from './common.ts';
 import { startCustomerSystem } from './customerSystem.ts';
 
@@ -20,6 +21,13 @@ export const USAGE = `Usage: node scripts/demo/upstreams.ts [options]
   --ai-port N         the demo AI platform (default 8082; 0 picks a free port)
   --host ADDRESS      where both listen (default 127.0.0.1; 0.0.0.0 in a container)
   --only NAME         start only "customer" or "ai"
+The AI platform's realm, from the environment (like ghippo's Helm values and its OIDC form):
+  DEMO_AI_REVERSE_PROXY       its public root, e.g. https://portal.example.com/dce5
+  DEMO_AI_IDP_ISSUER          the identity provider registered in the realm (none if unset)
+  DEMO_AI_IDP_CLIENT_ID       default dce5-ghippo
+  DEMO_AI_IDP_CLIENT_SECRET   required with DEMO_AI_IDP_ISSUER
+  DEMO_AI_IDP_ALIAS           default portico (the value kc_idp_hint selects)
+  DEMO_AI_IDP_AUTH_METHOD     client_secret_post (default) or client_secret_basic
 `;
 
 export type UpstreamsOptions = {
@@ -27,7 +35,33 @@ export type UpstreamsOptions = {
   aiPort?: number;
   host?: string;
   only?: 'customer' | 'ai';
+  /** The AI platform's realm settings (see aiPlatformFromEnv). */
+  ai?: Pick<AiPlatformOptions, 'reverseProxy' | 'identityProviders'>;
 };
+
+/** The AI platform's realm settings from DEMO_AI_* variables; throws a message for the user. */
+export function aiPlatformFromEnv(env: NodeJS.ProcessEnv): NonNullable<UpstreamsOptions['ai']> {
+  const issuer = env.DEMO_AI_IDP_ISSUER;
+  const method = env.DEMO_AI_IDP_AUTH_METHOD ?? 'client_secret_post';
+  if (method !== 'client_secret_post' && method !== 'client_secret_basic')
+    throw new Error('DEMO_AI_IDP_AUTH_METHOD must be client_secret_post or client_secret_basic');
+  if (issuer && !env.DEMO_AI_IDP_CLIENT_SECRET)
+    throw new Error('DEMO_AI_IDP_CLIENT_SECRET must be set with DEMO_AI_IDP_ISSUER');
+  return {
+    reverseProxy: env.DEMO_AI_REVERSE_PROXY || undefined,
+    identityProviders: issuer
+      ? [
+          {
+            alias: env.DEMO_AI_IDP_ALIAS || 'portico',
+            issuer,
+            clientId: env.DEMO_AI_IDP_CLIENT_ID || 'dce5-ghippo',
+            clientSecret: env.DEMO_AI_IDP_CLIENT_SECRET!,
+            clientAuthMethod: method,
+          },
+        ]
+      : [],
+  };
+}
 
 export type Upstreams = {
   customer?: DemoServer;
@@ -46,7 +80,7 @@ export async function startUpstreams(options: UpstreamsOptions = {}): Promise<Up
     if (options.only !== 'ai')
       started.customer = await startCustomerSystem({ port: options.customerPort ?? 8081, host });
     if (options.only !== 'customer')
-      started.ai = await startAiPlatform({ port: options.aiPort ?? 8082, host });
+      started.ai = await startAiPlatform({ port: options.aiPort ?? 8082, host, ...options.ai });
   } catch (err) {
     await started.close();
     throw err;
@@ -97,7 +131,14 @@ async function main(args: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const upstreams = await startUpstreams(options);
+  let ai: UpstreamsOptions['ai'];
+  try {
+    ai = aiPlatformFromEnv(process.env);
+  } catch (err) {
+    process.stderr.write(`upstreams: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const upstreams = await startUpstreams({ ...options, ai });
   const host = options.host ?? '127.0.0.1';
   for (const [name, server] of [
     ['demo customer system', upstreams.customer],

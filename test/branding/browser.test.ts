@@ -3,10 +3,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
-import { startAiPlatform } from '../../scripts/demo/aiPlatform.ts';
 import { startCustomerSystem } from '../../scripts/demo/customerSystem.ts';
 import { launchBrowser } from '../helpers/browser.ts';
+import { startDce } from '../helpers/dce.ts';
 import { startGateway } from '../helpers/gateway.ts';
+import { freePort } from '../helpers/sso.ts';
 import { brandOf } from './helpers.ts';
 
 // The page.evaluate callbacks run in Chromium; tsconfig has no DOM lib, so these are the few
@@ -42,16 +43,18 @@ function rgb(hex: string): string {
 
 describe('branding in a real browser', () => {
   it('shows the AI platform in the customer page’s <portico-nav>, and opens /dce5/ with the brand’s name, logo and colour', async (t) => {
-    const ai = await startAiPlatform({ port: 0 });
+    // The AI platform signs users in through its own realm, so it must know its public root.
+    const port = await freePort();
+    const { ai, alias } = await startDce(t, { ai: { reverseProxy: `http://127.0.0.1:${port}/dce5` } });
     const customer = await startCustomerSystem({ port: 0 });
-    t.after(() => Promise.all([ai.close(), customer.close()]));
+    t.after(() => customer.close());
     const gw = await startGateway(
       t,
       `routes:
   - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", websocket: true, branding: true, nav: { title: { zh-CN: AI 算力中心, en-US: AI Compute Center }, order: 10 } }
   - { id: customer, path: /, upstream: "${customer.url}" }
 `,
-      { features: [brandingFeature({ dir: join(root, 'branding'), watch: false })] },
+      { port, features: [brandingFeature({ dir: join(root, 'branding'), watch: false })] },
     );
     const brand = brandOf(gw);
     const { context } = await launchBrowser(t, { locale: 'zh-CN' });
@@ -92,8 +95,13 @@ describe('branding in a real browser', () => {
       '✦AI 算力中心',
     );
 
-    await Promise.all([page.waitForURL('**/dce5/'), entry.click()]);
-    await page.waitForLoadState('load');
+    await entry.click();
+    await page.click(`#social-${alias}`); // the realm's login page, then the IdP's
+    await page.fill('#username', 'alice');
+    await page.fill('#password', 'alice');
+    await page.click('#login-submit');
+    await page.waitForSelector('#current-user:not([hidden])');
+    assert.equal(page.url(), `${gw.url}/dce5/`);
     const seen = await page.evaluate(async () => {
       const header = document.querySelector('.ghippo-header')!;
       const name = document.querySelector('.ghippo-header-logo-name')!;

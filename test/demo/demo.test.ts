@@ -2,16 +2,26 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { startAiPlatform } from '../../scripts/demo/aiPlatform.ts';
+import { type DemoIdentity, readIdentity } from '../../scripts/demo/common.ts';
 import { startCustomerSystem } from '../../scripts/demo/customerSystem.ts';
-import { createShell } from '../../scripts/demo/shell.ts';
-import { type DemoIdentity, type DemoServer, readIdentity } from '../../scripts/demo/common.ts';
+import { BEARER_SUBPROTOCOL_PREFIX } from '../../scripts/demo/dce/terminalCredentials.ts';
+import { createShell, type TerminalUser } from '../../scripts/demo/shell.ts';
+import { aiPlatformFromEnv, startUpstreams } from '../../scripts/demo/upstreams.ts';
+import { type DceSetup, signIn, startDce } from '../helpers/dce.ts';
+import { startTestIdp } from '../helpers/idp.ts';
 
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /** A terminal client: everything the server printed (ANSI stripped) and a way to wait for text. */
-async function openTerminal(url: string, headers: Record<string, string> = {}) {
-  const ws = new WebSocket(new URL('terminal/ws', url).href.replace(/^http/, 'ws'), 'tty', { headers });
+function terminalUrl(base: string): string {
+  return new URL('terminal/ws', base).href.replace(/^http/, 'ws');
+}
+
+async function openTerminal(url: string, token: string) {
+  const ws = new WebSocket(terminalUrl(url), [
+    'tty',
+    BEARER_SUBPROTOCOL_PREFIX + Buffer.from(token).toString('base64url'),
+  ]);
   let screen = '';
   const waiters = new Set<() => void>();
   ws.on('message', (data) => {
@@ -114,33 +124,46 @@ describe('the demo customer system', () => {
 });
 
 describe('the demo AI platform', () => {
-  let app: DemoServer;
+  // One platform (and IdP) for the whole suite, closed in reverse order of starting.
+  const closers: (() => unknown)[] = [];
+  let setup: DceSetup;
+  let bearer: string;
   before(async () => {
-    app = await startAiPlatform({ port: 0 });
+    setup = await startDce({ after: (close: () => unknown) => void closers.push(close) });
+    bearer = (await signIn(setup)).tokens.access_token;
   });
-  after(() => app.close());
-  const alice = {
-    'x-forwarded-user': 'alice',
-    'x-forwarded-email': 'alice@example.com',
+  after(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+  const app = () => setup.ai;
+  const spoofed = {
+    'x-forwarded-user': 'mallory',
+    'x-forwarded-email': 'mallory@example.com',
     'x-forwarded-groups': 'ai-users',
-    'x-forwarded-preferred-username': 'Alice',
+    'x-forwarded-preferred-username': 'Mallory',
   };
 
-  it('serves a dashboard with the DCE 5 header markup that branding targets', async () => {
-    const res = await fetch(app.url, { headers: alice });
+  it('serves a DCE-shaped page shell (ghippo header, dao-nav, #app, footer) that holds no identity', async () => {
+    const res = await fetch(app().url, { headers: spoofed });
     assert.equal(res.status, 200);
     const html = await res.text();
     assert.match(
       html,
       /<header class="ghippo-header"><a class="ghippo-header-logo" href="\.\/"><img src="static\/logo\.svg" alt=""><span class="ghippo-header-logo-name">AI 算力中心<\/span><\/a><nav class="ghippo-header-nav-main">/,
     );
-    assert.match(html, /gpu-bj-train-01/);
-    assert.match(html, /X-Forwarded-User<\/code><\/th><td>alice</);
+    assert.match(html, /<aside class="dao-nav"/);
+    assert.match(html, /<main id="app"/);
+    assert.match(html, /<footer class="footer-content"><span class="footer-item">/);
+    assert.match(
+      html,
+      /<script type="application\/json" id="dce-config">\{"clientId":"ghippo","realm":"ghippo","sessionCheckMs":\d+\}<\/script>/,
+    );
+    assert.doesNotMatch(html, /mallory|Mallory/, 'identity headers are never read');
   });
 
   it('uses only relative links and asset paths, so it works under the /dce5/ prefix', async () => {
-    for (const path of ['', 'terminal', 'no/such/page']) {
-      const html = await (await fetch(new URL(path, app.url))).text();
+    for (const path of ['', 'terminal', 'access-keys', 'no/such/page']) {
+      const html = await (await fetch(new URL(path, app().url))).text();
       const refs = [...html.matchAll(/\s(?:href|src|action)\s*=\s*["']?([^"'\s>]*)/gi)].map((m) => m[1]!);
       assert.ok(refs.length > 3, `expected links on /${path}`);
       const absolute = refs.filter((r) => r.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(r));
@@ -148,42 +171,81 @@ describe('the demo AI platform', () => {
     }
   });
 
-  it('serves the terminal page with xterm.js and its own script from static/', async () => {
-    const html = await (await fetch(new URL('terminal', app.url))).text();
+  it('serves the terminal page with xterm.js, the UI script and its own script from static/', async () => {
+    const html = await (await fetch(new URL('terminal', app().url))).text();
     assert.match(html, /<div id="terminal"/);
     for (const asset of [
+      'static/app.js',
       'static/xterm/xterm.js',
       'static/xterm/addon-fit.js',
       'static/terminal.js',
       'static/xterm/xterm.css',
     ]) {
       assert.ok(html.includes(`"${asset}"`), asset);
-      const res = await fetch(new URL(asset, app.url));
+      const res = await fetch(new URL(asset, app().url));
       assert.equal(res.status, 200, asset);
       assert.ok((await res.arrayBuffer()).byteLength > 100, asset);
     }
-    const js = await (await fetch(new URL('static/terminal.js', app.url))).text();
+    const js = await (await fetch(new URL('static/terminal.js', app().url))).text();
     assert.match(js, /new URL\('terminal\/ws', location\.href\)/);
   });
 
   it('answers 404 to unknown pages and 405 to other methods', async () => {
-    assert.equal((await fetch(new URL('nope', app.url))).status, 404);
-    assert.equal((await fetch(app.url, { method: 'POST' })).status, 405);
+    assert.equal((await fetch(new URL('nope', app().url))).status, 404);
+    assert.equal((await fetch(app().url, { method: 'POST' })).status, 405);
   });
 
-  it('greets a terminal with a prompt for the X-Forwarded-User of the upgrade request', async (t) => {
-    const term = await openTerminal(app.url, alice);
+  it('opens a terminal for the user of the realm token offered as a subprotocol, answering only "tty"', async (t) => {
+    const term = await openTerminal(app().url, bearer);
     t.after(() => term.ws.terminate());
     assert.equal(term.ws.protocol, 'tty');
     await term.waitFor(/alice@dce5:~\$ $/);
     const out = await term.run('whoami', /alice@dce5:~\$ /);
-    assert.match(out, /X-Forwarded-User:\s+alice\r\n/);
-    assert.match(out, /X-Forwarded-Email:\s+alice@example\.com/);
-    assert.match(out, /X-Forwarded-Groups:\s+ai-users/);
+    assert.match(out, /user:\s+alice\r\n/);
+    assert.match(out, /email:\s+alice@example\.com/);
+    assert.match(
+      out,
+      new RegExp(`issuer:\\s+${setup.ai.realm.urls.issuer.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
+    assert.match(out, /authenticated by:\s+session token/);
+  });
+
+  it('opens a terminal for a personal access key too', async (t) => {
+    const res = await fetch(new URL('apis/ghippo.io/v1alpha1/current-user/accesstokens', app().url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'terminal-test' }),
+    });
+    const key = ((await res.json()) as { token: string }).token;
+    const term = await openTerminal(app().url, key);
+    t.after(() => term.ws.terminate());
+    const out = await term.run('whoami', /alice@dce5:~\$ /);
+    assert.match(out, /issuer:\s+ghippo\.io/);
+    assert.match(out, /authenticated by:\s+access key/);
+  });
+
+  it('refuses an upgrade without DCE credentials, with a forged token, or with identity headers only', async () => {
+    const [header, payload] = bearer.split('.');
+    const forged = `${header}.${payload}.${Buffer.from('not the signature').toString('base64url')}`;
+    for (const [token, headers] of [
+      [undefined, {}],
+      [undefined, spoofed],
+      [forged, {}],
+    ] as const) {
+      const ws = new WebSocket(
+        terminalUrl(app().url),
+        token ? ['tty', BEARER_SUBPROTOCOL_PREFIX + Buffer.from(token).toString('base64url')] : 'tty',
+        { headers },
+      );
+      ws.on('error', () => {});
+      const [, res] = await once(ws, 'unexpected-response');
+      assert.equal(res.statusCode, 401);
+      ws.terminate();
+    }
   });
 
   it('prints a GPU table for nvidia-smi', async (t) => {
-    const term = await openTerminal(app.url, alice);
+    const term = await openTerminal(app().url, bearer);
     t.after(() => term.ws.terminate());
     await term.waitFor(/\$ $/);
     const out = await term.run('nvidia-smi', /alice@dce5:~\$ /);
@@ -193,15 +255,15 @@ describe('the demo AI platform', () => {
   });
 
   it('says "command not found" for anything it does not know', async (t) => {
-    const term = await openTerminal(app.url);
+    const term = await openTerminal(app().url, bearer);
     t.after(() => term.ws.terminate());
-    await term.waitFor(/guest@dce5:~\$ $/);
-    const out = await term.run('rm -rf /', /guest@dce5:~\$ /);
+    await term.waitFor(/alice@dce5:~\$ $/);
+    const out = await term.run('rm -rf /', /alice@dce5:~\$ /);
     assert.match(out, /rm: command not found/);
   });
 
   it('edits the line with backspace and echoes what was typed', async (t) => {
-    const term = await openTerminal(app.url, alice);
+    const term = await openTerminal(app().url, bearer);
     t.after(() => term.ws.terminate());
     await term.waitFor(/\$ $/);
     const from = term.screen.length;
@@ -212,7 +274,7 @@ describe('the demo AI platform', () => {
   });
 
   it('refuses upgrades without the tty subprotocol or on other paths', async () => {
-    const wsUrl = app.url.replace(/^http/, 'ws');
+    const wsUrl = app().url.replace(/^http/, 'ws');
     for (const [url, protocols, status] of [
       [`${wsUrl}terminal/ws`, [], 400],
       [`${wsUrl}terminal/ws`, ['chat'], 400],
@@ -227,9 +289,13 @@ describe('the demo AI platform', () => {
   });
 
   it('refuses a browser upgrade from another origin', async () => {
-    const ws = new WebSocket(new URL('terminal/ws', app.url).href.replace(/^http/, 'ws'), 'tty', {
-      origin: 'https://evil.example',
-    });
+    const ws = new WebSocket(
+      terminalUrl(app().url),
+      ['tty', BEARER_SUBPROTOCOL_PREFIX + Buffer.from(bearer).toString('base64url')],
+      {
+        origin: 'https://evil.example',
+      },
+    );
     ws.on('error', () => {});
     const [, res] = await once(ws, 'unexpected-response');
     assert.equal(res.statusCode, 403);
@@ -238,10 +304,16 @@ describe('the demo AI platform', () => {
 });
 
 describe('the demo shell', () => {
-  const run = (input: string, headers = {}) => {
+  const alice: TerminalUser = {
+    username: 'alice',
+    email: 'alice@example.com',
+    issuer: 'http://localhost:8080/dce5/auth/realms/ghippo',
+    authenticatedBy: 'session token',
+  };
+  const run = (input: string, who: TerminalUser = alice) => {
     let out = '';
     let closed = false;
-    const shell = createShell(readIdentity(headers), {
+    const shell = createShell(who, {
       write: (s) => {
         out += s;
       },
@@ -260,8 +332,8 @@ describe('the demo shell', () => {
       assert.match(out, new RegExp(`\\b${c}\\b`));
   });
 
-  it('strips control characters from identity headers before printing them', () => {
-    const { out } = run('whoami\r', { 'x-forwarded-user': 'eve\x1b]0;pwned\x07' });
+  it('strips control characters from token claims before printing them', () => {
+    const { out } = run('whoami\r', { ...alice, username: 'eve\x1b]0;pwned\x07', name: 'Eve\x1b[2J' });
     assert.doesNotMatch(out, /\x1b\]|\x07/);
     assert.match(out, /eve\]0;pwned@dce5/);
   });
@@ -280,5 +352,68 @@ describe('the demo shell', () => {
   it('does not grow the line without bound', () => {
     const { out } = run('echo ' + 'x'.repeat(10_000) + '\r');
     assert.ok((out.match(/x{100,}/g) ?? []).every((s) => s.length <= 256));
+  });
+});
+
+describe('the demo IdP', () => {
+  it('answers /favicon.ico with its badge instead of a 404', async (t) => {
+    const idp = await startTestIdp(t, { logErrors: false });
+    const res = await fetch(new URL('favicon.ico', idp.url));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/svg+xml');
+    assert.match(await res.text(), /^<svg /);
+  });
+});
+
+describe('scripts/demo/upstreams.ts for compose and Kubernetes', () => {
+  it('reads the AI platform’s identity provider from DEMO_AI_* variables, and refuses one without a secret', () => {
+    assert.deepEqual(aiPlatformFromEnv({}), { reverseProxy: undefined, identityProviders: [] });
+    assert.deepEqual(
+      aiPlatformFromEnv({
+        DEMO_AI_REVERSE_PROXY: 'https://portal.example.com/dce5',
+        DEMO_AI_IDP_ISSUER: 'https://portal.example.com/_portico/oidc',
+        DEMO_AI_IDP_CLIENT_SECRET: 's3cret',
+      }),
+      {
+        reverseProxy: 'https://portal.example.com/dce5',
+        identityProviders: [
+          {
+            alias: 'portico',
+            issuer: 'https://portal.example.com/_portico/oidc',
+            clientId: 'dce5-ghippo',
+            clientSecret: 's3cret',
+            clientAuthMethod: 'client_secret_post',
+          },
+        ],
+      },
+    );
+    assert.throws(
+      () => aiPlatformFromEnv({ DEMO_AI_IDP_ISSUER: 'https://idp.example.com' }),
+      /CLIENT_SECRET/,
+    );
+    assert.throws(() => aiPlatformFromEnv({ DEMO_AI_IDP_AUTH_METHOD: 'private_key_jwt' }), /AUTH_METHOD/);
+  });
+
+  it('starts the AI platform with that provider behind kc_idp_hint', async (t) => {
+    const idp = await startTestIdp(t, { logErrors: false });
+    const up = await startUpstreams({
+      only: 'ai',
+      aiPort: 0,
+      ai: aiPlatformFromEnv({ DEMO_AI_IDP_ISSUER: idp.issuer, DEMO_AI_IDP_CLIENT_SECRET: 'x' }),
+    });
+    t.after(() => up.close());
+    const auth = await fetch(
+      new URL(
+        'auth/realms/ghippo/protocol/openid-connect/auth?client_id=ghippo&response_type=code&kc_idp_hint=portico' +
+          `&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&redirect_uri=${encodeURIComponent(up.ai!.url)}`,
+        up.ai!.url,
+      ),
+      { redirect: 'manual' },
+    );
+    assert.equal(auth.status, 302);
+    assert.ok(
+      auth.headers.get('location')!.startsWith(idp.endpoints.authorization),
+      auth.headers.get('location')!,
+    );
   });
 });

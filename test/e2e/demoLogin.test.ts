@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
+import type { Page } from 'playwright-core';
 import { pino } from 'pino';
-import { startDemo } from '../../scripts/demo/startDemo.ts';
+import { type Demo, startDemo } from '../../scripts/demo/startDemo.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 import { freePort } from '../helpers/sso.ts';
 
+// Callbacks of page.evaluate/waitForFunction run in Chromium; tsconfig has no DOM lib.
+declare const document: {
+  querySelector(selector: string): { textContent: string | null } | null;
+  documentElement: { scrollWidth: number };
+};
+
 /** The whole demo on a free port and a fresh Chromium page, both closed after the test. */
-async function openDemo(t: TestContext) {
+async function openDemo(t: TestContext, viewport = { width: 1280, height: 800 }) {
   const port = await freePort();
   const demo = await startDemo({
     port,
@@ -15,61 +22,91 @@ async function openDemo(t: TestContext) {
     logger: pino({ level: 'silent' }),
   });
   t.after(() => demo.close());
-  const { context } = await launchBrowser(t, { locale: 'en-US' });
+  const { context } = await launchBrowser(t, { locale: 'en-US', viewport });
   return { demo, page: await context.newPage() };
+}
+
+/**
+ * alice opens the AI platform: Portico sends her to the IdP (the one password), then the AI
+ * platform's own realm brokers the same IdP. Until Portico adds `kc_idp_hint` on this route, the
+ * realm shows its login page and she picks "OIDC (custom)"; the IdP answers without a page.
+ */
+async function signInToAiPlatform(page: Page, demo: Demo, username = 'alice') {
+  await page.goto(`${demo.publicUrl}/dce5/`);
+  await page.waitForSelector('#login-submit');
+  assert.ok(page.url().startsWith(demo.idp.issuer), page.url());
+  await page.fill('#username', username);
+  await page.fill('#password', username);
+  await page.click('#login-submit');
+  await page.waitForSelector('#social-customer-sso');
+  assert.ok(
+    page.url().startsWith(`${demo.publicUrl}/dce5/auth/realms/ghippo/protocol/openid-connect/auth?`),
+    page.url(),
+  );
+  await page.click('#social-customer-sso');
+  await page.waitForSelector('#current-user:not([hidden])');
+  assert.equal(page.url(), `${demo.publicUrl}/dce5/`);
 }
 
 describe('the demo in a real browser', () => {
   it('signs alice in once and lets her move between the customer system, the AI platform and its terminal', async (t) => {
     const { demo, page } = await openDemo(t);
 
-    // Opening the AI platform sends the browser to the customer's IdP.
-    await page.goto(`${demo.publicUrl}/dce5/`);
-    await page.waitForSelector('#login-submit');
-    assert.ok(page.url().startsWith(demo.idp.issuer), page.url());
-    await page.fill('#username', 'alice');
-    await page.fill('#password', 'alice');
-    await page.click('#login-submit');
+    // Anonymous, the customer system's navigation offers a way in instead of an empty heading.
+    await page.goto(`${demo.publicUrl}/`);
+    const signInEntry = page.locator('portico-nav a'); // Playwright's CSS pierces the shadow root
+    await signInEntry.first().waitFor({ timeout: 5000 });
+    assert.deepEqual(await signInEntry.allTextContents(), ['→登录'], 'the page is zh-CN');
+    assert.equal(await signInEntry.first().getAttribute('href'), `${demo.publicUrl}/_portico/login?rd=%2F`);
 
-    // Back on the AI platform, signed in, with the brand applied to DCE's header.
-    await page.waitForURL(`${demo.publicUrl}/dce5/`);
-    await page.waitForSelector('.ghippo-header');
-    assert.match(await page.content(), /alice/);
+    await signInToAiPlatform(page, demo);
+    // Inside the AI platform, known from its own token; the brand applied to DCE's header.
+    assert.match(await page.innerText('#current-user'), /alice/);
     const headerBackground = await page.$eval('.ghippo-header', (el) => getComputedStyle(el).backgroundColor);
     assert.equal(headerBackground, 'rgb(22, 104, 220)');
+    assert.equal(demo.idp.loginCount(), 1, 'one password for Portico and the AI platform');
 
     // The customer system at / knows her too, and its menu shows the AI platform.
     await page.goto(`${demo.publicUrl}/`);
     assert.match(await page.content(), /alice@example\.com/);
-    const entry = page.locator('portico-nav a').first(); // Playwright's CSS pierces the shadow root
+    const entry = page.locator('portico-nav a').first();
     await entry.waitFor({ timeout: 5000 });
     assert.match(await entry.innerText(), /AI/);
     assert.equal(new URL((await entry.getAttribute('href'))!).pathname, '/dce5/');
 
-    // The web terminal: a WebSocket through Portico, authenticated by the same session.
+    // The web terminal: a WebSocket through Portico (its session cookie) carrying the AI
+    // platform's own token (a subprotocol), no identity header.
     await page.goto(`${demo.publicUrl}/dce5/terminal`);
-    await page.waitForSelector('.xterm-screen');
-    await page.waitForFunction(
-      () => document.querySelector('.xterm-rows')?.textContent?.includes('$'),
-      null,
-      { timeout: 10_000 },
-    );
+    await page.waitForSelector('#terminal-status.is-open');
+    assert.equal(await page.isVisible('#terminal-reconnect'), false);
     await page.click('.xterm-screen');
     await page.keyboard.type('whoami');
     await page.keyboard.press('Enter');
     await page.waitForFunction(
       () =>
-        /X-Forwarded-User:?\s*alice|user\s*alice|alice@example\.com/i.test(
-          document.querySelector('.xterm-rows')?.textContent ?? '',
-        ),
+        /authenticated by:\s*session token/.test(document.querySelector('.xterm-rows')?.textContent ?? ''),
       null,
-      {
-        timeout: 10_000,
-      },
+      { timeout: 10_000 },
+    );
+    const screen = (await page.textContent('.xterm-rows')) ?? '';
+    assert.match(screen, /user:\s*alice/);
+    assert.match(
+      screen,
+      new RegExp(`issuer:\\s*${demo.publicUrl.replace(/[.:/]/g, '\\$&')}\\/dce5\\/auth\\/realms\\/ghippo`),
     );
     mkdirSync('test-artifacts', { recursive: true });
     await page.screenshot({ path: 'test-artifacts/demo-terminal.png' });
     assert.equal(demo.idp.loginCount(), 1, 'one login for everything');
+  });
+
+  it('fills the AI platform dashboard from its apis/ through Portico with its own bearer token', {
+    todo: 'needs the ai-platform route to pass Authorization through (bearer: passthrough, issue 12 item 1)',
+  }, async (t) => {
+    const { demo, page } = await openDemo(t);
+    await signInToAiPlatform(page, demo);
+    await page.waitForSelector('#whoami-user', { timeout: 10_000 });
+    assert.equal(await page.innerText('#whoami-user'), 'alice');
+    assert.equal(await page.locator('.cluster').count(), 4);
   });
 
   it('refuses bob on the AI platform with a branded 403 page', async (t) => {
@@ -86,5 +123,53 @@ describe('the demo in a real browser', () => {
     assert.match(await page.content(), /Access denied/);
     await page.goto(`${demo.publicUrl}/`);
     assert.match(await page.content(), /bob@example\.com/);
+  });
+
+  it('keeps the navigation and the Log out controls whole on a 375-pixel-wide phone', async (t) => {
+    const width = 375;
+    const { demo, page } = await openDemo(t, { width, height: 780 });
+    mkdirSync('test-artifacts', { recursive: true });
+    const fullyVisible = async (selector: string) => {
+      const boxes = await page.locator(selector).evaluateAll((els) =>
+        els.map((el) => {
+          const r = el.getBoundingClientRect();
+          const style = getComputedStyle(el);
+          return {
+            text: (el.textContent ?? '').trim(),
+            left: r.left,
+            right: r.right,
+            top: r.top,
+            bottom: r.bottom,
+            shown: r.width > 0 && r.height > 0 && style.visibility !== 'hidden',
+          };
+        }),
+      );
+      assert.ok(boxes.length > 0, `${selector}: nothing found`);
+      for (const b of boxes) {
+        assert.ok(b.shown, `${selector} "${b.text}" is not shown`);
+        assert.ok(
+          b.left >= 0 && b.right <= width,
+          `${selector} "${b.text}" spans ${b.left}…${b.right} of ${width}`,
+        );
+        assert.ok(b.top >= 0, `${selector} "${b.text}" starts above the page`);
+      }
+      const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(pageWidth <= width, `the page scrolls sideways (${pageWidth} px wide)`);
+      return boxes;
+    };
+
+    await signInToAiPlatform(page, demo);
+    const navEntries = await fullyVisible('.ghippo-header-nav-main a');
+    assert.equal(navEntries.length, 4);
+    await fullyVisible('#logout');
+    await fullyVisible('#current-user');
+    await page.screenshot({ path: 'test-artifacts/phone-ai-platform.png', fullPage: true });
+
+    await page.goto(`${demo.publicUrl}/`);
+    await page.locator('portico-nav a').first().waitFor({ timeout: 5000 });
+    const embedded = await fullyVisible('portico-nav a');
+    assert.match(embedded[0]!.text, /AI/);
+    await fullyVisible('a[href="/_portico/logout"]');
+    await page.screenshot({ path: 'test-artifacts/phone-customer.png', fullPage: true });
   });
 });

@@ -1,7 +1,11 @@
 // AI 算力中心 demo web terminal: xterm.js in the page, a WebSocket (subprotocol "tty") to
 // terminal/ws, resolved against this page so it works under any proxy prefix (/dce5/…).
 // Keystrokes go up as text frames; whatever the server sends is written to the terminal.
+// The connection is authenticated by the platform's own access token (from app.js), offered as a
+// second subprotocol because a browser cannot set Authorization on a WebSocket (see
+// scripts/demo/dce/terminalCredentials.ts); the server only ever answers with "tty".
 (() => {
+  const BEARER_PREFIX = 'base64url.bearer.authorization.k8s.io.';
   const el = document.getElementById('terminal');
   const status = document.getElementById('terminal-status');
   const reconnect = document.getElementById('terminal-reconnect');
@@ -13,7 +17,7 @@
   };
 
   const { Terminal, FitAddon } = globalThis;
-  if (typeof Terminal !== 'function' || FitAddon === undefined) {
+  if (typeof Terminal !== 'function' || FitAddon === undefined || window.dce === undefined) {
     setStatus('closed', '终端组件加载失败');
     reconnect.hidden = true;
     return;
@@ -50,14 +54,24 @@
   refit();
   new ResizeObserver(refit).observe(el);
 
+  const b64url = (text) => btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   let socket = null;
 
-  const connect = () => {
+  const connect = async () => {
+    setStatus('connecting', '连接中…');
+    let token;
+    try {
+      await window.dce.ready;
+      token = await window.dce.accessToken();
+    } catch {
+      setStatus('closed', '未登录');
+      return;
+    }
     const url = new URL('terminal/ws', location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.hash = '';
-    setStatus('connecting', '连接中…');
-    const ws = new WebSocket(url, 'tty');
+    url.search = '';
+    const ws = new WebSocket(url, ['tty', BEARER_PREFIX + b64url(token)]);
     socket = ws;
     ws.addEventListener('open', () => {
       setStatus('open', '已连接');
