@@ -23,6 +23,9 @@ import { createAccessLogger, createLogger } from './ops/logger.ts';
 import { HTTP_STAGES, handleStageError, runStages, WS_STAGES } from './pipeline.ts';
 import { destroyAgents } from './proxy/agents.ts';
 import { openTunnels } from './proxy/forwardUpgrade.ts';
+import type { KeyValueStore } from './store/keyValueStore.ts';
+import { createMemoryStore } from './store/memoryStore.ts';
+import { createRedisStore } from './store/redisStore.ts';
 
 /**
  * A feature beside the core (metrics, notifications, admin, storage, …): it reads the live config
@@ -50,6 +53,14 @@ export type FeatureContext = {
   identityOf: (req: IncomingMessage) => Promise<Identity | undefined>;
   /** Ends every session of a user on every replica (admin API). */
   revokeSessions: (q: { idp?: string; sub?: string; username?: string }) => Promise<number>;
+  /** The signed-in session of a request: id, identity, sign-in time and absolute expiry (epoch ms). Store errors throw. */
+  sessionOf: (
+    req: IncomingMessage,
+  ) => Promise<{ id: string; identity: Identity; createdAt: number; expiresAt: number } | undefined>;
+  /** Ends one session (single logout from the OpenID Provider); `channels.sessionEnded` follows. */
+  endSession: (id: string) => Promise<void>;
+  /** The gateway's key-value store: Redis shared by replicas with `session.store: redis`, else memory. */
+  store: KeyValueStore;
 };
 
 export type FeatureFactory = (ctx: FeatureContext) => Feature;
@@ -91,6 +102,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   const routers: Router[] = [];
 
   const auth: Auth = createAuth(current, log);
+  const store: KeyValueStore = auth.sessions.redis
+    ? createRedisStore(auth.sessions.redis)
+    : createMemoryStore({ maxEntries: 100_000 });
   routers.push(loginRouter(auth, () => current));
   routers.push(samlMetadataRouter(() => auth.providers(current)));
   const features: Feature[] = [
@@ -281,6 +295,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     identityOf: async (req) =>
       (await Promise.resolve(auth.sessions.load(req)).catch(() => undefined))?.data.identity,
     revokeSessions: (q) => auth.sessions.revoke(q),
+    sessionOf: async (req) => {
+      const loaded = await auth.sessions.load(req);
+      const identity = loaded?.data.identity;
+      if (!loaded || !identity) return undefined;
+      const createdAt = loaded.data.createdAt ?? 0;
+      return { id: loaded.id, identity, createdAt, expiresAt: createdAt + auth.sessions.maxAgeMs };
+    },
+    endSession: (id) => auth.sessions.destroy(id),
+    store,
   };
   for (const factory of options.features ?? []) {
     const feature = factory(featureContext);
@@ -341,6 +364,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       clearTimeout(timer);
       for (const f of features.reverse())
         await f.close?.().catch((err) => log.warn({ err, feature: f.name }, 'feature close failed'));
+      await store.close();
       await auth.close();
       destroyAgents();
     },

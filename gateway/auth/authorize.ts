@@ -28,7 +28,7 @@ export function authorize(ctx: HttpContext | UpgradeContext): void {
       headers: { 'www-authenticate': 'Bearer realm="portico"' },
     });
   }
-  if (!isAllowed(route, ctx.identity)) {
+  if (!isAllowed(route.allow, ctx.identity)) {
     if (channels.audit.hasSubscribers) {
       channels.audit.publish({
         type: 'access.denied',

@@ -220,11 +220,15 @@ export function loginRouter(auth: Auth, config: () => Config): Router {
     tokens: Tokens | undefined,
     idpSid: string | undefined,
   ) {
+    const previous = req.session.identity ? req.session.id : undefined;
     await new Promise<void>((resolve, reject) =>
       req.session.regenerate((err) =>
         err ? reject(new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: err })) : resolve(),
       ),
     );
+    // Signing in again replaces the session: what was bound to the old one ends with it.
+    if (previous && channels.sessionEnded.hasSubscribers)
+      channels.sessionEnded.publish({ sessionId: previous });
     const now = Date.now();
     req.session.identity = identity;
     req.session.tokens = tokens;

@@ -17,4 +17,6 @@ export const channels = {
   login: channel('portico:login'),
   /** { type, ... } for audit-worthy events (logout, access denied, admin change). */
   audit: channel('portico:audit'),
+  /** { sessionId } whenever a Portico session ends: logout, revocation, expiry, failed refresh, re-login. */
+  sessionEnded: channel('portico:session-ended'),
 };

@@ -25,7 +25,7 @@ routes:
 `,
   { env: {} },
 );
-const route = (id: string): Route => config.routes.find((r) => r.id === id)!;
+const route = (id: string): Route['allow'] => config.routes.find((r) => r.id === id)!.allow;
 
 function who(email: string | undefined, emailVerified?: boolean): Identity {
   return { idp: 'corp', sub: 'mallory', username: 'mallory', email, emailVerified, groups: [] };

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../../config/duration.ts';
 import type { Config } from '../../config/types.ts';
 import { GatewayError } from '../../errors.ts';
+import { channels } from '../../ops/channels.ts';
 import { createRedisClient, type RedisConfig } from '../redis.ts';
 import { LruSessionStore } from './lruStore.ts';
 import type { LoginTransaction, StoredSession } from './sessionData.ts';
@@ -111,6 +112,11 @@ export function createSessions(config: Config, log: Logger): Sessions {
     return keys;
   };
 
+  /** Tells features (the OpenID Provider ends its own sessions and grants with it). */
+  const ended = (sessionId: string) => {
+    if (channels.sessionEnded.hasSubscribers) channels.sessionEnded.publish({ sessionId });
+  };
+
   /** Absolute and idle expiry; idle tracking writes at most once a minute, not on every request. */
   const check = (id: string, data: StoredSession): LoadedSession | undefined => {
     const now = Date.now();
@@ -120,6 +126,7 @@ export function createSessions(config: Config, log: Logger): Sessions {
     ) {
       cache.delete(id);
       storeDestroy(id).catch(() => {});
+      ended(id);
       return undefined;
     }
     if (data.identity && (!data.lastSeen || now - data.lastSeen > 60_000)) {
@@ -170,6 +177,7 @@ export function createSessions(config: Config, log: Logger): Sessions {
     async destroy(id) {
       cache.delete(id);
       await storeDestroy(id);
+      ended(id);
       if (redis) await redis.publish(REVOKED_CHANNEL, id).catch(() => {});
     },
     async revoke(q) {
