@@ -7,6 +7,7 @@ import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { agentFor, tlsOptionsFor } from '../proxy/agents.ts';
 import { parseDuration } from './duration.ts';
 import { interpolateEnv, protectVariables } from './interpolate.ts';
+import { oidcProviderProblems } from './oidcProviderProblems.ts';
 import { configSchema } from './schema.ts';
 import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import type { Config, RawConfig, RawRoute, Route } from './types.ts';
@@ -207,6 +208,7 @@ function semanticProblems(raw: RawConfig): PathProblem[] {
       seen.add(p.id);
     });
   }
+  out.push(...oidcProviderProblems(raw));
   if (raw.session?.store === 'redis' && !raw.session.redis)
     out.push({ path: ['session', 'redis'], message: 'is required when store is redis' });
   if (Array.isArray(raw.trustProxy)) {

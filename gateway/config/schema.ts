@@ -1,5 +1,6 @@
 import { adminSchema, storageSchema } from './adminSchema.ts';
-import { duration, listenAddress } from './schemaParts.ts';
+import { oidcProviderSchema } from './oidcProviderSchema.ts';
+import { allowRules, duration, listenAddress } from './schemaParts.ts';
 import { auditSchema, healthSchema, metricsSchema, notificationsSchema, sentrySchema } from './opsSchema.ts';
 
 const id = {
@@ -45,21 +46,7 @@ const route = {
       properties: { connect: duration, idle: duration },
     },
     auth: { enum: ['required', 'optional', 'none'] },
-    allow: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        groups: stringList,
-        emails: stringList,
-        domains: stringList,
-        users: stringList,
-        idps: stringList,
-        claims: {
-          type: 'object',
-          additionalProperties: { anyOf: [{ type: 'string' }, stringList, { type: 'boolean' }] },
-        },
-      },
-    },
+    allow: allowRules,
     inject: {
       type: 'object',
       additionalProperties: false,
@@ -411,6 +398,7 @@ export const configSchema = {
     notifications: notificationsSchema,
     storage: storageSchema,
     admin: adminSchema,
+    oidcProvider: oidcProviderSchema,
     metrics: metricsSchema,
     health: healthSchema,
     sentry: sentrySchema,

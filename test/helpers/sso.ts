@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway, type StartedGateway } from './gateway.ts';
 import { type RawResponse, send } from './http.ts';
 import { CookieJar, driveLogin, type Idp, startTestIdp } from './idp.ts';
@@ -82,6 +83,9 @@ export async function startSso(
     port?: number;
     clientId?: string;
     keyPrefix?: string;
+    /** Features started with the gateway (the OpenID Provider, admin, …). */
+    features?: FeatureFactory[];
+    env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<SsoSetup> {
   const port = options.port ?? (await freePort());
@@ -111,7 +115,7 @@ ${store === 'redis' ? `  redis: { url: "${redisUrl}", keyPrefix: "${options.keyP
   - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: ${clientId}, clientSecret: portico-secret, scopes: [openid, profile, email, groups, offline_access] }
 ${options.extra ?? ''}routes:
 ${routes}`;
-  const gw = await startGateway(t, yaml, { port });
+  const gw = await startGateway(t, yaml, { port, features: options.features, env: options.env });
   return { idp, gw, port, publicUrl, yaml };
 }
 

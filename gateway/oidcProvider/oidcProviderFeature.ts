@@ -1,0 +1,210 @@
+import type { IncomingMessage } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { JWK } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { isAllowed } from '../auth/isAllowed.ts';
+import { parseDuration } from '../config/duration.ts';
+import type { RawOidcProviderConfig } from '../config/oidcProviderSchema.ts';
+import type { Config } from '../config/types.ts';
+import { GatewayError } from '../errors.ts';
+import { channels } from '../ops/channels.ts';
+import type { FeatureContext, FeatureFactory } from '../server.ts';
+import { buildProvider } from './buildProvider.ts';
+import { claimsOf } from './claimsOf.ts';
+import { clientMetadata } from './clientMetadata.ts';
+import { cookieKeys } from './cookieKeys.ts';
+import { endBoundSessions } from './endBoundSessions.ts';
+import { interactionHandler } from './interactionHandler.ts';
+import { logoutTokenGate } from './logoutTokenGate.ts';
+import { sessionBindings } from './sessionBindings.ts';
+import { loadSigningKey } from './signingKey.ts';
+import { storeAdapter } from './storeAdapter.ts';
+import { subjectOf } from './subjectOf.ts';
+import type { KoaContext, OidcProvider } from './types.ts';
+
+type PorticoSession = NonNullable<Awaited<ReturnType<FeatureContext['sessionOf']>>>;
+
+/**
+ * Portico as an OpenID Provider (SPEC §9) under /_portico/oidc, for upstreams that sign users in
+ * with OIDC (DCE 5's ghippo, Grafana, the customer system). Idle until routes.yaml has
+ * `oidcProvider:`; clients and publicUrl are read from the live config. Everything the provider
+ * issues is bound to the Portico session of the browser it was issued to, and ends with it.
+ */
+export const oidcProviderFeature: FeatureFactory = (ctx) => {
+  const log = ctx.log.child({ feature: 'oidcProvider' });
+  const opConfig = () => ctx.config().raw.oidcProvider as RawOidcProviderConfig | undefined;
+  const client = (id: string) => opConfig()?.clients.find((c) => c.id === id);
+  // Sessions are made with the session settings of the start; so is their ceiling here.
+  const sessionTtlMs = parseDuration(ctx.config().raw.session?.maxAge ?? '8h');
+  const adapter = storeAdapter(ctx.store, {
+    client: (id) => {
+      const c = client(id);
+      return c ? clientMetadata(c) : undefined;
+    },
+    longestTtlMs: sessionTtlMs,
+  });
+  const bindings = sessionBindings(ctx.store);
+  // Ended here moments ago: refused at once, before the store has caught up.
+  const ended = new LRUCache<string, true>({ max: 10_000, ttl: 10 * 60_000 });
+  const sessions = new WeakMap<IncomingMessage, Promise<PorticoSession | undefined>>();
+  const sessionOf = (req: IncomingMessage) => {
+    let s = sessions.get(req);
+    if (!s) sessions.set(req, (s = ctx.sessionOf(req)));
+    return s;
+  };
+
+  let signingKey: Promise<JWK> | undefined;
+  let built:
+    | { key: string; provider: OidcProvider; handle: ReturnType<OidcProvider['callback']> }
+    | undefined;
+  const providerFor = async (config: Config): Promise<NonNullable<typeof built>> => {
+    const publicUrl = config.publicUrl!;
+    const secret = config.raw.session?.secret;
+    const secrets = Array.isArray(secret) ? secret : secret ? [secret] : [];
+    const issuer = `${publicUrl.origin}/_portico/oidc`;
+    const key = `${issuer}\n${secrets.join('\n')}`;
+    if (built?.key === key) return built;
+    signingKey ??= loadSigningKey(ctx.store).catch((err) => {
+      signingKey = undefined;
+      throw err;
+    });
+    const jwk = await signingKey;
+    if (built?.key === key) return built;
+    const provider = buildProvider({
+      issuer,
+      secure: publicUrl.protocol === 'https:',
+      cookieKeys: cookieKeys(secrets),
+      signingKey: jwk,
+      adapter,
+      sessionTtlSeconds: Math.ceil(sessionTtlMs / 1000),
+      findAccount,
+      needsPorticoLogin,
+      clientRefuses,
+      pkceRequired: (id) => client(id)?.pkce === 'required',
+      onCodeIssued,
+      onLogout,
+      fetch: logoutTokenGate(ctx.store),
+      log,
+    });
+    built = { key, provider, handle: provider.callback() };
+    return built;
+  };
+  const currentProvider = async () => (await providerFor(ctx.config())).provider;
+
+  async function findAccount(kctx: KoaContext, id: string, token?: { grantId?: string }) {
+    let identity: PorticoSession['identity'] | undefined;
+    if (token?.grantId) {
+      const bound = await bindings.grant(token.grantId);
+      if (!bound || ended.has(bound.porticoSession)) return undefined;
+      identity = bound.identity;
+      // A reload that narrows a client's `allow` takes effect at its next token or userinfo call.
+      const clientId = kctx.oidc?.client?.clientId;
+      if (clientId && !isAllowed(client(clientId)?.allow, identity)) return undefined;
+    } else {
+      identity = (await sessionOf(kctx.req))?.identity;
+    }
+    if (!identity || subjectOf(identity) !== id) return undefined;
+    const claims = claimsOf(identity);
+    return { accountId: id, claims: async () => claims };
+  }
+
+  async function needsPorticoLogin(kctx: KoaContext): Promise<boolean> {
+    const session = await sessionOf(kctx.req);
+    if (!session) return true;
+    const sub = subjectOf(session.identity);
+    const oidc = kctx.oidc!;
+    // Just signed in through the interaction, from this very Portico session.
+    if (oidc.result?.login) return oidc.result.login.accountId !== sub;
+    const op = oidc.session;
+    if (!op?.accountId || op.accountId !== sub) return true;
+    return (await bindings.porticoSessionOf(op.uid)) !== session.id;
+  }
+
+  async function clientRefuses(kctx: KoaContext): Promise<boolean> {
+    const session = await sessionOf(kctx.req);
+    const clientId = kctx.oidc?.client?.clientId;
+    if (!session || !clientId) return false;
+    const c = client(clientId);
+    return !c || !isAllowed(c.allow, session.identity);
+  }
+
+  async function onCodeIssued(kctx: KoaContext): Promise<void> {
+    const oidc = kctx.oidc!;
+    const code = oidc.entities.AuthorizationCode!;
+    const clientId = oidc.client!.clientId;
+    const session = await sessionOf(kctx.req);
+    // The checks saw this session a moment ago; a code must never outlive or outgrow it.
+    if (!session || subjectOf(session.identity) !== code.accountId)
+      throw new Error('the Portico session changed while the authorization was answered');
+    const sid = oidc.session?.sidFor(clientId);
+    const bound =
+      sid !== undefined &&
+      (await bindings.bind(session, {
+        clientId,
+        sid,
+        sub: code.accountId,
+        grantId: code.grantId,
+        uid: oidc.session!.uid,
+      }));
+    if (!bound) throw new Error('the Portico session has expired');
+  }
+
+  async function onLogout(kctx: KoaContext): Promise<void> {
+    const session = await sessionOf(kctx.req);
+    if (session) await ctx.endSession(session.id);
+  }
+
+  const pending = new Set<Promise<void>>();
+  const onSessionEnded = (message: unknown) => {
+    const id = (message as { sessionId?: string }).sessionId;
+    if (!id) return;
+    ended.set(id, true);
+    const work = endBoundSessions(id, {
+      bindings,
+      adapter,
+      provider: async () => (opConfig() && ctx.config().publicUrl ? currentProvider() : undefined),
+      log,
+    })
+      .catch((err) => log.warn({ err }, 'could not end the OpenID Provider sessions of an ended session'))
+      .finally(() => pending.delete(work));
+    pending.add(work);
+  };
+  channels.sessionEnded.subscribe(onSessionEnded);
+
+  // Never from the request's Host: Portico may sit behind a TLS-terminating load balancer.
+  const asPublicRequest = (req: Request, _res: Response, next: NextFunction) => {
+    const config = ctx.config();
+    if (!opConfig() || !config.publicUrl) {
+      next(new GatewayError('PORTICO_ERR_NOT_FOUND'));
+      return;
+    }
+    req.headers['x-forwarded-proto'] = config.publicUrl.protocol.slice(0, -1);
+    req.headers['x-forwarded-host'] = config.publicUrl.host;
+    req.headers['x-forwarded-for'] =
+      (req as { portico?: { clientIp?: string } }).portico?.clientIp ?? req.socket.remoteAddress ?? '';
+    next();
+  };
+  const op = express.Router();
+  op.get(
+    '/interaction/:uid',
+    interactionHandler({ provider: currentProvider, sessionOf, client, bindings, adapter }),
+  );
+  op.use(async (req, res, next) => {
+    try {
+      (await providerFor(ctx.config())).handle(req, res);
+    } catch (err) {
+      next(err);
+    }
+  });
+  const router = express.Router();
+  router.use('/oidc', asPublicRequest, op);
+
+  return {
+    name: 'oidcProvider',
+    routers: [router],
+    close: async () => {
+      channels.sessionEnded.unsubscribe(onSessionEnded);
+      await Promise.all(pending);
+    },
+  };
+};
