@@ -22,12 +22,16 @@ export type OpClient = {
 
 export type OpSetup = SsoSetup & { issuer: string; clients: OpClient[] };
 
-/** `oidcProvider:` for routes.yaml, each secret read from ${OP_SECRET_<n>}. */
+/** The environment variable a client's secret is read from: OP_SECRET_<ID>. */
+export const secretVariable = (c: Pick<OpClient, 'id'>) =>
+  `OP_SECRET_${c.id.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
+
+/** `oidcProvider:` for routes.yaml, each secret read from the environment. */
 export function oidcProviderYaml(clients: OpClient[]): string {
-  const lines = clients.map((c, i) => {
+  const lines = clients.map((c) => {
     const parts = [
       `id: ${c.id}`,
-      `secret: "\${OP_SECRET_${i}}"`,
+      `secret: "\${${secretVariable(c)}}"`,
       `redirectUris: [${c.redirectUris.map((u) => `"${u}"`).join(', ')}]`,
     ];
     if (c.postLogoutRedirectUris)
@@ -42,7 +46,7 @@ export function oidcProviderYaml(clients: OpClient[]): string {
 }
 
 export function secretsEnv(clients: OpClient[]): NodeJS.ProcessEnv {
-  return Object.fromEntries(clients.map((c, i) => [`OP_SECRET_${i}`, c.secret]));
+  return Object.fromEntries(clients.map((c) => [secretVariable(c), c.secret]));
 }
 
 /**
@@ -58,6 +62,8 @@ export async function startOp(
     keyPrefix?: string;
     port?: number;
     extraIdps?: string;
+    /** More top-level routes.yaml (admin:, …), after oidcProvider:. */
+    extra?: string;
     env?: NodeJS.ProcessEnv;
     features?: FeatureFactory[];
     idp?: SsoSetup['idp'];
@@ -72,7 +78,7 @@ export async function startOp(
       keyPrefix: options.keyPrefix,
       port: options.port,
       idp: options.idp,
-      extra: `${options.extraIdps ?? ''}${oidcProviderYaml(clients)}`,
+      extra: `${options.extraIdps ?? ''}${oidcProviderYaml(clients)}${options.extra ?? ''}`,
       features: [oidcProviderFeature, ...(options.features ?? [])],
       env: { ...secretsEnv(clients), ...options.env },
     },
