@@ -56,7 +56,7 @@ export function buildProvider(p: ProviderParts): OidcProvider {
         p.clientRefuses,
       ),
     );
-  const cookie = { httpOnly: true, sameSite: 'lax', secure: p.secure, path: COOKIE_PATH };
+  const cookie = { httpOnly: true, sameSite: 'lax', secure: p.secure };
   const provider: OidcProvider = new Provider(p.issuer, {
     adapter: p.adapter,
     jwks: { keys: [p.signingKey] },
@@ -67,7 +67,8 @@ export function buildProvider(p: ProviderParts): OidcProvider {
         interaction: 'portico_op_interaction',
         resume: 'portico_op_resume',
       },
-      long: cookie,
+      // The session cookie serves the whole issuer; the interaction cookies get their own paths below it.
+      long: { ...cookie, path: COOKIE_PATH },
       short: cookie,
     },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
@@ -127,6 +128,8 @@ export function buildProvider(p: ProviderParts): OidcProvider {
       await p.onLogout(ctx);
   });
   provider.on('server_error', (_ctx: unknown, err: Error) => p.log.error({ err }, 'OpenID Provider error'));
+  // Errors outside the library's own handler (the hooks above): logged here, not on stderr.
+  provider.on('error', (err: Error) => p.log.error({ err }, 'OpenID Provider request failed'));
   provider.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }) => {
     if (!(err instanceof LogoutTokenAlreadySent))
       p.log.warn({ err, client: client.clientId }, 'back-channel logout failed');

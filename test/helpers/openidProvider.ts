@@ -101,7 +101,7 @@ export async function relyingParty(
   );
 }
 
-export type Hop = { status: number; path: string };
+export type Hop = { status: number; path: string; setCookie: string[] };
 
 /**
  * Plays a browser from `start` through every redirect on Portico's own origin, and returns the
@@ -117,7 +117,11 @@ export async function followToClient(
   const hops: Hop[] = [];
   for (let i = 0; i < 15; i++) {
     const r = await browser.request(url.href);
-    hops.push({ status: r.status, path: url.pathname });
+    hops.push({
+      status: r.status,
+      path: url.pathname,
+      setCookie: ([] as string[]).concat(r.headers['set-cookie'] ?? []),
+    });
     const location = r.headers.location;
     if (r.status < 300 || r.status >= 400 || !location)
       throw new Error(`a page was shown at ${url.pathname}: ${r.status} ${r.text.slice(0, 300)}`);
