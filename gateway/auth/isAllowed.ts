@@ -2,11 +2,11 @@ import type { Route } from '../config/types.ts';
 import type { Identity } from '../context.ts';
 
 /**
- * `allow` rules (a route's, or an OpenID Provider client's): a user passes when ANY listed rule matches (groups, users, emails,
- * email domains, identity providers, claims). No rules means any signed-in user. Emails are
- * compared whole and case-insensitively, and only when they have exactly one `@`; a domain rule
- * matches the part after it exactly (`example.com` never matches `evil-example.com` nor
- * `example.com.evil.io`), or a subdomain when written `.example.com`.
+ * `allow` rules (a route's, or an OpenID Provider client's): a user passes when ANY listed rule
+ * matches (groups, users, emails, email domains, identity providers, claims). No rules means any
+ * signed-in user. Emails are compared whole and case-insensitively, and only when they have
+ * exactly one `@`; a domain rule matches the part after it exactly (`example.com` never matches
+ * `evil-example.com` nor `example.com.evil.io`), or a subdomain when written `.example.com`.
  */
 export function isAllowed(allow: Route['allow'], identity: Identity | undefined): boolean {
   if (!identity) return false;

@@ -2,7 +2,6 @@ import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { isAllowed } from '../auth/isAllowed.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { RawOidcProviderConfig } from '../config/oidcProviderSchema.ts';
 import type { Config } from '../config/types.ts';
@@ -10,17 +9,16 @@ import { GatewayError } from '../errors.ts';
 import { channels } from '../ops/channels.ts';
 import type { FeatureContext, FeatureFactory } from '../server.ts';
 import { buildProvider } from './buildProvider.ts';
-import { claimsOf } from './claimsOf.ts';
 import { clientMetadata } from './clientMetadata.ts';
 import { cookieKeys } from './cookieKeys.ts';
 import { endBoundSessions } from './endBoundSessions.ts';
 import { interactionHandler } from './interactionHandler.ts';
 import { logoutTokenGate } from './logoutTokenGate.ts';
+import { porticoSessionHooks } from './porticoSessionHooks.ts';
 import { sessionBindings } from './sessionBindings.ts';
 import { loadSigningKey } from './signingKey.ts';
 import { storeAdapter } from './storeAdapter.ts';
-import { subjectOf } from './subjectOf.ts';
-import type { KoaContext, OidcProvider } from './types.ts';
+import type { OidcProvider } from './types.ts';
 
 type PorticoSession = NonNullable<Awaited<ReturnType<FeatureContext['sessionOf']>>>;
 
@@ -53,6 +51,8 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
     return s;
   };
 
+  const hooks = porticoSessionHooks({ sessionOf, endSession: ctx.endSession, client, bindings, ended });
+
   let signingKey: Promise<JWK> | undefined;
   let built:
     | { key: string; provider: OidcProvider; handle: ReturnType<OidcProvider['callback']> }
@@ -77,12 +77,8 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
       signingKey: jwk,
       adapter,
       sessionTtlSeconds: Math.ceil(sessionTtlMs / 1000),
-      findAccount,
-      needsPorticoLogin,
-      clientRefuses,
+      ...hooks,
       pkceRequired: (id) => client(id)?.pkce === 'required',
-      onCodeIssued,
-      onLogout,
       fetch: logoutTokenGate(ctx.store),
       log,
     });
@@ -90,69 +86,6 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
     return built;
   };
   const currentProvider = async () => (await providerFor(ctx.config())).provider;
-
-  async function findAccount(kctx: KoaContext, id: string, token?: { grantId?: string }) {
-    let identity: PorticoSession['identity'] | undefined;
-    if (token?.grantId) {
-      const bound = await bindings.grant(token.grantId);
-      if (!bound || ended.has(bound.porticoSession)) return undefined;
-      identity = bound.identity;
-      // A reload that narrows a client's `allow` takes effect at its next token or userinfo call.
-      const clientId = kctx.oidc?.client?.clientId;
-      if (clientId && !isAllowed(client(clientId)?.allow, identity)) return undefined;
-    } else {
-      identity = (await sessionOf(kctx.req))?.identity;
-    }
-    if (!identity || subjectOf(identity) !== id) return undefined;
-    const claims = claimsOf(identity);
-    return { accountId: id, claims: async () => claims };
-  }
-
-  async function needsPorticoLogin(kctx: KoaContext): Promise<boolean> {
-    const session = await sessionOf(kctx.req);
-    if (!session) return true;
-    const sub = subjectOf(session.identity);
-    const oidc = kctx.oidc!;
-    // Just signed in through the interaction, from this very Portico session.
-    if (oidc.result?.login) return oidc.result.login.accountId !== sub;
-    const op = oidc.session;
-    if (!op?.accountId || op.accountId !== sub) return true;
-    return (await bindings.porticoSessionOf(op.uid)) !== session.id;
-  }
-
-  async function clientRefuses(kctx: KoaContext): Promise<boolean> {
-    const session = await sessionOf(kctx.req);
-    const clientId = kctx.oidc?.client?.clientId;
-    if (!session || !clientId) return false;
-    const c = client(clientId);
-    return !c || !isAllowed(c.allow, session.identity);
-  }
-
-  async function onCodeIssued(kctx: KoaContext): Promise<void> {
-    const oidc = kctx.oidc!;
-    const code = oidc.entities.AuthorizationCode!;
-    const clientId = oidc.client!.clientId;
-    const session = await sessionOf(kctx.req);
-    // The checks saw this session a moment ago; a code must never outlive or outgrow it.
-    if (!session || subjectOf(session.identity) !== code.accountId)
-      throw new Error('the Portico session changed while the authorization was answered');
-    const sid = oidc.session?.sidFor(clientId);
-    const bound =
-      sid !== undefined &&
-      (await bindings.bind(session, {
-        clientId,
-        sid,
-        sub: code.accountId,
-        grantId: code.grantId,
-        uid: oidc.session!.uid,
-      }));
-    if (!bound) throw new Error('the Portico session has expired');
-  }
-
-  async function onLogout(kctx: KoaContext): Promise<void> {
-    const session = await sessionOf(kctx.req);
-    if (session) await ctx.endSession(session.id);
-  }
 
   const pending = new Set<Promise<void>>();
   const onSessionEnded = (message: unknown) => {

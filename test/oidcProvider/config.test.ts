@@ -119,7 +119,7 @@ describe('oidcProvider in routes.yaml', () => {
     assert.match(problems.map((p) => p.message).join('\n'), /needs publicUrl[\s\S]*needs identityProviders/);
   });
 
-  it('serves a client added by a reload at the next request, and stops serving one removed', async (t) => {
+  it('serves a client added by a reload at the next request, applies narrowed allow rules, and stops serving one removed', async (t) => {
     const rp = `http://127.0.0.1:${await freePort()}`;
     const first: OpClient = { id: 'first', secret: `first-${GOOD_SECRET}`, redirectUris: [`${rp}/first`] };
     const added: OpClient = { id: 'added', secret: `added-${GOOD_SECRET}`, redirectUris: [`${rp}/added`] };
@@ -142,6 +142,22 @@ describe('oidcProvider in routes.yaml', () => {
     const after = await authorizationRequest(addedConfig, added);
     const tokens = await after.redeem((await followToClient(browser, after.url)).location);
     assert.equal(tokens.claims()!.preferred_username, 'alice');
+
+    // `allow` narrowed by a reload: alice's next authorization and refresh are refused.
+    s.gw.write(withClients([first, { ...added, allow: '{ users: [bob] }' }]));
+    assert.equal(s.gw.gateway.reload().ok, true);
+    const denied = await authorizationRequest(addedConfig, added);
+    assert.equal(
+      (await followToClient(browser, denied.url)).location.searchParams.get('error'),
+      'access_denied',
+    );
+    await assert.rejects(
+      oc.refreshTokenGrant(addedConfig, tokens.refresh_token!),
+      (err: oc.ResponseBodyError) => {
+        assert.equal(err.error, 'invalid_grant');
+        return true;
+      },
+    );
 
     // `added` alone now: `first` is gone, and so is what it was given.
     s.gw.write(withClients([added]));
