@@ -67,6 +67,7 @@ export async function startOp(
     env?: NodeJS.ProcessEnv;
     features?: FeatureFactory[];
     idp?: SsoSetup['idp'];
+    session?: Record<string, string>;
   } = {},
 ): Promise<OpSetup> {
   const s = await startSso(
@@ -78,6 +79,7 @@ export async function startOp(
       keyPrefix: options.keyPrefix,
       port: options.port,
       idp: options.idp,
+      session: options.session,
       extra: `${options.extraIdps ?? ''}${oidcProviderYaml(clients)}${options.extra ?? ''}`,
       features: [oidcProviderFeature, ...(options.features ?? [])],
       env: { ...secretsEnv(clients), ...options.env },

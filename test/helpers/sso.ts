@@ -86,6 +86,8 @@ export async function startSso(
     /** Features started with the gateway (the OpenID Provider, admin, …). */
     features?: FeatureFactory[];
     env?: NodeJS.ProcessEnv;
+    /** More `session:` keys, e.g. `idleTimeout: 3s`. */
+    session?: Record<string, string>;
   } = {},
 ): Promise<SsoSetup> {
   const port = options.port ?? (await freePort());
@@ -111,7 +113,11 @@ export async function startSso(
 session:
   secret: ${SESSION_SECRET}
   store: ${store}
-${store === 'redis' ? `  redis: { url: "${redisUrl}", keyPrefix: "${options.keyPrefix ?? `t${port}:`}" }\n` : ''}identityProviders:
+${Object.entries(options.session ?? {})
+  .map(([k, v]) => `  ${k}: ${v}\n`)
+  .join(
+    '',
+  )}${store === 'redis' ? `  redis: { url: "${redisUrl}", keyPrefix: "${options.keyPrefix ?? `t${port}:`}" }\n` : ''}identityProviders:
   - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: ${clientId}, clientSecret: portico-secret, scopes: [openid, profile, email, groups, offline_access] }
 ${options.extra ?? ''}routes:
 ${routes}`;

@@ -21,7 +21,7 @@ import { freePort, type GatewayClient, login, logout } from '../helpers/sso.ts';
 
 const ADMIN_KEY = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
 
-async function setup(t: TestContext) {
+async function setup(t: TestContext, session?: Record<string, string>) {
   const receiver = await startLogoutReceiver(t);
   const rp = `http://127.0.0.1:${await freePort()}`;
   const ghippo: OpClient = {
@@ -37,6 +37,7 @@ async function setup(t: TestContext) {
     redirectUris: [`${rp}/login/generic_oauth`],
   };
   const s = await startOp(t, [ghippo, grafana], {
+    session,
     features: [adminFeature()],
     extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(ADMIN_KEY)}", scopes: [sessions:revoke] }\n`,
   });
@@ -157,6 +158,21 @@ describe('logout through the OpenID Provider', () => {
     const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
     assert.equal(token.sid, g.claims.sid);
     assert.equal(await signedInToPortico(browser), false);
+  });
+
+  it('sends a logout token when Portico finds the session expired', async (t) => {
+    const { s, receiver, ghippo } = await setup(t, { idleTimeout: '3s' });
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const g = await signInTo(s.issuer, browser, ghippo);
+    // Idle expiry is noticed when the session is next presented on a route: keep presenting it.
+    const presented = () => browser.request('/app/', { headers: { accept: 'application/json' } });
+    for (let i = 0; (await presented()).status !== 401; i++) {
+      assert.ok(i < 100, 'the idle session expired within 25 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
+    assert.equal(token.sid, g.claims.sid);
+    await assert.rejects(oc.refreshTokenGrant(g.config, g.tokens.refresh_token!), refused('invalid_grant'));
   });
 
   it('ends the previous user’s client sessions when another user signs in on the same browser', async (t) => {
