@@ -2,15 +2,16 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { adminFeature } from './admin/adminFeature.ts';
 import { brandingFeature } from './branding/brandingFeature.ts';
+import { oidcProviderFeature } from './oidcProvider/oidcProviderFeature.ts';
 import { operations } from './ops/operations.ts';
 import type { FeatureFactory } from './server.ts';
 import { storageFeature } from './storage/storageFeature.ts';
 
 /**
  * The features `portico serve` and the demo start beside the core, in order: object storage
- * (branding assets, audit archive), branding and navigation, the admin API, and operations
- * (metrics, health checks, alerts, audit, Sentry). Each reads the live config, so a feature
- * whose keys are absent from routes.yaml stays idle.
+ * (branding assets, audit archive), branding and navigation, the admin API, the OpenID Provider,
+ * and operations (metrics, health checks, alerts, audit, Sentry). Each reads the live config, so a
+ * feature whose keys are absent from routes.yaml stays idle (and a reload that adds them wakes it).
  */
 export function defaultFeatures(options: {
   configFile: string;
@@ -30,6 +31,7 @@ export function defaultFeatures(options: {
     storage.feature,
     brandingFeature({ dir: brandingDir, source }),
     adminFeature({ branding: { dir: brandingDir, source } }),
+    oidcProviderFeature,
     operations,
   ];
 }

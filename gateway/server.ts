@@ -73,8 +73,12 @@ export type FeatureContext = {
   env: NodeJS.ProcessEnv;
   /** The signed-in identity of a request (session cookie), for endpoints like nav.json. */
   identityOf: (req: IncomingMessage) => Promise<Identity | undefined>;
-  /** The session of a request, with its id. */
-  sessionOf: (req: IncomingMessage) => Promise<{ id: string; identity: Identity } | undefined>;
+  /** The signed-in session of a request: id, identity, sign-in time and absolute expiry (epoch ms). Store errors throw. */
+  sessionOf: (
+    req: IncomingMessage,
+  ) => Promise<{ id: string; identity: Identity; createdAt: number; expiresAt: number } | undefined>;
+  /** Ends one session on every replica (single logout from the OpenID Provider). */
+  endSession: (id: string, reason: string) => Promise<void>;
   /** Ends every session of a user on every replica (admin API). */
   revokeSessions: (q: RevokeQuery) => Promise<number>;
 };
@@ -322,8 +326,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 
   const sessionOf = async (req: IncomingMessage) => {
-    const loaded = await Promise.resolve(sessions.load(req)).catch(() => undefined);
-    return loaded ? { id: loaded.id, identity: loaded.data.identity } : undefined;
+    const loaded = await sessions.load(req);
+    if (!loaded) return undefined;
+    const { identity, createdAt } = loaded.data;
+    return { id: loaded.id, identity, createdAt, expiresAt: createdAt + sessions.maxAgeMs };
   };
   const featureContext: FeatureContext = {
     config: () => current,
@@ -333,8 +339,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     reload: () => reload(),
     configFile: options.configFile,
     env,
-    identityOf: async (req) => (await sessionOf(req))?.identity,
+    identityOf: async (req) => (await sessionOf(req).catch(() => undefined))?.identity,
     sessionOf,
+    endSession: (id, reason) => sessions.end(id, reason),
     revokeSessions: (q) => sessions.revoke(q),
   };
   const extraStages: Required<FeatureStages> = { beforeForward: [], response: [] };

@@ -1,9 +1,12 @@
 const BASE = 'http://portico.invalid';
+/** The one own page a login may return to: the OpenID Provider's pending authorization. */
+const OP_INTERACTION = /^\/_portico\/oidc\/interaction\/[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * The `rd=` return path after login or logout: only a path on this site. Anything that a browser
  * could read as another origin (`//evil`, `/\evil`, tab or newline between the slashes, which
- * URL parsers drop, `https:`, `javascript:`) falls back to `/`.
+ * URL parsers drop, `https:`, `javascript:`) falls back to `/`. Portico's own pages are refused,
+ * except the OpenID Provider's pending authorization (`/_portico/oidc/interaction/<uid>`, exactly).
  */
 export function safeReturnPath(rd: unknown, fallback = '/'): string {
   if (typeof rd !== 'string' || rd === '' || rd.length > 2048) return fallback;
@@ -41,5 +44,6 @@ export function safeReturnPath(rd: unknown, fallback = '/'): string {
     decodedPath.startsWith('/\\')
   )
     return fallback;
-  return path.startsWith('/_portico/') ? fallback : path;
+  if (path.startsWith('/_portico/')) return OP_INTERACTION.test(path) ? path : fallback;
+  return path;
 }

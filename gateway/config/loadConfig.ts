@@ -19,6 +19,7 @@ import {
   type UnsetVariables,
   unsetMessage,
 } from './interpolate.ts';
+import { oidcProviderProblems } from './oidcProviderProblems.ts';
 import { configSchema } from './schema.ts';
 import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import { semanticProblems } from './semantics.ts';
@@ -162,6 +163,12 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
     if (judged(path) && !refused.has(path))
       problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
   }
+  // The OpenID Provider's checks read a section the schema has accepted.
+  if (!problems.some((p) => p.path.startsWith('oidcProvider')))
+    for (const p of oidcProviderProblems(raw)) {
+      const path = dotted(p.path);
+      if (judged(path)) problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
+    }
   if (problems.length > 0) throw new ConfigError(file, dedupe(problems));
 
   try {

@@ -1,6 +1,7 @@
 import { adminSchema, storageSchema } from './adminSchema.ts';
+import { oidcProviderSchema } from './oidcProviderSchema.ts';
 import { redisSchema } from './redisSchema.ts';
-import { duration, listenAddress } from './schemaParts.ts';
+import { allowRules, duration, listenAddress } from './schemaParts.ts';
 import { auditSchema, healthSchema, metricsSchema, notificationsSchema, sentrySchema } from './opsSchema.ts';
 
 const id = {
@@ -56,21 +57,7 @@ const route = {
       pattern: '^[A-Za-z0-9._-]{1,64}$',
       'x-hint': 'the alias of the identity provider in the upstream Keycloak (kc_idp_hint)',
     },
-    allow: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        groups: stringList,
-        emails: stringList,
-        domains: stringList,
-        users: stringList,
-        idps: stringList,
-        claims: {
-          type: 'object',
-          additionalProperties: { anyOf: [{ type: 'string' }, stringList, { type: 'boolean' }] },
-        },
-      },
-    },
+    allow: allowRules,
     inject: {
       type: 'object',
       additionalProperties: false,
@@ -432,6 +419,7 @@ export const configSchema = {
     notifications: notificationsSchema,
     storage: storageSchema,
     admin: adminSchema,
+    oidcProvider: oidcProviderSchema,
     metrics: metricsSchema,
     health: healthSchema,
     sentry: sentrySchema,

@@ -30,6 +30,10 @@ export function describeSchemaError(e: ErrorObject): string {
       return hint ? `must be ${hint}` : 'has an unsupported form';
     case 'pattern':
       return `"${String(e.data)}" must be ${hint ?? `of the form ${e.schema}`}`;
+    case 'minItems': {
+      const n = (e.params as { limit: number }).limit;
+      return `must list at least ${n} ${n === 1 ? 'entry' : 'entries'}`;
+    }
     case 'type':
       return hint ? `must be ${hint}` : (e.message ?? 'has the wrong type');
     default:

@@ -14,3 +14,22 @@ export const listenAddress = {
   host: { type: 'string', minLength: 1 },
   port: { type: 'integer', minimum: 0, maximum: 65535 },
 } as const;
+
+const stringList = { type: 'array', items: { type: 'string', minLength: 1 } } as const;
+
+/** Who may pass: a route's `allow`, and an OpenID Provider client's (any matching rule admits). */
+export const allowRules = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    groups: stringList,
+    emails: stringList,
+    domains: stringList,
+    users: stringList,
+    idps: stringList,
+    claims: {
+      type: 'object',
+      additionalProperties: { anyOf: [{ type: 'string' }, stringList, { type: 'boolean' }] },
+    },
+  },
+} as const;

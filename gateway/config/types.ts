@@ -17,6 +17,8 @@ export type ProviderDefinition<T extends RawIdentityProvider['type']> = Extract<
 >;
 export type RawSession = NonNullable<RawConfig['session']>;
 export type AllowRules = NonNullable<RawRoute['allow']>;
+export type RawOidcProviderConfig = NonNullable<RawConfig['oidcProvider']>;
+export type RawOidcClient = RawOidcProviderConfig['clients'][number];
 
 /** A route compiled at load time: everything the hot path needs is precomputed here. */
 export type Route = {

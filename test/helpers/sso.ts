@@ -2,6 +2,7 @@ import { parseSetCookie } from 'cookie';
 import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway, type StartedGateway } from './gateway.ts';
 import { type RawResponse, send } from './http.ts';
 import { CookieJar, driveLogin, type Idp, startTestIdp } from './idp.ts';
@@ -85,6 +86,11 @@ export async function startSso(
     port?: number;
     clientId?: string;
     keyPrefix?: string;
+    /** Features started with the gateway (the OpenID Provider, admin, …). */
+    features?: FeatureFactory[];
+    env?: NodeJS.ProcessEnv;
+    /** More `session:` keys, e.g. `idleTimeout: 3s`. */
+    session?: Record<string, string>;
   } = {},
 ): Promise<SsoSetup> {
   const port = options.port ?? (await freePort());
@@ -110,11 +116,15 @@ export async function startSso(
 session:
   secret: ${SESSION_SECRET}
   store: ${store}
-${store === 'redis' ? `  redis: { url: "${redisUrl}", keyPrefix: "${options.keyPrefix ?? `t${port}:`}" }\n` : ''}identityProviders:
+${Object.entries(options.session ?? {})
+  .map(([k, v]) => `  ${k}: ${v}\n`)
+  .join(
+    '',
+  )}${store === 'redis' ? `  redis: { url: "${redisUrl}", keyPrefix: "${options.keyPrefix ?? `t${port}:`}" }\n` : ''}identityProviders:
   - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: ${clientId}, clientSecret: portico-secret, scopes: [openid, profile, email, groups, offline_access] }
 ${options.extra ?? ''}routes:
 ${routes}`;
-  const gw = await startGateway(t, yaml, { port });
+  const gw = await startGateway(t, yaml, { port, features: options.features, env: options.env });
   return { idp, gw, port, publicUrl, yaml };
 }
 

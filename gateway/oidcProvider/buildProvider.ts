@@ -1,0 +1,141 @@
+import type { JWK } from 'jose';
+// @ts-expect-error -- oidc-provider ships no type declarations; see ./types.ts.
+import Provider, { interactionPolicy } from 'oidc-provider';
+import type { Logger } from 'pino';
+import { LogoutTokenAlreadySent } from './logoutTokenGate.ts';
+import type { Pages } from '../pages/pages.ts';
+import { providerPages } from './providerPages.ts';
+import type { KoaContext, OidcAdapter, OidcProvider } from './types.ts';
+
+export type Account = { accountId: string; claims: () => Promise<Record<string, unknown>> };
+
+export type ProviderParts = {
+  /** `${publicUrl}/_portico/oidc` */
+  issuer: string;
+  /** publicUrl is https: cookies are Secure. */
+  secure: boolean;
+  cookieKeys: string[];
+  signingKey: JWK;
+  adapter: (model: string) => OidcAdapter;
+  /** How long a Portico session may live: the ceiling of OP sessions, grants and refresh tokens. */
+  sessionTtlSeconds: number;
+  findAccount: (ctx: KoaContext, id: string, token?: { grantId?: string }) => Promise<Account | undefined>;
+  /** True when the browser must go through the interaction (its Portico session is not this OP session's). */
+  needsPorticoLogin: (ctx: KoaContext) => Promise<boolean>;
+  /** True when the client's `allow` rules refuse the signed-in user. */
+  clientRefuses: (ctx: KoaContext) => Promise<boolean>;
+  pkceRequired: (clientId: string) => boolean;
+  /** After a code is issued, before the redirect leaves: bind it to the Portico session. */
+  onCodeIssued: (ctx: KoaContext) => Promise<void>;
+  /** After RP-initiated logout was confirmed: end the Portico session too (single logout). */
+  onLogout: (ctx: KoaContext) => Promise<void>;
+  /** What logout tokens are sent with (see logoutTokenGate.ts). */
+  fetch: (url: string, init: RequestInit & { dispatcher?: unknown }) => Promise<Response>;
+  /** The gateway's own pages (its brand). */
+  pages: Pages;
+  log: Logger;
+};
+
+const COOKIE_PATH = '/_portico/oidc';
+
+/**
+ * The oidc-provider instance behind /_portico/oidc: authorization code (PKCE S256, required or
+ * optional per client), ID token, userinfo, rotating refresh tokens, revocation, RP-initiated and
+ * back-channel logout. No consent screen and no login page of its own: a login prompt goes to
+ * Portico's interaction endpoint, which answers from the Portico session.
+ */
+export function buildProvider(p: ProviderParts): OidcProvider {
+  const pages = providerPages(p.pages);
+  const policy = interactionPolicy.base();
+  const { Check } = interactionPolicy;
+  policy
+    .get('login')
+    .checks.push(
+      new Check('portico_session', 'the Portico session ended or changed', p.needsPorticoLogin),
+      new Check(
+        'portico_allow',
+        'this account may not use this application',
+        'access_denied',
+        p.clientRefuses,
+      ),
+    );
+  const cookie = { httpOnly: true, sameSite: 'lax', secure: p.secure };
+  const provider: OidcProvider = new Provider(p.issuer, {
+    adapter: p.adapter,
+    jwks: { keys: [p.signingKey] },
+    cookies: {
+      keys: p.cookieKeys,
+      names: {
+        session: 'portico_op_session',
+        interaction: 'portico_op_interaction',
+        resume: 'portico_op_resume',
+      },
+      // The session cookie serves the whole issuer; the interaction cookies get their own paths below it.
+      long: { ...cookie, path: COOKIE_PATH },
+      short: cookie,
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+      groups: ['groups'],
+    },
+    // The ID token carries the claims of the granted scopes (Keycloak brokers and Grafana read it).
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    subjectTypes: ['public'],
+    allowOmittingSingleRegisteredRedirectUri: false,
+    pkce: { required: (_ctx: unknown, client: { clientId: string }) => p.pkceRequired(client.clientId) },
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 600,
+      RefreshToken: p.sessionTtlSeconds,
+      Session: p.sessionTtlSeconds,
+      Grant: p.sessionTtlSeconds,
+    },
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+      client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    findAccount: p.findAccount,
+    interactions: {
+      policy,
+      url: async (_ctx: unknown, interaction: { uid: string }) =>
+        `${COOKIE_PATH}/interaction/${interaction.uid}`,
+    },
+    clientBasedCORS: () => false,
+    fetch: p.fetch,
+    renderError: pages.renderError,
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: pages.logoutSource,
+        postLogoutSuccessSource: pages.postLogoutSuccessSource,
+      },
+    },
+  });
+  // URLs come from X-Forwarded-Proto/-Host, which the feature sets from publicUrl on every request.
+  provider.proxy = true;
+  provider.use(async (ctx, next) => {
+    await next();
+    const oidc = ctx.oidc;
+    if (!oidc) return;
+    if ((oidc.route === 'authorization' || oidc.route === 'resume') && oidc.entities.AuthorizationCode)
+      await p.onCodeIssued(ctx);
+    else if (oidc.route === 'end_session_confirm' && ctx.status === 303 && oidc.params?.logout)
+      await p.onLogout(ctx);
+  });
+  provider.on('server_error', (_ctx: unknown, err: Error) => p.log.error({ err }, 'OpenID Provider error'));
+  // Errors outside the library's own handler (the hooks above): logged here, not on stderr.
+  provider.on('error', (err: Error) => p.log.error({ err }, 'OpenID Provider request failed'));
+  provider.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }) => {
+    if (!(err instanceof LogoutTokenAlreadySent))
+      p.log.warn({ err, client: client.clientId }, 'back-channel logout failed');
+  });
+  return provider;
+}

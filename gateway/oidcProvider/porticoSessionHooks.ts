@@ -1,0 +1,96 @@
+import type { IncomingMessage } from 'node:http';
+import { isAllowed } from '../auth/isAllowed.ts';
+import type { RawOidcClient } from '../config/types.ts';
+import type { Identity } from '../context.ts';
+import type { Account } from './buildProvider.ts';
+import { claimsOf } from './claimsOf.ts';
+import type { SessionBindings } from './sessionBindings.ts';
+import { subjectOf } from './subjectOf.ts';
+import type { KoaContext } from './types.ts';
+
+type PorticoSession = { id: string; identity: Identity; expiresAt: number };
+
+/**
+ * Where oidc-provider asks about the user, Portico's session answers: the account of a token is
+ * the identity its grant was bound to (while that session lasts and the client's `allow` admits
+ * it); an authorization request is answered silently only for the Portico session its OP session
+ * came from; a code is bound to that session before the redirect leaves; RP-initiated logout ends it.
+ */
+export function porticoSessionHooks(deps: {
+  sessionOf: (req: IncomingMessage) => Promise<PorticoSession | undefined>;
+  endSession: (id: string) => Promise<void>;
+  client: (id: string) => RawOidcClient | undefined;
+  bindings: SessionBindings;
+  /** Portico sessions that ended moments ago, refused before the store has caught up. */
+  ended: { has(id: string): boolean };
+}) {
+  const { sessionOf, client, bindings } = deps;
+  return {
+    async findAccount(
+      ctx: KoaContext,
+      id: string,
+      token?: { grantId?: string },
+    ): Promise<Account | undefined> {
+      let identity: Identity | undefined;
+      if (token?.grantId) {
+        const bound = await bindings.grant(token.grantId);
+        if (!bound || deps.ended.has(bound.porticoSession)) return undefined;
+        identity = bound.identity;
+        // A reload that narrows a client's `allow` takes effect at its next token or userinfo call.
+        const clientId = ctx.oidc?.client?.clientId;
+        if (clientId && !isAllowed(client(clientId)?.allow, identity)) return undefined;
+      } else {
+        identity = (await sessionOf(ctx.req))?.identity;
+      }
+      if (!identity || subjectOf(identity) !== id) return undefined;
+      const claims = claimsOf(identity);
+      return { accountId: id, claims: async () => claims };
+    },
+
+    async needsPorticoLogin(ctx: KoaContext): Promise<boolean> {
+      const session = await sessionOf(ctx.req);
+      if (!session) return true;
+      const sub = subjectOf(session.identity);
+      const oidc = ctx.oidc!;
+      // Just signed in through the interaction, from this very Portico session.
+      if (oidc.result?.login) return oidc.result.login.accountId !== sub;
+      const op = oidc.session;
+      if (!op?.accountId || op.accountId !== sub) return true;
+      return (await bindings.porticoSessionOf(op.uid)) !== session.id;
+    },
+
+    async clientRefuses(ctx: KoaContext): Promise<boolean> {
+      const session = await sessionOf(ctx.req);
+      const clientId = ctx.oidc?.client?.clientId;
+      if (!session || !clientId) return false;
+      const c = client(clientId);
+      return !c || !isAllowed(c.allow, session.identity);
+    },
+
+    async onCodeIssued(ctx: KoaContext): Promise<void> {
+      const oidc = ctx.oidc!;
+      const code = oidc.entities.AuthorizationCode!;
+      const clientId = oidc.client!.clientId;
+      const session = await sessionOf(ctx.req);
+      // The checks saw this session a moment ago; a code must never outlive or outgrow it.
+      if (!session || subjectOf(session.identity) !== code.accountId)
+        throw new Error('the Portico session changed while the authorization was answered');
+      const sid = oidc.session?.sidFor(clientId);
+      const bound =
+        sid !== undefined &&
+        (await bindings.bind(session, {
+          clientId,
+          sid,
+          sub: code.accountId,
+          grantId: code.grantId,
+          uid: oidc.session!.uid,
+        }));
+      if (!bound) throw new Error('the Portico session has expired');
+    },
+
+    async onLogout(ctx: KoaContext): Promise<void> {
+      const session = await sessionOf(ctx.req);
+      if (session) await deps.endSession(session.id);
+    },
+  };
+}

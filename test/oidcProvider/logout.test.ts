@@ -1,0 +1,189 @@
+// Logout through Portico's OpenID Provider: RP-initiated logout ends the Portico session (single
+// logout), and whenever a Portico session ends — Portico logout, admin revoke, the upstream IdP's
+// back-channel logout, signing in as someone else — every client it signed in to gets a logout
+// token on a real HTTP receiver, and its refresh tokens stop working.
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import * as oc from 'openid-client';
+import { adminFeature } from '../../gateway/admin/adminFeature.ts';
+import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
+import { json, send } from '../helpers/http.ts';
+import { CookieJar, driveLogout } from '../helpers/idp.ts';
+import {
+  authorizationRequest,
+  followToClient,
+  type OpClient,
+  relyingParty,
+  startLogoutReceiver,
+  startOp,
+} from '../helpers/openidProvider.ts';
+import { freePort, type GatewayClient, login, logout } from '../helpers/sso.ts';
+
+const ADMIN_KEY = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
+
+async function setup(t: TestContext, session?: Record<string, string>) {
+  const receiver = await startLogoutReceiver(t);
+  const rp = `http://127.0.0.1:${await freePort()}`;
+  const ghippo: OpClient = {
+    id: 'dce5-ghippo',
+    secret: 'ghippo-secret-0123456789abcdefghijklmnopqrstuvwxyz',
+    redirectUris: [`${rp}/dce5/auth/realms/ghippo/broker/portico/endpoint`],
+    postLogoutRedirectUris: [`${rp}/dce5/`],
+    backchannelLogoutUri: receiver.url,
+  };
+  const grafana: OpClient = {
+    id: 'grafana',
+    secret: 'grafana-secret-0123456789abcdefghijklmnopqrstuvwxyz',
+    redirectUris: [`${rp}/login/generic_oauth`],
+  };
+  const s = await startOp(t, [ghippo, grafana], {
+    session,
+    features: [adminFeature()],
+    extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(ADMIN_KEY)}", scopes: [sessions:revoke] }\n`,
+  });
+  return { s, receiver, ghippo, grafana };
+}
+
+/** Signs `browser` in to `client` (no page) and redeems the code. */
+async function signInTo(issuer: string, browser: GatewayClient, client: OpClient) {
+  const config = await relyingParty(issuer, client);
+  const req = await authorizationRequest(config, client, { pkce: false });
+  const tokens = await req.redeem((await followToClient(browser, req.url)).location);
+  return { config, tokens, claims: tokens.claims()! };
+}
+
+async function signedInToPortico(browser: GatewayClient) {
+  return (await browser.request('/_portico/me', { headers: { accept: 'application/json' } })).status === 200;
+}
+
+function refused(error: string) {
+  return (err: oc.ResponseBodyError) => {
+    assert.equal(err.error, error);
+    return true;
+  };
+}
+
+describe('logout through the OpenID Provider', () => {
+  it('ends the Portico session on RP-initiated logout and returns to the registered post-logout URI', async (t) => {
+    const { s, receiver, ghippo, grafana } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const g = await signInTo(s.issuer, browser, ghippo);
+    const f = await signInTo(s.issuer, browser, grafana);
+    const end = oc.buildEndSessionUrl(g.config, {
+      id_token_hint: g.tokens.id_token!,
+      post_logout_redirect_uri: ghippo.postLogoutRedirectUris![0]!,
+      state: 'after-logout',
+    });
+    const page = await browser.request(end.href);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /portico-card/, 'a Portico page, not a bare form');
+    const action = /<form id="op\.logoutForm" method="post" action="([^"]+)"/.exec(page.text)?.[1];
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(action && xsrf, page.text);
+    assert.equal(new URL(action).origin, s.publicUrl);
+    const done = await browser.request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+    });
+    assert.equal(done.status, 303);
+    assert.equal(done.headers.location, `${ghippo.postLogoutRedirectUris![0]}?state=after-logout`);
+    assert.equal(await signedInToPortico(browser), false, 'single logout: the Portico session ended');
+    const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
+    assert.equal(token.sid, g.claims.sid);
+    assert.equal(token.sub, g.claims.sub);
+    await assert.rejects(oc.refreshTokenGrant(f.config, f.tokens.refresh_token!), refused('invalid_grant'));
+    // Both the library (for the OP session) and Portico (for the ended session) wanted to send it.
+    await s.gw.gateway.close(500);
+    assert.equal(receiver.tokens.length, 1, 'one logout token, not two');
+  });
+
+  it('refuses a post-logout URI that is not registered, with a Portico page, and keeps the session', async (t) => {
+    const { s, ghippo } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const g = await signInTo(s.issuer, browser, ghippo);
+    const end = oc.buildEndSessionUrl(g.config, {
+      id_token_hint: g.tokens.id_token!,
+      post_logout_redirect_uri: `${ghippo.postLogoutRedirectUris![0]}evil`,
+    });
+    const r = await browser.request(end.href);
+    assert.equal(r.status, 400);
+    assert.equal(r.headers.location, undefined);
+    assert.match(r.text, /portico-card/);
+    assert.equal(await signedInToPortico(browser), true);
+  });
+
+  it('sends a logout token and ends refresh tokens when the user signs out of Portico', async (t) => {
+    const { s, receiver, ghippo, grafana } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const g = await signInTo(s.issuer, browser, ghippo);
+    const f = await signInTo(s.issuer, browser, grafana);
+    assert.equal((await logout(browser)).status, 303);
+    const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
+    assert.equal(token.sid, g.claims.sid);
+    assert.equal(token.sub, g.claims.sub);
+    assert.deepEqual(token.events, { 'http://schemas.openid.net/event/backchannel-logout': {} });
+    assert.equal(token.nonce, undefined);
+    await assert.rejects(oc.refreshTokenGrant(g.config, g.tokens.refresh_token!), refused('invalid_grant'));
+    await assert.rejects(oc.refreshTokenGrant(f.config, f.tokens.refresh_token!), refused('invalid_grant'));
+    await assert.rejects(oc.fetchUserInfo(f.config, f.tokens.access_token, f.claims.sub));
+    // The browser's OP session ended with it: whoever signs in next is asked for, not alice.
+    await login(s, 'bob', '/app/', browser);
+    const next = await signInTo(s.issuer, browser, grafana);
+    assert.equal(next.claims.preferred_username, 'bob');
+  });
+
+  it('sends a logout token when an administrator revokes the sessions of the user', async (t) => {
+    const { s, receiver, ghippo } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const g = await signInTo(s.issuer, browser, ghippo);
+    const r = await send(s.gw.url, '/_portico/admin/sessions/revoke', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice' }),
+    });
+    assert.equal(json(r).revoked, 1);
+    const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
+    assert.equal(token.sid, g.claims.sid);
+    await assert.rejects(oc.refreshTokenGrant(g.config, g.tokens.refresh_token!), refused('invalid_grant'));
+  });
+
+  it("sends a logout token when the upstream IdP's back-channel logout ends the Portico session", async (t) => {
+    const { s, receiver, ghippo } = await setup(t);
+    const idpJar = new CookieJar();
+    const { client: browser } = await login(s, 'alice', '/app/', undefined, idpJar);
+    const g = await signInTo(s.issuer, browser, ghippo);
+    // The user signs out at the customer's IdP itself: it calls Portico back, Portico calls ghippo.
+    await driveLogout(s.idp, s.idp.endpoints.endSession, idpJar);
+    const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
+    assert.equal(token.sid, g.claims.sid);
+    assert.equal(await signedInToPortico(browser), false);
+  });
+
+  it('sends a logout token when Portico finds the session expired', async (t) => {
+    const { s, receiver, ghippo } = await setup(t, { idleTimeout: '3s' });
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const g = await signInTo(s.issuer, browser, ghippo);
+    // Idle expiry is noticed when the session is next presented on a route: keep presenting it.
+    const presented = () => browser.request('/app/', { headers: { accept: 'application/json' } });
+    for (let i = 0; (await presented()).status !== 401; i++) {
+      assert.ok(i < 100, 'the idle session expired within 25 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
+    assert.equal(token.sid, g.claims.sid);
+    await assert.rejects(oc.refreshTokenGrant(g.config, g.tokens.refresh_token!), refused('invalid_grant'));
+  });
+
+  it('ends the previous user’s client sessions when another user signs in on the same browser', async (t) => {
+    const { s, receiver, ghippo } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const alice = await signInTo(s.issuer, browser, ghippo);
+    await login(s, 'bob', '/_portico/login/corp', browser);
+    const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
+    assert.equal(token.sub, alice.claims.sub);
+    const bob = await signInTo(s.issuer, browser, ghippo);
+    assert.equal(bob.claims.preferred_username, 'bob');
+    assert.notEqual(bob.claims.sid, alice.claims.sid);
+  });
+});
