@@ -22,8 +22,9 @@ export type DemoOptions = {
   logger?: Logger;
   /**
    * The identity provider registered in the AI platform's realm (what a DCE admin enters under
-   * Access Control → Identity Provider → OIDC). Default: the demo IdP, with a confidential client
-   * registered there for the realm's broker endpoint and back-channel logout.
+   * Access Control → Identity Provider → OIDC). Default: Portico's own OpenID Provider
+   * (`<publicUrl>/_portico/oidc`, client `dce5-ghippo` of routes.yaml), as in a real OEM OUT
+   * deployment: one sign-in at Portico, none at the AI platform.
    */
   aiPlatformIdp?: IdentityProviderOptions;
   /** How often the AI platform's UI checks its session (default 10 s). */
@@ -64,11 +65,12 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       ],
     });
     started.push(idp);
-    const brokerSecret = randomBytes(16).toString('hex');
+    const brokerSecret = randomBytes(32).toString('hex');
     const aiIdp: IdentityProviderOptions = o.aiPlatformIdp ?? {
-      alias: 'customer-sso',
+      // The alias routes.yaml's keycloakIdpHint names: the realm goes straight to Portico.
+      alias: 'portico',
       displayName: 'OIDC (custom)',
-      issuer: idp.issuer,
+      issuer: `${publicUrl}/_portico/oidc`,
       clientId: 'dce5-ghippo',
       clientSecret: brokerSecret,
       clientAuthMethod: 'client_secret_post',
@@ -80,22 +82,6 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       sessionCheckMs: o.aiSessionCheckMs,
     });
     started.push(ai);
-    if (o.aiPlatformIdp === undefined) {
-      idp.setClient({
-        clientId: aiIdp.clientId,
-        clientSecret: brokerSecret,
-        tokenEndpointAuthMethod: 'client_secret_post',
-        pkceRequired: false,
-        redirectUris: [ai.realm.urls.brokerEndpoint(aiIdp.alias)],
-        postLogoutRedirectUris: [ai.realm.urls.brokerLogoutResponse(aiIdp.alias)],
-        // Server to server: straight to the platform, not through /dce5/, where Portico asks
-        // every request for a signed-in session.
-        backchannelLogoutUri: new URL(
-          `${ai.realm.urls.localPath.slice(1)}/protocol/openid-connect/logout/backchannel-logout`,
-          ai.url,
-        ).href,
-      });
-    }
     const configFile = o.configFile ?? join(root, 'routes.yaml');
     const env = {
       ...process.env,
@@ -108,6 +94,14 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       DEMO_CUSTOMER_URL: customer.url,
       DEMO_AI_URL: ai.url,
       DEMO_IDP_ISSUER: idp.issuer,
+      // The realm's client at Portico's OpenID Provider (oidcProvider.clients in routes.yaml).
+      GHIPPO_CLIENT_SECRET: brokerSecret,
+      // Server to server: straight to the platform, not through /dce5/, where Portico asks every
+      // request for a signed-in session.
+      DEMO_AI_BACKCHANNEL_URL: new URL(
+        `${ai.realm.urls.localPath.slice(1)}/protocol/openid-connect/logout/backchannel-logout`,
+        ai.url,
+      ).href,
     };
     const gateway = createGateway({
       configFile,

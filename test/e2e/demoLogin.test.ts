@@ -27,25 +27,29 @@ async function openDemo(t: TestContext, viewport = { width: 1280, height: 800 })
 }
 
 /**
- * alice opens the AI platform: Portico sends her to the IdP (the one password), then the AI
- * platform's own realm brokers the same IdP. Until Portico adds `kc_idp_hint` on this route, the
- * realm shows its login page and she picks "OIDC (custom)"; the IdP answers without a page.
+ * alice opens the AI platform: Portico sends her to the IdP (the one password); back at /dce5/ the
+ * AI platform's own realm starts its sign-in, Portico adds `kc_idp_hint=portico`, the realm goes
+ * straight to Portico's OpenID Provider, which answers at once: no realm page, no click. Every
+ * HTML page the browser was shown on the way is recorded.
  */
 async function signInToAiPlatform(page: Page, demo: Demo, username = 'alice') {
+  const pages: string[] = [];
+  const onResponse = (r: import('playwright-core').Response) => {
+    if (r.request().resourceType() === 'document' && r.status() === 200) pages.push(r.url());
+  };
+  page.on('response', onResponse);
   await page.goto(`${demo.publicUrl}/dce5/`);
   await page.waitForSelector('#login-submit');
   assert.ok(page.url().startsWith(demo.idp.issuer), page.url());
   await page.fill('#username', username);
   await page.fill('#password', username);
   await page.click('#login-submit');
-  await page.waitForSelector('#social-customer-sso');
-  assert.ok(
-    page.url().startsWith(`${demo.publicUrl}/dce5/auth/realms/ghippo/protocol/openid-connect/auth?`),
-    page.url(),
-  );
-  await page.click('#social-customer-sso');
   await page.waitForSelector('#current-user:not([hidden])');
   assert.equal(page.url(), `${demo.publicUrl}/dce5/`);
+  page.off('response', onResponse);
+  const realmPages = pages.filter((u) => new URL(u).pathname.includes('/auth/realms/'));
+  assert.deepEqual(realmPages, [], 'the AI platform showed no sign-in page of its own');
+  return pages;
 }
 
 describe('the demo in a real browser', () => {
@@ -99,14 +103,48 @@ describe('the demo in a real browser', () => {
     assert.equal(demo.idp.loginCount(), 1, 'one login for everything');
   });
 
-  it('fills the AI platform dashboard from its apis/ through Portico with its own bearer token', {
-    todo: 'needs the ai-platform route to pass Authorization through (bearer: passthrough, issue 12 item 1)',
-  }, async (t) => {
+  it('fills the AI platform dashboard from its apis/ through Portico with its own bearer token', async (t) => {
     const { demo, page } = await openDemo(t);
     await signInToAiPlatform(page, demo);
     await page.waitForSelector('#whoami-user', { timeout: 10_000 });
     assert.equal(await page.innerText('#whoami-user'), 'alice');
     assert.equal(await page.locator('.cluster').count(), 4);
+  });
+
+  it('ends her AI platform session when she signs out at Portico, and lets a CI script in with a DCE access key', async (t) => {
+    const { demo, page } = await openDemo(t);
+    await signInToAiPlatform(page, demo);
+    mkdirSync('test-artifacts', { recursive: true });
+    await page.screenshot({ path: 'test-artifacts/demo-ai-platform-signed-in.png' });
+    assert.equal(demo.ai.realm.store.sessionCount(), 1, 'the realm has her session');
+
+    // A personal access key, made for her by the platform, used as a CI job would: a bearer token
+    // through Portico, with no Portico session; DCE checks it, Portico passes it on untouched.
+    const key = await demo.ai.accessKeys.create(
+      { sub: 'alice', username: 'alice', issuer: demo.ai.realm.urls.issuer, claims: {} },
+      'ci',
+    );
+    const jobs = await fetch(`${demo.publicUrl}/dce5/apis/baize.io/v1alpha1/jobs`, {
+      headers: { authorization: `Bearer ${key.token}`, accept: 'application/json' },
+    });
+    assert.equal(jobs.status, 200);
+    assert.ok(Array.isArray(((await jobs.json()) as { items: unknown[] }).items));
+    const forged = await fetch(`${demo.publicUrl}/dce5/apis/baize.io/v1alpha1/jobs`, {
+      headers: { authorization: `Bearer ${key.token.slice(0, -4)}AAAA`, accept: 'application/json' },
+    });
+    assert.equal(forged.status, 401, 'the platform, not Portico, refuses a forged key');
+
+    // Signing out at Portico ends the realm's session through the back-channel logout.
+    await page.goto(`${demo.publicUrl}/_portico/logout`);
+    await page.click('#portico-logout');
+    await page.waitForURL(/\/_portico\/logged-out/);
+    // The back-channel call runs beside the redirect: give it a bounded moment.
+    for (let i = 0; i < 100 && demo.ai.realm.store.sessionCount() > 0; i++) await page.waitForTimeout(50);
+    assert.equal(demo.ai.realm.store.sessionCount(), 0, 'the AI platform session ended with Portico’s');
+    await page.goto(`${demo.publicUrl}/dce5/`);
+    await page.waitForSelector('#login-submit');
+    assert.ok(page.url().startsWith(demo.idp.issuer), 'back to the one sign-in');
+    await page.screenshot({ path: 'test-artifacts/demo-after-logout.png' });
   });
 
   it('refuses bob on the AI platform with a branded 403 page', async (t) => {
