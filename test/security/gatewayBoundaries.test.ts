@@ -1,0 +1,288 @@
+// What an adversarial review found on the gateway's own boundaries: Portico's cookies, names from
+// several identity providers, `allow` on routes without a login, empty configs, upgrades to
+// Portico's own paths, forwarding headers a backend trusts, and Location rewrites.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it, type TestContext } from 'node:test';
+import { WebSocket } from 'ws';
+import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { send } from '../helpers/http.ts';
+import { driveLogin, startTestIdp } from '../helpers/idp.ts';
+import { exchange, requestBytes } from '../helpers/rawSocket.ts';
+import { freePort, GatewayClient, login, SESSION_SECRET, startSso } from '../helpers/sso.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+const problems = (yaml: string) => {
+  try {
+    loadConfigText(yaml, { env: {} });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  return [];
+};
+
+describe("Portico's own cookies never reach an upstream", () => {
+  it('strips them from requests on routes with and without a login, and keeps the upstream’s own cookies as sent', async (t) => {
+    const app = await startUpstream({ websocket: true });
+    const open = await startUpstream({ websocket: true });
+    t.after(() => Promise.all([app.close(), open.close()]));
+    const s = await startSso(
+      t,
+      `  - { id: ai, path: /dce5/, upstream: "${app.url}", auth: required, websocket: true }\n  - { id: open, path: /, upstream: "${open.url}", websocket: true }\n`,
+    );
+    const { client } = await login(s, 'alice');
+    assert.ok(client.cookies.get('portico_session'));
+    const cookie = `theme=dark; ${client.cookieHeader()}; portico_login=x; dce_token=a%20b`;
+    for (const [path, upstream] of [
+      ['/dce5/x', app],
+      ['/y', open],
+    ] as const) {
+      const r = await send(s.gw.url, path, { headers: { cookie, accept: 'application/json' } });
+      assert.equal(r.status, 200, path);
+      assert.equal(upstream.last().headers.cookie, 'theme=dark; dce_token=a%20b', path);
+    }
+    // And on WebSocket upgrades.
+    for (const [path, upstream] of [
+      ['/dce5/ws', app],
+      ['/ws', open],
+    ] as const) {
+      const ws = new WebSocket(`${s.gw.url.replace('http', 'ws')}${path}`, { headers: { cookie } });
+      await once(ws, 'open');
+      ws.close();
+      const upgrade = upstream.requests.filter((r) => r.method === 'UPGRADE').at(-1)!;
+      assert.equal(upgrade.headers.cookie, 'theme=dark; dce_token=a%20b', path);
+    }
+  });
+
+  it('sends no Cookie header at all when only Portico’s cookies were sent', async (t) => {
+    const open = await startUpstream();
+    t.after(() => open.close());
+    const gw = await startGateway(t, `routes:\n  - { id: open, path: /, upstream: "${open.url}" }\n`);
+    await send(gw.url, '/', { headers: { cookie: 'portico_session=s%3Aabc.def' } });
+    assert.equal(open.last().headers.cookie, undefined);
+  });
+});
+
+describe('names from several identity providers never collide', () => {
+  async function twoIdps(t: TestContext) {
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const idp = (id: string) =>
+      startTestIdp(t, {
+        logErrors: false,
+        clients: [
+          {
+            clientId: 'portico',
+            clientSecret: 'portico-secret',
+            redirectUris: [`${publicUrl}/_portico/callback/${id}`],
+          },
+        ],
+      });
+    const [corp, partner] = await Promise.all([idp('corp'), idp('partner')]);
+    const app = await startUpstream();
+    t.after(() => app.close());
+    const gw = await startGateway(
+      t,
+      `publicUrl: ${publicUrl}
+session: { secret: ${SESSION_SECRET} }
+identity: { primaryProvider: corp }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "${corp.issuer}", clientId: portico, clientSecret: portico-secret, scopes: [openid, profile, email, groups] }
+  - { id: partner, type: oidc, issuer: "${partner.issuer}", clientId: portico, clientSecret: portico-secret, scopes: [openid, profile, email, groups] }
+routes:
+  - { id: admin, path: /ops/, upstream: "${app.url}", allow: { users: [alice] } }
+  - { id: ai, path: /dce5/, upstream: "${app.url}", allow: { groups: [ai-users] } }
+  - { id: home, path: /, upstream: "${app.url}", auth: optional }
+`,
+      { port },
+    );
+    const signIn = async (idpId: string, issuer: typeof corp) => {
+      const client = new GatewayClient(gw.url);
+      const start = await client.request(`/_portico/login/${idpId}`);
+      const back = await driveLogin(issuer, start.headers.location!, {
+        username: 'alice',
+        password: 'alice',
+      });
+      await client.follow(back.location);
+      return client;
+    };
+    return { gw, app, corpAlice: await signIn('corp', corp), partnerAlice: await signIn('partner', partner) };
+  }
+
+  it('does not let a partner IdP’s "alice" pass users: [alice] or groups: [ai-users], and names her partner:alice', async (t) => {
+    const { app, corpAlice, partnerAlice } = await twoIdps(t);
+    const json = { accept: 'application/json' };
+    assert.equal((await corpAlice.request('/ops/', { headers: json })).status, 200);
+    assert.equal(app.last().headers['x-forwarded-user'], 'alice');
+    assert.equal((await partnerAlice.request('/ops/', { headers: json })).status, 403);
+    assert.equal((await partnerAlice.request('/dce5/', { headers: json })).status, 403);
+    assert.equal((await partnerAlice.request('/', { headers: json })).status, 200);
+    assert.equal(app.last().headers['x-forwarded-user'], 'partner:alice');
+    assert.match(String(app.last().headers['x-forwarded-groups']), /^partner:/);
+  });
+});
+
+describe('allow rules always need a login', () => {
+  it('refuses allow with auth: none or optional, at its line', () => {
+    for (const auth of ['none', 'optional']) {
+      const found = problems(`identityProviders:
+  - { id: corp, type: oidc, issuer: https://idp.example.com, clientId: portico }
+publicUrl: https://portal.example.com
+session: { secret: ${SESSION_SECRET} }
+routes:
+  - { id: ops, path: /ops/, upstream: http://127.0.0.1:1/, auth: ${auth}, allow: { groups: [admins] } }
+`);
+      assert.equal(found.length, 1, JSON.stringify(found));
+      assert.equal(found[0]!.path, 'routes[0].auth');
+      assert.equal(found[0]!.line, 6);
+      assert.match(found[0]!.message, /allow rules, which need a login/);
+    }
+  });
+
+  it('treats allow without auth as auth: required: an anonymous caller never gets in', async (t) => {
+    const app = await startUpstream();
+    t.after(() => app.close());
+    const s = await startSso(
+      t,
+      `  - { id: ops, path: /ops/, upstream: "${app.url}", allow: { groups: [admins] } }\n`,
+    );
+    const anonymous = await send(s.gw.url, '/ops/', { headers: { accept: 'application/json' } });
+    assert.equal(anonymous.status, 401);
+    const { client } = await login(s, 'alice', '/ops/');
+    assert.equal((await client.request('/ops/', { headers: { accept: 'application/json' } })).status, 403);
+    assert.equal(app.requests.length, 0);
+  });
+});
+
+describe('a config without routes is never served', () => {
+  it('refuses an empty or comment-only file, and one with an empty route list, with a clear message', () => {
+    for (const text of ['', '# just a comment\n', '\n\n', 'routes: []\n']) {
+      const found = problems(text);
+      assert.equal(found.length, 1, JSON.stringify(text));
+      assert.match(found[0]!.message, /empty|at least 1 entry|routes/, JSON.stringify(text));
+    }
+  });
+
+  it('never hot-swaps to a truncated file: the last good config keeps serving and the gateway stays ready', async (t) => {
+    const app = await startUpstream({ handler: (_q, r) => r.end('still here') });
+    t.after(() => app.close());
+    const gw = await startGateway(t, `routes:\n  - { id: app, path: /, upstream: "${app.url}" }\n`);
+    for (const text of ['', '# routes went missing\n']) {
+      gw.write(text);
+      const r = gw.gateway.reload();
+      assert.equal(r.ok, false);
+      assert.equal((await send(gw.url, '/')).text, 'still here');
+      assert.equal((await send(gw.url, '/_portico/readyz')).status, 200);
+    }
+  });
+});
+
+describe('nothing under /_portico/ is ever proxied, upgrades included', () => {
+  it('answers an upgrade to /_portico/… with 404, logs it, counts it, and sends nothing to the catch-all route', async (t) => {
+    const catchAll = await startUpstream({ websocket: true });
+    t.after(() => catchAll.close());
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: all, path: /, upstream: "${catchAll.url}", websocket: true }\n`,
+    );
+    const seen: { status: number; kind: string; own: boolean }[] = [];
+    gw.gateway.events.on('request', (e) => seen.push({ status: e.status, kind: e.kind, own: e.own }));
+    for (const path of ['/_portico/admin/config', '/_portico/oidc/x', '/_portico']) {
+      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}${path}`);
+      ws.on('error', () => {});
+      const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
+      assert.equal(res.statusCode, 404, path);
+    }
+    assert.equal(catchAll.requests.length, 0);
+    assert.deepEqual(
+      seen.map((e) => [e.status, e.kind, e.own]),
+      [
+        [404, 'ws', true],
+        [404, 'ws', true],
+        [404, 'ws', true],
+      ],
+    );
+  });
+
+  it('logs an upgrade that opened a tunnel as well (status 101)', async (t) => {
+    const up = await startUpstream({ websocket: true });
+    t.after(() => up.close());
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: all, path: /, upstream: "${up.url}", websocket: true }\n`,
+    );
+    const statuses: number[] = [];
+    gw.gateway.events.on('request', (e) => statuses.push(e.status));
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/term`);
+    await once(ws, 'open');
+    ws.close();
+    assert.deepEqual(statuses, [101]);
+  });
+});
+
+describe('forwarding headers a backend may trust', () => {
+  it('replaces a client’s Forwarded header, drops X-Original-URL and X-Rewrite-URL, and underscore spellings of framing and forwarding headers', async (t) => {
+    const app = await startUpstream();
+    t.after(() => app.close());
+    const gw = await startGateway(t, `routes:\n  - { id: app, path: /dce5/, upstream: "${app.url}" }\n`);
+    const r = await exchange(
+      gw.url,
+      requestBytes('GET', '/dce5/x', [
+        ['Host', 'portal.example.com'],
+        ['Forwarded', 'for=10.0.0.1;host=admin.internal;proto=https'],
+        ['X-Original-URL', '/admin'],
+        ['X-Rewrite-URL', '/admin'],
+        ['X_Forwarded_For', '10.6.6.6'],
+        ['X_Real_IP', '10.6.6.6'],
+        ['Content_Length', '5'],
+        ['Transfer_Encoding', 'chunked'],
+        ['X_Custom_App', 'kept'],
+      ]),
+    );
+    assert.match(r.raw, /^HTTP\/1\.1 200/);
+    const h = app.last().headers;
+    assert.equal(h.forwarded, 'for=127.0.0.1;host=portal.example.com;proto=http');
+    assert.equal(h['x-original-url'], undefined);
+    assert.equal(h['x-rewrite-url'], undefined);
+    for (const name of ['x_forwarded_for', 'x_real_ip', 'content_length', 'transfer_encoding'])
+      assert.equal(h[name], undefined, name);
+    assert.equal(h.x_custom_app, 'kept', 'other underscore headers pass (nginx would drop them)');
+  });
+
+  it('appends to the Forwarded header of a trusted proxy', async (t) => {
+    const app = await startUpstream();
+    t.after(() => app.close());
+    const gw = await startGateway(
+      t,
+      `trustProxy: [127.0.0.1]\nroutes:\n  - { id: app, path: /, upstream: "${app.url}" }\n`,
+    );
+    await send(gw.url, '/', {
+      headers: { forwarded: 'for=203.0.113.9;proto=https', host: 'portal.example.com' },
+    });
+    assert.equal(
+      app.last().headers.forwarded,
+      'for=203.0.113.9;proto=https, for=127.0.0.1;host=portal.example.com;proto=http',
+    );
+  });
+});
+
+describe('Location rewrites', () => {
+  it('never turn an upstream redirect into a protocol-relative URL on the root route', async (t) => {
+    const app = await startUpstream({
+      handler: (req, res) => {
+        res.writeHead(302, { location: `http://${req.headers.host}//evil.example/x` });
+        res.end();
+      },
+    });
+    t.after(() => app.close());
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: app, path: /, upstream: "${app.url}", preserveHost: false }\n`,
+    );
+    const r = await send(gw.url, '/go', { headers: { accept: 'application/json' } });
+    assert.equal(r.status, 302);
+    assert.equal(r.headers.location, '/evil.example/x');
+  });
+});
