@@ -6,8 +6,9 @@
 #   docker run -p 8080:8080 -v "$PWD/my-config:/etc/portico:ro" -e SESSION_SECRET=… portico
 #
 # The config is /etc/portico/routes.yaml: mount the folder, not the single file, so an edit
-# (or a Kubernetes ConfigMap update) is seen and hot-reloaded. The same image runs the demo
-# upstreams (docker-compose.yml): --entrypoint node … scripts/demo/upstreams.ts.
+# (or a Kubernetes ConfigMap update) is seen and hot-reloaded. The demo upstreams
+# (docker-compose.yml) run from the `demo` target, which adds the packages only the demo uses:
+#   docker build --target demo -t portico-demo .   …   --entrypoint node … scripts/demo/upstreams.ts
 
 # ---- dependencies: production only (the `node` devDependency, which pins Node 24 for older
 # system nodes, is not needed: this image's node is 24).
@@ -18,8 +19,16 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
   && npm cache clean --force
 
-# ---- runtime
-FROM node:24-bookworm-slim AS runtime
+# ---- the demo's own packages (the web terminal's xterm and WebSocket server), for the demo
+# target only: the gateway never loads them.
+FROM node:24-bookworm-slim AS demo-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+  && npm cache clean --force
+
+# ---- what the runtime and the demo share: the user, the code, the defaults
+FROM node:24-bookworm-slim AS base
 LABEL org.opencontainers.image.title="Portico" \
   org.opencontainers.image.description="Front door for OEM OUT deployments: one domain, one login, two products." \
   org.opencontainers.image.licenses="Apache-2.0"
@@ -32,7 +41,6 @@ RUN groupadd --system --gid 10001 portico \
   && chown 10001:10001 /var/lib/portico
 WORKDIR /app
 # Code and dependencies belong to root and are read-only for the gateway's user.
-COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY gateway ./gateway
 COPY scripts ./scripts
@@ -54,3 +62,11 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "scripts/portico.js"]
 CMD ["serve", "--config", "/etc/portico/routes.yaml"]
+
+# ---- the demo upstreams of docker-compose.yml: `docker build --target demo -t portico-demo .`
+FROM base AS demo
+COPY --from=demo-deps /app/node_modules ./node_modules
+
+# ---- the runtime (the default target: the last stage)
+FROM base AS runtime
+COPY --from=deps /app/node_modules ./node_modules

@@ -58,7 +58,13 @@ const pkg = JSON.parse(read('package.json')) as {
 };
 const stages = parseDockerfile(read('Dockerfile'));
 const finalStage = stages.at(-1)!;
-const instructions = (keyword: string) => finalStage.instructions.filter((i) => i.keyword === keyword);
+/** A stage and the stages it is built FROM, base first: what the image really contains. */
+const chainOf = (stage: (typeof stages)[number]): (typeof stages)[number][] => {
+  const parent = stages.find((s) => s.name === stage.image);
+  return parent ? [...chainOf(parent), stage] : [stage];
+};
+const instructions = (keyword: string) =>
+  chainOf(finalStage).flatMap((s) => s.instructions.filter((i) => i.keyword === keyword));
 const lastOf = (keyword: string) => instructions(keyword).at(-1)?.args;
 
 const envExample = parseEnvFile(read('deploy/.env.example'));
@@ -155,7 +161,10 @@ async function runNodeCheck(command: string[], env: NodeJS.ProcessEnv = {}): Pro
 describe('the Dockerfile', () => {
   it('builds in two stages from node:24-bookworm-slim: production dependencies first, then the runtime', () => {
     assert.ok(stages.length >= 2, 'a multi-stage build');
-    for (const stage of stages) assert.match(stage.image, /^node:24(?:[.-]|$)/, `FROM ${stage.image}`);
+    for (const stage of stages)
+      if (!stages.some((s) => s.name === stage.image))
+        assert.match(stage.image, /^node:24(?:[.-]|$)/, `FROM ${stage.image}`);
+    assert.equal(finalStage.name, 'runtime', 'the default target is the runtime');
     const deps = stages[0]!;
     assert.ok(deps.name, 'the dependency stage is named');
     const install = deps.instructions.find((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args));
@@ -215,9 +224,24 @@ describe('the Dockerfile', () => {
   });
 
   it('needs nothing from devDependencies at run time (the image installs with --omit=dev)', () => {
-    const { packages } = importGraph(['scripts/portico.js', 'scripts/demo/upstreams.ts']);
+    const { packages } = importGraph(['scripts/portico.js']);
     const devOnly = [...packages].filter((p) => !(p in pkg.dependencies));
     assert.deepEqual(devOnly, [], `imported at run time but not in dependencies: ${devOnly.join(', ')}`);
+  });
+
+  it('keeps the demo’s own packages out of the production dependencies, in the demo target only', () => {
+    const gateway = importGraph(['scripts/portico.js']).packages;
+    const demoOnly = [...importGraph(['scripts/demo/upstreams.ts']).packages].filter((p) => !gateway.has(p));
+    for (const p of ['ws', '@xterm/xterm']) {
+      assert.ok(!(p in pkg.dependencies), `${p} is a production dependency`);
+      assert.ok(p in pkg.devDependencies || !demoOnly.includes(p), `${p} is installed for the demo`);
+    }
+    const demo = stages.find((s) => s.name === 'demo');
+    assert.ok(demo, 'the Dockerfile has a demo target for the upstreams');
+    const from = demo.instructions.find((i) => i.keyword === 'COPY' && i.args.startsWith('--from='));
+    const source = stages.find((s) => s.name === /^--from=(\S+)/.exec(from?.args ?? '')?.[1]);
+    const install = source?.instructions.find((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args));
+    assert.ok(install && !install.args.includes('--omit=dev'), 'the demo target installs the demo packages');
   });
 
   it('checks health with node at an endpoint the gateway serves', async (t) => {
@@ -284,8 +308,16 @@ describe('docker-compose.yml', () => {
         assert.doesNotMatch(s.image!, /:latest$/, `${name}: a pinned tag`);
       }
     }
-    for (const name of [...porticoServices, 'customer', 'ai-platform'])
+    for (const name of porticoServices)
       assert.equal(services[name]!.image, services['portico-1']!.image, `${name} runs the Portico image`);
+    for (const name of ['customer', 'ai-platform']) {
+      const b = services[name]!.build;
+      assert.equal(
+        typeof b === 'object' ? b.target : undefined,
+        'demo',
+        `${name} runs the image's demo target`,
+      );
+    }
   });
 
   it('mounts only files and folders that exist in the repository', () => {

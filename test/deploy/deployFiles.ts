@@ -147,7 +147,7 @@ export function importGraph(entries: string[]): { files: Set<string>; packages: 
 
 export type ComposeService = {
   image?: string;
-  build?: { context?: string; dockerfile?: string } | string;
+  build?: { context?: string; dockerfile?: string; target?: string } | string;
   command?: string[] | string;
   entrypoint?: string[] | string;
   environment?: Record<string, string | number | boolean | null> | string[];

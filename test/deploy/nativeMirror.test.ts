@@ -115,14 +115,22 @@ function localise(text: string, addresses: Map<string, string>): string {
 }
 
 const dockerfile = parseDockerfile(read('Dockerfile'));
+/** The image's instructions: the runtime stage and the stages it is built FROM. */
+const imageInstructions = (() => {
+  const chain = (stage: (typeof dockerfile)[number]): (typeof dockerfile)[number][] => {
+    const parent = dockerfile.find((s) => s.name === stage.image);
+    return parent ? [...chain(parent), stage] : [stage];
+  };
+  return chain(dockerfile.at(-1)!).flatMap((s) => s.instructions);
+})();
 /** The image's working folder: a copy of the repository's files (/app). */
-const workdir = dockerfile.at(-1)!.instructions.findLast((i) => i.keyword === 'WORKDIR')!.args;
+const workdir = imageInstructions.findLast((i) => i.keyword === 'WORKDIR')!.args;
 
 /** A compose service of the Portico image run as a local process: its entrypoint and command. */
 function runFromImage(service: ComposeService, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Proc {
   const entrypoint = service.entrypoint
     ? asList(service.entrypoint)
-    : JSON.parse(dockerfile.at(-1)!.instructions.findLast((i) => i.keyword === 'ENTRYPOINT')!.args);
+    : JSON.parse(imageInstructions.findLast((i) => i.keyword === 'ENTRYPOINT')!.args);
   assert.equal(entrypoint[0], 'node');
   return startProcess(process.execPath, [...entrypoint.slice(1), ...args], extraEnv);
 }
