@@ -6,7 +6,7 @@ import type { Config } from './config/types.ts';
 import type { EventBus } from './events.ts';
 import type { Assertions } from './identity/assertion.ts';
 import type { KeyStore } from './identity/signingKeys.ts';
-import type { ErrorReporter } from './ops/errorReporter.ts';
+import type { ErrorReporter } from './observe/errorReporter.ts';
 import type { Pages } from './pages/pages.ts';
 import type { UpstreamPool } from './proxy/upstreamPool.ts';
 import type { Tunnels } from './proxy/tunnels.ts';

@@ -304,7 +304,7 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
       if (!checked.ok) throw invalid(checked.error);
       const r = await replaceConfigFile(file, text, ctx.reload, adminConfig().backups ?? 5);
       if (!r.ok) throw invalid(r.error);
-      return { before, after: r.config, backup: r.backup };
+      return { before, after: r.config, backup: r.backup, restartNeeded: r.restartNeeded };
     });
     audit(res, {
       action: 'config.replace',
@@ -318,6 +318,8 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
       hash: outcome.after.sourceHash,
       etag: etagOf(outcome.after),
       backup: outcome.backup,
+      // Keys the new file changes that only a restart applies: the running values stay until then.
+      restartNeeded: outcome.restartNeeded,
       summary: summarizeConfig(outcome.after, fileName()),
     });
   });

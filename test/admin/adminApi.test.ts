@@ -218,6 +218,20 @@ describe('deploying a config', () => {
     assert.equal((await send(gw.url, '/')).text, 'two');
   });
 
+  it('says which changed keys only a restart applies, and keeps their running values', async (t) => {
+    const { one } = await upstreams(t);
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    const etag = (await api(gw.url, 'GET', 'config', { key: keys.ci.key })).headers.etag!;
+    const r = await api(gw.url, 'PUT', 'config', {
+      key: keys.ci.key,
+      body: routesYaml(one.url, { extra: 'limits: { maxHeaderSize: 8192 }\n' }),
+      headers: { ...YAML, 'if-match': etag },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(json(r).restartNeeded, ['limits']);
+    assert.equal(gw.gateway.config().limits.maxHeaderSize, 16384);
+  });
+
   it('requires If-Match (428) and refuses a stale ETag (412)', async (t) => {
     const { one, two } = await upstreams(t);
     const gw = await startAdminGateway(t, routesYaml(one.url));

@@ -15,6 +15,8 @@ export type RecordedRequest = {
   headers: IncomingHttpHeaders;
   rawHeaders: string[];
   body: Buffer;
+  /** The client side's port: the same port on two requests means one keep-alive connection. */
+  remotePort: number | undefined;
 };
 
 export type Upstream = {
@@ -45,6 +47,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       headers: req.headers,
       rawHeaders: req.rawHeaders,
       body: Buffer.alloc(0),
+      remotePort: req.socket.remotePort,
     };
     requests.push(recorded);
     if (options.streaming && options.handler) {
@@ -82,6 +85,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         headers: req.headers,
         rawHeaders: req.rawHeaders,
         body: Buffer.alloc(0),
+        remotePort: req.socket.remotePort,
       });
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { SentryConfig } from '../../config/opsSchema.ts';
 import type { EventBus } from '../../events.ts';
-import type { ErrorReport, ErrorReporter } from '../errorReporter.ts';
+import type { ErrorReport, ErrorReporter } from '../../observe/errorReporter.ts';
 import { scrubEvent, scrubHeaders, scrubQuery } from './scrub.ts';
 import { traceRequests } from './traceRequests.ts';
 

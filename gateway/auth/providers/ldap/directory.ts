@@ -328,14 +328,10 @@ export function rdnValue(dn: string, type?: string): string | undefined {
   return Buffer.from(bytes).toString('utf8') || undefined;
 }
 
-const pemCache = new Map<string, string>();
-/** A PEM given inline, or the path of a PEM file (read once). */
+/**
+ * A PEM given inline, or the path of a PEM file, read at each connection: directory sign-ins are
+ * rare next to the cost of a read, and a CA file replaced on disk is picked up without a restart.
+ */
 export function pemOrFile(value: string): string {
-  if (value.includes('-----BEGIN')) return value;
-  let pem = pemCache.get(value);
-  if (pem === undefined) {
-    pem = readFileSync(value, 'utf8');
-    pemCache.set(value, pem);
-  }
-  return pem;
+  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
 }
