@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { describe, it } from 'node:test';
+import { once } from 'node:events';
+import { type AddressInfo, createServer, createServer as createNetServer } from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { startUpstream } from '../helpers/upstream.ts';
@@ -106,20 +107,69 @@ describe('upstream failures', () => {
   });
 
   it('retries an idempotent request once when a reused keep-alive connection was closed by the upstream', async (t) => {
-    let n = 0;
-    const up = await startUpstream({
-      handler: (_req, res) => {
-        n++;
-        res.end(`n=${n}`);
-      },
-    });
-    up.server.keepAliveTimeout = 50;
-    t.after(() => up.close());
+    const up = await closesReusedConnections(t);
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
-    for (let i = 0; i < 5; i++) {
-      const r = await send(gw.url, '/');
-      assert.equal(r.status, 200);
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    assert.equal((await send(gw.url, '/first')).text, 'answered /first');
+    // The keep-alive connection is reused for this one, and the upstream drops it unanswered.
+    const r = await send(gw.url, '/second');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'answered /second');
+    assert.deepEqual(up.dropped, ['GET /second'], 'the first attempt did reach a closing connection');
+  });
+
+  it('does not retry a request with a body: the upstream may have acted on it', async (t) => {
+    const up = await closesReusedConnections(t);
+    const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
+    assert.equal((await send(gw.url, '/first')).status, 200);
+    const r = await send(gw.url, '/order', {
+      method: 'POST',
+      body: 'x=1',
+      headers: { accept: 'application/json' },
+    });
+    assert.equal(r.status, 502);
+    assert.deepEqual(up.dropped, ['POST /order']);
   });
 });
+
+/**
+ * An upstream that answers the first request of each connection (keep-alive) and drops the
+ * connection, unanswered, when a second request arrives on it: an upstream whose idle timeout
+ * fired just as the gateway reused the connection, every time, with no timing involved.
+ */
+async function closesReusedConnections(t: TestContext) {
+  const dropped: string[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let answered = 0;
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('latin1');
+      const end = buffer.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = buffer.slice(0, end);
+      const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buffer.length < end + 4 + length) return;
+      buffer = buffer.slice(end + 4 + length);
+      const [method, target] = head.split(' ');
+      if (answered++ > 0) {
+        dropped.push(`${method} ${target}`);
+        socket.destroy();
+        return;
+      }
+      const body = `answered ${target}`;
+      socket.write(
+        `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n${body}`,
+      );
+    });
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, dropped };
+}
