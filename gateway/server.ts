@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { loginRouter } from './auth/loginRouter.ts';
-import { samlMetadataRouter } from './auth/providers/saml.ts';
+import { samlMetadataRouter } from './auth/providers/saml/metadataRouter.ts';
 import { createProviderRegistry } from './auth/providers/registry.ts';
 import { createLoginTransactions } from './auth/session/loginTransactions.ts';
 import { createSessions, type RevokeQuery } from './auth/session/sessions.ts';
@@ -193,7 +193,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     tunnels.closeSession(e.sessionId);
   });
 
-  routers.push(loginRouter(services, () => keys.jwks()));
+  routers.push(loginRouter(services, async () => (await keys.start(), keys.jwks())));
   routers.push(samlMetadataRouter(() => services.providers.providers(current)));
   features.push(
     { name: 'sessions', readiness: async () => sessions.ready() },
@@ -504,9 +504,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     async listen() {
       if (redis) await waitForRedis(redis, 3000);
-      await keys.start().catch((err) => {
-        log.error({ err }, 'could not load the signing keys; retrying in the background');
-      });
+      // Routes that carry an assertion sign from the first request: load the keys now.
+      if (current.routes.some((r) => r.inject.jwt))
+        await keys.start().catch((err) => {
+          log.error({ err }, 'could not load the signing keys; they are loaded again on first use');
+        });
       return new Promise((resolveListen, reject) => {
         server.once('error', reject);
         // With --workers, every worker binds the port itself (SO_REUSEPORT) and the kernel spreads

@@ -9,9 +9,7 @@ export type ReplaceResult =
   | { ok: true; config: Config; backup: string | undefined; restartNeeded: string[] }
   | { ok: false; error: ConfigError };
 
-type Reload = () =>
-  | { ok: true; config: Config; restartNeeded: string[] }
-  | { ok: false; error: ConfigError };
+type Reload = () => { ok: true; config: Config; restartNeeded: string[] } | { ok: false; error: ConfigError };
 
 /** `2025-01-02T03-04-05-678Z`: sorts by time and is a valid file name everywhere. */
 const backupStamp = () => new Date().toISOString().replace(/[:.]/g, '-');
@@ -83,7 +81,12 @@ export async function replaceConfigFile(
     return { ok: false, error: result.error };
   }
   if (backup) await pruneBackups(file, keep);
-  return { ok: true, config: result.config, backup: backup && basename(backup), restartNeeded: result.restartNeeded };
+  return {
+    ok: true,
+    config: result.config,
+    backup: backup && basename(backup),
+    restartNeeded: result.restartNeeded,
+  };
 }
 
 async function pruneBackups(file: string, keep: number): Promise<void> {

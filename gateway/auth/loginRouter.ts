@@ -1,5 +1,5 @@
+import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import * as client from 'openid-client';
 import type { Identity } from '../context.ts';
 import type { OwnRequest } from '../endpoints/ownEndpoints.ts';
 import { GatewayError } from '../errors.ts';
@@ -25,7 +25,7 @@ type Deps = Pick<Services, 'config' | 'sessions' | 'logins' | 'providers' | 'eve
  * cookie, and the forms carry tokens derived from what they protect, so an anonymous visitor
  * stores nothing that could crowd out a signed-in user.
  */
-export function loginRouter(s: Deps, jwks: () => unknown): Router {
+export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
   const router = express.Router();
   const { sessions, logins } = s;
   const providersOf = () => s.providers.providers(s.config());
@@ -96,7 +96,8 @@ export function loginRouter(s: Deps, jwks: () => unknown): Router {
         return;
       }
       await provider.probe?.();
-      const state = client.randomState();
+      // 32 random bytes, as openid-client's randomState() makes them.
+      const state = randomBytes(32).toString('base64url');
       const txn: LoginTransaction = { idp: provider.id, returnTo: rd, createdAt: Date.now() };
       const url = await provider.begin(
         txn,
@@ -324,8 +325,12 @@ export function loginRouter(s: Deps, jwks: () => unknown): Router {
     }
   });
 
-  router.get('/jwks.json', (_req, res) => {
-    res.set('cache-control', 'public, max-age=300').json(jwks());
+  router.get('/jwks.json', async (_req, res, next) => {
+    try {
+      res.set('cache-control', 'public, max-age=300').json(await jwks());
+    } catch (err) {
+      next(err);
+    }
   });
 
   function loginEvent(

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config, Route } from '../config/types.ts';
 import type { Identity } from '../context.ts';
+import { jose } from '../libraries.ts';
 import { qualifiedSubject } from './qualifyIdentity.ts';
 import type { KeyStore } from './signingKeys.ts';
 
@@ -31,9 +31,11 @@ export function createAssertions(keys: KeyStore) {
       const cacheKey = sessionKey ? `${sessionKey}|${route.id}|${config.sourceHash}` : undefined;
       const fresh = cached(config, route, sessionKey);
       if (fresh) return fresh;
+      await keys.start();
       const key = keys.current();
       const iat = Math.floor(now / 1000);
       const exp = iat + Math.max(1, Math.round(config.jwt.ttlMs / 1000));
+      const { SignJWT } = await jose();
       const token = await new SignJWT({
         email: identity.email,
         groups: identity.groups,

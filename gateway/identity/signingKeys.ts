@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
+import { jose } from '../libraries.ts';
 import type { Logger } from 'pino';
 import type { KeyValueStore } from '../store/keyValueStore.ts';
 
@@ -50,6 +51,7 @@ export function createKeyStore(options: KeyStoreOptions, log: Logger) {
     return options.store.compareAndSet(STORE_KEY, previous, JSON.stringify(list));
   };
   const newKey = async (activeFrom: number): Promise<StoredKey> => {
+    const { generateKeyPair, exportJWK } = await jose();
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     const kid = randomUUID();
     const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
@@ -81,16 +83,33 @@ export function createKeyStore(options: KeyStoreOptions, log: Logger) {
     );
     if (keep.length !== list.length) changed = true;
     if (changed && !(await write(keep, raw))) return sync(); // another replica won the race
+    const { importJWK } = await jose();
     keys = await Promise.all(
       keep.map(async (k) => ({ ...k, privateKey: (await importJWK(k.privateJwk, 'ES256')) as CryptoKey })),
     );
   };
 
+  let started: Promise<void> | undefined;
   return {
-    async start() {
-      await sync();
-      timer = setInterval(() => sync().catch((err) => log.warn({ err }, 'signing key sync failed')), 30_000);
-      timer.unref();
+    /**
+     * Loads (or makes) the keys and keeps them in sync, once: called when the first assertion is
+     * signed or the JWKS first asked for, so a gateway that signs nothing never loads jose.
+     */
+    start(): Promise<void> {
+      started ??= sync().then(
+        () => {
+          timer = setInterval(
+            () => sync().catch((err) => log.warn({ err }, 'signing key sync failed')),
+            30_000,
+          );
+          timer.unref();
+        },
+        (err) => {
+          started = undefined; // try again next time
+          throw err;
+        },
+      );
+      return started;
     },
     /** The key that signs now. */
     current(): LoadedKey {

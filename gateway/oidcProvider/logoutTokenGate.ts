@@ -1,4 +1,4 @@
-import { decodeJwt } from 'jose';
+import { jose } from '../libraries.ts';
 import type { KeyValueStore } from '../store/keyValueStore.ts';
 
 const SENT_TTL_MS = 24 * 3_600_000;
@@ -23,7 +23,7 @@ export function logoutTokenGate(store: KeyValueStore) {
   return async (url: string, init: RequestInit & { dispatcher?: unknown }): Promise<Response> => {
     const token = init.body instanceof URLSearchParams ? init.body.get('logout_token') : null;
     if (token) {
-      const { aud, sid, sub } = decodeJwt(token);
+      const { aud, sid, sub } = (await jose()).decodeJwt(token);
       const claimed = await store.add(`oidc:logout-sent:${String(aud)}:${sid ?? sub}`, '1', SENT_TTL_MS);
       if (!claimed) throw new LogoutTokenAlreadySent();
     }

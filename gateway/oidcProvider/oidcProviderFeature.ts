@@ -7,7 +7,6 @@ import type { RawOidcProviderConfig } from '../config/types.ts';
 import type { Config } from '../config/types.ts';
 import { GatewayError } from '../errors.ts';
 import type { FeatureContext, FeatureFactory } from '../server.ts';
-import { buildProvider } from './buildProvider.ts';
 import { clientMetadata } from './clientMetadata.ts';
 import { cookieKeys } from './cookieKeys.ts';
 import { endBoundSessions } from './endBoundSessions.ts';
@@ -75,6 +74,8 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
     });
     const jwk = await signingKey;
     if (built?.key === key) return built;
+    // oidc-provider (47 MB, 270 ms to load) is loaded when a client first asks, not at start.
+    const { buildProvider } = await import('./buildProvider.ts');
     const provider = buildProvider({
       issuer,
       secure: publicUrl.protocol === 'https:',

@@ -1,4 +1,5 @@
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { jose } from '../libraries.ts';
 import type { KeyValueStore } from '../store/keyValueStore.ts';
 
 const KEY = 'oidc:signing-key';
@@ -11,6 +12,7 @@ const KEY = 'oidc:signing-key';
 export async function loadSigningKey(store: KeyValueStore): Promise<JWK> {
   const existing = await store.get(KEY);
   if (existing) return JSON.parse(existing) as JWK;
+  const { calculateJwkThumbprint, exportJWK, generateKeyPair } = await jose();
   const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
   const jwk = await exportJWK(privateKey);
   const candidate = JSON.stringify({

@@ -1,5 +1,4 @@
-// @ts-expect-error -- oidc-provider ships no type declarations; see ./types.ts.
-import { errors } from 'oidc-provider';
+import { oidcProviderLibrary } from '../libraries.ts';
 import type { KeyValueStore } from '../store/keyValueStore.ts';
 import type { OidcAdapter, Payload } from './types.ts';
 
@@ -57,7 +56,12 @@ export function storeAdapter(
       async consume(id) {
         const ttlMs = (await store.ttl(key(id))) ?? options.longestTtlMs;
         const first = await store.add(consumedKey(id), String(Math.floor(Date.now() / 1000)), ttlMs);
-        if (!first) throw new errors.InvalidGrant(`${LABELS[model] ?? model} already used`);
+        if (!first) {
+          const { errors } = (await oidcProviderLibrary()) as {
+            errors: { InvalidGrant: new (m: string) => Error };
+          };
+          throw new errors.InvalidGrant(`${LABELS[model] ?? model} already used`);
+        }
       },
       async destroy(id) {
         if (model === 'Session') {

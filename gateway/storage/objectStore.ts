@@ -115,8 +115,14 @@ function loadSdk(): Sdk {
 }
 
 export function createObjectStore(c: RawStorageConfig): ObjectStore {
-  const { S3Client, S3ServiceException, GetObjectCommand, PutObjectCommand, ListObjectsV2Command, DeleteObjectCommand } =
-    loadSdk();
+  const {
+    S3Client,
+    S3ServiceException,
+    GetObjectCommand,
+    PutObjectCommand,
+    ListObjectsV2Command,
+    DeleteObjectCommand,
+  } = loadSdk();
   const isMissing = (err: unknown) =>
     err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.$metadata.httpStatusCode === 404);
   const client = new S3Client(clientConfigFor(c));

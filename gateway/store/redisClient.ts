@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { parseDuration } from '../config/duration.ts';
 import type { RawSession } from '../config/types.ts';
@@ -14,6 +15,8 @@ type RedisSettings = NonNullable<RawSession['redis']>;
  * ioredis keeps reconnecting by itself, so service resumes without a restart.
  */
 export function createRedisClient(settings: RedisSettings, baseDir: string, log: Logger): Redis | Cluster {
+  // Loaded only when sessions are in Redis (20 MB): a single instance on memory never needs it.
+  const { Cluster, Redis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   const tls =
     settings.tls === true
       ? {}

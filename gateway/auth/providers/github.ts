@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import * as client from 'openid-client';
 import type { ProviderDefinition } from '../../config/types.ts';
+import { openidClient } from '../../libraries.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Lang } from '../../pages/negotiate.ts';
 import type { Tokens } from '../session/sessionData.ts';
@@ -161,6 +161,7 @@ export function createGithubProvider(def: GithubDefinition): LoginProvider {
       // unauthenticated rate limit on every readiness check.
     },
     async begin(txn, state, callbackUrl) {
+      const client = await openidClient();
       const verifier = client.randomPKCECodeVerifier();
       txn.verifier = verifier;
       const url = new URL(`${base}/login/oauth/authorize`);

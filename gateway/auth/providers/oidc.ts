@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
-import * as client from 'openid-client';
+import type * as Client from 'openid-client';
+import { jose, openidClient } from '../../libraries.ts';
 import type { ProviderDefinition } from '../../config/types.ts';
 import type { Identity } from '../../context.ts';
 import { GatewayError } from '../../errors.ts';
@@ -32,20 +33,22 @@ export function createOidcProvider(
   def: OidcDefinition,
   options: { type?: string; check?: ClaimsCheck } = {},
 ): LoginProvider {
-  let discovered: Promise<client.Configuration> | undefined;
+  let discovered: Promise<Client.Configuration> | undefined;
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   const configuration = () => {
-    discovered ??= client
-      .discovery(
-        new URL(def.issuer),
-        def.clientId,
-        def.clientSecret ? { client_secret: def.clientSecret } : undefined,
-        undefined,
-        {
-          execute: def.issuer.startsWith('http:') ? [client.allowInsecureRequests] : [],
-          timeout: 5,
-        },
+    discovered ??= openidClient()
+      .then((client) =>
+        client.discovery(
+          new URL(def.issuer),
+          def.clientId,
+          def.clientSecret ? { client_secret: def.clientSecret } : undefined,
+          undefined,
+          {
+            execute: def.issuer.startsWith('http:') ? [client.allowInsecureRequests] : [],
+            timeout: 5,
+          },
+        ),
       )
       .catch((err: unknown) => {
         discovered = undefined; // try again on the next request: the IdP may be back
@@ -57,10 +60,13 @@ export function createOidcProvider(
     const c = await configuration();
     const uri = c.serverMetadata().jwks_uri;
     if (!uri) throw new GatewayError('PORTICO_ERR_IDP', { detail: 'the IdP publishes no jwks_uri' });
-    jwks ??= createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+    jwks ??= (await jose()).createRemoteJWKSet(new URL(uri), {
+      timeoutDuration: 5000,
+      cooldownDuration: 30_000,
+    });
     return { jwks, issuer: c.serverMetadata().issuer };
   };
-  const toTokens = (r: client.TokenEndpointResponse, previous?: Tokens): Tokens => ({
+  const toTokens = (r: Client.TokenEndpointResponse, previous?: Tokens): Tokens => ({
     accessToken: r.access_token,
     refreshToken: r.refresh_token ?? previous?.refreshToken,
     idToken: r.id_token ?? previous?.idToken,
@@ -81,6 +87,7 @@ export function createOidcProvider(
     token: string,
   ): Promise<{ claims: Record<string, unknown>; expiresAt: number } | undefined> => {
     const c = await configuration();
+    const [client, { jwtVerify, decodeProtectedHeader }] = await Promise.all([openidClient(), jose()]);
     let claims: Record<string, unknown>;
     if (token.split('.').length === 3) {
       const { jwks: set, issuer } = await keySet();
@@ -140,6 +147,7 @@ export function createOidcProvider(
     },
     async begin(txn, state, callbackUrl) {
       const c = await configuration();
+      const client = await openidClient();
       const verifier = client.randomPKCECodeVerifier();
       const nonce = client.randomNonce();
       txn.verifier = verifier;
@@ -161,7 +169,8 @@ export function createOidcProvider(
           detail: 'The sign-in link expired or was already used.',
         });
       const c = await configuration();
-      let result: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+      const client = await openidClient();
+      let result: Client.TokenEndpointResponse & Client.TokenEndpointResponseHelpers;
       try {
         result = await client.authorizationCodeGrant(c, input.callbackUrl, {
           pkceCodeVerifier: txn.verifier,
@@ -190,6 +199,7 @@ export function createOidcProvider(
     async endSessionUrl(_session, postLogoutRedirect) {
       const c = await configuration().catch(() => undefined);
       if (!c?.serverMetadata().end_session_endpoint) return undefined;
+      const client = await openidClient();
       const params: Record<string, string> = {
         post_logout_redirect_uri: postLogoutRedirect,
         client_id: def.clientId,
@@ -212,6 +222,7 @@ export function createOidcProvider(
     },
     async verifyLogoutToken(token) {
       const { jwks: set, issuer } = await keySet();
+      const { jwtVerify } = await jose();
       const { payload } = await jwtVerify(token, set, {
         issuer,
         audience: def.clientId,
@@ -230,6 +241,7 @@ export function createOidcProvider(
     async refresh(tokens) {
       if (!tokens.refreshToken) throw new Error('no refresh token');
       const c = await configuration();
+      const client = await openidClient();
       return toTokens(await client.refreshTokenGrant(c, tokens.refreshToken), tokens);
     },
   };
