@@ -77,7 +77,11 @@ async function main() {
   // The upstream, in its own process; it also holds one end of every idle WebSocket.
   const up = processes.start(node, [join(root, 'scripts/bench/upstream.ts')], {
     stdout: 'pipe',
-    nofile: procStats.nofileHardLimit() < needFiles && process.getuid?.() === 0 ? needFiles : undefined,
+    nofile:
+      procStats.nofileHardLimit() < needFiles &&
+      spawnSync('prlimit', [`--nofile=${needFiles}:${needFiles}`, 'true']).status === 0
+        ? needFiles
+        : undefined,
   });
   const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
   const upPort = Number(String(portLine).trim());

@@ -1,6 +1,7 @@
 // The memory of idle WebSockets: N tunnels opened through a fresh pure-proxy Portico, RSS before
 // and after. Portico holds two descriptors per tunnel (client and upstream), so its open-file limit
 // is raised above the shell's when needed; without the right to, the count is lowered to fit.
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,16 +17,18 @@ export async function idleWebSockets(opts: {
   count: number;
 }): Promise<{ asked: number; open: number; failed: number; perWsKb: number; nofile: number; note: string }> {
   const hard = procStats.nofileHardLimit();
-  const need = opts.count * 2 + 2048;
-  const canRaise = process.getuid?.() === 0;
-  const nofile = need <= hard ? 0 : canRaise ? need : 0;
-  const count = need <= hard || canRaise ? opts.count : Math.max(0, Math.floor((hard - 2048) / 2));
+  const slack = 512;
+  const need = opts.count * 2 + slack;
+  // Root may still lack the right to raise a hard limit (a sandbox without CAP_SYS_RESOURCE): try.
+  const canRaise = need > hard && spawnSync('prlimit', [`--nofile=${need}:${need}`, 'true']).status === 0;
+  const nofile = canRaise ? need : 0;
+  const count = need <= hard || canRaise ? opts.count : Math.max(0, Math.floor((hard - slack) / 2));
   const note =
     need <= hard
       ? `file limit ${hard} is enough`
       : canRaise
         ? `file limit raised from ${hard} to ${need} for Portico and the clients`
-        : `file limit ${hard} allows ${count} of ${opts.count}`;
+        : `the file limit is ${hard} and may not be raised here, so ${count} of ${opts.count}`;
   const port = await processes.freePort();
   const file = join(opts.dir, 'idle-ws.yaml');
   writeFileSync(file, porticoConfig.pureProxy({ port, upstream: opts.upstream, logLevel: 'warn' }));
