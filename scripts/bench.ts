@@ -621,7 +621,7 @@ async function main() {
   );
   if (soaked)
     lines.push(
-      `Soak, authenticated + JWT, fresh Portico, ${soaked.seconds} s at ${soaked.rate} req/s (achieved ${soaked.achieved.toFixed(0)}, ${soaked.requests} requests, ${soaked.errors} failed or unfinished, p99 ${soaked.p99.toFixed(2)} ms): RSS ${soaked.samples.map((s) => s.rssMb.toFixed(0)).join(' → ')} MB (every 10 s); start ${soaked.startMb.toFixed(0)}, end ${soaked.endMb.toFixed(0)}, peak ${soaked.peakMb.toFixed(0)} MB, last-half growth ${soaked.lastHalfGrowthPct.toFixed(1)} %.` +
+      `Soak, authenticated + JWT, fresh Portico, ${soaked.seconds} s at ${soaked.rate} req/s (achieved ${soaked.achieved.toFixed(0)}, ${soaked.requests} requests, ${soaked.errors} failed or unfinished, p99 ${soaked.p99.toFixed(2)} ms): RSS ${soaked.samples.map((s) => s.rssMb.toFixed(0)).join(' → ')} MB (before the load, then every 10 s under it); before the load ${soaked.startMb.toFixed(0)}, last under load ${soaked.endMb.toFixed(0)}, peak ${soaked.peakMb.toFixed(0)}, once the load stopped ${soaked.afterLoadMb.toFixed(0)} MB, last-half growth ${soaked.lastHalfGrowthPct.toFixed(1)} %.` +
         (soaked.heapSnapshots.length
           ? ` Heap snapshots: ${soaked.heapSnapshots.map((f) => f.slice(root.length + 1)).join(', ')}.`
           : ''),

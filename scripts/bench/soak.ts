@@ -20,7 +20,9 @@ export type SoakResult = {
   startMb: number;
   endMb: number;
   peakMb: number;
-  /** Growth between the sample at half time and the last one, in percent. */
+  /** RSS once the load stopped (not one of the samples). */
+  afterLoadMb: number;
+  /** Growth between the sample at half time and the last one under load, in percent. */
   lastHalfGrowthPct: number;
   heapSnapshots: string[];
 };
@@ -92,7 +94,8 @@ export async function soak(opts: {
     headers: opts.headers,
   });
   clearInterval(timer);
-  samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: procStats.rssKb([child.pid!]) / 1024 });
+  // Read once the load has stopped: what the process gives back when idle again.
+  const afterLoadMb = procStats.rssKb([child.pid!]) / 1024;
   await snapshot('after');
   await processes.stop(child);
 
@@ -111,6 +114,7 @@ export async function soak(opts: {
     samples,
     startMb: samples[0]!.rssMb,
     endMb: end.rssMb,
+    afterLoadMb,
     peakMb: Math.max(...samples.map((s) => s.rssMb)),
     lastHalfGrowthPct: ((end.rssMb - mid.rssMb) / mid.rssMb) * 100,
     heapSnapshots: snapshots,
