@@ -32,10 +32,21 @@ type Node = {
 type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 
 /** Self time per function (bottom-up), and per where the code lives. */
-function summarise(profile: Profile, top = 25): { total: number; functions: string[]; places: string[] } {
+function summarise(
+  profile: Profile,
+  window: number,
+  top = 25,
+): { total: number; functions: string[]; places: string[] } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
+  // Only the measured load: the last `window` µs before the process was stopped (start-up, module
+  // loading and the warm-up run are left out).
+  const at: number[] = [];
+  let t = 0;
+  for (const dt of profile.timeDeltas) at.push((t += dt));
+  const from = t - window;
   for (let i = 0; i < profile.samples.length; i++) {
+    if (at[i]! < from) continue;
     const dt = profile.timeDeltas[i + 1] ?? 0;
     self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + dt);
   }
@@ -50,7 +61,7 @@ function summarise(profile: Profile, top = 25): { total: number; functions: stri
     const place = !url
       ? functionName.startsWith('(')
         ? functionName
-        : '(native/V8 builtins)'
+        : '(native: bindings and V8 builtins)'
       : url.startsWith('node:')
         ? `node: ${url.slice(5).split('/')[0]}`
         : file.includes('node_modules/')
@@ -111,10 +122,10 @@ for (const [label, path] of [
   const text = readFileSync(join(profDir, prof), 'utf8');
   const target = join(outDir, `${label.replace(/\W+/g, '-')}.cpuprofile`);
   writeFileSync(target, text);
-  const s = summarise(JSON.parse(text) as Profile);
+  const s = summarise(JSON.parse(text) as Profile, SECONDS * 1e6);
   report.push(
     '',
-    `### ${label} (${path}): ${Math.round(r.rps)} req/s under the profiler, ${(s.total / 1e6).toFixed(1)} s sampled — ${target.slice(root.length + 1)}`,
+    `### ${label} (${path}): ${Math.round(r.rps)} req/s under the profiler, ${(s.total / 1e6).toFixed(1)} s of the load window sampled — ${target.slice(root.length + 1)}`,
     '',
     '| self | where |',
     '|---:|---|',
