@@ -413,8 +413,8 @@ async function main() {
     const heapDir = HEAP_SNAPSHOT ? join(resultsDir, `heap-${stamp}`) : undefined;
     if (heapDir) mkdirSync(heapDir, { recursive: true });
     // Open-loop load above what the process can serve only grows a queue; on a busy machine the
-    // rate is lowered to 80 % of the authenticated + JWT maximum measured above.
-    soakRate = Math.min(SOAK_RATE, Math.round(0.8 * rps('portico authenticated + JWT')));
+    // rate is lowered to 70 % of the authenticated + JWT maximum measured above.
+    soakRate = Math.min(SOAK_RATE, Math.round(0.7 * rps('portico authenticated + JWT')));
     log(`soak: ${SOAK_SECONDS} s at ${soakRate} req/s on the authenticated route (+JWT)…`);
     soaked = await soak({
       root,
@@ -509,7 +509,7 @@ async function main() {
   );
   for (const name of ['portico anonymous', 'portico authenticated', 'portico authenticated + JWT']) {
     const l = latency.get(name)!;
-    const held = l.achieved >= 0.95 * l.rate;
+    const held = l.achieved >= 0.95 * l.rate && l.dropped === 0;
     judge(
       `${name}: p99 ≤ 2 ms at ${l.rate} req/s (50 % of Portico's maximum)${held ? '' : ' — rate not held'}`,
       l.p99,
@@ -559,8 +559,9 @@ async function main() {
     judge(
       `soak: 0 errors at ${soakRate} req/s${soakRate < SOAK_RATE ? ` (lowered from ${SOAK_RATE}: see the soak line)` : ''}`,
       soaked.errors,
-      soaked.errors === 0 && soaked.achieved >= 0.95 * soakRate,
-      (v) => `${v} errors, ${soaked!.achieved.toFixed(0)} req/s held`,
+      soaked.errors === 0 && soaked.unfinished === 0,
+      (v) =>
+        `${v} errors, ${soaked!.unfinished} unfinished; ${soaked!.achieved.toFixed(0)} req/s achieved, ${soaked!.dropped} not sent (target behind)`,
     );
   }
 
@@ -592,11 +593,13 @@ async function main() {
     `Latency at a fixed rate = 50 % of Portico anonymous's own maximum in each group (open-loop generator, ${CONNECTIONS} connections, ${SECONDS} s; latency counted from when each request was due, so queueing shows):`,
   );
   lines.push('');
-  lines.push('| target | rate | achieved req/s | p50 ms | p99 ms | CPU µs/req | failed or unfinished |');
+  lines.push(
+    '| target | rate | achieved req/s | p50 ms | p99 ms | CPU µs/req | errors | not sent (behind) |',
+  );
   lines.push('|---|---:|---:|---:|---:|---:|---:|');
   for (const [n, l] of latency)
     lines.push(
-      `| ${n} | ${l.rate} | ${Math.round(l.achieved)} | ${l.p50.toFixed(2)} | ${l.p99.toFixed(2)} | ${l.cpuUs.toFixed(0)} | ${l.errors} |`,
+      `| ${n} | ${l.rate} | ${Math.round(l.achieved)} | ${l.p50.toFixed(2)} | ${l.p99.toFixed(2)} | ${l.cpuUs.toFixed(0)} | ${l.errors + l.unfinished} | ${l.dropped} |`,
     );
   lines.push('');
   lines.push('| WebSocket echo (16 connections × 8 in flight) | msg/s | × direct |');
@@ -621,7 +624,7 @@ async function main() {
   );
   if (soaked)
     lines.push(
-      `Soak, authenticated + JWT, fresh Portico, ${soaked.seconds} s at ${soaked.rate} req/s (achieved ${soaked.achieved.toFixed(0)}, ${soaked.requests} requests, ${soaked.errors} failed or unfinished, p99 ${soaked.p99.toFixed(2)} ms): RSS ${soaked.samples.map((s) => s.rssMb.toFixed(0)).join(' → ')} MB (before the load, then every 10 s under it); before the load ${soaked.startMb.toFixed(0)}, last under load ${soaked.endMb.toFixed(0)}, peak ${soaked.peakMb.toFixed(0)}, once the load stopped ${soaked.afterLoadMb.toFixed(0)} MB, last-half growth ${soaked.lastHalfGrowthPct.toFixed(1)} %.` +
+      `Soak, authenticated + JWT, fresh Portico, ${soaked.seconds} s at ${soaked.rate} req/s (achieved ${soaked.achieved.toFixed(0)}, ${soaked.requests} requests, ${soaked.errors} errors, ${soaked.unfinished} unfinished, ${soaked.dropped} not sent because Portico had fallen behind, p99 ${soaked.p99.toFixed(2)} ms): RSS ${soaked.samples.map((s) => s.rssMb.toFixed(0)).join(' → ')} MB (before the load, then every 10 s under it); before the load ${soaked.startMb.toFixed(0)}, last under load ${soaked.endMb.toFixed(0)}, peak ${soaked.peakMb.toFixed(0)}, once the load stopped ${soaked.afterLoadMb.toFixed(0)} MB, last-half growth ${soaked.lastHalfGrowthPct.toFixed(1)} %. ${memoryBreakdown(soaked)}` +
         (soaked.heapSnapshots.length
           ? ` Heap snapshots: ${soaked.heapSnapshots.map((f) => f.slice(root.length + 1)).join(', ')}.`
           : ''),
@@ -685,6 +688,14 @@ async function main() {
   );
   process.stdout.write(`\nwritten to ${out}\n`);
   await redis.quit();
+}
+
+/** The last sample under load, split by what Portico's metrics say. */
+function memoryBreakdown(s: SoakResult): string {
+  const last = s.samples.at(-1)!;
+  if (last.heapTotalMb === undefined) return '';
+  const native = last.rssMb - last.heapTotalMb - (last.externalMb ?? 0);
+  return `At the last sample under load: RSS ${last.rssMb.toFixed(0)} MB = V8 heap committed ${last.heapTotalMb.toFixed(0)} MB (of which used ${last.heapUsedMb?.toFixed(0)}) + external ${last.externalMb?.toFixed(0)} MB + the rest (native memory, code, stacks) ${native.toFixed(0)} MB.`;
 }
 
 main().then(

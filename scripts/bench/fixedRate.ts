@@ -12,7 +12,12 @@ export type FixedRateResult = {
   p99: number;
   max: number;
   requests: number;
+  /** Failed requests: connection errors, timeouts, statuses ≥ 400. */
   errors: number;
+  /** Not sent: more than 32 per connection were already waiting (the target fell behind). */
+  dropped: number;
+  /** Sent but not answered 10 s after the last one was due. */
+  unfinished: number;
 };
 
 export async function fixedRate(

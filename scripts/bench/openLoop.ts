@@ -1,7 +1,9 @@
 // An open-loop load generator (wrk2's model), run as its own process: request i is due at
 // start + i/rate whatever happened to earlier ones, and its latency counts from that moment, so a
 // target that falls behind shows the queueing in its percentiles instead of being sent less.
-// Bounded: rate × seconds requests, and it gives up 10 s after the last one was due.
+// Bounded: rate × seconds requests at most, never more than 32 per connection waiting (a request
+// due beyond that is dropped and counted: the target has fallen behind), and it gives up 10 s after
+// the last one was due (what is still out then is counted as unfinished).
 // Usage: node openLoop.ts URL RATE SECONDS CONNECTIONS ["Name: value"...]   → one JSON line
 import { Pool } from 'undici';
 
@@ -23,7 +25,9 @@ const total = Math.max(1, Math.round(rate * seconds));
 const latencies = new Float64Array(total);
 let ok = 0;
 let failed = 0;
-let sent = 0;
+let sent = 0; // schedule slots passed, sent or dropped
+let issued = 0;
+let dropped = 0;
 let lastDone = 0;
 
 // Warm-up, not measured: open every connection and let the JIT settle, 32 at a time for ~1 s.
@@ -54,13 +58,23 @@ function send(i: number) {
       failed++;
     })
     .finally(() => {
-      if (ok + failed === total) finish();
+      if (sent === total && ok + failed === issued) finish();
     });
 }
 
 function tick() {
   const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
-  while (sent < due) send(sent++);
+  const maxWaiting = Number(connectionsArg) * 32;
+  while (sent < due) {
+    if (issued - ok - failed >= maxWaiting) {
+      dropped += due - sent;
+      sent = due;
+      break;
+    }
+    issued++;
+    send(sent++);
+  }
+  if (sent === total && ok + failed === issued) finish();
   if (sent < total) setTimeout(tick, 1);
 }
 
@@ -77,7 +91,9 @@ function finish() {
     p99: at(0.99),
     max: ok ? done[ok - 1]! : Number.NaN,
     requests: ok,
-    errors: failed + (total - ok - failed),
+    errors: failed,
+    dropped,
+    unfinished: issued - ok - failed,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }

@@ -8,15 +8,41 @@ import { fixedRate } from './fixedRate.ts';
 import { processes } from './processes.ts';
 import { procStats } from './procStats.ts';
 
+type Sample = { t: number; rssMb: number; heapTotalMb?: number; heapUsedMb?: number; externalMb?: number };
+
+/** Portico's process metrics (prom-client defaults; /_portico/metrics is open without a token). */
+async function v8Memory(port: number): Promise<Omit<Sample, 't' | 'rssMb'>> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/_portico/metrics`)).text();
+    const mb = (name: string) => {
+      const m = new RegExp(`^portico_${name} ([\\d.e+]+)$`, 'm').exec(text);
+      return m ? Number(m[1]) / 1024 / 1024 : undefined;
+    };
+    return {
+      heapTotalMb: mb('nodejs_heap_size_total_bytes'),
+      heapUsedMb: mb('nodejs_heap_size_used_bytes'),
+      externalMb: mb('nodejs_external_memory_bytes'),
+    };
+  } catch {
+    return {};
+  }
+}
+
 export type SoakResult = {
   seconds: number;
   rate: number;
   achieved: number;
   requests: number;
   errors: number;
+  dropped: number;
+  unfinished: number;
   p99: number;
-  /** RSS before the load, then every 10 s under it. */
-  samples: { t: number; rssMb: number }[];
+  /**
+   * RSS before the load, then every 10 s under it, beside what Portico's own metrics say of V8's
+   * heap (committed and used) and of memory held outside it by JS objects (external): what RSS
+   * holds beyond those is native (malloc) memory.
+   */
+  samples: Sample[];
   startMb: number;
   endMb: number;
   peakMb: number;
@@ -81,11 +107,18 @@ export async function soak(opts: {
   };
 
   await snapshot('before');
-  const samples = [{ t: 0, rssMb: procStats.rssKb([child.pid!]) / 1024 }];
+  const samples: Sample[] = [
+    { t: 0, rssMb: procStats.rssKb([child.pid!]) / 1024, ...(await v8Memory(opts.port)) },
+  ];
   const t0 = Date.now();
-  const timer = setInterval(() => {
-    samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: procStats.rssKb([child.pid!]) / 1024 });
-    process.stderr.write(`soak ${samples.at(-1)!.t} s: RSS ${samples.at(-1)!.rssMb.toFixed(0)} MB\n`);
+  const timer = setInterval(async () => {
+    const t = Math.round((Date.now() - t0) / 1000);
+    const rssMb = procStats.rssKb([child.pid!]) / 1024;
+    const v8 = await v8Memory(opts.port);
+    samples.push({ t, rssMb, ...v8 });
+    process.stderr.write(
+      `soak ${t} s: RSS ${rssMb.toFixed(0)} MB, V8 heap ${v8.heapTotalMb?.toFixed(0)} MB (used ${v8.heapUsedMb?.toFixed(0)}), external ${v8.externalMb?.toFixed(0)} MB\n`,
+    );
   }, 10_000);
   const load = await fixedRate(opts.url, {
     rate: opts.rate,
@@ -110,6 +143,8 @@ export async function soak(opts: {
     achieved: load.achieved,
     requests: load.requests,
     errors: load.errors,
+    dropped: load.dropped,
+    unfinished: load.unfinished,
     p99: load.p99,
     samples,
     startMb: samples[0]!.rssMb,
