@@ -18,7 +18,7 @@ process.on('exit', () => {
 function start(
   cmd: string,
   args: string[],
-  opts: { stdout?: 'pipe' | 'ignore' | string; nofile?: number; cwd?: string } = {},
+  opts: { stdout?: 'pipe' | 'ignore' | string; nofile?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): ChildProcess {
   const out =
     opts.stdout === undefined || opts.stdout === 'ignore'
@@ -29,7 +29,7 @@ function start(
   const [file, argv] = opts.nofile
     ? ['prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, '--', cmd, ...args]]
     : [cmd, args];
-  const child = spawn(file, argv, { stdio: ['pipe', out, 'inherit'], cwd: opts.cwd });
+  const child = spawn(file, argv, { stdio: ['pipe', out, 'inherit'], cwd: opts.cwd, env: opts.env });
   started.push(child);
   return child;
 }

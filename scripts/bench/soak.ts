@@ -62,12 +62,16 @@ export async function soak(opts: {
   seconds: number;
   rate: number;
   heapSnapshotsTo?: { dir: string; stamp: string };
+  /** Extra node flags and environment for the Portico process (memory experiments). */
+  nodeArgs?: string[];
+  env?: Record<string, string>;
 }): Promise<SoakResult> {
   const heap = opts.heapSnapshotsTo;
   const child = processes.start(
     process.execPath,
     [
       ...(heap ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+      ...(opts.nodeArgs ?? []),
       join(opts.root, 'scripts/portico.js'),
       'serve',
       '--config',
@@ -75,7 +79,7 @@ export async function soak(opts: {
     ],
     // Snapshots land in the working directory; the access log (a gigabyte at 6k req/s for 10 min)
     // goes nowhere.
-    { cwd: heap?.dir },
+    { cwd: heap?.dir, env: opts.env ? { ...process.env, ...opts.env } : undefined },
   );
   const health = `http://127.0.0.1:${opts.port}/_portico/healthz`;
   await processes.waitFor(health);
