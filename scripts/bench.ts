@@ -596,7 +596,7 @@ async function main() {
   lines.push(
     '| target | rate | achieved req/s | p50 ms | p99 ms | CPU µs/req | errors | not sent (behind) |',
   );
-  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const [n, l] of latency)
     lines.push(
       `| ${n} | ${l.rate} | ${Math.round(l.achieved)} | ${l.p50.toFixed(2)} | ${l.p99.toFixed(2)} | ${l.cpuUs.toFixed(0)} | ${l.errors + l.unfinished} | ${l.dropped} |`,
