@@ -1,0 +1,37 @@
+// Start-to-first-answer and idle memory of a pure-proxy Portico: spawn `portico serve`, poll the
+// proxied route every 5 ms until it answers 200, then read RSS after the process has settled.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { porticoConfig } from './porticoConfig.ts';
+import { processes } from './processes.ts';
+import { procStats } from './procStats.ts';
+
+export async function startup(opts: {
+  root: string;
+  dir: string;
+  upstream: string;
+  starts: number;
+  settleMs: number;
+}): Promise<{ startMs: number[]; idleRssKb: number[] }> {
+  const startMs: number[] = [];
+  const idleRssKb: number[] = [];
+  for (let i = 0; i < opts.starts; i++) {
+    const port = await processes.freePort();
+    const file = join(opts.dir, `pure-proxy-${i}.yaml`);
+    writeFileSync(file, porticoConfig.pureProxy({ port, upstream: opts.upstream, logLevel: 'info' }));
+    const t0 = performance.now();
+    const child = processes.start(process.execPath, [
+      join(opts.root, 'scripts/portico.js'),
+      'serve',
+      '--config',
+      file,
+    ]);
+    await processes.waitFor(`http://127.0.0.1:${port}/dce5/small`, { everyMs: 5 });
+    startMs.push(performance.now() - t0);
+    await sleep(opts.settleMs);
+    idleRssKb.push(procStats.rssKb([child.pid!]));
+    await processes.stop(child);
+  }
+  return { startMs, idleRssKb };
+}
