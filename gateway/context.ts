@@ -1,5 +1,5 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { StoredSession } from './auth/session/sessionData.ts';
 import type { Config, Route } from './config/types.ts';
@@ -44,9 +44,22 @@ export type RequestContext = {
   startedAt: number;
 };
 
+/** The status line and headers of an upstream's answer, as the response passes see them. */
+export type UpstreamHead = {
+  readonly statusCode: number;
+  readonly statusMessage: string;
+  /** Lower-case names; repeated headers (Set-Cookie) as arrays. */
+  readonly headers: IncomingHttpHeaders;
+  /** Names and values as the upstream sent them, in order: `[name, value, name, value, …]`. */
+  readonly rawHeaders: readonly string[];
+};
+
+/** An upstream's answer with its body as a stream, for a transform that rewrites it (branding). */
+export type UpstreamResponse = UpstreamHead & Readable;
+
 /** A response pass may pick a body transform (branding) for an upstream answer. */
 export type ResponseTransform = {
-  start(res: ServerResponse, upstreamRes: IncomingMessage, headers: string[]): void;
+  start(res: ServerResponse, upstream: UpstreamResponse, headers: string[]): void;
 };
 
 export type HttpContext = RequestContext & {
@@ -70,4 +83,4 @@ export type AnyContext = HttpContext | UpgradeContext;
 export type Stage<C> = (ctx: C) => void | Promise<void>;
 
 /** On the way back: sees the upstream's answer and the header list the client will get. */
-export type ResponsePass = (ctx: HttpContext, upstreamRes: IncomingMessage, headers: string[]) => void;
+export type ResponsePass = (ctx: HttpContext, upstream: UpstreamHead, headers: string[]) => void;

@@ -1,7 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import type { HttpContext, ResponseTransform } from '../context.ts';
+import type { HttpContext, ResponseTransform, UpstreamHead, UpstreamResponse } from '../context.ts';
 import { escapeHtml } from '../pages/escapeHtml.ts';
 import { type Lang, pickLang } from '../pages/negotiate.ts';
 import { cspAllows, parseCsp } from './csp.ts';
@@ -43,7 +43,7 @@ const HEAD_CONTENT = new Set([
  */
 export function injectBranding(
   ctx: HttpContext,
-  upstreamRes: IncomingMessage,
+  upstreamRes: UpstreamHead,
   brand: Brand,
 ): ResponseTransform | undefined {
   if (ctx.req.method !== 'GET') return undefined;
@@ -170,7 +170,7 @@ function inject(
   brand: Brand,
   coding: Coding,
   res: ServerResponse,
-  up: IncomingMessage,
+  up: UpstreamResponse,
   headers: string[],
 ): void {
   const status = up.statusCode!;

@@ -8,10 +8,10 @@ import { rewriteSetCookie } from './rewriteSetCookie.ts';
  * nginx passes them), less hop-by-hop headers, with the documented Location and Set-Cookie rewrites.
  */
 export function upstreamResponseHeaders(): ResponsePass {
-  return (ctx, upstreamRes, out) => {
+  return (ctx, upstream, out) => {
     const route = ctx.route!;
-    const raw = upstreamRes.rawHeaders;
-    const extraHop = connectionTokens(upstreamRes.headers.connection);
+    const raw = upstream.rawHeaders;
+    const extraHop = connectionTokens(upstream.headers.connection);
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       let value = raw[i + 1]!;

@@ -67,8 +67,15 @@ describe('portico validate', () => {
       env,
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^routes\.yaml: valid — 2 routes \(\/dce5\/, \/\), 1 identity provider/);
-    assert.match(r.stderr, /2 warnings \(--strict-env makes them errors\)/);
+    assert.match(
+      r.stdout,
+      /^routes\.yaml: valid — 3 routes \(\/dce5\/apis\/, \/dce5\/, \/\), 1 identity provider/,
+    );
+    assert.match(r.stderr, /3 warnings \(--strict-env makes them errors\)/);
+    assert.match(
+      r.stderr,
+      /routes\.yaml:\d+:\d+ +oidcProvider\.clients\[0\]\.secret: GHIPPO_CLIENT_SECRET is not set here/,
+    );
     assert.match(
       r.stderr,
       /routes\.yaml:\d+:\d+ +session\.secret: SESSION_SECRET is not set here; it must be set at serve time/,
@@ -86,7 +93,7 @@ describe('portico validate', () => {
       },
     );
     assert.equal(strict.status, 1);
-    assert.match(strict.stderr, /invalid, 2 errors/);
+    assert.match(strict.stderr, /invalid, 3 errors/);
   });
 
   it('still reports every real error next to an unset variable, and nothing about the placeholder', () => {

@@ -615,7 +615,9 @@ describe('nginx parity', () => {
 
     it('streams a chunked request body on, where nginx buffers it and sends Content-Length', async () => {
       // nginx's default `proxy_request_buffering on` reads the whole body first; Portico streams
-      // uploads (SPEC §4), so the upstream gets the client's chunked framing. Same bytes either way.
+      // uploads (SPEC §4). A body that has fully arrived before the upstream connection is ready
+      // is sent with its length (undici knows it then); a longer one goes on chunked as it comes
+      // (test/proxy/forwarding.test.ts streams one). Same bytes either way.
       const r = await both('/dce5/chunked', {
         method: 'POST',
         headers: { 'transfer-encoding': 'chunked', 'content-type': 'text/plain' },
@@ -625,8 +627,11 @@ describe('nginx parity', () => {
       const viaPortico = r.portico.seen[0]!;
       assert.equal(viaNginx.headers['content-length'], '12');
       assert.equal(viaNginx.headers['transfer-encoding'], undefined);
-      assert.equal(viaPortico.headers['content-length'], undefined);
-      assert.equal(viaPortico.headers['transfer-encoding'], 'chunked');
+      assert.ok(
+        viaPortico.headers['transfer-encoding'] === 'chunked' ||
+          viaPortico.headers['content-length'] === '12',
+        JSON.stringify(viaPortico.headers),
+      );
       assert.equal(viaPortico.body.toString(), viaNginx.body.toString());
     });
 

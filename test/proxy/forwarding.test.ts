@@ -194,3 +194,66 @@ describe('forwarding to upstreams', () => {
     assert.equal(up.requests.length, 0);
   });
 });
+
+describe('bodies stream both ways', () => {
+  it('passes an upload on as it arrives: the upstream reads its first part before the client sent the rest', async (t) => {
+    let firstPart: (chunk: string) => void = () => {};
+    const arrived = new Promise<string>((resolve) => (firstPart = resolve));
+    const up = await startUpstream({
+      streaming: true,
+      handler: (req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => {
+          if (body === '') firstPart(c.toString());
+          body += c.toString();
+        });
+        req.on('end', () => res.end(`got ${body.length} bytes`));
+      },
+    });
+    t.after(() => up.close());
+    const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
+    const { request } = await import('node:http');
+    const url = new URL(gw.url);
+    const req = request({ hostname: url.hostname, port: url.port, method: 'POST', path: '/upload' });
+    const answered = new Promise<string>((resolve) =>
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      }),
+    );
+    req.write('first part;');
+    assert.equal(await arrived, 'first part;', 'the upstream has the first part while the upload is open');
+    req.end('second part');
+    assert.equal(await answered, 'got 22 bytes');
+  });
+
+  it('passes a download on as it comes: the client reads the first event before the upstream finished', async (t) => {
+    let finish: () => void = () => {};
+    const up = await startUpstream({
+      streaming: true,
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: one\n\n');
+        finish = () => res.end('data: two\n\n');
+      },
+    });
+    t.after(() => up.close());
+    const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
+    const { request } = await import('node:http');
+    const url = new URL(gw.url);
+    const chunks: string[] = [];
+    const ended = new Promise<void>((resolve) => {
+      const req = request({ hostname: url.hostname, port: url.port, path: '/events' }, (res) => {
+        res.on('data', (c: Buffer) => {
+          chunks.push(c.toString());
+          if (chunks.length === 1) finish();
+        });
+        res.on('end', () => resolve());
+      });
+      req.end();
+    });
+    await ended;
+    assert.deepEqual(chunks, ['data: one\n\n', 'data: two\n\n']);
+  });
+});
