@@ -13,6 +13,7 @@ import { startUpstream, type Upstream } from './upstream.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const shipped = (file: string) => readFileSync(join(root, 'deploy', 'nginx', file), 'utf8');
+const SNIPPETS = ['portico-auth.conf', 'portico-server.conf', 'portico-auth-cache.conf'];
 
 /** A forward-auth check Portico answered (its `request` event for /_portico/auth). */
 export type AnsweredCheck = {
@@ -21,6 +22,8 @@ export type AnsweredCheck = {
   user: string | undefined;
   /** The X-Original-URI nginx sent. */
   uri: string | undefined;
+  /** When Portico answered (performance.now()). */
+  at: number;
 };
 
 export type ForwardAuthSetup = {
@@ -98,6 +101,7 @@ routes:
           route: e.routeId,
           user: e.ctx.identity?.username,
           uri: e.ctx.req.headersDistinct['x-original-uri']?.join(' | '),
+          at: performance.now(),
         });
     }),
   );
@@ -108,31 +112,35 @@ routes:
     (dir, nginxPort) => {
       logFile = join(dir, 'portico-access.log');
       mkdirSync(join(dir, 'snippets'), { recursive: true });
-      writeFileSync(join(dir, 'snippets', 'portico-auth.conf'), shipped('snippets/portico-auth.conf'));
-      writeFileSync(
-        join(dir, 'snippets', 'portico-auth-cache.conf'),
-        shipped('snippets/portico-auth-cache.conf'),
+      mkdirSync(join(dir, 'cache'), { recursive: true });
+      const files = new Map(
+        ['portico.conf', ...SNIPPETS.map((f) => `snippets/${f}`)].map((f) => [f, shipped(f)]),
       );
-      let conf = shipped('portico.conf');
-      const replace = (from: string | RegExp, to: string) => {
-        const next = typeof from === 'string' ? conf.replaceAll(from, to) : conf.replace(from, to);
-        assert.notEqual(next, conf, `deploy/nginx/portico.conf no longer has ${from}`);
-        conf = next;
+      const replace = (file: string, from: string | RegExp, to: string) => {
+        const text = files.get(file)!;
+        const next = typeof from === 'string' ? text.replaceAll(from, to) : text.replace(from, to);
+        assert.notEqual(next, text, `deploy/nginx/${file} no longer has ${from}`);
+        files.set(file, next);
       };
-      replace(/^(\s*)listen\s+80;/m, `$1listen 127.0.0.1:${nginxPort};`);
-      replace('server 127.0.0.1:8080;', `server ${porticoAddress};`);
-      replace('proxy_pass https://10.6.8.2:30343/;', `proxy_pass ${ai.url};`);
-      replace('proxy_pass https://10.6.165.50:30443/;', `proxy_pass ${customer.url};`);
-      replace('/var/log/nginx/', `${dir}/`);
-      replace('/var/cache/nginx/', `${dir}/cache/`);
+      replace('portico.conf', /^(\s*)listen\s+80;/m, `$1listen 127.0.0.1:${nginxPort};`);
+      replace('portico.conf', 'server 127.0.0.1:8080;', `server ${porticoAddress};`);
+      replace('portico.conf', 'proxy_pass https://10.6.8.2:30343/;', `proxy_pass ${ai.url};`);
+      replace('portico.conf', 'proxy_pass https://10.6.165.50:30443/;', `proxy_pass ${customer.url};`);
+      replace('portico.conf', '/var/log/nginx/', `${dir}/`);
+      replace('portico.conf', '/var/cache/nginx/', `${dir}/cache/`);
       if (options.cache) {
-        replace(/^# (proxy_cache_path .*)$/m, '$1');
-        replace(/^(\s*)# (include snippets\/portico-auth-cache\.conf;)/m, '$1$2');
+        replace('portico.conf', /^# (proxy_cache_path .*)$/m, '$1');
+        replace(
+          'snippets/portico-server.conf',
+          /^(\s*)# (include snippets\/portico-auth-cache\.conf;)/m,
+          '$1$2',
+        );
       }
+      for (const [file, text] of files) if (file !== 'portico.conf') writeFileSync(join(dir, file), text);
       const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
         (name) => `  ${name}_temp_path ${join(dir, name)};`,
       );
-      return `events { worker_connections 256; }\nhttp {\n  access_log off;\n${temp.join('\n')}\n${conf}\n}\n`;
+      return `events { worker_connections 256; }\nhttp {\n  access_log off;\n${temp.join('\n')}\n${files.get('portico.conf')}\n}\n`;
     },
     { port },
   );
