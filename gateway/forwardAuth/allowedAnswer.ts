@@ -19,6 +19,8 @@ export function allowedHeaders(check: CheckContext): Record<string, string> {
   const upstream = check.upstreamHeaders;
   const config = check.config;
   const headers: Record<string, string> = {
+    // Not chunked: nginx keeps its connection to Portico only when no body is left to read.
+    'content-length': '0',
     'cache-control': 'no-store',
     'x-request-id': check.requestId,
     'x-portico-route': check.route!.id,

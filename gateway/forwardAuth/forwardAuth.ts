@@ -49,7 +49,9 @@ export function forwardAuth(s: StageServices, built: Built): Stage<HttpContext> 
         original?.relay ?? 'proxy',
         pages,
       );
-      ctx.res.writeHead(a.status, a.headers);
+      // A length, never chunked: nginx reads no body of an auth subrequest, and keeps the connection
+      // to Portico alive only when there is none left to read.
+      ctx.res.writeHead(a.status, { ...a.headers, 'content-length': String(Buffer.byteLength(a.body)) });
       ctx.res.end(ctx.req.method === 'HEAD' ? undefined : a.body);
     };
     const allow = () => {

@@ -299,6 +299,24 @@ describe('nginx in front, Portico as its authentication server', () => {
     assert.equal(s.ai.last().headers.cookie, 'app=1');
   });
 
+  it('asks Portico over kept-alive connections, allowed or refused', async (t) => {
+    const s = await startForwardAuth(t);
+    const { client } = await signInThroughNginx(s, 'alice');
+    let opened = 0;
+    const count = () => opened++;
+    s.portico.gateway.server.on('connection', count);
+    t.after(() => s.portico.gateway.server.off('connection', count));
+    const before = s.checks.length;
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await client.request('/dce5/', { headers: asJson })).status, 200);
+      assert.equal((await send(s.url, '/dce5/', { headers: asJson })).status, 401);
+      assert.equal((await send(s.url, `/dce5/%2e%2e/x${i}`, { headers: asJson })).status, 403);
+    }
+    assert.equal(s.checks.length - before, 30);
+    // An answer nginx has to read a body from (chunked) would cost a connection per check.
+    assert.ok(opened <= 1, `${opened} new connections for 30 checks`);
+  });
+
   it('answers 503 while Redis is down, keeps the optional route up anonymously, and recovers', async (t) => {
     const s = await startForwardAuth(t);
     const { client } = await signInThroughNginx(s, 'alice');
