@@ -8,6 +8,7 @@ import { decodeJwt } from 'jose';
 import { pino } from 'pino';
 import { newApiKey } from '../../gateway/auth/apiKeys.ts';
 import { json, send } from '../helpers/http.ts';
+import { clientCredentialsToken } from '../helpers/idp.ts';
 import { RawConnection } from '../helpers/rawSocket.ts';
 import { login, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
@@ -39,6 +40,7 @@ async function setup(t: TestContext) {
     t,
     `  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", auth: required, allow: { groups: [ai-users] }, inject: { headers: true, jwt: true } }
   - { id: ai-platform-apis, path: /dce5/apis/, upstream: "${ai.url}apis/", auth: none }
+  - { id: machine-api, path: /api/, upstream: "${ai.url}api/", auth: required, bearer: verify, allow: { idps: [corp] }, inject: { headers: true } }
   - { id: customer, path: /, upstream: "${customer.url}", auth: optional, inject: { headers: true, jwt: true } }
 `,
     {
@@ -46,9 +48,23 @@ async function setup(t: TestContext) {
       logger,
     },
   );
+  // A machine client of the IdP, whose access tokens the bearer: verify route accepts.
+  s.idp.setClient({
+    clientId: 'ci-bot',
+    clientSecret: 'ci-bot-secret',
+    redirectUris: ['http://127.0.0.1:9/unused'],
+  });
+  s.gw.write(
+    s.yaml.replace(
+      'clientSecret: portico-secret,',
+      'clientSecret: portico-secret, audiences: ["urn:portico:api"],',
+    ),
+  );
+  assert.equal(s.gw.gateway.reload().ok, true);
+  const idpToken = await clientCredentialsToken(s.idp, 'ci-bot', 'ci-bot-secret');
   const alice = (await login(s, 'alice')).client.cookieHeader();
   const bob = (await login(s, 'bob')).client.cookieHeader();
-  return { s, ai, customer, apiKey: key.key, alice, bob, lines };
+  return { s, ai, customer, apiKey: key.key, idpToken, alice, bob, lines };
 }
 
 /** Asks /_portico/auth about `method target` the way nginx's shipped config does. */
@@ -67,7 +83,7 @@ const claimsOf = (token: unknown) => {
 
 describe('/_portico/auth', () => {
   it('makes the decision the proxy path makes, and answers what the upstream would have received', async (t) => {
-    const { s, ai, customer, apiKey, alice, bob } = await setup(t);
+    const { s, ai, customer, apiKey, idpToken, alice, bob } = await setup(t);
     const html = { accept: 'text/html' };
     const api = { accept: 'application/json' };
     const cases: {
@@ -140,6 +156,27 @@ describe('/_portico/auth', () => {
         method: 'GET',
         target: '/dce5/apis/v1/user',
         headers: { authorization: `Bearer ${apiKey}`, cookie: 'portico_idp=corp; a=1' },
+      },
+      {
+        name: "an IdP's access token where Portico verifies bearer tokens",
+        proxy: 200,
+        method: 'POST',
+        target: '/api/v1/run',
+        headers: { authorization: `Bearer ${idpToken}` },
+      },
+      {
+        name: 'a forged token where Portico verifies bearer tokens',
+        proxy: 401,
+        method: 'GET',
+        target: '/api/v1/run',
+        headers: { authorization: `Bearer ${idpToken.slice(0, -4)}AAAA`, accept: 'text/html' },
+      },
+      {
+        name: 'alice, with no token, where Portico verifies bearer tokens',
+        proxy: 200,
+        method: 'GET',
+        target: '/api/v1/run',
+        headers: { cookie: alice },
       },
       {
         name: 'anyone on the optional route',
