@@ -26,6 +26,12 @@ import { refusedAnswer } from './refusedAnswer.ts';
  */
 export function forwardAuth(s: StageServices, built: Built): Stage<HttpContext> {
   const { log, pages, errors } = s;
+  /** An answer that could not be written: the proxy sees the connection end, a refusal for it. */
+  const fail = (ctx: HttpContext, err: unknown) => {
+    log.error({ err, reqId: ctx.requestId }, 'forward-auth answer failed');
+    errors.report(err, { requestId: ctx.requestId, req: ctx.req });
+    ctx.res.destroy();
+  };
   return (ctx) => {
     const path = ctx.path;
     if (path !== CHECK_PATH && !path.startsWith(`${CHECK_PATH}/`)) return;
@@ -74,7 +80,7 @@ export function forwardAuth(s: StageServices, built: Built): Stage<HttpContext> 
       refuse(err);
       return;
     }
-    if (pending) pending.then(allow, refuse);
+    if (pending) pending.then(allow, refuse).catch((err) => fail(ctx, err));
     else allow();
   };
 }
