@@ -77,7 +77,19 @@ export type UpgradeContext = RequestContext & {
   answered: ((status: number) => void) | undefined;
 };
 
-export type AnyContext = HttpContext | UpgradeContext;
+/**
+ * A forward-auth check (`/_portico/auth`): the request an external proxy (nginx `auth_request`,
+ * ingress-nginx, Traefik, Envoy) is about to forward, as that proxy describes it. The pipeline's
+ * `check` stages decide on it exactly as on a proxied request; nothing is forwarded here, the
+ * proxy acts on the answer.
+ */
+export type CheckContext = RequestContext & {
+  kind: 'check';
+  /** The original request's method (the check request itself is usually a GET). */
+  method: string;
+};
+
+export type AnyContext = HttpContext | UpgradeContext | CheckContext;
 
 /** A stage of the request pipeline: returns (next stage runs), sets `done`, or throws a GatewayError. */
 export type Stage<C> = (ctx: C) => void | Promise<void>;

@@ -7,13 +7,24 @@
  * (the next one runs), sets `ctx.done` after answering, or throws a GatewayError (answered by the
  * one error serializer, pages/errorResponse.ts). Stages are built once per gateway from the
  * services they use (`(services) => stage`); a synchronous stage costs one call per request.
- * `slot` rows are where features add stages (the core imports no feature).
+ * `slot` rows are where features add stages (the core imports no feature). Rows marked `check`
+ * are also what a forward-auth check runs (`/_portico/auth`, forwardAuth/): an external proxy
+ * in front gets exactly the decision, identity headers and assertion a proxied request would.
  */
 import { addKeycloakIdpHint } from './auth/addKeycloakIdpHint.ts';
 import { authenticate } from './auth/authenticate.ts';
 import { authorize } from './auth/authorize.ts';
-import type { HttpContext, ResponsePass, Stage, UpgradeContext } from './context.ts';
+import type {
+  AnyContext,
+  CheckContext,
+  HttpContext,
+  RequestContext,
+  ResponsePass,
+  Stage,
+  UpgradeContext,
+} from './context.ts';
 import { ownEndpoints, refuseOwnUpgrade } from './endpoints/ownEndpoints.ts';
+import { forwardAuth } from './forwardAuth/forwardAuth.ts';
 import { injectIdentity } from './identity/injectIdentity.ts';
 import { assignRequestId } from './observe/assignRequestId.ts';
 import { logWhenDone } from './observe/accessLog.ts';
@@ -30,32 +41,38 @@ import type { Services } from './services.ts';
 /** What stages are built from: the gateway's services and its express app for /_portico/. */
 export type StageServices = Services & { readonly ownApp: OwnApp };
 
-/** Built once per gateway; `built.response` is the response passes, for the forwarding stage. */
-type Factory<C> = (s: StageServices, built: { readonly response: readonly ResponsePass[] }) => Stage<C>;
+/**
+ * Built once per gateway. `built.response` is the response passes, for the forwarding stage;
+ * `built.check` runs the rows marked `check` on a forward-auth check's context.
+ */
+export type Built = { readonly response: readonly ResponsePass[]; readonly check: Stage<CheckContext> };
+type Factory<C> = (s: StageServices, built: Built) => Stage<C>;
 export type StageRow =
   | { name: string; both: Factory<HttpContext | UpgradeContext> }
+  | { name: string; both: Factory<AnyContext>; check: true }
   | { name: string; http?: Factory<HttpContext>; ws?: Factory<UpgradeContext> }
   | { slot: SlotName };
 export type SlotName = 'beforeForward';
 
 // biome-ignore format: the table is easier to read aligned
 export const REQUEST_STAGES: readonly StageRow[] = [
-  { name: 'assignRequestId',        both: assignRequestId },        // X-Request-Id kept or created
-  { name: 'logWhenDone',            both: logWhenDone },            // one access-log line and the request metrics once answered (HTTP and upgrades)
-  { name: 'parseTarget',            both: parseTarget },            // path/query split, dot-segment and backslash tricks refused, client IP (trustProxy)
-  { name: 'ownEndpoints',           http: ownEndpoints,             // /_portico/* → login, jwks, nav, health, metrics, admin, OpenID Provider (express)
-                                    ws: refuseOwnUpgrade },         //   nothing under /_portico/ is ever proxied, upgrades included
-  { name: 'routeRequest',           http: routeRequest,             // longest prefix, lenient-backend confusion refused; /dce5 → 301 /dce5/
-                                    ws: routeUpgrade },             //   only routes with websocket: true
-  { name: 'checkOrigin',            ws: checkOrigin },              // a foreign Origin refused before any byte reaches the upstream
-  { name: 'authenticate',           both: authenticate },           // session cookie, Portico API key, or (bearer: verify) an IdP access token; Redis down → 503
-  { name: 'authorize',              both: authorize },              // auth: required → login redirect / 401; allow rules → 403
-  { name: 'addKeycloakIdpHint',     http: addKeycloakIdpHint },     // kc_idp_hint on the upstream Keycloak's authorization requests
-  { name: 'prepareUpstreamHeaders', both: prepareUpstreamHeaders }, // hop-by-hop, spoofable identity headers and Portico's cookies out; Host, X-Real-IP, X-Forwarded-*
-  { name: 'injectIdentity',         both: injectIdentity },         // user/email/groups/name headers, signed assertion, access token; a Portico API key never forwarded
-  { slot: 'beforeForward' },                                        // features: branding asks for an encoding it can rewrite
-  { name: 'forward',                http: forwardHttp,              // stream to the upstream and back through RESPONSE_PASSES; 502/504
-                                    ws: forwardUpgrade },           //   101 relayed, sockets spliced, idle timeout, closed when the session ends
+  { name: 'assignRequestId',        both: assignRequestId },                      // X-Request-Id kept or created
+  { name: 'logWhenDone',            both: logWhenDone },                          // one access-log line and the request metrics once answered (HTTP and upgrades)
+  { name: 'parseTarget',            both: parseTarget },                          // path/query split, dot-segment and backslash tricks refused, client IP (trustProxy)
+  { name: 'forwardAuth',            http: forwardAuth },                          // /_portico/auth: nginx auth_request, Traefik, Envoy ask about the request they hold; the `check` rows decide on it
+  { name: 'ownEndpoints',           http: ownEndpoints,                           // /_portico/* → login, jwks, nav, health, metrics, admin, OpenID Provider (express)
+                                    ws: refuseOwnUpgrade },                       //   nothing under /_portico/ is ever proxied, upgrades included
+  { name: 'routeRequest',           http: routeRequest,                           // longest prefix, lenient-backend confusion refused; /dce5 → 301 /dce5/
+                                    ws: routeUpgrade },                           //   only routes with websocket: true
+  { name: 'checkOrigin',            ws: checkOrigin },                            // a foreign Origin refused before any byte reaches the upstream
+  { name: 'authenticate',           both: authenticate, check: true },            // session cookie, Portico API key, or (bearer: verify) an IdP access token; Redis down → 503
+  { name: 'authorize',              both: authorize, check: true },               // auth: required → login redirect / 401; allow rules → 403
+  { name: 'addKeycloakIdpHint',     http: addKeycloakIdpHint },                   // kc_idp_hint on the upstream Keycloak's authorization requests
+  { name: 'prepareUpstreamHeaders', both: prepareUpstreamHeaders, check: true },  // hop-by-hop, spoofable identity headers and Portico's cookies out; Host, X-Real-IP, X-Forwarded-*
+  { name: 'injectIdentity',         both: injectIdentity, check: true },          // user/email/groups/name headers, signed assertion, access token; a Portico API key never forwarded
+  { slot: 'beforeForward' },                                                      // features: branding asks for an encoding it can rewrite
+  { name: 'forward',                http: forwardHttp,                            // stream to the upstream and back through RESPONSE_PASSES; 502/504
+                                    ws: forwardUpgrade },                         //   101 relayed, sockets spliced, idle timeout, closed when the session ends
 ];
 
 /** On the way back (HTTP): each pass sees the upstream's answer and the header list the client gets. */
@@ -78,7 +95,8 @@ export function buildPipeline(services: StageServices, extra: FeatureStages) {
     if ('slot' in row) for (const p of extra.response ?? []) response.push(p(services));
     else response.push(row.pass(services));
   }
-  const built = { response };
+  const check: Stage<CheckContext>[] = [];
+  const built: Built = { response, check: (ctx) => runStages(check, ctx) };
   const http: Stage<HttpContext>[] = [];
   const ws: Stage<UpgradeContext>[] = [];
   for (const row of REQUEST_STAGES) {
@@ -87,6 +105,11 @@ export function buildPipeline(services: StageServices, extra: FeatureStages) {
         if (s.http) http.push(s.http(services, built));
         if (s.ws) ws.push(s.ws(services, built));
       }
+    } else if ('check' in row) {
+      const stage = row.both(services, built);
+      http.push(stage);
+      ws.push(stage);
+      check.push(stage);
     } else if ('both' in row) {
       const stage = row.both(services, built);
       http.push(stage);
@@ -101,7 +124,7 @@ export function buildPipeline(services: StageServices, extra: FeatureStages) {
 
 export type Pipeline = ReturnType<typeof buildPipeline>;
 
-export function runStages<C extends HttpContext | UpgradeContext>(
+export function runStages<C extends RequestContext>(
   stages: readonly Stage<C>[],
   ctx: C,
   from = 0,

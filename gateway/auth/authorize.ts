@@ -1,23 +1,34 @@
+import type { IncomingMessage } from 'node:http';
 import type { AnyContext, Stage } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import { wantsHtml } from '../pages/negotiate.ts';
 import type { Services } from '../services.ts';
 import { isAllowed } from './isAllowed.ts';
 
+/** Where a request without a login signs in, coming back to the same path and query. */
+export function loginUrl(target: string): string {
+  return `/_portico/login?rd=${encodeURIComponent(target)}`;
+}
+
+/** A browser opening a page (GET or HEAD, HTML wanted): it is sent to the login page, not given a 401. */
+export function isNavigation(method: string | undefined, req: IncomingMessage): boolean {
+  return (method === 'GET' || method === 'HEAD') && wantsHtml(req);
+}
+
 /**
  * The route's policy. Without a login, a browser navigating with GET is sent to sign in and
  * comes back to the same URL; API clients, XHR, non-GET requests and WebSockets get 401 with the
- * login URL. A signed-in user the `allow` rules do not admit gets 403; the request never
- * reaches the upstream. (`allow` implies `auth: required`: see config/compile.ts.)
+ * login URL (so does a forward-auth check: the proxy in front redirects, see forwardAuth/). A
+ * signed-in user the `allow` rules do not admit gets 403; the request never reaches the upstream.
+ * (`allow` implies `auth: required`: see config/compile.ts.)
  */
 export function authorize(s: Pick<Services, 'events'>): Stage<AnyContext> {
   return (ctx) => {
     const route = ctx.route!;
     if (route.auth !== 'required') return;
     if (!ctx.identity) {
-      const login = `/_portico/login?rd=${encodeURIComponent(ctx.path + ctx.query)}`;
-      const method = ctx.req.method;
-      if (ctx.kind === 'http' && (method === 'GET' || method === 'HEAD') && wantsHtml(ctx.req)) {
+      const login = loginUrl(ctx.path + ctx.query);
+      if (ctx.kind === 'http' && isNavigation(ctx.req.method, ctx.req)) {
         ctx.res.writeHead(302, { location: login, 'cache-control': 'no-store', 'content-length': '0' });
         ctx.res.end();
         ctx.done = true;

@@ -1,4 +1,4 @@
-import type { AnyContext, Stage } from '../context.ts';
+import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import type { Services } from '../services.ts';
 
 const OWN = '/_portico';
@@ -10,7 +10,7 @@ const OWN = '/_portico';
  * pino-http's per-request child logger at ~45 µs of CPU per request, a third of the proxied
  * path; this line costs a few µs. With logging off and no listener, nothing is attached.
  */
-export function logWhenDone(s: Pick<Services, 'accessLog' | 'events'>): Stage<AnyContext> {
+export function logWhenDone(s: Pick<Services, 'accessLog' | 'events'>): Stage<HttpContext | UpgradeContext> {
   const { accessLog: logger, events } = s;
   return (ctx) => {
     const logging = ctx.config.logging.accessLog && logger.isLevelEnabled('info');

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { createGateway, type FeatureFactory, type Gateway } from '../../gateway/server.ts';
 
 /** A route for configs a test does not route through (Portico refuses a config without routes). */
@@ -24,6 +24,8 @@ export async function startGateway(
     env?: NodeJS.ProcessEnv;
     watch?: boolean;
     logLevel?: string;
+    /** The gateway's logger (and access logger), e.g. one writing into an array a test reads. */
+    logger?: Logger;
     port?: number;
     /** Features started with the gateway (admin, storage, …); a function gets the routes.yaml path. */
     features?: FeatureFactory[] | ((file: string) => FeatureFactory[]);
@@ -39,7 +41,7 @@ export async function startGateway(
     watch: options.watch ?? false,
     features: typeof options.features === 'function' ? options.features(file) : options.features,
     env: { ...process.env, ...options.env },
-    logger: pino({ level: options.logLevel ?? process.env.PORTICO_TEST_LOG ?? 'silent' }),
+    logger: options.logger ?? pino({ level: options.logLevel ?? process.env.PORTICO_TEST_LOG ?? 'silent' }),
   });
   await gateway.listen();
   t.after(async () => {

@@ -141,7 +141,20 @@ ${locations.join('\n\n')}
  * Starts a real nginx in front of the given upstreams with the seed's config, on a free port of
  * 127.0.0.1, and stops it after the test. Fails (never skips) when nginx is not installed.
  */
-export async function startNginx(t: TestContext, options: NginxOptions): Promise<StartedNginx> {
+export function startNginx(t: TestContext, options: NginxOptions): Promise<StartedNginx> {
+  return startNginxWith(t, (dir, port) => nginxConfig(dir, port, options));
+}
+
+/**
+ * Starts a real nginx with the nginx.conf `build` writes for a folder of its own (temp files, logs,
+ * any included file) and a port of 127.0.0.1: a free one, or `port` when the caller had to know it
+ * first (a publicUrl). Stopped after the test.
+ */
+export async function startNginxWith(
+  t: TestContext,
+  build: (dir: string, port: number) => string,
+  options: { port?: number } = {},
+): Promise<StartedNginx> {
   const bin = findNginx();
   const dir = mkdtempSync(join(tmpdir(), 'portico-nginx-'));
   // Run as root, the workers switch to an unprivileged user that must reach the temp folders.
@@ -151,8 +164,8 @@ export async function startNginx(t: TestContext, options: NginxOptions): Promise
 
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const config = nginxConfig(dir, port, options);
+    const port = options.port ?? (await freePort());
+    const config = build(dir, port);
     const configFile = join(dir, 'nginx.conf');
     writeFileSync(configFile, config);
     const child = spawn(
@@ -180,7 +193,7 @@ export async function startNginx(t: TestContext, options: NginxOptions): Promise
         `nginx did not start on 127.0.0.1:${port}: ${(err as Error).message}\n${output}${errorLog()}\n--- nginx.conf ---\n${config}`,
       );
       // Another process may have taken the port between freePort() and nginx's bind: try again.
-      if (/Address already in use/.test(output + errorLog())) continue;
+      if (options.port === undefined && /Address already in use/.test(output + errorLog())) continue;
       rmSync(dir, { recursive: true, force: true });
       throw lastError;
     }

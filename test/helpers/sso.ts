@@ -2,6 +2,7 @@ import { parseSetCookie } from 'cookie';
 import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
 import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway, type StartedGateway } from './gateway.ts';
 import { type RawResponse, send } from './http.ts';
@@ -89,6 +90,8 @@ export async function startSso(
     /** Features started with the gateway (the OpenID Provider, admin, …). */
     features?: FeatureFactory[];
     env?: NodeJS.ProcessEnv;
+    /** The gateway's logger, e.g. one whose lines a test reads. */
+    logger?: Logger;
     /** More `session:` keys, e.g. `idleTimeout: 3s`. */
     session?: Record<string, string>;
   } = {},
@@ -124,7 +127,12 @@ ${Object.entries(options.session ?? {})
   - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: ${clientId}, clientSecret: portico-secret, scopes: [openid, profile, email, groups, offline_access] }
 ${options.extra ?? ''}routes:
 ${routes}`;
-  const gw = await startGateway(t, yaml, { port, features: options.features, env: options.env });
+  const gw = await startGateway(t, yaml, {
+    port,
+    features: options.features,
+    env: options.env,
+    logger: options.logger,
+  });
   return { idp, gw, port, publicUrl, yaml };
 }
 

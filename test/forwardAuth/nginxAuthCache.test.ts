@@ -1,0 +1,70 @@
+// The optional authorization cache of the shipped nginx config (snippets/portico-auth-cache.conf):
+// nginx keeps Portico's "allowed" answers for 5 s. Measured here: how many checks reach Portico,
+// and how long a session stays usable after its logout — the documented trade-off.
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { describe, it } from 'node:test';
+import { signInThroughNginx, startForwardAuth } from '../helpers/forwardAuth.ts';
+import { json, send } from '../helpers/http.ts';
+import { logout } from '../helpers/sso.ts';
+
+const TTL_MS = 5000;
+
+describe("nginx's authorization cache", () => {
+  it('answers repeated requests from the cache, and honours a logout only once the cached answer expires', async (t) => {
+    const s = await startForwardAuth(t, { cache: true });
+    const { client, landed } = await signInThroughNginx(s, 'alice');
+    assert.equal(landed.status, 200);
+    const allowed = (uri: string) => s.checks.filter((c) => c.status === 200 && c.uri === uri);
+    assert.equal(allowed('/dce5/').length, 1);
+    const cachedAt = allowed('/dce5/')[0]!.at;
+
+    for (let i = 0; i < 5; i++) {
+      const r = await client.request('/dce5/', { headers: { accept: 'application/json' } });
+      assert.equal(r.status, 200);
+      // The identity and assertion come out of the cached answer.
+      const seen = json<{ headers: IncomingHttpHeaders }>(r).headers;
+      assert.equal(seen['x-forwarded-user'], 'alice');
+      assert.ok(seen['x-portico-assertion']);
+    }
+    assert.equal(allowed('/dce5/').length, 1, "answered by nginx's cache, Portico was not asked");
+    // Another URI is another key: Portico decides on it.
+    assert.equal(
+      (await client.request('/dce5/other', { headers: { accept: 'application/json' } })).status,
+      200,
+    );
+    assert.equal(allowed('/dce5/other').length, 1);
+    // Refusals are never cached: signing in takes effect at once (another cookie is another key anyway).
+    const anonymous = () => send(s.url, '/dce5/', { headers: { accept: 'application/json' } });
+    const refusals = () => s.checks.filter((c) => c.status === 401 && c.uri === '/dce5/').length;
+    const refusedBefore = refusals();
+    assert.equal((await anonymous()).status, 401);
+    assert.equal((await anonymous()).status, 401);
+    assert.equal(refusals(), refusedBefore + 2);
+
+    // The user signs out; the old cookie (another tab, a copy) is tried until it stops working.
+    const cookie = client.cookieHeader();
+    const out = await logout(client, s.url);
+    assert.equal(out.status, 303);
+    const loggedOutAt = performance.now();
+    const withOldCookie = () => send(s.url, '/dce5/', { headers: { cookie, accept: 'application/json' } });
+    const first = await withOldCookie();
+    assert.equal(first.status, 200, 'still allowed from the cache right after the logout');
+    let r = first;
+    while (r.status === 200 && performance.now() - cachedAt < TTL_MS + 3000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      r = await withOldCookie();
+    }
+    const endedAt = performance.now();
+    assert.equal(r.status, 401);
+    const revocationDelay = endedAt - loggedOutAt;
+    const cacheAge = endedAt - cachedAt;
+    t.diagnostic(
+      `access ended ${Math.round(revocationDelay)} ms after the logout, ${Math.round(cacheAge)} ms after the answer was cached`,
+    );
+    // nginx counts validity in whole seconds: a 5 s entry expires 5 to 6 s after it was stored.
+    assert.ok(cacheAge >= TTL_MS - 100 && cacheAge <= TTL_MS + 1000 + 300, `cache age ${cacheAge}`);
+    assert.equal(allowed('/dce5/').length, 1, 'Portico was not asked while the entry lived');
+    assert.equal(s.checks.at(-1)!.status, 401, 'the expired entry sent nginx back to Portico');
+  });
+});
