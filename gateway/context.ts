@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { StoredSession } from './auth/session/sessionData.ts';
@@ -54,6 +54,11 @@ export type HttpContext = RequestContext & {
   res: ServerResponse;
   /** Set by a response pass: the upstream's body goes through it instead of straight to the client. */
   transform: ResponseTransform | undefined;
+  /**
+   * Set by a stage that watches the request body on its way (the body limit counts it): called
+   * instead of piping it. To stop the upload it destroys `to` with a GatewayError, which is answered.
+   */
+  relayRequestBody: ((from: IncomingMessage, to: ClientRequest) => void) | undefined;
 };
 
 export type UpgradeContext = RequestContext & {

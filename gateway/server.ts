@@ -35,6 +35,7 @@ import { createPages } from './pages/pages.ts';
 import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
 import { createTunnels } from './proxy/tunnels.ts';
 import { createUpstreamPool } from './proxy/upstreamPool.ts';
+import { createMaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
 import type { Services } from './services.ts';
 import type { KeyValueStore } from './store/keyValueStore.ts';
 import { createMemoryStore } from './store/memoryStore.ts';
@@ -65,7 +66,10 @@ export type FeatureContext = {
   log: Logger;
   events: EventBus;
   /** The gateway's services features may use (its own, never another gateway's). */
-  services: Pick<Services, 'sessions' | 'store' | 'pages' | 'errors' | 'upstreams' | 'providers' | 'keys'>;
+  services: Pick<
+    Services,
+    'sessions' | 'store' | 'pages' | 'errors' | 'upstreams' | 'providers' | 'keys' | 'maintenance'
+  >;
   /** Reloads routes.yaml from disk (admin deploys); same result as a file-watch reload. */
   reload: () => ReloadResult;
   configFile: string | undefined;
@@ -186,6 +190,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     tunnels: createTunnels(),
     pages: createPages(),
     errors: createErrorReporter(),
+    maintenance: createMaintenanceSwitch(store, log),
   };
   const { sessions, tunnels, pages } = services;
   // A session that ends, here or on another replica, takes its open terminals with it.
@@ -399,6 +404,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       done: false,
       startedAt: performance.now(),
       transform: undefined,
+      relayRequestBody: undefined,
     };
     try {
       const pending = runStages(pipeline.http, ctx);
@@ -507,6 +513,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       await keys.start().catch((err) => {
         log.error({ err }, 'could not load the signing keys; retrying in the background');
       });
+      await services.maintenance.start();
       return new Promise((resolveListen, reject) => {
         server.once('error', reject);
         // With --workers, every worker binds the port itself (SO_REUSEPORT) and the kernel spreads
@@ -538,6 +545,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       for (const f of [...features].reverse())
         await f.close?.().catch((err) => log.warn({ err, feature: f.name }, 'feature close failed'));
       keys.stop();
+      services.maintenance.stop();
       await services.providers.close();
       await sessions.close();
       await store.close();

@@ -9,7 +9,11 @@ import type { RawConfig } from './types.ts';
 export const RESTART_ONLY: readonly (readonly string[])[] = [
   ['listen'],
   ['session'],
-  ['limits'],
+  // The server's own limits; `limits.maxBodySize` is read per request and applies on reload.
+  ['limits', 'headersTimeout'],
+  ['limits', 'requestTimeout'],
+  ['limits', 'maxHeaderSize'],
+  ['limits', 'maxUrlLength'],
   ['identity', 'jwt', 'keys'],
   ['metrics', 'listen'],
   ['admin', 'listen'],

@@ -6,6 +6,7 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HttpContext, ResponsePass, Stage } from '../context.ts';
+import { GatewayError } from '../errors.ts';
 import { respondError } from '../pages/errorResponse.ts';
 import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
@@ -27,15 +28,17 @@ export function forwardHttp(
   const passes = built.response;
   return (ctx) => {
     const route = ctx.route!;
+    // Routes without an upstream answer before this stage (routePolicy/answerWithoutUpstream.ts).
+    const upstream = route.upstream!;
     const { req } = ctx;
     const hasBody =
       req.headers['content-length'] !== undefined
         ? req.headers['content-length'] !== '0'
         : req.headers['transfer-encoding'] !== undefined;
     const options: RequestOptions = {
-      protocol: route.upstream.protocol,
-      hostname: route.upstream.hostname.replace(/^\[|\]$/g, ''),
-      port: route.upstream.port || undefined,
+      protocol: upstream.protocol,
+      hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
+      port: upstream.port || undefined,
       method: req.method,
       path: upstreamPath(route, ctx.path) + ctx.query,
       headers: ctx.upstreamHeaders,
@@ -89,6 +92,12 @@ function send(
 
   upstreamReq.on('error', (err) => {
     clearTimeout(connectTimer);
+    if (err instanceof GatewayError) {
+      // A stage stopped the upload on purpose (a body over the limit): not the upstream's failure.
+      if (answered || res.headersSent) res.destroy();
+      else respondError(req, res, err, ctx.requestId, s.pages);
+      return;
+    }
     const kind = classifyUpstreamError(err);
     if (!answered && mayRetry && upstreamReq.reusedSocket && kind === 'reset') {
       // A keep-alive socket the upstream closed as we reused it: the request never reached it.
@@ -112,8 +121,9 @@ function send(
     if (!res.writableFinished) upstreamReq.destroy();
   });
 
-  if (hasBody) req.pipe(upstreamReq);
-  else upstreamReq.end();
+  if (!hasBody) upstreamReq.end();
+  else if (ctx.relayRequestBody) ctx.relayRequestBody(req, upstreamReq);
+  else req.pipe(upstreamReq);
 }
 
 /**

@@ -30,7 +30,7 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
   const byKey = new Map<string, UpstreamEndpoint>();
   const byRoute = new WeakMap<Route, UpstreamEndpoint>();
   const keyOf = (route: Route) =>
-    `${route.upstream.protocol}//${route.upstream.host}|${JSON.stringify(route.tls ?? {})}|${route.tls ? baseDir() : ''}`;
+    `${route.upstream?.protocol}//${route.upstream?.host}|${JSON.stringify(route.tls ?? {})}|${route.tls ? baseDir() : ''}`;
 
   return {
     endpoint(route) {
@@ -55,7 +55,7 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
       return e;
     },
     retain(config) {
-      const used = new Set(config.routes.map(keyOf));
+      const used = new Set(config.routes.filter((r) => r.upstream).map(keyOf));
       for (const [key, e] of byKey) {
         if (used.has(key)) continue;
         byKey.delete(key);
@@ -89,7 +89,7 @@ export function tlsOptionsFor(route: Route, baseDir: string): Record<string, unk
   const read = (value: string) =>
     value.includes('-----BEGIN') ? value : readFileSync(resolve(baseDir, value));
   const options: Record<string, unknown> = {};
-  const host = route.upstream.hostname.replace(/^\[|\]$/g, '');
+  const host = route.upstream!.hostname.replace(/^\[|\]$/g, '');
   const name = tls?.serverName ?? host;
   if (isIP(name)) {
     options.checkServerIdentity = (_servername: string, cert: PeerCertificate) =>

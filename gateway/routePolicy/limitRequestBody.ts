@@ -1,0 +1,55 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { HttpContext, Stage } from '../context.ts';
+import { GatewayError } from '../errors.ts';
+
+/**
+ * `maxBodySize` (the route's, else `limits.maxBodySize`; nginx client_max_body_size): a declared
+ * Content-Length over the limit is refused with 413 before anything is sent upstream. A chunked
+ * body has no length to read, so it is counted on its way: the chunk that would pass the limit is
+ * never sent, the upstream request is cut, and the client gets the 413 (unless the upstream has
+ * already answered, then the answer is cut). Either way the connection is closed after the 413,
+ * so the rest of the upload is not read.
+ */
+export function limitRequestBody(): Stage<HttpContext> {
+  return (ctx) => {
+    const limit = ctx.route!.maxBodySize;
+    if (limit === 0) return;
+    const length = ctx.req.headers['content-length'];
+    if (length !== undefined) {
+      if (Number(length) > limit) throw tooLarge(limit);
+      return;
+    }
+    if (ctx.req.headers['transfer-encoding'] !== undefined) ctx.relayRequestBody = relayWithin(limit);
+  };
+}
+
+function tooLarge(limit: number): GatewayError {
+  return new GatewayError('PORTICO_ERR_TOO_LARGE', {
+    detail: `This address takes at most ${limit} bytes.`,
+    extra: { limit },
+    headers: { connection: 'close' },
+  });
+}
+
+/** The body, chunk by chunk with backpressure, up to `limit` bytes. */
+function relayWithin(limit: number) {
+  return (from: IncomingMessage, to: ClientRequest): void => {
+    let seen = 0;
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit) {
+        from.off('data', onData);
+        from.off('end', onEnd);
+        to.off('drain', onDrain);
+        to.destroy(tooLarge(limit));
+        return;
+      }
+      if (!to.write(chunk)) from.pause();
+    };
+    const onDrain = () => from.resume();
+    const onEnd = () => to.end();
+    from.on('data', onData);
+    from.on('end', onEnd);
+    to.on('drain', onDrain);
+  };
+}
