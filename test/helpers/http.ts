@@ -21,6 +21,8 @@ export function send(
     headers?: OutgoingHttpHeaders | string[];
     body?: string | Buffer;
     rejectUnauthorized?: boolean;
+    /** The client's own address (any of 127.0.0.0/8 on loopback), to be another client. */
+    localAddress?: string;
   } = {},
 ): Promise<RawResponse> {
   const url = new URL(base);
@@ -49,6 +51,7 @@ export function send(
       headers: headers as OutgoingHttpHeaders,
       agent: false,
       rejectUnauthorized: options.rejectUnauthorized ?? true,
+      localAddress: options.localAddress,
     });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
