@@ -2,14 +2,14 @@ import { Ajv } from 'ajv';
 import express, { type RequestHandler, type Response, type Router } from 'express';
 import { compileMaintenance } from '../config/compileRoutePolicy.ts';
 import { maintenanceSchema } from '../config/routePolicySchema.ts';
-import { describeSchemaError } from '../config/schemaErrors.ts';
+import { describeSchemaError, simplifyErrors } from '../config/schemaErrors.ts';
 import type { RawRoute } from '../config/types.ts';
 import { GatewayError } from '../errors.ts';
 import type { MaintenanceNotice } from '../routePolicy/maintenanceSwitch.ts';
 import type { FeatureContext } from '../server.ts';
 import { AdminError } from './adminErrors.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
 ajv.addKeyword('x-hint');
 /** The body is the object form of a route's `maintenance:` key, checked by the same schema. */
 const validateNotice = ajv.compile(maintenanceSchema.anyOf[1]);
@@ -49,8 +49,8 @@ export function maintenanceEndpoints(
     if (!validateNotice(body))
       throw new AdminError('PORTICO_ERR_BAD_REQUEST', 'The body is not a maintenance notice.', {
         extra: {
-          problems: (validateNotice.errors ?? []).map((e) => ({
-            path: e.instancePath,
+          problems: simplifyErrors(validateNotice.errors ?? []).map((e) => ({
+            path: e.instancePath + (e.params.additionalProperty ? `/${e.params.additionalProperty}` : ''),
             message: describeSchemaError(e),
           })),
         },
