@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import WebSocket from 'ws';
+import { buildNav } from '../../gateway/branding/nav.ts';
+import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { CookieJar, driveLogin, startTestIdp } from '../helpers/idp.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
@@ -112,6 +114,26 @@ routes:
     );
     assert.equal(await open(`portal.test:${port}`, `http://portal.test:${port}`), 101);
     assert.equal(portal!.last().method, 'UPGRADE');
+  });
+
+  it("links a host's routes in the navigation on that host", () => {
+    const config = loadConfigText(
+      `publicUrl: https://portal.example.com:8443
+routes:
+  - { id: ai, host: ai.example.com, path: /, upstream: "http://127.0.0.1:1/", nav: { title: AI } }
+  - { id: apps, host: "*.apps.example.com", path: /, upstream: "http://127.0.0.1:2/", nav: { title: Apps } }
+  - { id: portal, path: /, upstream: "http://127.0.0.1:3/", nav: { title: Portal } }
+`,
+      { env: {} },
+    );
+    assert.deepEqual(
+      buildNav(config, undefined, 'en-US').items.map((i) => i.url),
+      [
+        'https://ai.example.com:8443/',
+        'https://portal.example.com:8443/',
+        'https://portal.example.com:8443/',
+      ],
+    );
   });
 });
 
