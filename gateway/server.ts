@@ -472,6 +472,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       ) as unknown as Server)
     : createHttpServer(serverOptions, onRequest);
   server.on('upgrade', onUpgrade);
+  // No automatic 100 Continue: the stage that reads the body sends it (proxy/sendContinue.ts), so
+  // a refusal (a login needed, a body over the limit) reaches the client before its upload does.
+  server.on('checkContinue', onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) {
       socket.destroy();

@@ -10,6 +10,7 @@ import { GatewayError } from '../errors.ts';
 import { respondError } from '../pages/errorResponse.ts';
 import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
+import { sendContinue } from './sendContinue.ts';
 import { classifyUpstreamError, UpstreamTimeout, upstreamGatewayError } from './upstreamError.ts';
 
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -46,7 +47,7 @@ export function forwardHttp(
       // The socket's idle timeout, set as the socket is assigned (no per-request 'socket' wrapper).
       timeout: route.idleTimeoutMs,
     };
-    delete ctx.upstreamHeaders.expect; // Node has already answered 100-continue to the client.
+    delete ctx.upstreamHeaders.expect; // Portico answers 100-continue to the client itself (below).
     send(s, passes, ctx, options, hasBody, RETRYABLE.has(req.method ?? '') && !hasBody);
   };
 }
@@ -121,8 +122,12 @@ function send(
     if (!res.writableFinished) upstreamReq.destroy();
   });
 
-  if (!hasBody) upstreamReq.end();
-  else if (ctx.relayRequestBody) ctx.relayRequestBody(req, upstreamReq);
+  if (!hasBody) {
+    upstreamReq.end();
+    return;
+  }
+  sendContinue(req, res);
+  if (ctx.relayRequestBody) ctx.relayRequestBody(req, upstreamReq);
   else req.pipe(upstreamReq);
 }
 
