@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { BlockList } from 'node:net';
 import { compileHosts } from './compileHosts.ts';
-import { blockList, compileRoutePolicy } from './compileRoutePolicy.ts';
+import { blockList } from './blockList.ts';
+import { compileRoutePolicy } from './compileRoutePolicy.ts';
 import { parseDuration } from './duration.ts';
 import { parseSize } from './size.ts';
 import type { Config, RawConfig, RawRoute, Route, SessionSettings } from './types.ts';

@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { blockList } from './blockList.ts';
 import { parseDuration } from './duration.ts';
 import { parseRate } from './rate.ts';
 import { parseSize } from './size.ts';
@@ -15,13 +15,13 @@ import type {
 } from './types.ts';
 
 /** What `securityHeaders: true` adds to an answer that does not carry the header already. */
-export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
+const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ['X-Content-Type-Options', 'nosniff'],
   ['Referrer-Policy', 'strict-origin-when-cross-origin'],
   ['X-Frame-Options', 'SAMEORIGIN'],
 ];
 /** Only over https (publicUrl): a year, this host only (includeSubDomains is the site's call). */
-export const HSTS: readonly [string, string] = ['Strict-Transport-Security', 'max-age=31536000'];
+const HSTS: readonly [string, string] = ['Strict-Transport-Security', 'max-age=31536000'];
 
 /**
  * A route's policy keys → what the stages in gateway/routePolicy/ look up. Everything is worked
@@ -66,7 +66,7 @@ export function compileMaintenance(m: RawRoute['maintenance']): Maintenance | un
 }
 
 /** One text per language Portico speaks, from a text for all or a map of some languages. */
-export function localText(value: string | Record<string, string>): LocalText {
+function localText(value: string | Record<string, string>): LocalText {
   if (typeof value === 'string') return Object.freeze({ 'zh-CN': value, 'en-US': value });
   const first = Object.values(value)[0]!;
   return Object.freeze({
@@ -78,18 +78,6 @@ export function localText(value: string | Record<string, string>): LocalText {
 function compileAddresses(allow: string[] | undefined, deny: string[] | undefined): AddressRule | undefined {
   if (!allow && !deny) return undefined;
   return Object.freeze({ allow: allow && blockList(allow), deny: deny && blockList(deny) });
-}
-
-/** Addresses and CIDRs (checked by semantics) as one BlockList; IPv4 rules also match `::ffff:a.b.c.d`. */
-export function blockList(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [addr, bits] = cidr.split('/') as [string, string | undefined];
-    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(addr, type);
-    else list.addSubnet(addr, Number(bits), type);
-  }
-  return list;
 }
 
 function compileAnswer(r: RawRoute): FixedAnswer | undefined {

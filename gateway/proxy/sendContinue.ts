@@ -7,5 +7,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  */
 export function sendContinue(req: IncomingMessage, res: ServerResponse): void {
   const expect = req.headers.expect;
-  if (expect !== undefined && !res.headersSent && expect.toLowerCase() === '100-continue') res.writeContinue();
+  if (expect !== undefined && !res.headersSent && expect.toLowerCase() === '100-continue')
+    res.writeContinue();
 }

@@ -17,7 +17,7 @@ export function checkClientAddress(): Stage<AnyContext> {
   };
 }
 
-export function admits(rule: AddressRule, ip: string): boolean {
+function admits(rule: AddressRule, ip: string): boolean {
   const address = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
   const type = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
   // An address that is not one (a trusted proxy's "unknown") is in no list: an allow list refuses it.

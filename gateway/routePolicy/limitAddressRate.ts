@@ -1,6 +1,7 @@
 import type { AnyContext, Stage } from '../context.ts';
 import type { Services } from '../services.ts';
-import { addressKey, createRateCounter } from './rateCounter.ts';
+import { addressKey } from './addressKey.ts';
+import { createRateCounter } from './rateCounter.ts';
 
 /**
  * `rateLimit.perIp` (nginx limit_req by $binary_remote_addr): requests per client address — the

@@ -19,7 +19,7 @@ export function skipLoginOnPublicPaths(): Stage<AnyContext> {
   };
 }
 
-export function isPublic(paths: readonly PublicPath[], path: string, method: string): boolean {
+function isPublic(paths: readonly PublicPath[], path: string, method: string): boolean {
   const view = backendView(path);
   if (view === undefined) return false;
   for (const p of paths) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
-import { addressKey } from '../../gateway/routePolicy/rateCounter.ts';
+import { addressKey } from '../../gateway/routePolicy/addressKey.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
