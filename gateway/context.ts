@@ -67,6 +67,12 @@ export type HttpContext = RequestContext & {
   res: ServerResponse;
   /** Set by a response pass: the upstream's body goes through it instead of straight to the client. */
   transform: ResponseTransform | undefined;
+  /**
+   * Set by a stage that watches the request body on its way (the body limit counts it): the body
+   * the upstream is sent instead of the request itself. To stop the upload it fails with a
+   * GatewayError, which is answered to the client.
+   */
+  requestBody: ((from: IncomingMessage) => Readable) | undefined;
 };
 
 export type UpgradeContext = RequestContext & {
@@ -90,6 +96,11 @@ export type CheckContext = RequestContext & {
 };
 
 export type AnyContext = HttpContext | UpgradeContext | CheckContext;
+
+/** The method of the request being decided on: a forward-auth check's is the original one. */
+export function methodOf(ctx: AnyContext): string {
+  return ctx.kind === 'check' ? ctx.method : (ctx.req.method ?? 'GET');
+}
 
 /** A stage of the request pipeline: returns (next stage runs), sets `done`, or throws a GatewayError. */
 export type Stage<C> = (ctx: C) => void | Promise<void>;

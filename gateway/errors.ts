@@ -39,6 +39,11 @@ export const ERRORS = define({
     'en-US': { title: 'Access denied', message: 'Your account does not have access to this page.' },
     'zh-CN': { title: '无权访问', message: '您的账号没有访问此页面的权限。' },
   },
+  PORTICO_ERR_ADDRESS_DENIED: {
+    status: 403,
+    'en-US': { title: 'Access denied', message: 'This page cannot be opened from your network address.' },
+    'zh-CN': { title: '无权访问', message: '您所在的网络地址不能访问此页面。' },
+  },
   PORTICO_ERR_BAD_ORIGIN: {
     status: 403,
     'en-US': { title: 'Access denied', message: 'The request came from a site that is not allowed.' },
@@ -132,6 +137,14 @@ export const ERRORS = define({
     },
     'zh-CN': { title: '暂时不可用', message: '网关暂时无法验证您的会话，请稍后重试。' },
   },
+  PORTICO_ERR_MAINTENANCE: {
+    status: 503,
+    'en-US': {
+      title: 'Under maintenance',
+      message: 'This service is being upgraded. Please try again later.',
+    },
+    'zh-CN': { title: '系统维护中', message: '该服务正在升级维护，请稍后再试。' },
+  },
   PORTICO_ERR_UPSTREAM_TIMEOUT: {
     status: 504,
     'en-US': { title: 'Gateway timeout', message: 'The service behind this page did not answer in time.' },
@@ -150,6 +163,8 @@ export type GatewayErrorOptions = {
   /** Extra JSON fields for API clients (for example `login` for a 401). */
   extra?: Record<string, unknown>;
   headers?: Record<string, string>;
+  /** The message in each language, written by the admin (a maintenance notice): shown as it is. */
+  texts?: { readonly 'zh-CN': string; readonly 'en-US': string };
 };
 
 export class GatewayError extends Error {
@@ -159,6 +174,7 @@ export class GatewayError extends Error {
   readonly detail: string | undefined;
   readonly extra: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly texts: GatewayErrorOptions['texts'];
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     const def = ERRORS[code];
@@ -170,10 +186,12 @@ export class GatewayError extends Error {
     this.detail = options.detail;
     this.extra = options.extra;
     this.headers = options.headers;
+    this.texts = options.texts;
   }
 
   /** What an API client reads: the message and, when exposed, the detail. */
   publicMessage(): string {
+    if (this.texts) return this.texts['en-US'];
     if (!this.expose) return ERRORS[this.code]['en-US'].message;
     return this.detail ? `${this.message} ${this.detail}` : this.message;
   }

@@ -36,6 +36,15 @@ import { upstreamResponseHeaders } from './proxy/responseHeaders.ts';
 import { parseTarget } from './routing/parseTarget.ts';
 import { routeRequest, routeUpgrade } from './routing/routeRequest.ts';
 import type { OwnApp } from './endpoints/ownEndpoints.ts';
+import { answerWithoutUpstream } from './routePolicy/answerWithoutUpstream.ts';
+import { checkClientAddress } from './routePolicy/checkClientAddress.ts';
+import { limitAddressRate } from './routePolicy/limitAddressRate.ts';
+import { limitRequestBody } from './routePolicy/limitRequestBody.ts';
+import { limitUserRate } from './routePolicy/limitUserRate.ts';
+import { passCorsPreflight } from './routePolicy/passCorsPreflight.ts';
+import { setRequestHeaders } from './routePolicy/setRequestHeaders.ts';
+import { setResponseHeaders } from './routePolicy/setResponseHeaders.ts';
+import { skipLoginOnPublicPaths } from './routePolicy/skipLoginOnPublicPaths.ts';
 import type { Services } from './services.ts';
 
 /** What stages are built from: the gateway's services and its express app for /_portico/. */
@@ -56,29 +65,38 @@ export type SlotName = 'beforeForward';
 
 // biome-ignore format: the table is easier to read aligned
 export const REQUEST_STAGES: readonly StageRow[] = [
-  { name: 'assignRequestId',        both: assignRequestId },                      // X-Request-Id kept or created
-  { name: 'logWhenDone',            both: logWhenDone },                          // one access-log line and the request metrics once answered (HTTP and upgrades)
-  { name: 'parseTarget',            both: parseTarget },                          // path/query split, dot-segment and backslash tricks refused, client IP (trustProxy)
-  { name: 'forwardAuth',            http: forwardAuth },                          // /_portico/auth: nginx auth_request, Traefik, Envoy ask about the request they hold; the `check` rows decide on it
-  { name: 'ownEndpoints',           http: ownEndpoints,                           // /_portico/* → login, jwks, nav, health, metrics, admin, OpenID Provider (express)
-                                    ws: refuseOwnUpgrade },                       //   nothing under /_portico/ is ever proxied, upgrades included
-  { name: 'routeRequest',           http: routeRequest,                           // longest prefix, lenient-backend confusion refused; /dce5 → 301 /dce5/
-                                    ws: routeUpgrade },                           //   only routes with websocket: true
-  { name: 'checkOrigin',            ws: checkOrigin },                            // a foreign Origin refused before any byte reaches the upstream
-  { name: 'authenticate',           both: authenticate, check: true },            // session cookie, Portico API key, or (bearer: verify) an IdP access token; Redis down → 503
-  { name: 'authorize',              both: authorize, check: true },               // auth: required → login redirect / 401; allow rules → 403
-  { name: 'addKeycloakIdpHint',     http: addKeycloakIdpHint },                   // kc_idp_hint on the upstream Keycloak's authorization requests
-  { name: 'prepareUpstreamHeaders', both: prepareUpstreamHeaders, check: true },  // hop-by-hop, spoofable identity headers and Portico's cookies out; Host, X-Real-IP, X-Forwarded-*
-  { name: 'injectIdentity',         both: injectIdentity, check: true },          // user/email/groups/name headers, signed assertion, access token; a Portico API key never forwarded
-  { slot: 'beforeForward' },                                                      // features: branding asks for an encoding it can rewrite
-  { name: 'forward',                http: forwardHttp,                            // stream to the upstream and back through RESPONSE_PASSES; 502/504
-                                    ws: forwardUpgrade },                         //   101 relayed, sockets spliced, idle timeout, closed when the session ends
+  { name: 'assignRequestId',        both: assignRequestId },                       // X-Request-Id kept or created
+  { name: 'logWhenDone',            both: logWhenDone },                           // one access-log line and the request metrics once answered (HTTP and upgrades)
+  { name: 'parseTarget',            both: parseTarget },                           // path/query split, dot-segment and backslash tricks refused, client IP (trustProxy)
+  { name: 'forwardAuth',            http: forwardAuth },                           // /_portico/auth: nginx auth_request, Traefik, Envoy ask about the request they hold; the `check` rows decide on it
+  { name: 'ownEndpoints',           http: ownEndpoints,                            // /_portico/* → login, jwks, nav, health, metrics, admin, OpenID Provider (express)
+                                    ws: refuseOwnUpgrade },                        //   nothing under /_portico/ is ever proxied, upgrades included
+  { name: 'routeRequest',           http: routeRequest,                            // the Host's routes (host:, else the default ones; none → 404), longest prefix,
+                                    ws: routeUpgrade },                            //   lenient-backend confusion refused; /dce5 → 301 /dce5/; upgrades only where websocket: true
+  { name: 'checkOrigin',            ws: checkOrigin },                             // a foreign Origin refused before any byte reaches the upstream
+  { name: 'checkClientAddress',     both: checkClientAddress, check: true },       // ipDeny / ipAllow on the trustProxy-resolved address → 403
+  { name: 'answerWithoutUpstream',  both: answerWithoutUpstream, check: true },    // maintenance (file or admin API) → branded 503 + Retry-After; respond; redirect
+  { name: 'limitAddressRate',       both: limitAddressRate, check: true },         // rateLimit.perIp, shared by replicas through the store → 429 + Retry-After
+  { name: 'limitRequestBody',       http: limitRequestBody },                      // maxBodySize: Content-Length over it → 413; a chunked body counted on its way
+  { name: 'skipLoginOnPublicPaths', both: skipLoginOnPublicPaths, check: true },   // public: paths run without the login, both as sent and as a backend reads them
+  { name: 'passCorsPreflight',      http: passCorsPreflight },                     // cors.allowPreflight: OPTIONS preflights reach the upstream without a login
+  { name: 'authenticate',           both: authenticate, check: true },             // session cookie, Portico API key, or (bearer: verify) an IdP access token; Redis down → 503
+  { name: 'authorize',              both: authorize, check: true },                // auth: required → login redirect / 401; allow rules → 403
+  { name: 'limitUserRate',          both: limitUserRate, check: true },            // rateLimit.perUser, per signed-in user → 429 + Retry-After
+  { name: 'addKeycloakIdpHint',     http: addKeycloakIdpHint },                    // kc_idp_hint on the upstream Keycloak's authorization requests
+  { name: 'prepareUpstreamHeaders', both: prepareUpstreamHeaders, check: true },   // hop-by-hop, spoofable identity headers and Portico's cookies out; Host, X-Real-IP, X-Forwarded-*
+  { name: 'setRequestHeaders',      both: setRequestHeaders },                     // headers.request: set / remove (never identity, Host or framing headers)
+  { name: 'injectIdentity',         both: injectIdentity, check: true },           // user/email/groups/name headers, signed assertion, access token; a Portico API key never forwarded
+  { slot: 'beforeForward' },                                                       // features: branding asks for an encoding it can rewrite
+  { name: 'forward',                http: forwardHttp,                             // stream to the upstream and back through RESPONSE_PASSES; 502/504
+                                    ws: forwardUpgrade },                          //   101 relayed, sockets spliced, idle timeout, closed when the session ends
 ];
 
 /** On the way back (HTTP): each pass sees the upstream's answer and the header list the client gets. */
 // biome-ignore format: the table is easier to read aligned
 export const RESPONSE_PASSES: readonly ({ name: string; pass: (s: StageServices) => ResponsePass } | { slot: 'response' })[] = [
   { name: 'upstreamResponseHeaders', pass: upstreamResponseHeaders }, // hop-by-hop out; Location and Set-Cookie moved under the prefix
+  { name: 'setResponseHeaders',      pass: setResponseHeaders },      // headers.response set / remove; securityHeaders added where the upstream sent none
   { slot: 'response' },                                              // features: branding injects its theme into HTML pages
 ];
 

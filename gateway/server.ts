@@ -35,6 +35,7 @@ import { createPages } from './pages/pages.ts';
 import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
 import { createTunnels } from './proxy/tunnels.ts';
 import { createUpstreamPool } from './proxy/upstreamPool.ts';
+import { createMaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
 import type { Services } from './services.ts';
 import type { KeyValueStore } from './store/keyValueStore.ts';
 import { createMemoryStore } from './store/memoryStore.ts';
@@ -65,7 +66,10 @@ export type FeatureContext = {
   log: Logger;
   events: EventBus;
   /** The gateway's services features may use (its own, never another gateway's). */
-  services: Pick<Services, 'sessions' | 'store' | 'pages' | 'errors' | 'upstreams' | 'providers' | 'keys'>;
+  services: Pick<
+    Services,
+    'sessions' | 'store' | 'pages' | 'errors' | 'upstreams' | 'providers' | 'keys' | 'maintenance'
+  >;
   /** Reloads routes.yaml from disk (admin deploys); same result as a file-watch reload. */
   reload: () => ReloadResult;
   configFile: string | undefined;
@@ -186,6 +190,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     tunnels: createTunnels(),
     pages: createPages(),
     errors: createErrorReporter(),
+    maintenance: createMaintenanceSwitch(store, log),
   };
   const { sessions, tunnels, pages } = services;
   // A session that ends, here or on another replica, takes its open terminals with it.
@@ -399,6 +404,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       done: false,
       startedAt: performance.now(),
       transform: undefined,
+      requestBody: undefined,
     };
     try {
       const pending = runStages(pipeline.http, ctx);
@@ -466,6 +472,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       ) as unknown as Server)
     : createHttpServer(serverOptions, onRequest);
   server.on('upgrade', onUpgrade);
+  // No automatic 100 Continue: the stage that reads the body sends it (proxy/sendContinue.ts), so
+  // a refusal (a login needed, a body over the limit) reaches the client before its upload does.
+  server.on('checkContinue', onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) {
       socket.destroy();
@@ -509,6 +518,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         await keys.start().catch((err) => {
           log.error({ err }, 'could not load the signing keys; they are loaded again on first use');
         });
+      await services.maintenance.start();
       return new Promise((resolveListen, reject) => {
         server.once('error', reject);
         // With --workers, every worker binds the port itself (SO_REUSEPORT) and the kernel spreads
@@ -540,6 +550,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       for (const f of [...features].reverse())
         await f.close?.().catch((err) => log.warn({ err, feature: f.name }, 'feature close failed'));
       keys.stop();
+      services.maintenance.stop();
       await services.providers.close();
       await sessions.close();
       await store.close();

@@ -8,6 +8,7 @@ import type { Assertions } from './identity/assertion.ts';
 import type { KeyStore } from './identity/signingKeys.ts';
 import type { ErrorReporter } from './observe/errorReporter.ts';
 import type { Pages } from './pages/pages.ts';
+import type { MaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
 import type { UpstreamPool } from './proxy/upstreamPool.ts';
 import type { Tunnels } from './proxy/tunnels.ts';
 import type { KeyValueStore } from './store/keyValueStore.ts';
@@ -34,4 +35,6 @@ export type Services = {
   readonly tunnels: Tunnels;
   readonly pages: Pages;
   readonly errors: ErrorReporter;
+  /** Routes the admin API put into maintenance, shared by replicas through the store. */
+  readonly maintenance: MaintenanceSwitch;
 };

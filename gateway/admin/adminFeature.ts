@@ -16,6 +16,7 @@ import { AdminError, adminErrorHandler } from './adminErrors.ts';
 import { apiKeyMatches } from '../auth/apiKeys.ts';
 import { checkAssetContent, uploadType } from './checkAssetContent.ts';
 import { summarizeConfig } from './configSummary.ts';
+import { maintenanceEndpoints } from './maintenanceEndpoints.ts';
 import { createRateLimiter } from './rateLimit.ts';
 import { redactConfigSource } from './redactConfig.ts';
 import { replaceConfigFile } from './replaceConfigFile.ts';
@@ -416,6 +417,8 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
       res.json({ revoked });
     },
   );
+
+  maintenanceEndpoints(ctx, router, need('routes:maintenance'), audit);
 
   router.use(notFound);
   router.use(adminErrorHandler(ctx.log));

@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.ts';
 
 export type ConfigSummary = {
-  routes: { id: string; path: string; upstream: string; websocket: boolean }[];
+  routes: { id: string; path: string; upstream: string | undefined; websocket: boolean }[];
   identityProviders: number;
   websockets: number;
   /** The line `portico validate` prints. */
@@ -16,7 +16,7 @@ export function summarizeConfig(c: Config, file: string): ConfigSummary {
     routes: c.routes.map((r) => ({
       id: r.id,
       path: r.prefix,
-      upstream: r.upstream.href,
+      upstream: r.upstream?.href,
       websocket: r.websocket,
     })),
     identityProviders: idps,

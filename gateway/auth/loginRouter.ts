@@ -5,6 +5,7 @@ import type { OwnRequest } from '../endpoints/ownEndpoints.ts';
 import { GatewayError } from '../errors.ts';
 import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import { pickLang } from '../pages/negotiate.ts';
+import { publicOriginOf } from '../routing/publicOrigin.ts';
 import type { Services } from '../services.ts';
 import { chooserPage, loggedOutPage, loginHelp, logoutConfirmPage } from './loginPages.ts';
 import type { LoginProvider } from './providers/types.ts';
@@ -29,8 +30,9 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
   const router = express.Router();
   const { sessions, logins } = s;
   const providersOf = () => s.providers.providers(s.config());
+  // publicUrl, or the host a route names (routes[].host): a sign-in comes back to where it began.
   const publicBase = (req: Req) =>
-    s.config().publicUrl?.origin ?? `${req.portico?.proto ?? 'http'}://${req.headers.host}`;
+    publicOriginOf(s.config(), req.headers.host) ?? `${req.portico?.proto ?? 'http'}://${req.headers.host}`;
   // Behind a TLS-terminating load balancer the connection is plain HTTP: the public URL decides.
   const secure = (req: Req) => s.config().publicUrl?.protocol === 'https:' || req.portico?.proto === 'https';
   const setCookies = (res: Response, ...values: (string | undefined)[]) => {

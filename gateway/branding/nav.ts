@@ -12,8 +12,9 @@ export type NavItem = { id: string; title: string; url: string; icon?: string; o
 
 /**
  * The menu entries of routes with `nav`, ordered by `order` (default 0) then id, titles in `lang`,
- * URLs absolute from `publicUrl` (site-relative when it is unset). A route with `auth: required`
- * is listed only for a user its `allow` rules let in; `none`/`optional` routes are listed for all.
+ * URLs absolute from `publicUrl`, on the route's own host when it names one (site-relative when
+ * publicUrl is unset). A route with `auth: required` is listed only for a user its `allow` rules
+ * let in; `none`/`optional` routes are listed for all.
  */
 export function buildNav(config: Config, identity: Identity | undefined, lang: Lang): { items: NavItem[] } {
   const items: NavItem[] = [];
@@ -25,7 +26,7 @@ export function buildNav(config: Config, identity: Identity | undefined, lang: L
     const item: NavItem = {
       id: route.id,
       title: localTitle(nav.title, lang) ?? route.id,
-      url: config.publicUrl ? new URL(path, config.publicUrl).href : path,
+      url: config.publicUrl ? new URL(path, siteOf(config.publicUrl, route)).href : path,
       order: nav.order ?? 0,
     };
     if (nav.icon) item.icon = nav.icon;
@@ -33,6 +34,14 @@ export function buildNav(config: Config, identity: Identity | undefined, lang: L
   }
   items.sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { items };
+}
+
+/** publicUrl, or the host the route serves (`host: ai.example.com`) with publicUrl's scheme and port. */
+function siteOf(publicUrl: URL, route: Route): URL {
+  if (route.host === undefined || route.host.startsWith('*.')) return publicUrl;
+  const site = new URL(publicUrl);
+  site.hostname = route.host;
+  return site;
 }
 
 /** `nav.path` as written when it starts with `/`, else relative to the route's prefix. */

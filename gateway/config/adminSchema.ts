@@ -2,7 +2,13 @@ import { duration, listenAddress } from './schemaParts.ts';
 
 /** Schema fragments for `admin:` and `storage:` (used by schema.ts) and the types they validate. */
 
-export const ADMIN_SCOPES = ['config:read', 'config:write', 'branding:write', 'sessions:revoke'] as const;
+export const ADMIN_SCOPES = [
+  'config:read',
+  'config:write',
+  'branding:write',
+  'sessions:revoke',
+  'routes:maintenance',
+] as const;
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 
 export const STORAGE_PROVIDERS = ['s3', 'oss', 'cos', 'minio'] as const;

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
+import { BlockList } from 'node:net';
+import { compileHosts } from './compileHosts.ts';
+import { blockList } from './blockList.ts';
+import { compileRoutePolicy } from './compileRoutePolicy.ts';
 import { parseDuration } from './duration.ts';
+import { parseSize } from './size.ts';
 import type { Config, RawConfig, RawRoute, Route, SessionSettings } from './types.ts';
 
 /**
@@ -15,7 +19,7 @@ export function compileConfig(
   file: string | undefined,
   baseDir: string,
 ): Config {
-  const routes = (raw.routes ?? []).map(compileRoute);
+  const routes = (raw.routes ?? []).map((r) => compileRoute(r, raw));
   // Longest prefix first: the hot path takes the first match.
   routes.sort((a, b) => b.prefix.length - a.prefix.length);
   const h = raw.identity?.headers ?? {};
@@ -41,6 +45,7 @@ export function compileConfig(
     publicUrl: raw.publicUrl ? new URL(raw.publicUrl) : undefined,
     trustProxy: compileTrustProxy(raw.trustProxy),
     routes: Object.freeze(routes),
+    hosts: compileHosts(routes),
     session: compileSession(raw),
     identityProviders: deepFreeze(structuredClone(raw.identityProviders ?? [])),
     primaryIdp:
@@ -64,6 +69,7 @@ export function compileConfig(
       requestTimeoutMs: parseDuration(raw.limits?.requestTimeout ?? '0s'),
       maxHeaderSize: raw.limits?.maxHeaderSize ?? 16384,
       maxUrlLength: raw.limits?.maxUrlLength ?? 8192,
+      maxBodySize: raw.limits?.maxBodySize === undefined ? 0 : parseSize(raw.limits.maxBodySize),
     }),
   };
   return Object.freeze(config);
@@ -94,34 +100,30 @@ function compileTrustProxy(value: RawConfig['trustProxy']): BlockList | undefine
     return list;
   }
   if (!Array.isArray(value)) return undefined;
-  const list = new BlockList();
-  for (const cidr of value) {
-    const [addr, bits] = cidr.split('/') as [string, string | undefined];
-    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(addr, type);
-    else list.addSubnet(addr, Number(bits), type);
-  }
-  return list;
+  return blockList(value);
 }
 
-function compileRoute(r: RawRoute): Route {
-  const upstream = new URL(r.upstream);
-  const secure = upstream.protocol === 'https:';
-  const defaultPort = secure ? '443' : '80';
-  const port = upstream.port || defaultPort;
-  const origins = [`${upstream.protocol}//${upstream.hostname}:${port}`];
-  if (port === defaultPort) origins.push(`${upstream.protocol}//${upstream.hostname}`);
-  if (upstream.hostname.startsWith('[')) origins.push(`${upstream.protocol}//${upstream.host}`);
+function compileRoute(r: RawRoute, raw: RawConfig): Route {
+  const upstream = r.upstream === undefined ? undefined : new URL(r.upstream);
+  const secure = upstream?.protocol === 'https:';
+  const origins: string[] = [];
+  if (upstream) {
+    const defaultPort = secure ? '443' : '80';
+    const port = upstream.port || defaultPort;
+    origins.push(`${upstream.protocol}//${upstream.hostname}:${port}`);
+    if (port === defaultPort) origins.push(`${upstream.protocol}//${upstream.hostname}`);
+    if (upstream.hostname.startsWith('[')) origins.push(`${upstream.protocol}//${upstream.host}`);
+  }
   const prefix = r.path;
   // `allow` implies a login: rules that cannot be checked without one must never be skipped.
   const auth = r.auth ?? (r.allow ? 'required' : 'none');
-  return Object.freeze({
+  const route: Route = {
     id: r.id,
     prefix,
     prefixBare: prefix.length > 1 && prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
     upstream,
-    upstreamBasePath: upstream.pathname,
-    upstreamHost: upstream.host,
+    upstreamBasePath: upstream?.pathname ?? '/',
+    upstreamHost: upstream?.host ?? '',
     upstreamOrigins: Object.freeze([...new Set(origins)]),
     secure,
     tls: r.tls ? deepFreeze(structuredClone(r.tls)) : undefined,
@@ -142,7 +144,17 @@ function compileRoute(r: RawRoute): Route {
     branding: r.branding ?? false,
     nav: r.nav ? deepFreeze(structuredClone(r.nav)) : undefined,
     keycloakIdpHint: r.keycloakIdpHint,
-  });
+    ...compileRoutePolicy(r, raw),
+    withoutLogin: undefined,
+  };
+  // Public paths and CORS preflights run as this same route without its login (and so without
+  // its allow rules): swapping the route is all the stages do, authentication reads it as usual.
+  const skipsLogin = route.publicPaths !== undefined || route.corsPreflight;
+  const withoutLogin =
+    skipsLogin && auth !== 'none'
+      ? Object.freeze({ ...route, auth: 'none' as const, allow: undefined, withoutLogin: undefined })
+      : undefined;
+  return Object.freeze({ ...route, withoutLogin });
 }
 
 function deepFreeze<T>(value: T): T {

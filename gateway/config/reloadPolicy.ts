@@ -9,7 +9,10 @@ import type { RawConfig } from './types.ts';
 export const RESTART_ONLY: readonly (readonly string[])[] = [
   ['listen'],
   ['session'],
-  ['limits'],
+  // The HTTP server's own limits; maxBodySize and maxUrlLength are read per request and apply on reload.
+  ['limits', 'headersTimeout'],
+  ['limits', 'requestTimeout'],
+  ['limits', 'maxHeaderSize'],
   ['identity', 'jwt', 'keys'],
   ['metrics', 'listen'],
   ['admin', 'listen'],

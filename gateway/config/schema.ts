@@ -1,7 +1,8 @@
 import { adminSchema, storageSchema } from './adminSchema.ts';
 import { oidcProviderSchema } from './oidcProviderSchema.ts';
 import { redisSchema } from './redisSchema.ts';
-import { allowRules, duration, listenAddress } from './schemaParts.ts';
+import { routePolicyProperties, size } from './routePolicySchema.ts';
+import { allowRules, duration, headerName, listenAddress, localised } from './schemaParts.ts';
 import { auditSchema, healthSchema, metricsSchema, notificationsSchema, sentrySchema } from './opsSchema.ts';
 
 const id = {
@@ -10,13 +11,6 @@ const id = {
   'x-hint': 'lower-case letters, digits, "-" and "_"',
 } as const;
 const stringList = { type: 'array', items: { type: 'string', minLength: 1 } } as const;
-const localised = {
-  anyOf: [
-    { type: 'string', minLength: 1 },
-    { type: 'object', additionalProperties: { type: 'string' }, minProperties: 1 },
-  ],
-} as const;
-const headerName = { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" } as const;
 
 const upstreamTls = {
   type: 'object',
@@ -33,7 +27,9 @@ const upstreamTls = {
 const route = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'path', 'upstream'],
+  // `upstream` is required unless the route answers itself (respond, redirect, maintenance):
+  // checked in routePolicyProblems.ts, with a message that says so.
+  required: ['id', 'path'],
   properties: {
     id,
     path: { type: 'string', pattern: '^/[^?#\\s]*$', 'x-hint': 'a path starting with "/", such as /dce5/' },
@@ -84,6 +80,7 @@ const route = {
         path: { type: 'string' },
       },
     },
+    ...routePolicyProperties,
   },
 } as const;
 
@@ -441,6 +438,7 @@ export const configSchema = {
         requestTimeout: duration,
         maxHeaderSize: { type: 'integer', minimum: 1024 },
         maxUrlLength: { type: 'integer', minimum: 256 },
+        maxBodySize: size,
       },
     },
   },

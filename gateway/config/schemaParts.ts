@@ -33,3 +33,18 @@ export const allowRules = {
     },
   },
 } as const;
+
+/** A text in one language for all, or per language (`{ zh-CN: …, en-US: … }`). */
+export const localised = {
+  anyOf: [
+    { type: 'string', minLength: 1 },
+    { type: 'object', additionalProperties: { type: 'string' }, minProperties: 1 },
+  ],
+} as const;
+
+/** An HTTP header name (RFC 9110 token). */
+export const headerName = {
+  type: 'string',
+  pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+  'x-hint': 'an HTTP header name such as X-Frame-Options',
+} as const;

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { isCidr, routePolicyProblems } from './routePolicyProblems.ts';
 
 export type PathProblem = { path: (string | number)[]; message: string };
 
@@ -40,12 +40,15 @@ export function semanticProblems(input: unknown, baseDir: string): PathProblem[]
       else ids.set(id, i);
     }
     if (path !== undefined) {
-      if (paths.has(path))
+      // Paths are unique per host: routes of different hosts may share one (nginx server blocks).
+      const host = str(r.host)?.toLowerCase();
+      const key = `${host ?? ''} ${path}`;
+      if (paths.has(key))
         out.push({
           path: ['routes', i, 'path'],
-          message: `duplicate path "${path}" (also routes[${paths.get(path)}])`,
+          message: `duplicate path "${path}"${host ? ` for host "${host}"` : ''} (also routes[${paths.get(key)}])`,
         });
-      else paths.set(path, i);
+      else paths.set(key, i);
       if (/(^|\/)\.\.?(\/|$)/.test(path) || path.includes('//'))
         out.push({ path: ['routes', i, 'path'], message: 'must not contain empty, "." or ".." segments' });
     }
@@ -80,6 +83,7 @@ export function semanticProblems(input: unknown, baseDir: string): PathProblem[]
     const inject = obj(r.inject);
     if (loginRoute || inject?.jwt === true || inject?.headers === true || inject?.accessToken === true)
       needsLogin ??= i;
+    out.push(...routePolicyProblems(r, i, raw));
     if (r.bearer === 'verify') {
       verifies ??= i;
       if (!loginRoute)
@@ -147,11 +151,7 @@ export function semanticProblems(input: unknown, baseDir: string): PathProblem[]
       out.push({ path: ['session', 'redis'], message: 'sentinels need the master name (name: mymaster)' });
   }
   list(raw.trustProxy).forEach((cidr, i) => {
-    if (typeof cidr !== 'string') return;
-    const [addr, bits] = cidr.split('/');
-    const family = isIP(addr ?? '');
-    const max = family === 6 ? 128 : 32;
-    if (!family || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+    if (typeof cidr === 'string' && !isCidr(cidr))
       out.push({ path: ['trustProxy', i], message: `"${cidr}" is not an IP address or CIDR` });
   });
   const listenTls = obj(obj(raw.listen)?.tls);

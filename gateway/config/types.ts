@@ -27,7 +27,8 @@ export type Route = {
   readonly prefix: string;
   /** The prefix without its trailing slash (`/dce5`), sent as X-Forwarded-Prefix. */
   readonly prefixBare: string;
-  readonly upstream: URL;
+  /** Undefined only on a route that answers itself (respond, redirect, maintenance): it never forwards. */
+  readonly upstream: URL | undefined;
   /** The upstream's path, which replaces the matched prefix (`/` for `https://h:p/`). */
   readonly upstreamBasePath: string;
   /** `host:port` of the upstream, for `preserveHost: false`. */
@@ -52,6 +53,87 @@ export type Route = {
   readonly nav: RawRoute['nav'] | undefined;
   /** `kc_idp_hint` added to browser requests for the upstream Keycloak's authorization endpoint. */
   readonly keycloakIdpHint: string | undefined;
+} & RoutePolicy;
+
+/**
+ * What a route decides besides where it forwards (gateway/routePolicy/), compiled so that a route
+ * without these keys costs the hot path one property check per stage: each is undefined (or 0)
+ * when not configured.
+ */
+export type RoutePolicy = {
+  /** Lower-case host name or `*.example.com`; undefined: any host (see HostTable). */
+  readonly host: string | undefined;
+  /** Paths inside a route with a login that need none (`public:`). */
+  readonly publicPaths: readonly PublicPath[] | undefined;
+  /** `cors.allowPreflight`: OPTIONS preflights pass without a login. */
+  readonly corsPreflight: boolean;
+  /** This route as public paths and preflights run it: no login, no allow rules. */
+  readonly withoutLogin: Route | undefined;
+  /** Largest request body in bytes (the route's, else `limits.maxBodySize`); 0: no limit. */
+  readonly maxBodySize: number;
+  readonly perIpRate: Rate | undefined;
+  readonly perUserRate: Rate | undefined;
+  readonly addresses: AddressRule | undefined;
+  /** `maintenance:` in the file (the admin API can add its own, see routePolicy/maintenanceSwitch.ts). */
+  readonly maintenance: Maintenance | undefined;
+  /** `respond:` or `redirect:`: answered by Portico, never forwarded. */
+  readonly answer: FixedAnswer | undefined;
+  readonly requestHeaders: RequestHeaderPolicy | undefined;
+  readonly responseHeaders: ResponseHeaderPolicy | undefined;
+};
+
+export type PublicPath = {
+  /** As written: `/dce5/static/` (a prefix) or `/dce5/health` (that path and below it, by segment). */
+  readonly path: string;
+  /** Upper-case methods; undefined: every method. */
+  readonly methods: ReadonlySet<string> | undefined;
+};
+
+export type Rate = { readonly limit: number; readonly windowMs: number };
+
+export type AddressRule = { readonly allow: BlockList | undefined; readonly deny: BlockList | undefined };
+
+export type LocalText = { readonly 'zh-CN': string; readonly 'en-US': string };
+
+export type Maintenance = {
+  readonly retryAfterSeconds: number | undefined;
+  /** The page's message; undefined: Portico's own. */
+  readonly message: LocalText | undefined;
+};
+
+export type FixedAnswer =
+  | {
+      readonly kind: 'respond';
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: Buffer;
+    }
+  | { readonly kind: 'redirect'; readonly status: number; readonly to: string; readonly keepPath: boolean };
+
+export type RequestHeaderPolicy = {
+  /** Lower-case names and values, applied after Portico's own forwarding headers. */
+  readonly set: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+};
+
+export type ResponseHeaderPolicy = {
+  /** Lower-case names dropped from the upstream's answer (`remove`, and every name `set` replaces). */
+  readonly drop: ReadonlySet<string>;
+  readonly set: readonly (readonly [string, string])[];
+  /** The securityHeaders preset: added only when the upstream did not send the header. */
+  readonly defaults: readonly (readonly [string, string])[];
+};
+
+/**
+ * Routes by host, as nginx's server blocks: a request's Host picks the routes of that exact host,
+ * else of the longest matching `*.` pattern, else the routes without a host (the default server).
+ * Each list is sorted longest prefix first. Absent when no route names a host.
+ */
+export type HostTable = {
+  readonly exact: ReadonlyMap<string, readonly Route[]>;
+  /** `.example.com` for `*.example.com`, longest first. */
+  readonly wildcard: readonly { readonly suffix: string; readonly routes: readonly Route[] }[];
+  readonly any: readonly Route[];
 };
 
 export type SessionSettings = {
@@ -82,6 +164,8 @@ export type Config = {
   readonly publicUrl: URL | undefined;
   readonly trustProxy: BlockList | undefined;
   readonly routes: readonly Route[];
+  /** Routes by host; undefined when no route names one (then `routes` serve every host). */
+  readonly hosts: HostTable | undefined;
   readonly session: SessionSettings;
   readonly identityProviders: readonly RawIdentityProvider[];
   /**
@@ -107,6 +191,8 @@ export type Config = {
     readonly requestTimeoutMs: number;
     readonly maxHeaderSize: number;
     readonly maxUrlLength: number;
+    /** `limits.maxBodySize` in bytes; 0: no limit. Routes carry the value that applies to them. */
+    readonly maxBodySize: number;
   };
 };
 

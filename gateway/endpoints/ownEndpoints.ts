@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
+import { sendContinue } from '../proxy/sendContinue.ts';
 
 export const OWN_PREFIX = '/_portico/';
 const isOwn = (path: string) => path.startsWith(OWN_PREFIX) || path === '/_portico';
@@ -14,6 +15,7 @@ export function ownEndpoints(s: { ownApp: OwnApp }): Stage<HttpContext> {
   return (ctx) => {
     if (!isOwn(ctx.path)) return;
     ctx.done = true;
+    sendContinue(ctx.req, ctx.res);
     (ctx.req as OwnRequest).portico = ctx;
     s.ownApp(ctx.req, ctx.res);
   };

@@ -74,8 +74,11 @@ export function errorAnswer(
       }</p>
 <a class="portico-button" id="portico-switch-user" href="/_portico/logout">${links.signOut}</a>`
     : '';
-  const message =
-    lang === 'en-US' && err.expose && err.detail ? `${text.message} ${err.detail}` : text.message;
+  const message = err.texts
+    ? err.texts[lang]
+    : lang === 'en-US' && err.expose && err.detail
+      ? `${text.message} ${err.detail}`
+      : text.message;
   const detail =
     lang !== 'en-US' && err.expose && err.detail
       ? `<p class="portico-muted">${escapeHtml(err.detail)}</p>`

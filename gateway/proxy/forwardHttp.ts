@@ -2,9 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HttpContext, ResponsePass, Stage, UpstreamHead, UpstreamResponse } from '../context.ts';
+import { GatewayError } from '../errors.ts';
 import { respondError } from '../pages/errorResponse.ts';
 import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
+import { sendContinue } from './sendContinue.ts';
 import { classifyUpstreamError, upstreamGatewayError } from './upstreamError.ts';
 
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -30,7 +32,7 @@ export function forwardHttp(
       req.headers['content-length'] !== undefined
         ? req.headers['content-length'] !== '0'
         : req.headers['transfer-encoding'] !== undefined;
-    // Node has already answered 100-continue to the client; undici refuses the header.
+    // Portico answers 100-continue to the client itself (below); undici refuses the header.
     delete ctx.upstreamHeaders.expect;
     send(s, passes, ctx, hasBody, RETRYABLE.has(req.method ?? '') && !hasBody);
   };
@@ -90,6 +92,13 @@ function send(
     },
     onResponseError(_controller, err) {
       if (onClientClose) res.off('close', onClientClose);
+      if (err instanceof GatewayError) {
+        // A stage stopped the upload on purpose (a body over the limit): not the upstream's failure.
+        if (body) body.destroy(err);
+        else if (head || res.headersSent) res.destroy();
+        else respondError(req, res, err, ctx.requestId, s.pages);
+        return;
+      }
       const kind = classifyUpstreamError(err);
       if (!head && mayRetry && kind === 'reset' && !res.destroyed) {
         // A keep-alive connection the upstream closed as it was reused: send it once more.
@@ -114,6 +123,7 @@ function send(
     },
   };
   const endpoint = s.upstreams.endpoint(route);
+  if (hasBody) sendContinue(req, res);
   endpoint.pool.dispatch(
     {
       method: req.method as Dispatcher.HttpMethod,
@@ -121,7 +131,7 @@ function send(
       ...(endpoint.servername ? { servername: endpoint.servername } : {}),
       path: upstreamPath(route, ctx.path) + ctx.query,
       headers: ctx.upstreamHeaders as Record<string, string | string[]>,
-      body: hasBody ? req : null,
+      body: hasBody ? (ctx.requestBody?.(req) ?? req) : null,
       // The route's idle timeout: the longest silence before the answer starts, and within it.
       headersTimeout: route.idleTimeoutMs,
       bodyTimeout: route.idleTimeoutMs,

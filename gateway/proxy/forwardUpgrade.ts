@@ -26,14 +26,16 @@ type Deps = Pick<Services, 'upstreams' | 'events' | 'tunnels' | 'sessions'>;
 export function forwardUpgrade(s: Deps): Stage<UpgradeContext> {
   return (ctx) => {
     const route = ctx.route!;
+    // Routes without an upstream never take upgrades (config/routePolicyProblems.ts).
+    const upstream = route.upstream!;
     const { req, socket, head } = ctx;
     const headers = ctx.upstreamHeaders;
     headers.connection = 'upgrade';
     headers.upgrade = req.headers.upgrade;
     const upstreamReq = (route.secure ? httpsRequest : httpRequest)({
-      protocol: route.upstream.protocol,
-      hostname: route.upstream.hostname.replace(/^\[|\]$/g, ''),
-      port: route.upstream.port || undefined,
+      protocol: upstream.protocol,
+      hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
+      port: upstream.port || undefined,
       method: req.method,
       path: upstreamPath(route, ctx.path) + ctx.query,
       headers,

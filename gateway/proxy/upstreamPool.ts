@@ -38,7 +38,7 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
   const byKey = new Map<string, UpstreamEndpoint>();
   const byRoute = new WeakMap<Route, UpstreamEndpoint>();
   const keyOf = (route: Route) =>
-    `${route.upstream.protocol}//${route.upstream.host}|${JSON.stringify(route.tls ?? {})}|${route.tls ? baseDir() : ''}|${route.connectTimeoutMs}`;
+    `${route.upstream?.protocol}//${route.upstream?.host}|${JSON.stringify(route.tls ?? {})}|${route.tls ? baseDir() : ''}|${route.connectTimeoutMs}`;
 
   return {
     endpoint(route) {
@@ -47,15 +47,17 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
       const key = keyOf(route);
       e = byKey.get(key);
       if (!e) {
+        // Routes without an upstream answer before the forwarding stage (answerWithoutUpstream).
+        const upstream = route.upstream!;
         const tlsOptions = route.secure ? tlsOptionsFor(route, baseDir()) : {};
-        const host = route.upstream.hostname.replace(/^\[|\]$/g, '');
+        const host = upstream.hostname.replace(/^\[|\]$/g, '');
         // SNI is the configured serverName or the upstream's host name; none for an IP address.
         const sni = (tlsOptions.servername as string | undefined) ?? (isIP(host) ? undefined : host);
         const connector = buildConnector({
           ...tlsOptions,
           timeout: route.connectTimeoutMs,
         } as buildConnector.BuildOptions);
-        const pool = new Pool(route.upstream.origin, {
+        const pool = new Pool(upstream.origin, {
           connections: 256,
           // One request per connection at a time: a slow answer never holds up another's.
           pipelining: 1,
@@ -78,7 +80,7 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
       return e;
     },
     retain(config) {
-      const used = new Set(config.routes.map(keyOf));
+      const used = new Set(config.routes.filter((r) => r.upstream).map(keyOf));
       for (const [key, e] of byKey) {
         if (used.has(key)) continue;
         byKey.delete(key);
@@ -103,7 +105,7 @@ export function tlsOptionsFor(route: Route, baseDir: string): Record<string, unk
   const read = (value: string) =>
     value.includes('-----BEGIN') ? value : readFileSync(resolve(baseDir, value));
   const options: Record<string, unknown> = {};
-  const host = route.upstream.hostname.replace(/^\[|\]$/g, '');
+  const host = route.upstream!.hostname.replace(/^\[|\]$/g, '');
   const name = tls?.serverName ?? host;
   if (isIP(name)) {
     options.checkServerIdentity = (_servername: string, cert: PeerCertificate) =>

@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.ts';
 import type { Route } from '../config/types.ts';
 import { backendView } from './checkPath.ts';
 import { matchRoute, type RouteMatch } from './matchRoute.ts';
+import { routesForHost } from './routesForHost.ts';
 
 /**
  * The route for a path, refusing paths that a lenient backend would read as another route:
@@ -21,10 +22,10 @@ export function unambiguousRoute(routes: readonly Route[], path: string): RouteM
   return match;
 }
 
-/** Longest-prefix route match; `/dce5` answers 301 to `/dce5/` as nginx does. */
+/** The Host's routes (routesForHost), longest prefix first; `/dce5` answers 301 to `/dce5/` as nginx does. */
 export function routeRequest(): Stage<HttpContext> {
   return (ctx) => {
-    const match = unambiguousRoute(ctx.config.routes, ctx.path);
+    const match = unambiguousRoute(routesForHost(ctx.config, ctx.req.headers.host), ctx.path);
     if (!match) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
     ctx.route = match.route;
     if (match.redirect) {
@@ -38,7 +39,7 @@ export function routeRequest(): Stage<HttpContext> {
 /** Upgrades go only to routes that say `websocket: true`. */
 export function routeUpgrade(): Stage<UpgradeContext> {
   return (ctx) => {
-    const match = unambiguousRoute(ctx.config.routes, ctx.path);
+    const match = unambiguousRoute(routesForHost(ctx.config, ctx.req.headers.host), ctx.path);
     if (!match || match.redirect) throw new GatewayError('PORTICO_ERR_NOT_FOUND');
     if (!match.route.websocket)
       throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {

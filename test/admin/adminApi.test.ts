@@ -189,7 +189,7 @@ notifications:
       ],
     );
     assert.match(b.text, /routes\.yaml:3:11 +routes\[0\]\.path: "dce5\/" must be a path starting with "\/"/);
-    assert.equal(gw.gateway.config().routes[0]!.upstream.href, 'http://127.0.0.1:9/');
+    assert.equal(gw.gateway.config().routes[0]!.upstream!.href, 'http://127.0.0.1:9/');
     const wrongType = await api(gw.url, 'POST', 'config/validate', {
       key: keys.reader.key,
       body: '{}',
@@ -228,7 +228,7 @@ describe('deploying a config', () => {
       headers: { ...YAML, 'if-match': etag },
     });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(json(r).restartNeeded, ['limits']);
+    assert.deepEqual(json(r).restartNeeded, ['limits.maxHeaderSize']);
     assert.equal(gw.gateway.config().limits.maxHeaderSize, 16384);
   });
 

@@ -71,7 +71,7 @@ describe('scripts/deploy.sh, the deploy step of the CI examples', () => {
     assert.equal((await send(gw.url, '/')).text, 'one');
 
     gw.write(
-      routesYaml(gw.gateway.config().routes[0]!.upstream.href).replace(
+      routesYaml(gw.gateway.config().routes[0]!.upstream!.href).replace(
         'scopes: [config:read, config:write]',
         'scopes: [config:read, config:write, branding:write]',
       ),

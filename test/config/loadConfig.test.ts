@@ -63,7 +63,7 @@ describe('routes.yaml loading', () => {
       },
     );
     assert.equal(c.listen.port, 9090);
-    assert.equal(c.routes[0]!.upstream.href, 'http://127.0.0.1:1/');
+    assert.equal(c.routes[0]!.upstream!.href, 'http://127.0.0.1:1/');
   });
 
   it('supports ${VAR:-default} and reports a missing variable with its path and line', () => {

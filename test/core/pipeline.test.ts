@@ -18,7 +18,8 @@ function files(dir: string): string[] {
 describe('the stage table', () => {
   it('gives upgrades every stage a request gets, except the ones that only make sense for HTTP', () => {
     // The forward-auth check answers a proxy's subrequest; an upgrade to its path is an own endpoint (404).
-    const httpOnly = new Set(['addKeycloakIdpHint', 'forwardAuth']);
+    // An upgrade carries no body and is no CORS preflight.
+    const httpOnly = new Set(['addKeycloakIdpHint', 'forwardAuth', 'limitRequestBody', 'passCorsPreflight']);
     for (const row of REQUEST_STAGES) {
       if ('slot' in row) continue;
       const ws = 'both' in row || row.ws !== undefined;

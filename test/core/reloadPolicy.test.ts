@@ -40,13 +40,14 @@ describe('reload policy', () => {
     t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`);
     gw.write(
-      `listen: { port: 1 }\nlimits: { maxUrlLength: 300 }\nroutes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`,
+      `listen: { port: 1 }\nlimits: { maxHeaderSize: 4096, maxUrlLength: 300 }\nroutes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`,
     );
     const r = gw.gateway.reload();
     assert.equal(r.ok, true);
-    assert.deepEqual(r.ok && r.restartNeeded.sort(), ['limits', 'listen']);
+    assert.deepEqual(r.ok && r.restartNeeded.sort(), ['limits.maxHeaderSize', 'listen']);
     assert.equal((await send(gw.url, '/')).status, 200, 'still answering on the old port');
-    assert.equal(gw.gateway.config().limits.maxUrlLength, 8192, 'the running limits stay');
+    assert.equal(gw.gateway.config().limits.maxHeaderSize, 16384, 'the server keeps its running limits');
+    assert.equal(gw.gateway.config().limits.maxUrlLength, 300, 'a limit read per request applies at once');
   });
 
   it('refuses a reload that only works with values it cannot apply without a restart', async (t) => {

@@ -18,10 +18,12 @@ import type { TestContext } from 'node:test';
 export type NginxRoute = {
   /** The `location` prefix, e.g. `/dce5/` or `/`. */
   path: string;
-  /** The `proxy_pass` URL, e.g. `http://127.0.0.1:PORT/`. */
-  upstream: string;
+  /** The `proxy_pass` URL, e.g. `http://127.0.0.1:PORT/`; none for a location that only `return`s. */
+  upstream?: string;
   /** Adds the seed's cloudtty lines: 300 s read/send timeouts and the Upgrade/Connection headers. */
   websocket?: boolean;
+  /** Not in the seed: directives a parity case compares with a Portico key (`client_max_body_size 1k;`). */
+  directives?: string[];
 };
 
 export type NginxOptions = {
@@ -31,6 +33,8 @@ export type NginxOptions = {
    * request bodies through nginx, and say so.
    */
   clientMaxBodySize?: string;
+  /** Not in the seed: `http`-level directives a parity case needs (`limit_req_zone …;`). */
+  httpDirectives?: string[];
 };
 
 export type StartedNginx = {
@@ -90,11 +94,9 @@ export async function freePort(): Promise<number> {
  */
 export function nginxConfig(dir: string, port: number, options: NginxOptions): string {
   const locations = options.routes.map((route) => {
-    const lines = [
-      `    location ${route.path} {`,
-      `      proxy_pass ${route.upstream};`,
-      '      proxy_http_version 1.1;',
-    ];
+    const lines = [`    location ${route.path} {`, ...(route.directives ?? []).map((d) => `      ${d}`)];
+    if (route.upstream === undefined) return [...lines, '    }'].join('\n');
+    lines.push(`      proxy_pass ${route.upstream};`, '      proxy_http_version 1.1;');
     if (route.websocket) lines.push('      proxy_read_timeout 300s;', '      proxy_send_timeout 300s;');
     lines.push(
       '      proxy_set_header Host $host;',
@@ -121,7 +123,7 @@ http {
   fastcgi_temp_path ${join(dir, 'fastcgi')};
   uwsgi_temp_path ${join(dir, 'uwsgi')};
   scgi_temp_path ${join(dir, 'scgi')};
-${options.clientMaxBodySize ? `  client_max_body_size ${options.clientMaxBodySize}; # not in the seed\n` : ''}
+${options.clientMaxBodySize ? `  client_max_body_size ${options.clientMaxBodySize}; # not in the seed\n` : ''}${(options.httpDirectives ?? []).map((d) => `  ${d} # not in the seed\n`).join('')}
   map $http_upgrade $connection_upgrade {
     default upgrade;
     '' close;

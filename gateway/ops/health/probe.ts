@@ -23,7 +23,7 @@ export function probe(
   path: string | undefined,
   timeoutMs: number,
 ): Promise<ProbeResult> {
-  const url = path ? new URL(path, route.upstream) : route.upstream;
+  const url = path ? new URL(path, route.upstream!) : route.upstream!;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {

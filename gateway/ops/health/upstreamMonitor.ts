@@ -79,7 +79,8 @@ export function startUpstreamMonitor(o: {
   const firstRound = new Promise<void>((r) => (markFirst = r));
 
   const apply = (route: Route, r: ProbeResult, s: Settings) => {
-    const origin = `${route.upstream.protocol}//${route.upstream.host}${route.upstreamBasePath}`;
+    const upstream = route.upstream!;
+    const origin = `${upstream.protocol}//${upstream.host}${route.upstreamBasePath}`;
     let st = byRoute.get(route.id);
     if (!st || st.upstream !== origin) {
       if (st) o.onState(route.id, undefined);
@@ -132,7 +133,8 @@ export function startUpstreamMonitor(o: {
 
   const round = async () => {
     const s = healthSettings(o.config().raw.health as HealthConfig | undefined);
-    const routes = s.enabled ? o.config().routes : [];
+    // A route that answers itself (respond, redirect) has no upstream to check.
+    const routes = s.enabled ? o.config().routes.filter((r) => r.upstream !== undefined) : [];
     for (const id of [...byRoute.keys()]) {
       if (!routes.some((r) => r.id === id)) {
         byRoute.delete(id);

@@ -1,0 +1,21 @@
+import type { HttpContext, Stage } from '../context.ts';
+
+/**
+ * `cors.allowPreflight` (Pomerium cors_allow_preflight): a browser's CORS preflight — OPTIONS with
+ * Origin and Access-Control-Request-Method — carries no cookies or credentials by design, so on a
+ * route with a login it would get 401 and the real request would never be sent. It goes to the
+ * upstream without a login instead; the upstream answers it with its own CORS policy.
+ */
+export function passCorsPreflight(): Stage<HttpContext> {
+  return (ctx) => {
+    const route = ctx.route!;
+    if (!route.corsPreflight || route.withoutLogin === undefined) return;
+    const { method, headers } = ctx.req;
+    if (
+      method === 'OPTIONS' &&
+      headers.origin !== undefined &&
+      headers['access-control-request-method'] !== undefined
+    )
+      ctx.route = route.withoutLogin;
+  };
+}

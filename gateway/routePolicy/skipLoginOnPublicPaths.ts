@@ -1,0 +1,36 @@
+import type { PublicPath } from '../config/types.ts';
+import { type AnyContext, methodOf, type Stage } from '../context.ts';
+import { backendView } from '../routing/checkPath.ts';
+
+/**
+ * `public:` (oauth2-proxy skip_auth_routes, Authelia bypass): a request for one of these paths of
+ * a route with a login goes on as the same route without it — no sign-in, no allow rules, no
+ * identity passed (identity headers are still stripped). A path is public only when both the
+ * path as sent and the path as a lenient backend reads it (decoded, `;params` dropped, dot
+ * segments resolved: routing/checkPath.ts) are under the public one, so `/dce5/auth/..;/apis/`
+ * is not public.
+ */
+export function skipLoginOnPublicPaths(): Stage<AnyContext> {
+  return (ctx) => {
+    const route = ctx.route!;
+    const paths = route.publicPaths;
+    if (paths === undefined || route.withoutLogin === undefined) return;
+    if (isPublic(paths, ctx.path, methodOf(ctx))) ctx.route = route.withoutLogin;
+  };
+}
+
+function isPublic(paths: readonly PublicPath[], path: string, method: string): boolean {
+  const view = backendView(path);
+  if (view === undefined) return false;
+  for (const p of paths) {
+    if (p.methods !== undefined && !p.methods.has(method)) continue;
+    if (within(p.path, path) && within(p.path, view)) return true;
+  }
+  return false;
+}
+
+/** Matched as route prefixes are: `/a/` holds `/a/x`; `/a` holds `/a` and `/a/x`, never `/ab`. */
+function within(prefix: string, path: string): boolean {
+  if (prefix.endsWith('/')) return path.startsWith(prefix);
+  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47);
+}

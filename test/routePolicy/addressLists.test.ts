@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { startGateway } from '../helpers/gateway.ts';
+import { send } from '../helpers/http.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+const API = { accept: 'application/json' };
+
+describe('address allow and deny lists', () => {
+  it('lets only allowed addresses through, and refuses denied ones whatever the allow list says', async (t) => {
+    const up = await startUpstream({ websocket: true });
+    t.after(() => up.close());
+    const gw = await startGateway(
+      t,
+      `routes:
+  - { id: ops, path: /ops/, upstream: "${up.url}", ipAllow: [127.0.0.1/32], websocket: true }
+  - { id: lan, path: /lan/, upstream: "${up.url}", ipAllow: [127.0.0.0/8], ipDeny: [127.0.0.3] }
+  - { id: open, path: /, upstream: "${up.url}", ipDeny: ["::ffff:127.0.0.4", 127.0.0.5] }
+`,
+    );
+    const from = async (target: string, localAddress: string) =>
+      (await send(gw.url, target, { headers: API, localAddress })).status;
+    assert.equal(await from('/ops/x', '127.0.0.1'), 200);
+    const refused = await send(gw.url, '/ops/x', { headers: API, localAddress: '127.0.0.2' });
+    assert.equal(refused.status, 403);
+    assert.equal(JSON.parse(refused.text).error, 'PORTICO_ERR_ADDRESS_DENIED');
+    const page = await send(gw.url, '/ops/x', {
+      headers: { accept: 'text/html' },
+      localAddress: '127.0.0.2',
+    });
+    assert.match(page.text, /network address/);
+    assert.equal(await from('/lan/x', '127.0.0.2'), 200);
+    assert.equal(await from('/lan/x', '127.0.0.3'), 403, 'deny wins over allow');
+    assert.equal(await from('/x', '127.0.0.2'), 200);
+    assert.equal(await from('/x', '127.0.0.5'), 403);
+    const before = up.requests.length;
+    assert.equal(await from('/ops/x', '127.0.0.9'), 403);
+    assert.equal(up.requests.length, before, 'a refused address reaches nothing');
+
+    const upgrade = (localAddress: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ops/tty`, { localAddress });
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once('unexpected-response', (_req, res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        ws.once('error', reject);
+      });
+    assert.equal(await upgrade('127.0.0.1'), 101);
+    assert.equal(await upgrade('127.0.0.2'), 403, 'upgrades are checked too');
+  });
+
+  it('checks the client address a trusted proxy names, never one an untrusted peer claims', async (t) => {
+    const up = await startUpstream();
+    t.after(() => up.close());
+    const gw = await startGateway(
+      t,
+      `trustProxy: [127.0.0.1]
+routes:
+  - { id: office, path: /, upstream: "${up.url}", ipAllow: [10.0.0.0/8] }
+`,
+    );
+    const from = async (xff: string | undefined, localAddress: string) =>
+      (
+        await send(gw.url, '/x', {
+          headers: { ...API, ...(xff ? { 'x-forwarded-for': xff } : {}) },
+          localAddress,
+        })
+      ).status;
+    assert.equal(
+      await from('10.1.2.3', '127.0.0.1'),
+      200,
+      'the load balancer says the client is in the office',
+    );
+    assert.equal(await from('203.0.113.9', '127.0.0.1'), 403);
+    // Walked right to left, the first untrusted hop is the client: what it claimed before that is not.
+    assert.equal(await from('203.0.113.9, 10.1.2.3', '127.0.0.1'), 200);
+    assert.equal(await from('10.1.2.3, 203.0.113.9', '127.0.0.1'), 403);
+    assert.equal(await from('10.1.2.3', '127.0.0.2'), 403, 'an untrusted peer cannot claim an address');
+    assert.equal(await from('unknown', '127.0.0.1'), 403, 'a name that is no address is in no allow list');
+  });
+});

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { send } from '../helpers/http.ts';
+import { startSso } from '../helpers/sso.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+const API = { accept: 'application/json' };
+
+describe('public paths inside a protected route', () => {
+  it('lets the listed paths and methods through without a login, and nothing else', async (t) => {
+    const ai = await startUpstream({ websocket: true });
+    t.after(() => ai.close());
+    const s = await startSso(
+      t,
+      `  - id: ai
+    path: /dce5/
+    upstream: "${ai.url}"
+    auth: required
+    websocket: true
+    public:
+      - { path: /dce5/auth/ }
+      - { path: /dce5/static/, methods: [GET, HEAD] }
+      - { path: /dce5/health }
+`,
+    );
+    const status = async (target: string, method = 'GET') => {
+      const before = ai.requests.length;
+      const r = await send(s.gw.url, target, { method, headers: API });
+      return `${r.status}${ai.requests.length > before ? ' forwarded' : ''}`;
+    };
+    assert.equal(await status('/dce5/auth/realms/ghippo/protocol/openid-connect/auth'), '200 forwarded');
+    assert.equal(await status('/dce5/auth/login', 'POST'), '200 forwarded');
+    assert.equal(await status('/dce5/static/app.js'), '200 forwarded');
+    assert.equal(await status('/dce5/static/app.js', 'HEAD'), '200 forwarded');
+    assert.equal(await status('/dce5/static/app.js', 'POST'), '401', 'only the listed methods');
+    assert.equal(await status('/dce5/health'), '200 forwarded');
+    assert.equal(await status('/dce5/health/live'), '200 forwarded');
+    assert.equal(await status('/dce5/healthz'), '401', 'a path without a slash matches whole segments');
+    assert.equal(await status('/dce5/apis/jobs'), '401');
+    assert.equal(await status('/dce5/'), '401');
+  });
+
+  it('never makes a path public that a lenient backend would read as another one', async (t) => {
+    const ai = await startUpstream();
+    t.after(() => ai.close());
+    const s = await startSso(
+      t,
+      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, public: [{ path: /dce5/auth/ }] }\n`,
+    );
+    for (const [target, expected] of [
+      ['/dce5/auth/..%2fapis/', 400], // refused as a path trick before routing
+      ['/dce5/auth/%2e%2e/apis/', 400],
+      ['/dce5/auth%2f..%2fapis/', 400],
+      ['/dce5/auth/%c0%ae%c0%ae/apis/', 400],
+      ['/dce5/auth/..;/apis/', 401], // Tomcat reads /apis/: not public
+      ['/dce5/auth/x/..;/..;/apis/', 401],
+      ['/dce5/auth;jsessionid=1/x', 401],
+      ['/dce5/AUTH/x', 401],
+      ['/dce5/auth', 401], // the public path is /dce5/auth/, with its slash
+    ] as const) {
+      const r = await send(s.gw.url, target, { headers: API });
+      assert.equal(r.status, expected, target);
+    }
+    assert.equal(ai.requests.length, 0, 'nothing reached the upstream');
+    // A path inside that only decodes to itself stays public.
+    assert.equal((await send(s.gw.url, '/dce5/auth/a%20b', { headers: API })).status, 200);
+  });
+
+  it('passes no identity on a public path, and still strips a forged one', async (t) => {
+    const ai = await startUpstream();
+    t.after(() => ai.close());
+    const s = await startSso(
+      t,
+      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, public: [{ path: /dce5/auth/ }] }\n`,
+    );
+    const r = await send(s.gw.url, '/dce5/auth/x', {
+      headers: { ...API, 'x-forwarded-user': 'admin', x_forwarded_groups: 'admins' },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(ai.last().headers['x-forwarded-user'], undefined);
+    assert.equal(ai.last().headers.x_forwarded_groups, undefined);
+  });
+
+  it('opens WebSockets on a public path without a login', async (t) => {
+    const ai = await startUpstream({ websocket: true });
+    t.after(() => ai.close());
+    const s = await startSso(
+      t,
+      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, websocket: true, public: [{ path: /dce5/pub/ }] }\n`,
+    );
+    const open = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`${s.gw.url.replace('http', 'ws')}${path}`);
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once('unexpected-response', (_req, res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        ws.once('error', reject);
+      });
+    assert.equal(await open('/dce5/pub/events'), 101);
+    assert.equal(await open('/dce5/private/events'), 401);
+  });
+});
+
+describe('CORS preflights on protected routes', () => {
+  it('sends OPTIONS preflights to the upstream without a login when the route allows them', async (t) => {
+    const ai = await startUpstream({
+      handler: (req, res) => {
+        res.writeHead(req.method === 'OPTIONS' ? 204 : 200, {
+          'access-control-allow-origin': String(req.headers.origin ?? ''),
+          'access-control-allow-methods': 'GET, PUT',
+        });
+        res.end();
+      },
+    });
+    t.after(() => ai.close());
+    const s = await startSso(
+      t,
+      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, cors: { allowPreflight: true } }
+  - { id: strict, path: /strict/, upstream: "${ai.url}", auth: required }
+`,
+    );
+    const preflight = {
+      origin: 'https://customer.example.com',
+      'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'authorization',
+    };
+    const ok = await send(s.gw.url, '/dce5/apis/jobs', { method: 'OPTIONS', headers: preflight });
+    assert.equal(ok.status, 204);
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://customer.example.com');
+    assert.equal(ai.last().method, 'OPTIONS');
+    assert.equal(ai.last().headers['x-forwarded-user'], undefined);
+    const before = ai.requests.length;
+    // Not a preflight: an OPTIONS without Access-Control-Request-Method, or without Origin, or a GET.
+    const { 'access-control-request-method': _, ...noMethod } = preflight;
+    const { origin: __, ...noOrigin } = preflight;
+    assert.equal(
+      (await send(s.gw.url, '/dce5/apis/jobs', { method: 'OPTIONS', headers: { ...noMethod, ...API } }))
+        .status,
+      401,
+    );
+    assert.equal(
+      (await send(s.gw.url, '/dce5/apis/jobs', { method: 'OPTIONS', headers: { ...noOrigin, ...API } }))
+        .status,
+      401,
+    );
+    assert.equal(
+      (await send(s.gw.url, '/dce5/apis/jobs', { headers: { ...preflight, ...API } })).status,
+      401,
+    );
+    // A route without the option answers preflights as before: 401.
+    assert.equal(
+      (await send(s.gw.url, '/strict/x', { method: 'OPTIONS', headers: { ...preflight, ...API } })).status,
+      401,
+    );
+    assert.equal(ai.requests.length, before);
+  });
+});
