@@ -53,6 +53,55 @@ describe('portico validate', () => {
     assert.match(r2.stderr, /bad\.yaml:4:\d+ +routes\[0\]\.upstream/);
   });
 
+  it('reports a bad upstream URL and a duplicate route id in one run', () => {
+    const file = join(dir, 'both.yaml');
+    writeFileSync(
+      file,
+      [
+        'routes:',
+        '  - id: ai',
+        '    path: /dce5/',
+        '    upstream: "http://exa mple/"',
+        '  - id: ai',
+        '    path: /',
+        '    upstream: http://10.0.0.1/',
+        '',
+      ].join('\n'),
+    );
+    const r = portico('validate', file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /invalid, 2 errors\n/);
+    assert.match(
+      r.stderr,
+      /both\.yaml:4:\d+ +routes\[0\]\.upstream: "http:\/\/exa mple\/" is not a valid URL/,
+    );
+    assert.match(r.stderr, /both\.yaml:5:\d+ +routes\[1\]\.id: duplicate route id "ai"/);
+  });
+
+  it('names the path and the first character of a wrongly indented line', () => {
+    const file = join(dir, 'indent.yaml');
+    writeFileSync(
+      file,
+      [
+        'listen: { port: 8080 }',
+        'identityProviders:',
+        '  - id: corp',
+        '    type: oidc',
+        '   issuer: https://idp.example.com',
+        'routes:',
+        '  - { id: web, path: /, upstream: "http://10.0.0.1/" }',
+        '',
+      ].join('\n'),
+    );
+    const r = portico('validate', file);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /indent\.yaml:5:4 +identityProviders\[0\]: .*\(check the indentation of this line\)/,
+    );
+    assert.doesNotMatch(r.stderr, /\(root\)/);
+  });
+
   it('validates the routes.yaml shipped at the top of the repository', () => {
     const r = portico('validate', 'routes.yaml');
     assert.equal(r.status, 0, r.stderr);
@@ -62,13 +111,14 @@ describe('portico validate', () => {
     const env = { ...process.env };
     delete env.SESSION_SECRET;
     delete env.OIDC_CLIENT_SECRET;
+    delete env.GHIPPO_CLIENT_SECRET;
     const r = spawnSync(process.execPath, ['scripts/portico.js', 'validate', 'routes.yaml'], {
       encoding: 'utf8',
       env,
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^routes\.yaml: valid — 2 routes \(\/dce5\/, \/\), 1 identity provider/);
-    assert.match(r.stderr, /2 warnings \(--strict-env makes them errors\)/);
+    assert.match(r.stdout, /^routes\.yaml: valid — 3 routes \(\/dce5\/apis\/, \/dce5\/, \/\), 1 identity provider/);
+    assert.match(r.stderr, /3 warnings \(--strict-env makes them errors\)/);
     assert.match(
       r.stderr,
       /routes\.yaml:\d+:\d+ +session\.secret: SESSION_SECRET is not set here; it must be set at serve time/,
@@ -86,7 +136,7 @@ describe('portico validate', () => {
       },
     );
     assert.equal(strict.status, 1);
-    assert.match(strict.stderr, /invalid, 2 errors/);
+    assert.match(strict.stderr, /invalid, 3 errors/);
   });
 
   it('still reports every real error next to an unset variable, and nothing about the placeholder', () => {
