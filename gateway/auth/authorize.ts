@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { AnyContext, Stage } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import { wantsHtml } from '../pages/negotiate.ts';
@@ -15,16 +16,19 @@ export function authorize(s: Pick<Services, 'events'>): Stage<AnyContext> {
     const route = ctx.route!;
     if (route.auth !== 'required') return;
     if (!ctx.identity) {
-      const login = `/_portico/login?rd=${encodeURIComponent(ctx.path + ctx.query)}`;
-      const method = ctx.req.method;
-      if (ctx.kind === 'http' && (method === 'GET' || method === 'HEAD') && wantsHtml(ctx.req)) {
-        ctx.res.writeHead(302, { location: login, 'cache-control': 'no-store', 'content-length': '0' });
+      const answer = withoutLogin(ctx.kind, ctx.req, ctx.path + ctx.query);
+      if (answer.status === 302 && ctx.kind === 'http') {
+        ctx.res.writeHead(302, {
+          location: answer.login,
+          'cache-control': 'no-store',
+          'content-length': '0',
+        });
         ctx.res.end();
         ctx.done = true;
         return;
       }
       throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
-        extra: { login },
+        extra: { login: answer.login },
         headers: { 'www-authenticate': 'Bearer realm="portico"' },
       });
     }
@@ -40,4 +44,20 @@ export function authorize(s: Pick<Services, 'events'>): Stage<AnyContext> {
       throw new GatewayError('PORTICO_ERR_FORBIDDEN');
     }
   };
+}
+
+/**
+ * The answer to a request that needs a login and has none: a browser navigating with GET is sent
+ * to sign in (302) and comes back to `target`; API clients, XHR, non-GET requests and WebSockets
+ * get 401 with the same login URL.
+ */
+export function withoutLogin(
+  kind: AnyContext['kind'],
+  req: Pick<IncomingMessage, 'method' | 'headers'>,
+  target: string,
+): { status: 302 | 401; login: string } {
+  const login = `/_portico/login?rd=${encodeURIComponent(target)}`;
+  const method = req.method;
+  const navigates = kind === 'http' && (method === 'GET' || method === 'HEAD') && wantsHtml(req);
+  return { status: navigates ? 302 : 401, login };
 }

@@ -3,7 +3,8 @@ import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 
 export const OWN_PREFIX = '/_portico/';
-const isOwn = (path: string) => path.startsWith(OWN_PREFIX) || path === '/_portico';
+/** Portico's own path space: answered by Portico, never proxied. */
+export const isOwn = (path: string) => path.startsWith(OWN_PREFIX) || path === '/_portico';
 
 /** The express app behind /_portico/ and what it may read of the request's context. */
 export type OwnApp = (req: IncomingMessage, res: ServerResponse) => void;
