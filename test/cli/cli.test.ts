@@ -117,7 +117,10 @@ describe('portico validate', () => {
       env,
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^routes\.yaml: valid — 3 routes \(\/dce5\/apis\/, \/dce5\/, \/\), 1 identity provider/);
+    assert.match(
+      r.stdout,
+      /^routes\.yaml: valid — 3 routes \(\/dce5\/apis\/, \/dce5\/, \/\), 1 identity provider/,
+    );
     assert.match(r.stderr, /3 warnings \(--strict-env makes them errors\)/);
     assert.match(
       r.stderr,
