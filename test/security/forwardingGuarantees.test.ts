@@ -42,14 +42,7 @@ describe('what a client cannot make an upstream believe', () => {
     const up = await startUpstream();
     t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
-    const sneaky = [
-      'transfer_encoding',
-      'content_length',
-      'x_forwarded_for',
-      'x_real_ip',
-      'x_original_url',
-      'forwarded_',
-    ];
+    const sneaky = ['transfer_encoding', 'content_length', 'x_forwarded_for', 'x_real_ip', 'x_original_url'];
     await send(gw.url, '/', {
       headers: [
         'transfer_encoding',
