@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
+import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startUpstream } from '../helpers/upstream.ts';
@@ -99,6 +100,55 @@ describe('what a client cannot make an upstream believe', () => {
     const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
     assert.equal(res.statusCode, 404);
     assert.equal(up.requests.length, 0);
+  });
+});
+
+describe("Portico's cookies", () => {
+  it('never reach an upstream, on a public route, over HTTP and WebSocket; other cookies pass byte for byte', async (t) => {
+    const up = await startUpstream({ websocket: true });
+    t.after(() => up.close());
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: a, path: /, upstream: "${up.url}", websocket: true }\n`,
+    );
+    const cookie = 'portico_session=s%3Aabc.sig; dce=a%20b; portico_login=n1; lang=zh; portico_idp=corp';
+    await send(gw.url, '/', { headers: { cookie } });
+    assert.equal(up.last().headers.cookie, 'dce=a%20b; lang=zh');
+    await send(gw.url, '/', { headers: { cookie: 'portico_session=only' } });
+    assert.equal(up.last().headers.cookie, undefined);
+    const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/ws`, { headers: { cookie } });
+    await once(ws, 'open');
+    ws.close();
+    const upgrade = up.requests.find((r) => r.method === 'UPGRADE')!;
+    assert.equal(upgrade.headers.cookie, 'dce=a%20b; lang=zh');
+  });
+});
+
+describe('allow rules', () => {
+  const idp = `publicUrl: https://portal.example.com
+session: { secret: "${'s'.repeat(40)}" }
+identityProviders: [{ id: corp, type: oidc, issuer: "https://idp.example.com", clientId: portico }]
+`;
+  it('need a login: with auth none or optional they are refused with the line, and alone they imply auth: required', () => {
+    for (const auth of ['none', 'optional']) {
+      const text = `${idp}routes:\n  - { id: a, path: /, upstream: "http://127.0.0.1:1/", auth: ${auth}, allow: { groups: [x] } }\n`;
+      assert.throws(
+        () => loadConfigText(text, { env: {} }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems.some(
+            (p) =>
+              p.path === 'routes[0].auth' &&
+              p.line === 5 &&
+              /allow rules, which need a login/.test(p.message),
+          ),
+      );
+    }
+    const implied = loadConfigText(
+      `${idp}routes:\n  - { id: a, path: /, upstream: "http://127.0.0.1:1/", allow: { groups: [x] } }\n`,
+      { env: {} },
+    );
+    assert.equal(implied.routes[0]!.auth, 'required');
   });
 });
 
