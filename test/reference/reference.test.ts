@@ -152,6 +152,17 @@ describe('published JSON Schemas and the configuration reference', () => {
     }
   });
 
+  it('speaks only of documents a reader of the repository has', () => {
+    const texts = [
+      'README.md',
+      ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`),
+      ...Object.keys(SHIPPED),
+    ];
+    for (const file of texts)
+      for (const [i, line] of read(file).split('\n').entries())
+        assert.doesNotMatch(line, /\bthe seed\b|seed's|SPEC §|OEM OUT guide/i, `${file}:${i + 1}`);
+  });
+
   it('refuses in an editor what Portico refuses, and takes ${VARS} wherever Portico does', () => {
     const validate = editorValidator('schemas/routes.schema.json');
     const route = { id: 'a', path: '/', upstream: 'http://127.0.0.1:1/' };
