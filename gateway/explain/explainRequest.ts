@@ -11,7 +11,7 @@ import { isOwn } from '../endpoints/ownEndpoints.ts';
 import { GatewayError } from '../errors.ts';
 import { consumedByPortico, identityHeaders } from '../identity/injectIdentity.ts';
 import { qualifiedSubject, qualifyIdentity } from '../identity/qualifyIdentity.ts';
-import { buildUpstreamHeaders, clientOf } from '../proxy/forwardedHeaders.ts';
+import { buildUpstreamHeaders, clientOf, isTrusted } from '../proxy/forwardedHeaders.ts';
 import { asUpgrade } from '../proxy/forwardUpgrade.ts';
 import { backendView, splitTarget } from '../routing/checkPath.ts';
 import { matchRoute, upstreamPath } from '../routing/matchRoute.ts';
@@ -45,7 +45,15 @@ export type ExplainInput = {
 export type AllowCheck = { rules: AllowRules; admitted: boolean; matchedBy: string[]; hint?: string };
 
 export type Explanation = {
-  request: { method: string; target: string; websocket: boolean; path?: string; query?: string };
+  request: {
+    method: string;
+    target: string;
+    websocket: boolean;
+    /** Who sends it, as given: a user, a key or a token, or nobody. */
+    as: string;
+    path?: string;
+    query?: string;
+  };
   /** 200 stands for "proxied": the upstream's own answer. */
   outcome: { status: number; summary: string; location?: string };
   route?: {
@@ -89,7 +97,7 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
   const method = input.method.toUpperCase();
   const websocket = input.websocket === true;
   const out: Explanation = {
-    request: { method, target: input.target, websocket },
+    request: { method, target: input.target, websocket, as: senderOf(config, input) },
     outcome: { status: 0, summary: '' },
     notes: [],
   };
@@ -266,6 +274,10 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
     } else out.allow = { rules: {}, admitted: true, matchedBy: ['no allow rules: anyone signed in'] };
   }
 
+  if (config.trustProxy && !isTrusted(config.trustProxy, ctx.req.socket.remoteAddress ?? ''))
+    out.notes.push(
+      `${ctx.req.socket.remoteAddress} is not in trustProxy: its X-Forwarded-* are replaced. To see a request through the load balancer, give --client <its address> and -H "X-Forwarded-For: …" -H "X-Forwarded-Proto: https"`,
+    );
   addKeycloakIdpHint()(ctx);
   if (ctx.query !== query)
     out.notes.push(
@@ -278,6 +290,22 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
       ? `proxied to ${route.id} as a WebSocket (subprotocols pass through)`
       : `proxied to ${route.id}: the upstream answers`,
   );
+}
+
+/** The sender as the input describes it, before Portico decides anything. */
+function senderOf(config: Config, input: ExplainInput): string {
+  if (input.bearer?.startsWith('api-key:'))
+    return `Portico API key "${input.bearer.slice('api-key:'.length)}"`;
+  const token =
+    input.bearer === 'foreign'
+      ? ' with a bearer token Portico did not issue'
+      : input.bearer === 'idp'
+        ? ' with an access token of its identity provider'
+        : '';
+  if (input.user === undefined) return `an anonymous visitor${token}`;
+  const idp = input.idp ?? config.primaryIdp ?? config.identityProviders[0]?.id ?? 'no identity provider';
+  const groups = input.groups?.length ? ` (groups ${input.groups.join(', ')})` : '';
+  return `${input.user}${groups} of ${idp}${token}`;
 }
 
 function identityOf(input: ExplainInput, idp: string): Identity {

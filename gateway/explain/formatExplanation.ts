@@ -4,11 +4,8 @@ import type { Explanation } from './explainRequest.ts';
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
   const row = (label: string, text: string) => lines.push(`${label.padEnd(10)} ${text}`);
-  const who = e.identity
-    ? `${e.identity.username}${e.identity.groups.length ? ` (groups ${e.identity.groups.join(', ')})` : ''}`
-    : 'an anonymous visitor';
   lines.push(
-    `${e.request.method} ${e.request.target}${e.request.websocket ? ' (WebSocket)' : ''}  as ${who}`,
+    `${e.request.method} ${e.request.target}${e.request.websocket ? ' (WebSocket)' : ''}  from ${e.request.as}`,
     '',
   );
   if (e.route) {
@@ -39,7 +36,7 @@ export function formatExplanation(e: Explanation): string {
     if (a.hint) row('', `hint: ${a.hint}`);
   }
   for (const note of e.notes) row('note', note);
-  row('outcome', `${e.outcome.status === 200 ? 'proxied' : e.outcome.status}: ${e.outcome.summary}`);
+  row('outcome', `${e.outcome.status === 200 ? '' : `${e.outcome.status}: `}${e.outcome.summary}`);
   if (e.outcome.location) row('location', e.outcome.location);
   const u = e.upstream;
   if (u) {

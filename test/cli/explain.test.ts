@@ -63,6 +63,7 @@ describe('portico explain', () => {
       '/dce5/x',
     );
     assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^GET \/dce5\/x {2}from alice \(groups ai-users, staff\) of corp\n/);
     assert.match(r.stdout, /^route +ai-platform +\/dce5\/ → https:\/\/10\.6\.8\.2:30343\//m);
     assert.match(r.stdout, /^allow +admitted by groups: ai-users/m);
     assert.match(r.stdout, /^upstream request: GET https:\/\/10\.6\.8\.2:30343\/x$/m);
