@@ -13,6 +13,7 @@ import { consumedByPortico, identityHeaders } from '../identity/injectIdentity.t
 import { qualifiedSubject, qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import { buildUpstreamHeaders, clientOf, isTrusted } from '../proxy/forwardedHeaders.ts';
 import { asUpgrade } from '../proxy/forwardUpgrade.ts';
+import { checkOrigin } from '../proxy/checkOrigin.ts';
 import { backendView, splitTarget } from '../routing/checkPath.ts';
 import { matchRoute, upstreamPath } from '../routing/matchRoute.ts';
 import { unambiguousRoute } from '../routing/routeRequest.ts';
@@ -166,6 +167,23 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
     return answer(400, `refused: WebSockets are not enabled on route ${route.id} (websocket: true)`);
 
   const ctx = contextFor(config, input, method, path, query, route);
+  if (websocket) {
+    try {
+      checkOrigin()({
+        ...ctx,
+        kind: 'ws',
+        socket: ctx.req.socket,
+        head: Buffer.alloc(0),
+        answered: undefined,
+      });
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      return answer(
+        403,
+        `refused: a browser upgrade from another origin (${ctx.req.headers.origin}) never reaches the upstream`,
+      );
+    }
+  }
   const how = howToAuthenticate(route, ctx.req.headers.authorization);
   const idpId = input.idp ?? config.primaryIdp ?? config.identityProviders[0]?.id;
   let identity: Identity | undefined;

@@ -142,6 +142,20 @@ describe('explainRequest', () => {
     const terminal = explain('/dce5/terminal/ws', { websocket: true, user: 'alice', groups: ['ai-users'] });
     assert.equal(terminal.outcome.status, 200);
     assert.equal(terminal.upstream?.headers.upgrade, 'websocket');
+    const hijack = explain('/dce5/terminal/ws', {
+      websocket: true,
+      user: 'alice',
+      groups: ['ai-users'],
+      headers: { Origin: 'https://evil.example' },
+    });
+    assert.equal(hijack.outcome.status, 403);
+    const ours = explain('/dce5/terminal/ws', {
+      websocket: true,
+      user: 'alice',
+      groups: ['ai-users'],
+      headers: { Origin: 'https://portal.example.com' },
+    });
+    assert.equal(ours.outcome.status, 200);
   });
 
   it('predicts exactly what a real upstream receives through the gateway from a signed-in user', async (t) => {
