@@ -46,10 +46,15 @@ COPY gateway ./gateway
 COPY scripts ./scripts
 COPY branding ./branding
 COPY routes.yaml ./routes.yaml
-# The default config folder: the demo routes.yaml with its branding beside it. Mount your own
-# folder over /etc/portico (docker -v, a Kubernetes ConfigMap).
+# The default config folder: the demo routes.yaml with its branding beside it. It is the demo's:
+# it needs SESSION_SECRET, OIDC_CLIENT_SECRET and GHIPPO_CLIENT_SECRET, and the demo identity
+# provider and upstreams at DEMO_IDP_ISSUER, DEMO_AI_URL and DEMO_CUSTOMER_URL, which this image
+# does not run by itself (docker-compose.yml runs the upstreams from it). Mount your own folder
+# over /etc/portico (docker -v, a Kubernetes ConfigMap): docs/deployment.md.
 RUN ln -s /app/routes.yaml /etc/portico/routes.yaml \
   && ln -s /app/branding /etc/portico/branding
+# The demo routes.yaml listens on ${PORTICO_HOST:-127.0.0.1}: in a container, every interface.
+ENV PORTICO_HOST=0.0.0.0
 USER 10001:10001
 EXPOSE 8080
 # Liveness only (no curl in the slim image: node asks). Readiness (Redis, the IdP) is

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { hashKeyCommand } from './admin/hashKeyCommand.ts';
 import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from './config/loadConfig.ts';
+import { EXPLAIN_USAGE, explainCommand } from './explain/explainCommand.ts';
 import { defaultFeatures } from './features.ts';
 import { createGateway } from './server.ts';
 
@@ -15,7 +16,7 @@ const USAGE = `Usage:
                                    unset \${VARS} are warnings (errors with --strict-env)
   portico hash-key [--id ID] [--scopes a,b]
                                    print a new API key and the hash to put in routes.yaml
-`;
+${EXPLAIN_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -26,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'hash-key':
       return hashKeyCommand(rest);
+    case 'explain':
+      return explainCommand(rest);
     case undefined:
     case 'help':
     case '--help':

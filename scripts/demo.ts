@@ -26,8 +26,8 @@ process.stdout.write(`
 
   Sign in as  alice / alice   (in ai-users: may open the AI platform)
          or   bob   / bob     (not in ai-users: the AI platform answers 403)
-  The AI platform signs users in through its own realm, which brokers the same identity
-  provider: pick "OIDC (custom)" on its login page (no password asked a second time).
+  The AI platform signs users in through its own realm, which registers Portico as its
+  identity provider (as a real DCE 5 does, docs/dce5.md): no second login, no click.
 
   Edit routes.yaml or branding/brand.yaml and save: Portico reloads them (a broken file is
   rejected with its line numbers and the last good one keeps serving). Ctrl-C stops.

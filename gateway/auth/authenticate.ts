@@ -1,4 +1,5 @@
-import type { AnyContext, Stage } from '../context.ts';
+import type { ApiKey, Route } from '../config/types.ts';
+import type { AnyContext, Identity, Stage } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import type { Services } from '../services.ts';
@@ -25,19 +26,42 @@ const invalidToken = (detail: string) =>
  */
 export function authenticate(s: Deps): Stage<AnyContext> {
   return (ctx) => {
-    const route = ctx.route!;
-    const authorization = ctx.req.headers.authorization;
-    const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
-    if (token?.startsWith('ptk_')) {
-      // Stripped on every route; only checked where a login matters.
-      ctx.credential = 'apiKey';
-      if (route.auth !== 'none') apiKey(ctx, token);
-      return;
+    const how = howToAuthenticate(ctx.route!, ctx.req.headers.authorization);
+    switch (how.by) {
+      case 'apiKey':
+        ctx.credential = 'apiKey';
+        if (how.checked) apiKey(ctx, how.token);
+        return;
+      case 'nobody':
+        return;
+      case 'bearer':
+        return verifyBearer(s, ctx, how.token);
+      case 'session':
+        return fromSession(s, ctx);
     }
-    if (route.auth === 'none') return;
-    if (token !== undefined && route.bearer === 'verify') return verifyBearer(s, ctx, token);
-    return fromSession(s, ctx);
   };
+}
+
+/** How a request is authenticated, decided from its route and its Authorization header alone. */
+export type AuthenticationPath =
+  /** A Portico API key: stripped on every route, checked only where a login matters. */
+  | { by: 'apiKey'; token: string; checked: boolean }
+  /** `auth: none`: nobody is looked up, any other Authorization header passes through. */
+  | { by: 'nobody' }
+  /** `bearer: verify` and a bearer token: Portico checks it against its identity providers. */
+  | { by: 'bearer'; token: string }
+  /** The session cookie; a bearer token (passthrough) belongs to the upstream. */
+  | { by: 'session' };
+
+export function howToAuthenticate(
+  route: Pick<Route, 'auth' | 'bearer'>,
+  authorization: string | undefined,
+): AuthenticationPath {
+  const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+  if (token?.startsWith('ptk_')) return { by: 'apiKey', token, checked: route.auth !== 'none' };
+  if (route.auth === 'none') return { by: 'nobody' };
+  if (token !== undefined && route.bearer === 'verify') return { by: 'bearer', token };
+  return { by: 'session' };
 }
 
 function apiKey(ctx: AnyContext, token: string): void {
@@ -45,7 +69,12 @@ function apiKey(ctx: AnyContext, token: string): void {
     (k) => token.startsWith(`ptk_${k.id}_`) && apiKeyMatches(token, k.hash),
   );
   if (!key) throw invalidToken('The API key is not valid.');
-  ctx.identity = {
+  ctx.identity = apiKeyIdentity(key);
+}
+
+/** Who a Portico API key stands for: its id, or the username, email, name and groups it declares. */
+export function apiKeyIdentity(key: ApiKey): Identity {
+  return {
     idp: 'apikey',
     sub: key.id,
     username: key.username ?? key.id,

@@ -11,7 +11,7 @@ export function loginUrl(target: string): string {
 }
 
 /** A browser opening a page (GET or HEAD, HTML wanted): it is sent to the login page, not given a 401. */
-export function isNavigation(method: string | undefined, req: IncomingMessage): boolean {
+export function isNavigation(method: string | undefined, req: Pick<IncomingMessage, 'headers'>): boolean {
   return (method === 'GET' || method === 'HEAD') && wantsHtml(req);
 }
 
@@ -27,15 +27,19 @@ export function authorize(s: Pick<Services, 'events'>): Stage<AnyContext> {
     const route = ctx.route!;
     if (route.auth !== 'required') return;
     if (!ctx.identity) {
-      const login = loginUrl(ctx.path + ctx.query);
-      if (ctx.kind === 'http' && isNavigation(ctx.req.method, ctx.req)) {
-        ctx.res.writeHead(302, { location: login, 'cache-control': 'no-store', 'content-length': '0' });
+      const answer = withoutLogin(ctx.kind, ctx.req, ctx.path + ctx.query);
+      if (answer.status === 302 && ctx.kind === 'http') {
+        ctx.res.writeHead(302, {
+          location: answer.login,
+          'cache-control': 'no-store',
+          'content-length': '0',
+        });
         ctx.res.end();
         ctx.done = true;
         return;
       }
       throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
-        extra: { login },
+        extra: { login: answer.login },
         headers: { 'www-authenticate': 'Bearer realm="portico"' },
       });
     }
@@ -51,4 +55,18 @@ export function authorize(s: Pick<Services, 'events'>): Stage<AnyContext> {
       throw new GatewayError('PORTICO_ERR_FORBIDDEN');
     }
   };
+}
+
+/**
+ * The answer to a request that needs a login and has none: a browser navigating with GET is sent
+ * to sign in (302) and comes back to `target`; API clients, XHR, non-GET requests and WebSockets
+ * get 401 with the same login URL.
+ */
+export function withoutLogin(
+  kind: AnyContext['kind'],
+  req: Pick<IncomingMessage, 'method' | 'headers'>,
+  target: string,
+): { status: 302 | 401; login: string } {
+  const navigates = kind === 'http' && isNavigation(req.method, req);
+  return { status: navigates ? 302 : 401, login: loginUrl(target) };
 }

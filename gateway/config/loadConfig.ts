@@ -1,16 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import {
-  type Document,
-  isCollection,
-  isNode,
-  isPair,
-  isScalar,
-  LineCounter,
-  type Node,
-  parseDocument,
-} from 'yaml';
+import { isCollection, isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { compileConfig } from './compile.ts';
 import {
   aboutPlaceholder,
@@ -23,6 +14,7 @@ import { oidcProviderProblems } from './oidcProviderProblems.ts';
 import { configSchema } from './schema.ts';
 import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import { semanticProblems } from './semantics.ts';
+import { syntaxProblems } from './syntaxProblems.ts';
 import type { Config, RawConfig } from './types.ts';
 import { yamlData } from './yamlData.ts';
 
@@ -102,16 +94,7 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
     return { line, column: col };
   };
 
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({
-        path: dotted(pathAtOffset(doc, e.pos[0])),
-        ...positionOf(lineCounter, e.pos[0]),
-        message: e.message.split('\n')[0]!,
-      })),
-    );
-  }
+  if (doc.errors.length > 0) throw new ConfigError(file, syntaxProblems(doc, text, lineCounter));
 
   const unset: UnsetVariables[] | undefined = options.unsetEnv ? [] : undefined;
   const problems: ConfigProblem[] = interpolateEnv(doc.contents as Node | null, variables, env, unset).map(
@@ -186,38 +169,6 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
     seen.add(key);
     return true;
   });
-}
-
-function positionOf(lineCounter: LineCounter, offset: number) {
-  const { line, col } = lineCounter.linePos(offset);
-  return { line, column: col };
-}
-
-/** The path of the deepest key whose node spans `offset` (where a syntax error sits). */
-function pathAtOffset(doc: Document, offset: number): (string | number)[] {
-  const path: (string | number)[] = [];
-  let node: unknown = doc.contents;
-  for (;;) {
-    if (!isCollection(node)) return path;
-    let next: unknown;
-    node.items.forEach((item, i) => {
-      if (next !== undefined) return;
-      if (isPair(item)) {
-        const value = item.value as Node | null;
-        const start = isNode(item.key) ? item.key.range?.[0] : undefined;
-        const end = value?.range?.[2] ?? (isNode(item.key) ? item.key.range?.[2] : undefined);
-        if (start !== undefined && end !== undefined && offset >= start && offset <= end) {
-          path.push(isScalar(item.key) ? String(item.key.value) : String(item.key));
-          next = value ?? null;
-        }
-      } else if (isNode(item) && item.range && offset >= item.range[0] && offset <= item.range[2]) {
-        path.push(i);
-        next = item;
-      }
-    });
-    if (next === undefined || next === null) return path;
-    node = next;
-  }
 }
 
 function unescapePointer(s: string): string | number {

@@ -4,7 +4,8 @@ import { GatewayError } from '../errors.ts';
 import { sendContinue } from '../proxy/sendContinue.ts';
 
 export const OWN_PREFIX = '/_portico/';
-const isOwn = (path: string) => path.startsWith(OWN_PREFIX) || path === '/_portico';
+/** Portico's own path space: answered by Portico, never proxied. */
+export const isOwn = (path: string) => path.startsWith(OWN_PREFIX) || path === '/_portico';
 
 /** The express app behind /_portico/ and what it may read of the request's context. */
 export type OwnApp = (req: IncomingMessage, res: ServerResponse) => void;

@@ -1,4 +1,5 @@
-import type { AnyContext, Stage } from '../context.ts';
+import type { Config } from '../config/types.ts';
+import type { AnyContext, Credential, Identity, Stage } from '../context.ts';
 import type { Services } from '../services.ts';
 import { headerValue } from './headerValue.ts';
 
@@ -14,16 +15,10 @@ export function injectIdentity(s: Pick<Services, 'assertions'>): Stage<AnyContex
   return (ctx) => {
     const route = ctx.route!;
     const headers = ctx.upstreamHeaders;
-    if (ctx.credential === 'apiKey' || ctx.credential === 'bearer') delete headers.authorization;
+    if (consumedByPortico(ctx.credential)) delete headers.authorization;
     const identity = ctx.identity;
     if (!identity) return;
-    if (route.inject.headers) {
-      const names = ctx.config.identityHeaders;
-      headers[names.user] = headerValue(identity.username);
-      if (identity.email) headers[names.email] = headerValue(identity.email);
-      if (identity.groups.length > 0) headers[names.groups] = headerValue(identity.groups.join(','));
-      headers[names.name] = headerValue(identity.name ?? identity.username);
-    }
+    if (route.inject.headers) Object.assign(headers, identityHeaders(ctx.config, identity));
     if (route.inject.accessToken && ctx.session?.tokens?.accessToken)
       headers.authorization = `Bearer ${ctx.session.tokens.accessToken}`;
     if (!route.inject.jwt) return;
@@ -36,4 +31,19 @@ export function injectIdentity(s: Pick<Services, 'assertions'>): Stage<AnyContex
       headers[ctx.config.jwt.header] = token;
     });
   };
+}
+
+/** A credential Portico checked itself is Portico's: it never reaches an upstream. */
+export function consumedByPortico(credential: Credential | undefined): boolean {
+  return credential === 'apiKey' || credential === 'bearer';
+}
+
+/** The plain identity headers (`inject.headers`): user, email, groups (comma-joined), name. */
+export function identityHeaders(config: Config, identity: Identity): Record<string, string> {
+  const names = config.identityHeaders;
+  const out: Record<string, string> = { [names.user]: headerValue(identity.username) };
+  if (identity.email) out[names.email] = headerValue(identity.email);
+  if (identity.groups.length > 0) out[names.groups] = headerValue(identity.groups.join(','));
+  out[names.name] = headerValue(identity.name ?? identity.username);
+  return out;
 }

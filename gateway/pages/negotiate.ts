@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
 /** Browsers get pages and redirects; scripts, XHR and fetch get JSON and status codes. */
-export function wantsHtml(req: IncomingMessage): boolean {
+export function wantsHtml(req: Pick<IncomingMessage, 'headers'>): boolean {
   const accept = req.headers.accept;
   if (typeof accept !== 'string' || !accept.includes('text/html')) return false;
   if (req.headers['x-requested-with'] === 'XMLHttpRequest') return false;

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Stage, UpgradeContext } from '../context.ts';
@@ -17,6 +17,16 @@ function ignore(): void {}
 
 type Deps = Pick<Services, 'upstreams' | 'events' | 'tunnels' | 'sessions'>;
 
+/** The upgrade asked for again, hop by hop: the client's Upgrade and Connection never pass as they are. */
+export function asUpgrade(
+  headers: OutgoingHttpHeaders,
+  req: Pick<IncomingMessage, 'headers'>,
+): OutgoingHttpHeaders {
+  headers.connection = 'upgrade';
+  headers.upgrade = req.headers.upgrade;
+  return headers;
+}
+
 /**
  * Forwards a WebSocket (or any HTTP/1.1 Upgrade) to the upstream and, once it answers 101, splices
  * the two sockets. Subprotocols (`tty` for cloudtty/ttyd) and extensions pass through untouched;
@@ -29,9 +39,7 @@ export function forwardUpgrade(s: Deps): Stage<UpgradeContext> {
     // Routes without an upstream never take upgrades (config/routePolicyProblems.ts).
     const upstream = route.upstream!;
     const { req, socket, head } = ctx;
-    const headers = ctx.upstreamHeaders;
-    headers.connection = 'upgrade';
-    headers.upgrade = req.headers.upgrade;
+    const headers = asUpgrade(ctx.upstreamHeaders, req);
     const upstreamReq = (route.secure ? httpsRequest : httpRequest)({
       protocol: upstream.protocol,
       hostname: upstream.hostname.replace(/^\[|\]$/g, ''),

@@ -53,11 +53,19 @@ function answerFixed(ctx: HttpContext, answer: FixedAnswer): void {
     res.end(req.method === 'HEAD' ? undefined : answer.body);
     return;
   }
-  const location = answer.keepPath
-    ? joinPath(answer.to, ctx.path.slice(ctx.route!.prefix.length)) + ctx.query
-    : answer.to;
+  const location = redirectLocation(answer, ctx.route!.prefix, ctx.path, ctx.query);
   res.writeHead(answer.status, { location, 'content-length': '0' });
   res.end();
+}
+
+/** Where a `redirect:` route sends this request (`keepPath` appends what follows the prefix, and the query). */
+export function redirectLocation(
+  answer: { readonly to: string; readonly keepPath: boolean },
+  prefix: string,
+  path: string,
+  query: string,
+): string {
+  return answer.keepPath ? joinPath(answer.to, path.slice(prefix.length)) + query : answer.to;
 }
 
 /** `https://new.example.com/` + `a/b` (what follows the route's prefix), with exactly one slash between. */

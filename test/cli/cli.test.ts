@@ -53,6 +53,55 @@ describe('portico validate', () => {
     assert.match(r2.stderr, /bad\.yaml:4:\d+ +routes\[0\]\.upstream/);
   });
 
+  it('reports a bad upstream URL and a duplicate route id in one run', () => {
+    const file = join(dir, 'both.yaml');
+    writeFileSync(
+      file,
+      [
+        'routes:',
+        '  - id: ai',
+        '    path: /dce5/',
+        '    upstream: "http://exa mple/"',
+        '  - id: ai',
+        '    path: /',
+        '    upstream: http://10.0.0.1/',
+        '',
+      ].join('\n'),
+    );
+    const r = portico('validate', file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /invalid, 2 errors\n/);
+    assert.match(
+      r.stderr,
+      /both\.yaml:4:\d+ +routes\[0\]\.upstream: "http:\/\/exa mple\/" is not a valid URL/,
+    );
+    assert.match(r.stderr, /both\.yaml:5:\d+ +routes\[1\]\.id: duplicate route id "ai"/);
+  });
+
+  it('names the path and the first character of a wrongly indented line', () => {
+    const file = join(dir, 'indent.yaml');
+    writeFileSync(
+      file,
+      [
+        'listen: { port: 8080 }',
+        'identityProviders:',
+        '  - id: corp',
+        '    type: oidc',
+        '   issuer: https://idp.example.com',
+        'routes:',
+        '  - { id: web, path: /, upstream: "http://10.0.0.1/" }',
+        '',
+      ].join('\n'),
+    );
+    const r = portico('validate', file);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /indent\.yaml:5:4 +identityProviders\[0\]: .*\(check the indentation of this line\)/,
+    );
+    assert.doesNotMatch(r.stderr, /\(root\)/);
+  });
+
   it('validates the routes.yaml shipped at the top of the repository', () => {
     const r = portico('validate', 'routes.yaml');
     assert.equal(r.status, 0, r.stderr);
@@ -62,6 +111,7 @@ describe('portico validate', () => {
     const env = { ...process.env };
     delete env.SESSION_SECRET;
     delete env.OIDC_CLIENT_SECRET;
+    delete env.GHIPPO_CLIENT_SECRET;
     const r = spawnSync(process.execPath, ['scripts/portico.js', 'validate', 'routes.yaml'], {
       encoding: 'utf8',
       env,

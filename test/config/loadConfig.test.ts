@@ -110,6 +110,42 @@ describe('routes.yaml loading', () => {
     assert.ok(problems[0]!.line! >= 2, JSON.stringify(problems));
   });
 
+  it('names the key an under-indented line belongs to, at the line and column where it starts', () => {
+    const problems = problemsOf(`routes:
+  - id: ai
+    path: /dce5/
+    upstream: http://127.0.0.1:1/
+    allow:
+      groups: [a]
+   inject: { jwt: true }
+  - { id: web, path: /, upstream: http://127.0.0.1:2/ }
+`);
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.column, p.path]),
+      [[7, 4, 'routes[0]']],
+    );
+    assert.match(problems[0]!.message, /check the indentation of this line/);
+  });
+
+  it('names the key an over-indented line runs on from, once', () => {
+    const problems = problemsOf(`routes:
+  - id: web
+    path: /
+     upstream: http://127.0.0.1:2/
+`);
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.column, p.path]),
+      [[4, 6, 'routes[0].path']],
+    );
+  });
+
+  it('points at the key an unclosed quote at the end of the file belongs to', () => {
+    const problems = problemsOf('identityProviders:\n  - id: a\n    type: oidc\n    issuer: "https://idp\n');
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.path, 'identityProviders[0].issuer');
+    assert.equal(problems[0]!.line, 4);
+  });
+
   it('refuses duplicate route ids and paths, pointing at the second one', () => {
     const problems = problemsOf(`routes:
   - { id: a, path: /x/, upstream: http://127.0.0.1:1/ }

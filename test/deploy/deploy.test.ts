@@ -195,6 +195,23 @@ describe('the Dockerfile', () => {
     assert.equal(containerPort(container, 'http'), 8080);
   });
 
+  it("makes the image's default config, the demo routes.yaml, listen on every interface of the container", () => {
+    const env = Object.fromEntries(
+      instructions('ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])),
+    );
+    assert.equal(env.PORTICO_HOST, '0.0.0.0');
+    const config = loadConfigText(read('routes.yaml'), {
+      env: {
+        ...env,
+        SESSION_SECRET: 's'.repeat(40),
+        OIDC_CLIENT_SECRET: 'x',
+        GHIPPO_CLIENT_SECRET: 'g'.repeat(40),
+      },
+    });
+    assert.equal(config.listen.host, '0.0.0.0');
+    assert.equal(String(config.listen.port), lastOf('EXPOSE'));
+  });
+
   it('starts the portico CLI on /etc/portico/routes.yaml and stops it with SIGTERM', () => {
     assert.deepEqual(execForm(lastOf('ENTRYPOINT')!), ['node', 'scripts/portico.js']);
     assert.deepEqual(execForm(lastOf('CMD')!), ['serve', '--config', '/etc/portico/routes.yaml']);
