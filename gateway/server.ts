@@ -198,7 +198,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     tunnels.closeSession(e.sessionId);
   });
 
-  routers.push(loginRouter(services, async () => (await keys.start(), keys.jwks())));
+  routers.push(
+    loginRouter(services, async () => {
+      await keys.start();
+      return keys.jwks();
+    }),
+  );
   routers.push(samlMetadataRouter(() => services.providers.providers(current)));
   features.push(
     { name: 'sessions', readiness: async () => sessions.ready() },

@@ -436,7 +436,9 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   'routes[].maintenance.message': { description: 'The page’s message: a string or `{ zh-CN, en-US }`.' },
   'routes[].respond': { description: 'Answer this, with no upstream.' },
   'routes[].respond.status': { description: 'The status code (required).' },
-  'routes[].respond.body': { description: 'The body, as text (`text/plain` unless `headers` says otherwise).' },
+  'routes[].respond.body': {
+    description: 'The body, as text (`text/plain` unless `headers` says otherwise).',
+  },
   'routes[].respond.headers': { description: 'Headers of the answer (`{ content-type: text/plain }`).' },
   'routes[].redirect': { description: 'Redirect, with no upstream.' },
   'routes[].redirect.to': { description: 'The target: a path on this site or an absolute URL.' },
