@@ -210,9 +210,6 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
       503,
       `answered by Portico: ${route.id} is in maintenance (routes.yaml), a branded 503${route.maintenance.retryAfterSeconds === undefined ? '' : ` with Retry-After: ${route.maintenance.retryAfterSeconds}`}`,
     );
-  out.notes.push(
-    `the admin API can put ${route.id} in maintenance without editing routes.yaml (a 503 then, whatever this says)`,
-  );
   if (route.answer?.kind === 'respond')
     return answer(route.answer.status, `answered by Portico (respond): ${route.answer.status}, no upstream`);
   if (route.answer?.kind === 'redirect') {
