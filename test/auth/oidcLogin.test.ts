@@ -140,6 +140,9 @@ describe('single sign-on with OpenID Connect', () => {
     const { landed } = await login(s, 'bob');
     assert.equal(landed.status, 403);
     assert.match(landed.text, /Access denied|无权访问/);
+    // The page says who is signed in and offers to sign out or switch user, not only "home".
+    assert.match(landed.text, /id="portico-signed-in"[^>]*>[^<]*<strong>bob<\/strong>/);
+    assert.match(landed.text, /id="portico-switch-user" href="\/_portico\/logout"/);
     assert.equal(s.ai.requests.length, before);
   });
 

@@ -159,8 +159,16 @@ describe('the demo in a real browser', () => {
     ]);
     assert.equal(response.status(), 403);
     assert.match(await page.content(), /Access denied/);
+    assert.match((await page.textContent('#portico-signed-in')) ?? '', /bob/);
     await page.goto(`${demo.publicUrl}/`);
     assert.match(await page.content(), /bob@example\.com/);
+    // "Sign out or switch user" on the 403 page ends bob's session, and the next visit signs in anew.
+    await page.goto(`${demo.publicUrl}/dce5/`);
+    await page.click('#portico-switch-user');
+    await page.click('#portico-logout');
+    await page.waitForURL(/\/_portico\/logged-out/);
+    await page.goto(`${demo.publicUrl}/dce5/`);
+    await page.waitForSelector('#login-submit');
   });
 
   it('keeps the navigation and the Log out controls whole on a 375-pixel-wide phone', async (t) => {
