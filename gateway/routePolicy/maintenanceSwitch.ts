@@ -40,6 +40,12 @@ export function createMaintenanceSwitch(store: KeyValueStore, log: Logger): Main
   let active = new Map<string, Maintenance>();
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /**
+   * Bumped by every read that starts and every update this replica makes: a read whose answer
+   * arrives after a newer read or update started is stale and must not overwrite what they saw
+   * (a switch-off here would otherwise come back on from a read that began before it).
+   */
+  let generation = 0;
 
   const apply = (text: string | undefined) => {
     const next = parse(text);
@@ -52,8 +58,10 @@ export function createMaintenanceSwitch(store: KeyValueStore, log: Logger): Main
     );
   };
   const reread = async () => {
+    const mine = ++generation;
     try {
-      apply(await store.get(KEY));
+      const text = await store.get(KEY);
+      if (mine === generation) apply(text);
     } catch (err) {
       log.warn({ err }, 'could not read the maintenance switches; keeping the last known ones');
     }
@@ -63,11 +71,13 @@ export function createMaintenanceSwitch(store: KeyValueStore, log: Logger): Main
       const text = await store.get(KEY);
       const all = parse(text);
       if (!change(all)) {
+        generation++;
         apply(text);
         return false;
       }
       const next = JSON.stringify(all);
       if (await store.compareAndSet(KEY, text, next)) {
+        generation++;
         apply(next);
         await store.publish(CHANNEL, '');
         return true;

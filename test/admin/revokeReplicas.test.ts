@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { adminFeature } from '../../gateway/admin/adminFeature.ts';
 import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { startGateway } from '../helpers/gateway.ts';
@@ -32,6 +31,12 @@ describe('revoking sessions through the admin API', () => {
       (await send(other.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status,
       200,
     );
+    // The first replica ends its cached copy when the store's announcement reaches it, not later.
+    const announced = new Promise((resolve) =>
+      s.gw.gateway.events.on('sessionEnded', (e: { local: boolean }) => {
+        if (!e.local) resolve(e);
+      }),
+    );
     const r = await send(other.url, '/_portico/admin/sessions/revoke', {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -39,7 +44,7 @@ describe('revoking sessions through the admin API', () => {
     });
     assert.equal(r.status, 200);
     assert.equal(json(r).revoked, 1);
-    await sleep(100);
+    await announced;
     assert.equal(
       (await send(s.gw.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status,
       401,

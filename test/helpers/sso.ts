@@ -1,5 +1,5 @@
 import { parseSetCookie } from 'cookie';
-import { createServer } from 'node:net';
+import { freePort } from './ports.ts';
 import type { TestContext } from 'node:test';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
@@ -7,14 +7,6 @@ import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway, type StartedGateway } from './gateway.ts';
 import { type RawResponse, send } from './http.ts';
 import { CookieJar, driveLogin, type Idp, startTestIdp } from './idp.ts';
-
-export async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdef0123456789';
 
@@ -163,3 +155,5 @@ export async function logout(client: GatewayClient, origin?: string, rd = '/') {
     body: `rd=${encodeURIComponent(rd)}&csrf=${encodeURIComponent(csrf)}`,
   });
 }
+
+export { freePort };

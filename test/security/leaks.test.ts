@@ -300,10 +300,13 @@ routes:
     t.after(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
-    for (let i = 0; i < 200 && !stdout.includes('portico is listening'); i++) {
-      if (child.exitCode !== null) break;
-      await sleep(25);
-    }
+    // Wait for the announcement itself, however long the machine takes to start a Node process.
+    await Promise.race([
+      (async () => {
+        while (!stdout.includes('portico is listening')) await once(child.stdout!, 'data');
+      })(),
+      exited,
+    ]);
     assert.match(stdout, /portico is listening/, stderr);
 
     const base = publicUrl;

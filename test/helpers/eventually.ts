@@ -1,0 +1,20 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Asks `probe` until its answer satisfies `done` or `timeoutMs` passes, and returns the last answer,
+ * so the test's own assertion reports what was seen. For changes that travel between replicas
+ * (Redis pub/sub, cache expiry) whose delay depends on the machine's load, not on the code.
+ */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  { timeoutMs = 5000, intervalMs = 20 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!done(value) && Date.now() < deadline) {
+    await sleep(intervalMs);
+    value = await probe();
+  }
+  return value;
+}
