@@ -6,7 +6,9 @@ const MIN_SECRET = 32;
 /**
  * What the schema cannot say about `oidcProvider:`: it needs publicUrl (the issuer) and a login,
  * client ids are unique, secrets are long enough, and every URI a token or a browser is sent to
- * is https (plain http only on localhost and loopback addresses).
+ * is https — plain http only on loopback addresses, or when publicUrl is plain http itself: a site
+ * served over http (a demo or lab network, like docker-compose.yml's) already sends its session
+ * cookie in the clear, and refusing its clients' http URIs would protect nothing.
  */
 export function oidcProviderProblems(raw: RawConfig): { path: (string | number)[]; message: string }[] {
   const op = raw.oidcProvider;
@@ -19,6 +21,7 @@ export function oidcProviderProblems(raw: RawConfig): { path: (string | number)[
       path: ['oidcProvider'],
       message: 'needs identityProviders: users sign in to Portico before a client gets their identity',
     });
+  const plainSite = typeof raw.publicUrl === 'string' && raw.publicUrl.startsWith('http:');
   const seen = new Map<string, number>();
   op.clients.forEach((c, i) => {
     const at = ['oidcProvider', 'clients', i];
@@ -42,14 +45,14 @@ export function oidcProviderProblems(raw: RawConfig): { path: (string | number)[
       ...(c.backchannelLogoutUri ? [[[...at, 'backchannelLogoutUri'], c.backchannelLogoutUri]] : []),
     ] as [(string | number)[], string][];
     for (const [path, value] of uris) {
-      const message = uriProblem(value);
+      const message = uriProblem(value, plainSite);
       if (message) out.push({ path, message });
     }
   });
   return out;
 }
 
-function uriProblem(value: string): string | undefined {
+function uriProblem(value: string, plainSite: boolean): string | undefined {
   let u: URL;
   try {
     u = new URL(value);
@@ -57,8 +60,8 @@ function uriProblem(value: string): string | undefined {
     return `"${value}" is not a valid URL`;
   }
   if (u.username || u.password) return 'must not embed credentials';
-  if (u.protocol === 'http:' && !isLoopback(u.hostname))
-    return `"${value}" must be https (plain http only for localhost and loopback addresses)`;
+  if (u.protocol === 'http:' && !plainSite && !isLoopback(u.hostname))
+    return `"${value}" must be https (plain http only for loopback addresses, or when publicUrl is plain http too)`;
   return undefined;
 }
 

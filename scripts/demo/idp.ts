@@ -49,7 +49,11 @@ export type IdpClient = {
   pkceRequired?: boolean;
 };
 
-export type ClaimsShape = 'generic' | 'google' | 'gitlab';
+/**
+ * Which claims come with which scope. `keycloak`: a client with Keycloak's group-membership mapper,
+ * which puts `groups` in every token without a `groups` scope (Keycloak refuses unknown scopes).
+ */
+export type ClaimsShape = 'generic' | 'google' | 'gitlab' | 'keycloak';
 
 export type IdpOptions = {
   /** 0 (the default) picks a free port. */
@@ -329,6 +333,7 @@ function claimsConfig(shape: ClaimsShape): Record<string, string[]> {
     groups: ['groups'],
   };
   if (shape === 'google') base.openid = ['sub', 'hd'];
+  if (shape === 'keycloak') base.openid = ['sub', 'groups'];
   if (shape === 'gitlab') {
     // GitLab puts groups_direct in the ID token without a dedicated scope, and has `nickname`.
     base.openid = ['sub', 'groups_direct'];

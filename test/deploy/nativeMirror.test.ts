@@ -15,6 +15,7 @@
 // test fails if one is left over. Prometheus and Grafana are not started.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,13 +136,20 @@ function runFromImage(service: ComposeService, args: string[], extraEnv: NodeJS.
   return startProcess(process.execPath, [...entrypoint.slice(1), ...args], extraEnv);
 }
 
-async function startUpstreamService(name: string, addresses: Map<string, string>) {
+async function startUpstreamService(name: string, addresses: Map<string, string>, publicUrl: string) {
   const service = services[name]!;
   const args = asList(service.command);
   const portFlag = args.findIndex((a) => a === '--customer-port' || a === '--ai-port');
   const composePort = args[portFlag + 1]!;
   const local = args.map((a, i) => (i === portFlag + 1 ? '0' : args[i - 1] === '--host' ? '127.0.0.1' : a));
-  const proc = runFromImage(service, local);
+  // Its environment as compose gives it, with the public URL the browser uses here.
+  const serviceEnv = Object.fromEntries(
+    Object.entries(environmentOf(service)).map(([k, v]) => [
+      k,
+      v.replaceAll(env.PORTICO_PUBLIC_URL!, publicUrl),
+    ]),
+  );
+  const proc = runFromImage(service, local, serviceEnv);
   const port = await waitFor(
     name,
     proc,
@@ -191,12 +199,14 @@ async function startTopology(): Promise<Topology> {
   })();
   const routesText = read(routesFile);
 
-  // The demo upstreams, from their compose commands.
-  await Promise.all(['customer', 'ai-platform'].map((n) => startUpstreamService(n, addresses)));
-
-  // Ports for the load balancer and the replicas.
+  // The load balancer's port first: the AI platform's realm reaches Portico at the public URL.
   const lbPort = await freePort();
   const publicUrl = `http://127.0.0.1:${lbPort}`;
+
+  // The demo upstreams, from their compose commands and environments.
+  await Promise.all(['customer', 'ai-platform'].map((n) => startUpstreamService(n, addresses, publicUrl)));
+
+  // Ports for the replicas.
   addresses.set(`lb:${(services.lb!.expose ?? [])[0]}`, `127.0.0.1:${lbPort}`);
   const lbAddress = (services.lb!.networks as Record<string, { ipv4_address: string }>).default!.ipv4_address;
   const replicas: { name: string; port: number }[] = [];
@@ -216,13 +226,19 @@ async function startTopology(): Promise<Topology> {
       secret: string;
       redirectUris: string[];
       attributes: Record<string, string>;
+      protocolMappers?: { protocolMapper: string }[];
     }[];
   };
   const issuer = new URL(/^\s*issuer:\s*(\S+)/m.exec(routesText)![1]!);
   const client = realm.clients[0]!;
+  // The realm's group-membership mapper puts groups in every token, as the stand-in then does.
+  const groupsMapper = (client.protocolMappers ?? []).some(
+    (m) => m.protocolMapper === 'oidc-group-membership-mapper',
+  );
   const idp = await startIdp({
     port: 0,
     issuerPath: issuer.pathname,
+    claimsShape: groupsMapper ? 'keycloak' : 'generic',
     logErrors: false,
     clients: [
       {
@@ -394,5 +410,67 @@ describe('the docker-compose topology, run natively', () => {
     );
     assert.deepEqual(a, b);
     assert.ok((a as { keys: unknown[] }).keys.length > 0);
+  });
+
+  it("lets alice into the AI platform's own realm with no second login, and its APIs take its token", async () => {
+    const jar = new CookieJar();
+    let res = await httpRequest(`${topo.publicUrl}/_portico/login/keycloak`, { jar });
+    const back = await driveLogin(topo.idp, res.headers.location!, { username: 'alice', password: 'alice' });
+    assert.equal((await httpRequest(back.location, { jar })).status, 302);
+
+    // The platform's UI starts its own sign-in (public client, PKCE), as DCE's does.
+    const verifier = randomBytes(32).toString('base64url');
+    const ui = `${topo.publicUrl}/dce5/`;
+    const auth = new URL(`${topo.publicUrl}/dce5/auth/realms/ghippo/protocol/openid-connect/auth`);
+    auth.search = new URLSearchParams({
+      client_id: 'ghippo',
+      redirect_uri: ui,
+      response_type: 'code',
+      scope: 'openid profile email',
+      state: 'ui-state',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    // Realm → Portico's OpenID Provider (kc_idp_hint added by Portico) → realm's broker endpoint →
+    // the UI with a code: redirects only, through the load balancer, never a page.
+    const hops: string[] = [];
+    let url = auth.href;
+    for (;;) {
+      res = await httpRequest(url, { jar });
+      hops.push(`${res.status} ${new URL(url).pathname}`);
+      assert.ok(res.status >= 300 && res.status < 400, `a page at ${url}: ${res.status}\n${res.body}`);
+      url = new URL(res.headers.location!, url).href;
+      if (url.startsWith(`${ui}?`) || hops.length > 10) break;
+    }
+    assert.ok(
+      hops.some((h) => h.includes('/_portico/oidc/auth')),
+      hops.join('\n'),
+    );
+    const callback = new URL(url);
+    assert.equal(callback.searchParams.get('state'), 'ui-state', hops.join('\n'));
+
+    const token = await httpRequest(
+      `${topo.publicUrl}/dce5/auth/realms/ghippo/protocol/openid-connect/token`,
+      {
+        method: 'POST',
+        jar,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          client_id: 'ghippo',
+          code: callback.searchParams.get('code')!,
+          redirect_uri: ui,
+          code_verifier: verifier,
+        }).toString(),
+      },
+    );
+    assert.equal(token.status, 200, token.body);
+    const accessToken = (JSON.parse(token.body) as { access_token: string }).access_token;
+    // Its APIs check its own token, with no Portico session at all (a CI script's call).
+    const me = await httpRequest(`${topo.publicUrl}/dce5/apis/ghippo.io/v1alpha1/current-user`, {
+      headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+    });
+    assert.equal(me.status, 200, me.body);
+    assert.match(me.body, /"alice"/);
   });
 });

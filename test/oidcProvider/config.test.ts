@@ -85,6 +85,20 @@ ${ANY_ROUTE}`,
     assert.equal(problems.length, 4, JSON.stringify(problems));
   });
 
+  it('takes plain-http client URIs when the site itself is plain http, as the compose demo is', () => {
+    const clients = `oidcProvider:
+  clients:
+    - id: ghippo
+      secret: ${GOOD_SECRET}
+      redirectUris: [http://portico:8080/dce5/cb]
+      backchannelLogoutUri: http://ai-platform:8082/logout
+`;
+    const plain = HEAD.replace('https://portal.example.com', 'http://portico:8080');
+    const config = loadConfigText(plain + clients + ANY_ROUTE);
+    assert.equal((config.raw.oidcProvider as { clients: unknown[] }).clients.length, 1);
+    assert.equal(problemsOf(HEAD + clients).length, 2, 'an https site refuses them');
+  });
+
   it('reports unknown keys, missing redirect URIs and a bad pkce value with their lines', () => {
     const problems = problemsOf(`${HEAD}oidcProvider:
   clients:
