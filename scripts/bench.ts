@@ -7,13 +7,14 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { benchSession } from './bench/benchSession.ts';
 import { type FixedRateResult, fixedRate } from './bench/fixedRate.ts';
+import { forwardAuthNginxConfig } from './bench/forwardAuthNginx.ts';
 import { heapDiff } from './bench/heapDiff.ts';
 import { idleWebSockets } from './bench/idleWebSockets.ts';
 import { median } from './bench/median.ts';
@@ -43,12 +44,13 @@ const HEAP_SNAPSHOT = env.BENCH_HEAP_SNAPSHOT === '1';
 const ACCESS_LOG = (env.BENCH_ACCESS_LOG ?? 'true') !== 'false';
 const REDIS_URL = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+chmodSync(dir, 0o755); // nginx run as root hands its workers to an unprivileged user
+process.on('exit', () => env.BENCH_KEEP_DIR === '1' || rmSync(dir, { recursive: true, force: true }));
 process.on('SIGINT', () => process.exit(130));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 type Group = 'one process' | 'workers auto' | '16 KB';
-type Peer = 'direct' | 'nginx' | 'fastify' | 'express' | 'portico';
+type Peer = 'direct' | 'nginx' | 'fastify' | 'express' | 'portico' | 'nginx + forward-auth';
 type Target = {
   name: string;
   group: Group;
@@ -128,6 +130,18 @@ async function main() {
     return { port, child, file };
   };
 
+  /** nginx in front, asking the one-process Portico about every request (deploy/nginx/). */
+  const startForwardAuthNginx = async (porticoPort: number, cache: boolean) => {
+    const port = await processes.freePort();
+    const ngx = join(dir, `nginx-forward-auth${cache ? '-cache' : ''}`);
+    writeFileSync(
+      join(ngx, 'nginx.conf'),
+      forwardAuthNginxConfig({ dir: ngx, port, upstreamPort: upPort, porticoPort, workers: 1, cache }),
+    );
+    const child = processes.start('nginx', ['-p', ngx, '-c', join(ngx, 'nginx.conf'), '-g', 'daemon off;']);
+    return { port, child };
+  };
+
   const auto = WORKERS > 1;
   const nginx1 = await startNginx(1);
   const nginxN = auto ? await startNginx('auto') : undefined;
@@ -137,12 +151,23 @@ async function main() {
   const expressN = auto ? await startPeer('expressHttpProxy3.ts', WORKERS) : undefined;
   const portico1 = await startPortico(1);
   const porticoN = auto ? await startPortico(WORKERS) : undefined;
+  const fwd = await startForwardAuthNginx(portico1.port, false);
+  const fwdCache = await startForwardAuthNginx(portico1.port, true);
   const proxies = [nginx1, nginxN, fastify1, express1, fastifyN, expressN].filter((p) => p !== undefined);
   await processes.waitFor(`${upstream}/small`);
   for (const p of proxies) await processes.waitFor(`http://127.0.0.1:${p.port}/dce5/small`);
   for (const p of [portico1, porticoN])
     if (p) await processes.waitFor(`http://127.0.0.1:${p.port}/_portico/healthz`);
   const cookie = await benchSession(redis, { keyPrefix, secret });
+  for (const p of [fwd, fwdCache]) {
+    await processes.waitFor(`http://127.0.0.1:${p.port}/_portico/healthz`);
+    const r = await fetch(`http://127.0.0.1:${p.port}/dce5/small`, {
+      headers: { cookie, accept: 'application/json' },
+    });
+    await r.arrayBuffer();
+    if (r.status !== 200)
+      throw new Error(`nginx + forward-auth does not let the bench session in (${r.status})`);
+  }
   for (const p of [portico1, porticoN]) {
     if (!p) continue;
     const r = await fetch(`http://127.0.0.1:${p.port}/jwt/small`, {
@@ -216,6 +241,24 @@ async function main() {
       url: url(portico1.port, '/jwt/small'),
       headers: cookieHeader,
       pids: [portico1.child.pid!],
+    },
+    // The same identity (session, headers, assertion) with nginx on the data path: every process
+    // that works for a request counts for CPU, nginx's and Portico's.
+    {
+      name: 'nginx + forward-auth',
+      group: 'one process',
+      peer: 'nginx + forward-auth',
+      url: url(fwd.port, '/dce5/small'),
+      headers: cookieHeader,
+      pids: [...family(fwd.child.pid!), portico1.child.pid!],
+    },
+    {
+      name: 'nginx + forward-auth, 5 s cache',
+      group: 'one process',
+      peer: 'nginx + forward-auth',
+      url: url(fwdCache.port, '/dce5/small'),
+      headers: cookieHeader,
+      pids: [...family(fwdCache.child.pid!), portico1.child.pid!],
     },
   ];
   if (auto) {
@@ -391,7 +434,7 @@ async function main() {
   };
 
   // The rest runs with only the upstream up, so nothing else holds memory or CPU.
-  for (const p of [nginx1, nginxN, fastify1, express1, fastifyN, expressN, portico1, porticoN])
+  for (const p of [nginx1, nginxN, fwd, fwdCache, fastify1, express1, fastifyN, expressN, portico1, porticoN])
     if (p) await processes.stop(p.child);
 
   const idle = await idleWebSockets({ root, dir, upstream, count: IDLE_WS });
@@ -457,6 +500,8 @@ async function main() {
     ['portico anonymous ÷ nginx (1 process)', 'portico anonymous', 'nginx'],
     ['portico authenticated ÷ nginx (1 process)', 'portico authenticated', 'nginx'],
     ['portico authenticated + JWT ÷ nginx (1 process)', 'portico authenticated + JWT', 'nginx'],
+    ['nginx + forward-auth ÷ nginx (1 process)', 'nginx + forward-auth', 'nginx'],
+    ['nginx + forward-auth, 5 s cache ÷ nginx (1 process)', 'nginx + forward-auth, 5 s cache', 'nginx'],
   ];
   if (auto) {
     const n = ` ×${WORKERS}`;
@@ -506,6 +551,16 @@ async function main() {
     `authenticated + JWT --workers auto ≥ 0.45× nginx worker_processes auto (${WORKERS} each)`,
     `portico authenticated + JWT ×${WORKERS} ÷ nginx ×${WORKERS}`,
     0.45,
+  );
+  judgeRatio(
+    'authenticated through nginx + forward-auth ≥ 0.5× plain nginx, no cache (issue 15)',
+    'nginx + forward-auth ÷ nginx (1 process)',
+    0.5,
+  );
+  judgeRatio(
+    'authenticated through nginx + forward-auth ≥ 0.8× plain nginx, 5 s cache (issue 15)',
+    'nginx + forward-auth, 5 s cache ÷ nginx (1 process)',
+    0.8,
   );
   for (const name of ['portico anonymous', 'portico authenticated', 'portico authenticated + JWT']) {
     const l = latency.get(name)!;

@@ -1,6 +1,9 @@
 // The routes.yaml files the bench runs Portico with.
 
-/** Three routes to one upstream: anonymous, authenticated (Redis session, identity headers), + JWT. */
+/**
+ * Three routes to one upstream: anonymous, authenticated (Redis session, identity headers), + JWT;
+ * and /dce5/ as deploy/nginx/ protects it, for the forward-auth checks nginx sends from 127.0.0.1.
+ */
 function withSessions(opts: {
   port: number;
   upstream: string;
@@ -14,6 +17,7 @@ function withSessions(opts: {
   return `# ${opts.comment ?? ''}
 listen: { host: 127.0.0.1, port: ${port} }
 publicUrl: http://127.0.0.1:${port}
+trustProxy: [127.0.0.1]
 session: { secret: ${secret}, store: redis, redis: { url: "${redisUrl}", keyPrefix: "${keyPrefix}" } }
 identityProviders:
   - { id: corp, type: oidc, issuer: "http://127.0.0.1:9", clientId: bench }
@@ -22,6 +26,7 @@ routes:
   - { id: anon, path: /anon/, upstream: "${upstream}/", websocket: true }
   - { id: auth, path: /auth/, upstream: "${upstream}/", auth: required, inject: { headers: true } }
   - { id: jwt, path: /jwt/, upstream: "${upstream}/", auth: required, inject: { headers: true, jwt: true } }
+  - { id: dce5, path: /dce5/, upstream: "${upstream}/", auth: required, inject: { headers: true, jwt: true } }
 `;
 }
 
