@@ -550,6 +550,7 @@ function contextFor(
     sessionId: undefined,
     credential: undefined,
     upstreamHeaders: {},
+    server: undefined,
     done: false,
     startedAt: 0,
   };
