@@ -49,7 +49,8 @@ export function forwardHttp(
     }
     const balancer = s.upstreams.balancer(route as typeof route & { servers: ServerGroup });
     const server = balancer.pick(ctx.sessionId, -1);
-    send(s, passes, ctx, hasBody, IDEMPOTENT.has(req.method ?? '') && !hasBody, balancer, server);
+    // Once, and never a body: which methods and failures may go on is decided when one fails.
+    send(s, passes, ctx, hasBody, !hasBody, balancer, server);
   };
 }
 
@@ -123,7 +124,7 @@ function send(
       const kind = classifyUpstreamError(err);
       if (balancer && !head && !res.destroyed && CONNECTION_FAILURES.has(kind)) {
         balancer.failed(server);
-        if (mayRetry || (kind === 'refused' && !hasBody)) {
+        if (mayRetry && (kind === 'refused' || IDEMPOTENT.has(req.method ?? ''))) {
           const next = balancer.pick(ctx.sessionId, server);
           if (next !== server) {
             ctx.log.warn(
