@@ -39,21 +39,21 @@ const upstreams = {
     servers: {
       type: 'array',
       minItems: 1,
+      // if/then/else rather than anyOf: a mistake inside the object form is named where it is.
       items: {
-        anyOf: [
-          serverUrl,
-          {
-            type: 'object',
-            additionalProperties: false,
-            required: ['url'],
-            properties: {
-              url: serverUrl,
-              weight: { type: 'integer', minimum: 1, maximum: 100 },
-              backup: { type: 'boolean' },
-            },
+        if: { type: 'string' },
+        then: serverUrl,
+        else: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: serverUrl,
+            weight: { type: 'integer', minimum: 1, maximum: 100 },
+            backup: { type: 'boolean' },
           },
-        ],
-        'x-hint': 'a URL, or { url: …, weight: 2, backup: true }',
+          'x-hint': 'a URL, or { url: …, weight: 2, backup: true }',
+        },
       },
     },
     balance: {

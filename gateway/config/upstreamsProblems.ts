@@ -38,6 +38,8 @@ export function upstreamsProblems(r: Loose, i: number): PathProblem[] {
       out.push({ path, message: `"${text}" is not a valid URL` });
       return;
     }
+    // Another scheme is the schema's to report.
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return;
     if (u.search || u.hash) out.push({ path, message: 'must not have a query or fragment' });
     if (u.username || u.password) out.push({ path, message: 'must not embed credentials' });
     const origin = `${u.protocol}//${u.host}`;
