@@ -92,8 +92,12 @@ export function createBalancer(group: ServerGroup, endpoints: readonly UpstreamE
     pick(session, exclude) {
       const now = Date.now();
       if (group.sticky && session !== undefined) {
-        const i = primaries[hash(session) % primaries.length]!;
-        if (i !== exclude && usable(i, now)) return i;
+        // The user's server, else the next one in that is in: the same for every request of theirs.
+        const h = hash(session);
+        for (let k = 0; k < primaries.length; k++) {
+          const i = primaries[(h + k) % primaries.length]!;
+          if (i !== exclude && usable(i, now)) return i;
+        }
       }
       let i = choose(false, exclude, now);
       if (i < 0) i = choose(true, exclude, now);
