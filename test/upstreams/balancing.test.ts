@@ -199,5 +199,17 @@ health: { interval: 30ms, unhealthyThreshold: 1, path: { app: /healthz } }
       b.requests.some((r) => r.url === '/healthz'),
       'b was checked',
     );
+    // Checks switched off: their verdict no longer holds b out.
+    gw.write(`routes:\n  - { id: app, path: /, upstreams: { servers: ["${a.url}", "${b.url}"] } }\n`);
+    assert.equal(gw.gateway.reload().ok, true);
+    const back = await eventually(
+      async () => {
+        const before = b.requests.length;
+        for (let i = 0; i < 2; i++) await send(gw.url, '/x');
+        return b.requests.length - before;
+      },
+      (n) => n > 0,
+    );
+    assert.equal(back, 1);
   });
 });

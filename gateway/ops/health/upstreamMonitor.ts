@@ -81,14 +81,19 @@ export function startUpstreamMonitor(o: {
   const firstRound = new Promise<void>((r) => (markFirst = r));
 
   // Servers of routes with `upstreams`, by `route id + origin`: the same thresholds, no alert of their own.
-  const byServer = new Map<string, { up: boolean | undefined; failures: number; successes: number }>();
+  const byServer = new Map<
+    string,
+    { route: Route; server: number; up: boolean | undefined; failures: number; successes: number }
+  >();
   const applyServer = (route: Route, j: number, r: ProbeResult, s: Settings) => {
     const key = `${route.id} ${route.servers!.list[j]!.origin}`;
     let st = byServer.get(key);
     if (!st) {
-      st = { up: undefined, failures: 0, successes: 0 };
+      st = { route, server: j, up: undefined, failures: 0, successes: 0 };
       byServer.set(key, st);
     }
+    st.route = route;
+    st.server = j;
     const was = st.up;
     if (r.ok) {
       st.successes++;
@@ -180,7 +185,12 @@ export function startUpstreamMonitor(o: {
     const current = new Set(
       routes.flatMap((r) => (r.servers ? r.servers.list.map((server) => `${r.id} ${server.origin}`) : [])),
     );
-    for (const key of [...byServer.keys()]) if (!current.has(key)) byServer.delete(key);
+    // A server no longer checked (checks off, server or route gone) is no longer held down by them.
+    for (const [key, st] of [...byServer]) {
+      if (current.has(key)) continue;
+      byServer.delete(key);
+      o.onServer?.(st.route, st.server, undefined);
+    }
     await Promise.all(
       routes.map(async (route) => {
         if (!route.servers) {
