@@ -39,6 +39,8 @@ export type RequestContext = {
   sessionId: string | undefined;
   credential: Credential | undefined;
   upstreamHeaders: OutgoingHttpHeaders;
+  /** The server picked among the route's `upstreams` (its origin), for the access log; else undefined. */
+  server: string | undefined;
   /** Set by a stage that has answered the request; later stages are skipped. */
   done: boolean;
   startedAt: number;

@@ -18,7 +18,8 @@ export type GatewayEvents = {
     /** The client went away before the response was finished. */
     aborted: boolean;
   };
-  upstreamError: { routeId: string; kind: string; err: unknown };
+  /** `server`: the one of the route's `upstreams` that failed (its origin); undefined for one `upstream`. */
+  upstreamError: { routeId: string; kind: string; err: unknown; server?: string };
   /** A WebSocket tunnel opened or closed (byte counts on close). */
   websocket: { routeId: string; open: boolean; bytesIn?: number; bytesOut?: number };
   /** Every reload attempt; `restartNeeded` names changed keys that only a restart applies. */

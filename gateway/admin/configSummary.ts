@@ -1,7 +1,14 @@
 import type { Config } from '../config/types.ts';
 
 export type ConfigSummary = {
-  routes: { id: string; path: string; upstream: string | undefined; websocket: boolean }[];
+  routes: {
+    id: string;
+    path: string;
+    upstream: string | undefined;
+    /** A route with `upstreams`: every server (`upstream` is the first). */
+    servers?: string[];
+    websocket: boolean;
+  }[];
   identityProviders: number;
   websockets: number;
   /** The line `portico validate` prints. */
@@ -17,6 +24,7 @@ export function summarizeConfig(c: Config, file: string): ConfigSummary {
       id: r.id,
       path: r.prefix,
       upstream: r.upstream?.href,
+      ...(r.servers ? { servers: r.servers.list.map((s) => s.url.href) } : {}),
       websocket: r.websocket,
     })),
     identityProviders: idps,

@@ -5,7 +5,15 @@ import { blockList } from './blockList.ts';
 import { compileRoutePolicy } from './compileRoutePolicy.ts';
 import { parseDuration } from './duration.ts';
 import { parseSize } from './size.ts';
-import type { Config, RawConfig, RawRoute, Route, SessionSettings } from './types.ts';
+import type {
+  Config,
+  RawConfig,
+  RawRoute,
+  Route,
+  ServerGroup,
+  SessionSettings,
+  UpstreamServer,
+} from './types.ts';
 
 /**
  * A validated routes.yaml → the frozen config the gateway runs on. Pure: it reads no file, opens
@@ -104,15 +112,20 @@ function compileTrustProxy(value: RawConfig['trustProxy']): BlockList | undefine
 }
 
 function compileRoute(r: RawRoute, raw: RawConfig): Route {
-  const upstream = r.upstream === undefined ? undefined : new URL(r.upstream);
+  const servers = compileServers(r.upstreams);
+  const upstream = servers
+    ? servers.list[0]!.url
+    : r.upstream === undefined
+      ? undefined
+      : new URL(r.upstream);
   const secure = upstream?.protocol === 'https:';
   const origins: string[] = [];
-  if (upstream) {
+  for (const u of servers ? servers.list.map((s) => s.url) : upstream ? [upstream] : []) {
     const defaultPort = secure ? '443' : '80';
-    const port = upstream.port || defaultPort;
-    origins.push(`${upstream.protocol}//${upstream.hostname}:${port}`);
-    if (port === defaultPort) origins.push(`${upstream.protocol}//${upstream.hostname}`);
-    if (upstream.hostname.startsWith('[')) origins.push(`${upstream.protocol}//${upstream.host}`);
+    const port = u.port || defaultPort;
+    origins.push(`${u.protocol}//${u.hostname}:${port}`);
+    if (port === defaultPort) origins.push(`${u.protocol}//${u.hostname}`);
+    if (u.hostname.startsWith('[')) origins.push(`${u.protocol}//${u.host}`);
   }
   const prefix = r.path;
   // `allow` implies a login: rules that cannot be checked without one must never be skipped.
@@ -122,6 +135,7 @@ function compileRoute(r: RawRoute, raw: RawConfig): Route {
     prefix,
     prefixBare: prefix.length > 1 && prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
     upstream,
+    servers,
     upstreamBasePath: upstream?.pathname ?? '/',
     upstreamHost: upstream?.host ?? '',
     upstreamOrigins: Object.freeze([...new Set(origins)]),
@@ -155,6 +169,29 @@ function compileRoute(r: RawRoute, raw: RawConfig): Route {
       ? Object.freeze({ ...route, auth: 'none' as const, allow: undefined, withoutLogin: undefined })
       : undefined;
   return Object.freeze({ ...route, withoutLogin });
+}
+
+/** `upstreams:` → the servers in order, with nginx's defaults (`max_fails=1 fail_timeout=10s`). */
+function compileServers(u: RawRoute['upstreams']): ServerGroup | undefined {
+  if (!u) return undefined;
+  const list = u.servers.map((entry): UpstreamServer => {
+    const s = typeof entry === 'string' ? { url: entry } : entry;
+    const url = new URL(s.url);
+    return Object.freeze({
+      url,
+      origin: url.origin,
+      host: url.host,
+      weight: s.weight ?? 1,
+      backup: s.backup ?? false,
+    });
+  });
+  return Object.freeze({
+    list: Object.freeze(list),
+    balance: u.balance ?? 'round-robin',
+    maxFails: u.maxFails ?? 1,
+    failTimeoutMs: parseDuration(u.failTimeout ?? '10s'),
+    sticky: u.sticky === 'session',
+  });
 }
 
 function deepFreeze<T>(value: T): T {

@@ -400,7 +400,43 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   },
   'routes[].upstream': {
     description:
-      'Where the route goes: `http(s)://host:port/base/`; the base path replaces the prefix. Required unless the route has `respond`, `redirect` or `maintenance`.',
+      'Where the route goes: `http(s)://host:port/base/`; the base path replaces the prefix. Required (or `upstreams`) unless the route has `respond`, `redirect` or `maintenance`.',
+  },
+  'routes[].upstreams': {
+    description:
+      'Several servers instead of one `upstream` (nginx `upstream { server …; }` with `proxy_next_upstream error timeout`): a request goes to one of them; a request without a body whose connection fails (refused, reset, timeout) before the answer is sent once more to another server (any idempotent method; any method when the connection was refused). See docs/route-policies.md.',
+  },
+  'routes[].upstreams.servers': {
+    description:
+      'The servers: URLs, or `{ url, weight, backup }`. All share one scheme and one base path (which replaces the prefix), and `tls` applies to each. With an active health check (`health`), each server is checked and one found down is not picked.',
+  },
+  'routes[].upstreams.servers[].url': { description: 'The server: `http(s)://host:port/base/`.' },
+  'routes[].upstreams.servers[].weight': {
+    description: 'Its share of the requests, against the others’ (nginx `weight`).',
+    default: 1,
+  },
+  'routes[].upstreams.servers[].backup': {
+    description: 'Used only while no other server is in (nginx `backup`).',
+    default: false,
+  },
+  'routes[].upstreams.balance': {
+    description:
+      '`round-robin`: in turn, by weight; `least-conn`: the server with the fewest requests and WebSockets open, per weight (nginx `least_conn`).',
+    default: 'round-robin',
+  },
+  'routes[].upstreams.maxFails': {
+    description:
+      'Failed connections (refused, reset, timeout, TLS) within `failTimeout` that leave a server out for `failTimeout` (nginx `max_fails`); `0`: never left out. When every server is out, they are all tried anyway.',
+    default: 1,
+  },
+  'routes[].upstreams.failTimeout': {
+    description:
+      'The window in which `maxFails` failures are counted, and how long a server is then left out before it is tried again (nginx `fail_timeout`).',
+    default: '10s',
+  },
+  'routes[].upstreams.sticky': {
+    description:
+      '`session`: a signed-in user’s requests go to one server (by the session), to another only while that one is out. Needs a route with a login.',
   },
   'routes[].host': {
     description:

@@ -54,17 +54,18 @@ export function routePolicyProblems(r: Loose, i: number, raw: Loose): PathProble
   const answers = r.respond !== undefined || r.redirect !== undefined;
   const maintenance = r.maintenance !== undefined && r.maintenance !== false;
   const auth = str(r.auth);
+  const forwards = r.upstream !== undefined || r.upstreams !== undefined;
 
-  if (r.upstream === undefined && !answers && !maintenance)
+  if (!forwards && !answers && !maintenance)
     out.push({
       path: at(),
       message: 'needs an upstream (or respond, redirect or maintenance, to answer without one)',
     });
   if (r.respond !== undefined && r.redirect !== undefined)
     out.push({ path: at('redirect'), message: 'a route either responds or redirects, not both' });
-  if (answers && r.upstream !== undefined)
+  if (answers && forwards)
     out.push({
-      path: at('upstream'),
+      path: at(r.upstream !== undefined ? 'upstream' : 'upstreams'),
       message: `is never used: this route answers every request itself (${r.respond !== undefined ? 'respond' : 'redirect'}); remove one of the two`,
     });
   if (answers) {
@@ -76,7 +77,7 @@ export function routePolicyProblems(r: Loose, i: number, raw: Loose): PathProble
       });
     }
   }
-  if (r.websocket === true && r.upstream === undefined)
+  if (r.websocket === true && !forwards)
     out.push({ path: at('websocket'), message: 'needs an upstream to open WebSockets to' });
 
   const respond = obj(r.respond);

@@ -24,16 +24,59 @@ const upstreamTls = {
   },
 } as const;
 
+const serverUrl = { type: 'string', pattern: '^https?://', 'x-hint': 'an http:// or https:// URL' } as const;
+
+/**
+ * Several servers for one route (nginx `upstream { server …; }`): how requests are spread, and when
+ * a failing server is left out. Checks the schema cannot express (one scheme and base path for
+ * all, at least one server that is not a backup) are in upstreamsProblems.ts.
+ */
+const upstreams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['servers'],
+  properties: {
+    servers: {
+      type: 'array',
+      minItems: 1,
+      // if/then/else rather than anyOf: a mistake inside the object form is named where it is.
+      items: {
+        if: { type: 'string' },
+        then: serverUrl,
+        else: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: serverUrl,
+            weight: { type: 'integer', minimum: 1, maximum: 100 },
+            backup: { type: 'boolean' },
+          },
+          'x-hint': 'a URL, or { url: …, weight: 2, backup: true }',
+        },
+      },
+    },
+    balance: {
+      enum: ['round-robin', 'least-conn'],
+      'x-hint': 'round-robin (by weight) or least-conn (fewest requests in flight)',
+    },
+    maxFails: { type: 'integer', minimum: 0, maximum: 1000 },
+    failTimeout: duration,
+    sticky: { enum: ['session'], 'x-hint': 'session: a signed-in user stays on one server' },
+  },
+} as const;
+
 const route = {
   type: 'object',
   additionalProperties: false,
-  // `upstream` is required unless the route answers itself (respond, redirect, maintenance):
-  // checked in routePolicyProblems.ts, with a message that says so.
+  // `upstream` (or `upstreams`) is required unless the route answers itself (respond, redirect,
+  // maintenance): checked in routePolicyProblems.ts, with a message that says so.
   required: ['id', 'path'],
   properties: {
     id,
     path: { type: 'string', pattern: '^/[^?#\\s]*$', 'x-hint': 'a path starting with "/", such as /dce5/' },
-    upstream: { type: 'string', pattern: '^https?://', 'x-hint': 'an http:// or https:// URL' },
+    upstream: serverUrl,
+    upstreams,
     tls: upstreamTls,
     websocket: { type: 'boolean' },
     preserveHost: { type: 'boolean' },

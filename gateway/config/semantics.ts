@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { isCidr, routePolicyProblems } from './routePolicyProblems.ts';
+import { upstreamsProblems } from './upstreamsProblems.ts';
 
 export type PathProblem = { path: (string | number)[]; message: string };
 
@@ -84,6 +85,7 @@ export function semanticProblems(input: unknown, baseDir: string): PathProblem[]
     if (loginRoute || inject?.jwt === true || inject?.headers === true || inject?.accessToken === true)
       needsLogin ??= i;
     out.push(...routePolicyProblems(r, i, raw));
+    out.push(...upstreamsProblems(r, i));
     if (r.bearer === 'verify') {
       verifies ??= i;
       if (!loginRoute)

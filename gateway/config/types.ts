@@ -27,13 +27,18 @@ export type Route = {
   readonly prefix: string;
   /** The prefix without its trailing slash (`/dce5`), sent as X-Forwarded-Prefix. */
   readonly prefixBare: string;
-  /** Undefined only on a route that answers itself (respond, redirect, maintenance): it never forwards. */
+  /**
+   * Undefined only on a route that answers itself (respond, redirect, maintenance): it never
+   * forwards. With `upstreams`, the first server: its scheme and path are every server's.
+   */
   readonly upstream: URL | undefined;
+  /** `upstreams:` (several servers); undefined for one `upstream`, which forwards without a pick. */
+  readonly servers: ServerGroup | undefined;
   /** The upstream's path, which replaces the matched prefix (`/` for `https://h:p/`). */
   readonly upstreamBasePath: string;
   /** `host:port` of the upstream, for `preserveHost: false`. */
   readonly upstreamHost: string;
-  /** Origins whose Location headers are rewritten (`https://h:p`, and without the default port). */
+  /** Origins whose Location headers are rewritten (`https://h:p`, and without the default port), of every server. */
   readonly upstreamOrigins: readonly string[];
   readonly secure: boolean;
   /** TLS settings towards the upstream as written; files are read by the gateway, not the compiler. */
@@ -54,6 +59,29 @@ export type Route = {
   /** `kc_idp_hint` added to browser requests for the upstream Keycloak's authorization endpoint. */
   readonly keycloakIdpHint: string | undefined;
 } & RoutePolicy;
+
+/** One server of a route's `upstreams`. */
+export type UpstreamServer = {
+  readonly url: URL;
+  /** `http://h:p`: how logs, events and `explain` name it (never credentials: the config refuses them). */
+  readonly origin: string;
+  /** `host:port`, sent as Host with `preserveHost: false`. */
+  readonly host: string;
+  readonly weight: number;
+  /** Used only when every other server is out (ejected or failing its health check). */
+  readonly backup: boolean;
+};
+
+/** A route's `upstreams`: nginx's `upstream` block with `max_fails`, `fail_timeout` and `proxy_next_upstream`. */
+export type ServerGroup = {
+  readonly list: readonly UpstreamServer[];
+  readonly balance: 'round-robin' | 'least-conn';
+  /** Failed connections within `failTimeoutMs` that leave a server out for `failTimeoutMs`; 0: never. */
+  readonly maxFails: number;
+  readonly failTimeoutMs: number;
+  /** `sticky: session`: a signed-in user's requests go to one server while it is in. */
+  readonly sticky: boolean;
+};
 
 /**
  * What a route decides besides where it forwards (gateway/routePolicy/), compiled so that a route

@@ -67,6 +67,14 @@ export type Explanation = {
     id: string;
     path: string;
     upstream: string | undefined;
+    /** `upstreams`: every server, and how one is picked for a request. */
+    servers?: {
+      list: { url: string; weight: number; backup: boolean }[];
+      balance: 'round-robin' | 'least-conn';
+      maxFails: number;
+      failTimeoutMs: number;
+      sticky: boolean;
+    };
     host?: string;
     auth: Route['auth'];
     bearer: Route['bearer'];
@@ -163,6 +171,17 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
     id: route.id,
     path: route.prefix,
     upstream: route.upstream?.href,
+    ...(route.servers
+      ? {
+          servers: {
+            list: route.servers.list.map((s) => ({ url: s.url.href, weight: s.weight, backup: s.backup })),
+            balance: route.servers.balance,
+            maxFails: route.servers.maxFails,
+            failTimeoutMs: route.servers.failTimeoutMs,
+            sticky: route.servers.sticky,
+          },
+        }
+      : {}),
     ...(route.host ? { host: route.host } : {}),
     auth: route.auth,
     bearer: route.bearer,
@@ -550,6 +569,7 @@ function contextFor(
     sessionId: undefined,
     credential: undefined,
     upstreamHeaders: {},
+    server: undefined,
     done: false,
     startedAt: 0,
   };

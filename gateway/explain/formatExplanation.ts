@@ -10,7 +10,23 @@ export function formatExplanation(e: Explanation): string {
   );
   if (e.route) {
     const r = e.route;
-    row('route', `${r.id}  ${r.path} → ${r.upstream}  (the longest matching prefix)`);
+    if (r.servers) {
+      const g = r.servers;
+      row('route', `${r.id}  ${r.path} → ${g.list.length} servers  (the longest matching prefix)`);
+      for (const s of g.list)
+        row(
+          'server',
+          `${s.url}${s.weight === 1 ? '' : `  weight ${s.weight}`}${s.backup ? '  backup (only while no other is in)' : ''}`,
+        );
+      row(
+        'balance',
+        `${g.balance === 'least-conn' ? 'least-conn (fewest open requests per weight)' : 'round-robin (in turn, by weight)'}${g.sticky ? '; a signed-in user stays on one server' : ''}; ${
+          g.maxFails === 0
+            ? 'a failing server is never left out'
+            : `a server is left out for ${g.failTimeoutMs} ms after ${g.maxFails} failed connection${g.maxFails === 1 ? '' : 's'} within that time`
+        }; a request without a body whose connection fails is tried once on another`,
+      );
+    } else row('route', `${r.id}  ${r.path} → ${r.upstream}  (the longest matching prefix)`);
     row(
       'auth',
       `${r.auth}${r.auth === 'required' ? ' (sign-in needed)' : r.auth === 'optional' ? ' (identity passed when signed in)' : ' (public: no identity)'}; bearer: ${r.bearer}`,
@@ -40,7 +56,10 @@ export function formatExplanation(e: Explanation): string {
   if (e.outcome.location) row('location', e.outcome.location);
   const u = e.upstream;
   if (u) {
-    lines.push('', `upstream request: ${u.method} ${u.url}`);
+    lines.push(
+      '',
+      `upstream request: ${u.method} ${u.url}${e.route?.servers ? '  (or the same path on the server picked)' : ''}`,
+    );
     const width = Math.max(...Object.keys(u.headers).map((n) => n.length)) + 1;
     for (const [name, value] of Object.entries(u.headers).sort(([a], [b]) => a.localeCompare(b))) {
       const mark = u.setByPortico.includes(name) ? '  (set by Portico)' : '';

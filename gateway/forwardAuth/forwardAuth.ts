@@ -111,6 +111,7 @@ function checkContext(ctx: HttpContext, original: OriginalRequest): CheckContext
     sessionId: undefined,
     credential: undefined,
     upstreamHeaders: {},
+    server: undefined,
     done: false,
     startedAt: ctx.startedAt,
   };

@@ -41,6 +41,8 @@ export function logWhenDone(s: Pick<Services, 'accessLog' | 'events'>): Stage<Ht
         url,
         remote: ctx.clientIp || ctx.req.socket.remoteAddress,
         route: ctx.route?.id,
+        // The server picked among the route's `upstreams` (nginx `$upstream_addr`); absent with one upstream.
+        upstream: ctx.server,
         status,
         user: ctx.identity?.username,
         ms: Math.round(durationMs),

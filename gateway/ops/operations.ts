@@ -6,7 +6,7 @@ import type {
   NotificationSinkConfig,
   SentryConfig,
 } from '../config/opsSchema.ts';
-import type { Config } from '../config/types.ts';
+import type { Config, ServerGroup } from '../config/types.ts';
 import type { Feature, FeatureFactory } from '../server.ts';
 import type { NewEvent } from '../notify/events.ts';
 import { createFailureBurstDetector } from '../notify/failureBurst.ts';
@@ -76,7 +76,12 @@ export const operations: FeatureFactory = (fc): Feature => {
   const monitor = startUpstreamMonitor({
     config,
     log,
-    tlsOptions: (route) => fc.services.upstreams.endpoint(route).tlsOptions,
+    tlsOptions: (route, server) =>
+      route.servers && server >= 0
+        ? fc.services.upstreams.balancer(route as typeof route & { servers: ServerGroup }).endpoints[server]!
+            .tlsOptions
+        : fc.services.upstreams.endpoint(route).tlsOptions,
+    onServer: (route, server, up) => fc.services.upstreams.checked(route, server, up),
     onState: (route, up) => {
       if (up === undefined) metrics.upstreamUp.remove({ route });
       else metrics.upstreamUp.set({ route }, up ? 1 : 0);

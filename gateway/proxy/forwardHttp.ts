@@ -1,15 +1,20 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { ServerGroup } from '../config/types.ts';
 import type { HttpContext, ResponsePass, Stage, UpstreamHead, UpstreamResponse } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import { respondError } from '../pages/errorResponse.ts';
 import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
 import { sendContinue } from './sendContinue.ts';
-import { classifyUpstreamError, upstreamGatewayError } from './upstreamError.ts';
+import type { Balancer } from './balancer.ts';
+import { CONNECTION_FAILURES, classifyUpstreamError, upstreamGatewayError } from './upstreamError.ts';
+import type { UpstreamEndpoint } from './upstreamPool.ts';
 
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Sent again on another of a route's `upstreams` after a failed connection (nginx `proxy_next_upstream error timeout`). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 type Deps = Pick<Services, 'upstreams' | 'events' | 'pages'>;
 
@@ -19,7 +24,10 @@ type Deps = Pick<Services, 'upstreams' | 'events' | 'pages'>;
  * that writes straight to the client's response: no stream object per request between the two
  * (measured: 76 µs of CPU per request against 92 for undici's `request()` and 104 for node:http).
  * A connection the upstream closed as it was reused is retried once for requests without a body
- * whose method is idempotent; nothing else is retried.
+ * whose method is idempotent; nothing else is retried. A route with several `upstreams` picks a
+ * server per request (balancer.ts) and sends a request without a body whose connection failed
+ * once more, to another server: any idempotent method after any failure before the answer, any
+ * method when the connection was refused (nothing was sent). A body is never sent twice.
  */
 export function forwardHttp(
   s: Deps,
@@ -34,7 +42,15 @@ export function forwardHttp(
         : req.headers['transfer-encoding'] !== undefined;
     // Portico answers 100-continue to the client itself (below); undici refuses the header.
     delete ctx.upstreamHeaders.expect;
-    send(s, passes, ctx, hasBody, RETRYABLE.has(req.method ?? '') && !hasBody);
+    const route = ctx.route!;
+    if (route.servers === undefined) {
+      send(s, passes, ctx, hasBody, RETRYABLE.has(req.method ?? '') && !hasBody, undefined, -1);
+      return;
+    }
+    const balancer = s.upstreams.balancer(route as typeof route & { servers: ServerGroup });
+    const server = balancer.pick(ctx.sessionId, -1);
+    // Once, and never a body: which methods and failures may go on is decided when one fails.
+    send(s, passes, ctx, hasBody, !hasBody, balancer, server);
   };
 }
 
@@ -44,6 +60,9 @@ function send(
   ctx: HttpContext,
   hasBody: boolean,
   mayRetry: boolean,
+  /** A route with `upstreams`: its servers, and the one picked (`server`); undefined: its one `upstream`. */
+  balancer: Balancer | undefined,
+  server: number,
 ): void {
   const route = ctx.route!;
   const { req, res } = ctx;
@@ -60,6 +79,7 @@ function send(
     onResponseStart(controller, statusCode, headers, statusMessage) {
       // 1xx: Node answers 100-continue itself; the final answer follows.
       if (statusCode < 200) return;
+      balancer?.answered(server);
       head = {
         statusCode,
         statusMessage: statusMessage ?? '',
@@ -86,11 +106,13 @@ function send(
       }
     },
     onResponseEnd() {
+      if (balancer) balancer.endpoints[server]!.state.inFlight--;
       if (onClientClose) res.off('close', onClientClose);
       if (body) body.push(null);
       else res.end();
     },
     onResponseError(_controller, err) {
+      if (balancer) balancer.endpoints[server]!.state.inFlight--;
       if (onClientClose) res.off('close', onClientClose);
       if (err instanceof GatewayError) {
         // A stage stopped the upload on purpose (a body over the limit): not the upstream's failure.
@@ -100,9 +122,28 @@ function send(
         return;
       }
       const kind = classifyUpstreamError(err);
-      if (!head && mayRetry && kind === 'reset' && !res.destroyed) {
+      if (balancer && !head && !res.destroyed && CONNECTION_FAILURES.has(kind)) {
+        balancer.failed(server);
+        if (mayRetry && (kind === 'refused' || IDEMPOTENT.has(req.method ?? ''))) {
+          const next = balancer.pick(ctx.sessionId, server);
+          if (next !== server) {
+            ctx.log.warn(
+              {
+                err,
+                route: route.id,
+                reqId: ctx.requestId,
+                server: balancer.group.list[server]!.origin,
+                reason: kind,
+              },
+              'upstream server failed, trying another',
+            );
+            send(s, passes, ctx, hasBody, false, balancer, next);
+            return;
+          }
+        }
+      } else if (!balancer && !head && mayRetry && kind === 'reset' && !res.destroyed) {
         // A keep-alive connection the upstream closed as it was reused: send it once more.
-        send(s, passes, ctx, hasBody, false);
+        send(s, passes, ctx, hasBody, false, undefined, -1);
         return;
       }
       if (body) {
@@ -113,16 +154,30 @@ function send(
         res.destroy();
         return;
       }
-      if (s.events.has('upstreamError')) s.events.emit('upstreamError', { routeId: route.id, kind, err });
+      if (s.events.has('upstreamError'))
+        s.events.emit('upstreamError', { routeId: route.id, kind, err, server: ctx.server });
       const gatewayError = upstreamGatewayError(err);
       ctx.log.warn(
-        { err, route: route.id, reqId: ctx.requestId, reason: gatewayError.extra?.reason },
+        {
+          err,
+          route: route.id,
+          reqId: ctx.requestId,
+          reason: gatewayError.extra?.reason,
+          server: ctx.server,
+        },
         'upstream failed',
       );
       respondError(req, res, gatewayError, ctx.requestId, s.pages);
     },
   };
-  const endpoint = s.upstreams.endpoint(route);
+  let endpoint: UpstreamEndpoint;
+  if (balancer) {
+    const picked = balancer.group.list[server]!;
+    endpoint = balancer.endpoints[server]!;
+    endpoint.state.inFlight++;
+    ctx.server = picked.origin;
+    if (!route.preserveHost) ctx.upstreamHeaders.host = picked.host;
+  } else endpoint = s.upstreams.endpoint(route);
   if (hasBody) sendContinue(req, res);
   endpoint.pool.dispatch(
     {

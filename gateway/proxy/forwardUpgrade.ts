@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { ServerGroup } from '../config/types.ts';
 import type { Stage, UpgradeContext } from '../context.ts';
 import type { EventBus } from '../events.ts';
 import { rejectUpgrade } from '../pages/errorResponse.ts';
@@ -8,7 +9,13 @@ import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
 import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
 import type { Tunnels } from './tunnels.ts';
-import { classifyUpstreamError, UpstreamTimeout, upstreamGatewayError } from './upstreamError.ts';
+import type { Balancer, ServerState } from './balancer.ts';
+import {
+  CONNECTION_FAILURES,
+  classifyUpstreamError,
+  UpstreamTimeout,
+  upstreamGatewayError,
+} from './upstreamError.ts';
 
 function destroySelf(this: Duplex): void {
   this.destroy();
@@ -31,121 +38,170 @@ export function asUpgrade(
  * Forwards a WebSocket (or any HTTP/1.1 Upgrade) to the upstream and, once it answers 101, splices
  * the two sockets. Subprotocols (`tty` for cloudtty/ttyd) and extensions pass through untouched;
  * a refusal by the upstream is relayed as it came. The tunnel is registered with the session it
- * was opened with, so it closes when that session ends, on whichever replica it ends.
+ * was opened with, so it closes when that session ends, on whichever replica it ends. A route with
+ * several `upstreams` picks a server as for HTTP (an open tunnel counts for least-conn) and tries
+ * another once when the connection fails before the upstream answers.
  */
 export function forwardUpgrade(s: Deps): Stage<UpgradeContext> {
   return (ctx) => {
     const route = ctx.route!;
-    // Routes without an upstream never take upgrades (config/routePolicyProblems.ts).
-    const upstream = route.upstream!;
-    const { req, socket, head } = ctx;
-    const headers = asUpgrade(ctx.upstreamHeaders, req);
-    const upstreamReq = (route.secure ? httpsRequest : httpRequest)({
-      protocol: upstream.protocol,
-      hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
-      port: upstream.port || undefined,
-      method: req.method,
-      path: upstreamPath(route, ctx.path) + ctx.query,
-      headers,
-      agent: false,
-      ...s.upstreams.endpoint(route).tlsOptions,
-    });
-    let settled = false;
-    const connectTimer = setTimeout(
-      () => upstreamReq.destroy(new UpstreamTimeout('connect')),
-      route.connectTimeoutMs,
-    );
-    // A plain timer rather than upstreamReq.setTimeout(): that would hang a listener holding the
-    // request (and this whole closure) on the socket for the life of the tunnel.
-    const answerTimer = setTimeout(
-      () => upstreamReq.destroy(new UpstreamTimeout('idle')),
-      route.idleTimeoutMs,
-    );
-    const onEarlyClose = () => upstreamReq.destroy();
-    socket.once('close', onEarlyClose);
-    const settle = () => {
-      settled = true;
-      clearTimeout(connectTimer);
-      clearTimeout(answerTimer);
-      socket.off('close', onEarlyClose);
-    };
+    const headers = asUpgrade(ctx.upstreamHeaders, ctx.req);
+    if (route.servers === undefined) {
+      connect(s, ctx, headers, undefined, -1, false);
+      return;
+    }
+    const balancer = s.upstreams.balancer(route as typeof route & { servers: ServerGroup });
+    connect(s, ctx, headers, balancer, balancer.pick(ctx.sessionId, -1), false);
+  };
+}
 
-    upstreamReq.on(
-      'upgrade',
-      (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
-        settle();
-        // Until tunnel() takes over, an error on either side ends both (no closure over this scope:
-        // one surviving closure would keep the whole request alive as long as the WebSocket).
-        upstreamSocket.on('error', destroySelf);
-        if (socket.destroyed) {
-          upstreamSocket.destroy();
+function connect(
+  s: Deps,
+  ctx: UpgradeContext,
+  headers: OutgoingHttpHeaders,
+  /** A route with `upstreams`: its servers, and the one picked (`server`); undefined: its one `upstream`. */
+  balancer: Balancer | undefined,
+  server: number,
+  retried: boolean,
+): void {
+  const route = ctx.route!;
+  // Routes without an upstream never take upgrades (config/routePolicyProblems.ts).
+  let upstream = route.upstream!;
+  let state: ServerState | undefined;
+  let tlsOptions: Readonly<Record<string, unknown>>;
+  if (balancer) {
+    const picked = balancer.group.list[server]!;
+    upstream = picked.url;
+    state = balancer.endpoints[server]!.state;
+    state.inFlight++;
+    tlsOptions = balancer.endpoints[server]!.tlsOptions;
+    ctx.server = picked.origin;
+    if (!route.preserveHost) headers.host = picked.host;
+  } else tlsOptions = s.upstreams.endpoint(route).tlsOptions;
+  const { req, socket, head } = ctx;
+  const upstreamReq = (route.secure ? httpsRequest : httpRequest)({
+    protocol: upstream.protocol,
+    hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
+    port: upstream.port || undefined,
+    method: req.method,
+    path: upstreamPath(route, ctx.path) + ctx.query,
+    headers,
+    agent: false,
+    ...tlsOptions,
+  });
+  let settled = false;
+  const connectTimer = setTimeout(
+    () => upstreamReq.destroy(new UpstreamTimeout('connect')),
+    route.connectTimeoutMs,
+  );
+  // A plain timer rather than upstreamReq.setTimeout(): that would hang a listener holding the
+  // request (and this whole closure) on the socket for the life of the tunnel.
+  const answerTimer = setTimeout(() => upstreamReq.destroy(new UpstreamTimeout('idle')), route.idleTimeoutMs);
+  const onEarlyClose = () => upstreamReq.destroy();
+  socket.once('close', onEarlyClose);
+  const settle = () => {
+    settled = true;
+    clearTimeout(connectTimer);
+    clearTimeout(answerTimer);
+    socket.off('close', onEarlyClose);
+  };
+
+  upstreamReq.on('upgrade', (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
+    settle();
+    balancer?.answered(server);
+    // Until tunnel() takes over, an error on either side ends both (no closure over this scope:
+    // one surviving closure would keep the whole request alive as long as the WebSocket).
+    upstreamSocket.on('error', destroySelf);
+    if (socket.destroyed) {
+      if (state) state.inFlight--;
+      upstreamSocket.destroy();
+      return;
+    }
+    const lines = [`HTTP/1.1 101 ${upstreamRes.statusMessage || 'Switching Protocols'}`];
+    const raw = upstreamRes.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    if (upstreamHead.length > 0) socket.write(upstreamHead);
+    if (head.length > 0) upstreamSocket.write(head);
+    // Nothing of the request stays reachable from the sockets: an idle terminal costs its two sockets.
+    upstreamReq.removeAllListeners();
+    upstreamReq.on('error', ignore);
+    // Node leaves the finished request hanging off the socket (_httpMessage); drop it.
+    (upstreamSocket as Duplex & { _httpMessage?: unknown })._httpMessage = null;
+    ctx.answered?.(101);
+    const expiresAt = ctx.session ? ctx.session.createdAt + s.sessions.maxAgeMs : Number.POSITIVE_INFINITY;
+    tunnel(
+      s.events,
+      s.tunnels,
+      route.id,
+      route.idleTimeoutMs,
+      ctx.sessionId,
+      expiresAt,
+      socket,
+      upstreamSocket,
+      state,
+    );
+  });
+
+  upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
+    // The upstream declined to upgrade: relay its answer as it is.
+    settle();
+    if (state) {
+      balancer!.answered(server);
+      state.inFlight--;
+    }
+    const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
+    const raw = upstreamRes.rawHeaders;
+    const extraHop = connectionTokens(upstreamRes.headers.connection);
+    for (let i = 0; i < raw.length; i += 2) {
+      const lower = raw[i]!.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || extraHop.includes(lower)) continue;
+      lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    }
+    lines.push('Connection: close');
+    const chunks: Buffer[] = [];
+    upstreamRes.on('data', (c: Buffer) => chunks.push(c));
+    upstreamRes.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (!lines.some((l) => /^content-length:/i.test(l))) lines.push(`Content-Length: ${body.length}`);
+      socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
+      ctx.answered?.(upstreamRes.statusCode ?? 502);
+    });
+    upstreamRes.on('error', () => socket.destroy());
+  });
+
+  upstreamReq.on('error', (err) => {
+    clearTimeout(connectTimer);
+    clearTimeout(answerTimer);
+    if (settled) return;
+    settle();
+    const kind = classifyUpstreamError(err);
+    if (balancer) {
+      state!.inFlight--;
+      if (!socket.destroyed && CONNECTION_FAILURES.has(kind)) {
+        balancer.failed(server);
+        const next = retried ? server : balancer.pick(ctx.sessionId, server);
+        if (next !== server) {
+          ctx.log.warn(
+            { err, route: route.id, reqId: ctx.requestId, server: ctx.server, reason: kind },
+            'websocket upstream server failed, trying another',
+          );
+          connect(s, ctx, headers, balancer, next, true);
           return;
         }
-        const lines = [`HTTP/1.1 101 ${upstreamRes.statusMessage || 'Switching Protocols'}`];
-        const raw = upstreamRes.rawHeaders;
-        for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
-        socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-        if (upstreamHead.length > 0) socket.write(upstreamHead);
-        if (head.length > 0) upstreamSocket.write(head);
-        // Nothing of the request stays reachable from the sockets: an idle terminal costs its two sockets.
-        upstreamReq.removeAllListeners();
-        upstreamReq.on('error', ignore);
-        // Node leaves the finished request hanging off the socket (_httpMessage); drop it.
-        (upstreamSocket as Duplex & { _httpMessage?: unknown })._httpMessage = null;
-        ctx.answered?.(101);
-        const expiresAt = ctx.session
-          ? ctx.session.createdAt + s.sessions.maxAgeMs
-          : Number.POSITIVE_INFINITY;
-        tunnel(
-          s.events,
-          s.tunnels,
-          route.id,
-          route.idleTimeoutMs,
-          ctx.sessionId,
-          expiresAt,
-          socket,
-          upstreamSocket,
-        );
-      },
-    );
-
-    upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
-      // The upstream declined to upgrade: relay its answer as it is.
-      settle();
-      const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
-      const raw = upstreamRes.rawHeaders;
-      const extraHop = connectionTokens(upstreamRes.headers.connection);
-      for (let i = 0; i < raw.length; i += 2) {
-        const lower = raw[i]!.toLowerCase();
-        if (HOP_BY_HOP.has(lower) || extraHop.includes(lower)) continue;
-        lines.push(`${raw[i]}: ${raw[i + 1]}`);
       }
-      lines.push('Connection: close');
-      const chunks: Buffer[] = [];
-      upstreamRes.on('data', (c: Buffer) => chunks.push(c));
-      upstreamRes.on('end', () => {
-        const body = Buffer.concat(chunks);
-        if (!lines.some((l) => /^content-length:/i.test(l))) lines.push(`Content-Length: ${body.length}`);
-        socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
-        ctx.answered?.(upstreamRes.statusCode ?? 502);
-      });
-      upstreamRes.on('error', () => socket.destroy());
-    });
-
-    upstreamReq.on('error', (err) => {
-      clearTimeout(connectTimer);
-      clearTimeout(answerTimer);
-      if (settled) return;
-      settled = true;
-      if (s.events.has('upstreamError'))
-        s.events.emit('upstreamError', { routeId: route.id, kind: classifyUpstreamError(err), err });
-      ctx.log.warn({ err, route: route.id, reqId: ctx.requestId }, 'websocket upstream failed');
-      const e = upstreamGatewayError(err);
-      rejectUpgrade(socket, e, ctx.requestId);
-      ctx.answered?.(e.status);
-    });
-    upstreamReq.end();
-  };
+    }
+    if (s.events.has('upstreamError'))
+      s.events.emit('upstreamError', { routeId: route.id, kind, err, server: ctx.server });
+    ctx.log.warn(
+      { err, route: route.id, reqId: ctx.requestId, server: ctx.server },
+      'websocket upstream failed',
+    );
+    const e = upstreamGatewayError(err);
+    rejectUpgrade(socket, e, ctx.requestId);
+    ctx.answered?.(e.status);
+  });
+  upstreamReq.end();
 }
 
 type Sock = Duplex & {
@@ -164,11 +220,14 @@ function tunnel(
   expiresAt: number,
   client: Duplex,
   upstream: Duplex,
+  /** The server among a route's `upstreams`: the open tunnel counts as a connection to it. */
+  state: ServerState | undefined,
 ): void {
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
+    if (state) state.inFlight--;
     client.destroy();
     upstream.destroy();
     tunnels.remove(client);

@@ -2,6 +2,18 @@ import { GatewayError } from '../errors.ts';
 
 export type UpstreamErrorKind = 'refused' | 'reset' | 'timeout' | 'tls' | 'dns' | 'other';
 
+/**
+ * Failures of the connection to a server rather than of the request: they count against one of a
+ * route's `upstreams` and may send the request to another (nginx `proxy_next_upstream error timeout`).
+ */
+export const CONNECTION_FAILURES: ReadonlySet<UpstreamErrorKind> = new Set([
+  'refused',
+  'reset',
+  'timeout',
+  'tls',
+  'dns',
+]);
+
 export class UpstreamTimeout extends Error {
   readonly code = 'PORTICO_UPSTREAM_TIMEOUT';
   readonly phase: 'connect' | 'idle';

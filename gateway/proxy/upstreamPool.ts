@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { buildConnector, Pool } from 'undici';
-import type { Config, Route } from '../config/types.ts';
+import type { Config, Route, ServerGroup } from '../config/types.ts';
+import { type Balancer, createBalancer, type ServerState } from './balancer.ts';
 
 export type UpstreamEndpoint = {
   /**
@@ -18,11 +19,17 @@ export type UpstreamEndpoint = {
   readonly pool: Pool;
   /** TLS options for connections made without the pool (WebSocket upgrades, health probes). */
   readonly tlsOptions: Readonly<Record<string, unknown>>;
+  /** What the balancer knows of this server (used by routes with `upstreams`; mutable). */
+  readonly state: ServerState;
 };
 
 export type UpstreamPool = {
   /** The keep-alive pool and TLS options of a route's upstream, made on first use. */
   endpoint(route: Route): UpstreamEndpoint;
+  /** The servers of a route with `upstreams` and how one is picked, made on first use. */
+  balancer(route: Route & { readonly servers: ServerGroup }): Balancer;
+  /** The active health check's verdict on one server of a route with `upstreams`. */
+  checked(route: Route, server: number, up: boolean | undefined): void;
   /** Drops the endpoints no route of `config` uses any more (after a reload). */
   retain(config: Config): void;
   close(): void;
@@ -37,50 +44,76 @@ export type UpstreamPool = {
 export function createUpstreamPool(baseDir: () => string): UpstreamPool {
   const byKey = new Map<string, UpstreamEndpoint>();
   const byRoute = new WeakMap<Route, UpstreamEndpoint>();
-  const keyOf = (route: Route) =>
-    `${route.upstream?.protocol}//${route.upstream?.host}|${JSON.stringify(route.tls ?? {})}|${route.tls ? baseDir() : ''}|${route.connectTimeoutMs}`;
+  // By group rather than by route: a route's public paths run as a copy of it sharing its group.
+  const balancers = new WeakMap<ServerGroup, Balancer>();
+  const keyOf = (route: Route, upstream: URL | undefined = route.upstream) =>
+    `${upstream?.protocol}//${upstream?.host}|${JSON.stringify(route.tls ?? {})}|${route.tls ? baseDir() : ''}|${route.connectTimeoutMs}`;
+
+  const endpointFor = (route: Route, upstream: URL): UpstreamEndpoint => {
+    const key = keyOf(route, upstream);
+    let e = byKey.get(key);
+    if (!e) {
+      const tlsOptions = route.secure ? tlsOptionsFor(route, baseDir(), upstream) : {};
+      const host = upstream.hostname.replace(/^\[|\]$/g, '');
+      // SNI is the configured serverName or the upstream's host name; none for an IP address.
+      const sni = (tlsOptions.servername as string | undefined) ?? (isIP(host) ? undefined : host);
+      const connector = buildConnector({
+        ...tlsOptions,
+        timeout: route.connectTimeoutMs,
+      } as buildConnector.BuildOptions);
+      const pool = new Pool(upstream.origin, {
+        connections: 256,
+        // One request per connection at a time: a slow answer never holds up another's.
+        pipelining: 1,
+        // undici would take the TLS name from each request's Host header (the client's, with
+        // preserveHost): the upstream's own name is used instead, on every connection.
+        connect: (opts, callback) => connector({ ...opts, servername: sni }, callback),
+        // Timeouts are the route's and set per request (headersTimeout, bodyTimeout).
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      e = Object.freeze({
+        pool,
+        // The same on every request, or undici would drop its connections when the Host changes.
+        servername: route.secure ? (sni ?? host) : undefined,
+        tlsOptions: Object.freeze(tlsOptions),
+        state: { inFlight: 0, fails: 0, lastFailAt: 0, downUntil: 0, checkedDown: false },
+      });
+      byKey.set(key, e);
+    }
+    return e;
+  };
 
   return {
     endpoint(route) {
       let e = byRoute.get(route);
       if (e) return e;
-      const key = keyOf(route);
-      e = byKey.get(key);
-      if (!e) {
-        // Routes without an upstream answer before the forwarding stage (answerWithoutUpstream).
-        const upstream = route.upstream!;
-        const tlsOptions = route.secure ? tlsOptionsFor(route, baseDir()) : {};
-        const host = upstream.hostname.replace(/^\[|\]$/g, '');
-        // SNI is the configured serverName or the upstream's host name; none for an IP address.
-        const sni = (tlsOptions.servername as string | undefined) ?? (isIP(host) ? undefined : host);
-        const connector = buildConnector({
-          ...tlsOptions,
-          timeout: route.connectTimeoutMs,
-        } as buildConnector.BuildOptions);
-        const pool = new Pool(upstream.origin, {
-          connections: 256,
-          // One request per connection at a time: a slow answer never holds up another's.
-          pipelining: 1,
-          // undici would take the TLS name from each request's Host header (the client's, with
-          // preserveHost): the upstream's own name is used instead, on every connection.
-          connect: (opts, callback) => connector({ ...opts, servername: sni }, callback),
-          // Timeouts are the route's and set per request (headersTimeout, bodyTimeout).
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        });
-        e = Object.freeze({
-          pool,
-          // The same on every request, or undici would drop its connections when the Host changes.
-          servername: route.secure ? (sni ?? host) : undefined,
-          tlsOptions: Object.freeze(tlsOptions),
-        });
-        byKey.set(key, e);
-      }
+      // Routes without an upstream answer before the forwarding stage (answerWithoutUpstream).
+      e = endpointFor(route, route.upstream!);
       byRoute.set(route, e);
       return e;
     },
+    balancer(route) {
+      let b = balancers.get(route.servers);
+      if (b) return b;
+      b = createBalancer(
+        route.servers,
+        route.servers.list.map((server) => endpointFor(route, server.url)),
+      );
+      balancers.set(route.servers, b);
+      return b;
+    },
+    checked(route, server, up) {
+      if (!route.servers) return;
+      this.balancer(route as Route & { servers: ServerGroup }).endpoints[server]!.state.checkedDown =
+        up === false;
+    },
     retain(config) {
-      const used = new Set(config.routes.filter((r) => r.upstream).map(keyOf));
+      const used = new Set(
+        config.routes.flatMap((r) =>
+          r.servers ? r.servers.list.map((s) => keyOf(r, s.url)) : r.upstream ? [keyOf(r)] : [],
+        ),
+      );
       for (const [key, e] of byKey) {
         if (used.has(key)) continue;
         byKey.delete(key);
@@ -100,12 +133,16 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
  * configured `serverName`), never the client's Host header, which Node would otherwise use for
  * SNI and certificate checks when the Host is passed through.
  */
-export function tlsOptionsFor(route: Route, baseDir: string): Record<string, unknown> {
+export function tlsOptionsFor(
+  route: Route,
+  baseDir: string,
+  upstream: URL = route.upstream!,
+): Record<string, unknown> {
   const tls = route.tls;
   const read = (value: string) =>
     value.includes('-----BEGIN') ? value : readFileSync(resolve(baseDir, value));
   const options: Record<string, unknown> = {};
-  const host = route.upstream!.hostname.replace(/^\[|\]$/g, '');
+  const host = upstream.hostname.replace(/^\[|\]$/g, '');
   const name = tls?.serverName ?? host;
   if (isIP(name)) {
     options.checkServerIdentity = (_servername: string, cert: PeerCertificate) =>

@@ -111,6 +111,9 @@ export function typeOf(node: unknown): string {
   if (Array.isArray(node.enum)) return node.enum.map((v) => `\`${String(v)}\``).join(' | ');
   if ('const' in node) return `\`${String(node.const)}\``;
   if (Array.isArray(node.anyOf)) return [...new Set(node.anyOf.map(typeOf))].join(' or ');
+  // A form picked by its JSON type (`if: { type: string }, then: …, else: …`).
+  if (isNode(node.if) && node.type === undefined)
+    return [...new Set([node.then, node.else].filter(isNode).map(typeOf))].join(' or ');
   switch (node.type) {
     case 'array':
       return `list of ${typeOf(node.items)}`;

@@ -108,6 +108,8 @@ function takesString(node: SchemaNode): boolean {
   if (typeof node.type === 'string') return SCALAR_TYPES.has(node.type);
   if (Array.isArray(node.enum) || 'const' in node) return true;
   if (Array.isArray(node.anyOf)) return node.anyOf.some((b) => isNode(b) && takesString(b));
+  // A form picked by its JSON type (`if: { type: string }, then: …, else: …`).
+  if (isNode(node.if)) return [node.then, node.else].some((b) => isNode(b) && takesString(b));
   return false;
 }
 

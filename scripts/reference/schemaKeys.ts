@@ -66,6 +66,10 @@ function walk(node: SchemaNode, path: string, out: SchemaKey[], variant: string 
         !Object.keys(branch.properties).every((k) => LANGUAGE_TAG.test(k))
       )
         walk(branch, path, out, variant);
+  // A form picked by its JSON type (`servers: [a URL, or { url, weight }]`): the object form's keys.
+  if (isNode(node.if) && variantOf(node) === undefined)
+    for (const branch of [node.then, node.else])
+      if (isNode(branch) && isNode(branch.properties)) walk(branch, path, out, variant);
   if (Array.isArray(node.allOf))
     for (const rule of node.allOf) {
       const type = variantOf(rule);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { type ExplainInput, explainRequest } from '../../gateway/explain/explainRequest.ts';
+import { formatExplanation } from '../../gateway/explain/formatExplanation.ts';
 import { login, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
@@ -302,5 +303,37 @@ routes:
       'name',
     ] as const)
       assert.deepEqual(predicted.assertion?.claims[claim], claims[claim], claim);
+  });
+
+  it('lists the servers of a route with upstreams and how one is picked', () => {
+    const several = loadConfigText(
+      `routes:
+  - id: app
+    path: /app/
+    upstreams:
+      servers: ["http://10.0.0.1:8080/", { url: "http://10.0.0.2:8080/", weight: 2 }, { url: "http://10.0.0.3:8080/", backup: true }]
+      balance: least-conn
+      maxFails: 3
+      failTimeout: 30s
+`,
+      { env: {} },
+    );
+    const e = explainRequest(several, { method: 'GET', target: '/app/x' });
+    assert.deepEqual(e.route?.servers, {
+      list: [
+        { url: 'http://10.0.0.1:8080/', weight: 1, backup: false },
+        { url: 'http://10.0.0.2:8080/', weight: 2, backup: false },
+        { url: 'http://10.0.0.3:8080/', weight: 1, backup: true },
+      ],
+      balance: 'least-conn',
+      maxFails: 3,
+      failTimeoutMs: 30_000,
+      sticky: false,
+    });
+    const text = formatExplanation(e);
+    assert.match(text, /route +app {2}\/app\/ → 3 servers/);
+    assert.match(text, /server +http:\/\/10\.0\.0\.2:8080\/ {2}weight 2/);
+    assert.match(text, /server +http:\/\/10\.0\.0\.3:8080\/ {2}backup/);
+    assert.match(text, /least-conn.*left out for 30000 ms after 3 failed connections/);
   });
 });

@@ -22,8 +22,10 @@ export function probe(
   tlsOptions: Readonly<Record<string, unknown>>,
   path: string | undefined,
   timeoutMs: number,
+  /** One of the route's `upstreams`; by default its one upstream. */
+  server: URL = route.upstream!,
 ): Promise<ProbeResult> {
-  const url = path ? new URL(path, route.upstream!) : route.upstream!;
+  const url = path ? new URL(path, server) : server;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
@@ -41,7 +43,7 @@ export function probe(
       agent: false,
       ...tlsOptions,
       headers: {
-        host: route.upstreamHost,
+        host: server.host,
         'user-agent': 'Portico-HealthCheck/1',
         accept: '*/*',
         connection: 'close',

@@ -56,7 +56,7 @@ export function healthSettings(h: HealthConfig | undefined): Settings {
 }
 
 /**
- * Active health checks of every route's upstream, on the live config: each round re-reads the
+ * Active health checks of every route's upstream (each server of a route's `upstreams`), on the live config: each round re-reads the
  * routes and `health` settings, so a reload adds, drops or re-times checks without a restart.
  * A route turns down after `unhealthyThreshold` failures in a row and up again after
  * `healthyThreshold` successes; the first verdict needs one success (up, no alert) or the full
@@ -65,9 +65,11 @@ export function healthSettings(h: HealthConfig | undefined): Settings {
 export function startUpstreamMonitor(o: {
   config: () => Config;
   log: Logger;
-  /** The route's TLS options, as the gateway's upstream pool holds them. */
-  tlsOptions: (route: Route) => Readonly<Record<string, unknown>>;
+  /** The route's TLS options (of its server `server` with `upstreams`), as the gateway's upstream pool holds them. */
+  tlsOptions: (route: Route, server: number) => Readonly<Record<string, unknown>>;
   onState: (route: string, up: boolean | undefined) => void;
+  /** The verdict on one server of a route with `upstreams`: a server that is down is not picked. */
+  onServer?: (route: Route, server: number, up: boolean | undefined) => void;
   onTransition: (t: Transition) => void;
   /** A TLS upstream's certificate expiry (epoch ms) as its last handshake showed; undefined: forget it. */
   onCertificate?: (route: string, expiresAt: number | undefined) => void;
@@ -78,9 +80,47 @@ export function startUpstreamMonitor(o: {
   let markFirst!: () => void;
   const firstRound = new Promise<void>((r) => (markFirst = r));
 
+  // Servers of routes with `upstreams`, by `route id + origin`: the same thresholds, no alert of their own.
+  const byServer = new Map<
+    string,
+    { route: Route; server: number; up: boolean | undefined; failures: number; successes: number }
+  >();
+  const applyServer = (route: Route, j: number, r: ProbeResult, s: Settings) => {
+    const key = `${route.id} ${route.servers!.list[j]!.origin}`;
+    let st = byServer.get(key);
+    if (!st) {
+      st = { route, server: j, up: undefined, failures: 0, successes: 0 };
+      byServer.set(key, st);
+    }
+    st.route = route;
+    st.server = j;
+    const was = st.up;
+    if (r.ok) {
+      st.successes++;
+      st.failures = 0;
+      if (st.up === undefined || (!st.up && st.successes >= s.healthy)) st.up = true;
+    } else {
+      st.failures++;
+      st.successes = 0;
+      if (st.up !== false && st.failures >= s.unhealthy) st.up = false;
+    }
+    if (st.up !== was) {
+      if (st.up === false)
+        o.log.warn({ route: route.id, server: route.servers!.list[j]!.origin }, 'upstream server is down');
+      else if (was === false)
+        o.log.info(
+          { route: route.id, server: route.servers!.list[j]!.origin },
+          'upstream server is up again',
+        );
+    }
+    o.onServer?.(route, j, st.up);
+  };
+
   const apply = (route: Route, r: ProbeResult, s: Settings) => {
     const upstream = route.upstream!;
-    const origin = `${upstream.protocol}//${upstream.host}${route.upstreamBasePath}`;
+    const origin = route.servers
+      ? route.servers.list.map((server) => `${server.origin}${route.upstreamBasePath}`).join(' ')
+      : `${upstream.protocol}//${upstream.host}${route.upstreamBasePath}`;
     let st = byRoute.get(route.id);
     if (!st || st.upstream !== origin) {
       if (st) o.onState(route.id, undefined);
@@ -142,10 +182,33 @@ export function startUpstreamMonitor(o: {
         o.onCertificate?.(id, undefined);
       }
     }
+    const current = new Set(
+      routes.flatMap((r) => (r.servers ? r.servers.list.map((server) => `${r.id} ${server.origin}`) : [])),
+    );
+    // A server no longer checked (checks off, server or route gone) is no longer held down by them.
+    for (const [key, st] of [...byServer]) {
+      if (current.has(key)) continue;
+      byServer.delete(key);
+      o.onServer?.(st.route, st.server, undefined);
+    }
     await Promise.all(
       routes.map(async (route) => {
-        const r = await probe(route, o.tlsOptions(route), s.paths[route.id], s.timeoutMs);
-        if (!closed) apply(route, r, s);
+        if (!route.servers) {
+          const r = await probe(route, o.tlsOptions(route, -1), s.paths[route.id], s.timeoutMs);
+          if (!closed) apply(route, r, s);
+          return;
+        }
+        // Each server on its own; the route is up while any of them is.
+        const results = await Promise.all(
+          route.servers.list.map((server, j) =>
+            probe(route, o.tlsOptions(route, j), s.paths[route.id], s.timeoutMs, server.url),
+          ),
+        );
+        if (closed) return;
+        results.forEach((r, j) => {
+          applyServer(route, j, r, s);
+        });
+        apply(route, results.find((r) => r.ok) ?? results[0]!, s);
       }),
     );
     return s;
