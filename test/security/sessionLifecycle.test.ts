@@ -4,6 +4,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
+import { adminFeature } from '../../gateway/admin/adminFeature.ts';
+import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { createSessions } from '../../gateway/auth/session/sessions.ts';
 import { compileConfig } from '../../gateway/config/compile.ts';
 import { createEventBus } from '../../gateway/events.ts';
@@ -40,7 +42,7 @@ async function aiUpstream(t: TestContext) {
 }
 
 describe('anonymous visitors store nothing that could push a signed-in user out', () => {
-  it('keeps a signed-in user signed in while sixty anonymous visitors start sign-ins (memory store, maxEntries 40)', async (t) => {
+  it('keeps a signed-in user signed in while four hundred anonymous visitors start sign-ins (memory store, maxEntries 40)', async (t) => {
     const ai = await aiUpstream(t);
     const s = await startSso(t, ROUTES(ai.url), { extra: '' });
     s.gw.write(s.yaml.replace('  store: memory\n', '  store: memory\n  maxEntries: 40\n'));
@@ -54,7 +56,8 @@ describe('anonymous visitors store nothing that could push a signed-in user out'
     );
     const alice = new GatewayClient(gw.url);
     const { client } = await login({ ...s, gw }, 'alice', '/dce5/', alice);
-    for (let i = 0; i < 60; i++) {
+    // Ten times maxEntries: more than the session store holds, whatever keys a session takes.
+    for (let i = 0; i < 400; i++) {
       const r = await send(gw.url, '/_portico/login/corp?rd=%2Fdce5%2F');
       assert.equal(r.status, 302);
       assert.ok(
@@ -116,6 +119,31 @@ describe('an open WebSocket ends with its session', () => {
     const onB = await terminal(s, b.url, client);
     const closed = closeCode(onB);
     await logout(client, s.publicUrl);
+    assert.equal(await closed, 1008);
+  });
+});
+
+describe('an open WebSocket ends with its session when an administrator revokes it', () => {
+  it('closes a terminal on one replica when the user is revoked through the admin API of another', async (t) => {
+    const redisUrl = await sharedRedisUrl();
+    const ai = await aiUpstream(t);
+    const key = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
+    const s = await startSso(t, ROUTES(ai.url), {
+      store: 'redis',
+      redisUrl,
+      keyPrefix: `revoketun${Date.now()}:`,
+      extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(key)}", scopes: [sessions:revoke] }\n`,
+    });
+    const admin = await startGateway(t, s.yaml, { port: await freePort(), features: [adminFeature()] });
+    const { client } = await login(s, 'alice');
+    const ws = await terminal(s, s.gw.url, client);
+    const closed = closeCode(ws);
+    const r = await send(admin.url, '/_portico/admin/sessions/revoke', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice' }),
+    });
+    assert.equal(r.status, 200, r.text);
     assert.equal(await closed, 1008);
   });
 });
