@@ -149,11 +149,11 @@ describe('an open WebSocket ends with its session when an administrator revokes 
 });
 
 describe('session bookkeeping', () => {
-  const settings = (maxAge = '8h') =>
+  const settings = (maxAge = '8h', cacheTtl = '1ms') =>
     compileConfig(
       {
         routes: [{ id: a, path: '/', upstream: 'http://127.0.0.1:9/' }],
-        session: { secret: 'x'.repeat(32), maxAge, cacheTtl: '1ms' },
+        session: { secret: 'x'.repeat(32), maxAge, cacheTtl },
       } as never,
       '',
       undefined,
@@ -167,7 +167,13 @@ describe('session bookkeeping', () => {
     t.after(() => redis.quit());
     const store = createRedisStore(redis, { prefix: `touch${Date.now()}:` });
     const log = pino({ level: 'silent' });
-    const replicaA = createSessions({ settings: settings(), store, events: createEventBus(log), log });
+    // A keeps what it read for ten minutes, so it still holds its copy when its touch is due.
+    const replicaA = createSessions({
+      settings: settings('8h', '10m'),
+      store,
+      events: createEventBus(log),
+      log,
+    });
     const replicaB = createSessions({ settings: settings(), store, events: createEventBus(log), log });
     t.after(() => Promise.all([replicaA.close(), replicaB.close()]).then(() => store.close()));
     const { id, setCookie } = await replicaA.create(
@@ -183,11 +189,13 @@ describe('session bookkeeping', () => {
       refreshToken: 'rt2',
     });
     assert.equal(rotated?.tokens?.refreshToken, 'rt2');
-    // A minute later A sees the session again, with its stale copy, and touches it.
-    await store.set(`seen:${id}`, String(Date.now() - 120_000), 3_600_000);
-    await new Promise((r) => setTimeout(r, 5)); // past A's 1 ms cache
+    // A minute later A sees the session again from its stale copy, and its touch is due.
+    const later = Date.now() + 61_000;
+    t.mock.timers.enable({ apis: ['Date'], now: later });
     const again = await replicaA.load(req);
-    assert.ok(again);
+    t.mock.timers.reset();
+    assert.equal(again?.data.tokens?.refreshToken, 'rt1', 'A answered from its stale copy');
+    assert.equal(await store.get(`seen:${id}`), String(later), 'A touched the last-seen time');
     assert.equal((await replicaA.fresh(id))?.tokens?.refreshToken, 'rt2', 'the rotated token is kept');
   });
 
@@ -201,6 +209,21 @@ describe('session bookkeeping', () => {
     await sessions.updateTokens(id, stale, { refreshToken: 'rt2' });
     const kept = await sessions.updateTokens(id, stale, { refreshToken: 'rt-from-stale-copy' });
     assert.equal(kept?.tokens?.refreshToken, 'rt2');
+  });
+
+  it('keeps only live sessions in its revocation index: ended and expired ones leave it', async (t) => {
+    const store = createMemoryStore();
+    const log = pino({ level: 'silent' });
+    const sessions = createSessions({ settings: settings(), store, events: createEventBus(log), log });
+    t.after(() => sessions.close());
+    const first = await sessions.create({ identity }, false);
+    await sessions.end(first.id, 'logout');
+    assert.deepEqual(await store.setMembers('idx:user:alice'), [], 'a signed-out session leaves the index');
+    const second = await sessions.create({ identity }, false);
+    await store.delete(`sess:${second.id}`, `seen:${second.id}`); // expired unseen: nobody ended it
+    const third = await sessions.create({ identity }, false);
+    for (const key of ['idx:user:alice', 'idx:corp:sub:s1'])
+      assert.deepEqual(await store.setMembers(key), [third.id], key);
   });
 
   it('keeps its revocation index in the store with the sessions’ lifetime, not in a map that only grows', async (t) => {
