@@ -38,13 +38,19 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
 
   const ensureSubscriber = () => {
     if (subscriber) return subscriber;
-    // Queued until connected: a subscription made while Redis is down takes effect once it is up.
     const s = (client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true }) as Redis;
     s.on('error', () => {}); // the main client reports Redis outages
     s.on('message', (channel: string, message: string) => {
       for (const l of listeners.get(channel) ?? []) l(message);
     });
-    // After a reconnect ioredis resubscribes by itself (autoResubscribe).
+    // Every time the connection is ready, every wanted channel is subscribed again. ioredis only
+    // resubscribes channels Redis had confirmed, and a SUBSCRIBE queued while Redis was unreachable
+    // (or the machine too busy to connect in time) is dropped with the queue after
+    // maxRetriesPerRequest: that replica would never hear a session end or a maintenance switch.
+    s.on('ready', () => {
+      const wanted = [...listeners.keys()];
+      if (wanted.length > 0) s.subscribe(...wanted).catch(() => {});
+    });
     subscriber = s;
     return s;
   };

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
+import { createRedisClient } from '../../gateway/store/redisClient.ts';
 import { createRedisStore } from '../../gateway/store/redisStore.ts';
 import type { KeyValueStore } from '../../gateway/store/keyValueStore.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
@@ -185,5 +187,35 @@ describe('key-value store: memory bounds', () => {
     assert.equal(await s.get('b'), undefined);
     assert.equal(await s.get('a'), 'a');
     assert.equal(await s.get('d'), 'd');
+  });
+});
+
+describe('Redis subscriptions', () => {
+  test('made while Redis is unreachable take effect once it is up (a replica that starts under load still hears every announcement)', async (t) => {
+    const server = await startRedis(t);
+    await server.stop();
+    const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
+    const store = createRedisStore(client, { prefix: 'sub:' });
+    t.after(async () => {
+      await store.close();
+      client.disconnect();
+    });
+    const got: string[] = [];
+    store.subscribe('session-ended', (m) => got.push(m));
+    // Long enough for the queued SUBSCRIBE to outlive the client's retries (maxRetriesPerRequest).
+    await new Promise<void>((resolve) => {
+      let attempts = 0;
+      client.on('reconnecting', () => {
+        if (++attempts === 3) resolve();
+      });
+    });
+    await server.start();
+    await new Promise((resolve) => client.once('ready', resolve));
+    const deadline = Date.now() + 5000;
+    while (got.length === 0 && Date.now() < deadline) {
+      await store.publish('session-ended', 'abc');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(got.slice(0, 1), ['abc']);
   });
 });
