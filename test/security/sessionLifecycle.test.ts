@@ -14,7 +14,7 @@ import { createRedisStore } from '../../gateway/store/redisStore.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { driveLogout } from '../helpers/idp.ts';
-import { sharedRedisUrl } from '../helpers/redis.ts';
+import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
 import { freePort, GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
@@ -119,6 +119,21 @@ describe('an open WebSocket ends with its session', () => {
     const onB = await terminal(s, b.url, client);
     const closed = closeCode(onB);
     await logout(client, s.publicUrl);
+    assert.equal(await closed, 1008);
+  });
+});
+
+describe('an open WebSocket ends with its session even when the announcement was missed', () => {
+  it('closes a terminal whose session ended while its replica was cut off from Redis, once Redis is back', async (t) => {
+    const redis = await startRedis(t);
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url), { store: 'redis', redisUrl: redis.url, keyPrefix: 'cut:' });
+    const { client } = await login(s, 'alice');
+    const ws = await terminal(s, s.gw.url, client);
+    const closed = closeCode(ws);
+    // Redis comes back empty (no persistence): every session ended, and nobody could announce it.
+    await redis.stop();
+    await redis.start();
     assert.equal(await closed, 1008);
   });
 });
