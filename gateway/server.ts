@@ -197,6 +197,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   events.on('sessionEnded', (e) => {
     tunnels.closeSession(e.sessionId);
   });
+  // Announcements published while this replica was cut off from Redis were missed: once it hears
+  // them again, it looks up the sessions its terminals belong to and closes those that ended.
+  sessionStore.onResubscribed(() => {
+    for (const id of tunnels.sessionIds())
+      sessions.fresh(id).then(
+        (data) => {
+          if (!data) tunnels.closeSession(id);
+        },
+        () => {},
+      );
+  });
 
   routers.push(
     loginRouter(services, async () => {

@@ -11,6 +11,8 @@ export type Tunnels = {
   /** `expiresAt`: when the session it was opened with reaches its maximum age (Infinity: none). */
   add(client: Duplex, upstream: Duplex, sessionId: string | undefined, expiresAt: number): void;
   remove(client: Duplex): void;
+  /** The sessions that have open tunnels here. */
+  sessionIds(): string[];
   /** Ends every tunnel opened with this session (logout, revoke, expiry on any replica). */
   closeSession(sessionId: string): number;
   /** Ends every tunnel (shutdown: 1001 going away). */
@@ -58,6 +60,9 @@ export function createTunnels(): Tunnels {
       const set = bySession.get(t.sessionId);
       set?.delete(client);
       if (set?.size === 0) bySession.delete(t.sessionId);
+    },
+    sessionIds() {
+      return [...bySession.keys()];
     },
     closeSession(sessionId) {
       const set = bySession.get(sessionId);

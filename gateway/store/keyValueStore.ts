@@ -37,6 +37,11 @@ export type KeyValueStore = {
   publish(channel: string, message: string): Promise<void>;
   /** Listens on a channel; returns the function that stops listening. */
   subscribe(channel: string, listener: (message: string) => void): () => void;
+  /**
+   * Calls `listener` each time subscriptions resume after the backend was unreachable: whatever
+   * was published meanwhile was missed. Returns the function that stops listening.
+   */
+  onResubscribed(listener: () => void): () => void;
   /** Whether the backend answers now (readiness). */
   ready(): { ok: boolean; detail?: string };
   close(): Promise<void>;

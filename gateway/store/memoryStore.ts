@@ -91,6 +91,10 @@ export function createMemoryStore(options: { maxEntries?: number } = {}): KeyVal
       // Asynchronously, as Redis delivers it: a publisher never runs its own listener inline.
       setImmediate(() => bus.emit(channel, message));
     },
+    onResubscribed() {
+      // In-process delivery is never interrupted.
+      return () => {};
+    },
     subscribe(channel, listener) {
       bus.on(channel, listener);
       return () => bus.off(channel, listener);

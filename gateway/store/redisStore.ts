@@ -24,6 +24,7 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
   const k = (key: string) => prefix + key;
   let subscriber: Redis | undefined;
   const listeners = new Map<string, Set<(message: string) => void>>();
+  const resumed = new Set<() => void>();
 
   const guard = async <T>(p: Promise<T>): Promise<T> => {
     try {
@@ -38,13 +39,28 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
 
   const ensureSubscriber = () => {
     if (subscriber) return subscriber;
-    // Queued until connected: a subscription made while Redis is down takes effect once it is up.
     const s = (client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true }) as Redis;
     s.on('error', () => {}); // the main client reports Redis outages
     s.on('message', (channel: string, message: string) => {
       for (const l of listeners.get(channel) ?? []) l(message);
     });
-    // After a reconnect ioredis resubscribes by itself (autoResubscribe).
+    // Every time the connection is ready, every wanted channel is subscribed again. ioredis only
+    // resubscribes channels Redis had confirmed, and a SUBSCRIBE queued while Redis was unreachable
+    // (or the machine too busy to connect in time) is dropped with the queue after
+    // maxRetriesPerRequest: that replica would never hear a session end or a maintenance switch.
+    let readyBefore = false;
+    s.on('ready', () => {
+      const wanted = [...listeners.keys()];
+      const again = readyBefore;
+      readyBefore = true;
+      if (wanted.length === 0) return;
+      s.subscribe(...wanted).then(
+        () => {
+          if (again) for (const l of resumed) l();
+        },
+        () => {},
+      );
+    });
     subscriber = s;
     return s;
   };
@@ -131,6 +147,10 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
     },
     async publish(channel, message) {
       await guard(client.publish(k(channel), message));
+    },
+    onResubscribed(listener) {
+      resumed.add(listener);
+      return () => resumed.delete(listener);
     },
     subscribe(channel, listener) {
       const full = k(channel);

@@ -29,8 +29,13 @@ export type DemoUser = {
   email: string;
   name: string;
   groups: string[];
-  /** Google Workspace hosted domain (claimsShape 'google'); defaults to the e-mail domain there. */
-  hd?: string;
+  /**
+   * Google Workspace hosted domain (claimsShape 'google'); defaults to the e-mail domain there.
+   * Null for a consumer account, which carries no `hd`.
+   */
+  hd?: string | null;
+  /** The `email_verified` claim; default true. */
+  emailVerified?: boolean;
 };
 
 export type IdpClient = {
@@ -348,10 +353,11 @@ function userClaims(user: DemoUser, shape: ClaimsShape): Record<string, unknown>
     name: user.name,
     preferred_username: user.username,
     email: user.email,
-    email_verified: true,
+    email_verified: user.emailVerified ?? true,
     groups: [...user.groups],
   };
-  if (shape === 'google') claims.hd = user.hd ?? user.email.slice(user.email.indexOf('@') + 1);
+  if (shape === 'google' && user.hd !== null)
+    claims.hd = user.hd ?? user.email.slice(user.email.indexOf('@') + 1);
   if (shape === 'gitlab') {
     claims.nickname = user.username;
     claims.groups_direct = [...user.groups];

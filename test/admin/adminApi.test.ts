@@ -280,6 +280,30 @@ describe('deploying a config', () => {
     assert.equal((await send(gw.url, '/')).text, 'one');
   });
 
+  it('refuses a config without routes (a truncated upload): 422, nothing written, the keys still work', async (t) => {
+    const { one } = await upstreams(t);
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    const before = readFileSync(gw.file);
+    const etag = `"${gw.gateway.config().sourceHash}"`;
+    for (const body of ['# truncated save\n', 'routes: []\n']) {
+      const validated = await api(gw.url, 'POST', 'config/validate', {
+        key: keys.reader.key,
+        body,
+        headers: YAML,
+      });
+      assert.equal(validated.status, 422, body);
+      const r = await api(gw.url, 'PUT', 'config', {
+        key: keys.ci.key,
+        body,
+        headers: { ...YAML, 'if-match': etag },
+      });
+      assert.equal(r.status, 422, body);
+    }
+    assert.deepEqual(readFileSync(gw.file), before);
+    assert.equal((await send(gw.url, '/')).text, 'one');
+    assert.equal((await api(gw.url, 'GET', 'config', { key: keys.reader.key })).status, 200);
+  });
+
   it('lets exactly one of two concurrent deploys with the same ETag win; the other gets 412', async (t) => {
     const { one, two } = await upstreams(t);
     const three = await startUpstream({ handler: (_q, s) => s.end('three') });

@@ -33,6 +33,25 @@ describe('portico validate', () => {
     assert.match(r.stdout, /valid — 2 routes \(\/dce5\/, \/\).*pure reverse proxy/);
   });
 
+  it('refuses a config without routes (a truncated save): exit 1, never "valid — 0 routes"', () => {
+    for (const [name, text] of [
+      ['empty.yaml', ''],
+      ['comments.yaml', '# routes went missing\n'],
+      ['no-routes.yaml', 'routes: []\n'],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      const r = portico('validate', file);
+      assert.equal(r.status, 1, name);
+      assert.match(
+        r.stderr,
+        /invalid, 1 error\n.*(the file is empty|routes: must list at least 1 entry)/,
+        name,
+      );
+      assert.doesNotMatch(r.stdout, /valid/, name);
+    }
+  });
+
   it('exits 1 and prints every error with its path and line', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(

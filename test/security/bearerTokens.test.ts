@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { type DemoUser, type Idp, startTestIdp } from '../helpers/idp.ts';
+import { API_RESOURCE, type DemoUser, type Idp, startTestIdp } from '../helpers/idp.ts';
 import { userTokens } from '../helpers/oidcTokens.ts';
 import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
@@ -25,6 +25,26 @@ const USERS: DemoUser[] = [
     name: 'Eve Outsider',
     groups: ['other-group'],
     hd: 'other.example',
+  },
+  {
+    // A consumer Google account: no hd, whatever its address says.
+    id: '110248495921238986422',
+    username: 'consumer',
+    password: 'consumer',
+    email: 'consumer@example.com',
+    name: 'Consumer Account',
+    groups: [],
+    hd: null,
+  },
+  {
+    // An address Google has not verified.
+    id: '110248495921238986423',
+    username: 'mallory',
+    password: 'mallory',
+    email: 'alice@example.com',
+    name: 'Mallory Unverified',
+    groups: [],
+    emailVerified: false,
   },
 ];
 
@@ -88,6 +108,29 @@ describe('bearer tokens pass every check a browser sign-in of their provider pas
     assert.equal(s.upstream.requests.length, 1, 'only alice reached the upstream');
   });
 
+  it('refuses a consumer Google account (no hd) where a hosted domain is required, and an unverified address anywhere', async (t) => {
+    const withDomain = await setup(
+      t,
+      'google',
+      (idp) =>
+        `{ id: p, type: google, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret, hostedDomain: example.com }`,
+    );
+    assert.equal((await withDomain.call((await withDomain.tokens('consumer')).access_token)).status, 401);
+    assert.equal((await withDomain.call((await withDomain.tokens('mallory')).access_token)).status, 401);
+    assert.equal(withDomain.upstream.requests.length, 0);
+    // Without hostedDomain any Google account may sign in, but only with an address Google verified.
+    const anyDomain = await setup(
+      t,
+      'google',
+      (idp) =>
+        `{ id: p, type: google, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }`,
+    );
+    assert.equal((await anyDomain.call((await anyDomain.tokens('mallory')).access_token)).status, 401);
+    assert.equal((await anyDomain.call((await anyDomain.tokens('consumer')).access_token)).status, 200);
+    assert.equal(anyDomain.upstream.last().headers['x-forwarded-user'], 'consumer@example.com');
+    assert.equal(anyDomain.upstream.requests.length, 1);
+  });
+
   it('refuses a GitLab user outside allowedGroups', async (t) => {
     const s = await setup(
       t,
@@ -110,6 +153,19 @@ describe('bearer tokens pass every check a browser sign-in of their provider pas
     const alice = await s.tokens('alice');
     assert.equal((await s.call(alice.id_token!)).status, 401);
     assert.equal((await s.call(alice.access_token)).status, 200);
+  });
+
+  it('refuses an ID token whose audience names Portico, as Keycloak’s do (aud and azp), and takes the access token', async (t) => {
+    const s = await setup(
+      t,
+      'generic',
+      (idp) =>
+        `{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret, audiences: ["${API_RESOURCE}", portico] }`,
+    );
+    const alice = await s.tokens('alice', 'portico', { resource: API_RESOURCE });
+    assert.equal((await s.call(alice.id_token!)).status, 401, 'the ID token (aud: portico)');
+    assert.equal((await s.call(alice.access_token)).status, 200, `the access token (aud: ${API_RESOURCE})`);
+    assert.equal(s.upstream.requests.length, 1);
   });
 
   it('refuses an access token the IdP issued to another application', async (t) => {

@@ -9,8 +9,10 @@ import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts'
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { driveLogin, startTestIdp } from '../helpers/idp.ts';
+import { userTokens } from '../helpers/oidcTokens.ts';
 import { exchange, requestBytes } from '../helpers/rawSocket.ts';
 import { freePort, GatewayClient, login, SESSION_SECRET, startSso } from '../helpers/sso.ts';
+import { upgradeStatus } from '../helpers/upgradeStatus.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 const problems = (yaml: string) => {
@@ -94,6 +96,8 @@ identityProviders:
 routes:
   - { id: admin, path: /ops/, upstream: "${app.url}", allow: { users: [alice] } }
   - { id: ai, path: /dce5/, upstream: "${app.url}", allow: { groups: [ai-users] } }
+  - { id: api-ops, path: /api/ops/, upstream: "${app.url}", bearer: verify, allow: { users: [alice] } }
+  - { id: api, path: /api/, upstream: "${app.url}", auth: required, bearer: verify }
   - { id: home, path: /, upstream: "${app.url}", auth: optional }
 `,
       { port },
@@ -108,7 +112,24 @@ routes:
       await client.follow(back.location);
       return client;
     };
-    return { gw, app, corpAlice: await signIn('corp', corp), partnerAlice: await signIn('partner', partner) };
+    // What alice's own script would present: an access token from her IdP, for Portico's client.
+    const accessToken = async (idpId: string, issuer: typeof corp) =>
+      (
+        await userTokens(issuer, {
+          clientId: 'portico',
+          clientSecret: 'portico-secret',
+          redirectUri: `${publicUrl}/_portico/callback/${idpId}`,
+          user: 'alice',
+        })
+      ).access_token;
+    return {
+      gw,
+      app,
+      corpAlice: await signIn('corp', corp),
+      partnerAlice: await signIn('partner', partner),
+      corpToken: () => accessToken('corp', corp),
+      partnerToken: () => accessToken('partner', partner),
+    };
   }
 
   it('does not let a partner IdP’s "alice" pass users: [alice] or groups: [ai-users], and names her partner:alice', async (t) => {
@@ -121,6 +142,22 @@ routes:
     assert.equal((await partnerAlice.request('/', { headers: json })).status, 200);
     assert.equal(app.last().headers['x-forwarded-user'], 'partner:alice');
     assert.match(String(app.last().headers['x-forwarded-groups']), /^partner:/);
+  });
+
+  it('qualifies a bearer token’s user the same way: the partner’s "alice" token is partner:alice', async (t) => {
+    const { gw, app, corpToken, partnerToken } = await twoIdps(t);
+    const call = async (path: string, token: string) =>
+      (
+        await send(gw.url, path, {
+          headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+        })
+      ).status;
+    const [corp, partner] = [await corpToken(), await partnerToken()];
+    assert.equal(await call('/api/ops/x', corp), 200);
+    assert.equal(app.last().headers['x-forwarded-user'], 'alice');
+    assert.equal(await call('/api/ops/x', partner), 403);
+    assert.equal(await call('/api/x', partner), 200);
+    assert.equal(app.last().headers['x-forwarded-user'], 'partner:alice');
   });
 });
 
@@ -191,9 +228,7 @@ describe('nothing under /_portico/ is ever proxied, upgrades included', () => {
     gw.gateway.events.on('request', (e) => seen.push({ status: e.status, kind: e.kind, own: e.own }));
     for (const path of ['/_portico/admin/config', '/_portico/oidc/x', '/_portico']) {
       const ws = new WebSocket(`${gw.url.replace('http', 'ws')}${path}`);
-      ws.on('error', () => {});
-      const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
-      assert.equal(res.statusCode, 404, path);
+      assert.equal(await upgradeStatus(ws), 404, path);
     }
     assert.equal(catchAll.requests.length, 0);
     assert.deepEqual(

@@ -11,6 +11,7 @@ import { api, keys, routesYaml, startAdminGateway } from '../admin/helpers.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { SESSION_SECRET } from '../helpers/sso.ts';
+import { startUpstream } from '../helpers/upstream.ts';
 
 const TWO_PROVIDERS = `publicUrl: http://127.0.0.1:1
 session: { secret: ${SESSION_SECRET} }
@@ -47,6 +48,35 @@ describe('cookies with broken percent-encoding', () => {
     });
     assert.equal(r.status, 302);
     assert.equal(r.headers.location, '/_portico/login/gitlab');
+  });
+});
+
+describe('cookies with broken percent-encoding, everywhere a cookie is read', () => {
+  it('are read tolerantly by sessions, sign-ins and sign-out, and reach the upstream as sent', async (t) => {
+    const up = await startUpstream();
+    t.after(() => up.close());
+    const gw = await startGateway(
+      t,
+      TWO_PROVIDERS.replace(
+        /routes:[\s\S]*/,
+        `routes:
+  - { id: app, path: /app/, upstream: "${up.url}", auth: required }
+  - { id: opt, path: /opt/, upstream: "${up.url}", auth: optional }
+  - { id: open, path: /, upstream: "${up.url}" }
+`,
+      ),
+    );
+    const cookie = 'portico_session=%E0%A4%A; portico_login=%; theme=%zz';
+    const status = async (path: string, method = 'GET') =>
+      (await send(gw.url, path, { method, headers: { cookie, accept: 'application/json' } })).status;
+    assert.equal(await status('/app/x'), 401, 'a required route: not signed in');
+    assert.equal(await status('/opt/x'), 200, 'an optional route: anonymous');
+    assert.equal(await status('/x'), 200, 'a public route');
+    assert.equal(up.last().headers.cookie, 'theme=%zz', "the upstream's own cookie, byte for byte");
+    assert.equal(await status('/_portico/me'), 401);
+    assert.equal(await status('/_portico/login/github'), 302);
+    assert.equal(await status('/_portico/callback/github?code=c&state=s'), 400);
+    assert.ok((await status('/_portico/logout')) < 500);
   });
 });
 

@@ -4,6 +4,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
+import { adminFeature } from '../../gateway/admin/adminFeature.ts';
+import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { createSessions } from '../../gateway/auth/session/sessions.ts';
 import { compileConfig } from '../../gateway/config/compile.ts';
 import { createEventBus } from '../../gateway/events.ts';
@@ -12,7 +14,7 @@ import { createRedisStore } from '../../gateway/store/redisStore.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { driveLogout } from '../helpers/idp.ts';
-import { sharedRedisUrl } from '../helpers/redis.ts';
+import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
 import { freePort, GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
@@ -40,7 +42,7 @@ async function aiUpstream(t: TestContext) {
 }
 
 describe('anonymous visitors store nothing that could push a signed-in user out', () => {
-  it('keeps a signed-in user signed in while sixty anonymous visitors start sign-ins (memory store, maxEntries 40)', async (t) => {
+  it('keeps a signed-in user signed in while four hundred anonymous visitors start sign-ins (memory store, maxEntries 40)', async (t) => {
     const ai = await aiUpstream(t);
     const s = await startSso(t, ROUTES(ai.url), { extra: '' });
     s.gw.write(s.yaml.replace('  store: memory\n', '  store: memory\n  maxEntries: 40\n'));
@@ -54,7 +56,8 @@ describe('anonymous visitors store nothing that could push a signed-in user out'
     );
     const alice = new GatewayClient(gw.url);
     const { client } = await login({ ...s, gw }, 'alice', '/dce5/', alice);
-    for (let i = 0; i < 60; i++) {
+    // Ten times maxEntries: more than the session store holds, whatever keys a session takes.
+    for (let i = 0; i < 400; i++) {
       const r = await send(gw.url, '/_portico/login/corp?rd=%2Fdce5%2F');
       assert.equal(r.status, 302);
       assert.ok(
@@ -120,12 +123,52 @@ describe('an open WebSocket ends with its session', () => {
   });
 });
 
+describe('an open WebSocket ends with its session even when the announcement was missed', () => {
+  it('closes a terminal whose session ended while its replica was cut off from Redis, once Redis is back', async (t) => {
+    const redis = await startRedis(t);
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url), { store: 'redis', redisUrl: redis.url, keyPrefix: 'cut:' });
+    const { client } = await login(s, 'alice');
+    const ws = await terminal(s, s.gw.url, client);
+    const closed = closeCode(ws);
+    // Redis comes back empty (no persistence): every session ended, and nobody could announce it.
+    await redis.stop();
+    await redis.start();
+    assert.equal(await closed, 1008);
+  });
+});
+
+describe('an open WebSocket ends with its session when an administrator revokes it', () => {
+  it('closes a terminal on one replica when the user is revoked through the admin API of another', async (t) => {
+    const redisUrl = await sharedRedisUrl();
+    const ai = await aiUpstream(t);
+    const key = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
+    const s = await startSso(t, ROUTES(ai.url), {
+      store: 'redis',
+      redisUrl,
+      keyPrefix: `revoketun${Date.now()}:`,
+      extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(key)}", scopes: [sessions:revoke] }\n`,
+    });
+    const admin = await startGateway(t, s.yaml, { port: await freePort(), features: [adminFeature()] });
+    const { client } = await login(s, 'alice');
+    const ws = await terminal(s, s.gw.url, client);
+    const closed = closeCode(ws);
+    const r = await send(admin.url, '/_portico/admin/sessions/revoke', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice' }),
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(await closed, 1008);
+  });
+});
+
 describe('session bookkeeping', () => {
-  const settings = (maxAge = '8h') =>
+  const settings = (maxAge = '8h', cacheTtl = '1ms') =>
     compileConfig(
       {
         routes: [{ id: a, path: '/', upstream: 'http://127.0.0.1:9/' }],
-        session: { secret: 'x'.repeat(32), maxAge, cacheTtl: '1ms' },
+        session: { secret: 'x'.repeat(32), maxAge, cacheTtl },
       } as never,
       '',
       undefined,
@@ -139,7 +182,13 @@ describe('session bookkeeping', () => {
     t.after(() => redis.quit());
     const store = createRedisStore(redis, { prefix: `touch${Date.now()}:` });
     const log = pino({ level: 'silent' });
-    const replicaA = createSessions({ settings: settings(), store, events: createEventBus(log), log });
+    // A keeps what it read for ten minutes, so it still holds its copy when its touch is due.
+    const replicaA = createSessions({
+      settings: settings('8h', '10m'),
+      store,
+      events: createEventBus(log),
+      log,
+    });
     const replicaB = createSessions({ settings: settings(), store, events: createEventBus(log), log });
     t.after(() => Promise.all([replicaA.close(), replicaB.close()]).then(() => store.close()));
     const { id, setCookie } = await replicaA.create(
@@ -155,11 +204,13 @@ describe('session bookkeeping', () => {
       refreshToken: 'rt2',
     });
     assert.equal(rotated?.tokens?.refreshToken, 'rt2');
-    // A minute later A sees the session again, with its stale copy, and touches it.
-    await store.set(`seen:${id}`, String(Date.now() - 120_000), 3_600_000);
-    await new Promise((r) => setTimeout(r, 5)); // past A's 1 ms cache
+    // A minute later A sees the session again from its stale copy, and its touch is due.
+    const later = Date.now() + 61_000;
+    t.mock.timers.enable({ apis: ['Date'], now: later });
     const again = await replicaA.load(req);
-    assert.ok(again);
+    t.mock.timers.reset();
+    assert.equal(again?.data.tokens?.refreshToken, 'rt1', 'A answered from its stale copy');
+    assert.equal(await store.get(`seen:${id}`), String(later), 'A touched the last-seen time');
     assert.equal((await replicaA.fresh(id))?.tokens?.refreshToken, 'rt2', 'the rotated token is kept');
   });
 
@@ -173,6 +224,21 @@ describe('session bookkeeping', () => {
     await sessions.updateTokens(id, stale, { refreshToken: 'rt2' });
     const kept = await sessions.updateTokens(id, stale, { refreshToken: 'rt-from-stale-copy' });
     assert.equal(kept?.tokens?.refreshToken, 'rt2');
+  });
+
+  it('keeps only live sessions in its revocation index: ended and expired ones leave it', async (t) => {
+    const store = createMemoryStore();
+    const log = pino({ level: 'silent' });
+    const sessions = createSessions({ settings: settings(), store, events: createEventBus(log), log });
+    t.after(() => sessions.close());
+    const first = await sessions.create({ identity }, false);
+    await sessions.end(first.id, 'logout');
+    assert.deepEqual(await store.setMembers('idx:user:alice'), [], 'a signed-out session leaves the index');
+    const second = await sessions.create({ identity }, false);
+    await store.delete(`sess:${second.id}`, `seen:${second.id}`); // expired unseen: nobody ended it
+    const third = await sessions.create({ identity }, false);
+    for (const key of ['idx:user:alice', 'idx:corp:sub:s1'])
+      assert.deepEqual(await store.setMembers(key), [third.id], key);
   });
 
   it('keeps its revocation index in the store with the sessions’ lifetime, not in a map that only grows', async (t) => {

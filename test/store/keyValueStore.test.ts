@@ -3,9 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
+import { createRedisClient } from '../../gateway/store/redisClient.ts';
 import { createRedisStore } from '../../gateway/store/redisStore.ts';
 import type { KeyValueStore } from '../../gateway/store/keyValueStore.ts';
+import { eventually as eventuallySeen } from '../helpers/eventually.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
 
 type Make = (t: import('node:test').TestContext) => Promise<KeyValueStore>;
@@ -185,5 +188,60 @@ describe('key-value store: memory bounds', () => {
     assert.equal(await s.get('b'), undefined);
     assert.equal(await s.get('a'), 'a');
     assert.equal(await s.get('d'), 'd');
+  });
+});
+
+describe('Redis subscriptions', () => {
+  test('made while Redis is unreachable take effect once it is up (a replica that starts under load still hears every announcement)', async (t) => {
+    const server = await startRedis(t);
+    await server.stop();
+    const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
+    const store = createRedisStore(client, { prefix: 'sub:' });
+    t.after(async () => {
+      await store.close();
+      client.disconnect();
+    });
+    const got: string[] = [];
+    store.subscribe('session-ended', (m) => got.push(m));
+    // Long enough for the queued SUBSCRIBE to outlive the client's retries (maxRetriesPerRequest).
+    await new Promise<void>((resolve) => {
+      let attempts = 0;
+      client.on('reconnecting', () => {
+        if (++attempts === 3) resolve();
+      });
+    });
+    await server.start();
+    await new Promise((resolve) => client.once('ready', resolve));
+    const heard = await eventuallySeen(
+      async () => {
+        await store.publish('session-ended', 'abc');
+        return got;
+      },
+      (g) => g.length > 0,
+    );
+    assert.deepEqual(heard.slice(0, 1), ['abc']);
+  });
+
+  test('say when they resume after Redis was unreachable, since what was published meanwhile was missed', async (t) => {
+    const server = await startRedis(t);
+    const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
+    const store = createRedisStore(client, { prefix: 'resume:' });
+    t.after(async () => {
+      await store.close();
+      client.disconnect();
+    });
+    store.subscribe('session-ended', () => {});
+    let resumed = 0;
+    store.onResubscribed(() => resumed++);
+    await new Promise((resolve) => client.once('ready', resolve));
+    await server.stop();
+    await server.start();
+    assert.equal(
+      await eventuallySeen(
+        async () => resumed,
+        (n) => n > 0,
+      ),
+      1,
+    );
   });
 });

@@ -98,6 +98,20 @@ export function createSessions(o: Options): Sessions {
     return keys.map((k) => [k, id] as const);
   };
 
+  /**
+   * Index sets hold only live sessions, so a user who signs in every day (a script, a kiosk) does
+   * not grow them without bound: an ended session leaves them in `end`, and one that expired
+   * unseen (its keys lapsed, nobody called `end`) is dropped at the user's next sign-in.
+   */
+  const pruneIndex = async (id: string, data: StoredSession) => {
+    for (const [k] of indexKeys(id, data)) {
+      const gone: string[] = [];
+      for (const m of await store.setMembers(k))
+        if (m !== id && (await store.get(dataKey(m))) === undefined) gone.push(m);
+      if (gone.length > 0) await store.setRemove(k, gone);
+    }
+  };
+
   const idOf = (req: IncomingMessage): string | undefined => {
     const header = req.headers.cookie;
     if (!header?.includes(settings.cookieName)) return undefined;
@@ -178,6 +192,7 @@ export function createSessions(o: Options): Sessions {
       await store.set(dataKey(id), JSON.stringify(stored), settings.maxAgeMs);
       await store.set(seenKey(id), String(now), settings.idleMs);
       await Promise.all(indexKeys(id, stored).map(([k, v]) => store.setAdd(k, [v], settings.maxAgeMs)));
+      await pruneIndex(id, stored);
       return {
         id,
         setCookie: cookie(signCookie(id, secrets[0]!), secure, Math.floor(settings.maxAgeMs / 1000)),
@@ -204,9 +219,15 @@ export function createSessions(o: Options): Sessions {
     },
     async end(id, reason) {
       cache.delete(id);
+      const raw = await store.get(dataKey(id));
       await store.delete(dataKey(id), seenKey(id));
       events.emit('sessionEnded', { sessionId: id, reason, local: true });
       await store.publish(ENDED_CHANNEL, JSON.stringify({ id, reason, from: instance })).catch(() => {});
+      // Bookkeeping last: whatever happens to it, the session has ended everywhere.
+      if (raw !== undefined)
+        await Promise.all(
+          indexKeys(id, JSON.parse(raw) as StoredSession).map(([k]) => store.setRemove(k, [id])),
+        ).catch((err: unknown) => log.warn({ err }, 'session index cleanup failed'));
     },
     async revoke(q, reason = 'revoked') {
       const keys: string[] = [];
