@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { flushCompileCache } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { hashKeyCommand } from './admin/hashKeyCommand.ts';
@@ -205,6 +206,8 @@ async function serve(args: string[]): Promise<number> {
     return 1;
   }
   gateway.log.info({ url: gateway.url(), config: values.config }, 'portico is listening');
+  // What the start compiled is on disk now, not only at a clean exit (a killed process writes nothing).
+  flushCompileCache();
   process.on('SIGHUP', () => gateway.reload());
   const stop = repeatTolerantStop((signal) => {
     gateway.log.info({ signal }, 'draining connections');

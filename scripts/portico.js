@@ -4,6 +4,7 @@
 // every signal is passed on and the shim ends the way the gateway ended.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,11 @@ if (major < 24) {
     setTimeout(() => process.exit(128 + (constants.signals[signal] ?? 0)), 100).unref();
   });
 } else {
+  // Node keeps the type-stripped and compiled form of every module in a cache on disk (the OS temp
+  // folder, or NODE_COMPILE_CACHE): a start that finds it loads neither the TypeScript stripper
+  // (~20 MB of RSS for the life of the process) nor recompiles, so it comes up faster and smaller.
+  // Nothing changes when the folder cannot be written; a changed file is simply recompiled.
+  module.enableCompileCache();
   const { main } = await import('../gateway/cli.ts');
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
