@@ -12,6 +12,16 @@ import { fileURLToPath } from 'node:url';
 /** What process managers, terminals and operators send (SIGTSTP/SIGCONT are left to job control). */
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM'];
 
+/**
+ * V8 flags the gateway runs with. `--max-semi-space-size=4` caps each semi-space of V8's young
+ * generation at 4 MB: under load Node 24 lets them grow to 16 MB and keeps them committed — in
+ * the bench's soak the committed heap was 174 MB with 40–80 MB in use, 52 MB with the cap, and RSS
+ * 319 → 250 MB; idle RSS ~5 MB less. The CPU per request measured the same within noise (2 MB
+ * saved a little more memory but cost ~7 % more CPU per request). A flag given on the command line
+ * or in NODE_OPTIONS wins (`node --max-semi-space-size=16 scripts/portico.js serve`).
+ */
+const NODE_FLAGS = ['--max-semi-space-size=4'];
+
 stopWhenLauncherExits();
 
 const major = Number(process.versions.node.split('.')[0]);
@@ -22,7 +32,7 @@ if (major < 24) {
     console.error(`portico needs Node.js 24 or newer (this is ${process.version}); run npm ci first.`);
     process.exit(1);
   }
-  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const child = spawn(pinned, [...NODE_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
   const forward = (signal) => {
@@ -40,6 +50,16 @@ if (major < 24) {
     process.kill(process.pid, signal);
     setTimeout(() => process.exit(128 + (constants.signals[signal] ?? 0)), 100).unref();
   });
+} else if (missingFlags().length > 0 && typeof process.execve === 'function') {
+  // Starts again as the same process (same pid, signals and stdio) with the flags: V8 reads them
+  // only when the process starts.
+  process.execve(process.execPath, [
+    process.execPath,
+    ...missingFlags(),
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    ...process.argv.slice(2),
+  ]);
 } else {
   // Node keeps the type-stripped and compiled form of every module in a cache on disk (the OS temp
   // folder, or NODE_COMPILE_CACHE): a start that finds it loads neither the TypeScript stripper
@@ -54,6 +74,16 @@ if (major < 24) {
       process.exit(1);
     },
   );
+}
+
+/** NODE_FLAGS this process was not started with (none when the user set the same flag). */
+function missingFlags() {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return NODE_FLAGS.filter((flag) => {
+    const name = flag.split('=')[0];
+    // V8 accepts its flags with - or _ between words.
+    return !given.some((g) => g.replaceAll('_', '-').split('=')[0] === name);
+  });
 }
 
 /**
