@@ -1,6 +1,7 @@
 // The pure-proxy piece of `npm run bench` on its own: spawn `portico serve` with one route and no
 // identity providers, session store or storage, time the first proxied 200, read RSS after 5 s.
-// Usage: node scripts/bench/pureProxyStart.ts   (BENCH_STARTS, default 5)
+// Usage: node scripts/bench/pureProxyStart.ts   (BENCH_STARTS, default 5; PORTICO_ROOT=/other/checkout
+// times another Portico with this harness)
 import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
 const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
 const load = loadavg()[0].toFixed(1);
 const r = await startup({
-  root,
+  root: process.env.PORTICO_ROOT ?? root,
   dir,
   upstream,
   starts: Number(process.env.BENCH_STARTS ?? 5),
