@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { flushCompileCache } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { hashKeyCommand } from './admin/hashKeyCommand.ts';
@@ -148,14 +149,6 @@ function repeatTolerantStop(stop: (signal: NodeJS.Signals) => void): (signal: No
   };
 }
 
-function hasStorage(file: string): boolean {
-  try {
-    return loadConfigFile(file).raw.storage !== undefined;
-  } catch {
-    return false; // createGateway reports the config's errors
-  }
-}
-
 async function serve(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -178,12 +171,15 @@ async function serve(args: string[]): Promise<number> {
   if (workers > 1 && cluster.isPrimary) return supervise(values.config!, workers);
   let gateway: ReturnType<typeof createGateway>;
   try {
+    // Read once: the features need to know whether storage is configured, the gateway the rest.
+    const config = loadConfigFile(values.config!);
     gateway = createGateway({
       configFile: values.config!,
+      config,
       features: defaultFeatures({
         configFile: values.config!,
         brandingDir: values.branding,
-        hasStorage: hasStorage(values.config!),
+        hasStorage: config.raw.storage !== undefined,
       }),
       port: values.port ? Number(values.port) : undefined,
       host: values.host,
@@ -205,6 +201,9 @@ async function serve(args: string[]): Promise<number> {
     return 1;
   }
   gateway.log.info({ url: gateway.url(), config: values.config }, 'portico is listening');
+  // What the start compiled goes to disk soon, not only at a clean exit (a killed process writes
+  // nothing); not at once, as the first start's write (~0.1 s, fsync) would hold up the first answers.
+  setTimeout(flushCompileCache, 1000).unref();
   process.on('SIGHUP', () => gateway.reload());
   const stop = repeatTolerantStop((signal) => {
     gateway.log.info({ signal }, 'draining connections');

@@ -1,10 +1,5 @@
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
@@ -41,6 +36,7 @@ import type { KeyValueStore } from './store/keyValueStore.ts';
 import { createMemoryStore } from './store/memoryStore.ts';
 import { createRedisClient, waitForRedis } from './store/redisClient.ts';
 import { createRedisStore } from './store/redisStore.ts';
+import { createServer as createHttpServer } from './nodeHttp.ts';
 
 /**
  * A feature beside the core (metrics, notifications, admin, storage, branding, the OpenID

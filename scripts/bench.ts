@@ -444,7 +444,7 @@ async function main() {
 
   const starts = await startup({ root, dir, upstream, starts: STARTS, settleMs: 5000 });
   log(
-    `pure proxy: start to first answer ${starts.startMs.map((m) => m.toFixed(0)).join(', ')} ms; idle RSS ${starts.idleRssKb.map((k) => (k / 1024).toFixed(0)).join(', ')} MB`,
+    `pure proxy: start to first answer ${starts.startMs.map((m) => m.toFixed(0)).join(', ')} ms (CPU ${starts.startCpuMs.join(', ')} ms); idle RSS ${starts.idleRssKb.map((k) => (k / 1024).toFixed(0)).join(', ')} MB`,
   );
 
   let soaked: SoakResult | undefined;
@@ -669,7 +669,7 @@ async function main() {
     `Idle WebSockets through a fresh pure-proxy Portico: ${idle.open} of ${idle.asked} open (${idle.failed} failed), **${idle.perWsKb.toFixed(1)} KB RSS each** (${idle.note}).`,
   );
   lines.push(
-    `Pure-proxy Portico (no identity providers, no session, no storage), ${STARTS} starts: start to first proxied 200 ${starts.startMs.map((m) => m.toFixed(0)).join(' / ')} ms (median **${startMs.toFixed(0)} ms**); idle RSS 5 s later ${starts.idleRssKb.map((k) => (k / 1024).toFixed(0)).join(' / ')} MB (median **${idleMb.toFixed(0)} MB**).`,
+    `Pure-proxy Portico (no identity providers, no session, no storage), ${STARTS} starts: start to first proxied 200 ${starts.startMs.map((m) => m.toFixed(0)).join(' / ')} ms (median **${startMs.toFixed(0)} ms**; CPU of the process until then ${starts.startCpuMs.join(' / ')} ms); idle RSS 5 s later ${starts.idleRssKb.map((k) => (k / 1024).toFixed(0)).join(' / ')} MB (median **${idleMb.toFixed(0)} MB**).`,
   );
   lines.push(
     `RSS after the load above: Portico (1 process) ${rssNow.porticoOneMb.toFixed(0)} MB, nginx worker ${rssNow.nginxWorkerMb.toFixed(0)} MB, fastify ${rssNow.fastifyMb.toFixed(0)} MB, express ${rssNow.expressMb.toFixed(0)} MB.`,

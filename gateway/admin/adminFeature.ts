@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer } from '../nodeHttp.ts';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
-import { Ajv } from 'ajv';
 import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../config/loadConfig.ts';
 import { describeSchemaError, simplifyErrors } from '../config/schemaErrors.ts';
 import { yamlData } from '../config/yamlData.ts';
 import type { Lang } from '../pages/negotiate.ts';
 import { type BrandAssetSource, type DiskAssetSource, isFileName } from './assetSource.ts';
-import { brandSchema } from './brandSchema.ts';
 import { sanitizeBrandHtml } from './sanitize.ts';
 import { type BrandColors, type Localised, renderTheme } from './theme.ts';
+import { validateBrand } from '../config/validators.generated.cjs';
 
 export type { BrandColors, Localised } from './theme.ts';
 
@@ -105,9 +104,8 @@ export function makeAsset(name: string, body: Buffer, type: string): BrandAsset 
   return { name, body, type, hash, etag: `"${hash}"`, href: `${BRANDING_PATH}${hash}/${name}` };
 }
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-ajv.addKeyword('x-hint');
-const validate = ajv.compile(brandSchema);
+// brandSchema compiled ahead of time by `npm run schemas` (gateway/config/validators.generated.cjs).
+const validate = validateBrand;
 
 export type ParsedBrand = {
   readonly file: string;

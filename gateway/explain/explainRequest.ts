@@ -1,4 +1,5 @@
-import { IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { IncomingMessage, ServerResponse } from '../nodeHttp.ts';
 import { Socket } from 'node:net';
 import pino from 'pino';
 import { addKeycloakIdpHint } from '../auth/addKeycloakIdpHint.ts';

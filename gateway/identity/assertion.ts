@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import type { Config, Route } from '../config/types.ts';
 import type { Identity } from '../context.ts';
 import { jose } from '../libraries.ts';
 import { qualifiedSubject } from './qualifyIdentity.ts';
 import type { KeyStore } from './signingKeys.ts';
+import { boundedCache } from '../store/boundedCache.ts';
 
 /**
  * The signed identity assertion (ES256): iss = publicUrl, aud = route id, sub, email, groups,
@@ -12,7 +12,7 @@ import type { KeyStore } from './signingKeys.ts';
  * before it expires: signing is the most expensive step of an authenticated request.
  */
 export function createAssertions(keys: KeyStore) {
-  const cache = new LRUCache<string, { token: string; exp: number }>({ max: 100_000 });
+  const cache = boundedCache<string, { token: string; exp: number }>(100_000);
   /** The cached assertion for this session and route while it is fresh (synchronous). */
   const cached = (config: Config, route: Route, sessionKey: string | undefined): string | undefined => {
     if (!sessionKey) return undefined;

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { JWK } from 'jose';
-import { LRUCache } from 'lru-cache';
 import { parseDuration } from '../config/duration.ts';
 import type { RawOidcProviderConfig } from '../config/types.ts';
 import type { Config } from '../config/types.ts';
@@ -17,6 +16,7 @@ import { sessionBindings } from './sessionBindings.ts';
 import { loadSigningKey } from './signingKey.ts';
 import { storeAdapter } from './storeAdapter.ts';
 import type { OidcProvider } from './types.ts';
+import { boundedCache } from '../store/boundedCache.ts';
 
 type PorticoSession = NonNullable<Awaited<ReturnType<FeatureContext['sessionOf']>>>;
 
@@ -41,7 +41,7 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
   });
   const bindings = sessionBindings(ctx.services.store);
   // Ended here moments ago: refused at once, before the store has caught up.
-  const ended = new LRUCache<string, true>({ max: 10_000, ttl: 10 * 60_000 });
+  const ended = boundedCache<string, true>(10_000, { ttl: 10 * 60_000 });
   const sessions = new WeakMap<IncomingMessage, Promise<PorticoSession | undefined>>();
   const sessionOf = (req: IncomingMessage) => {
     let s = sessions.get(req);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../nodeHttp.ts';
 import type { Identity } from '../context.ts';
 import { ERRORS, type GatewayError } from '../errors.ts';
 import { escapeHtml } from './escapeHtml.ts';

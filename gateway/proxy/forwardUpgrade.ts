@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { ServerGroup } from '../config/types.ts';
@@ -16,6 +16,7 @@ import {
   UpstreamTimeout,
   upstreamGatewayError,
 } from './upstreamError.ts';
+import { request as httpRequest } from '../nodeHttp.ts';
 
 function destroySelf(this: Duplex): void {
   this.destroy();

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { LRUCache } from 'lru-cache';
 import type { KeyValueStore } from './keyValueStore.ts';
+import { boundedCache } from './boundedCache.ts';
 
 type Entry = string | Set<string>;
 
@@ -10,7 +10,7 @@ type Entry = string | Set<string>;
  * unrelated data in separate stores so one kind of traffic cannot evict another's entries.
  */
 export function createMemoryStore(options: { maxEntries?: number } = {}): KeyValueStore {
-  const entries = new LRUCache<string, Entry>({ max: options.maxEntries ?? 100_000, ttlAutopurge: false });
+  const entries = boundedCache<string, Entry>(options.maxEntries ?? 100_000, { ttlAutopurge: false });
   const bus = new EventEmitter();
   bus.setMaxListeners(0);
 

@@ -4,8 +4,12 @@ import { CONFIG_DOCS } from '../../gateway/config/configDocs.ts';
 import { configSchema } from '../../gateway/config/schema.ts';
 import { publishSchema } from './publishSchema.ts';
 import type { SchemaNode } from './schemaKeys.ts';
+import { validatorCode } from './validatorCode.ts';
 
-/** The published JSON Schemas, by their path in the repository (what `npm run schemas` writes). */
+/**
+ * The published JSON Schemas and the validators the gateway runs, by their path in the repository
+ * (what `npm run schemas` writes).
+ */
 export function schemaFiles(): Record<string, string> {
   const routes = publishSchema(configSchema as unknown as SchemaNode, {
     title: 'Portico routes.yaml',
@@ -24,5 +28,6 @@ export function schemaFiles(): Record<string, string> {
   return {
     'schemas/routes.schema.json': `${JSON.stringify(routes, null, 2)}\n`,
     'schemas/brand.schema.json': `${JSON.stringify(brand, null, 2)}\n`,
+    'gateway/config/validators.generated.cjs': validatorCode(),
   };
 }

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { createRemoteJWKSet, JWTPayload } from 'jose';
-import { LRUCache } from 'lru-cache';
 import type * as Client from 'openid-client';
 import { jose, openidClient } from '../../libraries.ts';
 import type { ProviderDefinition } from '../../config/types.ts';
@@ -11,6 +10,7 @@ import type { Lang } from '../../pages/negotiate.ts';
 import type { Tokens } from '../session/sessionData.ts';
 import { claimsToIdentity } from './claimsToIdentity.ts';
 import type { CompleteInput, LoginProvider, LoginResult } from './types.ts';
+import { boundedCache } from '../../store/boundedCache.ts';
 
 /**
  * What the OpenID Connect provider takes: an `oidc` definition from routes.yaml, or the one Google
@@ -74,7 +74,7 @@ export function createOidcProvider(
   });
 
   // Tokens already checked, until they (or a minute) expire: checking costs a signature or a call.
-  const verified = new LRUCache<string, Identity>({ max: 10_000 });
+  const verified = boundedCache<string, Identity>(10_000);
 
   /**
    * An access token meant for Portico, with the claims to sign in with, or undefined. A JWT is

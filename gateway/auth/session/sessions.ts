@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { stringifySetCookie } from 'cookie';
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { SessionSettings } from '../../config/types.ts';
 import type { Identity } from '../../context.ts';
@@ -9,6 +8,7 @@ import type { EventBus } from '../../events.ts';
 import type { KeyValueStore } from '../../store/keyValueStore.ts';
 import { readCookies, signCookie, unsignCookie } from './sessionCookie.ts';
 import type { StoredSession, Tokens } from './sessionData.ts';
+import { boundedCache } from '../../store/boundedCache.ts';
 
 const ENDED_CHANNEL = 'session-ended';
 const TOUCH_EVERY_MS = 60_000;
@@ -72,8 +72,8 @@ export function createSessions(o: Options): Sessions {
   const secrets = settings.secrets ?? [randomBytes(32).toString('hex')];
   const instance = randomUUID();
   // Verified cookie values → id: a busy session pays the HMAC once, not on every request.
-  const verified = new LRUCache<string, string>({ max: 20_000, ttl: 60_000 });
-  const cache = new LRUCache<string, StoredSession>({ max: 50_000, ttl: Math.max(1, settings.cacheMs) });
+  const verified = boundedCache<string, string>(20_000, { ttl: 60_000 });
+  const cache = boundedCache<string, StoredSession>(50_000, { ttl: Math.max(1, settings.cacheMs) });
   const dataKey = (id: string) => `sess:${id}`;
   const seenKey = (id: string) => `seen:${id}`;
   const locks = new Set<string>();

@@ -1,8 +1,8 @@
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Route } from '../../config/types.ts';
 import { classifyUpstreamError, UpstreamTimeout, type UpstreamErrorKind } from '../../proxy/upstreamError.ts';
+import { request as httpRequest } from '../../nodeHttp.ts';
 
 export type ProbeResult = (
   | { ok: true; status: number; latencyMs: number }

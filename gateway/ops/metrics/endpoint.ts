@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../../nodeHttp.ts';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
 import type { Logger } from 'pino';

@@ -1,0 +1,103 @@
+// A pure reverse proxy (one route, no sign-in, no session store, no storage) must not pay for what
+// it does not use: started as users start it, it loads none of the libraries of sign-in, tokens,
+// storage, the OpenID Provider, Sentry or Redis, no schema compiler and no fetch implementation.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { eventually } from '../helpers/eventually.ts';
+import { send } from '../helpers/http.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** What only a config that asks for it may load. */
+const UNUSED_PACKAGES = [
+  '@aws-sdk/client-s3',
+  '@sentry/node',
+  '@node-saml/node-saml',
+  '@xmldom/xmldom',
+  'ldapts',
+  'oidc-provider',
+  'openid-client',
+  'jose',
+  'ioredis',
+];
+
+function packageOf(url: string): string | undefined {
+  return /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
+}
+
+describe('portico serve with a pure-proxy config', () => {
+  it('answers through its route having loaded none of the libraries the config does not use', async (t) => {
+    const upstream = await startUpstream();
+    t.after(() => upstream.close());
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'portico-footprint-'));
+    const file = join(dir, 'routes.yaml');
+    const loaded = join(dir, 'loaded.json');
+    writeFileSync(
+      file,
+      `listen: { host: 127.0.0.1, port: ${port} }\nroutes:\n  - { id: app, path: /app/, upstream: "${upstream.url}/" }\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        join(ROOT, 'test/helpers/recordModules.ts'),
+        'scripts/portico.js',
+        'serve',
+        '--config',
+        file,
+      ],
+      { cwd: ROOT, env: { ...process.env, PORTICO_LOADED_MODULES: loaded }, stdio: 'ignore' },
+    );
+    const exited = once(child, 'exit');
+    t.after(() => child.exitCode === null && child.kill('SIGKILL'));
+
+    const status = await eventually(
+      () =>
+        send(`http://127.0.0.1:${port}`, '/app/x').then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (s) => s === 200,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    assert.equal(status, 200);
+    child.kill('SIGTERM');
+    await exited;
+
+    const { files, internal } = JSON.parse(readFileSync(loaded, 'utf8')) as {
+      files: string[];
+      internal: string[];
+    };
+    assert.ok(
+      files.some((f) => f.endsWith('/gateway/server.ts')),
+      'the record covers the gateway',
+    );
+    const packages = new Set(files.map(packageOf));
+    assert.deepEqual(
+      UNUSED_PACKAGES.filter((p) => packages.has(p)),
+      [],
+    );
+    assert.deepEqual(
+      files.filter((f) => /\/ajv\/dist\/(core|compile)\b/.test(f)),
+      [],
+      'the config schema is validated by the code `npm run schemas` generates, not compiled at start',
+    );
+    assert.deepEqual(
+      files.filter((f) => /\/undici\/lib\/web\//.test(f)),
+      [],
+      'only the undici dispatchers the proxy forwards with are loaded',
+    );
+    assert.ok(
+      !internal.some((m) => m.includes('internal/deps/undici')),
+      "Node's bundled fetch (undici) is not loaded",
+    );
+  });
+});
