@@ -5,15 +5,7 @@ import { operations } from '../../gateway/ops/operations.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { startDingTalkReceiver, startWebhookReceiver } from '../helpers/receivers.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-
-async function until(check: () => boolean, ms = 5000, what = 'condition') {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return;
-    await sleep(10);
-  }
-  assert.fail(`${what} not reached in ${ms} ms`);
-}
+import { until } from '../helpers/eventually.ts';
 
 const routes = (upstream: string) => `routes:\n  - { id: app, path: /, upstream: "${upstream}" }\n`;
 

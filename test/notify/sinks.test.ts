@@ -14,15 +14,7 @@ import {
   startWebhookReceiver,
   startWecomReceiver,
 } from '../helpers/receivers.ts';
-
-async function until(check: () => boolean, ms = 5000, what = 'condition') {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return;
-    await sleep(10);
-  }
-  assert.fail(`${what} not reached in ${ms} ms`);
-}
+import { until } from '../helpers/eventually.ts';
 
 function notifierFor(t: TestContext, sinks: NotificationSinkConfig[]) {
   const counts = new Map<string, number>();

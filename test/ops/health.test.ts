@@ -13,15 +13,7 @@ import {
   startFeishuReceiver,
   startUptimeKumaReceiver,
 } from '../helpers/receivers.ts';
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition') {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`${what} not reached in ${ms} ms`);
-}
+import { until } from '../helpers/eventually.ts';
 
 /** An upstream that can be stopped and started again on the same port. */
 async function restartableUpstream(handler: (path: string) => number = () => 200) {

@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { createMetrics } from '../../gateway/ops/metrics/metrics.ts';
 import { operations } from '../../gateway/ops/operations.ts';
@@ -12,15 +11,7 @@ import { freePort } from '../helpers/nginx.ts';
 import { json, send } from '../helpers/http.ts';
 import { type Sample, sampleValue, scrape } from '../helpers/receivers.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition') {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`${what} not reached in ${ms} ms`);
-}
+import { until } from '../helpers/eventually.ts';
 
 const value = (s: Sample[], name: string, labels: Record<string, string>) =>
   sampleValue(s, name, labels) ?? 0;

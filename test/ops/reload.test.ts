@@ -5,18 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startUpstream } from '../helpers/upstream.ts';
+import { until } from '../helpers/eventually.ts';
 
 const routesTo = (a: string, b: string) =>
   `routes:\n  - { id: ai, path: /dce5/, upstream: "${a}" }\n  - { id: customer, path: /, upstream: "${b}" }\n`;
-
-async function until(check: () => Promise<boolean>, ms = 5000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  assert.fail('condition not reached in time');
-}
 
 describe('hot reload', () => {
   it('picks up a changed routes.yaml without a restart', async (t) => {

@@ -9,15 +9,7 @@ import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSentryReceiver } from '../helpers/receivers.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-
-async function until(check: () => boolean, ms = 5000, what = 'condition') {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return;
-    await sleep(20);
-  }
-  assert.fail(`${what} not reached in ${ms} ms`);
-}
+import { until } from '../helpers/eventually.ts';
 
 /** Fails the way a broken stage does, and reports it as the gateway's error answer does. */
 const failing: FeatureFactory = (fc) => {

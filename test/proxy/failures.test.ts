@@ -5,14 +5,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-
-async function deadPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { deadPort } from '../helpers/ports.ts';
 
 describe('upstream failures', () => {
   it('answers 502 on the dead route only, and the other route keeps working', async (t) => {

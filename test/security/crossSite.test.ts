@@ -2,21 +2,14 @@
 // (cross-site WebSocket hijacking), sign the user out (logout CSRF); and the session cookie's flags
 // that keep it out of scripts and cross-site requests.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway } from '../helpers/gateway.ts';
 import { driveLogin, startTestIdp } from '../helpers/idp.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
 import { freePort, GatewayClient, login, SESSION_SECRET, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
+import { suiteContext } from '../helpers/suite.ts';
 
 /** Origins a page on another site (or a sandboxed one) can make a browser send. */
 function foreignOrigins(own: URL): Record<string, string> {

@@ -3,13 +3,14 @@
 // connection cleanly, no upstream ever receives a client-supplied identity header, and nothing
 // reaches the protected upstream without a session. Bounded: 300 runs or 15 s.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { send } from '../helpers/http.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
 import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { suiteContext } from '../helpers/suite.ts';
 
 const MARKER = 'spoofed-identity';
 const IDENTITY = [
@@ -19,14 +20,6 @@ const IDENTITY = [
   'X-Forwarded-Preferred-Username',
   'X-Portico-Assertion',
 ];
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
 
 // --- request targets --------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 // whatever spelling a backend could read as the same header, must never reach an upstream.
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   exchange,
@@ -13,6 +13,7 @@ import {
 } from '../helpers/rawSocket.ts';
 import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { suiteContext } from '../helpers/suite.ts';
 
 const IDENTITY = [
   'X-Forwarded-User',
@@ -65,14 +66,6 @@ function spoofedIn(rawHeaders: string[]): string[] {
 }
 
 type Trailers = { route: string; trailers: IncomingHttpHeaders; raw: string[] };
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
 
 describe('client-supplied identity headers never reach an upstream', () => {
   const t = suiteContext();

@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
@@ -24,26 +23,12 @@ import {
   startSso,
 } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { suiteContext } from '../helpers/suite.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 const CLIENT_SECRET = 'portico-secret'; // what startSso registers
 const API_KEY = 'ptk_deploy_leakcheckLEAKCHECKleakcheck0123456789abcdefg';
 const JUNK_BEARER = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.leakcheck-signature-value';
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
-
-async function deadPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Everything that must never be shown to a client: each found pattern is a problem. */
 function leaks(text: string, secrets: string[], internal: string[]): string[] {

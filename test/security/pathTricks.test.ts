@@ -5,11 +5,12 @@
 // - the public upstream never receives a path that a backend would read as /dce5/… (after
 //   percent-decoding and resolving dot segments, the way common servers do it: see backendView).
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
 import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { suiteContext } from '../helpers/suite.ts';
 
 /**
  * The path a backend server would act on, from the request target it received: decoded once
@@ -124,14 +125,6 @@ const PATHS = [
 
 // Every case the suite found vulnerable has been fixed; a new finding is listed here as a todo.
 const VULNERABLE: Record<string, string> = {};
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
 
 describe('backendView, the model of what a backend acts on', () => {
   it('decodes, drops ;parameters, merges slashes and resolves dot segments', () => {

@@ -2,19 +2,12 @@
 // refused with 400, and no single client request ever becomes two upstream requests (the hidden
 // second one would skip the auth check). What each upstream received is compared with what was sent.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { send } from '../helpers/http.ts';
 import { exchange } from '../helpers/rawSocket.ts';
 import { type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
+import { suiteContext } from '../helpers/suite.ts';
 
 // The request an attacker hides: for the protected route, and for the public one (a marker path).
 const HIDDEN_PROTECTED = 'GET /dce5/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
