@@ -108,6 +108,7 @@ describe('upstream failures', () => {
     assert.equal(r.status, 200);
     assert.equal(r.text, 'answered /second');
     assert.deepEqual(up.dropped, ['GET /second'], 'the first attempt did reach a closing connection');
+    assert.equal(up.connections(), 2, 'the retry went out on a new connection');
   });
 
   it('does not retry a request with a body: the upstream may have acted on it', async (t) => {
@@ -132,7 +133,9 @@ describe('upstream failures', () => {
 async function closesReusedConnections(t: TestContext) {
   const dropped: string[] = [];
   const sockets = new Set<import('node:net').Socket>();
+  let connections = 0;
   const server = createNetServer((socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     let answered = 0;
@@ -164,5 +167,9 @@ async function closesReusedConnections(t: TestContext) {
     for (const s of sockets) s.destroy();
     return new Promise<void>((r) => server.close(() => r()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, dropped };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    dropped,
+    connections: () => connections,
+  };
 }
