@@ -4,10 +4,7 @@ import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-
-function wsUrl(base: string, path: string) {
-  return base.replace(/^http/, 'ws') + path;
-}
+import { wsUrl } from '../helpers/websocket.ts';
 
 async function refusal(ws: WebSocket): Promise<number> {
   const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];

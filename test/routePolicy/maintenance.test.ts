@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { adminFeature } from '../../gateway/admin/adminFeature.ts';
 import { newApiKey } from '../../gateway/auth/apiKeys.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -9,24 +8,10 @@ import { json, send } from '../helpers/http.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
 import { freePort, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
+import { upgradeStatus } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
 const PAGE = { accept: 'text/html' };
-
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('open', () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
-    ws.once('error', reject);
-  });
-}
 
 describe('maintenance written in routes.yaml', () => {
   it('answers a branded 503 with Retry-After and the message in the reader’s language', async (t) => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { send } from '../helpers/http.ts';
 import { startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
+import { upgradeStatus, wsUrl } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
 
@@ -89,19 +89,7 @@ describe('public paths inside a protected route', () => {
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, websocket: true, public: [{ path: /dce5/pub/ }] }\n`,
     );
-    const open = (path: string) =>
-      new Promise<number>((resolve, reject) => {
-        const ws = new WebSocket(`${s.gw.url.replace('http', 'ws')}${path}`);
-        ws.once('open', () => {
-          ws.close();
-          resolve(101);
-        });
-        ws.once('unexpected-response', (_req, res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
-        ws.once('error', reject);
-      });
+    const open = (path: string) => upgradeStatus(wsUrl(s.gw.url, path));
     assert.equal(await open('/dce5/pub/events'), 101);
     assert.equal(await open('/dce5/private/events'), 401);
   });
