@@ -10,14 +10,7 @@ import { clientCredentialsToken, driveLogout } from '../helpers/idp.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
 import { freePort, login, logout, SESSION_SECRET, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-
-const IDENTITY = [
-  'X-Forwarded-User',
-  'X-Forwarded-Email',
-  'X-Forwarded-Groups',
-  'X-Forwarded-Preferred-Username',
-  'X-Portico-Assertion',
-];
+import { IDENTITY_HEADERS } from '../helpers/sso.ts';
 
 /** Every spelling a backend could read as the same header: cases and `_` for `-`. */
 function spellings(name: string): string[] {
@@ -47,7 +40,7 @@ async function upstreams(t: import('node:test').TestContext) {
 }
 
 describe('identity headers cannot be spoofed', () => {
-  for (const name of IDENTITY) {
+  for (const name of IDENTITY_HEADERS) {
     it(`drops every spelling of ${name} from anonymous and signed-in requests`, async (t) => {
       const { ai, customer } = await upstreams(t);
       const s = await startSso(t, routes(ai.url, customer.url));

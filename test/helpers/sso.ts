@@ -157,3 +157,12 @@ export async function logout(client: GatewayClient, origin?: string, rd = '/') {
 }
 
 export { freePort };
+
+/** The headers that carry who the user is to an upstream: a client must never be able to set them. */
+export const IDENTITY_HEADERS = [
+  'X-Forwarded-User',
+  'X-Forwarded-Email',
+  'X-Forwarded-Groups',
+  'X-Forwarded-Preferred-Username',
+  'X-Portico-Assertion',
+];

@@ -2,31 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { type DemoUser, type Idp, startTestIdp } from '../helpers/idp.ts';
+import { type Idp, startTestIdp, WORKSPACE_USERS } from '../helpers/idp.ts';
 import { userTokens } from '../helpers/oidcTokens.ts';
 import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-
-const USERS: DemoUser[] = [
-  {
-    id: '110248495921238986420',
-    username: 'alice',
-    password: 'alice',
-    email: 'alice@example.com',
-    name: 'Alice Zhang',
-    groups: ['acme/platform'],
-  },
-  {
-    // Another Workspace for Google (hd), no allowed group for GitLab.
-    id: '110248495921238986421',
-    username: 'eve',
-    password: 'eve',
-    email: 'eve@example.com',
-    name: 'Eve Outsider',
-    groups: ['other-group'],
-    hd: 'other.example',
-  },
-];
 
 /** A gateway whose route checks bearer tokens itself, with one provider of the given kind. */
 async function setup(t: TestContext, shape: 'google' | 'gitlab' | 'generic', provider: (idp: Idp) => string) {
@@ -35,7 +14,7 @@ async function setup(t: TestContext, shape: 'google' | 'gitlab' | 'generic', pro
   const redirect = `${publicUrl}/_portico/callback/p`;
   const idp = await startTestIdp(t, {
     claimsShape: shape,
-    users: USERS,
+    users: WORKSPACE_USERS,
     logErrors: false,
     clients: [
       { clientId: 'portico', clientSecret: 'portico-secret', redirectUris: [redirect] },

@@ -10,6 +10,7 @@ import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.
 import { freePort, GatewayClient, login, SESSION_SECRET, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
+import { startProtectedAndPublic } from '../helpers/twoRoutes.ts';
 
 /** Origins a page on another site (or a sandboxed one) can make a browser send. */
 function foreignOrigins(own: URL): Record<string, string> {
@@ -34,15 +35,18 @@ describe('cross-site WebSocket hijacking', () => {
   const own = () => new URL(sso.publicUrl);
 
   before(async () => {
-    ai = await startUpstream({ websocket: true });
-    pub = await startUpstream({ websocket: true });
-    t.after(() => Promise.all([ai.close(), pub.close()]));
-    sso = await startSso(
+    ({
+      sso,
+      prot: ai,
+      pub,
+    } = await startProtectedAndPublic(
       t,
-      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, websocket: true, inject: { headers: true } }
-  - { id: public, path: /, upstream: "${pub.url}", auth: none, websocket: true }
-`,
-    );
+      {
+        ai: 'auth: required, websocket: true, inject: { headers: true }',
+        public: 'auth: none, websocket: true',
+      },
+      { websocket: true },
+    ));
     cookie = (await login(sso, 'alice')).client.cookieHeader();
   });
 
@@ -110,15 +114,7 @@ describe('logout CSRF', () => {
   let sso: SsoSetup;
 
   before(async () => {
-    const ai = await startUpstream();
-    const pub = await startUpstream();
-    t.after(() => Promise.all([ai.close(), pub.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }
-  - { id: public, path: /, upstream: "${pub.url}", auth: optional }
-`,
-    );
+    ({ sso } = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' }));
   });
 
   async function signedIn() {

@@ -8,18 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { send } from '../helpers/http.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { login, type SsoSetup } from '../helpers/sso.ts';
+import type { Upstream } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
+import { IDENTITY_HEADERS } from '../helpers/sso.ts';
+import { startProtectedAndPublic } from '../helpers/twoRoutes.ts';
 
 const MARKER = 'spoofed-identity';
-const IDENTITY = [
-  'X-Forwarded-User',
-  'X-Forwarded-Email',
-  'X-Forwarded-Groups',
-  'X-Forwarded-Preferred-Username',
-  'X-Portico-Assertion',
-];
 
 // --- request targets --------------------------------------------------------------------------
 
@@ -99,7 +94,11 @@ const target = fc
 
 /** An identity header name in some spelling: any case, `_` or `-` between words. */
 const identityName = fc
-  .tuple(fc.constantFrom(...IDENTITY), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), fc.boolean())
+  .tuple(
+    fc.constantFrom(...IDENTITY_HEADERS),
+    fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+    fc.boolean(),
+  )
   .map(([name, cases, underscores]) => {
     const spelled = [...name].map((c, i) => (cases[i] ? c.toUpperCase() : c.toLowerCase())).join('');
     return underscores ? spelled.replace(/-/g, () => (cases[0] ? '_' : '-')).replace(/-/, '_') : spelled;
@@ -176,15 +175,14 @@ describe('fuzzing request targets and headers', () => {
   let pub: Upstream;
 
   before(async () => {
-    prot = await startUpstream({ websocket: true });
-    pub = await startUpstream({ websocket: true });
-    t.after(() => Promise.all([prot.close(), pub.close()]));
-    sso = await startSso(
+    ({ sso, prot, pub } = await startProtectedAndPublic(
       t,
-      `  - { id: ai, path: /dce5/, upstream: "${prot.url}", auth: required, websocket: true, inject: { headers: true, jwt: true } }
-  - { id: public, path: /, upstream: "${pub.url}", auth: optional, websocket: true, inject: { headers: true } }
-`,
-    );
+      {
+        ai: 'auth: required, websocket: true, inject: { headers: true, jwt: true }',
+        public: 'auth: optional, websocket: true, inject: { headers: true }',
+      },
+      { websocket: true },
+    ));
     cookie = (await login(sso, 'alice')).client.cookieHeader();
   });
 

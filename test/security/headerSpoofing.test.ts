@@ -14,14 +14,7 @@ import {
 import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
-
-const IDENTITY = [
-  'X-Forwarded-User',
-  'X-Forwarded-Email',
-  'X-Forwarded-Groups',
-  'X-Forwarded-Preferred-Username',
-  'X-Portico-Assertion',
-];
+import { IDENTITY_HEADERS } from '../helpers/sso.ts';
 
 /** Every spelling a backend could read as `name`: cases, `_` for `-` (all or some), and mixes. */
 function spellings(name: string): string[] {
@@ -49,7 +42,7 @@ const VALUES = ['mallory', '  mallory', 'mallory  ', '\tmallory\t', ' mallory, a
 function spoofHeaders(): [string, string][] {
   const out: [string, string][] = [];
   let i = 0;
-  for (const name of IDENTITY) {
+  for (const name of IDENTITY_HEADERS) {
     for (const spelling of spellings(name)) out.push([spelling, VALUES[i++ % VALUES.length]!]);
     out.push([name, 'mallory-duplicate-1'], [name, 'mallory-duplicate-2']);
   }
@@ -135,7 +128,8 @@ describe('client-supplied identity headers never reach an upstream', () => {
             assert.equal(req.headers['x-forwarded-groups'], 'ai-users,staff');
             assert.match(String(req.headers['x-portico-assertion']), /^[\w-]+\.[\w-]+\.[\w-]+$/);
           } else {
-            for (const name of IDENTITY) assert.equal(req.headers[name.toLowerCase()], undefined, name);
+            for (const name of IDENTITY_HEADERS)
+              assert.equal(req.headers[name.toLowerCase()], undefined, name);
           }
         }
       });
@@ -168,7 +162,9 @@ describe('client-supplied identity headers never reach an upstream', () => {
           assert.equal(req.method, 'UPGRADE');
           assert.deepEqual(spoofedIn(req.rawHeaders), [], 'a client identity header reached the upstream');
           if (injects) assert.equal(req.headers['x-forwarded-user'], 'alice');
-          else for (const name of IDENTITY) assert.equal(req.headers[name.toLowerCase()], undefined, name);
+          else
+            for (const name of IDENTITY_HEADERS)
+              assert.equal(req.headers[name.toLowerCase()], undefined, name);
         }
       });
     }
@@ -209,7 +205,7 @@ describe('client-supplied identity headers never reach an upstream', () => {
         ['Host', host()],
         ['Accept', 'application/json'],
         ['Cookie', cookie],
-        ['Connection', `close, ${IDENTITY.join(', ')}, x-forwarded_user`],
+        ['Connection', `close, ${IDENTITY_HEADERS.join(', ')}, x-forwarded_user`],
         ['X-Forwarded-User', 'mallory'],
       ]),
     );

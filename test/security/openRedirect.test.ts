@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { CookieJar, driveLogin } from '../helpers/idp.ts';
 import { exchange, requestBytes, type WireHeaders, type WireResponse } from '../helpers/rawSocket.ts';
-import { type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import type { SsoSetup } from '../helpers/sso.ts';
 import { suiteContext } from '../helpers/suite.ts';
+import { startProtectedAndPublic } from '../helpers/twoRoutes.ts';
 
 /**
  * Return paths an attacker would put in a link. `{origin}` is the gateway's own origin (look-alike
@@ -145,15 +145,7 @@ describe('return paths (rd=) never send the browser off the site', () => {
   const idpJar = new CookieJar();
 
   before(async () => {
-    const ai = await startUpstream();
-    const customer = await startUpstream();
-    t.after(() => Promise.all([ai.close(), customer.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }
-  - { id: customer, path: /, upstream: "${customer.url}", auth: optional }
-`,
-    );
+    ({ sso } = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' }));
     site = new URL(sso.publicUrl);
     idpOrigin = new URL(sso.idp.issuer).origin;
   });

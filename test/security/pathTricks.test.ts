@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { login, type SsoSetup } from '../helpers/sso.ts';
+import type { Upstream } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
+import { startProtectedAndPublic } from '../helpers/twoRoutes.ts';
 
 /**
  * The path a backend server would act on, from the request target it received: decoded once
@@ -145,15 +146,11 @@ describe('path tricks against the route and auth rules', () => {
   let pub: Upstream;
 
   before(async () => {
-    prot = await startUpstream({ websocket: true });
-    pub = await startUpstream({ websocket: true });
-    t.after(() => Promise.all([prot.close(), pub.close()]));
-    sso = await startSso(
+    ({ sso, prot, pub } = await startProtectedAndPublic(
       t,
-      `  - { id: ai, path: ${PROTECTED}, upstream: "${prot.url}", auth: required, websocket: true }
-  - { id: public, path: /, upstream: "${pub.url}", auth: none, websocket: true }
-`,
-    );
+      { ai: 'auth: required, websocket: true', public: 'auth: none, websocket: true' },
+      { path: PROTECTED, websocket: true },
+    ));
     cookie = (await login(sso, 'alice')).client.cookieHeader();
   });
 

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { send } from '../helpers/http.ts';
 import { exchange } from '../helpers/rawSocket.ts';
-import { type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import type { SsoSetup } from '../helpers/sso.ts';
+import type { Upstream } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
+import { startProtectedAndPublic } from '../helpers/twoRoutes.ts';
 
 // The request an attacker hides: for the protected route, and for the public one (a marker path).
 const HIDDEN_PROTECTED = 'GET /dce5/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
@@ -69,15 +70,10 @@ describe('request smuggling', () => {
   let host: string;
 
   before(async () => {
-    prot = await startUpstream();
-    pub = await startUpstream();
-    t.after(() => Promise.all([prot.close(), pub.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: /dce5/, upstream: "${prot.url}", auth: required, websocket: true }
-  - { id: public, path: /, upstream: "${pub.url}", auth: none, websocket: true }
-`,
-    );
+    ({ sso, prot, pub } = await startProtectedAndPublic(t, {
+      ai: 'auth: required, websocket: true',
+      public: 'auth: none, websocket: true',
+    }));
     host = new URL(sso.gw.url).host;
   });
 
