@@ -145,7 +145,7 @@ describe('return paths (rd=) never send the browser off the site', () => {
   const idpJar = new CookieJar();
 
   before(async () => {
-    ({ sso } = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' }));
+    sso = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' });
     site = new URL(sso.publicUrl);
     idpOrigin = new URL(sso.idp.issuer).origin;
   });

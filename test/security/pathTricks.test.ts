@@ -5,13 +5,9 @@
 // - the public upstream never receives a path that a backend would read as /dce5/… (after
 //   percent-decoding and resolving dot segments, the way common servers do it: see backendView).
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
 import { RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { login, type SsoSetup } from '../helpers/sso.ts';
-import type { Upstream } from '../helpers/upstream.ts';
-import { suiteContext } from '../helpers/suite.ts';
-import { startProtectedAndPublic } from '../helpers/twoRoutes.ts';
+import { twoRoutesSuite, upgradeRecorded } from '../helpers/twoRoutes.ts';
 
 /**
  * The path a backend server would act on, from the request target it received: decoded once
@@ -139,47 +135,35 @@ describe('backendView, the model of what a backend acts on', () => {
 });
 
 describe('path tricks against the route and auth rules', () => {
-  const t = suiteContext();
-  let sso: SsoSetup;
-  let cookie: string;
-  let prot: Upstream;
-  let pub: Upstream;
-
-  before(async () => {
-    ({ sso, prot, pub } = await startProtectedAndPublic(
-      t,
-      { ai: 'auth: required, websocket: true', public: 'auth: none, websocket: true' },
-      { path: PROTECTED, websocket: true },
-    ));
-    cookie = (await login(sso, 'alice')).client.cookieHeader();
-  });
+  const s = twoRoutesSuite(
+    { ai: 'auth: required, websocket: true', public: 'auth: none, websocket: true' },
+    { path: PROTECTED, websocket: true },
+  );
 
   /** Sends `target` as an HTTP request or an upgrade and reports what each upstream received. */
   async function probe(target: string, signedIn: boolean, upgrade: boolean) {
-    const before = { prot: prot.requests.length, pub: pub.requests.length };
-    const conn = await RawConnection.open(sso.gw.url);
+    const before = { prot: s.prot.requests.length, pub: s.pub.requests.length };
+    const conn = await RawConnection.open(s.gw.url);
     let status: number | undefined;
     try {
       await conn.write(
         requestBytes('GET', target, [
-          ['Host', new URL(sso.gw.url).host],
+          ['Host', new URL(s.gw.url).host],
           ['Accept', 'application/json'],
-          ...(upgrade ? [['Origin', sso.publicUrl] as const, ...WEBSOCKET_UPGRADE] : []),
-          ...(signedIn ? [['Cookie', cookie] as const] : []),
+          ...(upgrade ? [['Origin', s.publicUrl] as const, ...WEBSOCKET_UPGRADE] : []),
+          ...(signedIn ? [['Cookie', s.cookie] as const] : []),
           ...(upgrade ? [] : [['Connection', 'close'] as const]),
         ]),
       );
       status = (await conn.waitForResponses(1, 3000, 0))[0]?.status;
-      // The upstream records an upgrade on its WebSocket server's 'connection', a moment after the 101.
-      const total = () => prot.requests.length + pub.requests.length;
-      for (let i = 0; status === 101 && i < 100 && total() === before.prot + before.pub; i++) await sleep(5);
+      if (status === 101) await upgradeRecorded(s, before);
     } finally {
       conn.destroy();
     }
     return {
       status,
-      prot: prot.requests.slice(before.prot).map((r) => r.url),
-      pub: pub.requests.slice(before.pub).map((r) => r.url),
+      prot: s.prot.requests.slice(before.prot).map((r) => r.url),
+      pub: s.pub.requests.slice(before.pub).map((r) => r.url),
     };
   }
 

@@ -5,10 +5,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { send } from '../helpers/http.ts';
 import { exchange } from '../helpers/rawSocket.ts';
-import type { SsoSetup } from '../helpers/sso.ts';
-import type { Upstream } from '../helpers/upstream.ts';
-import { suiteContext } from '../helpers/suite.ts';
-import { startProtectedAndPublic } from '../helpers/twoRoutes.ts';
+import { twoRoutesSuite } from '../helpers/twoRoutes.ts';
 
 // The request an attacker hides: for the protected route, and for the public one (a marker path).
 const HIDDEN_PROTECTED = 'GET /dce5/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
@@ -63,26 +60,21 @@ const REFUSED: Record<string, (host: string) => string> = {
 };
 
 describe('request smuggling', () => {
-  const t = suiteContext();
-  let sso: SsoSetup;
-  let prot: Upstream;
-  let pub: Upstream;
+  const s = twoRoutesSuite(
+    { ai: 'auth: required, websocket: true', public: 'auth: none, websocket: true' },
+    { signIn: false },
+  );
   let host: string;
-
-  before(async () => {
-    ({ sso, prot, pub } = await startProtectedAndPublic(t, {
-      ai: 'auth: required, websocket: true',
-      public: 'auth: none, websocket: true',
-    }));
-    host = new URL(sso.gw.url).host;
+  before(() => {
+    host = new URL(s.gw.url).host;
   });
 
   /** What the upstreams received while `fn` ran; a smuggled request shows up as one for /smuggled. */
   async function watch<T>(fn: () => Promise<T>) {
-    const before = { prot: prot.requests.length, pub: pub.requests.length };
+    const before = { prot: s.prot.requests.length, pub: s.pub.requests.length };
     const result = await fn();
-    const protGot = prot.requests.slice(before.prot);
-    const pubGot = pub.requests.slice(before.pub);
+    const protGot = s.prot.requests.slice(before.prot);
+    const pubGot = s.pub.requests.slice(before.pub);
     return {
       result,
       protGot,
@@ -93,7 +85,7 @@ describe('request smuggling', () => {
 
   for (const [name, build] of Object.entries(REFUSED)) {
     it(`refuses ${name} with 400 and nothing reaches an upstream`, async () => {
-      const w = await watch(() => exchange(sso.gw.url, build(host), { expect: 2, timeoutMs: 2000 }));
+      const w = await watch(() => exchange(s.gw.url, build(host), { expect: 2, timeoutMs: 2000 }));
       const statuses = w.result.responses.map((r) => r.status);
       assert.ok(statuses[0] === 400 || (statuses.length === 0 && w.result.closed), `answered ${statuses}`);
       assert.ok(w.result.closed, 'the connection is closed after a framing error');
@@ -107,7 +99,7 @@ describe('request smuggling', () => {
   it('refuses an absolute-form target naming the protected route with 400', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `GET http://${host}/dce5/smuggled HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
       ),
     );
@@ -122,7 +114,7 @@ describe('request smuggling', () => {
   it('refuses two Host headers, or forwards exactly one (the one it routed and authenticated with)', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `GET /two-hosts HTTP/1.1\r\nHost: ${host}\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
       ),
     );
@@ -139,7 +131,7 @@ describe('request smuggling', () => {
   it('forwards a body that hides a request as one request whose body is those bytes', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${len(HIDDEN)}\r\nConnection: close\r\n\r\n${HIDDEN}`,
       ),
     );
@@ -156,7 +148,7 @@ describe('request smuggling', () => {
   it('forwards a chunked body that hides a request as one request whose body is those bytes', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${len(HIDDEN).toString(16)}\r\n${HIDDEN}\r\n0\r\n\r\n`,
       ),
     );
@@ -173,7 +165,7 @@ describe('request smuggling', () => {
   it('re-frames Transfer-Encoding: identity, chunked consistently (one request, same body)', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: identity, chunked\r\nConnection: close\r\n\r\n${len(HIDDEN).toString(16)}\r\n${HIDDEN}\r\n0\r\n\r\n`,
       ),
     );
@@ -187,7 +179,7 @@ describe('request smuggling', () => {
   it('does not let Connection: content-length strip the framing on the way to the upstream', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${len(HIDDEN)}\r\nConnection: close, content-length, transfer-encoding\r\n\r\n${HIDDEN}`,
       ),
     );
@@ -203,7 +195,7 @@ describe('request smuggling', () => {
   it('authenticates a request pipelined after a body on its own', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 5\r\n\r\nhello${HIDDEN_PROTECTED.replace('\r\n\r\n', '\r\nAccept: application/json\r\nConnection: close\r\n\r\n')}`,
         { expect: 2 },
       ),
@@ -216,7 +208,7 @@ describe('request smuggling', () => {
   });
 
   it('answers an HTTP/0.9-style request line for the protected route without reaching it', async () => {
-    const w = await watch(() => exchange(sso.gw.url, 'GET /dce5/smuggled\r\n\r\n', { timeoutMs: 1500 }));
+    const w = await watch(() => exchange(s.gw.url, 'GET /dce5/smuggled\r\n\r\n', { timeoutMs: 1500 }));
     const status = w.result.responses[0]?.status;
     assert.ok(status === undefined || status === 400 || status === 401, `answered ${status}`);
     assert.deepEqual(w.protGot, []);
@@ -225,7 +217,7 @@ describe('request smuggling', () => {
   it('closes the connection after an HTTP/1.0 request with Transfer-Encoding (RFC 9112 §6.1)', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `POST / HTTP/1.0\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${HIDDEN}`,
         { expect: 3 },
       ),
@@ -239,7 +231,7 @@ describe('request smuggling', () => {
   it('does not tunnel the bytes after an upgrade the public upstream refuses', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         // No Sec-WebSocket-Key: the upstream's WebSocket server answers 400 instead of 101.
         `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n${HIDDEN}`,
         { expect: 3, timeoutMs: 2000 },
@@ -253,7 +245,7 @@ describe('request smuggling', () => {
   it('refuses an anonymous upgrade of the protected route and ignores what follows it', async () => {
     const w = await watch(() =>
       exchange(
-        sso.gw.url,
+        s.gw.url,
         `GET /dce5/ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n${HIDDEN}`,
         { expect: 3, timeoutMs: 2000 },
       ),
@@ -268,7 +260,7 @@ describe('request smuggling', () => {
   });
 
   it('keeps serving after all of the above', async () => {
-    assert.equal((await send(sso.gw.url, '/_portico/healthz')).status, 200);
-    assert.equal((await send(sso.gw.url, '/fine')).status, 200);
+    assert.equal((await send(s.gw.url, '/_portico/healthz')).status, 200);
+    assert.equal((await send(s.gw.url, '/fine')).status, 200);
   });
 });
