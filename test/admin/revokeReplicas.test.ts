@@ -6,13 +6,12 @@ import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
 import { freePort, login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 describe('revoking sessions through the admin API', () => {
   it("ends a user's sessions on every replica sharing the Redis", async (t) => {
     const redisUrl = await sharedRedisUrl();
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const key = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
     const s = await startSso(
       t,

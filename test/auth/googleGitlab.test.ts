@@ -8,7 +8,7 @@ import { startGateway } from '../helpers/gateway.ts';
 import { json } from '../helpers/http.ts';
 import { driveLogin, type Idp, startTestIdp, WORKSPACE_USERS } from '../helpers/idp.ts';
 import { freePort, GatewayClient, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 async function setup(t: TestContext, shape: 'google' | 'gitlab', provider: (idp: Idp) => string) {
   const port = await freePort();
@@ -27,8 +27,7 @@ async function setup(t: TestContext, shape: 'google' | 'gitlab', provider: (idp:
       },
     ],
   });
-  const upstream = await startUpstream();
-  t.after(() => upstream.close());
+  const upstream = await upstreamFor(t);
   const yaml = `publicUrl: ${publicUrl}
 session: { secret: ${SESSION_SECRET} }
 identityProviders:

@@ -21,7 +21,7 @@ import {
   USERS,
 } from '../helpers/slapd.ts';
 import { freePort, GatewayClient, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { type Upstream, upstreamFor } from '../helpers/upstream.ts';
 
 type Setup = { client: GatewayClient; upstream: Upstream; url: string };
 
@@ -31,8 +31,7 @@ async function gateway(
   ldap: Pick<Slapd, 'url'> | string,
   options: { provider?: string; session?: string; name?: string } = {},
 ): Promise<Setup> {
-  const upstream = await startUpstream();
-  t.after(() => upstream.close());
+  const upstream = await upstreamFor(t);
   const url = typeof ldap === 'string' ? ldap : ldap.url;
   const port = await freePort();
   const yaml = `publicUrl: http://127.0.0.1:${port}

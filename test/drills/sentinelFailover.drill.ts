@@ -6,13 +6,12 @@ import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSentinelSet } from '../helpers/sentinel.ts';
 import { freePort, login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 describe('drill: Redis sentinel failover with two replicas of Portico', () => {
   it('keeps sessions working on both replicas after the Redis master dies', async (t) => {
     const set = await startSentinelSet(t);
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const routes = `  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", auth: required, inject: { headers: true, jwt: true } }\n`;
     const a = await startSso(t, routes, { store: 'memory' });
     // Both replicas use the sentinel set instead of a single Redis.

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 import { listeningUrl } from '../helpers/porticoProcess.ts';
 import { wsUrl } from '../helpers/websocket.ts';
 
@@ -58,8 +58,7 @@ describe('drill: SIGTERM', () => {
 describe('drill: an upstream dies under traffic', () => {
   it('answers 502 on its route only while it is down and recovers when it returns on the same port', async (t) => {
     const ai = await startUpstream({ handler: (_q, s) => s.end('ai') });
-    const customer = await startUpstream({ handler: (_q, s) => s.end('customer') });
-    t.after(() => customer.close());
+    const customer = await upstreamFor(t, { handler: (_q, s) => s.end('customer') });
     const aiPort = ai.port;
     const gw = await startGateway(
       t,

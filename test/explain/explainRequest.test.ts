@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { type ExplainInput, explainRequest } from '../../gateway/explain/explainRequest.ts';
 import { login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { explainYaml } from '../helpers/configs.ts';
 
 const config = loadConfigText(explainYaml({ session: 's'.repeat(40), oidc: 'x' }), { env: {} });
@@ -199,8 +199,7 @@ routes:
   });
 
   it('predicts exactly what a real upstream receives through the gateway from a signed-in user', async (t) => {
-    const upstream = await startUpstream();
-    t.after(() => upstream.close());
+    const upstream = await upstreamFor(t);
     const setup = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${upstream.url}/", allow: { groups: [ai-users] }, inject: { headers: true, jwt: true } }\n`,

@@ -9,7 +9,7 @@ import { driveLogin, type Idp, startTestIdp } from './idp.ts';
 import { type StartedNginx, startNginxWith } from './nginx.ts';
 import { type RedisServer, startRedis } from './redis.ts';
 import { freePort, GatewayClient, SESSION_SECRET } from './sso.ts';
-import { startUpstream, type Upstream } from './upstream.ts';
+import { type Upstream, upstreamFor } from './upstream.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const shipped = (file: string) => readFileSync(join(root, 'deploy', 'nginx', file), 'utf8');
@@ -56,10 +56,8 @@ export async function startForwardAuth(
   t: TestContext,
   options: { cache?: boolean } = {},
 ): Promise<ForwardAuthSetup> {
-  const customer = await startUpstream();
-  t.after(() => customer.close());
-  const ai = await startUpstream({ websocket: true });
-  t.after(() => ai.close());
+  const customer = await upstreamFor(t);
+  const ai = await upstreamFor(t, { websocket: true });
   const redis = await startRedis(t);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;

@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
 import { WebSocketServer } from 'ws';
 
 export type RecordedRequest = {
@@ -129,4 +130,14 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         server.close(() => resolve());
       }),
   };
+}
+
+/** An upstream (see startUpstream) that is closed when the test `t` ends. */
+export async function upstreamFor(
+  t: Pick<TestContext, 'after'>,
+  options: UpstreamOptions = {},
+): Promise<Upstream> {
+  const upstream = await startUpstream(options);
+  t.after(() => upstream.close());
+  return upstream;
 }

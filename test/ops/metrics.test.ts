@@ -10,7 +10,7 @@ import { startGateway } from '../helpers/gateway.ts';
 import { freePort } from '../helpers/nginx.ts';
 import { json, send } from '../helpers/http.ts';
 import { type Sample, sampleValue, scrape } from '../helpers/receivers.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { until } from '../helpers/eventually.ts';
 
 const value = (s: Sample[], name: string, labels: Record<string, string>) =>
@@ -18,10 +18,9 @@ const value = (s: Sample[], name: string, labels: Record<string, string>) =>
 
 describe('Prometheus metrics', () => {
   it('counts real traffic by route id, method and status class, never by raw path', async (t) => {
-    const ai = await startUpstream({
+    const ai = await upstreamFor(t, {
       handler: (req, res) => res.writeHead(req.url === '/missing' ? 404 : 200).end('x'),
     });
-    t.after(() => ai.close());
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}" }\n`, {
       features: [operations],
     });
@@ -80,8 +79,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('shows open WebSockets and the bytes they relayed', async (t) => {
-    const ai = await startUpstream({ websocket: true });
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: term, path: /dce5/, upstream: "${ai.url}", websocket: true }\n`,
@@ -103,8 +101,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('counts config reloads, logins by provider and result, with unknown providers folded into one label', async (t) => {
-    const app = await startUpstream();
-    t.after(() => app.close());
+    const app = await upstreamFor(t);
     const yaml = `publicUrl: http://portal.test
 session: { secret: "0123456789abcdef0123456789abcdef" }
 identityProviders:

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 import { until } from '../helpers/eventually.ts';
 
 const routesTo = (a: string, b: string) =>
@@ -23,8 +23,7 @@ describe('hot reload', () => {
   });
 
   it('rejects a broken file with its errors and keeps serving the last good config', async (t) => {
-    const one = await startUpstream({ handler: (_q, s) => s.end('one') });
-    t.after(() => one.close());
+    const one = await upstreamFor(t, { handler: (_q, s) => s.end('one') });
     const gw = await startGateway(t, routesTo(one.url, one.url), { watch: false });
     const before = gw.gateway.config();
     gw.write('routes:\n  - { id: ai, path: dce5, upstream: nope }\n');

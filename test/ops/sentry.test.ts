@@ -8,7 +8,7 @@ import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSentryReceiver } from '../helpers/receivers.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { until } from '../helpers/eventually.ts';
 
 /** Fails the way a broken stage does, and reports it as the gateway's error answer does. */
@@ -96,8 +96,7 @@ describe('Sentry', () => {
   it('sends a transaction per request when tracesSampleRate is set, named by the route and never the raw path', async (t) => {
     const sentry = await startSentryReceiver();
     t.after(() => sentry.close());
-    const upstream = await startUpstream({ handler: (_q, s) => s.end('ok') });
-    t.after(() => upstream.close());
+    const upstream = await upstreamFor(t, { handler: (_q, s) => s.end('ok') });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /dce5/, upstream: "${upstream.url}" }\nsentry: { dsn: "\${SENTRY_DSN}", environment: test, tracesSampleRate: 1 }\n`,

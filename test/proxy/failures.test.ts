@@ -4,13 +4,12 @@ import { type AddressInfo, createServer, createServer as createNetServer } from 
 import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 import { deadPort } from '../helpers/ports.ts';
 
 describe('upstream failures', () => {
   it('answers 502 on the dead route only, and the other route keeps working', async (t) => {
-    const live = await startUpstream();
-    t.after(() => live.close());
+    const live = await upstreamFor(t);
     const port = await deadPort();
     const gw = await startGateway(
       t,
@@ -44,8 +43,7 @@ describe('upstream failures', () => {
   });
 
   it('answers 504 when the upstream does not answer within the idle timeout', async (t) => {
-    const slow = await startUpstream({ handler: () => {} });
-    t.after(() => slow.close());
+    const slow = await upstreamFor(t, { handler: () => {} });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: slow, path: /, upstream: "${slow.url}", timeouts: { idle: 300ms } }\n`,

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 
 describe('forwarding to upstreams', () => {
   it('strips the route prefix and passes path and query byte for byte', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}" }\n`);
     const r = await send(gw.url, '/dce5/a%2Fb/%E4%B8%AD?q=a%20b&x=%2F&y=+&z=');
     assert.equal(r.status, 200);
@@ -15,8 +14,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('sends Host as the client sent it, X-Real-IP, X-Forwarded-For/Proto/Host/Prefix and the request id', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}" }\n`);
     await send(gw.url, '/dce5/x', { headers: { host: 'portal.example.com', 'x-request-id': 'abc-123' } });
     const h = ai.last().headers;
@@ -30,8 +28,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it("sends the upstream's own host when the route says preserveHost: false", async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `routes:\n  - { id: a, path: /, upstream: "${up.url}", preserveHost: false }\n`,
@@ -41,8 +38,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('replaces X-Forwarded-For from an untrusted client and appends to it behind a trusted proxy', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const untrusted = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     await send(untrusted.url, '/', {
       headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' },
@@ -64,8 +60,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('drops hop-by-hop headers, including those named in Connection', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     await send(gw.url, '/', {
       headers: {
@@ -84,8 +79,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('redirects the bare prefix to the prefix with its slash, keeping the query', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n`);
     const r = await send(gw.url, '/dce5?tab=1');
     assert.equal(r.status, 301);
@@ -172,8 +166,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('answers 404 as JSON for API clients when no route matches', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n`);
     const r = await send(gw.url, '/nothing-here', { headers: { accept: 'application/json' } });
     assert.equal(r.status, 404);
@@ -181,8 +174,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('refuses dot-segment tricks with 400 before anything reaches an upstream', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n  - { id: root, path: /, upstream: "${up.url}" }\n`,

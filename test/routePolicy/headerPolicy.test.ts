@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 
 /** Header lines of an answer as `name: value`, lower-case names, in order. */
 function lines(raw: string[], names: string[]): string[] {
@@ -15,8 +15,7 @@ function lines(raw: string[], names: string[]): string[] {
 
 describe('header policy per route', () => {
   it('sets and removes request headers on the way to the upstream, upgrades included', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:

@@ -6,14 +6,13 @@ import { startGateway } from '../helpers/gateway.ts';
 import { CookieJar, driveLogin, startTestIdp } from '../helpers/idp.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
 import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { type Upstream, upstreamFor } from '../helpers/upstream.ts';
 import { upgradeStatus } from '../helpers/websocket.ts';
 
 async function upstreams(t: TestContext, n: number): Promise<Upstream[]> {
   const list: Upstream[] = [];
   for (let i = 0; i < n; i++) {
-    const u = await startUpstream({ websocket: true });
-    t.after(() => u.close());
+    const u = await upstreamFor(t, { websocket: true });
     list.push(u);
   }
   return list;

@@ -7,7 +7,7 @@ import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
 import { freePort, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { upgradeStatus } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
@@ -15,8 +15,7 @@ const PAGE = { accept: 'text/html' };
 
 describe('maintenance written in routes.yaml', () => {
   it('answers a branded 503 with Retry-After and the message in the reader’s language', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:
@@ -61,8 +60,7 @@ describe('maintenance written in routes.yaml', () => {
   });
 
   it('answers before the sign-in, so a signed-out user sees the notice rather than a login', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${up.url}", auth: required, maintenance: { retryAfter: 1h } }\n`,
@@ -129,8 +127,7 @@ describe('fixed answers without an upstream', () => {
 describe('maintenance through the admin API', () => {
   it('switches a route on every replica, audits it, and never lifts what the file says', async (t) => {
     const redisUrl = await sharedRedisUrl();
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const ops = newApiKey('ops');
     const ci = newApiKey('ci');
     const yaml = (aiMaintenance = '') => `logging: { level: silent }

@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { send } from '../helpers/http.ts';
 import { startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 import { upgradeStatus, wsUrl } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
 
 describe('public paths inside a protected route', () => {
   it('lets the listed paths and methods through without a login, and nothing else', async (t) => {
-    const ai = await startUpstream({ websocket: true });
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t, { websocket: true });
     const s = await startSso(
       t,
       `  - id: ai
@@ -42,8 +41,7 @@ describe('public paths inside a protected route', () => {
   });
 
   it('never makes a path public that a lenient backend would read as another one', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, public: [{ path: /dce5/auth/ }] }\n`,
@@ -68,8 +66,7 @@ describe('public paths inside a protected route', () => {
   });
 
   it('passes no identity on a public path, and still strips a forged one', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, public: [{ path: /dce5/auth/ }] }\n`,
@@ -83,8 +80,7 @@ describe('public paths inside a protected route', () => {
   });
 
   it('opens WebSockets on a public path without a login', async (t) => {
-    const ai = await startUpstream({ websocket: true });
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t, { websocket: true });
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, websocket: true, public: [{ path: /dce5/pub/ }] }\n`,

@@ -9,7 +9,7 @@ import type { Route } from '../../gateway/config/types.ts';
 import type { Identity } from '../../gateway/context.ts';
 import { type DemoUser, startTestIdp } from '../helpers/idp.ts';
 import { freePort, login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 const config = loadConfigText(
   `publicUrl: http://127.0.0.1:1
@@ -112,8 +112,7 @@ describe('allow rules through a real IdP', () => {
   });
 
   it('admits alice@example.com and carol@EXAMPLE.COM, and refuses crafted addresses with 403 before the upstream', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     const users = [

@@ -5,7 +5,7 @@ import { json, send } from '../helpers/http.ts';
 import { type Idp, startTestIdp, WORKSPACE_USERS } from '../helpers/idp.ts';
 import { userTokens } from '../helpers/oidcTokens.ts';
 import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 /** A gateway whose route checks bearer tokens itself, with one provider of the given kind. */
 async function setup(t: TestContext, shape: 'google' | 'gitlab' | 'generic', provider: (idp: Idp) => string) {
@@ -21,8 +21,7 @@ async function setup(t: TestContext, shape: 'google' | 'gitlab' | 'generic', pro
       { clientId: 'other-app', clientSecret: 'other-secret', redirectUris: ['http://127.0.0.1:9/cb'] },
     ],
   });
-  const upstream = await startUpstream();
-  t.after(() => upstream.close());
+  const upstream = await upstreamFor(t);
   const gw = await startGateway(
     t,
     `publicUrl: ${publicUrl}

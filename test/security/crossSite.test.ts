@@ -7,7 +7,7 @@ import { startGateway } from '../helpers/gateway.ts';
 import { driveLogin, startTestIdp } from '../helpers/idp.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
 import { freePort, GatewayClient, login, SESSION_SECRET, type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
 import { startProtectedAndPublic, twoRoutesSuite, upgradeRecorded } from '../helpers/twoRoutes.ts';
 
@@ -199,8 +199,7 @@ describe('session cookie flags', () => {
   }
 
   it('sets the login and session cookies HttpOnly and SameSite=Lax (http publicUrl), and no session before login', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const sso = await startSso(t, `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }\n`);
     const client = new GatewayClient(sso.gw.url);
     const start = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
@@ -231,8 +230,7 @@ describe('session cookie flags', () => {
       ],
       logErrors: false,
     });
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `publicUrl: ${publicUrl}

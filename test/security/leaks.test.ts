@@ -22,7 +22,7 @@ import {
   type SsoSetup,
   startSso,
 } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { startUpstream, type Upstream, upstreamFor } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
 import { deadPort } from '../helpers/ports.ts';
 
@@ -208,8 +208,7 @@ describe('error pages show no internals', () => {
 
   it('answers 503 while the session store is down without internals', async (t) => {
     const redis = await startRedis(t);
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const s = await startSso(t, `  - { id: ai, path: /dce5/, upstream: "${up.url}", auth: required }\n`, {
       store: 'redis',
       redisUrl: redis.url,

@@ -6,7 +6,7 @@ import { before, describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { exchange, RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { type Upstream, upstreamFor } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
 
 const MAX_HEADER_SIZE = 8192;
@@ -17,8 +17,7 @@ const REQUEST_TIMEOUT_MS = 2000;
 const GRACE_MS = 1500;
 
 async function startLimited(t: TestContext) {
-  const up = await startUpstream({ websocket: true });
-  t.after(() => up.close());
+  const up = await upstreamFor(t, { websocket: true });
   const gw = await startGateway(
     t,
     `limits:

@@ -14,7 +14,7 @@ import { send } from '../helpers/http.ts';
 import { driveLogout } from '../helpers/idp.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
 import { freePort, GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 const ROUTES = (ai: string) =>
   `  - { id: ai-platform, path: /dce5/, upstream: "${ai}", auth: required, websocket: true }\n  - { id: home, path: /, upstream: "${ai}", auth: optional }\n`;
@@ -34,8 +34,7 @@ async function terminal(s: SsoSetup, gatewayUrl: string, client: GatewayClient):
 const closeCode = async (ws: WebSocket) => ((await once(ws, 'close')) as [number])[0];
 
 async function aiUpstream(t: TestContext) {
-  const ai = await startUpstream({ websocket: true });
-  t.after(() => ai.close());
+  const ai = await upstreamFor(t, { websocket: true });
   return ai;
 }
 
