@@ -42,6 +42,7 @@ import {
   root,
   serviceReferences,
 } from './deployFiles.ts';
+import { stopChild } from '../helpers/processes.ts';
 
 const env = parseEnvFile(read('deploy/.env.example'));
 const { compose } = loadCompose(env);
@@ -69,14 +70,7 @@ function startProcess(command: string, args: string[], extraEnv: NodeJS.ProcessE
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c));
   child.stderr!.on('data', (c: Buffer) => (output += c));
-  cleanups.push(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  });
+  cleanups.push(() => stopChild(child));
   return { child, output: () => output };
 }
 
