@@ -8,9 +8,16 @@ import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { clientCredentialsToken, driveLogout } from '../helpers/idp.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
-import { freePort, login, logout, SESSION_SECRET, startSso } from '../helpers/sso.ts';
+import {
+  freePort,
+  IDENTITY_HEADERS,
+  login,
+  logout,
+  SESSION_SECRET,
+  startIdpFor,
+  startSso,
+} from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-import { IDENTITY_HEADERS } from '../helpers/sso.ts';
 
 /** Every spelling a backend could read as the same header: cases and `_` for `-`. */
 function spellings(name: string): string[] {
@@ -248,19 +255,8 @@ describe('token refresh', () => {
   it('refreshes the access token before it expires, once for concurrent requests', async (t) => {
     const { ai, customer } = await upstreams(t);
     const port = await freePort();
-    const { startTestIdp } = await import('../helpers/idp.ts');
     const publicUrl = `http://127.0.0.1:${port}`;
-    const idp = await startTestIdp(t, {
-      accessTokenTtl: 20,
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`${publicUrl}/_portico/callback/corp`],
-        },
-      ],
-      logErrors: false,
-    });
+    const idp = await startIdpFor(t, publicUrl, { accessTokenTtl: 20 });
     const s = await startSso(
       t,
       routes(ai.url, customer.url).replace(

@@ -4,9 +4,17 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
-import { driveLogin, startTestIdp } from '../helpers/idp.ts';
+import { driveLogin } from '../helpers/idp.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { freePort, GatewayClient, login, SESSION_SECRET, type SsoSetup, startSso } from '../helpers/sso.ts';
+import {
+  freePort,
+  GatewayClient,
+  login,
+  SESSION_SECRET,
+  type SsoSetup,
+  startSso,
+  startIdpFor,
+} from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
 import { startProtectedAndPublic, twoRoutesSuite, upgradeRecorded } from '../helpers/twoRoutes.ts';
@@ -219,17 +227,7 @@ describe('session cookie flags', () => {
   it('adds Secure when publicUrl is https, even though the gateway itself is reached over plain http', async (t) => {
     const port = await freePort();
     const publicUrl = `https://127.0.0.1:${port}`;
-    const idp = await startTestIdp(t, {
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`${publicUrl}/_portico/callback/corp`],
-          postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
-        },
-      ],
-      logErrors: false,
-    });
+    const idp = await startIdpFor(t, publicUrl);
     const ai = await upstreamFor(t);
     const gw = await startGateway(
       t,
