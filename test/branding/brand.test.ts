@@ -9,7 +9,7 @@ import { cssString } from '../../gateway/branding/theme.ts';
 import { ConfigError } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { BRAND_YAML, HTML_ACCEPT, brandDir, brandedGateway, currentBrand, until } from './helpers.ts';
 
 function problemsOf(fn: () => unknown): [number | undefined, string, string][] {
@@ -155,13 +155,12 @@ describe('the branding endpoints', () => {
 
 describe('hot reload of brand.yaml', () => {
   it("changes the injected theme and Portico's error page without a restart", async (t) => {
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       handler: (_req, res) => {
         res.setHeader('content-type', 'text/html');
         res.end('<html><head></head><body></body></html>');
       },
     });
-    t.after(() => up.close());
     const gw = await brandedGateway(t, up.url, { watch: true });
     const themeOf = async () => {
       const page = await send(gw.url, '/', { headers: HTML_ACCEPT });

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { delimiter, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, it, type TestContext } from 'node:test';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { listeningUrl } from '../helpers/porticoProcess.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -46,13 +46,12 @@ type Served = { base: string; dir: string; inFlight(): Promise<RawResponse> };
 async function serve(t: TestContext, start: (file: string) => ChildProcess): Promise<Served> {
   let arrived!: () => void;
   const reached = new Promise<void>((r) => (arrived = r));
-  const slow = await startUpstream({
+  const slow = await upstreamFor(t, {
     handler: (_req, res) => {
       arrived();
       setTimeout(() => res.end('finished'), 1500);
     },
   });
-  t.after(() => slow.close());
   const dir = mkdtempSync(join(tmpdir(), 'portico-entry-'));
   const file = join(dir, 'routes.yaml');
   writeFileSync(

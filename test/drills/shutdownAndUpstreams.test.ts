@@ -16,14 +16,13 @@ describe('drill: SIGTERM', () => {
   it('lets in-flight requests finish, closes WebSockets with 1001 and exits 0', async (t) => {
     let arrived!: () => void;
     const reached = new Promise<void>((r) => (arrived = r));
-    const slow = await startUpstream({
+    const slow = await upstreamFor(t, {
       websocket: true,
       handler: (_req, res) => {
         arrived();
         setTimeout(() => res.end('finished'), 800);
       },
     });
-    t.after(() => slow.close());
     const dir = mkdtempSync(join(tmpdir(), 'portico-drill-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'routes.yaml');

@@ -8,12 +8,12 @@ import { launchBrowser } from '../helpers/browser.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, startSlapd } from '../helpers/slapd.ts';
 import { freePort, SESSION_SECRET, startIdpFor } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 describe('the login chooser in a real browser', () => {
   it('offers every provider, signs in through the chosen one, names users by provider, and remembers the choice', async (t) => {
     const slapd = await startSlapd(t);
-    const ai = await startUpstream({
+    const ai = await upstreamFor(t, {
       handler: (req, res) => {
         res.setHeader('content-type', 'text/html; charset=utf-8');
         res.end(
@@ -21,7 +21,6 @@ describe('the login chooser in a real browser', () => {
         );
       },
     });
-    t.after(() => ai.close());
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     const idp = await startIdpFor(t, publicUrl);

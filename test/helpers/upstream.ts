@@ -141,3 +141,21 @@ export async function upstreamFor(
   t.after(() => upstream.close());
   return upstream;
 }
+
+/** An upstream answering every request with a 302 to the Location `redirectTo` last set. */
+export async function redirectingUpstream(
+  t: Pick<TestContext, 'after'>,
+): Promise<Upstream & { redirectTo(location: string): void }> {
+  let location = '';
+  const upstream = await upstreamFor(t, {
+    handler: (_req, res) => {
+      res.writeHead(302, { location });
+      res.end();
+    },
+  });
+  return Object.assign(upstream, {
+    redirectTo: (next: string) => {
+      location = next;
+    },
+  });
+}

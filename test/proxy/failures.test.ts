@@ -4,7 +4,7 @@ import { type AddressInfo, createServer, createServer as createNetServer } from 
 import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { deadPort } from '../helpers/ports.ts';
 
 describe('upstream failures', () => {
@@ -81,7 +81,7 @@ describe('upstream failures', () => {
   });
 
   it('ends a response cleanly when the upstream dies half-way, and keeps serving', async (t) => {
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       handler: (req, res) => {
         if (req.url === '/die') {
           res.writeHead(200, { 'content-length': '100' });
@@ -90,7 +90,6 @@ describe('upstream failures', () => {
         } else res.end('fine');
       },
     });
-    t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     await assert.rejects(send(gw.url, '/die'));
     const r = await send(gw.url, '/ok');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { send } from '../helpers/http.ts';
 import { startSso } from '../helpers/sso.ts';
-import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { upgradeStatus, wsUrl } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
@@ -93,7 +93,7 @@ describe('public paths inside a protected route', () => {
 
 describe('CORS preflights on protected routes', () => {
   it('sends OPTIONS preflights to the upstream without a login when the route allows them', async (t) => {
-    const ai = await startUpstream({
+    const ai = await upstreamFor(t, {
       handler: (req, res) => {
         res.writeHead(req.method === 'OPTIONS' ? 204 : 200, {
           'access-control-allow-origin': String(req.headers.origin ?? ''),
@@ -102,7 +102,6 @@ describe('CORS preflights on protected routes', () => {
         res.end();
       },
     });
-    t.after(() => ai.close());
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, cors: { allowPreflight: true } }
