@@ -178,6 +178,7 @@ health:
     await until(() => hits >= 2);
     gw.write(base);
     assert.equal(gw.gateway.reload().ok, true);
+    // The point is a silence: let a check already on its way land, then see that no other follows.
     await sleep(60);
     const after = hits;
     await sleep(100);

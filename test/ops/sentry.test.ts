@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { operations } from '../../gateway/ops/operations.ts';
 import type { FeatureFactory } from '../../gateway/server.ts';
@@ -107,13 +106,16 @@ describe('Sentry', () => {
         .envelopes()
         .flatMap((e) => e.items.filter((i) => i.header.type === 'transaction').map((i) => ({ e, i })));
     // The SDK starts in the background: the first requests may come before it is ready.
-    const deadline = Date.now() + 10_000;
-    while (transactions().length === 0) {
-      assert.ok(Date.now() < deadline, 'no transaction envelope within 10 s');
-      const r = await send(gw.url, '/dce5/users/42?token=top-secret-bearer');
-      assert.equal(r.status, 200);
-      await sleep(100);
-    }
+    await until(
+      async () => {
+        const r = await send(gw.url, '/dce5/users/42?token=top-secret-bearer');
+        assert.equal(r.status, 200);
+        return transactions().length > 0;
+      },
+      10_000,
+      'a transaction envelope',
+      100,
+    );
     const { e, i } = transactions()[0]!;
     const tx = i.payload as {
       transaction: string;
@@ -144,12 +146,15 @@ describe('Sentry', () => {
     );
     for (let i = 0; i < 5; i++) await send(gw.url, '/x');
     // An error goes out after the requests: had they made transactions, those would be there too.
-    const deadline = Date.now() + 10_000;
-    while (!sentry.envelopes().some((e) => e.items.some((i) => i.header.type === 'event'))) {
-      assert.ok(Date.now() < deadline, 'no event within 10 s');
-      await send(gw.url, '/_portico/boom', { headers: { 'x-request-id': 'r-after' } });
-      await sleep(100);
-    }
+    await until(
+      async () => {
+        await send(gw.url, '/_portico/boom', { headers: { 'x-request-id': 'r-after' } });
+        return sentry.envelopes().some((e) => e.items.some((i) => i.header.type === 'event'));
+      },
+      10_000,
+      'an error event',
+      100,
+    );
     assert.deepEqual(
       sentry
         .envelopes()
