@@ -76,6 +76,7 @@ describe('injecting the brand into upstream HTML', () => {
       res.writeHead(200, { 'content-type': 'text/html' });
       for (const p of pieces) {
         res.write(p);
+        // The point: each piece leaves as its own chunk, so the markers arrive split.
         await sleep(30);
       }
       res.end();
@@ -135,6 +136,7 @@ describe('injecting the brand into upstream HTML', () => {
       res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
       for (let i = 0; i < gz.length; i += 7_000) {
         res.write(gz.subarray(i, i + 7_000));
+        // The point: give the gateway a turn between bursts, as a network would.
         if (i % 70_000 === 0) await sleep(1);
       }
       res.end();

@@ -25,6 +25,7 @@ import {
 import { startUpstream, type Upstream, upstreamFor } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
 import { deadPort } from '../helpers/ports.ts';
+import { until } from '../helpers/eventually.ts';
 
 const CLIENT_SECRET = 'portico-secret'; // what startSso registers
 const API_KEY = 'ptk_deploy_leakcheckLEAKCHECKleakcheck0123456789abcdefg';
@@ -215,7 +216,8 @@ describe('error pages show no internals', () => {
     });
     const { client } = await login(s, 'alice');
     await redis.stop();
-    await sleep(1100); // past the in-process session cache
+    // The point: wait out the in-process session cache (1 s), so the next request must ask Redis.
+    await sleep(1100);
     for (const headers of [HTML, JSON_]) {
       const r = await client.request('/dce5/', { headers });
       assert.equal(r.status, 503, r.text.slice(0, 200));
@@ -331,7 +333,8 @@ routes:
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: publicUrl },
       body: `rd=%2F&csrf=${encodeURIComponent(csrf)}`,
     });
-    await sleep(100);
+    // The sign-out's own access line is the last thing to be logged before the stop.
+    await until(() => /"method":"POST","url":"\/_portico\/logout/.test(stdout), 5000, 'the sign-out logged');
     child.kill('SIGTERM');
     await exited;
 
