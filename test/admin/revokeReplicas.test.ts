@@ -5,7 +5,7 @@ import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
-import { freePort, login, startSso } from '../helpers/sso.ts';
+import { login, startSso } from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 
 describe('revoking sessions through the admin API', () => {
@@ -23,7 +23,7 @@ describe('revoking sessions through the admin API', () => {
         extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(key)}", scopes: [sessions:revoke] }\n`,
       },
     );
-    const other = await startGateway(t, s.yaml, { port: await freePort(), features: [adminFeature()] });
+    const other = await startGateway(t, s.yaml, { features: [adminFeature()] });
     const { client } = await login(s, 'alice');
     const cookie = client.cookieHeader();
     assert.equal(

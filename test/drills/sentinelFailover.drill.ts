@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSentinelSet } from '../helpers/sentinel.ts';
-import { freePort, login, startSso } from '../helpers/sso.ts';
+import { login, startSso } from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 import { eventually } from '../helpers/eventually.ts';
 
@@ -23,7 +23,7 @@ describe('drill: Redis sentinel failover with two replicas of Portico', () => {
     // The store kind is fixed per process: start fresh gateways on the new file.
     await a.gw.gateway.close(100);
     const g1 = await startGateway(t, yaml, { port: a.port });
-    const g2 = await startGateway(t, yaml, { port: await freePort() });
+    const g2 = await startGateway(t, yaml);
     const { client } = await login({ ...a, gw: g1 }, 'alice');
     const cookie = client.cookieHeader();
     const ok = (url: string) =>

@@ -12,6 +12,7 @@ import { json, send } from '../helpers/http.ts';
 import { type Sample, sampleValue, scrape } from '../helpers/receivers.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 import { until } from '../helpers/eventually.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 const value = (s: Sample[], name: string, labels: Record<string, string>) =>
   sampleValue(s, name, labels) ?? 0;
@@ -59,7 +60,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('counts upstream errors by kind', async (t) => {
-    const port = await freePort();
+    const port = await deadPort();
     const gw = await startGateway(
       t,
       `routes:\n  - { id: gone, path: /, upstream: "http://127.0.0.1:${port}/" }\n`,

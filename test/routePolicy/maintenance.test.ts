@@ -6,7 +6,7 @@ import { eventually } from '../helpers/eventually.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
-import { freePort, startSso } from '../helpers/sso.ts';
+import { startSso } from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 import { upgradeStatus } from '../helpers/websocket.ts';
 
@@ -143,7 +143,7 @@ admin:
 `;
     const text = yaml();
     const one = await startGateway(t, text, { features: [adminFeature()] });
-    const two = await startGateway(t, text, { port: await freePort(), features: [adminFeature()] });
+    const two = await startGateway(t, text, { features: [adminFeature()] });
     const audits: Record<string, unknown>[] = [];
     one.gateway.events.on('audit', (e) => audits.push(e));
     const admin = (gw: typeof one, method: string, path: string, key = ops.key, body?: unknown) =>

@@ -13,7 +13,7 @@ import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { driveLogout } from '../helpers/idp.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
-import { freePort, GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
+import { GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 
 const ROUTES = (ai: string) =>
@@ -47,9 +47,6 @@ describe('anonymous visitors store nothing that could push a signed-in user out'
     const gw = await startGateway(
       t,
       s.yaml.replace('  store: memory\n', '  store: memory\n  maxEntries: 40\n'),
-      {
-        port: await freePort(),
-      },
     );
     const alice = new GatewayClient(gw.url);
     const { client } = await login({ ...s, gw }, 'alice', '/dce5/', alice);
@@ -110,7 +107,7 @@ describe('an open WebSocket ends with its session', () => {
     const redisUrl = await sharedRedisUrl();
     const ai = await aiUpstream(t);
     const s = await startSso(t, ROUTES(ai.url), { store: 'redis', redisUrl, keyPrefix: `tun${Date.now()}:` });
-    const b = await startGateway(t, s.yaml, { port: await freePort() });
+    const b = await startGateway(t, s.yaml);
     const { client } = await login(s, 'alice');
     const onB = await terminal(s, b.url, client);
     const closed = closeCode(onB);
