@@ -46,6 +46,26 @@ export type RequestContext = {
   startedAt: number;
 };
 
+/**
+ * The part of a request's context no stage has found out yet (who the user is, the session, the
+ * headers for the upstream), for contexts made outside the server (a forward-auth check, `portico
+ * explain`). The server writes its own literal: one object shape on the hot path.
+ */
+export function nothingKnownYet(): Pick<
+  RequestContext,
+  'identity' | 'session' | 'sessionId' | 'credential' | 'upstreamHeaders' | 'server' | 'done'
+> {
+  return {
+    identity: undefined,
+    session: undefined,
+    sessionId: undefined,
+    credential: undefined,
+    upstreamHeaders: {},
+    server: undefined,
+    done: false,
+  };
+}
+
 /** The status line and headers of an upstream's answer, as the response passes see them. */
 export type UpstreamHead = {
   readonly statusCode: number;

@@ -165,6 +165,29 @@ nav,.list{margin:0;padding:0}
   }
 
   /** The entry for the page we are on: same origin, longest path prefix (a bare `/` only when exact). */
+  /** One list entry: an <li> whose link holds an icon (text or an element) and a label, each a styling part. */
+  function entry(id, href, linkPart, iconContent, labelText) {
+    const li = document.createElement('li');
+    li.setAttribute('part', 'item');
+    const a = document.createElement('a');
+    a.className = 'link';
+    a.setAttribute('part', linkPart);
+    a.href = href;
+    a.dataset.id = id;
+    const icon = document.createElement('span');
+    icon.className = 'icon';
+    icon.setAttribute('part', 'icon');
+    icon.setAttribute('aria-hidden', 'true');
+    icon.append(iconContent);
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.setAttribute('part', 'label');
+    label.textContent = labelText;
+    a.append(icon, label);
+    li.append(a);
+    return { li, a };
+  }
+
   function activeUrl(items) {
     let best;
     let bestLength = -1;
@@ -251,30 +274,15 @@ nav,.list{margin:0;padding:0}
       list.setAttribute('part', 'list');
       list.setAttribute('role', 'list');
       for (const item of items) {
-        const li = document.createElement('li');
-        li.setAttribute('part', 'item');
-        const a = document.createElement('a');
-        a.className = 'link';
-        a.setAttribute('part', item.url === current ? 'link active' : 'link');
-        a.href = item.url;
-        a.dataset.id = item.id;
-        if (item.url === current) a.setAttribute('aria-current', 'page');
-        const icon = document.createElement('span');
-        icon.className = 'icon';
-        icon.setAttribute('part', 'icon');
-        icon.setAttribute('aria-hidden', 'true');
+        let icon = item.icon || '✦';
         if (item.icon && /^(https?:|\/)/.test(item.icon)) {
-          const img = document.createElement('img');
-          img.alt = '';
-          img.src = new URL(item.icon, endpoint).href;
-          icon.append(img);
-        } else icon.textContent = item.icon || '✦';
-        const label = document.createElement('span');
-        label.className = 'label';
-        label.setAttribute('part', 'label');
-        label.textContent = item.title;
-        a.append(icon, label);
-        li.append(a);
+          icon = document.createElement('img');
+          icon.alt = '';
+          icon.src = new URL(item.icon, endpoint).href;
+        }
+        const active = item.url === current;
+        const { li, a } = entry(item.id, item.url, active ? 'link active' : 'link', icon, item.title);
+        if (active) a.setAttribute('aria-current', 'page');
         list.append(li);
       }
       // An anonymous visitor gets a way in rather than an empty list (the entries that need a
@@ -283,25 +291,7 @@ nav,.list{margin:0;padding:0}
         const login = new URL(this._data.login);
         if (login.origin === location.origin)
           login.searchParams.set('rd', location.pathname + location.search);
-        const li = document.createElement('li');
-        li.setAttribute('part', 'item');
-        const a = document.createElement('a');
-        a.className = 'link';
-        a.setAttribute('part', 'link sign-in');
-        a.href = login.href;
-        a.dataset.id = 'portico-sign-in';
-        const icon = document.createElement('span');
-        icon.className = 'icon';
-        icon.setAttribute('part', 'icon');
-        icon.setAttribute('aria-hidden', 'true');
-        icon.textContent = '→';
-        const label = document.createElement('span');
-        label.className = 'label';
-        label.setAttribute('part', 'label');
-        label.textContent = text.signIn;
-        a.append(icon, label);
-        li.append(a);
-        list.append(li);
+        list.append(entry('portico-sign-in', login.href, 'link sign-in', '→', text.signIn).li);
       }
       // Inside the customer's own <nav> the list joins that landmark; alone it is its own.
       let container = list;

@@ -7,7 +7,7 @@ import { apiKeyIdentity, howToAuthenticate } from '../auth/authenticate.ts';
 import { withoutLogin } from '../auth/authorize.ts';
 import { isAllowed } from '../auth/isAllowed.ts';
 import type { AllowRules, Config, Route } from '../config/types.ts';
-import type { Credential, HttpContext, Identity } from '../context.ts';
+import { type Credential, type HttpContext, type Identity, nothingKnownYet } from '../context.ts';
 import { isOwn } from '../endpoints/ownEndpoints.ts';
 import { GatewayError } from '../errors.ts';
 import { consumedByPortico, identityHeaders } from '../identity/injectIdentity.ts';
@@ -565,13 +565,7 @@ function contextFor(
     route,
     clientIp: client.clientIp,
     proto: client.proto,
-    identity: undefined,
-    session: undefined,
-    sessionId: undefined,
-    credential: undefined,
-    upstreamHeaders: {},
-    server: undefined,
-    done: false,
+    ...nothingKnownYet(),
     startedAt: 0,
   };
 }

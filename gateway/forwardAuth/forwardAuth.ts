@@ -1,4 +1,4 @@
-import type { CheckContext, HttpContext, Stage } from '../context.ts';
+import { type CheckContext, type HttpContext, nothingKnownYet, type Stage } from '../context.ts';
 import { OWN_PREFIX } from '../endpoints/ownEndpoints.ts';
 import { GatewayError, toGatewayError } from '../errors.ts';
 import { isTrusted } from '../proxy/forwardedHeaders.ts';
@@ -106,13 +106,7 @@ function checkContext(ctx: HttpContext, original: OriginalRequest): CheckContext
     route: match.route,
     clientIp: ctx.clientIp,
     proto: ctx.proto,
-    identity: undefined,
-    session: undefined,
-    sessionId: undefined,
-    credential: undefined,
-    upstreamHeaders: {},
-    server: undefined,
-    done: false,
+    ...nothingKnownYet(),
     startedAt: ctx.startedAt,
   };
 }

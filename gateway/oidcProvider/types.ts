@@ -43,10 +43,12 @@ export type KoaContext = {
 };
 
 export type OidcGrant = {
+  jti?: string;
   accountId: string;
   clientId: string;
   addOIDCScope(scope: string): void;
   addOIDCClaims(claims: string[]): void;
+  addResourceScope(resource: string, scope: string): void;
   save(): Promise<string>;
 };
 
@@ -56,7 +58,11 @@ export type OidcInteraction = {
   prompt: {
     name: string;
     reasons: string[];
-    details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+    details: {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
   };
   params: Record<string, string | undefined>;
   session?: { accountId: string; uid?: string; cookie?: string };

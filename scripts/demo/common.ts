@@ -214,3 +214,15 @@ export async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   await closed;
 }
+
+/** The body of a small request (a form), refused past `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new Error('form too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

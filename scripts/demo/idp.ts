@@ -16,7 +16,8 @@ import {
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 // @ts-expect-error -- oidc-provider ships no type declarations; the few members used are typed below.
 import Provider, { errors as oidcErrors } from 'oidc-provider';
-import { closeServer, escapeHtml, listen } from './common.ts';
+import { closeServer, escapeHtml, listen, readBody } from './common.ts';
+import type { OidcGrant, OidcInteraction, OidcProvider } from '../../gateway/oidcProvider/types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -170,46 +171,8 @@ const FAVICON = Buffer.from(
 
 type Payload = Record<string, unknown>;
 
-export type OidcGrant = {
-  jti?: string;
-  accountId: string;
-  clientId: string;
-  addOIDCScope(scope: string): void;
-  addOIDCClaims(claims: string[]): void;
-  addResourceScope(resource: string, scope: string): void;
-  save(): Promise<string>;
-};
-
-type PromptDetails = {
-  missingOIDCScope?: string[];
-  missingOIDCClaims?: string[];
-  missingResourceScopes?: Record<string, string[]>;
-};
-
-export type OidcInteraction = {
-  uid: string;
-  prompt: { name: string; reasons: string[]; details: PromptDetails };
-  params: Record<string, string | undefined>;
-  session?: { accountId: string; uid?: string };
-  grantId?: string;
-};
-
-export type OidcProvider = {
-  issuer: string;
-  callback(): (req: IncomingMessage, res: ServerResponse) => void;
-  interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<OidcInteraction>;
-  interactionFinished(
-    req: IncomingMessage,
-    res: ServerResponse,
-    result: Record<string, unknown>,
-    options?: { mergeWithLastSubmission?: boolean },
-  ): Promise<void>;
-  Grant: {
-    new (init: { accountId: string; clientId: string }): OidcGrant;
-    find(id: string): Promise<OidcGrant | undefined>;
-  };
-  on(event: string, listener: (...args: never[]) => void): unknown;
-};
+// The provider, its interactions and grants: the same slice as the gateway's OpenID Provider uses.
+export type { OidcGrant, OidcInteraction, OidcProvider };
 
 type KoaContext = {
   body: unknown;
@@ -447,15 +410,8 @@ function sendPage(res: ServerResponse, status: number, html: string): void {
   res.end(body);
 }
 
-async function readForm(req: IncomingMessage, limit = 64 * 1024): Promise<URLSearchParams> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new Error('form too large');
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  return new URLSearchParams((await readBody(req)).toString('utf8'));
 }
 
 function sameSecret(a: string, b: string): boolean {

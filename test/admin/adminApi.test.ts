@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { json, send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 import type { StartedGateway } from '../helpers/gateway.ts';
 import { api, keys, routesYaml, startAdminGateway } from './helpers.ts';
 
@@ -306,8 +306,7 @@ describe('deploying a config', () => {
 
   it('lets exactly one of two concurrent deploys with the same ETag win; the other gets 412', async (t) => {
     const { one, two } = await upstreams(t);
-    const three = await startUpstream({ handler: (_q, s) => s.end('three') });
-    t.after(() => three.close());
+    const three = await upstreamFor(t, { handler: (_q, s) => s.end('three') });
     const gw = await startAdminGateway(t, routesYaml(one.url));
     const etag = `"${gw.gateway.config().sourceHash}"`;
     const results = await Promise.all(

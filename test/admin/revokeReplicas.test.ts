@@ -5,14 +5,13 @@ import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
-import { freePort, login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { login, startSso } from '../helpers/sso.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 describe('revoking sessions through the admin API', () => {
   it("ends a user's sessions on every replica sharing the Redis", async (t) => {
     const redisUrl = await sharedRedisUrl();
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const key = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
     const s = await startSso(
       t,
@@ -24,7 +23,7 @@ describe('revoking sessions through the admin API', () => {
         extra: `admin:\n  apiKeys:\n    - { id: support, hash: "${hashApiKey(key)}", scopes: [sessions:revoke] }\n`,
       },
     );
-    const other = await startGateway(t, s.yaml, { port: await freePort(), features: [adminFeature()] });
+    const other = await startGateway(t, s.yaml, { features: [adminFeature()] });
     const { client } = await login(s, 'alice');
     const cookie = client.cookieHeader();
     assert.equal(

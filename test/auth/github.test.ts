@@ -12,7 +12,7 @@ import {
 } from '../helpers/githubStandIn.ts';
 import { json, send } from '../helpers/http.ts';
 import { freePort, GatewayClient, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 const USERS: GithubStandInUser[] = [
   {
@@ -83,8 +83,7 @@ async function setup(t: TestContext, options: Setup = {}) {
     ...(options.enterprise ? { basePath: '/ghe', apiPrefix: '/api/v3' } : {}),
     ...options.standIn,
   });
-  const upstream = await startUpstream();
-  t.after(() => upstream.close());
+  const upstream = await upstreamFor(t);
   // github.com has its API on another host (api.github.com): the stand-in serves both at its root.
   const api = options.enterprise ? '' : `, apiUrl: "${gh.apiUrl}"`;
   const yaml = `publicUrl: ${publicUrl}

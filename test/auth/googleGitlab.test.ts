@@ -6,31 +6,9 @@ import { googleClaimsCheck } from '../../gateway/auth/providers/google.ts';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json } from '../helpers/http.ts';
-import { type DemoUser, driveLogin, type Idp, startTestIdp } from '../helpers/idp.ts';
+import { driveLogin, type Idp, startTestIdp, WORKSPACE_USERS } from '../helpers/idp.ts';
 import { freePort, GatewayClient, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
-
-const USERS: DemoUser[] = [
-  {
-    id: '110248495921238986420',
-    username: 'alice',
-    password: 'alice',
-    email: 'alice@example.com',
-    name: 'Alice Zhang',
-    groups: ['acme/platform', 'acme'],
-  },
-  {
-    // Same address domain, but the account belongs to another Workspace (hd) — or, for GitLab,
-    // to no allowed group.
-    id: '110248495921238986421',
-    username: 'eve',
-    password: 'eve',
-    email: 'eve@example.com',
-    name: 'Eve Outsider',
-    groups: ['other-group'],
-    hd: 'other.example',
-  },
-];
+import { upstreamFor } from '../helpers/upstream.ts';
 
 async function setup(t: TestContext, shape: 'google' | 'gitlab', provider: (idp: Idp) => string) {
   const port = await freePort();
@@ -38,7 +16,7 @@ async function setup(t: TestContext, shape: 'google' | 'gitlab', provider: (idp:
   const id = shape;
   const idp = await startTestIdp(t, {
     claimsShape: shape,
-    users: USERS,
+    users: WORKSPACE_USERS,
     logErrors: false,
     clients: [
       {
@@ -49,8 +27,7 @@ async function setup(t: TestContext, shape: 'google' | 'gitlab', provider: (idp:
       },
     ],
   });
-  const upstream = await startUpstream();
-  t.after(() => upstream.close());
+  const upstream = await upstreamFor(t);
   const yaml = `publicUrl: ${publicUrl}
 session: { secret: ${SESSION_SECRET} }
 identityProviders:

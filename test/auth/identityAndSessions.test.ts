@@ -8,16 +8,18 @@ import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { clientCredentialsToken, driveLogout } from '../helpers/idp.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
-import { freePort, login, logout, SESSION_SECRET, startSso } from '../helpers/sso.ts';
+import {
+  freePort,
+  IDENTITY_HEADERS,
+  login,
+  logout,
+  SESSION_SECRET,
+  startIdpFor,
+  startSso,
+} from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
-
-const IDENTITY = [
-  'X-Forwarded-User',
-  'X-Forwarded-Email',
-  'X-Forwarded-Groups',
-  'X-Forwarded-Preferred-Username',
-  'X-Portico-Assertion',
-];
+import { nextEvent } from '../helpers/events.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 /** Every spelling a backend could read as the same header: cases and `_` for `-`. */
 function spellings(name: string): string[] {
@@ -47,7 +49,7 @@ async function upstreams(t: import('node:test').TestContext) {
 }
 
 describe('identity headers cannot be spoofed', () => {
-  for (const name of IDENTITY) {
+  for (const name of IDENTITY_HEADERS) {
     it(`drops every spelling of ${name} from anonymous and signed-in requests`, async (t) => {
       const { ai, customer } = await upstreams(t);
       const s = await startSso(t, routes(ai.url, customer.url));
@@ -175,8 +177,8 @@ describe('sessions shared through Redis', () => {
       redisUrl,
       keyPrefix: prefix,
     });
-    const port2 = await freePort();
-    const b = await startGateway(t, a.yaml, { port: port2 });
+    // B's own address is in no config: it listens where the kernel puts it.
+    const b = await startGateway(t, a.yaml);
     const { client } = await login(a, 'alice');
     const cookie = client.cookieHeader();
     const onB = await send(b.url, '/dce5/', { headers: { cookie, accept: 'application/json' } });
@@ -190,9 +192,10 @@ describe('sessions shared through Redis', () => {
     ).kid;
     const jwksA = json<{ keys: { kid: string }[] }>(await send(a.gw.url, '/_portico/jwks.json'));
     assert.ok(jwksA.keys.some((k) => k.kid === kidB));
+    const endedOnB = nextEvent(b.gateway.events, 'sessionEnded', (e) => !e.local);
     const out = await logout(client);
     assert.equal(out.status, 303);
-    await sleep(100);
+    await endedOnB; // the announcement through Redis
     const afterOnB = await send(b.url, '/dce5/', { headers: { cookie, accept: 'application/json' } });
     assert.equal(afterOnB.status, 401);
   });
@@ -205,10 +208,11 @@ describe('sessions shared through Redis', () => {
     assert.equal((await client.request('/dce5/', { headers: { accept: 'application/json' } })).status, 200);
     // The user signs out at the IdP itself (from the customer system, say): the IdP calls us back.
     const end = new URL(s.idp.endpoints.endSession);
+    const ended = nextEvent(s.gw.gateway.events, 'sessionEnded');
     await driveLogout(s.idp, end.href, idpJar);
     const delivered = s.idp.backchannelResults.filter((r) => r.clientId === 'portico');
     assert.ok(delivered.length > 0 && delivered.every((r) => r.ok), JSON.stringify(s.idp.backchannelResults));
-    await sleep(50);
+    await ended;
     assert.equal((await client.request('/dce5/', { headers: { accept: 'application/json' } })).status, 401);
   });
 
@@ -229,7 +233,8 @@ describe('sessions shared through Redis', () => {
     const s = await startSso(t, routes(ai.url, customer.url), { store: 'redis', redisUrl: redis.url });
     const { client } = await login(s, 'alice');
     await redis.stop();
-    await sleep(1100); // past the in-process session cache
+    // The point: wait out the in-process session cache (1 s), so the next request must ask Redis.
+    await sleep(1100);
     const down = await client.request('/dce5/', { headers: { accept: 'application/json' } });
     assert.equal(down.status, 503);
     assert.equal(json(down).error, 'PORTICO_ERR_UNAVAILABLE');
@@ -238,12 +243,15 @@ describe('sessions shared through Redis', () => {
     const ready = await send(s.gw.url, '/_portico/readyz');
     assert.equal(ready.status, 503);
     await redis.start();
-    let status = 0;
-    for (let i = 0; i < 60 && status !== 401; i++) {
-      await sleep(100);
-      // Redis came back empty (it keeps nothing on disk): the old session is gone, the gateway answers again.
-      status = (await client.request('/dce5/', { headers: { accept: 'application/json' } })).status;
-    }
+    // Redis came back empty (it keeps nothing on disk): the old session is gone, the gateway answers
+    // again once its client has reconnected (ioredis retries on its own schedule).
+    const status = (
+      await eventually(
+        () => client.request('/dce5/', { headers: { accept: 'application/json' } }),
+        (r) => r.status === 401,
+        { timeoutMs: 6000, intervalMs: 100 },
+      )
+    ).status;
     assert.equal(status, 401);
     const again = await login(s, 'alice');
     assert.equal(again.landed.status, 200);
@@ -255,19 +263,8 @@ describe('token refresh', () => {
   it('refreshes the access token before it expires, once for concurrent requests', async (t) => {
     const { ai, customer } = await upstreams(t);
     const port = await freePort();
-    const { startTestIdp } = await import('../helpers/idp.ts');
     const publicUrl = `http://127.0.0.1:${port}`;
-    const idp = await startTestIdp(t, {
-      accessTokenTtl: 20,
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`${publicUrl}/_portico/callback/corp`],
-        },
-      ],
-      logErrors: false,
-    });
+    const idp = await startIdpFor(t, publicUrl, { accessTokenTtl: 20 });
     const s = await startSso(
       t,
       routes(ai.url, customer.url).replace(

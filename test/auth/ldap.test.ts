@@ -21,7 +21,8 @@ import {
   USERS,
 } from '../helpers/slapd.ts';
 import { freePort, GatewayClient, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { type Upstream, upstreamFor } from '../helpers/upstream.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 type Setup = { client: GatewayClient; upstream: Upstream; url: string };
 
@@ -31,8 +32,7 @@ async function gateway(
   ldap: Pick<Slapd, 'url'> | string,
   options: { provider?: string; session?: string; name?: string } = {},
 ): Promise<Setup> {
-  const upstream = await startUpstream();
-  t.after(() => upstream.close());
+  const upstream = await upstreamFor(t);
   const url = typeof ldap === 'string' ? ldap : ldap.url;
   const port = await freePort();
   const yaml = `publicUrl: http://127.0.0.1:${port}
@@ -189,12 +189,12 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
     assert.equal(alertOf(r), 'Enter your user name and password.');
     assert.equal(await signedIn(s.client), false);
     // With the directory gone, an empty password still never gets as far as LDAP.
-    const down = await gateway(t, `ldap://127.0.0.1:${await freePort()}`);
+    const down = await gateway(t, `ldap://127.0.0.1:${await deadPort()}`);
     assert.equal((await submit(down.client, { username: 'alice', password: '' })).status, 401);
   });
 
   it('shows a clear error page when the directory cannot be reached', async (t) => {
-    const s = await gateway(t, `ldap://127.0.0.1:${await freePort()}`);
+    const s = await gateway(t, `ldap://127.0.0.1:${await deadPort()}`);
     const r = await submit(s.client, { username: 'alice', password: USERS.alice.password });
     assert.equal(r.status, 502);
     assert.match(r.text, /Sign-in is unavailable/);
@@ -334,7 +334,7 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
     const s = await gateway(t, ldap);
     const ready = await s.client.request('/_portico/readyz', { headers: { accept: 'application/json' } });
     assert.equal(ready.status, 200, ready.text);
-    const down = await gateway(t, `ldap://127.0.0.1:${await freePort()}`);
+    const down = await gateway(t, `ldap://127.0.0.1:${await deadPort()}`);
     const notReady = await down.client.request('/_portico/readyz', {
       headers: { accept: 'application/json' },
     });

@@ -23,7 +23,7 @@ import {
   startSamlIdp,
 } from '../helpers/samlIdp.ts';
 import { freePort, GatewayClient, logout as signOut, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { type Upstream, upstreamFor } from '../helpers/upstream.ts';
 
 type Setup = { idp: SamlIdp; gw: StartedGateway; upstream: Upstream; publicUrl: string; def: SamlDefinition };
 
@@ -41,8 +41,7 @@ async function setup(
     spMetadataUrl: `${publicUrl}/_portico/saml/corp/metadata`,
     ...options.idp,
   });
-  const upstream = await startUpstream();
-  t.after(() => upstream.close());
+  const upstream = await upstreamFor(t);
   const def: SamlDefinition = {
     id: 'corp',
     type: 'saml',

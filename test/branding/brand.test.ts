@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { diskAssetSource } from '../../gateway/branding/assetSource.ts';
 import { loadBrandSync, parseBrandText } from '../../gateway/branding/loadBrand.ts';
 import { sanitizeBrandHtml } from '../../gateway/branding/sanitize.ts';
@@ -9,7 +8,7 @@ import { cssString } from '../../gateway/branding/theme.ts';
 import { ConfigError } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { BRAND_YAML, HTML_ACCEPT, brandDir, brandedGateway, currentBrand, until } from './helpers.ts';
 
 function problemsOf(fn: () => unknown): [number | undefined, string, string][] {
@@ -155,13 +154,12 @@ describe('the branding endpoints', () => {
 
 describe('hot reload of brand.yaml', () => {
   it("changes the injected theme and Portico's error page without a restart", async (t) => {
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       handler: (_req, res) => {
         res.setHeader('content-type', 'text/html');
         res.end('<html><head></head><body></body></html>');
       },
     });
-    t.after(() => up.close());
     const gw = await brandedGateway(t, up.url, { watch: true });
     const themeOf = async () => {
       const page = await send(gw.url, '/', { headers: HTML_ACCEPT });
@@ -198,7 +196,6 @@ describe('hot reload of brand.yaml', () => {
     const ready = JSON.parse((await send(gw.url, '/_portico/readyz')).text);
     assert.equal(ready.checks.branding.ok, true);
     assert.match(JSON.stringify(ready.checks.branding.lastError), /duplicate|unique|colors/i);
-    await sleep(50);
     const page = await send(gw.url, '/_portico/nope', { headers: HTML_ACCEPT });
     assert.match(page.text, /Test Brand/);
   });

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type BrandingExports, brandingFeature } from '../../gateway/branding/brandingFeature.ts';
 import type { Brand } from '../../gateway/branding/loadBrand.ts';
 import { type StartedGateway, startGateway } from '../helpers/gateway.ts';
@@ -73,11 +72,4 @@ export async function brandedGateway(
 
 export const HTML_ACCEPT = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' };
 
-export async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error('condition not reached in time');
-}
+export { until } from '../helpers/eventually.ts';

@@ -7,7 +7,7 @@ import { cspAllows, parseCsp } from '../../gateway/branding/csp.ts';
 import { HtmlScanner } from '../../gateway/branding/htmlScanner.ts';
 import { LOOKAHEAD_BYTES } from '../../gateway/branding/injectBranding.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { HTML_ACCEPT, brandedGateway, currentBrand } from './helpers.ts';
 
 const PAGE =
@@ -33,8 +33,7 @@ function expected(page: string, lang: 'en-US' | 'zh-CN' = 'en-US'): string {
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 async function setup(t: import('node:test').TestContext, handler: Handler) {
-  const up = await startUpstream({ handler: (req, res) => void handler(req, res) });
-  t.after(() => up.close());
+  const up = await upstreamFor(t, { handler: (req, res) => void handler(req, res) });
   const gw = await brandedGateway(t, up.url);
   return { up, gw };
 }
@@ -77,6 +76,7 @@ describe('injecting the brand into upstream HTML', () => {
       res.writeHead(200, { 'content-type': 'text/html' });
       for (const p of pieces) {
         res.write(p);
+        // The point: each piece leaves as its own chunk, so the markers arrive split.
         await sleep(30);
       }
       res.end();
@@ -136,6 +136,7 @@ describe('injecting the brand into upstream HTML', () => {
       res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
       for (let i = 0; i < gz.length; i += 7_000) {
         res.write(gz.subarray(i, i + 7_000));
+        // The point: give the gateway a turn between bursts, as a network would.
         if (i % 70_000 === 0) await sleep(1);
       }
       res.end();

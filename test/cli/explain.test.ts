@@ -5,34 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Explanation } from '../../gateway/explain/explainRequest.ts';
+import { explainYaml } from '../helpers/configs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-explain-'));
 const file = join(dir, 'routes.yaml');
 // Secrets are unset: explain reads the file as validate does, with placeholders.
 writeFileSync(
   file,
-  `publicUrl: https://portal.example.com
-trustProxy: [10.0.0.0/8]
-session: { secret: "\${EXPLAIN_TEST_SESSION_SECRET}" }
-identityProviders:
-  - { id: corp, type: oidc, issuer: https://idp.example.com, clientId: portico, clientSecret: "\${EXPLAIN_TEST_OIDC_SECRET}" }
-  - { id: partner, type: oidc, issuer: https://partner.example.com, clientId: portico }
-identity: { primaryProvider: corp }
-apiKeys:
-  - { id: ci, hash: "sha256:${'0'.repeat(64)}", groups: [ai-users] }
-routes:
-  - id: ai-platform
-    path: /dce5/
-    upstream: https://10.6.8.2:30343/
-    tls: { insecureSkipVerify: true }
-    websocket: true
-    allow: { groups: [ai-users] }
-    keycloakIdpHint: portico
-    inject: { headers: true, jwt: true }
-  - { id: ai-apis, path: /dce5/apis/, upstream: "https://10.6.8.2:30343/apis/", auth: none }
-  - { id: api, path: /api/, upstream: "http://10.0.0.9:8000/", auth: required, bearer: verify }
-  - { id: customer, path: /, upstream: "https://10.6.165.50:30443/", auth: optional }
-`,
+  explainYaml({ session: '${EXPLAIN_TEST_SESSION_SECRET}', oidc: '${EXPLAIN_TEST_OIDC_SECRET}' }),
 );
 
 function explain(...args: string[]) {

@@ -3,16 +3,12 @@ import { ANY_ROUTE } from '../helpers/gateway.ts';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { parseDuration } from '../../gateway/config/duration.ts';
+import { AI_PLATFORM_ROUTE } from '../helpers/configs.ts';
 
 const seed = `
 listen: { host: 0.0.0.0, port: 80 }
 routes:
-  - id: ai-platform
-    path: /dce5/
-    upstream: https://10.6.8.2:30343/
-    tls: { insecureSkipVerify: true }
-    websocket: true
-    timeouts: { connect: 5s, idle: 300s }
+${AI_PLATFORM_ROUTE}    timeouts: { connect: 5s, idle: 300s }
   - { id: customer, path: /, upstream: https://10.6.165.50:30443/ }
 `;
 

@@ -7,13 +7,12 @@ import { WebSocket } from 'ws';
 import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import { brandDir, HTML_ACCEPT } from '../branding/helpers.ts';
 
 describe('two gateways in one process', () => {
   it('close one, and the other keeps its WebSockets, its upstream connections, its brand and its events', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const routes = `routes:\n  - { id: app, path: /, upstream: "${up.url}", websocket: true }\n`;
     const brandA = brandDir(t, { 'brand.yaml': 'productName: { zh-CN: 甲, en-US: Brand A }\n' });
     const brandB = brandDir(t, { 'brand.yaml': 'productName: { zh-CN: 乙, en-US: Brand B }\n' });

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { login, SESSION_SECRET, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 
 describe('reload policy', () => {
   it('names a changed session secret, keeps the running one, and applies the rest of the file', async (t) => {
@@ -36,8 +36,7 @@ describe('reload policy', () => {
   });
 
   it('keeps listening where it listens when listen changes, and says so', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`);
     gw.write(
       `listen: { port: 1 }\nlimits: { maxHeaderSize: 4096, maxUrlLength: 300 }\nroutes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`,
@@ -51,8 +50,7 @@ describe('reload policy', () => {
   });
 
   it('refuses a reload that only works with values it cannot apply without a restart', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`);
     // Sign-in needs a session secret, and session settings only change with a restart.
     gw.write(`publicUrl: http://127.0.0.1:1
@@ -73,8 +71,7 @@ routes:
   });
 
   it('says when a file is good again after a rejected edit, even when nothing changed', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const yaml = `routes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`;
     const gw = await startGateway(t, yaml);
     const events: { ok: boolean; recovered?: boolean }[] = [];

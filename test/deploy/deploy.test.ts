@@ -19,7 +19,6 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
@@ -51,6 +50,8 @@ import {
   secretValues,
   serviceReferences,
 } from './deployFiles.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { nextEvent } from '../helpers/events.ts';
 
 const pkg = JSON.parse(read('package.json')) as {
   dependencies: Record<string, string>;
@@ -792,10 +793,13 @@ describe('the Kubernetes manifests (deploy/k8s)', () => {
         (r) => r.status,
         () => 0,
       );
-    for (let i = 0; i < 150 && (await probe(container.startupProbe)) !== 200; i++) {
-      assert.equal(child.exitCode, null, `portico exited:\n${output}`);
-      await sleep(50);
-    }
+    // Started as the manifest starts it, on the port the probes name: ask until the probe passes.
+    await eventually(
+      () => probe(container.startupProbe),
+      (status) => status === 200 || child.exitCode !== null,
+      { timeoutMs: 7500, intervalMs: 50 },
+    );
+    assert.equal(child.exitCode, null, `portico exited:\n${output}`);
     assert.equal(await probe(container.startupProbe), 200, output);
     assert.equal(await probe(container.livenessProbe), 200);
     const annotations = deployment.spec.template.metadata.annotations as Record<string, string>;
@@ -828,10 +832,11 @@ describe('the Kubernetes manifests (deploy/k8s)', () => {
     });
     t.after(() => gateway.close(100));
     assert.equal(gateway.config().routes.length, 1);
+    const reloaded = nextEvent(gateway.events, 'configReload', (e) => e.ok);
     version('..2025_01_01_00_01_00.2', second);
     symlinkSync('..2025_01_01_00_01_00.2', join(dir, '..data_tmp'));
     renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
-    for (let i = 0; i < 100 && gateway.config().routes.length === 1; i++) await sleep(50);
+    await reloaded;
     assert.equal(gateway.config().routes.length, 2, 'the new routes.yaml is live');
   });
 });

@@ -22,7 +22,6 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createObjectStore } from '../../gateway/storage/objectStore.ts';
 import { CookieJar, driveLogin, httpRequest, type Idp, startIdp } from '../../scripts/demo/idp.ts';
 import { findNginx } from '../helpers/nginx.ts';
@@ -42,6 +41,8 @@ import {
   root,
   serviceReferences,
 } from './deployFiles.ts';
+import { stopChild } from '../helpers/processes.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const env = parseEnvFile(read('deploy/.env.example'));
 const { compose } = loadCompose(env);
@@ -69,14 +70,7 @@ function startProcess(command: string, args: string[], extraEnv: NodeJS.ProcessE
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c));
   child.stderr!.on('data', (c: Buffer) => (output += c));
-  cleanups.push(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  });
+  cleanups.push(() => stopChild(child));
   return { child, output: () => output };
 }
 
@@ -86,15 +80,16 @@ async function waitFor<T>(
   probe: () => Promise<T | undefined>,
   ms = 15_000,
 ) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (proc && proc.child.exitCode !== null)
-      throw new Error(`${what} exited (${proc.child.exitCode}):\n${proc.output()}`);
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await sleep(50);
-  }
-  throw new Error(`${what} did not come up within ${ms} ms:\n${proc?.output() ?? ''}`);
+  const exited = () => proc !== undefined && proc.child.exitCode !== null;
+  const value = await eventually(
+    () => probe().catch(() => undefined),
+    (v) => v !== undefined || exited(),
+    { timeoutMs: ms, intervalMs: 50 },
+  );
+  if (exited()) throw new Error(`${what} exited (${proc!.child.exitCode}):\n${proc!.output()}`);
+  if (value === undefined)
+    throw new Error(`${what} did not come up within ${ms} ms:\n${proc?.output() ?? ''}`);
+  return value;
 }
 
 const status = (url: string) => fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status);

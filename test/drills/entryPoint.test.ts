@@ -5,29 +5,17 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { delimiter, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { listeningUrl } from '../helpers/porticoProcess.ts';
+import { type RawResponse, send } from '../helpers/http.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolvePromise, reject) => {
-    request(url, { agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => {
-        body += c;
-      });
-      res.on('end', () => resolvePromise({ status: res.statusCode!, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
+/** The kernel picks the port; the child says which in its "portico is listening" line. */
+const SERVE_ON_PORT_0 = ['--port', '0', '--host', '127.0.0.1'];
 
 /** The shell a user types in: no npm variables, and none of this checkout's node_modules/.bin. */
 function userShellEnv(): NodeJS.ProcessEnv {
@@ -52,34 +40,25 @@ function processesMentioning(text: string): number[] {
   return pids;
 }
 
-type Served = { port: number; dir: string; inFlight(): Promise<{ status: number; body: string }> };
+type Served = { base: string; dir: string; inFlight(): Promise<RawResponse> };
 
-/** A config with one slow route; `start` launches Portico on it and returns once it answers. */
-async function serve(t: TestContext, start: (file: string, port: number) => ChildProcess): Promise<Served> {
+/** A config with one slow route; `start` launches Portico on it and this returns once it says where it listens. */
+async function serve(t: TestContext, start: (file: string) => ChildProcess): Promise<Served> {
   let arrived!: () => void;
   const reached = new Promise<void>((r) => (arrived = r));
-  const slow = await startUpstream({
+  const slow = await upstreamFor(t, {
     handler: (_req, res) => {
       arrived();
       setTimeout(() => res.end('finished'), 1500);
     },
   });
-  t.after(() => slow.close());
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portico-entry-'));
   const file = join(dir, 'routes.yaml');
   writeFileSync(
     file,
-    `listen: { host: 127.0.0.1, port: ${port} }\nlogging: { level: warn }\nroutes:\n  - { id: slow, path: /, upstream: "${slow.url}" }\n`,
+    `logging: { level: info }\nroutes:\n  - { id: slow, path: /, upstream: "${slow.url}" }\n`,
   );
-  const child = start(file, port);
-  let output = '';
-  child.stdout?.on('data', (c) => {
-    output += c;
-  });
-  child.stderr?.on('data', (c) => {
-    output += c;
-  });
+  const child = start(file);
   t.after(() => {
     // Whatever is left of this test's gateway, found by its own config folder, ended by id.
     for (const pid of processesMentioning(dir)) {
@@ -89,18 +68,12 @@ async function serve(t: TestContext, start: (file: string, port: number) => Chil
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  const deadline = Date.now() + 60_000;
-  while (
-    (await get(`http://127.0.0.1:${port}/_portico/healthz`).catch(() => ({ status: 0 }))).status !== 200
-  ) {
-    if (Date.now() > deadline || child.exitCode !== null) assert.fail(`Portico did not start:\n${output}`);
-    await sleep(100);
-  }
+  const base = await listeningUrl(child);
   return {
-    port,
+    base,
     dir,
     async inFlight() {
-      const response = get(`http://127.0.0.1:${port}/slow`);
+      const response = send(base, '/slow');
       await reached;
       return response;
     },
@@ -109,25 +82,26 @@ async function serve(t: TestContext, start: (file: string, port: number) => Chil
 
 /** True once no process of this gateway (found by its config folder) is left. */
 async function allGone(dir: string, withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (processesMentioning(dir).length > 0) {
-    if (Date.now() > deadline) return false;
-    await sleep(100);
-  }
-  return true;
+  const left = await eventually(
+    async () => processesMentioning(dir),
+    (pids) => pids.length === 0,
+    { timeoutMs: withinMs, intervalMs: 100 },
+  );
+  return left.length === 0;
 }
 
-async function portIsFree(port: number, withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (Date.now() < deadline) {
-    const open = await get(`http://127.0.0.1:${port}/_portico/healthz`).then(
-      () => true,
-      () => false,
-    );
-    if (!open) return true;
-    await sleep(100);
-  }
-  return false;
+/** True once nothing answers on `base` any more (no event says when a grandchild let go of it). */
+async function portIsFree(base: string, withinMs: number): Promise<boolean> {
+  const open = await eventually(
+    () =>
+      send(base, '/_portico/healthz').then(
+        () => true,
+        () => false,
+      ),
+    (answered) => !answered,
+    { timeoutMs: withinMs, intervalMs: 100 },
+  );
+  return !open;
 }
 
 describe('drill: SIGTERM to the entry point a user starts', () => {
@@ -138,19 +112,19 @@ describe('drill: SIGTERM to the entry point a user starts', () => {
     }).stdout.trim();
     if (!npx) return t.skip('no npx on this machine');
     let launcher!: ChildProcess;
-    const s = await serve(t, (file, port) => {
-      launcher = spawn(
-        npx,
-        ['portico', 'serve', '--config', file, '--port', String(port), '--host', '127.0.0.1'],
-        { cwd: ROOT, env: userShellEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+    const s = await serve(t, (file) => {
+      launcher = spawn(npx, ['portico', 'serve', '--config', file, ...SERVE_ON_PORT_0], {
+        cwd: ROOT,
+        env: userShellEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       return launcher;
     });
     const response = s.inFlight();
     launcher.kill('SIGTERM');
     const r = await response;
-    assert.deepEqual(r, { status: 200, body: 'finished' });
-    assert.ok(await portIsFree(s.port, 15_000), 'the port is still in use: Portico did not stop');
+    assert.deepEqual([r.status, r.text], [200, 'finished']);
+    assert.ok(await portIsFree(s.base, 15_000), 'the port is still in use: Portico did not stop');
     assert.ok(await allGone(s.dir, 10_000), `still running: ${processesMentioning(s.dir)}`);
   });
 
@@ -166,7 +140,7 @@ describe('drill: SIGTERM to the entry point a user starts', () => {
       return t.skip(`the system node (${version.trim() || 'none'}) needs no hand-over`);
     let shim!: ChildProcess;
     const s = await serve(t, (file) => {
-      shim = spawn(system, ['scripts/portico.js', 'serve', '--config', file], {
+      shim = spawn(system, ['scripts/portico.js', 'serve', '--config', file, ...SERVE_ON_PORT_0], {
         cwd: ROOT,
         env: userShellEnv(),
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -176,10 +150,11 @@ describe('drill: SIGTERM to the entry point a user starts', () => {
     const response = s.inFlight();
     const exited = once(shim, 'exit');
     shim.kill('SIGTERM');
-    assert.deepEqual(await response, { status: 200, body: 'finished' });
+    const r = await response;
+    assert.deepEqual([r.status, r.text], [200, 'finished']);
     const [code, signal] = await exited;
     assert.deepEqual([code, signal], [0, null]);
-    assert.ok(await portIsFree(s.port, 5_000));
+    assert.ok(await portIsFree(s.base, 5_000));
     assert.ok(await allGone(s.dir, 5_000), `still running: ${processesMentioning(s.dir)}`);
   });
 });

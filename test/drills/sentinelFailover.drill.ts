@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSentinelSet } from '../helpers/sentinel.ts';
-import { freePort, login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { login, startSso } from '../helpers/sso.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 describe('drill: Redis sentinel failover with two replicas of Portico', () => {
   it('keeps sessions working on both replicas after the Redis master dies', async (t) => {
     const set = await startSentinelSet(t);
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const routes = `  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", auth: required, inject: { headers: true, jwt: true } }\n`;
     const a = await startSso(t, routes, { store: 'memory' });
     // Both replicas use the sentinel set instead of a single Redis.
@@ -24,7 +23,7 @@ describe('drill: Redis sentinel failover with two replicas of Portico', () => {
     // The store kind is fixed per process: start fresh gateways on the new file.
     await a.gw.gateway.close(100);
     const g1 = await startGateway(t, yaml, { port: a.port });
-    const g2 = await startGateway(t, yaml, { port: await freePort() });
+    const g2 = await startGateway(t, yaml);
     const { client } = await login({ ...a, gw: g1 }, 'alice');
     const cookie = client.cookieHeader();
     const ok = (url: string) =>
@@ -39,12 +38,12 @@ describe('drill: Redis sentinel failover with two replicas of Portico', () => {
     assert.equal(acked, 1, 'the replica acknowledged the writes');
     set.master.kill();
     await set.waitForFailover(60_000);
-    let statuses: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      await sleep(200);
-      statuses = [await ok(g1.url), await ok(g2.url)];
-      if (statuses.every((s) => s === 200)) break;
-    }
+    // Each replica's client finds the new master on its own schedule.
+    const statuses = await eventually(
+      async () => [await ok(g1.url), await ok(g2.url)],
+      (now) => now.every((s) => s === 200),
+      { timeoutMs: 40_000, intervalMs: 200 },
+    );
     assert.deepEqual(statuses, [200, 200]);
     // A new sign-in after the failover (through the replica the public URL points at).
     const again = await login({ ...a, gw: g1 }, 'alice');

@@ -2,81 +2,62 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { freePort } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => {
-        body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
+import { listeningUrl } from '../helpers/porticoProcess.ts';
+import { wsUrl } from '../helpers/websocket.ts';
 
 describe('drill: SIGTERM', () => {
   it('lets in-flight requests finish, closes WebSockets with 1001 and exits 0', async (t) => {
-    const slow = await startUpstream({
+    let arrived!: () => void;
+    const reached = new Promise<void>((r) => (arrived = r));
+    const slow = await upstreamFor(t, {
       websocket: true,
       handler: (_req, res) => {
+        arrived();
         setTimeout(() => res.end('finished'), 800);
       },
     });
-    t.after(() => slow.close());
-    const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'portico-drill-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'routes.yaml');
     writeFileSync(
       file,
-      `listen: { host: 127.0.0.1, port: ${port} }\nlogging: { level: warn }\nroutes:\n  - { id: slow, path: /, upstream: "${slow.url}", websocket: true }\n`,
+      `logging: { level: info }\nroutes:\n  - { id: slow, path: /, upstream: "${slow.url}", websocket: true }\n`,
     );
-    const child = spawn(process.execPath, ['scripts/portico.js', 'serve', '--config', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['scripts/portico.js', 'serve', '--config', file, '--port', '0', '--host', '127.0.0.1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     t.after(() => child.kill('SIGKILL'));
-    for (let i = 0; i < 100; i++) {
-      if (
-        (await get(`http://127.0.0.1:${port}/_portico/healthz`).catch(() => ({ status: 0 }))).status === 200
-      )
-        break;
-      await sleep(50);
-    }
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    const base = await listeningUrl(child);
+    const ws = new WebSocket(wsUrl(base, '/'));
     await once(ws, 'open');
     const wsClosed = once(ws, 'close');
-    const inFlight = get(`http://127.0.0.1:${port}/slow`);
-    await sleep(200);
+    const inFlight = send(base, '/slow');
+    await reached;
     child.kill('SIGTERM');
     const r = await inFlight;
     assert.equal(r.status, 200);
-    assert.equal(r.body, 'finished');
+    assert.equal(r.text, 'finished');
     const [code] = await wsClosed;
     assert.equal(code, 1001);
     const [exitCode] = await once(child, 'exit');
     assert.equal(exitCode, 0);
-    await assert.rejects(get(`http://127.0.0.1:${port}/_portico/healthz`));
+    await assert.rejects(send(base, '/_portico/healthz'));
   });
 });
 
 describe('drill: an upstream dies under traffic', () => {
   it('answers 502 on its route only while it is down and recovers when it returns on the same port', async (t) => {
     const ai = await startUpstream({ handler: (_q, s) => s.end('ai') });
-    const customer = await startUpstream({ handler: (_q, s) => s.end('customer') });
-    t.after(() => customer.close());
+    const customer = await upstreamFor(t, { handler: (_q, s) => s.end('customer') });
     const aiPort = ai.port;
     const gw = await startGateway(
       t,

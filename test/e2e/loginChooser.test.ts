@@ -6,15 +6,14 @@ import { join } from 'node:path';
 import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 import { startGateway } from '../helpers/gateway.ts';
-import { startTestIdp } from '../helpers/idp.ts';
 import { GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, startSlapd } from '../helpers/slapd.ts';
-import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { freePort, SESSION_SECRET, startIdpFor } from '../helpers/sso.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 describe('the login chooser in a real browser', () => {
   it('offers every provider, signs in through the chosen one, names users by provider, and remembers the choice', async (t) => {
     const slapd = await startSlapd(t);
-    const ai = await startUpstream({
+    const ai = await upstreamFor(t, {
       handler: (req, res) => {
         res.setHeader('content-type', 'text/html; charset=utf-8');
         res.end(
@@ -22,19 +21,9 @@ describe('the login chooser in a real browser', () => {
         );
       },
     });
-    t.after(() => ai.close());
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
-    const idp = await startTestIdp(t, {
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`${publicUrl}/_portico/callback/corp`],
-        },
-      ],
-      logErrors: false,
-    });
+    const idp = await startIdpFor(t, publicUrl);
     await startGateway(
       t,
       `publicUrl: ${publicUrl}

@@ -5,33 +5,10 @@ import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { type ExplainInput, explainRequest } from '../../gateway/explain/explainRequest.ts';
 import { formatExplanation } from '../../gateway/explain/formatExplanation.ts';
 import { login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { explainYaml } from '../helpers/configs.ts';
 
-const config = loadConfigText(
-  `publicUrl: https://portal.example.com
-trustProxy: [10.0.0.0/8]
-session: { secret: "${'s'.repeat(40)}" }
-identityProviders:
-  - { id: corp, type: oidc, issuer: https://idp.example.com, clientId: portico, clientSecret: x }
-  - { id: partner, type: oidc, issuer: https://partner.example.com, clientId: portico }
-identity: { primaryProvider: corp }
-apiKeys:
-  - { id: ci, hash: "sha256:${'0'.repeat(64)}", groups: [ai-users] }
-routes:
-  - id: ai-platform
-    path: /dce5/
-    upstream: https://10.6.8.2:30343/
-    tls: { insecureSkipVerify: true }
-    websocket: true
-    allow: { groups: [ai-users] }
-    keycloakIdpHint: portico
-    inject: { headers: true, jwt: true }
-  - { id: ai-apis, path: /dce5/apis/, upstream: "https://10.6.8.2:30343/apis/", auth: none }
-  - { id: api, path: /api/, upstream: "http://10.0.0.9:8000/", auth: required, bearer: verify }
-  - { id: customer, path: /, upstream: "https://10.6.165.50:30443/", auth: optional }
-`,
-  { env: {} },
-);
+const config = loadConfigText(explainYaml({ session: 's'.repeat(40), oidc: 'x' }), { env: {} });
 const explain = (target: string, input: Omit<ExplainInput, 'method' | 'target'> & { method?: string } = {}) =>
   explainRequest(config, { method: 'GET', target, ...input });
 
@@ -223,8 +200,7 @@ routes:
   });
 
   it('predicts exactly what a real upstream receives through the gateway from a signed-in user', async (t) => {
-    const upstream = await startUpstream();
-    t.after(() => upstream.close());
+    const upstream = await upstreamFor(t);
     const setup = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${upstream.url}/", allow: { groups: [ai-users] }, inject: { headers: true, jwt: true } }\n`,

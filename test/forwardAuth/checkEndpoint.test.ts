@@ -11,7 +11,7 @@ import { json, send } from '../helpers/http.ts';
 import { clientCredentialsToken } from '../helpers/idp.ts';
 import { RawConnection } from '../helpers/rawSocket.ts';
 import { login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 const IDENTITY = [
   'x-forwarded-user',
@@ -21,10 +21,8 @@ const IDENTITY = [
 ];
 
 async function setup(t: TestContext) {
-  const ai = await startUpstream();
-  t.after(() => ai.close());
-  const customer = await startUpstream();
-  t.after(() => customer.close());
+  const ai = await upstreamFor(t);
+  const customer = await upstreamFor(t);
   const key = newApiKey('ci');
   const lines: Record<string, unknown>[] = [];
   const logger = pino(

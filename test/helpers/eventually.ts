@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -17,4 +18,21 @@ export async function eventually<T>(
     value = await probe();
   }
   return value;
+}
+
+/**
+ * Waits until `check` holds, asking every `intervalMs`, and fails the test naming `what` when
+ * `timeoutMs` passes first. For a state with no event to wait on (a counter, a file, a log line).
+ */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+  intervalMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() >= deadline) assert.fail(`${what} not reached in ${timeoutMs} ms`);
+    await sleep(intervalMs);
+  }
 }

@@ -5,11 +5,11 @@ import type { TestContext } from 'node:test';
 import { newApiKey } from '../../gateway/auth/apiKeys.ts';
 import { startGateway, type StartedGateway } from './gateway.ts';
 import type { RawResponse } from './http.ts';
-import { driveLogin, type Idp, startTestIdp } from './idp.ts';
+import { driveLogin, type Idp } from './idp.ts';
 import { type StartedNginx, startNginxWith } from './nginx.ts';
 import { type RedisServer, startRedis } from './redis.ts';
-import { freePort, GatewayClient, SESSION_SECRET } from './sso.ts';
-import { startUpstream, type Upstream } from './upstream.ts';
+import { freePort, GatewayClient, SESSION_SECRET, startIdpFor } from './sso.ts';
+import { type Upstream, upstreamFor } from './upstream.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const shipped = (file: string) => readFileSync(join(root, 'deploy', 'nginx', file), 'utf8');
@@ -56,24 +56,12 @@ export async function startForwardAuth(
   t: TestContext,
   options: { cache?: boolean } = {},
 ): Promise<ForwardAuthSetup> {
-  const customer = await startUpstream();
-  t.after(() => customer.close());
-  const ai = await startUpstream({ websocket: true });
-  t.after(() => ai.close());
+  const customer = await upstreamFor(t);
+  const ai = await upstreamFor(t, { websocket: true });
   const redis = await startRedis(t);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const idp = await startTestIdp(t, {
-    clients: [
-      {
-        clientId: 'portico',
-        clientSecret: 'portico-secret',
-        redirectUris: [`${url}/_portico/callback/corp`],
-        postLogoutRedirectUris: [`${url}/_portico/logged-out`],
-      },
-    ],
-    logErrors: false,
-  });
+  const idp = await startIdpFor(t, url);
   const key = newApiKey('ci');
   const portico = await startGateway(
     t,

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import {
   accessSync,
   chmodSync,
@@ -10,11 +9,12 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { connect } from 'node:net';
 import { freePort } from './ports.ts';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { accepts, stopChild } from './processes.ts';
+import { eventually } from './eventually.ts';
 
 export type NginxRoute = {
   /** The `location` prefix, e.g. `/dce5/` or `/`. */
@@ -199,37 +199,20 @@ export async function startNginxWith(
 }
 
 async function waitForPort(child: ChildProcess, port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let exited: string | undefined;
   child.once('exit', (code, signal) => (exited = `nginx exited (code ${code}, signal ${signal})`));
   child.once('error', (err) => (exited = `nginx could not be run: ${err.message}`));
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(exited);
-    if (await accepts(port)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(exited ?? `no connection accepted within ${timeoutMs} ms`);
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+  // nginx says nothing when it is ready: ask until it accepts, it exits, or time runs out.
+  const up = await eventually(
+    () => accepts(port),
+    (open) => open || exited !== undefined,
+    { timeoutMs, intervalMs: 25 },
+  );
+  if (exited) throw new Error(exited);
+  if (!up) throw new Error(`no connection accepted within ${timeoutMs} ms`);
 }
 
 /** SIGTERM is nginx's fast shutdown: the master closes its workers and their connections, then exits. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
+const stop = (child: ChildProcess) => stopChild(child);
 
 export { freePort };

@@ -161,6 +161,7 @@ export async function exchange(
   try {
     const parts = Array.isArray(data) ? data : [data];
     for (const [i, part] of parts.entries()) {
+      // The caller asked for a pause between parts (a slow client): that pause is the point.
       if (i > 0 && options.gapMs) await sleep(options.gapMs);
       await conn.write(typeof part === 'string' ? Buffer.from(part, 'latin1') : part);
     }

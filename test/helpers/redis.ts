@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { connect } from 'node:net';
 import type { TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './sso.ts';
+import { accepts } from './processes.ts';
+import { eventually } from './eventually.ts';
 
 export type RedisServer = { url: string; port: number; stop(): Promise<void>; start(): Promise<void> };
 
@@ -41,26 +41,17 @@ export async function startRedis(t: Pick<TestContext, 'after'>): Promise<RedisSe
 export async function sharedRedisUrl(): Promise<string> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const u = new URL(url);
-  const up = await probe(Number(u.port || 6379), u.hostname);
+  const up = await accepts(Number(u.port || 6379), u.hostname);
   if (!up) throw new Error(`Redis is not reachable at ${url}: start redis-server or set REDIS_URL`);
   return url;
 }
 
+/** redis-server started with stdio ignored says nothing: ask until the port is as wanted. */
 async function waitForPort(port: number, open: boolean): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if ((await probe(port)) === open) return;
-    await sleep(50);
-  }
-  throw new Error(`redis on ${port} did not ${open ? 'start' : 'stop'}`);
-}
-
-function probe(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, host);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+  const now = await eventually(
+    () => accepts(port),
+    (up) => up === open,
+    { timeoutMs: 5000, intervalMs: 50 },
+  );
+  if (now !== open) throw new Error(`redis on ${port} did not ${open ? 'start' : 'stop'}`);
 }

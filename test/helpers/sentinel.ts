@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { freePort } from './sso.ts';
+import { eventually } from './eventually.ts';
 
 export type SentinelSet = {
   master: { port: number; kill(): void };
@@ -68,7 +68,8 @@ export async function startSentinelSet(t: Pick<TestContext, 'after'>): Promise<S
       return null;
     }
   };
-  for (let i = 0; i < 250; i++) {
+  /** The master, its replica and the sentinel agree on who is who: a failover can happen. */
+  const settled = async (): Promise<boolean> => {
     const addr = await masterAddr();
     const replica = new Redis({ port: rPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
     replica.on('error', () => {});
@@ -83,22 +84,22 @@ export async function startSentinelSet(t: Pick<TestContext, 'after'>): Promise<S
     const replicaKnown = known.some(
       (r) => r[r.indexOf('port') + 1] === String(rPort) && r[r.indexOf('master-link-status') + 1] === 'ok',
     );
-    if (addr && Number(addr[1]) === mPort && info.includes('master_link_status:up') && replicaKnown) break;
-    await sleep(100);
-  }
+    return (
+      addr !== null && Number(addr[1]) === mPort && info.includes('master_link_status:up') && replicaKnown
+    );
+  };
+  await eventually(settled, (ok) => ok, { timeoutMs: 25_000, intervalMs: 100 });
   return {
     master: { port: mPort, kill: () => master.kill('SIGKILL') },
     replica: { port: rPort },
     sentinel: { port: sPort },
     name: 'portico',
     async waitForFailover(timeoutMs) {
-      const end = Date.now() + timeoutMs;
-      while (Date.now() < end) {
-        const addr = await masterAddr();
-        if (addr && Number(addr[1]) === rPort) return;
-        await sleep(200);
-      }
-      throw new Error('the sentinel did not fail over in time');
+      const addr = await eventually(masterAddr, (a) => Number(a?.[1]) === rPort, {
+        timeoutMs,
+        intervalMs: 200,
+      });
+      if (Number(addr?.[1]) !== rPort) throw new Error('the sentinel did not fail over in time');
     },
   };
 }

@@ -1,11 +1,12 @@
 import { makeCertificates } from './certs.ts';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './sso.ts';
+import { accepts } from './processes.ts';
+import { eventually } from './eventually.ts';
 
 const SLAPD = '/usr/sbin/slapd';
 const MODULES = '/usr/lib/ldap';
@@ -133,12 +134,14 @@ access to *
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (let i = 0; ; i++) {
-    if (await probe(port)) break;
-    if (child.exitCode !== null || i > 100)
-      throw new Error(`slapd did not start (exit ${child.exitCode}):\n${stderr.slice(-2000)}`);
-    await sleep(50);
-  }
+  // slapd -d 0 says nothing when it is ready: ask until it accepts or exits.
+  const started = child;
+  const up = await eventually(
+    () => accepts(port),
+    (open) => open || started.exitCode !== null,
+    { timeoutMs: 5000, intervalMs: 50 },
+  );
+  if (!up) throw new Error(`slapd did not start (exit ${started.exitCode}):\n${stderr.slice(-2000)}`);
   const add = spawnSync(
     'ldapadd',
     ['-x', '-H', `ldap://127.0.0.1:${port}`, '-D', rootDn, '-w', rootPassword, '-f', join(dir, 'data.ldif')],
@@ -221,15 +224,4 @@ function makeLdapCertificates(dir: string): string {
     names: ['DNS:ldap.test', 'IP:127.0.0.1'],
     caName: 'Portico LDAP Test CA',
   }).ca;
-}
-
-function probe(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

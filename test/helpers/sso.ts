@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway, type StartedGateway } from './gateway.ts';
 import { type RawResponse, send } from './http.ts';
-import { CookieJar, driveLogin, type Idp, startTestIdp } from './idp.ts';
+import { CookieJar, driveLogin, type Idp, type IdpClient, type IdpOptions, startTestIdp } from './idp.ts';
 
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdef0123456789';
 
@@ -96,10 +96,7 @@ export async function startSso(
     (await startTestIdp(t, {
       clients: [
         {
-          clientId,
-          clientSecret: 'portico-secret',
-          redirectUris: [`${publicUrl}/_portico/callback/corp`],
-          postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
+          ...porticoClient(publicUrl, clientId),
           backchannelLogoutUri: `${publicUrl}/_portico/backchannel-logout/corp`,
         },
       ],
@@ -157,3 +154,30 @@ export async function logout(client: GatewayClient, origin?: string, rd = '/') {
 }
 
 export { freePort };
+
+/** The headers that carry who the user is to an upstream: a client must never be able to set them. */
+export const IDENTITY_HEADERS = [
+  'X-Forwarded-User',
+  'X-Forwarded-Email',
+  'X-Forwarded-Groups',
+  'X-Forwarded-Preferred-Username',
+  'X-Portico-Assertion',
+];
+
+/**
+ * The gateway at `publicUrl` as a client of a test IdP (secret `portico-secret`): the callback
+ * and the signed-out page of its provider `corp`.
+ */
+export function porticoClient(publicUrl: string, clientId = 'portico'): IdpClient {
+  return {
+    clientId,
+    clientSecret: 'portico-secret',
+    redirectUris: [`${publicUrl}/_portico/callback/corp`],
+    postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
+  };
+}
+
+/** A test IdP whose one client is the gateway at `publicUrl` (porticoClient); `options` add users, lifetimes… */
+export function startIdpFor(t: TestContext, publicUrl: string, options: IdpOptions = {}): Promise<Idp> {
+  return startTestIdp(t, { clients: [porticoClient(publicUrl)], logErrors: false, ...options });
+}

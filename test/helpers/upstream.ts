@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
 import { WebSocketServer } from 'ws';
 
 export type RecordedRequest = {
@@ -25,6 +26,11 @@ export type Upstream = {
   server: Server;
   requests: RecordedRequest[];
   last(): RecordedRequest;
+  /**
+   * True once `count` requests (upgrades included) have been recorded, false when `timeoutMs`
+   * passed first: an upgrade is recorded when the WebSocket server accepts it, a moment after the 101.
+   */
+  waitForRequests(count: number, timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 };
 
@@ -40,6 +46,11 @@ export type UpstreamOptions = {
 /** A real HTTP (and WebSocket) server on port 0 that records what it receives. */
 export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const requests: RecordedRequest[] = [];
+  const arrivals = new EventEmitter();
+  const record = (r: RecordedRequest) => {
+    requests.push(r);
+    arrivals.emit('request');
+  };
   const server = createServer((req, res) => {
     const recorded: RecordedRequest = {
       method: req.method!,
@@ -49,7 +60,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       body: Buffer.alloc(0),
       remotePort: req.socket.remotePort,
     };
-    requests.push(recorded);
+    record(recorded);
     if (options.streaming && options.handler) {
       options.handler(req, res, recorded);
       return;
@@ -79,7 +90,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         protocols.has('tty') ? 'tty' : (protocols.values().next().value ?? false),
     });
     wss.on('connection', (ws, req) => {
-      requests.push({
+      record({
         method: 'UPGRADE',
         url: req.url!,
         headers: req.headers,
@@ -99,10 +110,52 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     server,
     requests,
     last: () => requests[requests.length - 1]!,
+    waitForRequests: (count, timeoutMs = 2000) =>
+      new Promise<boolean>((resolve) => {
+        const finish = (reached: boolean) => {
+          clearTimeout(timer);
+          arrivals.off('request', check);
+          resolve(reached);
+        };
+        const check = () => {
+          if (requests.length >= count) finish(true);
+        };
+        const timer = setTimeout(() => finish(false), timeoutMs).unref();
+        arrivals.on('request', check);
+        check();
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/** An upstream (see startUpstream) that is closed when the test `t` ends. */
+export async function upstreamFor(
+  t: Pick<TestContext, 'after'>,
+  options: UpstreamOptions = {},
+): Promise<Upstream> {
+  const upstream = await startUpstream(options);
+  t.after(() => upstream.close());
+  return upstream;
+}
+
+/** An upstream answering every request with a 302 to the Location `redirectTo` last set. */
+export async function redirectingUpstream(
+  t: Pick<TestContext, 'after'>,
+): Promise<Upstream & { redirectTo(location: string): void }> {
+  let location = '';
+  const upstream = await upstreamFor(t, {
+    handler: (_req, res) => {
+      res.writeHead(302, { location });
+      res.end();
+    },
+  });
+  return Object.assign(upstream, {
+    redirectTo: (next: string) => {
+      location = next;
+    },
+  });
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 import {
   API_RESOURCE,
   CookieJar,
@@ -266,8 +266,7 @@ describe('the demo customer IdP', () => {
   });
 
   it('signs out through RP-initiated logout and notifies the client over the back channel', async (t) => {
-    const receiver = await startUpstream();
-    t.after(() => receiver.close());
+    const receiver = await upstreamFor(t);
     const idp = await startWithClient(t, {
       clients: [
         {

@@ -89,16 +89,19 @@ describe('the local Feishu receiver', () => {
   const feishuSign = (ts: string, secret: string) =>
     createHmac('sha256', `${ts}\n${secret}`).update('').digest('base64');
 
+  /** A text message "hi" carrying `timestamp` and `sign` as a Feishu bot call does. */
+  const hiSignedWith = (timestamp: string, sign: string) => ({
+    timestamp,
+    sign,
+    msg_type: 'text',
+    content: { text: 'hi' },
+  });
+
   it('accepts a signature keyed with timestamp + "\\n" + secret over an empty message', async (t) => {
     const fs = await startFeishuReceiver({ secret: 'fsSecret' });
     t.after(() => fs.close());
     const ts = String(Math.floor(Date.now() / 1000));
-    const r = await post(fs.url, {
-      timestamp: ts,
-      sign: feishuSign(ts, 'fsSecret'),
-      msg_type: 'text',
-      content: { text: 'hi' },
-    });
+    const r = await post(fs.url, hiSignedWith(ts, feishuSign(ts, 'fsSecret')));
     assert.equal(r.json?.code, 0);
   });
 
@@ -107,7 +110,7 @@ describe('the local Feishu receiver', () => {
     t.after(() => fs.close());
     const ts = String(Math.floor(Date.now() / 1000));
     const wrong = createHmac('sha256', 'fsSecret').update(`${ts}\nfsSecret`).digest('base64');
-    const r = await post(fs.url, { timestamp: ts, sign: wrong, msg_type: 'text', content: { text: 'hi' } });
+    const r = await post(fs.url, hiSignedWith(ts, wrong));
     assert.deepEqual(r.json, {
       code: 19021,
       data: {},
@@ -119,12 +122,7 @@ describe('the local Feishu receiver', () => {
     const fs = await startFeishuReceiver({ secret: 'fsSecret' });
     t.after(() => fs.close());
     const ts = String(Date.now());
-    const r = await post(fs.url, {
-      timestamp: ts,
-      sign: feishuSign(ts, 'fsSecret'),
-      msg_type: 'text',
-      content: { text: 'hi' },
-    });
+    const r = await post(fs.url, hiSignedWith(ts, feishuSign(ts, 'fsSecret')));
     assert.equal(r.json?.code, 19021);
   });
 

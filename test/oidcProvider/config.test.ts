@@ -14,7 +14,8 @@ import {
   startOp,
 } from '../helpers/openidProvider.ts';
 import { ANY_ROUTE } from '../helpers/gateway.ts';
-import { freePort, login, SESSION_SECRET } from '../helpers/sso.ts';
+import { login, SESSION_SECRET } from '../helpers/sso.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 const HEAD = `publicUrl: https://portal.example.com
 session: { secret: ${SESSION_SECRET} }
@@ -135,7 +136,7 @@ ${ANY_ROUTE}`,
   });
 
   it('serves a client added by a reload at the next request, applies narrowed allow rules, and stops serving one removed', async (t) => {
-    const rp = `http://127.0.0.1:${await freePort()}`;
+    const rp = `http://127.0.0.1:${await deadPort()}`; // a client nobody runs: its redirects are only read
     const first: OpClient = { id: 'first', secret: `first-${GOOD_SECRET}`, redirectUris: [`${rp}/first`] };
     const added: OpClient = { id: 'added', secret: `added-${GOOD_SECRET}`, redirectUris: [`${rp}/added`] };
     const s = await startOp(t, [first], { env: secretsEnv([added]) });

@@ -16,7 +16,8 @@ import {
   secretsEnv,
   startOp,
 } from '../helpers/openidProvider.ts';
-import { freePort, login, SESSION_SECRET } from '../helpers/sso.ts';
+import { login, SESSION_SECRET } from '../helpers/sso.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 const client: OpClient = {
   id: 'grafana',
@@ -73,7 +74,7 @@ ${oidcProviderYaml([client])}${ANY_ROUTE}`,
   });
 
   it('keep the OP session cookie under /_portico/oidc, HttpOnly and SameSite=Lax on a plain-http site', async (t) => {
-    const local: OpClient = { ...client, redirectUris: [`http://127.0.0.1:${await freePort()}/cb`] };
+    const local: OpClient = { ...client, redirectUris: [`http://127.0.0.1:${await deadPort()}/cb`] };
     const s = await startOp(t, [local]);
     const { client: browser } = await login(s, 'alice', '/app/');
     const req = await authorizationRequest(await relyingParty(s.issuer, local), local);

@@ -17,13 +17,14 @@ import {
   startLogoutReceiver,
   startOp,
 } from '../helpers/openidProvider.ts';
-import { freePort, type GatewayClient, login, logout } from '../helpers/sso.ts';
+import { type GatewayClient, login, logout } from '../helpers/sso.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 const ADMIN_KEY = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
 
 async function setup(t: TestContext, session?: Record<string, string>) {
   const receiver = await startLogoutReceiver(t);
-  const rp = `http://127.0.0.1:${await freePort()}`;
+  const rp = `http://127.0.0.1:${await deadPort()}`; // a client nobody runs: its redirects are only read
   const ghippo: OpClient = {
     id: 'dce5-ghippo',
     secret: 'ghippo-secret-0123456789abcdefghijklmnopqrstuvwxyz',

@@ -15,12 +15,13 @@ import {
   relyingParty,
   startOp,
 } from '../helpers/openidProvider.ts';
-import { freePort, GatewayClient, login } from '../helpers/sso.ts';
+import { GatewayClient, login } from '../helpers/sso.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 const secret = (c: string) => `${c}-secret-0123456789abcdefghijklmnopqrstuvwxyz`;
 
 async function setup(t: TestContext) {
-  const rp = `http://127.0.0.1:${await freePort()}`;
+  const rp = `http://127.0.0.1:${await deadPort()}`; // a client nobody runs: its redirects are only read
   const clients = {
     spa: { id: 'spa', secret: secret('spa'), redirectUris: [`${rp}/cb`], pkce: 'required' },
     broker: {

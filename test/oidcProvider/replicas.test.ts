@@ -17,14 +17,15 @@ import {
   startOp,
 } from '../helpers/openidProvider.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
-import { freePort, login, logout } from '../helpers/sso.ts';
+import { login, logout } from '../helpers/sso.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 async function replicas(t: TestContext) {
   const receiver = await startLogoutReceiver(t);
   const client: OpClient = {
     id: 'dce5-ghippo',
     secret: 'ghippo-secret-0123456789abcdefghijklmnopqrstuvwxyz',
-    redirectUris: [`http://127.0.0.1:${await freePort()}/broker/endpoint`],
+    redirectUris: [`http://127.0.0.1:${await deadPort()}/broker/endpoint`],
     backchannelLogoutUri: receiver.url,
   };
   const a = await startOp(t, [client], {
@@ -33,7 +34,6 @@ async function replicas(t: TestContext) {
     keyPrefix: `op-replicas-${process.pid}-${Date.now()}:`,
   });
   const b = await startGateway(t, a.yaml, {
-    port: await freePort(),
     features: [oidcProviderFeature],
     env: secretsEnv([client]),
   });

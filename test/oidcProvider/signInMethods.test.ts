@@ -19,7 +19,8 @@ import {
   startSlapd,
   USERS,
 } from '../helpers/slapd.ts';
-import { freePort, GatewayClient, login } from '../helpers/sso.ts';
+import { GatewayClient, login } from '../helpers/sso.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 describe('every sign-in method reaches a client of the OpenID Provider with no page', () => {
   const cleanups: (() => unknown)[] = [];
@@ -35,7 +36,7 @@ describe('every sign-in method reaches a client of the OpenID Provider with no p
     const client: OpClient = {
       id: 'dce5-ghippo',
       secret: 'ghippo-secret-0123456789abcdefghijklmnopqrstuvwxyz',
-      redirectUris: [`http://127.0.0.1:${await freePort()}/dce5/auth/realms/ghippo/broker/portico/endpoint`],
+      redirectUris: [`http://127.0.0.1:${await deadPort()}/dce5/auth/realms/ghippo/broker/portico/endpoint`],
       // The directory is not the primary provider: its users and groups are qualified `dir:…`.
       allow: '{ groups: [ai-users, "dir:ai-users"] }',
     };

@@ -12,7 +12,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse } from 'yaml';
 import { operations } from '../../gateway/ops/operations.ts';
@@ -22,6 +21,7 @@ import { send } from '../helpers/http.ts';
 import { parsePrometheus, type Sample } from '../helpers/receivers.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { SESSION_SECRET } from '../helpers/sso.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const RULES_FILE = resolve(import.meta.dirname, '..', '..', 'prometheus', 'alerts.yml');
 /** Series Prometheus makes itself for every target, and the labels it adds to every scraped one. */
@@ -116,22 +116,29 @@ routes:
   gw.write('routes: [ {');
   assert.equal(gw.gateway.reload().ok, false);
 
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const r = await send(gw.url, '/_portico/metrics');
-    assert.equal(r.status, 200);
-    const samples = parsePrometheus(r.text);
-    const has = (name: string, labels: Record<string, string> = {}) =>
-      samples.some((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-    if (
-      has('portico_upstream_tls_cert_expiry_timestamp_seconds', { route: 'dce' }) &&
-      has('portico_redis_up') &&
-      has('portico_upstream_up', { route: 'dce' })
-    )
-      return { text: r.text, samples, certFile: certs.cert };
-    assert.ok(Date.now() < deadline, `the health and Redis metrics did not appear:\n${r.text}`);
-    await sleep(100);
-  }
+  // The health checks and the Redis probe report on their own schedule: scrape until they have.
+  const has = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
+    samples.some((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  const r = await eventually(
+    () => send(gw.url, '/_portico/metrics'),
+    (r) => {
+      const samples = parsePrometheus(r.text);
+      return (
+        has(samples, 'portico_upstream_tls_cert_expiry_timestamp_seconds', { route: 'dce' }) &&
+        has(samples, 'portico_redis_up') &&
+        has(samples, 'portico_upstream_up', { route: 'dce' })
+      );
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
+  assert.equal(r.status, 200);
+  const samples = parsePrometheus(r.text);
+  assert.ok(
+    has(samples, 'portico_upstream_up', { route: 'dce' }) && has(samples, 'portico_redis_up'),
+    `the health and Redis metrics did not appear:\n${r.text}`,
+  );
+  assert.ok(has(samples, 'portico_upstream_tls_cert_expiry_timestamp_seconds', { route: 'dce' }), r.text);
+  return { text: r.text, samples, certFile: certs.cert };
 }
 
 describe('prometheus/alerts.yml', () => {

@@ -13,15 +13,7 @@ import {
   startFeishuReceiver,
   startUptimeKumaReceiver,
 } from '../helpers/receivers.ts';
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition') {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`${what} not reached in ${ms} ms`);
-}
+import { until } from '../helpers/eventually.ts';
 
 /** An upstream that can be stopped and started again on the same port. */
 async function restartableUpstream(handler: (path: string) => number = () => 200) {
@@ -186,6 +178,7 @@ health:
     await until(() => hits >= 2);
     gw.write(base);
     assert.equal(gw.gateway.reload().ok, true);
+    // The point is a silence: let a check already on its way land, then see that no other follows.
     await sleep(60);
     const after = hits;
     await sleep(100);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { send } from '../helpers/http.ts';
+import { listeningUrl } from '../helpers/porticoProcess.ts';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -23,16 +24,11 @@ function configFile(t: TestContext, logging: string): string {
 async function run(t: TestContext, child: ChildProcess): Promise<string> {
   t.after(() => child.kill('SIGKILL'));
   let out = '';
-  let listening!: (url: string) => void;
-  const url = new Promise<string>((r) => (listening = r));
   child.stdout!.on('data', (c: Buffer) => {
     out += c;
-    const line = out.split('\n').find((l) => l.includes('portico is listening'));
-    const m = line && /http:\/\/127\.0\.0\.1:\d+/.exec(line);
-    if (m) listening(m[0]);
   });
   const exited = once(child, 'exit');
-  const base = await Promise.race([url, exited.then(() => assert.fail(`exited before listening:\n${out}`))]);
+  const base = await listeningUrl(child);
   assert.equal((await send(base, '/dce5/x?q=1')).status, 502);
   // The access line is written when the response is done: wait for it, then stop.
   while (!/\/dce5\/x/.test(out)) await once(child.stdout!, 'data');

@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { createMetrics } from '../../gateway/ops/metrics/metrics.ts';
 import { operations } from '../../gateway/ops/operations.ts';
@@ -11,26 +10,18 @@ import { startGateway } from '../helpers/gateway.ts';
 import { freePort } from '../helpers/nginx.ts';
 import { json, send } from '../helpers/http.ts';
 import { type Sample, sampleValue, scrape } from '../helpers/receivers.ts';
-import { startUpstream } from '../helpers/upstream.ts';
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition') {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`${what} not reached in ${ms} ms`);
-}
+import { upstreamFor } from '../helpers/upstream.ts';
+import { until } from '../helpers/eventually.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 const value = (s: Sample[], name: string, labels: Record<string, string>) =>
   sampleValue(s, name, labels) ?? 0;
 
 describe('Prometheus metrics', () => {
   it('counts real traffic by route id, method and status class, never by raw path', async (t) => {
-    const ai = await startUpstream({
+    const ai = await upstreamFor(t, {
       handler: (req, res) => res.writeHead(req.url === '/missing' ? 404 : 200).end('x'),
     });
-    t.after(() => ai.close());
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}" }\n`, {
       features: [operations],
     });
@@ -69,7 +60,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('counts upstream errors by kind', async (t) => {
-    const port = await freePort();
+    const port = await deadPort();
     const gw = await startGateway(
       t,
       `routes:\n  - { id: gone, path: /, upstream: "http://127.0.0.1:${port}/" }\n`,
@@ -89,8 +80,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('shows open WebSockets and the bytes they relayed', async (t) => {
-    const ai = await startUpstream({ websocket: true });
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: term, path: /dce5/, upstream: "${ai.url}", websocket: true }\n`,
@@ -112,8 +102,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('counts config reloads, logins by provider and result, with unknown providers folded into one label', async (t) => {
-    const app = await startUpstream();
-    t.after(() => app.close());
+    const app = await upstreamFor(t);
     const yaml = `publicUrl: http://portal.test
 session: { secret: "0123456789abcdef0123456789abcdef" }
 identityProviders:

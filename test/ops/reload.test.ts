@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
+import { until } from '../helpers/eventually.ts';
 
 const routesTo = (a: string, b: string) =>
   `routes:\n  - { id: ai, path: /dce5/, upstream: "${a}" }\n  - { id: customer, path: /, upstream: "${b}" }\n`;
-
-async function until(check: () => Promise<boolean>, ms = 5000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  assert.fail('condition not reached in time');
-}
 
 describe('hot reload', () => {
   it('picks up a changed routes.yaml without a restart', async (t) => {
@@ -31,8 +22,7 @@ describe('hot reload', () => {
   });
 
   it('rejects a broken file with its errors and keeps serving the last good config', async (t) => {
-    const one = await startUpstream({ handler: (_q, s) => s.end('one') });
-    t.after(() => one.close());
+    const one = await upstreamFor(t, { handler: (_q, s) => s.end('one') });
     const gw = await startGateway(t, routesTo(one.url, one.url), { watch: false });
     const before = gw.gateway.config();
     gw.write('routes:\n  - { id: ai, path: dce5, upstream: nope }\n');
@@ -81,7 +71,10 @@ describe('hot reload', () => {
     };
     const workers = Array.from({ length: 8 }, worker);
     for (let i = 0; i < 20; i++) {
-      await sleep(25);
+      // Reloads spread over the traffic: each waits for a few more requests to complete, however
+      // fast the machine serves them.
+      const served = ok;
+      await until(() => ok >= served + 6, 10_000, 'requests between reloads', 5);
       gw.write(routesTo(i % 2 ? one.url : two.url, one.url));
       const r = gw.gateway.reload();
       assert.equal(r.ok, true);

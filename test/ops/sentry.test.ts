@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { operations } from '../../gateway/ops/operations.ts';
 import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSentryReceiver } from '../helpers/receivers.ts';
-import { startUpstream } from '../helpers/upstream.ts';
-
-async function until(check: () => boolean, ms = 5000, what = 'condition') {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return;
-    await sleep(20);
-  }
-  assert.fail(`${what} not reached in ${ms} ms`);
-}
+import { upstreamFor } from '../helpers/upstream.ts';
+import { until } from '../helpers/eventually.ts';
 
 /** Fails the way a broken stage does, and reports it as the gateway's error answer does. */
 const failing: FeatureFactory = (fc) => {
@@ -104,8 +95,7 @@ describe('Sentry', () => {
   it('sends a transaction per request when tracesSampleRate is set, named by the route and never the raw path', async (t) => {
     const sentry = await startSentryReceiver();
     t.after(() => sentry.close());
-    const upstream = await startUpstream({ handler: (_q, s) => s.end('ok') });
-    t.after(() => upstream.close());
+    const upstream = await upstreamFor(t, { handler: (_q, s) => s.end('ok') });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /dce5/, upstream: "${upstream.url}" }\nsentry: { dsn: "\${SENTRY_DSN}", environment: test, tracesSampleRate: 1 }\n`,
@@ -116,13 +106,16 @@ describe('Sentry', () => {
         .envelopes()
         .flatMap((e) => e.items.filter((i) => i.header.type === 'transaction').map((i) => ({ e, i })));
     // The SDK starts in the background: the first requests may come before it is ready.
-    const deadline = Date.now() + 10_000;
-    while (transactions().length === 0) {
-      assert.ok(Date.now() < deadline, 'no transaction envelope within 10 s');
-      const r = await send(gw.url, '/dce5/users/42?token=top-secret-bearer');
-      assert.equal(r.status, 200);
-      await sleep(100);
-    }
+    await until(
+      async () => {
+        const r = await send(gw.url, '/dce5/users/42?token=top-secret-bearer');
+        assert.equal(r.status, 200);
+        return transactions().length > 0;
+      },
+      10_000,
+      'a transaction envelope',
+      100,
+    );
     const { e, i } = transactions()[0]!;
     const tx = i.payload as {
       transaction: string;
@@ -153,12 +146,15 @@ describe('Sentry', () => {
     );
     for (let i = 0; i < 5; i++) await send(gw.url, '/x');
     // An error goes out after the requests: had they made transactions, those would be there too.
-    const deadline = Date.now() + 10_000;
-    while (!sentry.envelopes().some((e) => e.items.some((i) => i.header.type === 'event'))) {
-      assert.ok(Date.now() < deadline, 'no event within 10 s');
-      await send(gw.url, '/_portico/boom', { headers: { 'x-request-id': 'r-after' } });
-      await sleep(100);
-    }
+    await until(
+      async () => {
+        await send(gw.url, '/_portico/boom', { headers: { 'x-request-id': 'r-after' } });
+        return sentry.envelopes().some((e) => e.items.some((i) => i.header.type === 'event'));
+      },
+      10_000,
+      'an error event',
+      100,
+    );
     assert.deepEqual(
       sentry
         .envelopes()

@@ -15,7 +15,7 @@ import WebSocket from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
 import { type NginxRoute, startNginx } from '../helpers/nginx.ts';
-import { type RecordedRequest, startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { type RecordedRequest, startUpstream, type Upstream, upstreamFor } from '../helpers/upstream.ts';
 
 const PUBLIC_HOST = 'portal.example.com';
 const DOWNLOAD = randomBytes(5 * 1024 * 1024);
@@ -133,10 +133,8 @@ routes:
 }
 
 async function startSetup(t: TestContext): Promise<Setup> {
-  const ai = await startUpstream({ handler: answer, websocket: true });
-  t.after(() => ai.close());
-  const customer = await startUpstream({ handler: answer });
-  t.after(() => customer.close());
+  const ai = await upstreamFor(t, { handler: answer, websocket: true });
+  const customer = await upstreamFor(t, { handler: answer });
   const seedRoutes: NginxRoute[] = [
     { path: '/dce5/', upstream: ai.url, websocket: true },
     { path: '/', upstream: customer.url },
@@ -877,8 +875,7 @@ describe('nginx parity of route policies', () => {
     it('refuses a denied address before a fixed answer, where nginx answers `return` before allow/deny', async (t) => {
       // nginx runs `return` in its rewrite phase, before the access phase: a denied address still
       // gets the 503. Portico checks the address lists first, so a refused network learns nothing.
-      const up = await startUpstream();
-      t.after(() => up.close());
+      const up = await upstreamFor(t);
       const nginx = await startNginx(t, {
         routes: [
           { path: '/', upstream: up.url, directives: ['allow 127.0.0.1;', 'deny all;', 'return 503;'] },

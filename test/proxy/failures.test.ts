@@ -4,20 +4,12 @@ import { type AddressInfo, createServer, createServer as createNetServer } from 
 import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
-
-async function deadPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { upstreamFor } from '../helpers/upstream.ts';
+import { deadPort } from '../helpers/ports.ts';
 
 describe('upstream failures', () => {
   it('answers 502 on the dead route only, and the other route keeps working', async (t) => {
-    const live = await startUpstream();
-    t.after(() => live.close());
+    const live = await upstreamFor(t);
     const port = await deadPort();
     const gw = await startGateway(
       t,
@@ -51,8 +43,7 @@ describe('upstream failures', () => {
   });
 
   it('answers 504 when the upstream does not answer within the idle timeout', async (t) => {
-    const slow = await startUpstream({ handler: () => {} });
-    t.after(() => slow.close());
+    const slow = await upstreamFor(t, { handler: () => {} });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: slow, path: /, upstream: "${slow.url}", timeouts: { idle: 300ms } }\n`,
@@ -90,7 +81,7 @@ describe('upstream failures', () => {
   });
 
   it('ends a response cleanly when the upstream dies half-way, and keeps serving', async (t) => {
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       handler: (req, res) => {
         if (req.url === '/die') {
           res.writeHead(200, { 'content-length': '100' });
@@ -99,7 +90,6 @@ describe('upstream failures', () => {
         } else res.end('fine');
       },
     });
-    t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     await assert.rejects(send(gw.url, '/die'));
     const r = await send(gw.url, '/ok');
@@ -115,6 +105,7 @@ describe('upstream failures', () => {
     assert.equal(r.status, 200);
     assert.equal(r.text, 'answered /second');
     assert.deepEqual(up.dropped, ['GET /second'], 'the first attempt did reach a closing connection');
+    assert.equal(up.connections(), 2, 'the retry went out on a new connection');
   });
 
   it('does not retry a request with a body: the upstream may have acted on it', async (t) => {
@@ -139,7 +130,9 @@ describe('upstream failures', () => {
 async function closesReusedConnections(t: TestContext) {
   const dropped: string[] = [];
   const sockets = new Set<import('node:net').Socket>();
+  let connections = 0;
   const server = createNetServer((socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     let answered = 0;
@@ -171,5 +164,9 @@ async function closesReusedConnections(t: TestContext) {
     for (const s of sockets) s.destroy();
     return new Promise<void>((r) => server.close(() => r()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, dropped };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    dropped,
+    connections: () => connections,
+  };
 }

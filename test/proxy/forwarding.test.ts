@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor, redirectingUpstream } from '../helpers/upstream.ts';
 
 describe('forwarding to upstreams', () => {
   it('strips the route prefix and passes path and query byte for byte', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}" }\n`);
     const r = await send(gw.url, '/dce5/a%2Fb/%E4%B8%AD?q=a%20b&x=%2F&y=+&z=');
     assert.equal(r.status, 200);
@@ -15,8 +14,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('sends Host as the client sent it, X-Real-IP, X-Forwarded-For/Proto/Host/Prefix and the request id', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}" }\n`);
     await send(gw.url, '/dce5/x', { headers: { host: 'portal.example.com', 'x-request-id': 'abc-123' } });
     const h = ai.last().headers;
@@ -30,8 +28,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it("sends the upstream's own host when the route says preserveHost: false", async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `routes:\n  - { id: a, path: /, upstream: "${up.url}", preserveHost: false }\n`,
@@ -41,8 +38,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('replaces X-Forwarded-For from an untrusted client and appends to it behind a trusted proxy', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const untrusted = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     await send(untrusted.url, '/', {
       headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' },
@@ -64,8 +60,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('drops hop-by-hop headers, including those named in Connection', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     await send(gw.url, '/', {
       headers: {
@@ -84,8 +79,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('redirects the bare prefix to the prefix with its slash, keeping the query', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n`);
     const r = await send(gw.url, '/dce5?tab=1');
     assert.equal(r.status, 301);
@@ -94,14 +88,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it("rewrites a Location at the upstream's own origin under the prefix, and leaves others alone", async (t) => {
-    let location = '';
-    const up = await startUpstream({
-      handler: (_req, res) => {
-        res.writeHead(302, { location });
-        res.end();
-      },
-    });
-    t.after(() => up.close());
+    const up = await redirectingUpstream(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n`);
     const cases: [string, string][] = [
       [`http://127.0.0.1:${up.port}/login?x=1`, '/dce5/login?x=1'],
@@ -112,20 +99,19 @@ describe('forwarding to upstreams', () => {
       [`http://127.0.0.1:${up.port}0/other-port`, `http://127.0.0.1:${up.port}0/other-port`],
     ];
     for (const [given, expected] of cases) {
-      location = given;
+      up.redirectTo(given);
       const r = await send(gw.url, '/dce5/');
       assert.equal(r.headers.location, expected, given);
     }
   });
 
   it('rewrites Set-Cookie paths under the prefix only when the route asks for it', async (t) => {
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       handler: (_req, res) => {
         res.setHeader('set-cookie', ['a=1; Path=/; HttpOnly', 'b=2; path=/api; Secure', 'c=3']);
         res.end('ok');
       },
     });
-    t.after(() => up.close());
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}", rewrite: { cookiePath: true } }\n  - { id: plain, path: /plain/, upstream: "${up.url}" }\n`,
@@ -141,7 +127,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('passes status, repeated headers and bodies of every method unchanged', async (t) => {
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       handler: (req, res, rec) => {
         res.writeHead(
           req.url === '/created' ? 201 : 200,
@@ -154,7 +140,6 @@ describe('forwarding to upstreams', () => {
         res.end(req.method === 'HEAD' ? undefined : `${req.method} ${rec.body.toString()}`);
       },
     });
-    t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
       const r = await send(gw.url, '/created', {
@@ -172,8 +157,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('answers 404 as JSON for API clients when no route matches', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n`);
     const r = await send(gw.url, '/nothing-here', { headers: { accept: 'application/json' } });
     assert.equal(r.status, 404);
@@ -181,8 +165,7 @@ describe('forwarding to upstreams', () => {
   });
 
   it('refuses dot-segment tricks with 400 before anything reaches an upstream', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}" }\n  - { id: root, path: /, upstream: "${up.url}" }\n`,
@@ -199,7 +182,7 @@ describe('bodies stream both ways', () => {
   it('passes an upload on as it arrives: the upstream reads its first part before the client sent the rest', async (t) => {
     let firstPart: (chunk: string) => void = () => {};
     const arrived = new Promise<string>((resolve) => (firstPart = resolve));
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       streaming: true,
       handler: (req, res) => {
         let body = '';
@@ -210,7 +193,6 @@ describe('bodies stream both ways', () => {
         req.on('end', () => res.end(`got ${body.length} bytes`));
       },
     });
-    t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     const { request } = await import('node:http');
     const url = new URL(gw.url);
@@ -230,7 +212,7 @@ describe('bodies stream both ways', () => {
 
   it('passes a download on as it comes: the client reads the first event before the upstream finished', async (t) => {
     let finish: () => void = () => {};
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       streaming: true,
       handler: (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -238,7 +220,6 @@ describe('bodies stream both ways', () => {
         finish = () => res.end('data: two\n\n');
       },
     });
-    t.after(() => up.close());
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     const { request } = await import('node:http');
     const url = new URL(gw.url);

@@ -3,11 +3,8 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
-import { startUpstream } from '../helpers/upstream.ts';
-
-function wsUrl(base: string, path: string) {
-  return base.replace(/^http/, 'ws') + path;
-}
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
+import { wsUrl } from '../helpers/websocket.ts';
 
 async function refusal(ws: WebSocket): Promise<number> {
   const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
@@ -16,8 +13,7 @@ async function refusal(ws: WebSocket): Promise<number> {
 
 describe('WebSocket upgrades', () => {
   it('tunnels a WebSocket with the tty subprotocol and strips the prefix', async (t) => {
-    const ai = await startUpstream({ websocket: true });
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /dce5/, upstream: "${ai.url}", websocket: true }\n`,
@@ -39,8 +35,7 @@ describe('WebSocket upgrades', () => {
   });
 
   it('refuses upgrades on routes without websocket: true', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     const ws = new WebSocket(wsUrl(gw.url, '/'));
     ws.on('error', () => {});
@@ -49,8 +44,7 @@ describe('WebSocket upgrades', () => {
   });
 
   it('refuses a browser upgrade from a foreign Origin before anything reaches the upstream', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}", websocket: true }\n`,
@@ -65,8 +59,7 @@ describe('WebSocket upgrades', () => {
   });
 
   it('closes an idle tunnel after the route idle timeout', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true, timeouts: { idle: 300ms } }\n`,
@@ -110,8 +103,7 @@ describe('WebSocket upgrades', () => {
   });
 
   it('closes open tunnels with 1001 (going away) when the gateway shuts down', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`,

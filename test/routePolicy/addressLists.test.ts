@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { upgradeStatus, wsUrl } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
 
 describe('address allow and deny lists', () => {
   it('lets only allowed addresses through, and refuses denied ones whatever the allow list says', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:
@@ -38,26 +37,13 @@ describe('address allow and deny lists', () => {
     assert.equal(await from('/ops/x', '127.0.0.9'), 403);
     assert.equal(up.requests.length, before, 'a refused address reaches nothing');
 
-    const upgrade = (localAddress: string) =>
-      new Promise<number>((resolve, reject) => {
-        const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ops/tty`, { localAddress });
-        ws.once('open', () => {
-          ws.close();
-          resolve(101);
-        });
-        ws.once('unexpected-response', (_req, res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
-        ws.once('error', reject);
-      });
+    const upgrade = (localAddress: string) => upgradeStatus(wsUrl(gw.url, '/ops/tty'), { localAddress });
     assert.equal(await upgrade('127.0.0.1'), 101);
     assert.equal(await upgrade('127.0.0.2'), 403, 'upgrades are checked too');
   });
 
   it('checks the client address a trusted proxy names, never one an untrusted peer claims', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `trustProxy: [127.0.0.1]

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { type ClientRequest, type OutgoingHttpHeaders, request } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 type Seen = { bytes: number; ended: boolean; closed: Promise<void> };
 
 /** An upstream that streams each body in and notes how much arrived and whether it ended. */
 async function countingUpstream(t: TestContext) {
   const seen: Seen[] = [];
-  const up = await startUpstream({
+  const up = await upstreamFor(t, {
     streaming: true,
     handler: (req, res) => {
       let done!: () => void;
@@ -25,8 +25,13 @@ async function countingUpstream(t: TestContext) {
       req.on('close', () => done());
     },
   });
-  t.after(() => up.close());
   return { up, seen };
+}
+
+/** A POST to `path` on its own connection, its body left for the caller to write. */
+function post(base: string, path: string, headers: OutgoingHttpHeaders): ClientRequest {
+  const url = new URL(base);
+  return request({ hostname: url.hostname, port: url.port, method: 'POST', path, agent: false, headers });
 }
 
 /**
@@ -39,15 +44,11 @@ function chunkedUpload(
   pieces: Buffer[],
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
-  const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({
-      hostname: url.hostname,
-      port: url.port,
-      method: 'POST',
-      path,
-      agent: false,
-      headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/octet-stream', ...headers },
+    const req = post(base, path, {
+      'transfer-encoding': 'chunked',
+      'content-type': 'application/octet-stream',
+      ...headers,
     });
     let answered = false;
     req.on('response', (res) => {
@@ -80,21 +81,13 @@ function expectContinue(
   size: number,
   type = 'application/octet-stream',
 ): Promise<{ continued: boolean; status: number }> {
-  const url = new URL(base);
   return new Promise((resolve, reject) => {
     let continued = false;
-    const req = request({
-      hostname: url.hostname,
-      port: url.port,
-      method: 'POST',
-      path,
-      agent: false,
-      headers: {
-        expect: '100-continue',
-        'content-length': size,
-        'content-type': type,
-        accept: 'application/json',
-      },
+    const req = post(base, path, {
+      expect: '100-continue',
+      'content-length': size,
+      'content-type': type,
+      accept: 'application/json',
     });
     req.on('continue', () => {
       continued = true;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 /** Every problem of a text, as `line path: message`. */
 function problems(yaml: string): string[] {
@@ -176,8 +176,7 @@ routes:
   });
 
   it('applies policy keys and limits.maxBodySize on reload, without a restart', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const before = `routes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`;
     const gw = await startGateway(t, before);
     assert.equal((await send(gw.url, '/x', { method: 'POST', body: 'x'.repeat(2000) })).status, 200);

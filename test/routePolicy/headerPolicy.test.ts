@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 /** Header lines of an answer as `name: value`, lower-case names, in order. */
 function lines(raw: string[], names: string[]): string[] {
@@ -15,8 +15,7 @@ function lines(raw: string[], names: string[]): string[] {
 
 describe('header policy per route', () => {
   it('sets and removes request headers on the way to the upstream, upgrades included', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:
@@ -55,7 +54,7 @@ describe('header policy per route', () => {
   });
 
   it('sets and removes response headers on the way back', async (t) => {
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       handler: (_req, res) => {
         res.writeHead(200, [
           ['Server', 'dce-apiserver/1.0'],
@@ -66,7 +65,6 @@ describe('header policy per route', () => {
         res.end('ok');
       },
     });
-    t.after(() => up.close());
     const gw = await startGateway(
       t,
       `routes:
@@ -85,13 +83,12 @@ describe('header policy per route', () => {
   });
 
   it('adds the security headers an upstream did not send, and never overrides its own', async (t) => {
-    const up = await startUpstream({
+    const up = await upstreamFor(t, {
       handler: (req, res) => {
         if (req.url === '/framed') res.setHeader('X-Frame-Options', 'DENY');
         res.end('ok');
       },
     });
-    t.after(() => up.close());
     const names = [
       'x-content-type-options',
       'referrer-policy',

@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import WebSocket from 'ws';
 import { buildNav } from '../../gateway/branding/nav.ts';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { CookieJar, driveLogin, startTestIdp } from '../helpers/idp.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
 import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { type Upstream, upstreamFor } from '../helpers/upstream.ts';
+import { upgradeStatus } from '../helpers/websocket.ts';
 
 async function upstreams(t: TestContext, n: number): Promise<Upstream[]> {
   const list: Upstream[] = [];
   for (let i = 0; i < n; i++) {
-    const u = await startUpstream({ websocket: true });
-    t.after(() => u.close());
+    const u = await upstreamFor(t, { websocket: true });
     list.push(u);
   }
   return list;
@@ -93,18 +92,7 @@ routes:
       { port },
     );
     const open = (host: string, origin: string) =>
-      new Promise<number>((resolve, reject) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${port}/tty`, { headers: { host }, origin });
-        ws.once('open', () => {
-          ws.close();
-          resolve(101);
-        });
-        ws.once('unexpected-response', (_req, res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
-        ws.once('error', reject);
-      });
+      upgradeStatus(`ws://127.0.0.1:${port}/tty`, { headers: { host }, origin });
     assert.equal(await open(`ai.test:${port}`, `http://ai.test:${port}`), 101);
     assert.equal(ai!.last().method, 'UPGRADE');
     assert.equal(

@@ -1,37 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { adminFeature } from '../../gateway/admin/adminFeature.ts';
 import { newApiKey } from '../../gateway/auth/apiKeys.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { sharedRedisUrl } from '../helpers/redis.ts';
-import { freePort, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startSso } from '../helpers/sso.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { upgradeStatus } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
 const PAGE = { accept: 'text/html' };
 
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('open', () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
-    ws.once('error', reject);
-  });
-}
-
 describe('maintenance written in routes.yaml', () => {
   it('answers a branded 503 with Retry-After and the message in the reader’s language', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:
@@ -76,8 +60,7 @@ describe('maintenance written in routes.yaml', () => {
   });
 
   it('answers before the sign-in, so a signed-out user sees the notice rather than a login', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${up.url}", auth: required, maintenance: { retryAfter: 1h } }\n`,
@@ -144,8 +127,7 @@ describe('fixed answers without an upstream', () => {
 describe('maintenance through the admin API', () => {
   it('switches a route on every replica, audits it, and never lifts what the file says', async (t) => {
     const redisUrl = await sharedRedisUrl();
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const ops = newApiKey('ops');
     const ci = newApiKey('ci');
     const yaml = (aiMaintenance = '') => `logging: { level: silent }
@@ -161,7 +143,7 @@ admin:
 `;
     const text = yaml();
     const one = await startGateway(t, text, { features: [adminFeature()] });
-    const two = await startGateway(t, text, { port: await freePort(), features: [adminFeature()] });
+    const two = await startGateway(t, text, { features: [adminFeature()] });
     const audits: Record<string, unknown>[] = [];
     one.gateway.events.on('audit', (e) => audits.push(e));
     const admin = (gw: typeof one, method: string, path: string, key = ops.key, body?: unknown) =>

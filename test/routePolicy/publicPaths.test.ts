@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { send } from '../helpers/http.ts';
 import { startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { upgradeStatus, wsUrl } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
 
 describe('public paths inside a protected route', () => {
   it('lets the listed paths and methods through without a login, and nothing else', async (t) => {
-    const ai = await startUpstream({ websocket: true });
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t, { websocket: true });
     const s = await startSso(
       t,
       `  - id: ai
@@ -42,8 +41,7 @@ describe('public paths inside a protected route', () => {
   });
 
   it('never makes a path public that a lenient backend would read as another one', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, public: [{ path: /dce5/auth/ }] }\n`,
@@ -68,8 +66,7 @@ describe('public paths inside a protected route', () => {
   });
 
   it('passes no identity on a public path, and still strips a forged one', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, public: [{ path: /dce5/auth/ }] }\n`,
@@ -83,25 +80,12 @@ describe('public paths inside a protected route', () => {
   });
 
   it('opens WebSockets on a public path without a login', async (t) => {
-    const ai = await startUpstream({ websocket: true });
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t, { websocket: true });
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, websocket: true, public: [{ path: /dce5/pub/ }] }\n`,
     );
-    const open = (path: string) =>
-      new Promise<number>((resolve, reject) => {
-        const ws = new WebSocket(`${s.gw.url.replace('http', 'ws')}${path}`);
-        ws.once('open', () => {
-          ws.close();
-          resolve(101);
-        });
-        ws.once('unexpected-response', (_req, res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
-        ws.once('error', reject);
-      });
+    const open = (path: string) => upgradeStatus(wsUrl(s.gw.url, path));
     assert.equal(await open('/dce5/pub/events'), 101);
     assert.equal(await open('/dce5/private/events'), 401);
   });
@@ -109,7 +93,7 @@ describe('public paths inside a protected route', () => {
 
 describe('CORS preflights on protected routes', () => {
   it('sends OPTIONS preflights to the upstream without a login when the route allows them', async (t) => {
-    const ai = await startUpstream({
+    const ai = await upstreamFor(t, {
       handler: (req, res) => {
         res.writeHead(req.method === 'OPTIONS' ? 204 : 200, {
           'access-control-allow-origin': String(req.headers.origin ?? ''),
@@ -118,7 +102,6 @@ describe('CORS preflights on protected routes', () => {
         res.end();
       },
     });
-    t.after(() => ai.close());
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, cors: { allowPreflight: true } }

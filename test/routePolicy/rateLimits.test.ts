@@ -5,15 +5,14 @@ import { addressKey } from '../../gateway/routePolicy/addressKey.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
-import { freePort, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startSso } from '../helpers/sso.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 const API = { accept: 'application/json' };
 
 describe('rate limits', () => {
   it('answers 429 with Retry-After once an address passes its rate on a route', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `routes:
@@ -36,8 +35,7 @@ describe('rate limits', () => {
   });
 
   it('counts the client X-Forwarded-For names behind a trusted proxy, and the peer otherwise', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `trustProxy: [127.0.0.1]
@@ -61,14 +59,13 @@ routes:
 
   it('shares the counts between replicas through Redis', async (t) => {
     const redisUrl = await sharedRedisUrl();
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const yaml = `session: { store: redis, redis: { url: "${redisUrl}", keyPrefix: "rate${Date.now()}${process.pid}:" } }
 routes:
   - { id: api, path: /, upstream: "${up.url}", rateLimit: { perIp: 4/1m } }
 `;
     const one = await startGateway(t, yaml);
-    const two = await startGateway(t, yaml, { port: await freePort() });
+    const two = await startGateway(t, yaml);
     const statuses = [];
     for (const gw of [one, two, one, two, one, two])
       statuses.push((await send(gw.url, '/x', { headers: API })).status);
@@ -77,8 +74,7 @@ routes:
 
   it('keeps a route serving when Redis does not answer, uncounted', async (t) => {
     const redis = await startRedis(t);
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `session: { store: redis, redis: { url: "${redis.url}" } }
@@ -94,8 +90,7 @@ routes:
   });
 
   it('limits each signed-in user on their own, wherever they come from', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const alice = 'ptk_alice_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
     const bob = 'ptk_bob_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHI';
     const s = await startSso(

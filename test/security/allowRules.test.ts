@@ -7,9 +7,9 @@ import { isAllowed } from '../../gateway/auth/isAllowed.ts';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import type { Route } from '../../gateway/config/types.ts';
 import type { Identity } from '../../gateway/context.ts';
-import { type DemoUser, startTestIdp } from '../helpers/idp.ts';
-import { freePort, login, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import type { DemoUser } from '../helpers/idp.ts';
+import { freePort, login, startSso, startIdpFor } from '../helpers/sso.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 const config = loadConfigText(
   `publicUrl: http://127.0.0.1:1
@@ -112,8 +112,7 @@ describe('allow rules through a real IdP', () => {
   });
 
   it('admits alice@example.com and carol@EXAMPLE.COM, and refuses crafted addresses with 403 before the upstream', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     const users = [
@@ -124,17 +123,7 @@ describe('allow rules through a real IdP', () => {
       user('m3', 'mallory@evil-example.com'),
       user('m4', 'mallory@example.com.evil.io'),
     ];
-    const idp = await startTestIdp(t, {
-      users,
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`${publicUrl}/_portico/callback/corp`],
-        },
-      ],
-      logErrors: false,
-    });
+    const idp = await startIdpFor(t, publicUrl, { users });
     const s = await startSso(
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, allow: { domains: [example.com] }, inject: { headers: true } }

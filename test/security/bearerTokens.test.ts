@@ -2,30 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { API_RESOURCE, type DemoUser, type Idp, startTestIdp } from '../helpers/idp.ts';
+import { API_RESOURCE, type DemoUser, type Idp, startTestIdp, WORKSPACE_USERS } from '../helpers/idp.ts';
 import { userTokens } from '../helpers/oidcTokens.ts';
 import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
+/** The shared Workspace users, and two Google accounts the sign-in rules must refuse. */
 const USERS: DemoUser[] = [
-  {
-    id: '110248495921238986420',
-    username: 'alice',
-    password: 'alice',
-    email: 'alice@example.com',
-    name: 'Alice Zhang',
-    groups: ['acme/platform'],
-  },
-  {
-    // Another Workspace for Google (hd), no allowed group for GitLab.
-    id: '110248495921238986421',
-    username: 'eve',
-    password: 'eve',
-    email: 'eve@example.com',
-    name: 'Eve Outsider',
-    groups: ['other-group'],
-    hd: 'other.example',
-  },
+  ...WORKSPACE_USERS,
   {
     // A consumer Google account: no hd, whatever its address says.
     id: '110248495921238986422',
@@ -62,8 +46,7 @@ async function setup(t: TestContext, shape: 'google' | 'gitlab' | 'generic', pro
       { clientId: 'other-app', clientSecret: 'other-secret', redirectUris: ['http://127.0.0.1:9/cb'] },
     ],
   });
-  const upstream = await startUpstream();
-  t.after(() => upstream.close());
+  const upstream = await upstreamFor(t);
   const gw = await startGateway(
     t,
     `publicUrl: ${publicUrl}

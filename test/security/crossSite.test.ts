@@ -2,21 +2,22 @@
 // (cross-site WebSocket hijacking), sign the user out (logout CSRF); and the session cookie's flags
 // that keep it out of scripts and cross-site requests.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { before, describe, it } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
-import { driveLogin, startTestIdp } from '../helpers/idp.ts';
+import { driveLogin } from '../helpers/idp.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { freePort, GatewayClient, login, SESSION_SECRET, type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
+import {
+  freePort,
+  GatewayClient,
+  login,
+  SESSION_SECRET,
+  type SsoSetup,
+  startSso,
+  startIdpFor,
+} from '../helpers/sso.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { suiteContext } from '../helpers/suite.ts';
+import { startProtectedAndPublic, twoRoutesSuite, upgradeRecorded } from '../helpers/twoRoutes.ts';
 
 /** Origins a page on another site (or a sandboxed one) can make a browser send. */
 function foreignOrigins(own: URL): Record<string, string> {
@@ -33,45 +34,32 @@ function foreignOrigins(own: URL): Record<string, string> {
 }
 
 describe('cross-site WebSocket hijacking', () => {
-  const t = suiteContext();
-  let sso: SsoSetup;
-  let cookie: string;
-  let ai: Upstream;
-  let pub: Upstream;
-  const own = () => new URL(sso.publicUrl);
-
-  before(async () => {
-    ai = await startUpstream({ websocket: true });
-    pub = await startUpstream({ websocket: true });
-    t.after(() => Promise.all([ai.close(), pub.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, websocket: true, inject: { headers: true } }
-  - { id: public, path: /, upstream: "${pub.url}", auth: none, websocket: true }
-`,
-    );
-    cookie = (await login(sso, 'alice')).client.cookieHeader();
-  });
+  const s = twoRoutesSuite(
+    {
+      ai: 'auth: required, websocket: true, inject: { headers: true }',
+      public: 'auth: none, websocket: true',
+    },
+    { websocket: true },
+  );
+  const own = () => new URL(s.publicUrl);
 
   async function upgrade(path: string, origin: string | undefined) {
-    const before = { ai: ai.requests.length, pub: pub.requests.length };
+    const before = { ai: s.prot.requests.length, pub: s.pub.requests.length };
     const r = await exchange(
-      sso.gw.url,
+      s.gw.url,
       requestBytes('GET', path, [
-        ['Host', new URL(sso.gw.url).host],
+        ['Host', new URL(s.gw.url).host],
         ...WEBSOCKET_UPGRADE,
-        ['Cookie', cookie],
+        ['Cookie', s.cookie],
         ...(origin === undefined ? [] : [['Origin', origin] as const]),
       ]),
       { timeoutMs: 2000, settleMs: 0 },
     );
     const status = r.responses[0]?.status;
-    // The upstream records an upgrade on its WebSocket server's 'connection', a moment after the 101.
-    const total = () => ai.requests.length + pub.requests.length;
-    for (let i = 0; status === 101 && i < 100 && total() === before.ai + before.pub; i++) await sleep(5);
+    if (status === 101) await upgradeRecorded(s, { prot: before.ai, pub: before.pub });
     return {
       status,
-      reached: ai.requests.length - before.ai + pub.requests.length - before.pub,
+      reached: s.prot.requests.length - before.ai + s.pub.requests.length - before.pub,
     };
   }
 
@@ -95,20 +83,20 @@ describe('cross-site WebSocket hijacking', () => {
   });
 
   it('refuses two Origin headers, one of them ours', async () => {
-    const before = ai.requests.length;
+    const before = s.prot.requests.length;
     const r = await exchange(
-      sso.gw.url,
+      s.gw.url,
       requestBytes('GET', '/dce5/ws', [
-        ['Host', new URL(sso.gw.url).host],
+        ['Host', new URL(s.gw.url).host],
         ...WEBSOCKET_UPGRADE,
-        ['Cookie', cookie],
+        ['Cookie', s.cookie],
         ['Origin', 'https://evil.example'],
         ['Origin', own().origin],
       ]),
       { timeoutMs: 2000, settleMs: 0 },
     );
     assert.notEqual(r.responses[0]?.status, 101);
-    assert.equal(ai.requests.length, before);
+    assert.equal(s.prot.requests.length, before);
   });
 });
 
@@ -117,15 +105,7 @@ describe('logout CSRF', () => {
   let sso: SsoSetup;
 
   before(async () => {
-    const ai = await startUpstream();
-    const pub = await startUpstream();
-    t.after(() => Promise.all([ai.close(), pub.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }
-  - { id: public, path: /, upstream: "${pub.url}", auth: optional }
-`,
-    );
+    sso = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' });
   });
 
   async function signedIn() {
@@ -227,8 +207,7 @@ describe('session cookie flags', () => {
   }
 
   it('sets the login and session cookies HttpOnly and SameSite=Lax (http publicUrl), and no session before login', async (t) => {
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const ai = await upstreamFor(t);
     const sso = await startSso(t, `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }\n`);
     const client = new GatewayClient(sso.gw.url);
     const start = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
@@ -248,19 +227,8 @@ describe('session cookie flags', () => {
   it('adds Secure when publicUrl is https, even though the gateway itself is reached over plain http', async (t) => {
     const port = await freePort();
     const publicUrl = `https://127.0.0.1:${port}`;
-    const idp = await startTestIdp(t, {
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`${publicUrl}/_portico/callback/corp`],
-          postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
-        },
-      ],
-      logErrors: false,
-    });
-    const ai = await startUpstream();
-    t.after(() => ai.close());
+    const idp = await startIdpFor(t, publicUrl);
+    const ai = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `publicUrl: ${publicUrl}

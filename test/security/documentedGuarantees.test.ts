@@ -6,13 +6,12 @@ import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts'
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { upgradeStatus } from '../helpers/upgradeStatus.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { redirectingUpstream, upstreamFor } from '../helpers/upstream.ts';
 
 // Guarantees docs/security.md states, each sent from outside as an attacker would.
 describe('what a client cannot make an upstream believe', () => {
   it("replaces a client's Forwarded header, and appends to it only behind a trusted proxy", async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const stranger = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     await send(stranger.url, '/', {
       headers: { host: 'portal.example.com', forwarded: 'for=6.6.6.6;proto=https' },
@@ -32,8 +31,7 @@ describe('what a client cannot make an upstream believe', () => {
   });
 
   it('never forwards X-Original-URL or X-Rewrite-URL, which some backends take as the path', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     await send(gw.url, '/public', { headers: { 'x-original-url': '/admin', 'X-Rewrite-URL': '/admin' } });
     assert.equal(up.last().headers['x-original-url'], undefined);
@@ -41,8 +39,7 @@ describe('what a client cannot make an upstream believe', () => {
   });
 
   it('drops underscore spellings of framing, forwarding and rewriting headers, and keeps other underscore headers', async (t) => {
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     const sneaky = ['transfer_encoding', 'content_length', 'x_forwarded_for', 'x_real_ip', 'x_original_url'];
     await send(gw.url, '/', {
@@ -67,21 +64,14 @@ describe('what a client cannot make an upstream believe', () => {
   });
 
   it('never turns an upstream Location into a protocol-relative one on the root route', async (t) => {
-    let location = '';
-    const up = await startUpstream({
-      handler: (_req, res) => {
-        res.writeHead(302, { location });
-        res.end();
-      },
-    });
-    t.after(() => up.close());
+    const up = await redirectingUpstream(t);
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}/" }\n`);
     for (const given of [
       `${up.url}//evil.example/x`,
       `${up.url}/\\evil.example/x`,
       `${up.url}///evil.example`,
     ]) {
-      location = given;
+      up.redirectTo(given);
       const r = await send(gw.url, '/');
       const sent = String(r.headers.location);
       assert.ok(!sent.startsWith('//') && !sent.startsWith('/\\'), `${given} became ${sent}`);
@@ -90,8 +80,7 @@ describe('what a client cannot make an upstream believe', () => {
   });
 
   it('never proxies a WebSocket upgrade under /_portico/, even with a catch-all route that takes WebSockets', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: a, path: /, upstream: "${up.url}", websocket: true }\n`,
@@ -104,8 +93,7 @@ describe('what a client cannot make an upstream believe', () => {
 
 describe("Portico's cookies", () => {
   it('never reach an upstream, on a public route, over HTTP and WebSocket; other cookies pass byte for byte', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: a, path: /, upstream: "${up.url}", websocket: true }\n`,
@@ -158,8 +146,7 @@ describe('a config without routes', () => {
     ['an empty route list', 'routes: []\n'],
   ] as const)
     it(`is never swapped in: ${what} leaves the last good routes serving`, async (t) => {
-      const up = await startUpstream({ handler: (_q, s) => s.end('still here') });
-      t.after(() => up.close());
+      const up = await upstreamFor(t, { handler: (_q, s) => s.end('still here') });
       const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
       gw.write(text);
       const result = gw.gateway.reload();

@@ -3,30 +3,14 @@
 // connection cleanly, no upstream ever receives a client-supplied identity header, and nothing
 // reaches the protected upstream without a session. Bounded: 300 runs or 15 s.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { send } from '../helpers/http.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { IDENTITY_HEADERS } from '../helpers/sso.ts';
+import { twoRoutesSuite, upgradeRecorded } from '../helpers/twoRoutes.ts';
 
 const MARKER = 'spoofed-identity';
-const IDENTITY = [
-  'X-Forwarded-User',
-  'X-Forwarded-Email',
-  'X-Forwarded-Groups',
-  'X-Forwarded-Preferred-Username',
-  'X-Portico-Assertion',
-];
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
 
 // --- request targets --------------------------------------------------------------------------
 
@@ -106,7 +90,11 @@ const target = fc
 
 /** An identity header name in some spelling: any case, `_` or `-` between words. */
 const identityName = fc
-  .tuple(fc.constantFrom(...IDENTITY), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), fc.boolean())
+  .tuple(
+    fc.constantFrom(...IDENTITY_HEADERS),
+    fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+    fc.boolean(),
+  )
   .map(([name, cases, underscores]) => {
     const spelled = [...name].map((c, i) => (cases[i] ? c.toUpperCase() : c.toLowerCase())).join('');
     return underscores ? spelled.replace(/-/g, () => (cases[0] ? '_' : '-')).replace(/-/, '_') : spelled;
@@ -176,57 +164,38 @@ const request = fc.record({
 });
 
 describe('fuzzing request targets and headers', () => {
-  const t = suiteContext();
-  let sso: SsoSetup;
-  let cookie: string;
-  let prot: Upstream;
-  let pub: Upstream;
-
-  before(async () => {
-    prot = await startUpstream({ websocket: true });
-    pub = await startUpstream({ websocket: true });
-    t.after(() => Promise.all([prot.close(), pub.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: /dce5/, upstream: "${prot.url}", auth: required, websocket: true, inject: { headers: true, jwt: true } }
-  - { id: public, path: /, upstream: "${pub.url}", auth: optional, websocket: true, inject: { headers: true } }
-`,
-    );
-    cookie = (await login(sso, 'alice')).client.cookieHeader();
-  });
+  const s = twoRoutesSuite(
+    {
+      ai: 'auth: required, websocket: true, inject: { headers: true, jwt: true }',
+      public: 'auth: optional, websocket: true, inject: { headers: true }',
+    },
+    { websocket: true },
+  );
 
   it('never crashes, never forwards client identity, never lets an anonymous request through to /dce5/', async (tc) => {
-    const host = new URL(sso.gw.url).host;
+    const host = new URL(s.gw.url).host;
     const statuses = new Map<number | string, number>();
     let runs = 0;
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
         runs++;
-        const before = { prot: prot.requests.length, pub: pub.requests.length };
+        const before = { prot: s.prot.requests.length, pub: s.pub.requests.length };
         const bytes = requestBytes(r.method, r.target, [
           ['Host', host],
           ...r.headers,
-          ...(r.signedIn ? [['Cookie', cookie] as const] : []),
+          ...(r.signedIn ? [['Cookie', s.cookie] as const] : []),
           ...(r.upgrade ? WEBSOCKET_UPGRADE : [['Connection', 'close'] as const]),
-          ...(r.upgrade ? [['Origin', sso.publicUrl] as const] : []),
+          ...(r.upgrade ? [['Origin', s.publicUrl] as const] : []),
         ]);
-        const x = await exchange(sso.gw.url, bytes, { timeoutMs: 3000, settleMs: 0 });
+        const x = await exchange(s.gw.url, bytes, { timeoutMs: 3000, settleMs: 0 });
         const status = x.responses[0]?.status;
         statuses.set(status ?? 'closed', (statuses.get(status ?? 'closed') ?? 0) + 1);
         assert.ok(status !== undefined || x.closed, `no answer and no close for ${JSON.stringify(r)}`);
         assert.ok(status === undefined || (status >= 101 && status < 600), `answered ${status}`);
         assert.notEqual(status, 500, `an internal error for ${JSON.stringify(r)}: ${x.raw.slice(0, 300)}`);
-        if (status === 101) {
-          // The upstream records an upgrade when its WebSocket server accepts it.
-          for (
-            let i = 0;
-            i < 20 && prot.requests.length + pub.requests.length === before.prot + before.pub;
-            i++
-          )
-            await sleep(5);
-        }
-        const toProt = prot.requests.slice(before.prot);
-        const toPub = pub.requests.slice(before.pub);
+        if (status === 101) await upgradeRecorded(s, before, 100);
+        const toProt = s.prot.requests.slice(before.prot);
+        const toPub = s.pub.requests.slice(before.pub);
         if (!r.signedIn)
           assert.deepEqual(toProt, [], `reached /dce5/ without a session: ${JSON.stringify(r)}`);
         for (const got of [...toProt, ...toPub]) {
@@ -243,13 +212,13 @@ describe('fuzzing request targets and headers', () => {
     );
     assert.ok(runs >= 50, `only ${runs} runs in the time limit`);
     // Still up and still routing.
-    assert.equal((await send(sso.gw.url, '/_portico/healthz')).status, 200);
-    assert.equal((await send(sso.gw.url, '/dce5/', { headers: { accept: 'application/json' } })).status, 401);
+    assert.equal((await send(s.gw.url, '/_portico/healthz')).status, 200);
+    assert.equal((await send(s.gw.url, '/dce5/', { headers: { accept: 'application/json' } })).status, 401);
     assert.equal(
-      (await send(sso.gw.url, '/dce5/', { headers: { cookie, accept: 'application/json' } })).status,
+      (await send(s.gw.url, '/dce5/', { headers: { cookie: s.cookie, accept: 'application/json' } })).status,
       200,
     );
-    assert.equal((await send(sso.gw.url, '/home')).status, 200);
+    assert.equal((await send(s.gw.url, '/home')).status, 200);
     tc.diagnostic(`${runs} runs; answers: ${JSON.stringify(Object.fromEntries(statuses))}`);
   });
 });

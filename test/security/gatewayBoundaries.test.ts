@@ -13,7 +13,7 @@ import { userTokens } from '../helpers/oidcTokens.ts';
 import { exchange, requestBytes } from '../helpers/rawSocket.ts';
 import { freePort, GatewayClient, login, SESSION_SECRET, startSso } from '../helpers/sso.ts';
 import { upgradeStatus } from '../helpers/upgradeStatus.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 
 const problems = (yaml: string) => {
   try {
@@ -59,8 +59,7 @@ describe("Portico's own cookies never reach an upstream", () => {
   });
 
   it('sends no Cookie header at all when only Portico’s cookies were sent', async (t) => {
-    const open = await startUpstream();
-    t.after(() => open.close());
+    const open = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: open, path: /, upstream: "${open.url}" }\n`);
     await send(gw.url, '/', { headers: { cookie: 'portico_session=s%3Aabc.def' } });
     assert.equal(open.last().headers.cookie, undefined);
@@ -83,8 +82,7 @@ describe('names from several identity providers never collide', () => {
         ],
       });
     const [corp, partner] = await Promise.all([idp('corp'), idp('partner')]);
-    const app = await startUpstream();
-    t.after(() => app.close());
+    const app = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `publicUrl: ${publicUrl}
@@ -179,8 +177,7 @@ routes:
   });
 
   it('treats allow without auth as auth: required: an anonymous caller never gets in', async (t) => {
-    const app = await startUpstream();
-    t.after(() => app.close());
+    const app = await upstreamFor(t);
     const s = await startSso(
       t,
       `  - { id: ops, path: /ops/, upstream: "${app.url}", allow: { groups: [admins] } }\n`,
@@ -203,8 +200,7 @@ describe('a config without routes is never served', () => {
   });
 
   it('never hot-swaps to a truncated file: the last good config keeps serving and the gateway stays ready', async (t) => {
-    const app = await startUpstream({ handler: (_q, r) => r.end('still here') });
-    t.after(() => app.close());
+    const app = await upstreamFor(t, { handler: (_q, r) => r.end('still here') });
     const gw = await startGateway(t, `routes:\n  - { id: app, path: /, upstream: "${app.url}" }\n`);
     for (const text of ['', '# routes went missing\n']) {
       gw.write(text);
@@ -218,8 +214,7 @@ describe('a config without routes is never served', () => {
 
 describe('nothing under /_portico/ is ever proxied, upgrades included', () => {
   it('answers an upgrade to /_portico/… with 404, logs it, counts it, and sends nothing to the catch-all route', async (t) => {
-    const catchAll = await startUpstream({ websocket: true });
-    t.after(() => catchAll.close());
+    const catchAll = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: all, path: /, upstream: "${catchAll.url}", websocket: true }\n`,
@@ -242,8 +237,7 @@ describe('nothing under /_portico/ is ever proxied, upgrades included', () => {
   });
 
   it('logs an upgrade that opened a tunnel as well (status 101)', async (t) => {
-    const up = await startUpstream({ websocket: true });
-    t.after(() => up.close());
+    const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
       t,
       `routes:\n  - { id: all, path: /, upstream: "${up.url}", websocket: true }\n`,
@@ -259,8 +253,7 @@ describe('nothing under /_portico/ is ever proxied, upgrades included', () => {
 
 describe('forwarding headers a backend may trust', () => {
   it('replaces a client’s Forwarded header, drops X-Original-URL and X-Rewrite-URL, and underscore spellings of framing and forwarding headers', async (t) => {
-    const app = await startUpstream();
-    t.after(() => app.close());
+    const app = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: app, path: /dce5/, upstream: "${app.url}" }\n`);
     const r = await exchange(
       gw.url,
@@ -287,8 +280,7 @@ describe('forwarding headers a backend may trust', () => {
   });
 
   it('appends to the Forwarded header of a trusted proxy', async (t) => {
-    const app = await startUpstream();
-    t.after(() => app.close());
+    const app = await upstreamFor(t);
     const gw = await startGateway(
       t,
       `trustProxy: [127.0.0.1]\nroutes:\n  - { id: app, path: /, upstream: "${app.url}" }\n`,

@@ -2,8 +2,7 @@
 // whatever spelling a backend could read as the same header, must never reach an upstream.
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { before, describe, it } from 'node:test';
 import {
   exchange,
   RawConnection,
@@ -13,14 +12,8 @@ import {
 } from '../helpers/rawSocket.ts';
 import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-
-const IDENTITY = [
-  'X-Forwarded-User',
-  'X-Forwarded-Email',
-  'X-Forwarded-Groups',
-  'X-Forwarded-Preferred-Username',
-  'X-Portico-Assertion',
-];
+import { suiteContext } from '../helpers/suite.ts';
+import { IDENTITY_HEADERS } from '../helpers/sso.ts';
 
 /** Every spelling a backend could read as `name`: cases, `_` for `-` (all or some), and mixes. */
 function spellings(name: string): string[] {
@@ -48,7 +41,7 @@ const VALUES = ['mallory', '  mallory', 'mallory  ', '\tmallory\t', ' mallory, a
 function spoofHeaders(): [string, string][] {
   const out: [string, string][] = [];
   let i = 0;
-  for (const name of IDENTITY) {
+  for (const name of IDENTITY_HEADERS) {
     for (const spelling of spellings(name)) out.push([spelling, VALUES[i++ % VALUES.length]!]);
     out.push([name, 'mallory-duplicate-1'], [name, 'mallory-duplicate-2']);
   }
@@ -65,14 +58,6 @@ function spoofedIn(rawHeaders: string[]): string[] {
 }
 
 type Trailers = { route: string; trailers: IncomingHttpHeaders; raw: string[] };
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
 
 describe('client-supplied identity headers never reach an upstream', () => {
   const t = suiteContext();
@@ -142,7 +127,8 @@ describe('client-supplied identity headers never reach an upstream', () => {
             assert.equal(req.headers['x-forwarded-groups'], 'ai-users,staff');
             assert.match(String(req.headers['x-portico-assertion']), /^[\w-]+\.[\w-]+\.[\w-]+$/);
           } else {
-            for (const name of IDENTITY) assert.equal(req.headers[name.toLowerCase()], undefined, name);
+            for (const name of IDENTITY_HEADERS)
+              assert.equal(req.headers[name.toLowerCase()], undefined, name);
           }
         }
       });
@@ -164,7 +150,7 @@ describe('client-supplied identity headers never reach an upstream', () => {
           const [answer] = await conn.waitForResponses(1, 3000, 0);
           assert.equal(answer?.status, reaches ? 101 : 401, conn.text().slice(0, 200));
           if (reaches) {
-            for (let i = 0; i < 50 && up.requests.length === before; i++) await sleep(10);
+            await up.waitForRequests(before + 1, 500);
           }
         } finally {
           conn.destroy();
@@ -175,7 +161,9 @@ describe('client-supplied identity headers never reach an upstream', () => {
           assert.equal(req.method, 'UPGRADE');
           assert.deepEqual(spoofedIn(req.rawHeaders), [], 'a client identity header reached the upstream');
           if (injects) assert.equal(req.headers['x-forwarded-user'], 'alice');
-          else for (const name of IDENTITY) assert.equal(req.headers[name.toLowerCase()], undefined, name);
+          else
+            for (const name of IDENTITY_HEADERS)
+              assert.equal(req.headers[name.toLowerCase()], undefined, name);
         }
       });
     }
@@ -216,7 +204,7 @@ describe('client-supplied identity headers never reach an upstream', () => {
         ['Host', host()],
         ['Accept', 'application/json'],
         ['Cookie', cookie],
-        ['Connection', `close, ${IDENTITY.join(', ')}, x-forwarded_user`],
+        ['Connection', `close, ${IDENTITY_HEADERS.join(', ')}, x-forwarded_user`],
         ['X-Forwarded-User', 'mallory'],
       ]),
     );

@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { type RawResponse, send } from '../helpers/http.ts';
@@ -23,27 +22,14 @@ import {
   type SsoSetup,
   startSso,
 } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { startUpstream, type Upstream, upstreamFor } from '../helpers/upstream.ts';
+import { suiteContext } from '../helpers/suite.ts';
+import { deadPort } from '../helpers/ports.ts';
+import { until } from '../helpers/eventually.ts';
 
 const CLIENT_SECRET = 'portico-secret'; // what startSso registers
 const API_KEY = 'ptk_deploy_leakcheckLEAKCHECKleakcheck0123456789abcdefg';
 const JUNK_BEARER = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.leakcheck-signature-value';
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
-
-async function deadPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Everything that must never be shown to a client: each found pattern is a problem. */
 function leaks(text: string, secrets: string[], internal: string[]): string[] {
@@ -223,15 +209,15 @@ describe('error pages show no internals', () => {
 
   it('answers 503 while the session store is down without internals', async (t) => {
     const redis = await startRedis(t);
-    const up = await startUpstream();
-    t.after(() => up.close());
+    const up = await upstreamFor(t);
     const s = await startSso(t, `  - { id: ai, path: /dce5/, upstream: "${up.url}", auth: required }\n`, {
       store: 'redis',
       redisUrl: redis.url,
     });
     const { client } = await login(s, 'alice');
     await redis.stop();
-    await sleep(1100); // past the in-process session cache
+    // The point: wait out the in-process session cache (1 s), so the next request must ask Redis.
+    await sleep(1100);
     for (const headers of [HTML, JSON_]) {
       const r = await client.request('/dce5/', { headers });
       assert.equal(r.status, 503, r.text.slice(0, 200));
@@ -347,7 +333,8 @@ routes:
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: publicUrl },
       body: `rd=%2F&csrf=${encodeURIComponent(csrf)}`,
     });
-    await sleep(100);
+    // The sign-out's own access line is the last thing to be logged before the stop.
+    await until(() => /"method":"POST","url":"\/_portico\/logout/.test(stdout), 5000, 'the sign-out logged');
     child.kill('SIGTERM');
     await exited;
 

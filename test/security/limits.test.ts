@@ -2,11 +2,12 @@
 // keeps serving; a client that sends its headers or body too slowly (slowloris) is cut off once
 // headersTimeout / requestTimeout have passed, not whenever Node next looks.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { exchange, RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { type Upstream, upstreamFor } from '../helpers/upstream.ts';
+import { suiteContext } from '../helpers/suite.ts';
 
 const MAX_HEADER_SIZE = 8192;
 const MAX_URL_LENGTH = 1024;
@@ -15,17 +16,8 @@ const REQUEST_TIMEOUT_MS = 2000;
 /** How late after a timeout the connection may still be open. */
 const GRACE_MS = 1500;
 
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
-
 async function startLimited(t: TestContext) {
-  const up = await startUpstream({ websocket: true });
-  t.after(() => up.close());
+  const up = await upstreamFor(t, { websocket: true });
   const gw = await startGateway(
     t,
     `limits:

@@ -2,11 +2,12 @@
 // every link Portico renders from them. A browser strips tabs and newlines from URLs, reads `\` as
 // `/`, and follows `//host` off-site; the checks below judge a Location the way a browser would.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { CookieJar, driveLogin } from '../helpers/idp.ts';
 import { exchange, requestBytes, type WireHeaders, type WireResponse } from '../helpers/rawSocket.ts';
-import { type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import type { SsoSetup } from '../helpers/sso.ts';
+import { suiteContext } from '../helpers/suite.ts';
+import { startProtectedAndPublic } from '../helpers/twoRoutes.ts';
 
 /**
  * Return paths an attacker would put in a link. `{origin}` is the gateway's own origin (look-alike
@@ -52,14 +53,6 @@ const RD = [
 
 // Every case the suite found vulnerable has been fixed; a new finding is listed here as a todo.
 const VULNERABLE: Record<string, string> = {};
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
 
 /**
  * Why a browser at `site` would leave the site for `location` (a Location or an href), or
@@ -152,15 +145,7 @@ describe('return paths (rd=) never send the browser off the site', () => {
   const idpJar = new CookieJar();
 
   before(async () => {
-    const ai = await startUpstream();
-    const customer = await startUpstream();
-    t.after(() => Promise.all([ai.close(), customer.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required }
-  - { id: customer, path: /, upstream: "${customer.url}", auth: optional }
-`,
-    );
+    sso = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' });
     site = new URL(sso.publicUrl);
     idpOrigin = new URL(sso.idp.issuer).origin;
   });

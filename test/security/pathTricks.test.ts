@@ -5,11 +5,9 @@
 // - the public upstream never receives a path that a backend would read as /dce5/… (after
 //   percent-decoding and resolving dot segments, the way common servers do it: see backendView).
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
 import { RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
-import { login, type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { twoRoutesSuite, upgradeRecorded } from '../helpers/twoRoutes.ts';
 
 /**
  * The path a backend server would act on, from the request target it received: decoded once
@@ -125,14 +123,6 @@ const PATHS = [
 // Every case the suite found vulnerable has been fixed; a new finding is listed here as a todo.
 const VULNERABLE: Record<string, string> = {};
 
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
-
 describe('backendView, the model of what a backend acts on', () => {
   it('decodes, drops ;parameters, merges slashes and resolves dot segments', () => {
     assert.equal(backendView('/dce5%2Fadmin?x=/y'), '/dce5/admin');
@@ -145,51 +135,35 @@ describe('backendView, the model of what a backend acts on', () => {
 });
 
 describe('path tricks against the route and auth rules', () => {
-  const t = suiteContext();
-  let sso: SsoSetup;
-  let cookie: string;
-  let prot: Upstream;
-  let pub: Upstream;
-
-  before(async () => {
-    prot = await startUpstream({ websocket: true });
-    pub = await startUpstream({ websocket: true });
-    t.after(() => Promise.all([prot.close(), pub.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: ${PROTECTED}, upstream: "${prot.url}", auth: required, websocket: true }
-  - { id: public, path: /, upstream: "${pub.url}", auth: none, websocket: true }
-`,
-    );
-    cookie = (await login(sso, 'alice')).client.cookieHeader();
-  });
+  const s = twoRoutesSuite(
+    { ai: 'auth: required, websocket: true', public: 'auth: none, websocket: true' },
+    { path: PROTECTED, websocket: true },
+  );
 
   /** Sends `target` as an HTTP request or an upgrade and reports what each upstream received. */
   async function probe(target: string, signedIn: boolean, upgrade: boolean) {
-    const before = { prot: prot.requests.length, pub: pub.requests.length };
-    const conn = await RawConnection.open(sso.gw.url);
+    const before = { prot: s.prot.requests.length, pub: s.pub.requests.length };
+    const conn = await RawConnection.open(s.gw.url);
     let status: number | undefined;
     try {
       await conn.write(
         requestBytes('GET', target, [
-          ['Host', new URL(sso.gw.url).host],
+          ['Host', new URL(s.gw.url).host],
           ['Accept', 'application/json'],
-          ...(upgrade ? [['Origin', sso.publicUrl] as const, ...WEBSOCKET_UPGRADE] : []),
-          ...(signedIn ? [['Cookie', cookie] as const] : []),
+          ...(upgrade ? [['Origin', s.publicUrl] as const, ...WEBSOCKET_UPGRADE] : []),
+          ...(signedIn ? [['Cookie', s.cookie] as const] : []),
           ...(upgrade ? [] : [['Connection', 'close'] as const]),
         ]),
       );
       status = (await conn.waitForResponses(1, 3000, 0))[0]?.status;
-      // The upstream records an upgrade on its WebSocket server's 'connection', a moment after the 101.
-      const total = () => prot.requests.length + pub.requests.length;
-      for (let i = 0; status === 101 && i < 100 && total() === before.prot + before.pub; i++) await sleep(5);
+      if (status === 101) await upgradeRecorded(s, before);
     } finally {
       conn.destroy();
     }
     return {
       status,
-      prot: prot.requests.slice(before.prot).map((r) => r.url),
-      pub: pub.requests.slice(before.pub).map((r) => r.url),
+      prot: s.prot.requests.slice(before.prot).map((r) => r.url),
+      pub: s.pub.requests.slice(before.pub).map((r) => r.url),
     };
   }
 

@@ -16,7 +16,7 @@ import { send } from '../helpers/http.ts';
 import { driveLogout } from '../helpers/idp.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
 import { freePort, GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
 
 const ROUTES = (ai: string) =>
   `  - { id: ai-platform, path: /dce5/, upstream: "${ai}", auth: required, websocket: true }\n  - { id: home, path: /, upstream: "${ai}", auth: optional }\n`;
@@ -36,8 +36,7 @@ async function terminal(s: SsoSetup, gatewayUrl: string, client: GatewayClient):
 const closeCode = async (ws: WebSocket) => ((await once(ws, 'close')) as [number])[0];
 
 async function aiUpstream(t: TestContext) {
-  const ai = await startUpstream({ websocket: true });
-  t.after(() => ai.close());
+  const ai = await upstreamFor(t, { websocket: true });
   return ai;
 }
 
@@ -50,9 +49,6 @@ describe('anonymous visitors store nothing that could push a signed-in user out'
     const gw = await startGateway(
       t,
       s.yaml.replace('  store: memory\n', '  store: memory\n  maxEntries: 40\n'),
-      {
-        port: await freePort(),
-      },
     );
     const alice = new GatewayClient(gw.url);
     const { client } = await login({ ...s, gw }, 'alice', '/dce5/', alice);
@@ -114,7 +110,7 @@ describe('an open WebSocket ends with its session', () => {
     const redisUrl = await sharedRedisUrl();
     const ai = await aiUpstream(t);
     const s = await startSso(t, ROUTES(ai.url), { store: 'redis', redisUrl, keyPrefix: `tun${Date.now()}:` });
-    const b = await startGateway(t, s.yaml, { port: await freePort() });
+    const b = await startGateway(t, s.yaml);
     const { client } = await login(s, 'alice');
     const onB = await terminal(s, b.url, client);
     const closed = closeCode(onB);

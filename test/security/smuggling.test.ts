@@ -2,19 +2,10 @@
 // refused with 400, and no single client request ever becomes two upstream requests (the hidden
 // second one would skip the auth check). What each upstream received is compared with what was sent.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { send } from '../helpers/http.ts';
 import { exchange } from '../helpers/rawSocket.ts';
-import { type SsoSetup, startSso } from '../helpers/sso.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-
-function suiteContext(): TestContext {
-  const closers: (() => unknown)[] = [];
-  after(async () => {
-    for (const close of closers.reverse()) await close();
-  });
-  return { after: (fn: () => unknown) => closers.push(fn) } as unknown as TestContext;
-}
+import { twoRoutesSuite } from '../helpers/twoRoutes.ts';
 
 // The request an attacker hides: for the protected route, and for the public one (a marker path).
 const HIDDEN_PROTECTED = 'GET /dce5/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
@@ -69,31 +60,21 @@ const REFUSED: Record<string, (host: string) => string> = {
 };
 
 describe('request smuggling', () => {
-  const t = suiteContext();
-  let sso: SsoSetup;
-  let prot: Upstream;
-  let pub: Upstream;
+  const s = twoRoutesSuite(
+    { ai: 'auth: required, websocket: true', public: 'auth: none, websocket: true' },
+    { signIn: false },
+  );
   let host: string;
-
-  before(async () => {
-    prot = await startUpstream();
-    pub = await startUpstream();
-    t.after(() => Promise.all([prot.close(), pub.close()]));
-    sso = await startSso(
-      t,
-      `  - { id: ai, path: /dce5/, upstream: "${prot.url}", auth: required, websocket: true }
-  - { id: public, path: /, upstream: "${pub.url}", auth: none, websocket: true }
-`,
-    );
-    host = new URL(sso.gw.url).host;
+  before(() => {
+    host = new URL(s.gw.url).host;
   });
 
   /** What the upstreams received while `fn` ran; a smuggled request shows up as one for /smuggled. */
   async function watch<T>(fn: () => Promise<T>) {
-    const before = { prot: prot.requests.length, pub: pub.requests.length };
+    const before = { prot: s.prot.requests.length, pub: s.pub.requests.length };
     const result = await fn();
-    const protGot = prot.requests.slice(before.prot);
-    const pubGot = pub.requests.slice(before.pub);
+    const protGot = s.prot.requests.slice(before.prot);
+    const pubGot = s.pub.requests.slice(before.pub);
     return {
       result,
       protGot,
@@ -102,9 +83,25 @@ describe('request smuggling', () => {
     };
   }
 
+  /** Writes `bytes` on one connection (see exchange) and reports it as watch does. */
+  const sendWatched = (bytes: string, options?: Parameters<typeof exchange>[2]) =>
+    watch(() => exchange(s.gw.url, bytes, options));
+
+  /** One 200, and only the public upstream got a request: one, whose body is the hidden bytes. */
+  function assertForwardedAsOneBody(w: Awaited<ReturnType<typeof sendWatched>>) {
+    assert.deepEqual(
+      w.result.responses.map((r) => r.status),
+      [200],
+    );
+    assert.deepEqual(w.protGot, []);
+    assert.equal(w.pubGot.length, 1);
+    assert.equal(w.pubGot[0]!.body.toString('latin1'), HIDDEN);
+    assert.deepEqual(w.smuggled, []);
+  }
+
   for (const [name, build] of Object.entries(REFUSED)) {
     it(`refuses ${name} with 400 and nothing reaches an upstream`, async () => {
-      const w = await watch(() => exchange(sso.gw.url, build(host), { expect: 2, timeoutMs: 2000 }));
+      const w = await sendWatched(build(host), { expect: 2, timeoutMs: 2000 });
       const statuses = w.result.responses.map((r) => r.status);
       assert.ok(statuses[0] === 400 || (statuses.length === 0 && w.result.closed), `answered ${statuses}`);
       assert.ok(w.result.closed, 'the connection is closed after a framing error');
@@ -116,11 +113,8 @@ describe('request smuggling', () => {
   }
 
   it('refuses an absolute-form target naming the protected route with 400', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `GET http://${host}/dce5/smuggled HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-      ),
+    const w = await sendWatched(
+      `GET http://${host}/dce5/smuggled HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
     );
     assert.deepEqual(
       w.result.responses.map((r) => r.status),
@@ -131,11 +125,8 @@ describe('request smuggling', () => {
   });
 
   it('refuses two Host headers, or forwards exactly one (the one it routed and authenticated with)', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `GET /two-hosts HTTP/1.1\r\nHost: ${host}\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
-      ),
+    const w = await sendWatched(
+      `GET /two-hosts HTTP/1.1\r\nHost: ${host}\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
     );
     const status = w.result.responses[0]?.status;
     assert.ok(status === 400 || status === 200, `answered ${status}`);
@@ -148,45 +139,22 @@ describe('request smuggling', () => {
   });
 
   it('forwards a body that hides a request as one request whose body is those bytes', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${len(HIDDEN)}\r\nConnection: close\r\n\r\n${HIDDEN}`,
-      ),
+    const w = await sendWatched(
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${len(HIDDEN)}\r\nConnection: close\r\n\r\n${HIDDEN}`,
     );
-    assert.deepEqual(
-      w.result.responses.map((r) => r.status),
-      [200],
-    );
-    assert.deepEqual(w.protGot, []);
-    assert.equal(w.pubGot.length, 1);
-    assert.equal(w.pubGot[0]!.body.toString('latin1'), HIDDEN);
-    assert.deepEqual(w.smuggled, []);
+    assertForwardedAsOneBody(w);
   });
 
   it('forwards a chunked body that hides a request as one request whose body is those bytes', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${len(HIDDEN).toString(16)}\r\n${HIDDEN}\r\n0\r\n\r\n`,
-      ),
+    const w = await sendWatched(
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${len(HIDDEN).toString(16)}\r\n${HIDDEN}\r\n0\r\n\r\n`,
     );
-    assert.deepEqual(
-      w.result.responses.map((r) => r.status),
-      [200],
-    );
-    assert.deepEqual(w.protGot, []);
-    assert.equal(w.pubGot.length, 1);
-    assert.equal(w.pubGot[0]!.body.toString('latin1'), HIDDEN);
-    assert.deepEqual(w.smuggled, []);
+    assertForwardedAsOneBody(w);
   });
 
   it('re-frames Transfer-Encoding: identity, chunked consistently (one request, same body)', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: identity, chunked\r\nConnection: close\r\n\r\n${len(HIDDEN).toString(16)}\r\n${HIDDEN}\r\n0\r\n\r\n`,
-      ),
+    const w = await sendWatched(
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: identity, chunked\r\nConnection: close\r\n\r\n${len(HIDDEN).toString(16)}\r\n${HIDDEN}\r\n0\r\n\r\n`,
     );
     const status = w.result.responses[0]?.status;
     assert.ok(status === 200 || status === 400, `answered ${status}`);
@@ -196,28 +164,16 @@ describe('request smuggling', () => {
   });
 
   it('does not let Connection: content-length strip the framing on the way to the upstream', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${len(HIDDEN)}\r\nConnection: close, content-length, transfer-encoding\r\n\r\n${HIDDEN}`,
-      ),
+    const w = await sendWatched(
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${len(HIDDEN)}\r\nConnection: close, content-length, transfer-encoding\r\n\r\n${HIDDEN}`,
     );
-    assert.deepEqual(
-      w.result.responses.map((r) => r.status),
-      [200],
-    );
-    assert.equal(w.pubGot.length, 1);
-    assert.equal(w.pubGot[0]!.body.toString('latin1'), HIDDEN);
-    assert.deepEqual(w.smuggled, []);
+    assertForwardedAsOneBody(w);
   });
 
   it('authenticates a request pipelined after a body on its own', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 5\r\n\r\nhello${HIDDEN_PROTECTED.replace('\r\n\r\n', '\r\nAccept: application/json\r\nConnection: close\r\n\r\n')}`,
-        { expect: 2 },
-      ),
+    const w = await sendWatched(
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 5\r\n\r\nhello${HIDDEN_PROTECTED.replace('\r\n\r\n', '\r\nAccept: application/json\r\nConnection: close\r\n\r\n')}`,
+      { expect: 2 },
     );
     assert.deepEqual(
       w.result.responses.map((r) => r.status),
@@ -227,19 +183,16 @@ describe('request smuggling', () => {
   });
 
   it('answers an HTTP/0.9-style request line for the protected route without reaching it', async () => {
-    const w = await watch(() => exchange(sso.gw.url, 'GET /dce5/smuggled\r\n\r\n', { timeoutMs: 1500 }));
+    const w = await sendWatched('GET /dce5/smuggled\r\n\r\n', { timeoutMs: 1500 });
     const status = w.result.responses[0]?.status;
     assert.ok(status === undefined || status === 400 || status === 401, `answered ${status}`);
     assert.deepEqual(w.protGot, []);
   });
 
   it('closes the connection after an HTTP/1.0 request with Transfer-Encoding (RFC 9112 §6.1)', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `POST / HTTP/1.0\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${HIDDEN}`,
-        { expect: 3 },
-      ),
+    const w = await sendWatched(
+      `POST / HTTP/1.0\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${HIDDEN}`,
+      { expect: 3 },
     );
     assert.ok(w.result.closed);
     assert.ok(w.result.responses.length <= 1, `answers: ${w.result.responses.map((r) => r.status)}`);
@@ -248,13 +201,10 @@ describe('request smuggling', () => {
   });
 
   it('does not tunnel the bytes after an upgrade the public upstream refuses', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        // No Sec-WebSocket-Key: the upstream's WebSocket server answers 400 instead of 101.
-        `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n${HIDDEN}`,
-        { expect: 3, timeoutMs: 2000 },
-      ),
+    const w = await sendWatched(
+      // No Sec-WebSocket-Key: the upstream's WebSocket server answers 400 instead of 101.
+      `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n${HIDDEN}`,
+      { expect: 3, timeoutMs: 2000 },
     );
     assert.notEqual(w.result.responses[0]?.status, 101);
     assert.deepEqual(w.protGot, []);
@@ -262,12 +212,9 @@ describe('request smuggling', () => {
   });
 
   it('refuses an anonymous upgrade of the protected route and ignores what follows it', async () => {
-    const w = await watch(() =>
-      exchange(
-        sso.gw.url,
-        `GET /dce5/ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n${HIDDEN}`,
-        { expect: 3, timeoutMs: 2000 },
-      ),
+    const w = await sendWatched(
+      `GET /dce5/ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n${HIDDEN}`,
+      { expect: 3, timeoutMs: 2000 },
     );
     assert.deepEqual(
       w.result.responses.map((r) => r.status),
@@ -279,7 +226,7 @@ describe('request smuggling', () => {
   });
 
   it('keeps serving after all of the above', async () => {
-    assert.equal((await send(sso.gw.url, '/_portico/healthz')).status, 200);
-    assert.equal((await send(sso.gw.url, '/fine')).status, 200);
+    assert.equal((await send(s.gw.url, '/_portico/healthz')).status, 200);
+    assert.equal((await send(s.gw.url, '/fine')).status, 200);
   });
 });

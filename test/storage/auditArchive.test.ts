@@ -6,11 +6,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { startAuditArchive } from '../../gateway/storage/auditArchive.ts';
 import { createObjectStore } from '../../gateway/storage/objectStore.ts';
 import { type S3Server, startS3 } from '../helpers/s3.ts';
+import { until } from '../helpers/eventually.ts';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'portico-spool-'));
@@ -33,15 +33,6 @@ async function archived(
       events.push(JSON.parse(line));
   }
   return { keys, events };
-}
-
-async function until(check: () => Promise<boolean>, ms = 8000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  assert.fail('condition not reached in time');
 }
 
 // The events a gateway would publish; the archive listens to them.

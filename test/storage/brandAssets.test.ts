@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { cachedBrandAssets, writableDiskAssets } from '../../gateway/storage/brandAssets.ts';
 import { createObjectStore, type ObjectStore } from '../../gateway/storage/objectStore.ts';
 import { type S3Server, startS3 } from '../helpers/s3.ts';
@@ -66,11 +65,15 @@ describe('brand assets in object storage', () => {
     const b = replica(t, s3, tempDir(t), 100);
     assert.equal(await b.get('logo.svg'), undefined);
     let changes = 0;
-    const stop = b.watch!(() => changes++);
+    let changed!: () => void;
+    const firstChange = new Promise<void>((resolve) => (changed = resolve));
+    const stop = b.watch!(() => {
+      changes++;
+      changed();
+    });
     t.after(stop);
     await a.put('logo.svg', LOGO);
-    const end = Date.now() + 5000;
-    while (changes === 0 && Date.now() < end) await sleep(25);
+    await firstChange;
     assert.equal(changes, 1);
     assert.deepEqual(await b.get('logo.svg'), LOGO);
   });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { adminFeature } from '../../gateway/admin/adminFeature.ts';
 import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
@@ -10,6 +9,7 @@ import { api, keys, routesYaml } from '../admin/helpers.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { startS3 } from '../helpers/s3.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 describe('storage feature in a running gateway', () => {
   it('puts a logo uploaded through the admin API into the bucket and archives the change', async (t) => {
@@ -46,11 +46,11 @@ describe('storage feature in a running gateway', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal((await storage.brandAssets.get('logo.svg'))?.toString(), svg);
     // The branding module reloads from the bucket and serves the new logo.
-    let served = await send(gw.url, '/_portico/branding/logo.svg');
-    for (let i = 0; i < 100 && served.status !== 200; i++) {
-      await sleep(20);
-      served = await send(gw.url, '/_portico/branding/logo.svg');
-    }
+    const served = await eventually(
+      () => send(gw.url, '/_portico/branding/logo.svg'),
+      (r) => r.status === 200,
+      { timeoutMs: 2000 },
+    );
     assert.equal(served.status, 200);
     assert.equal(served.text, svg);
 

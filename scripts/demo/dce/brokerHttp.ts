@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { RealmUrls } from './realmUrls.ts';
+import { readBody } from '../common.ts';
 
 /** Keycloak's names: the sign-in in progress and the SSO session. */
 export const AUTH_SESSION_COOKIE = 'AUTH_SESSION_ID';
@@ -35,16 +36,10 @@ export function addCookies(res: ServerResponse, ...cookies: string[]): void {
 }
 
 export async function readForm(req: IncomingMessage, limit = 64 * 1024): Promise<URLSearchParams> {
-  const type = String(req.headers['content-type'] ?? '');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new Error('form too large');
-    chunks.push(chunk);
-  }
-  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) return new URLSearchParams();
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const body = await readBody(req, limit);
+  if (!/^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? '')))
+    return new URLSearchParams();
+  return new URLSearchParams(body.toString('utf8'));
 }
 
 export function queryOf(req: IncomingMessage): URLSearchParams {
