@@ -14,7 +14,11 @@ export type TlsGateway = StartedGateway & {
 };
 
 /** A certificate for localhost and 127.0.0.1, signed by a test CA, removed after the test. */
-export function listenerCertificates(t: Pick<TestContext, 'after'>): { ca: string; key: string; cert: string } {
+export function listenerCertificates(t: Pick<TestContext, 'after'>): {
+  ca: string;
+  key: string;
+  cert: string;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'portico-listener-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return makeCertificates(dir, { cn: 'localhost', names: ['DNS:localhost', 'IP:127.0.0.1'] });

@@ -70,7 +70,10 @@ describe('the TLS listener', () => {
   });
 
   it('offers h2 and http/1.1 by ALPN: an h2 client gets h2, an HTTP/1.1-only client http/1.1', async (t) => {
-    const gw = await startTlsGateway(t, 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n');
+    const gw = await startTlsGateway(
+      t,
+      'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n',
+    );
     assert.equal(await negotiated(gw.url, gw.ca, ['h2', 'http/1.1']), 'h2');
     assert.equal(await negotiated(gw.url, gw.ca, ['http/1.1']), 'http/1.1');
   });
@@ -121,7 +124,10 @@ describe('validating listen.tls', () => {
 
   function validate(tls: string): { status: number | null; stderr: string } {
     const file = join(dir, `routes-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(file, `listen:\n  tls: ${tls}\nroutes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n`);
+    writeFileSync(
+      file,
+      `listen:\n  tls: ${tls}\nroutes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n`,
+    );
     return portico('validate', file);
   }
 
@@ -143,7 +149,10 @@ describe('validating listen.tls', () => {
     const other = listenerCertificates(t);
     const r = validate(`{ cert: "${mine.cert}", key: "${other.key}" }`);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /listen\.tls: the key ".*server\.key" does not belong to the certificate ".*server\.pem"/);
+    assert.match(
+      r.stderr,
+      /listen\.tls: the key ".*server\.key" does not belong to the certificate ".*server\.pem"/,
+    );
   });
 
   it('says when a file is not PEM', (t) => {
