@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { launchBrowser } from '../helpers/browser.ts';
+import { startTlsGateway } from '../helpers/tlsGateway.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+const PAGE = '<!doctype html><html><head><title>Over h2</title></head><body><h1>Proxied</h1></body></html>';
+
+describe('Chromium and the TLS listener', () => {
+  it('loads a proxied page over h2 and opens a wss WebSocket on the same port', async (t) => {
+    const app = await startUpstream({
+      websocket: true,
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', connection: 'keep-alive' });
+        res.end(PAGE);
+      },
+    });
+    t.after(() => app.close());
+    const gw = await startTlsGateway(
+      t,
+      `routes:\n  - { id: app, path: /app/, upstream: "${app.url}", websocket: true }\n`,
+    );
+    // The test CA is not in Chromium's store: certificate errors are ignored, the protocol is not.
+    const { context } = await launchBrowser(t, { ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    const response = await page.goto(`${gw.url}/app/`);
+    assert.equal(response?.status(), 200);
+    assert.equal(await page.textContent('h1'), 'Proxied');
+    const protocol = await page.evaluate(
+      () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol,
+    );
+    assert.equal(protocol, 'h2');
+    const echoed = await page.evaluate(
+      (url) =>
+        new Promise<string>((resolve, reject) => {
+          const ws = new WebSocket(url);
+          ws.onopen = () => ws.send('hello over wss');
+          ws.onmessage = (e) => {
+            ws.close();
+            resolve(String(e.data));
+          };
+          ws.onerror = () => reject(new Error('the WebSocket failed'));
+        }),
+      `${gw.url.replace('https:', 'wss:')}/app/ws`,
+    );
+    assert.equal(echoed, 'hello over wss');
+    const upgrade = app.requests.find((r) => r.method === 'UPGRADE');
+    assert.equal(upgrade?.url, '/ws');
+    assert.equal(upgrade?.headers['x-forwarded-proto'], 'https');
+  });
+});
