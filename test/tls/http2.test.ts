@@ -1,14 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
+import { createGateway } from '../../gateway/server.ts';
 import { brandDir } from '../branding/helpers.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { http2Request } from '../helpers/http2.ts';
-import { startTlsGateway } from '../helpers/tlsGateway.ts';
+import { listenerCertificates, startTlsGateway } from '../helpers/tlsGateway.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 const execFileAsync = promisify(execFile);
@@ -274,5 +282,60 @@ describe('HTTP/2 on the TLS listener', () => {
     assert.match(curl.stdout, /^HTTP\/2 200 ?\r?\n/);
     assert.match(curl.stdout, /\r?\n\r?\nhello from the upstream$/);
     assert.doesNotMatch(curl.stdout, /^(connection|keep-alive):/im);
+  });
+});
+
+describe('closing a gateway that speaks HTTP/2', () => {
+  it('ends idle HTTP/2 connections at once and cuts a stuck stream after the grace period', async (t) => {
+    const held: ServerResponse[] = [];
+    const up = await upstream(t, (req, res) => {
+      if (req.url === '/stuck') held.push(res);
+      else res.end('ok');
+    });
+    t.after(() => {
+      for (const res of held) res.destroy();
+    });
+    const files = listenerCertificates(t);
+    const dir = mkdtempSync(join(tmpdir(), 'portico-h2-close-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(
+      file,
+      `listen:\n  tls: { cert: "${files.cert}", key: "${files.key}" }\nroutes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`,
+    );
+    const gateway = createGateway({
+      configFile: file,
+      port: 0,
+      host: '127.0.0.1',
+      watch: false,
+      logger: pino({ level: 'silent' }),
+    });
+    await gateway.listen();
+    const ca = readFileSync(files.ca);
+
+    const idle = connect(gateway.url(), { ca });
+    const idleClosed = once(idle, 'close');
+    const warmUp = idle.request({ ':path': '/warm' });
+    warmUp.resume();
+    await once(warmUp, 'end');
+
+    const busy = connect(gateway.url(), { ca });
+    busy.on('error', () => {});
+    const stuck = busy.request({ ':path': '/stuck' });
+    stuck.on('error', () => {});
+    const stuckClosed = once(stuck, 'close');
+    await eventually(
+      async () => held.length,
+      (n) => n === 1,
+    );
+
+    const startedAt = performance.now();
+    await gateway.close(300);
+    await idleClosed;
+    await stuckClosed;
+    const took = performance.now() - startedAt;
+    assert.ok(took >= 250, `the stream in flight had its grace period (${took} ms)`);
+    assert.ok(took < 5000, `and no more (${took} ms)`);
+    assert.equal(busy.destroyed || busy.closed, true);
   });
 });
