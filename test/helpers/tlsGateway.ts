@@ -5,6 +5,9 @@ import type { TestContext } from 'node:test';
 import type { FeatureFactory } from '../../gateway/server.ts';
 import { makeCertificates } from './certs.ts';
 import { type StartedGateway, startGateway } from './gateway.ts';
+import { type Idp, startTestIdp } from './idp.ts';
+import { freePort } from './ports.ts';
+import { SESSION_SECRET } from './sso.ts';
 
 export type TlsGateway = StartedGateway & {
   /** The test CA that signed the listener's certificate (for localhost and 127.0.0.1). */
@@ -38,4 +41,36 @@ export async function startTlsGateway(
   const yaml = `${o.before ?? ''}listen:\n  tls: { cert: "${files.cert}", key: "${files.key}"${http2} }\n${routes}`;
   const gw = await startGateway(t, yaml, { port: o.port, features: o.features });
   return { ...gw, ca: readFileSync(files.ca), files };
+}
+
+/**
+ * A real OpenID Connect IdP and Portico on a TLS listener, publicUrl `https://127.0.0.1:<port>`
+ * (a known free port: the IdP must know the callback), identity provider `corp`.
+ */
+export async function startTlsSso(
+  t: TestContext,
+  routes: string,
+): Promise<{ gw: TlsGateway; idp: Idp; publicUrl: string }> {
+  const port = await freePort();
+  const publicUrl = `https://127.0.0.1:${port}`;
+  const idp = await startTestIdp(t, {
+    clients: [
+      {
+        clientId: 'portico',
+        clientSecret: 'portico-secret',
+        redirectUris: [`${publicUrl}/_portico/callback/corp`],
+        postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
+      },
+    ],
+    logErrors: false,
+  });
+  const gw = await startTlsGateway(t, routes, {
+    port,
+    before: `publicUrl: ${publicUrl}
+session: { secret: ${SESSION_SECRET}, store: memory }
+identityProviders:
+  - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret, scopes: [openid, profile, email, groups] }
+`,
+  });
+  return { gw, idp, publicUrl };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { launchBrowser } from '../helpers/browser.ts';
-import { startTlsGateway } from '../helpers/tlsGateway.ts';
+import { startTlsGateway, startTlsSso } from '../helpers/tlsGateway.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 const PAGE = '<!doctype html><html><head><title>Over h2</title></head><body><h1>Proxied</h1></body></html>';
@@ -47,5 +47,46 @@ describe('Chromium and the TLS listener', () => {
     const upgrade = app.requests.find((r) => r.method === 'UPGRADE');
     assert.equal(upgrade?.url, '/ws');
     assert.equal(upgrade?.headers['x-forwarded-proto'], 'https');
+  });
+
+  it('signs in through the IdP and back over h2, with Secure cookies, and keeps the app its own cookies', async (t) => {
+    const app = await startUpstream();
+    t.after(() => app.close());
+    const { publicUrl, idp } = await startTlsSso(
+      t,
+      `routes:\n  - { id: app, path: /app/, upstream: "${app.url}", auth: required, inject: { headers: true } }\n`,
+    );
+    const { context } = await launchBrowser(t, { ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await page.goto(`${publicUrl}/app/`);
+    await page.waitForSelector('#login-submit');
+    assert.ok(page.url().startsWith(idp.issuer));
+    await page.fill('#username', 'alice');
+    await page.fill('#password', 'alice');
+    await page.click('#login-submit');
+    await page.waitForURL(`${publicUrl}/app/`);
+    const protocol = await page.evaluate(
+      () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol,
+    );
+    assert.equal(protocol, 'h2');
+    const session = (await context.cookies(publicUrl)).find((c) => c.name === 'portico_session');
+    assert.ok(session, 'signed in');
+    assert.equal(session.secure, true);
+    assert.equal(session.httpOnly, true);
+    assert.equal(app.last().headers['x-forwarded-user'], 'alice');
+
+    await context.addCookies([{ name: 'app_theme', value: 'dark', url: publicUrl }]);
+    await page.reload();
+    const seen = app.last();
+    assert.equal(seen.headers['x-forwarded-user'], 'alice');
+    // The IdP's cookies ride along too (cookies are not per port); Portico's never do.
+    const names = String(seen.headers.cookie)
+      .split(';')
+      .map((pair) => pair.trim().split('=')[0]);
+    assert.ok(names.includes('app_theme'), String(seen.headers.cookie));
+    assert.deepEqual(
+      names.filter((n) => n?.startsWith('portico_')),
+      [],
+    );
   });
 });

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { http2Request } from '../helpers/http2.ts';
-import { driveLogin, startTestIdp } from '../helpers/idp.ts';
-import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
-import { startTlsGateway } from '../helpers/tlsGateway.ts';
+import { driveLogin } from '../helpers/idp.ts';
+import { startTlsSso } from '../helpers/tlsGateway.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 /** `name=value` of the Set-Cookie line for `name`, and its attributes, lower-cased. */
@@ -16,32 +15,11 @@ function cookie(setCookie: string | string[] | undefined, name: string) {
 
 describe('signing in over HTTP/2', () => {
   it('redirects to the IdP, sets Secure cookies and passes the identity, every hop over h2', async (t) => {
-    const port = await freePort();
-    const publicUrl = `https://127.0.0.1:${port}`;
-    const idp = await startTestIdp(t, {
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`${publicUrl}/_portico/callback/corp`],
-          postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
-        },
-      ],
-      logErrors: false,
-    });
     const app = await startUpstream();
     t.after(() => app.close());
-    const gw = await startTlsGateway(
+    const { gw, idp, publicUrl } = await startTlsSso(
       t,
       `routes:\n  - { id: app, path: /app/, upstream: "${app.url}", auth: required, inject: { headers: true } }\n`,
-      {
-        port,
-        before: `publicUrl: ${publicUrl}
-session: { secret: ${SESSION_SECRET}, store: memory }
-identityProviders:
-  - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret, scopes: [openid, profile, email, groups] }
-`,
-      },
     );
     assert.equal(gw.url, publicUrl);
     const html = { accept: 'text/html' };
