@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { Logger } from 'pino';
 import type { FeatureFactory } from '../../gateway/server.ts';
 import { makeCertificates } from './certs.ts';
 import { type StartedGateway, startGateway } from './gateway.ts';
@@ -34,12 +35,12 @@ export function listenerCertificates(t: Pick<TestContext, 'after'>): {
 export async function startTlsGateway(
   t: TestContext,
   routes: string,
-  o: { http2?: boolean; before?: string; port?: number; features?: FeatureFactory[] } = {},
+  o: { http2?: boolean; before?: string; port?: number; features?: FeatureFactory[]; logger?: Logger } = {},
 ): Promise<TlsGateway> {
   const files = listenerCertificates(t);
   const http2 = o.http2 === undefined ? '' : `, http2: ${o.http2}`;
   const yaml = `${o.before ?? ''}listen:\n  tls: { cert: "${files.cert}", key: "${files.key}"${http2} }\n${routes}`;
-  const gw = await startGateway(t, yaml, { port: o.port, features: o.features });
+  const gw = await startGateway(t, yaml, { port: o.port, features: o.features, logger: o.logger });
   return { ...gw, ca: readFileSync(files.ca), files };
 }
 

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -67,7 +67,19 @@ describe('HTTP/2 on the TLS listener', () => {
       });
       res.end('made');
     });
-    const gw = await gatewayTo(t, up.url);
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+          done();
+        },
+      }),
+    );
+    const gw = await startTlsGateway(t, `routes:\n  - { id: app, path: /app/, upstream: "${up.url}" }\n`, {
+      logger,
+    });
     let r: Awaited<ReturnType<typeof http2Request>> | undefined;
     const warnings = await warningsDuring(async () => {
       r = await http2Request(gw.url, '/app/things?id=7', { ca: gw.ca });
@@ -84,6 +96,12 @@ describe('HTTP/2 on the TLS listener', () => {
       'no status message or connection header reached node:http2',
     );
     assert.equal(up.last().url, '/things?id=7');
+    const access = await eventually(
+      async () => lines.find((l) => l.msg === 'request completed' && l.url === '/app/things?id=7'),
+      (line) => line !== undefined,
+    );
+    assert.equal(access?.h2, true, 'the access log says the request came over HTTP/2');
+    assert.equal(access?.status, 201);
   });
 
   it('streams a large upstream body over h2 intact, chunk by chunk', async (t) => {
