@@ -26,13 +26,19 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
  * compatibility objects, which have what the pipeline reads and writes of a request and an answer
  * (`Http2Response` takes out what HTTP/1.1 code writes that HTTP/2 refuses).
  */
-export function createListener(config: Config, handler: Handler): Listener {
+export function createListener(
+  config: Config,
+  handler: Handler,
+  options: { keepAliveTimeoutMs?: number } = {},
+): Listener {
   const limits = config.limits;
+  // How long a connection with nothing in flight stays open (HTTP/1.1 keep-alive, HTTP/2 sessions).
+  const keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
   const http1 = {
     maxHeaderSize: limits.maxHeaderSize,
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: 65_000,
+    keepAliveTimeout,
     requireHostHeader: true,
     // Node checks the header and request timeouts on this interval (30 s by default), which would
     // let a slowloris client hold a connection far past `limits.headersTimeout`.
