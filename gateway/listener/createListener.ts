@@ -69,8 +69,12 @@ export function createListener(
       ...credentials,
       allowHTTP1: true,
       Http2ServerResponse: Http2Response,
-      // The header limit, as HTTP/2 counts it (names, values and 32 bytes per field).
-      settings: { maxHeaderListSize: limits.maxHeaderSize },
+      settings: {
+        // The header limit, as HTTP/2 counts it (names, values and 32 bytes per field).
+        maxHeaderListSize: limits.maxHeaderSize,
+        // Node allows 2^32 - 1 streams at once on one connection; nginx's http2_max_concurrent_streams is 128.
+        maxConcurrentStreams: 128,
+      },
     },
     handler as unknown as Parameters<typeof createSecureServer>[1],
   );

@@ -22,8 +22,8 @@ describe('the stage table', () => {
     // WebSockets over HTTP/2): it has a Host, never an :authority.
     const httpOnly = new Set([
       'addKeycloakIdpHint',
-      'authorityAsHost',
       'forwardAuth',
+      'fromHttp2',
       'limitRequestBody',
       'passCorsPreflight',
     ]);

@@ -33,6 +33,17 @@ async function listener(t: TestContext, handler: Parameters<typeof createListene
   return { url: `https://127.0.0.1:${port}`, ca: readFileSync(files.ca) };
 }
 
+describe('HTTP/2 settings', () => {
+  it('announce at most 128 streams at once per connection, as nginx does, and the header limit', async (t) => {
+    const l = await listener(t, (_req, res) => res.end('ok'));
+    const session = connect(l.url, { ca: l.ca });
+    t.after(() => session.close());
+    const [settings] = await once(session, 'remoteSettings');
+    assert.equal(settings.maxConcurrentStreams, 128);
+    assert.equal(settings.maxHeaderListSize, 16384);
+  });
+});
+
 describe('HTTP/2 connections left open', () => {
   it('are closed once no stream has been open for the keep-alive timeout', async (t) => {
     const l = await listener(t, (_req, res) => res.end('ok'));

@@ -216,6 +216,23 @@ describe('HTTP/2 on the TLS listener', () => {
     assert.equal(portal.requests.length + other.requests.length, 3);
   });
 
+  it('answers 431 to HTTP/2 headers over limits.maxHeaderSize, before anything reaches the upstream', async (t) => {
+    const up = await upstream(t);
+    const gw = await startTlsGateway(
+      t,
+      `limits: { maxHeaderSize: 4096 }\nroutes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`,
+    );
+    const big = await http2Request(gw.url, '/x', {
+      ca: gw.ca,
+      headers: { 'x-big': 'a'.repeat(5000), accept: 'application/json' },
+    });
+    assert.equal(big.status, 431);
+    assert.equal(JSON.parse(big.text).error, 'PORTICO_ERR_HEADERS_TOO_LARGE');
+    const fits = await http2Request(gw.url, '/x', { ca: gw.ca, headers: { 'x-fits': 'a'.repeat(3000) } });
+    assert.equal(fits.status, 200);
+    assert.equal(up.requests.length, 1);
+  });
+
   it("answers Portico's own endpoints, pages and redirects over h2", async (t) => {
     const up = await upstream(t);
     const gw = await startTlsGateway(
