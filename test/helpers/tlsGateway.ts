@@ -35,12 +35,19 @@ export function listenerCertificates(t: Pick<TestContext, 'after'>): {
 export async function startTlsGateway(
   t: TestContext,
   routes: string,
-  o: { http2?: boolean; before?: string; port?: number; features?: FeatureFactory[]; logger?: Logger } = {},
+  o: {
+    http2?: boolean;
+    before?: string;
+    port?: number;
+    features?: FeatureFactory[];
+    logger?: Logger;
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<TlsGateway> {
   const files = listenerCertificates(t);
   const http2 = o.http2 === undefined ? '' : `, http2: ${o.http2}`;
   const yaml = `${o.before ?? ''}listen:\n  tls: { cert: "${files.cert}", key: "${files.key}"${http2} }\n${routes}`;
-  const gw = await startGateway(t, yaml, { port: o.port, features: o.features, logger: o.logger });
+  const gw = await startGateway(t, yaml, { port: o.port, features: o.features, logger: o.logger, env: o.env });
   return { ...gw, ca: readFileSync(files.ca), files };
 }
 
@@ -51,6 +58,7 @@ export async function startTlsGateway(
 export async function startTlsSso(
   t: TestContext,
   routes: string,
+  o: { extra?: string; features?: FeatureFactory[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ gw: TlsGateway; idp: Idp; publicUrl: string }> {
   const port = await freePort();
   const publicUrl = `https://127.0.0.1:${port}`;
@@ -71,7 +79,9 @@ export async function startTlsSso(
 session: { secret: ${SESSION_SECRET}, store: memory }
 identityProviders:
   - { id: corp, type: oidc, name: Customer SSO, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret, scopes: [openid, profile, email, groups] }
-`,
+${o.extra ?? ''}`,
+    features: o.features,
+    env: o.env,
   });
   return { gw, idp, publicUrl };
 }
