@@ -49,7 +49,7 @@ describe('Chromium and the TLS listener', () => {
     assert.equal(upgrade?.headers['x-forwarded-proto'], 'https');
   });
 
-  it('signs in through the IdP and back over h2, with Secure cookies, and keeps the app its own cookies', async (t) => {
+  it('signs in through the IdP and back over h2, with Secure cookies, keeps the app its own cookies, and signs out', async (t) => {
     const app = await startUpstream();
     t.after(() => app.close());
     const { publicUrl, idp } = await startTlsSso(
@@ -88,5 +88,12 @@ describe('Chromium and the TLS listener', () => {
       names.filter((n) => n?.startsWith('portico_')),
       [],
     );
+
+    // Signing out is a form POST to Portico's own endpoint, over h2 too.
+    await page.goto(`${publicUrl}/_portico/logout`);
+    await page.click('#portico-logout');
+    await page.waitForURL(/\/_portico\/logged-out/);
+    const after = (await context.cookies(publicUrl)).find((c) => c.name === 'portico_session');
+    assert.equal(after, undefined, 'signed out');
   });
 });
