@@ -76,6 +76,7 @@ export function createListener(
         maxConcurrentStreams: 128,
       },
     },
+    // Http2ServerRequest/Http2Response stand in for IncomingMessage/ServerResponse (see above).
     handler as unknown as Parameters<typeof createSecureServer>[1],
   );
   // The HTTP/1.1 side of the port reads its limits from the server object, as http.Server does;

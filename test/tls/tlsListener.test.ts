@@ -117,6 +117,27 @@ describe('the TLS listener', () => {
     const r = await send(gw.url, '/', { ca: gw.ca, headers: { 'x-big': 'a'.repeat(8000) } });
     assert.equal(r.status, 431);
   });
+
+  it('closes an HTTP/1.1 connection over TLS whose headers never finish, once headersTimeout has passed', async (t) => {
+    const gw = await startTlsGateway(
+      t,
+      'limits: { headersTimeout: 1s }\nroutes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n',
+    );
+    const { hostname, port } = new URL(gw.url);
+    const socket = connect({ host: hostname, port: Number(port), ca: gw.ca, ALPNProtocols: ['http/1.1'] });
+    t.after(() => socket.destroy());
+    socket.on('error', () => {});
+    await once(socket, 'secureConnect');
+    const startedAt = performance.now();
+    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+    socket.resume();
+    // Node's own defaults on this server (60 s, checked every 30 s) would keep it open far longer.
+    const deadline = new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), 4000).unref());
+    const outcome = await Promise.race([once(socket, 'close').then(() => 'closed' as const), deadline]);
+    assert.equal(outcome, 'closed');
+    const afterMs = performance.now() - startedAt;
+    assert.ok(afterMs >= 800, `closed after ${Math.round(afterMs)} ms, not before the timeout`);
+  });
 });
 
 describe('validating listen.tls', () => {
