@@ -47,7 +47,12 @@ export async function startTlsGateway(
   const files = listenerCertificates(t);
   const http2 = o.http2 === undefined ? '' : `, http2: ${o.http2}`;
   const yaml = `${o.before ?? ''}listen:\n  tls: { cert: "${files.cert}", key: "${files.key}"${http2} }\n${routes}`;
-  const gw = await startGateway(t, yaml, { port: o.port, features: o.features, logger: o.logger, env: o.env });
+  const gw = await startGateway(t, yaml, {
+    port: o.port,
+    features: o.features,
+    logger: o.logger,
+    env: o.env,
+  });
   return { ...gw, ca: readFileSync(files.ca), files };
 }
 
