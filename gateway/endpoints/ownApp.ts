@@ -23,8 +23,14 @@ export type OwnAppOptions = {
  */
 export function createOwnApp(o: OwnAppOptions): OwnApp {
   const http1 = buildApp(o);
-  const http2 = overHttp2(buildApp(o));
-  return (req, res) => (req.httpVersionMajor === 2 ? http2 : http1)(req, res);
+  let http2: Express | undefined;
+  return (req, res) => {
+    if (req.httpVersionMajor !== 2) return http1(req, res);
+    // Made on the first HTTP/2 request, over its own prototypes (before express replaces them):
+    // nothing of node:http2 is loaded here, and a gateway without HTTP/2 never makes it.
+    http2 ??= overHttp2(buildApp(o), Object.getPrototypeOf(req), Object.getPrototypeOf(res));
+    http2(req, res);
+  };
 }
 
 function buildApp(o: OwnAppOptions): Express {

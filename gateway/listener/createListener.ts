@@ -1,11 +1,11 @@
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createSecureServer, type Http2Session } from 'node:http2';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2Session } from 'node:http2';
 import type { Server } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { pemOrFile } from '../config/pemOrFile.ts';
 import type { Config } from '../config/types.ts';
-import { Http2Response } from './http2Response.ts';
+import { createServer as createHttpServer } from '../nodeHttp.ts';
+import { http2ResponseClass } from './http2Response.ts';
 
 /** What the gateway's one listener is, whichever protocol it speaks. */
 export type Listener = {
@@ -24,7 +24,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
  * `allowHTTP1`, so HTTP/1.1 clients and WebSocket upgrades share the port), or TLS with HTTP/1.1
  * only (`listen.tls.http2: false`). HTTP/2 requests reach the same handler through Node's
  * compatibility objects, which have what the pipeline reads and writes of a request and an answer
- * (`Http2Response` takes out what HTTP/1.1 code writes that HTTP/2 refuses).
+ * (http2Response.ts takes out what HTTP/1.1 code writes that HTTP/2 refuses).
  */
 export function createListener(
   config: Config,
@@ -55,8 +55,12 @@ export function createListener(
     };
   }
   const credentials = { cert: pemOrFile(config.baseDir, tls.cert), key: pemOrFile(config.baseDir, tls.key) };
+  // node:https and node:http2 are asked for only by a listener that speaks them (getBuiltinModule,
+  // as nodeHttp.ts does for node:http, rather than an import of their ES facades).
   if (!tls.http2) {
-    const server = createHttpsServer({ ...http1, ...credentials, ALPNProtocols: ['http/1.1'] }, handler);
+    const server = process
+      .getBuiltinModule('node:https')
+      .createServer({ ...http1, ...credentials, ALPNProtocols: ['http/1.1'] }, handler);
     return {
       server,
       secure: true,
@@ -64,11 +68,12 @@ export function createListener(
       closeAllConnections: () => server.closeAllConnections(),
     };
   }
-  const server = createSecureServer(
+  const http2 = process.getBuiltinModule('node:http2');
+  const server = http2.createSecureServer(
     {
       ...credentials,
       allowHTTP1: true,
-      Http2ServerResponse: Http2Response,
+      Http2ServerResponse: http2ResponseClass(http2.Http2ServerResponse),
       settings: {
         // The header limit, as HTTP/2 counts it (names, values and 32 bytes per field).
         maxHeaderListSize: limits.maxHeaderSize,
@@ -76,8 +81,8 @@ export function createListener(
         maxConcurrentStreams: 128,
       },
     },
-    // Http2ServerRequest/Http2Response stand in for IncomingMessage/ServerResponse (see above).
-    handler as unknown as Parameters<typeof createSecureServer>[1],
+    // The compatibility objects stand in for IncomingMessage/ServerResponse (see above).
+    handler as unknown as Parameters<typeof http2.createSecureServer>[1],
   );
   // The HTTP/1.1 side of the port reads its limits from the server object, as http.Server does;
   // the interval must be set before `listen`, which starts it.

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
-import { Http2ServerResponse } from 'node:http2';
+import type { Http2ServerResponse } from 'node:http2';
 
 /**
  * Headers that describe an HTTP/1.1 connection and are malformed in HTTP/2 (RFC 9113 §8.2.2):
@@ -18,38 +18,42 @@ const CONNECTION_SPECIFIC = new Set([
 type HeaderList = OutgoingHttpHeaders | readonly OutgoingHttpHeader[] | readonly (readonly string[])[];
 
 /**
- * The answer to an HTTP/2 request (the TLS listener's `Http2ServerResponse` class): everything that
- * writes an answer (the forwarding stage, Portico's pages and redirects, the branding injector,
- * express) was written for HTTP/1.1, so the HTTP/1.1-only parts are dropped here, in one place,
- * instead of at every `writeHead`: connection-specific headers (an upstream's `Keep-Alive` would
- * otherwise cut the stream) and status messages (HTTP/2 has none; Node warns on each).
+ * The class of answers to HTTP/2 requests (the TLS listener's `Http2ServerResponse` option), made
+ * from node:http2's own, which the listener asks for only when it offers HTTP/2 (this module
+ * imports nothing of node:http2 but its types). Everything that writes an answer (the forwarding stage, Portico's pages
+ * and redirects, the branding injector, express) was written for HTTP/1.1, so the HTTP/1.1-only
+ * parts are dropped here, in one place, instead of at every `writeHead`: connection-specific
+ * headers (an upstream's `Keep-Alive` would otherwise cut the stream) and status messages (HTTP/2
+ * has none; Node warns on each).
  */
-export class Http2Response extends Http2ServerResponse {
-  override setHeader(name: string, value: number | string | readonly string[]): void {
-    if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) super.setHeader(name, value);
-  }
+export function http2ResponseClass(Base: typeof Http2ServerResponse): typeof Http2ServerResponse {
+  class Http2Response extends Base {
+    override setHeader(name: string, value: number | string | readonly string[]): void {
+      if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) super.setHeader(name, value);
+    }
 
-  override appendHeader(name: string, value: string | string[]): void {
-    if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) super.appendHeader(name, value);
-  }
+    override appendHeader(name: string, value: string | string[]): void {
+      if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) super.appendHeader(name, value);
+    }
 
-  override writeHead(
-    statusCode: number,
-    statusMessageOrHeaders?: string | HeaderList,
-    headers?: HeaderList,
-  ): this {
-    const list = typeof statusMessageOrHeaders === 'string' ? headers : statusMessageOrHeaders;
-    return list === undefined
-      ? super.writeHead(statusCode)
-      : super.writeHead(statusCode, withoutConnectionHeaders(list) as OutgoingHttpHeaders);
+    override writeHead(
+      statusCode: number,
+      statusMessageOrHeaders?: string | HeaderList,
+      headers?: HeaderList,
+    ): this {
+      const list = typeof statusMessageOrHeaders === 'string' ? headers : statusMessageOrHeaders;
+      return list === undefined
+        ? super.writeHead(statusCode)
+        : super.writeHead(statusCode, withoutConnectionHeaders(list) as OutgoingHttpHeaders);
+    }
   }
+  // HTTP/2 carries no reason phrase: setting one (express's final handler does) is ignored, not warned about.
+  Object.defineProperty(Http2Response.prototype, 'statusMessage', {
+    get: () => '',
+    set: () => {},
+  });
+  return Http2Response as typeof Http2ServerResponse;
 }
-
-// HTTP/2 carries no reason phrase: setting one (express's final handler does) is ignored, not warned about.
-Object.defineProperty(Http2Response.prototype, 'statusMessage', {
-  get: () => '',
-  set: () => {},
-});
 
 /** A header object, flat list or list of pairs, as `writeHead` takes them, less connection headers. */
 function withoutConnectionHeaders(list: HeaderList): HeaderList {

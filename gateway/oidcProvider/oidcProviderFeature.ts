@@ -5,7 +5,6 @@ import { parseDuration } from '../config/duration.ts';
 import type { RawOidcProviderConfig } from '../config/types.ts';
 import type { Config } from '../config/types.ts';
 import { GatewayError } from '../errors.ts';
-import { Http2Response } from '../listener/http2Response.ts';
 import type { FeatureContext, FeatureFactory } from '../server.ts';
 import { clientMetadata } from './clientMetadata.ts';
 import { cookieKeys } from './cookieKeys.ts';
@@ -140,9 +139,10 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
   );
   op.use(async (req, res, next) => {
     try {
-      // koa's cookies module sees express's `res.set` and calls http.OutgoingMessage's setHeader on
-      // the answer directly, which an HTTP/2 answer is not: koa gets it without express's methods.
-      if (req.httpVersionMajor === 2) Object.setPrototypeOf(res, Http2Response.prototype);
+      // koa's cookies module takes express's `res.set` as the sign of an http.ServerResponse and
+      // calls http.OutgoingMessage's setHeader on the answer, which an HTTP/2 answer is not (500):
+      // `set` is hidden from it, so it calls the answer's own setHeader.
+      if (req.httpVersionMajor === 2) Object.defineProperty(res, 'set', { value: undefined });
       (await providerFor(ctx.config())).handle(req, res);
     } catch (err) {
       next(err);

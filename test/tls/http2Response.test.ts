@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { createSecureServer } from 'node:http2';
+import { createSecureServer, Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
-import { Http2Response } from '../../gateway/listener/http2Response.ts';
+import { http2ResponseClass } from '../../gateway/listener/http2Response.ts';
 import { http2Request } from '../helpers/http2.ts';
 import { listenerCertificates } from '../helpers/tlsGateway.ts';
 
@@ -13,7 +13,11 @@ import { listenerCertificates } from '../helpers/tlsGateway.ts';
 async function serverWriting(t: TestContext, write: (res: ServerResponse) => void) {
   const files = listenerCertificates(t);
   const server = createSecureServer(
-    { cert: readFileSync(files.cert), key: readFileSync(files.key), Http2ServerResponse: Http2Response },
+    {
+      cert: readFileSync(files.cert),
+      key: readFileSync(files.key),
+      Http2ServerResponse: http2ResponseClass(Http2ServerResponse),
+    },
     (_req, res) => write(res as unknown as ServerResponse),
   );
   server.listen(0, '127.0.0.1');
