@@ -74,6 +74,11 @@ export const ERRORS = define({
     'en-US': { title: 'Request too large', message: 'The request is too large.' },
     'zh-CN': { title: '请求过大', message: '请求内容过大。' },
   },
+  PORTICO_ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    'en-US': { title: 'Request headers too large', message: 'The request headers are too large.' },
+    'zh-CN': { title: '请求头过大', message: '请求头内容过大。' },
+  },
   PORTICO_ERR_UNSUPPORTED_TYPE: {
     status: 415,
     'en-US': { title: 'Unsupported type', message: 'The content type is not supported here.' },

@@ -33,6 +33,7 @@ import { forwardHttp } from './proxy/forwardHttp.ts';
 import { forwardUpgrade } from './proxy/forwardUpgrade.ts';
 import { prepareUpstreamHeaders } from './proxy/prepareUpstreamHeaders.ts';
 import { upstreamResponseHeaders } from './proxy/responseHeaders.ts';
+import { fromHttp2 } from './routing/fromHttp2.ts';
 import { parseTarget } from './routing/parseTarget.ts';
 import { routeRequest, routeUpgrade } from './routing/routeRequest.ts';
 import type { OwnApp } from './endpoints/ownEndpoints.ts';
@@ -67,6 +68,7 @@ export type SlotName = 'beforeForward';
 export const REQUEST_STAGES: readonly StageRow[] = [
   { name: 'assignRequestId',        both: assignRequestId },                       // X-Request-Id kept or created
   { name: 'logWhenDone',            both: logWhenDone },                           // one access-log line and the request metrics once answered (HTTP and upgrades)
+  { name: 'fromHttp2',              http: fromHttp2 },                             // HTTP/2 only: :authority is the Host everything after reads (a different Host → 400); headers over maxHeaderSize → 431
   { name: 'parseTarget',            both: parseTarget },                           // path/query split, dot-segment and backslash tricks refused, client IP (trustProxy)
   { name: 'forwardAuth',            http: forwardAuth },                           // /_portico/auth: nginx auth_request, Traefik, Envoy ask about the request they hold; the `check` rows decide on it
   { name: 'ownEndpoints',           http: ownEndpoints,                            // /_portico/* → login, jwks, nav, health, metrics, admin, OpenID Provider (express)

@@ -1,8 +1,7 @@
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { basename, dirname, resolve } from 'node:path';
+import { type FSWatcher, watch } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import { basename, dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
@@ -23,6 +22,7 @@ import { createEventBus, type EventBus } from './events.ts';
 import { createAssertions } from './identity/assertion.ts';
 import { createKeyStore } from './identity/signingKeys.ts';
 import { parseDuration } from './config/duration.ts';
+import { createListener } from './listener/createListener.ts';
 import { createErrorReporter } from './observe/errorReporter.ts';
 import { createAccessLogger, createLogger } from './observe/logger.ts';
 import { rejectUpgrade, respondError } from './pages/errorResponse.ts';
@@ -36,7 +36,6 @@ import type { KeyValueStore } from './store/keyValueStore.ts';
 import { createMemoryStore } from './store/memoryStore.ts';
 import { createRedisClient, waitForRedis } from './store/redisClient.ts';
 import { createRedisStore } from './store/redisStore.ts';
-import { createServer as createHttpServer } from './nodeHttp.ts';
 
 /**
  * A feature beside the core (metrics, notifications, admin, storage, branding, the OpenID
@@ -108,7 +107,8 @@ export type GatewayOptions = {
 };
 
 export type Gateway = {
-  readonly server: Server;
+  /** The listener: http.Server, https.Server, or (TLS with HTTP/2) an Http2SecureServer. */
+  readonly server: NetServer;
   readonly log: Logger;
   /** This gateway's events (features listen here; tests may publish). */
   readonly events: EventBus;
@@ -461,30 +461,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   };
 
-  const serverOptions = {
-    maxHeaderSize: current.limits.maxHeaderSize,
-    headersTimeout: current.limits.headersTimeoutMs,
-    requestTimeout: current.limits.requestTimeoutMs,
-    keepAliveTimeout: 65_000,
-    requireHostHeader: true,
-    // Node checks the header and request timeouts on this interval (30 s by default), which would
-    // let a slowloris client hold a connection far past `limits.headersTimeout`.
-    connectionsCheckingInterval: Math.min(
-      1000,
-      Math.max(100, Math.floor(current.limits.headersTimeoutMs / 4)),
-    ),
-  };
-  const tls = current.listen.tls;
-  const server: Server = tls
-    ? (createHttpsServer(
-        {
-          ...serverOptions,
-          cert: readFileSync(resolve(current.baseDir, tls.cert)),
-          key: readFileSync(resolve(current.baseDir, tls.key)),
-        },
-        onRequest,
-      ) as unknown as Server)
-    : createHttpServer(serverOptions, onRequest);
+  const listener = createListener(current, onRequest);
+  const server = listener.server;
   server.on('upgrade', onUpgrade);
   // No automatic 100 Continue: the stage that reads the body sends it (proxy/sendContinue.ts), so
   // a refusal (a login needed, a body over the limit) reaches the client before its upload does.
@@ -523,7 +501,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     reload,
     url() {
       const a = server.address() as AddressInfo;
-      return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+      return `${listener.secure ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     },
     async listen() {
       if (redis) await waitForRedis(redis, 3000);
@@ -555,10 +533,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     async close(graceMs = 10_000) {
       watcher?.close();
       const closed = new Promise<void>((done) => server.close(() => done()));
-      server.closeIdleConnections();
+      listener.closeIdleConnections();
       tunnels.closeAll();
       tunnels.stop();
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      const timer = setTimeout(() => listener.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
       for (const f of [...features].reverse())

@@ -48,7 +48,9 @@ export function compileConfig(
     listen: Object.freeze({
       host: raw.listen?.host ?? '0.0.0.0',
       port: raw.listen?.port ?? 8080,
-      tls: raw.listen?.tls ? Object.freeze({ ...raw.listen.tls }) : undefined,
+      tls: raw.listen?.tls
+        ? Object.freeze({ ...raw.listen.tls, http2: raw.listen.tls.http2 ?? true })
+        : undefined,
     }),
     publicUrl: raw.publicUrl ? new URL(raw.publicUrl) : undefined,
     trustProxy: compileTrustProxy(raw.trustProxy),

@@ -45,6 +45,11 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
     description: 'The certificate chain: a PEM file (relative to routes.yaml) or PEM text.',
   },
   'listen.tls.key': { description: 'The private key: a PEM file (relative to routes.yaml) or PEM text.' },
+  'listen.tls.http2': {
+    description:
+      'Offer HTTP/2 (ALPN `h2`) beside HTTP/1.1 on the TLS listener. HTTP/1.1 clients and WebSocket upgrades keep working on the same port either way; upstreams are always spoken to in HTTP/1.1. `false` offers only `http/1.1`.',
+    default: true,
+  },
   publicUrl: {
     description:
       'The origin users browse to (`https://portal.example.com`): login callbacks, redirects, the OpenID Provider issuer, Secure cookies when https, the WebSocket Origin check. Required once identity providers are configured.',

@@ -364,7 +364,7 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           required: ['cert', 'key'],
-          properties: { cert: { type: 'string' }, key: { type: 'string' } },
+          properties: { cert: { type: 'string' }, key: { type: 'string' }, http2: { type: 'boolean' } },
         },
       },
     },

@@ -1,5 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { pemOrFile } from './pemOrFile.ts';
 import { isCidr, routePolicyProblems } from './routePolicyProblems.ts';
 import { upstreamsProblems } from './upstreamsProblems.ts';
 
@@ -157,12 +159,44 @@ export function semanticProblems(input: unknown, baseDir: string): PathProblem[]
       out.push({ path: ['trustProxy', i], message: `"${cidr}" is not an IP address or CIDR` });
   });
   const listenTls = obj(obj(raw.listen)?.tls);
+  let tlsFilesRead = true;
   for (const key of ['cert', 'key'] as const) {
     const file = str(listenTls?.[key]);
-    if (file !== undefined && !readable(baseDir, file))
+    if (file !== undefined && !readable(baseDir, file)) {
       out.push({ path: ['listen', 'tls', key], message: `cannot read "${file}"` });
+      tlsFilesRead = false;
+    }
+  }
+  const cert = str(listenTls?.cert);
+  const key = str(listenTls?.key);
+  if (tlsFilesRead && cert !== undefined && key !== undefined) {
+    const problem = certificateProblem(baseDir, cert, key);
+    if (problem) out.push({ path: ['listen', 'tls'], message: problem });
   }
   return out;
+}
+
+/**
+ * What OpenSSL says of the listener's certificate and key, in words an operator acts on: found at
+ * validate time (and at a reload) instead of as a crash when the gateway starts listening.
+ */
+function certificateProblem(baseDir: string, cert: string, key: string): string | undefined {
+  try {
+    createSecureContext({ cert: pemOrFile(baseDir, cert), key: pemOrFile(baseDir, key) });
+    return undefined;
+  } catch (err) {
+    const message = (err as Error).message;
+    if (message.includes('key values mismatch'))
+      return `the key ${named(key)} does not belong to the certificate ${named(cert)}`;
+    if (message.includes('PEM') || message.includes('no start line') || message.includes('ASN1'))
+      return `cert and key must be PEM (-----BEGIN CERTIFICATE----- and -----BEGIN PRIVATE KEY-----): ${message}`;
+    return `cannot use the certificate and key: ${message}`;
+  }
+}
+
+/** A file name as given, quoted, or a short mark for PEM text given inline. */
+function named(value: string): string {
+  return value.includes('-----BEGIN') ? 'given inline' : `"${value}"`;
 }
 
 /** PEM text given inline needs no file. */

@@ -187,7 +187,8 @@ export type Config = {
   readonly listen: {
     readonly host: string;
     readonly port: number;
-    readonly tls?: { readonly cert: string; readonly key: string };
+    /** `http2`: ALPN offers h2 beside http/1.1 (default true). */
+    readonly tls?: { readonly cert: string; readonly key: string; readonly http2: boolean };
   };
   readonly publicUrl: URL | undefined;
   readonly trustProxy: BlockList | undefined;

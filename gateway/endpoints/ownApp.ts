@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Config } from '../config/types.ts';
-import type { OwnRequest } from './ownEndpoints.ts';
+import type { OwnApp, OwnRequest } from './ownEndpoints.ts';
+import { overHttp2 } from './overHttp2.ts';
 import { GatewayError, toGatewayError } from '../errors.ts';
 import { respondError } from '../pages/errorResponse.ts';
 import type { Pages } from '../pages/pages.ts';
@@ -17,9 +18,22 @@ export type OwnAppOptions = {
 
 /**
  * Portico's own endpoints. helmet applies here and only here: proxied answers pass through as the
- * upstream sent them.
+ * upstream sent them. Two copies of the same app, one for HTTP/1.1 and one for HTTP/2 requests
+ * (see overHttp2.ts), sharing the feature routers.
  */
-export function createOwnApp(o: OwnAppOptions): Express {
+export function createOwnApp(o: OwnAppOptions): OwnApp {
+  const http1 = buildApp(o);
+  let http2: Express | undefined;
+  return (req, res) => {
+    if (req.httpVersionMajor !== 2) return http1(req, res);
+    // Made on the first HTTP/2 request, over its own prototypes (before express replaces them):
+    // nothing of node:http2 is loaded here, and a gateway without HTTP/2 never makes it.
+    http2 ??= overHttp2(buildApp(o), Object.getPrototypeOf(req), Object.getPrototypeOf(res));
+    http2(req, res);
+  };
+}
+
+function buildApp(o: OwnAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);

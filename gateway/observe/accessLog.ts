@@ -48,6 +48,7 @@ export function logWhenDone(s: Pick<Services, 'accessLog' | 'events'>): Stage<Ht
         ms: Math.round(durationMs),
         aborted: aborted || undefined,
         ws: ctx.kind === 'ws' || undefined,
+        h2: ctx.req.httpVersionMajor === 2 || undefined,
       };
       if (status >= 500) logger.warn(line, 'request failed');
       else logger.info(line, 'request completed');

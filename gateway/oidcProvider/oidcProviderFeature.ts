@@ -139,6 +139,10 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
   );
   op.use(async (req, res, next) => {
     try {
+      // koa's cookies module takes express's `res.set` as the sign of an http.ServerResponse and
+      // calls http.OutgoingMessage's setHeader on the answer, which an HTTP/2 answer is not (500):
+      // `set` is hidden from it, so it calls the answer's own setHeader.
+      if (req.httpVersionMajor === 2) Object.defineProperty(res, 'set', { value: undefined });
       (await providerFor(ctx.config())).handle(req, res);
     } catch (err) {
       next(err);

@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.ts';
 import { respondError } from '../pages/errorResponse.ts';
 import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
+import { requestHasBody } from './requestHasBody.ts';
 import { sendContinue } from './sendContinue.ts';
 import type { Balancer } from './balancer.ts';
 import { CONNECTION_FAILURES, classifyUpstreamError, upstreamGatewayError } from './upstreamError.ts';
@@ -36,10 +37,7 @@ export function forwardHttp(
   const passes = built.response;
   return (ctx) => {
     const { req } = ctx;
-    const hasBody =
-      req.headers['content-length'] !== undefined
-        ? req.headers['content-length'] !== '0'
-        : req.headers['transfer-encoding'] !== undefined;
+    const hasBody = requestHasBody(req);
     // Portico answers 100-continue to the client itself (below); undici refuses the header.
     delete ctx.upstreamHeaders.expect;
     const route = ctx.route!;

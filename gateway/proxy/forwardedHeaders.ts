@@ -81,6 +81,8 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   // could read as the same name (Node lower-cases names; `_` is folded to `-` here).
   const identityNames = ctx.config.identityHeaderNames;
   for (const name in incoming) {
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) describe this hop's request.
+    if (name.charCodeAt(0) === 58) continue;
     if (HOP_BY_HOP.has(name) || identityNames.has(name) || REWRITING.has(name)) continue;
     if (name.includes('_')) {
       const folded = name.replace(/_/g, '-');

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import type { HttpContext, Stage } from '../context.ts';
 import { GatewayError } from '../errors.ts';
+import { requestHasBody } from '../proxy/requestHasBody.ts';
 
 /** How long the rest of a refused upload is read and dropped before the connection is cut. */
 const LINGER_MS = 5000;
@@ -12,7 +13,7 @@ const LINGER_MS = 5000;
  * `100 Continue`, so a client that asked first never sends the body). A chunked body has no length
  * to read, so it is counted on its way: the chunk that would pass the limit is never sent, the
  * upstream request is cut, and the client gets the 413 (unless the upstream has already answered,
- * then the answer is cut).
+ * then the answer is cut). So is an HTTP/2 body sent without Content-Length.
  */
 export function limitRequestBody(): Stage<HttpContext> {
   return (ctx) => {
@@ -24,7 +25,7 @@ export function limitRequestBody(): Stage<HttpContext> {
       lingerThenClose(ctx.req);
       throw tooLarge(limit);
     }
-    if (ctx.req.headers['transfer-encoding'] !== undefined) ctx.requestBody = countedBody(limit);
+    if (requestHasBody(ctx.req)) ctx.requestBody = countedBody(limit);
   };
 }
 

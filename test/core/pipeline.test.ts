@@ -18,8 +18,15 @@ function files(dir: string): string[] {
 describe('the stage table', () => {
   it('gives upgrades every stage a request gets, except the ones that only make sense for HTTP', () => {
     // The forward-auth check answers a proxy's subrequest; an upgrade to its path is an own endpoint (404).
-    // An upgrade carries no body and is no CORS preflight.
-    const httpOnly = new Set(['addKeycloakIdpHint', 'forwardAuth', 'limitRequestBody', 'passCorsPreflight']);
+    // An upgrade carries no body and is no CORS preflight. An upgrade is HTTP/1.1 (Portico offers no
+    // WebSockets over HTTP/2): it has a Host, never an :authority.
+    const httpOnly = new Set([
+      'addKeycloakIdpHint',
+      'forwardAuth',
+      'fromHttp2',
+      'limitRequestBody',
+      'passCorsPreflight',
+    ]);
     for (const row of REQUEST_STAGES) {
       if ('slot' in row) continue;
       const ws = 'both' in row || row.ws !== undefined;

@@ -21,6 +21,8 @@ export function send(
     headers?: OutgoingHttpHeaders | string[];
     body?: string | Buffer;
     rejectUnauthorized?: boolean;
+    /** The CA that signed an https server's certificate (test/helpers/certs.ts). */
+    ca?: string | Buffer;
     /** The client's own address, e.g. 127.0.0.2 to be a peer that trustProxy does not list. */
     localAddress?: string;
   } = {},
@@ -51,6 +53,7 @@ export function send(
       headers: headers as OutgoingHttpHeaders,
       agent: false,
       rejectUnauthorized: options.rejectUnauthorized ?? true,
+      ca: options.ca,
       localAddress: options.localAddress,
     });
     req.on('response', (res) => {
