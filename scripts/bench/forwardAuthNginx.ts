@@ -10,6 +10,24 @@ const root = join(import.meta.dirname, '..', '..');
 const shipped = (file: string) => readFileSync(join(root, 'deploy', 'nginx', file), 'utf8');
 const SNIPPETS = ['portico-auth.conf', 'portico-server.conf', 'portico-auth-cache.conf'];
 
+/**
+ * deploy/nginx/'s files by name, and `replace`, which changes one and fails when the text to change
+ * is no longer there: a change to the shipped files that a user of this copy does not follow
+ * fails at once. Shared by the bench and test/helpers/forwardAuth.ts.
+ */
+export function shippedNginx() {
+  const files = new Map(
+    ['portico.conf', ...SNIPPETS.map((f) => `snippets/${f}`)].map((f) => [f, shipped(f)]),
+  );
+  const replace = (file: string, from: string | RegExp, to: string) => {
+    const text = files.get(file)!;
+    const next = typeof from === 'string' ? text.replaceAll(from, to) : text.replace(from, to);
+    if (next === text) throw new Error(`deploy/nginx/${file} no longer has ${String(from)}`);
+    files.set(file, next);
+  };
+  return { files, replace };
+}
+
 /** Writes the snippets into `dir` and returns the nginx.conf that includes them. */
 export function forwardAuthNginxConfig(opts: {
   dir: string;
@@ -26,16 +44,7 @@ export function forwardAuthNginxConfig(opts: {
   chmodSync(dir, 0o755);
   chmodSync(join(dir, 'cache'), 0o777);
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const files = new Map(
-    ['portico.conf', ...SNIPPETS.map((f) => `snippets/${f}`)].map((f) => [f, shipped(f)]),
-  );
-  // Every change must apply: a change to the shipped files that the bench no longer follows fails here.
-  const replace = (file: string, from: string | RegExp, to: string) => {
-    const text = files.get(file)!;
-    const next = typeof from === 'string' ? text.replaceAll(from, to) : text.replace(from, to);
-    if (next === text) throw new Error(`deploy/nginx/${file} no longer has ${String(from)}`);
-    files.set(file, next);
-  };
+  const { files, replace } = shippedNginx();
   replace('portico.conf', /^(\s*)listen\s+80;/m, `$1listen 127.0.0.1:${opts.port};`);
   replace('portico.conf', 'server 127.0.0.1:8080;', `server 127.0.0.1:${opts.porticoPort};`);
   replace(

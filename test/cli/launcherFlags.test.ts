@@ -7,8 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { eventually } from '../helpers/eventually.ts';
-import { send } from '../helpers/http.ts';
+import { statusOnceUp } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/ports.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -32,15 +31,7 @@ async function servedCommandLine(t: TestContext, nodeArgs: string[]): Promise<st
       await exited;
     }
   });
-  const status = await eventually(
-    () =>
-      send(`http://127.0.0.1:${port}`, '/_portico/healthz').then(
-        (r) => r.status,
-        () => 0,
-      ),
-    (s) => s === 200,
-    { timeoutMs: 30_000, intervalMs: 50 },
-  );
+  const status = await statusOnceUp(`http://127.0.0.1:${port}`, '/_portico/healthz');
   assert.equal(status, 200);
   // The pid spawned is the gateway's: the launcher re-executes itself rather than starting a child.
   return readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');

@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { eventually } from '../helpers/eventually.ts';
-import { send } from '../helpers/http.ts';
+import { statusOnceUp } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
@@ -59,15 +58,7 @@ describe('portico serve with a pure-proxy config', () => {
     const exited = once(child, 'exit');
     t.after(() => child.exitCode === null && child.kill('SIGKILL'));
 
-    const status = await eventually(
-      () =>
-        send(`http://127.0.0.1:${port}`, '/app/x').then(
-          (r) => r.status,
-          () => 0,
-        ),
-      (s) => s === 200,
-      { timeoutMs: 30_000, intervalMs: 50 },
-    );
+    const status = await statusOnceUp(`http://127.0.0.1:${port}`, '/app/x');
     assert.equal(status, 200);
     child.kill('SIGTERM');
     await exited;

@@ -29,6 +29,15 @@ function userShellEnv(): NodeJS.ProcessEnv {
 }
 
 /** Process ids whose command line mentions `text` (the test's own config folder). */
+/** A command as a user's shell runs it, serving on a port of its choosing. */
+function fromUserShell(command: string, args: string[]): ChildProcess {
+  return spawn(command, [...args, ...SERVE_ON_PORT_0], {
+    cwd: ROOT,
+    env: userShellEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 function processesMentioning(text: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -113,11 +122,7 @@ describe('drill: SIGTERM to the entry point a user starts', () => {
     if (!npx) return t.skip('no npx on this machine');
     let launcher!: ChildProcess;
     const s = await serve(t, (file) => {
-      launcher = spawn(npx, ['portico', 'serve', '--config', file, ...SERVE_ON_PORT_0], {
-        cwd: ROOT,
-        env: userShellEnv(),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      launcher = fromUserShell(npx, ['portico', 'serve', '--config', file]);
       return launcher;
     });
     const response = s.inFlight();
@@ -140,11 +145,7 @@ describe('drill: SIGTERM to the entry point a user starts', () => {
       return t.skip(`the system node (${version.trim() || 'none'}) needs no hand-over`);
     let shim!: ChildProcess;
     const s = await serve(t, (file) => {
-      shim = spawn(system, ['scripts/portico.js', 'serve', '--config', file, ...SERVE_ON_PORT_0], {
-        cwd: ROOT,
-        env: userShellEnv(),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      shim = fromUserShell(system, ['scripts/portico.js', 'serve', '--config', file]);
       return shim;
     });
     const response = s.inFlight();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { send } from './http.ts';
 
 /**
  * Asks `probe` until its answer satisfies `done` or `timeoutMs` passes, and returns the last answer,
@@ -35,4 +36,20 @@ export async function until(
     if (Date.now() >= deadline) assert.fail(`${what} not reached in ${timeoutMs} ms`);
     await sleep(intervalMs);
   }
+}
+
+/**
+ * The status of `GET base+path` once it answers `expected` (0 while nothing listens), for a process
+ * started outside the test whose readiness has no event; the caller asserts the status it got.
+ */
+export async function statusOnceUp(base: string, path: string, expected = 200, timeoutMs = 30_000) {
+  return eventually(
+    () =>
+      send(base, path).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    (s) => s === expected,
+    { timeoutMs, intervalMs: 50 },
+  );
 }

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { newApiKey } from '../../gateway/auth/apiKeys.ts';
+import { shippedNginx } from '../../scripts/bench/forwardAuthNginx.ts';
 import { startGateway, type StartedGateway } from './gateway.ts';
 import type { RawResponse } from './http.ts';
 import { driveLogin, type Idp } from './idp.ts';
@@ -10,10 +11,6 @@ import { type StartedNginx, startNginxWith } from './nginx.ts';
 import { type RedisServer, startRedis } from './redis.ts';
 import { freePort, GatewayClient, SESSION_SECRET, startIdpFor } from './sso.ts';
 import { type Upstream, upstreamFor } from './upstream.ts';
-
-const root = join(import.meta.dirname, '..', '..');
-const shipped = (file: string) => readFileSync(join(root, 'deploy', 'nginx', file), 'utf8');
-const SNIPPETS = ['portico-auth.conf', 'portico-server.conf', 'portico-auth-cache.conf'];
 
 /** A forward-auth check Portico answered (its `request` event for /_portico/auth). */
 export type AnsweredCheck = {
@@ -101,15 +98,7 @@ routes:
       logFile = join(dir, 'portico-access.log');
       mkdirSync(join(dir, 'snippets'), { recursive: true });
       mkdirSync(join(dir, 'cache'), { recursive: true });
-      const files = new Map(
-        ['portico.conf', ...SNIPPETS.map((f) => `snippets/${f}`)].map((f) => [f, shipped(f)]),
-      );
-      const replace = (file: string, from: string | RegExp, to: string) => {
-        const text = files.get(file)!;
-        const next = typeof from === 'string' ? text.replaceAll(from, to) : text.replace(from, to);
-        assert.notEqual(next, text, `deploy/nginx/${file} no longer has ${from}`);
-        files.set(file, next);
-      };
+      const { files, replace } = shippedNginx();
       replace('portico.conf', /^(\s*)listen\s+80;/m, `$1listen 127.0.0.1:${nginxPort};`);
       replace('portico.conf', 'server 127.0.0.1:8080;', `server ${porticoAddress};`);
       replace('portico.conf', 'proxy_pass https://10.6.8.2:30343/;', `proxy_pass ${ai.url};`);

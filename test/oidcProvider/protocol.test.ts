@@ -46,6 +46,15 @@ async function signedIn(s: OpSetup, user: string) {
   return (await login(s, user, '/app/')).client;
 }
 
+/** alice signed in to Portico, and Grafana's relying party with its authorization request. */
+async function aliceAtGrafana(t: TestContext) {
+  const { s, clients } = await setup(t);
+  const browser = await signedIn(s, 'alice');
+  const config = await relyingParty(s.issuer, clients.grafana);
+  const req = await authorizationRequest(config, clients.grafana);
+  return { s, browser, config, req };
+}
+
 const expectedSub = (user: string) => createHash('sha256').update(`corp\0${user}`).digest('base64url');
 
 describe('Portico as an OpenID Provider: the protocol', () => {
@@ -174,10 +183,7 @@ describe('Portico as an OpenID Provider: the protocol', () => {
   }
 
   it('rotates refresh tokens and refuses one that was used already', async (t) => {
-    const { s, clients } = await setup(t);
-    const browser = await signedIn(s, 'alice');
-    const config = await relyingParty(s.issuer, clients.grafana);
-    const req = await authorizationRequest(config, clients.grafana);
+    const { browser, config, req } = await aliceAtGrafana(t);
     const first = await req.redeem((await followToClient(browser, req.url)).location);
     assert.ok(first.refresh_token);
     const second = await oc.refreshTokenGrant(config, first.refresh_token!);
@@ -191,10 +197,7 @@ describe('Portico as an OpenID Provider: the protocol', () => {
   });
 
   it('accepts a code once: a second redemption is refused and revokes what the first one got', async (t) => {
-    const { s, clients } = await setup(t);
-    const browser = await signedIn(s, 'alice');
-    const config = await relyingParty(s.issuer, clients.grafana);
-    const req = await authorizationRequest(config, clients.grafana);
+    const { browser, config, req } = await aliceAtGrafana(t);
     const { location } = await followToClient(browser, req.url);
     const tokens = await req.redeem(location);
     await assert.rejects(req.redeem(location), (err: oc.ResponseBodyError) => {
