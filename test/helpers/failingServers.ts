@@ -1,14 +1,7 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 
-/** A loopback port nothing listens on: connecting to it is refused. */
-export async function deadPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { deadPort } from './ports.ts';
 
 export type ResettingServer = {
   url: string;
@@ -18,8 +11,10 @@ export type ResettingServer = {
 };
 
 /**
- * A server that accepts TCP connections and resets each one before any answer: a connection
- * failure a test can count, unlike a refused port.
+ * A server that accepts TCP connections and resets each one once the request's first bytes have
+ * arrived, before any answer: a connection failure a test can count, unlike a refused port, and
+ * one that happens after the request was sent (a reset before it would let nginx resend a POST,
+ * depending on how far its write had got).
  */
 export async function startResettingServer(): Promise<ResettingServer> {
   const open = new Set<Socket>();
@@ -29,7 +24,7 @@ export async function startResettingServer(): Promise<ResettingServer> {
     open.add(socket);
     socket.on('error', () => {});
     socket.on('close', () => open.delete(socket));
-    socket.resetAndDestroy();
+    socket.once('data', () => socket.resetAndDestroy());
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -234,6 +234,12 @@ describe('Redis subscriptions', () => {
     let resumed = 0;
     store.onResubscribed(() => resumed++);
     await new Promise((resolve) => client.once('ready', resolve));
+    // Subscribed before the outage (the subscriber connects on its own, later under load).
+    const channels = await eventuallySeen(
+      () => client.pubsub('CHANNELS', '*') as Promise<string[]>,
+      (c) => c.length > 0,
+    );
+    assert.equal(channels.length, 1);
     await server.stop();
     await server.start();
     assert.equal(
