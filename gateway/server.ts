@@ -395,6 +395,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   };
 
+  // Each context is written out in full rather than spread from nothingKnownYet(): one literal of a
+  // fixed shape per request, no second object to build and copy on the hot path.
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const ctx: HttpContext = {
       kind: 'http',
