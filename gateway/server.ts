@@ -24,7 +24,8 @@ import { createKeyStore } from './identity/signingKeys.ts';
 import { parseDuration } from './config/duration.ts';
 import { createListener } from './listener/createListener.ts';
 import { createErrorReporter } from './observe/errorReporter.ts';
-import { createAccessLogger, createLogger } from './observe/logger.ts';
+import { accessLogThrough, createAccessLog } from './observe/accessLogWriter.ts';
+import { createLogger } from './observe/logger.ts';
 import { rejectUpgrade, respondError } from './pages/errorResponse.ts';
 import { createPages } from './pages/pages.ts';
 import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
@@ -133,7 +134,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   let current: Config = options.config ?? loadConfigFile(options.configFile!, env);
   const format = current.raw.logging?.format;
   const log = options.logger ?? createLogger(current.logging.level, format);
-  const accessLog = options.logger ?? createAccessLogger(current.logging.level, format);
+  const accessLog = options.logger
+    ? accessLogThrough(options.logger)
+    : createAccessLog(current.logging.level, format, current.logging.accessLogFlushMs);
   const events = createEventBus(log);
 
   // Storage: Redis shared by replicas, or memory kept in separate stores, so that sign-ins in
@@ -550,6 +553,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       await store.close();
       services.upstreams.close();
       redis?.disconnect();
+      accessLog.close();
     },
   };
 }

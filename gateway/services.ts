@@ -7,6 +7,7 @@ import type { EventBus } from './events.ts';
 import type { Assertions } from './identity/assertion.ts';
 import type { KeyStore } from './identity/signingKeys.ts';
 import type { ErrorReporter } from './observe/errorReporter.ts';
+import type { AccessLog } from './observe/accessLogWriter.ts';
 import type { Pages } from './pages/pages.ts';
 import type { MaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
 import type { UpstreamPool } from './proxy/upstreamPool.ts';
@@ -22,7 +23,7 @@ export type Services = {
   config(): Config;
   readonly log: Logger;
   /** Access-log lines (same stream, without the redaction pass: lines are built from safe fields). */
-  readonly accessLog: Logger;
+  readonly accessLog: AccessLog;
   readonly events: EventBus;
   /** Shared by replicas (Redis) or this instance's memory: locks, throttles, replay caches, keys. */
   readonly store: KeyValueStore;

@@ -73,6 +73,7 @@ export function compileConfig(
     logging: Object.freeze({
       level: raw.logging?.level ?? 'info',
       accessLog: raw.logging?.accessLog ?? true,
+      accessLogFlushMs: parseDuration(raw.logging?.accessLogFlush ?? '1s'),
     }),
     limits: Object.freeze({
       headersTimeoutMs: parseDuration(raw.limits?.headersTimeout ?? '20s'),

@@ -783,6 +783,11 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
     description: 'One line per request (queries of `/_portico/*` are never logged).',
     default: true,
   },
+  'logging.accessLogFlush': {
+    description:
+      'JSON access lines are buffered and written this often (or once ~4 KB wait), like nginx `access_log … flush=`; written on exit and shutdown, a SIGKILL loses at most this much. `0s`: each line at once. Read at start.',
+    default: '1s',
+  },
   'logging.format': {
     description:
       '`json` (one object per line, ISO times) or `pretty`; default: pretty on a terminal, else json. Read at start.',

@@ -18,6 +18,7 @@ export const RESTART_ONLY: readonly (readonly string[])[] = [
   ['admin', 'listen'],
   ['storage', 'cacheDir'],
   ['storage', 'spoolDir'],
+  ['logging', 'accessLogFlush'],
 ];
 
 type Loose = Record<string, unknown>;

@@ -470,6 +470,7 @@ export const configSchema = {
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
         accessLog: { type: 'boolean' },
+        accessLogFlush: duration,
         format: { enum: ['json', 'pretty'] },
       },
     },

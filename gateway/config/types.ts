@@ -214,7 +214,11 @@ export type Config = {
     readonly name: string;
   };
   readonly jwt: { readonly header: string; readonly ttlMs: number };
-  readonly logging: { readonly level: string; readonly accessLog: boolean };
+  readonly logging: {
+    readonly level: string;
+    readonly accessLog: boolean;
+    readonly accessLogFlushMs: number;
+  };
   readonly limits: {
     readonly headersTimeoutMs: number;
     readonly requestTimeoutMs: number;

@@ -40,30 +40,8 @@ export function createLogger(level = process.env.PORTICO_LOG_LEVEL ?? 'info', fo
   return logFormat(format) === 'pretty' ? pino(options, prettyStream()) : pino(options);
 }
 
-/**
- * The access log: the same stream (stdout), without the redaction pass. Its lines are built field by field
- * from what is safe to log (method, path, status, route, user, request id; no headers, and no
- * query of Portico's own endpoints), and the redaction pass was measured at ~35 µs per line.
- * In JSON it stays that fast; the pretty form (a terminal) reads `GET /dce5/x → 200 in 3 ms`.
- */
-export function createAccessLogger(level: string, format?: LogFormat): Logger {
-  const options: LoggerOptions = {
-    level,
-    base: { service: 'portico' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  };
-  if (logFormat(format) === 'json') return pino(options);
-  return pino(
-    options,
-    prettyStream({
-      messageFormat: '{method} {url} → {status} in {ms} ms',
-      ignore: 'pid,hostname,service,method,url,status,ms',
-    }),
-  );
-}
-
 /** pino-pretty is loaded only when pretty output is used: JSON deployments never pay for it. */
-function prettyStream(extra: { messageFormat?: string; ignore?: string } = {}): DestinationStream {
+export function prettyStream(extra: { messageFormat?: string; ignore?: string } = {}): DestinationStream {
   const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => DestinationStream;
   return pretty({
     // Synchronous, so the last lines before an exit are not lost; a terminal is not a hot path.

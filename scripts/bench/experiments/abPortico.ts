@@ -1,0 +1,128 @@
+// EXPERIMENT runner, not part of `npm run bench`: Portico from several checkouts (or with several
+// access-log settings) against fastify + @fastify/reply-from, one process each, in one run,
+// alternating, medians of BENCH_ROUNDS × BENCH_SECONDS, wrk -t1 -cBENCH_CONNECTIONS. For judging a
+// hot-path change against main before it lands: the same machine noise falls on every variant.
+// Usage: AB_VARIANTS="main=/work/main,new=/work/wt-x" AB_PATHS=/anon/small,/jwt/small \
+//        node scripts/bench/experiments/abPortico.ts
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { benchSession } from '../benchSession.ts';
+import { median } from '../median.ts';
+import { porticoConfig } from '../porticoConfig.ts';
+import { processes } from '../processes.ts';
+import { procStats } from '../procStats.ts';
+import { fixedRate } from '../fixedRate.ts';
+import { wrk } from '../wrk.ts';
+
+const root = join(import.meta.dirname, '../../..');
+const env = process.env;
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(env.BENCH_SECONDS ?? 4);
+const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
+// AB_RATE: load at this fixed rate instead of saturating (CPU µs/req is then steadier on a shared machine).
+const RATE = Number(env.AB_RATE ?? 0);
+const PATHS = (env.AB_PATHS ?? '/anon/small').split(',');
+const REDIS_URL = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const variants = (env.AB_VARIANTS ?? `main=${root}`).split(',').map((v) => {
+  const [name, checkout, accessLog] = v.split('=');
+  return { name: name!, checkout: checkout!, accessLog: accessLog !== 'nolog' };
+});
+const dir = mkdtempSync(join(tmpdir(), 'portico-ab-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+const node = process.execPath;
+const up = processes.start(node, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
+const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
+const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
+const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+const secret = randomBytes(32).toString('hex');
+const keyPrefix = `benchab${Date.now()}:`;
+const cookie = await benchSession(redis, { keyPrefix, secret });
+
+type Target = { name: string; base: string; pid: number; fastify: boolean };
+const targets: Target[] = [];
+{
+  const port = await processes.freePort();
+  const child = processes.start(
+    node,
+    [join(root, 'scripts/bench/peers/fastifyReplyFrom.ts'), upstream, String(port)],
+    {
+      stdout: join(dir, 'fastify.log'),
+    },
+  );
+  await processes.waitFor(`http://127.0.0.1:${port}/dce5/small`);
+  targets.push({
+    name: 'fastify + reply-from',
+    base: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    fastify: true,
+  });
+}
+for (const v of variants) {
+  const port = await processes.freePort();
+  const file = join(dir, `${v.name}.yaml`);
+  writeFileSync(
+    file,
+    porticoConfig.withSessions({
+      port,
+      upstream,
+      secret,
+      redisUrl: REDIS_URL,
+      keyPrefix,
+      accessLog: v.accessLog,
+    }),
+  );
+  const child = processes.start(node, [join(v.checkout, 'scripts/portico.js'), 'serve', '--config', file], {
+    stdout: join(dir, `${v.name}.log`),
+  });
+  await processes.waitFor(`http://127.0.0.1:${port}/_portico/healthz`);
+  targets.push({ name: v.name, base: `http://127.0.0.1:${port}`, pid: child.pid!, fastify: false });
+}
+
+const lines: string[] = [
+  `A/B — ${new Date().toISOString()} — ${ROUNDS} rounds × ${SECONDS} s, wrk -t1 -c${CONNECTIONS}, medians, alternating`,
+  '',
+  '| path | target | req/s | × fastify | CPU µs/req | best round µs/req |',
+  '|---|---|---:|---:|---:|---:|',
+];
+for (const path of PATHS) {
+  const urlOf = (t: Target) => (t.fastify ? `${t.base}/dce5/small` : `${t.base}${path}`);
+  const headers = path.startsWith('/anon/') ? [] : [`Cookie: ${cookie}`];
+  const runs = new Map<string, { rps: number[]; cpuUs: number[] }>();
+  for (const t of targets) wrk(urlOf(t), { connections: CONNECTIONS, seconds: 1, headers });
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const t of round % 2 ? targets : [...targets].reverse()) {
+      const before = procStats.cpuMs([t.pid]);
+      const r = RATE
+        ? await fixedRate(urlOf(t), {
+            rate: RATE,
+            seconds: SECONDS,
+            connections: CONNECTIONS,
+            headers: Object.fromEntries(headers.map((h) => h.split(': ') as [string, string])),
+          }).then((f) => ({ rps: f.achieved, requests: f.requests, errors: f.errors + f.dropped, non2xx: 0 }))
+        : wrk(urlOf(t), { connections: CONNECTIONS, seconds: SECONDS, headers });
+      const cpu = procStats.cpuMs([t.pid]) - before;
+      if (r.errors + r.non2xx > 0)
+        throw new Error(`${t.name} ${path}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+      const e = runs.get(t.name) ?? { rps: [], cpuUs: [] };
+      runs.set(t.name, e);
+      e.rps.push(r.rps);
+      e.cpuUs.push((cpu * 1000) / Math.max(1, r.requests));
+      process.stderr.write(`${path} round ${round}/${ROUNDS} ${t.name}: ${r.rps.toFixed(0)} req/s\n`);
+    }
+  }
+  const base = median(runs.get(targets[0]!.name)!.rps);
+  for (const t of targets) {
+    const r = runs.get(t.name)!;
+    lines.push(
+      `| ${path} | ${t.name} | ${Math.round(median(r.rps))} | ${(median(r.rps) / base).toFixed(2)} | ${median(r.cpuUs).toFixed(0)} | ${Math.min(...r.cpuUs).toFixed(0)} |`,
+    );
+  }
+}
+process.stdout.write(`\n${lines.join('\n')}\n`);
+await redis.quit();
+process.exit(0);

@@ -1,0 +1,138 @@
+// The access log's JSON line is the one pino would write, and lines are held and written in
+// batches of whole lines (at most 4096 bytes each) every `logging.accessLogFlush`, on close and
+// on exit: none is lost, none is split.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { type AccessFields, createAccessLog, jsonLine } from '../../gateway/observe/accessLogWriter.ts';
+import { until } from '../helpers/eventually.ts';
+
+const fields = (over: Partial<AccessFields> = {}): AccessFields => ({
+  reqId: 'r-1',
+  method: 'GET',
+  url: '/dce5/x?q=1',
+  remote: '203.0.113.9',
+  route: 'dce5',
+  upstream: undefined,
+  status: 200,
+  user: 'alice',
+  ms: 3,
+  aborted: undefined,
+  ws: undefined,
+  h2: undefined,
+  ...over,
+});
+
+/** What pino itself writes for `info`/`warn(fields, msg)` with the access log's options. */
+function pinoLine(f: AccessFields): string {
+  let out = '';
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      out += chunk;
+      done();
+    },
+  });
+  const logger = pino({ base: { service: 'portico' }, timestamp: pino.stdTimeFunctions.isoTime }, sink);
+  if (f.status >= 500) logger.warn(f, 'request failed');
+  else logger.info(f, 'request completed');
+  return out;
+}
+
+/** A destination that records each write. */
+function recorder() {
+  const writes: string[] = [];
+  return { writes, write: (s: string) => writes.push(s) };
+}
+
+describe('the access line', () => {
+  const cases: [string, AccessFields][] = [
+    ['a plain request', fields()],
+    ['a failed one, at warn', fields({ status: 502, upstream: 'http://10.0.0.2:8080', user: undefined })],
+    ['an aborted WebSocket over HTTP/2', fields({ aborted: true, ws: true, h2: true, status: 101 })],
+    [
+      'quotes, backslashes, control and non-ASCII characters',
+      fields({ url: '/a"b\\c\u0001d/é/中文?x=\u2028', user: 'o"neil' }),
+    ],
+    [
+      'no route, no user, no method',
+      fields({ route: undefined, user: undefined, method: undefined, remote: undefined }),
+    ],
+  ];
+  for (const [name, f] of cases)
+    it(`is pino's line for ${name}`, () => {
+      const ours = JSON.parse(jsonLine(f)) as Record<string, unknown>;
+      const theirs = JSON.parse(pinoLine(f)) as Record<string, unknown>;
+      // Times differ by the microseconds between the two calls; everything else, keys in order, is equal.
+      assert.match(String(ours.time), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      ours.time = theirs.time;
+      assert.deepEqual(Object.keys(ours), Object.keys(theirs));
+      assert.deepEqual(ours, theirs);
+      assert.ok(jsonLine(f).endsWith('}\n'));
+    });
+});
+
+describe('the buffered access log', () => {
+  it('holds lines until the flush interval, then writes them in one batch', async () => {
+    const dest = recorder();
+    const log = createAccessLog('info', 'json', 50, dest);
+    log.write(fields({ reqId: 'a' }));
+    log.write(fields({ reqId: 'b' }));
+    assert.equal(dest.writes.length, 0, 'nothing is written at once');
+    await until(() => dest.writes.length > 0, 5000, 'the timed flush');
+    assert.equal(dest.writes.length, 1);
+    assert.deepEqual(
+      dest.writes[0]!.trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { reqId: string }).reqId),
+      ['a', 'b'],
+    );
+    log.close();
+  });
+
+  it('writes batches of whole lines of at most 4096 bytes, and what is left on close', () => {
+    const dest = recorder();
+    const log = createAccessLog('info', 'json', 60_000, dest);
+    for (let i = 0; i < 200; i++)
+      log.write(fields({ reqId: `req-${i}`, url: `/dce5/${'x'.repeat(i % 50)}` }));
+    assert.ok(dest.writes.length >= 5, `${dest.writes.length} batches before close`);
+    log.close();
+    const ids: string[] = [];
+    for (const w of dest.writes) {
+      assert.ok(Buffer.byteLength(w) <= 4096, `a batch of ${Buffer.byteLength(w)} bytes`);
+      assert.ok(w.endsWith('\n'));
+      for (const l of w.trim().split('\n')) ids.push((JSON.parse(l) as { reqId: string }).reqId);
+    }
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 200 }, (_, i) => `req-${i}`),
+    );
+  });
+
+  it('writes each line at once with accessLogFlush: 0s, and nothing below the info level', () => {
+    const dest = recorder();
+    const log = createAccessLog('info', 'json', 0, dest);
+    log.write(fields());
+    assert.equal(dest.writes.length, 1);
+    assert.equal(createAccessLog('warn', 'json', 0, recorder()).enabled, false);
+  });
+
+  it('writes the lines it holds when the process exits', () => {
+    const script = `
+      import { createAccessLog } from './gateway/observe/accessLogWriter.ts';
+      const log = createAccessLog('info', 'json', 60_000);
+      for (let i = 0; i < 3; i++) log.write({ reqId: 'exit-' + i, url: '/x', status: 200, ms: 1 });
+      process.exitCode = 0;
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { reqId: string }).reqId),
+      ['exit-0', 'exit-1', 'exit-2'],
+    );
+  });
+});
