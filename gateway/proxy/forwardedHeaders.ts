@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { isIPv6 } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Config, Route } from '../config/types.ts';
 import type { RequestContext } from '../context.ts';
@@ -60,7 +59,9 @@ export function clientOf(
 export function isTrusted(list: NonNullable<Config['trustProxy']>, ip: string): boolean {
   const v4mapped = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   try {
-    return list.check(v4mapped, isIPv6(v4mapped) ? 'ipv6' : 'ipv4');
+    // A colon means IPv6 for any address BlockList accepts (it refuses the rest): net.isIPv6's
+    // regular expression was ~1 % of a proxied request's CPU, asked up to three times per request.
+    return list.check(v4mapped, v4mapped.includes(':') ? 'ipv6' : 'ipv4');
   } catch {
     return false;
   }
@@ -141,7 +142,8 @@ export function withoutOwnCookies(header: string | string[], names: readonly str
 /** An RFC 7239 node: IPv6 addresses quoted and bracketed. */
 function forwardedNode(ip: string): string {
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  return isIPv6(v4) ? `"[${v4}]"` : v4 || 'unknown';
+  // The socket's own address: well-formed, so a colon means IPv6.
+  return v4.includes(':') ? `"[${v4}]"` : v4 || 'unknown';
 }
 
 function quoted(value: string): string {
