@@ -189,6 +189,20 @@ describe('the Dockerfile', () => {
     assert.ok(instructions('RUN').some((i) => /useradd\b.*--uid 10001\b/.test(i.args)));
   });
 
+  it("fills Node's compile cache at build time, where the runtime reads it, after the code and dependencies", () => {
+    const env = Object.fromEntries(instructions('ENV').map((i) => i.args.split('=', 2) as [string, string]));
+    const cache = env.NODE_COMPILE_CACHE;
+    assert.ok(cache?.startsWith('/app/'), 'NODE_COMPILE_CACHE in the image');
+    const all = chainOf(finalStage).flatMap((s) => s.instructions);
+    const warm = all.findIndex(
+      (i) => i.keyword === 'RUN' && i.args.includes(`scripts/warmCompileCache.ts ${cache}`),
+    );
+    assert.ok(warm >= 0, 'a RUN of scripts/warmCompileCache.ts into that folder');
+    const lastCopy = all.findLastIndex((i) => i.keyword === 'COPY');
+    assert.ok(warm > lastCopy, 'after every file the gateway loads is in the image');
+    assert.ok(existsSync(join(root, 'scripts/warmCompileCache.ts')));
+  });
+
   it('exposes the port that the compose and Kubernetes routes files listen on', () => {
     assert.deepEqual(lastOf('EXPOSE')?.split(/\s+/), ['8080']);
     assert.equal(composeConfig.listen.port, 8080);
