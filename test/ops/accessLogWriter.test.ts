@@ -118,6 +118,19 @@ describe('the buffered access log', () => {
     assert.equal(createAccessLog('warn', 'json', 0, recorder()).enabled, false);
   });
 
+  it('writes the lines it holds when the process crashes', () => {
+    const script = `
+      import { createAccessLog } from './gateway/observe/accessLogWriter.ts';
+      const log = createAccessLog('info', 'json', 60_000);
+      log.write({ reqId: 'before-crash', url: '/x', status: 200, ms: 1 });
+      setTimeout(() => { throw new Error('boom'); }, 10);
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /boom/);
+    assert.equal((JSON.parse(r.stdout) as { reqId: string }).reqId, 'before-crash');
+  });
+
   it('writes the lines it holds when the process exits', () => {
     const script = `
       import { createAccessLog } from './gateway/observe/accessLogWriter.ts';
