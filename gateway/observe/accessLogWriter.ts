@@ -96,7 +96,7 @@ export function createAccessLog(
     destination.write(batch);
   };
   const timer = setInterval(writePending, flushMs).unref();
-  const log: AccessLog & { writePending(): void } = {
+  const log: AccessLog = {
     enabled,
     write(fields) {
       const line = jsonLine(fields);
@@ -105,27 +105,19 @@ export function createAccessLog(
       pending += line;
       pendingBytes += bytes;
     },
-    writePending,
     close() {
       clearInterval(timer);
+      process.off('exit', writePending);
       writePending();
-      open.delete(log);
     },
   };
-  if (!exitHooked) process.once('exit', writeAllPending);
-  exitHooked = true;
-  open.add(log);
+  // A crash or process.exit() still writes what is held ('exit' allows synchronous work only: so is this write).
+  process.on('exit', writePending);
   return log;
 }
 
 /** At most PIPE_BUF: one write of whole lines that a pipe never interleaves with another writer's. */
 const BATCH_BYTES = 4096;
-const open = new Set<{ writePending(): void }>();
-let exitHooked = false;
-function writeAllPending(): void {
-  for (const log of open) log.writePending();
-  open.clear();
-}
 
 /** Lines through a given pino logger (an embedding application's, or a test's). */
 export function accessLogThrough(logger: Logger): AccessLog {
