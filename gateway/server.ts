@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { basename, dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { loginRouter } from './auth/loginRouter.ts';
 import { samlMetadataRouter } from './auth/providers/saml/metadataRouter.ts';
@@ -17,6 +16,8 @@ import { semanticProblems } from './config/semantics.ts';
 import type { Config } from './config/types.ts';
 import type { HttpContext, Identity, UpgradeContext } from './context.ts';
 import { createOwnApp } from './endpoints/ownApp.ts';
+import type { OwnRouter } from './endpoints/ownEndpoints.ts';
+import { routerOnFirstRequest } from './endpoints/routerOnFirstRequest.ts';
 import { toGatewayError } from './errors.ts';
 import { createEventBus, type EventBus } from './events.ts';
 import { createAssertions } from './identity/assertion.ts';
@@ -47,7 +48,7 @@ import { createRedisStore } from './store/redisStore.ts';
 export type Feature = {
   name: string;
   /** Mounted under /_portico/. */
-  routers?: Router[];
+  routers?: OwnRouter[];
   /** Stages for the pipeline's slots (see pipeline.ts). */
   stages?: FeatureStages;
   /** Contributes `checks[name]` to /_portico/readyz; not ok makes the gateway not ready. */
@@ -172,7 +173,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     log,
   );
-  const routers: Router[] = [];
+  const routers: OwnRouter[] = [];
   const features: Feature[] = [];
   const services: Services = {
     config: () => current,
@@ -209,12 +210,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
 
   routers.push(
-    loginRouter(services, async () => {
-      await keys.start();
-      return keys.jwks();
-    }),
+    routerOnFirstRequest(() =>
+      loginRouter(services, async () => {
+        await keys.start();
+        return keys.jwks();
+      }),
+    ),
   );
-  routers.push(samlMetadataRouter(() => services.providers.providers(current)));
+  routers.push(routerOnFirstRequest(() => samlMetadataRouter(() => services.providers.providers(current))));
   features.push(
     { name: 'sessions', readiness: async () => sessions.ready() },
     {

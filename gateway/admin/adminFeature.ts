@@ -3,11 +3,13 @@ import type { Server } from 'node:http';
 import { createServer } from '../nodeHttp.ts';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
 import type { AdminScope, RawAdminConfig } from '../config/adminSchema.ts';
 import { ConfigError, formatProblems, loadConfigText } from '../config/loadConfig.ts';
 import type { Config } from '../config/types.ts';
 import { clientOf } from '../proxy/forwardedHeaders.ts';
+import { expressLibrary } from '../endpoints/expressLibrary.ts';
+import { routerOnFirstRequest } from '../endpoints/routerOnFirstRequest.ts';
 import type { FeatureContext, FeatureFactory } from '../server.ts';
 import type { BrandAssetSource } from '../branding/assetSource.ts';
 import { BRAND_FILE, parseBrandText } from '../branding/loadBrand.ts';
@@ -60,17 +62,20 @@ export function adminFeature(options: AdminFeatureOptions = {}): FeatureFactory 
   return (ctx) => {
     const startedAt = new Date();
     const adminConfig = () => (ctx.config().raw.admin ?? {}) as RawAdminConfig;
-    const api = adminRouter(ctx, options, startedAt);
-
     const listen = adminConfig().listen;
     if (!listen) {
-      const router = express.Router();
-      router.use('/admin', api);
+      const router = routerOnFirstRequest(() =>
+        expressLibrary()
+          .Router()
+          .use('/admin', adminRouter(ctx, options, startedAt)),
+      );
       return { name: 'admin', routers: [router] };
     }
 
     // Own listener: the main port answers 404 for the admin API.
+    const express = expressLibrary();
     const app = express();
+    const api = adminRouter(ctx, options, startedAt);
     app.disable('x-powered-by');
     app.use('/_portico/admin', api);
     app.use(notFound);
@@ -155,6 +160,7 @@ function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, startedA
     );
   };
 
+  const express = expressLibrary();
   const router = express.Router();
   router.use((_req, res, next) => {
     res.set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });

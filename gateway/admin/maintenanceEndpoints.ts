@@ -1,8 +1,9 @@
-import express, { type RequestHandler, type Response, type Router } from 'express';
+import type { RequestHandler, Response, Router } from 'express';
 import { compileMaintenance } from '../config/compileRoutePolicy.ts';
 import { describeSchemaError, simplifyErrors } from '../config/schemaErrors.ts';
 import { validateMaintenanceNotice } from '../config/validators.generated.cjs';
 import type { RawRoute } from '../config/types.ts';
+import { expressLibrary } from '../endpoints/expressLibrary.ts';
 import { GatewayError } from '../errors.ts';
 import type { MaintenanceNotice } from '../routePolicy/maintenanceSwitch.ts';
 import type { FeatureContext } from '../server.ts';
@@ -38,7 +39,7 @@ export function maintenanceEndpoints(
     });
   });
 
-  router.put('/routes/:id/maintenance', need, express.json({ limit: '16kb' }), async (req, res) => {
+  router.put('/routes/:id/maintenance', need, expressLibrary().json({ limit: '16kb' }), async (req, res) => {
     const id = String(req.params.id);
     if (!ctx.config().routes.some((r) => r.id === id))
       throw new AdminError(

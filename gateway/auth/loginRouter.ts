@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { expressLibrary } from '../endpoints/expressLibrary.ts';
 import type { Identity } from '../context.ts';
 import type { OwnRequest } from '../endpoints/ownEndpoints.ts';
 import { GatewayError } from '../errors.ts';
@@ -27,6 +28,7 @@ type Deps = Pick<Services, 'config' | 'sessions' | 'logins' | 'providers' | 'eve
  * stores nothing that could crowd out a signed-in user.
  */
 export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
+  const express = expressLibrary();
   const router = express.Router();
   const { sessions, logins } = s;
   const providersOf = () => s.providers.providers(s.config());

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
 import { ConfigError } from '../config/loadConfig.ts';
 import type { Identity } from '../context.ts';
+import { expressLibrary } from '../endpoints/expressLibrary.ts';
+import { routerOnFirstRequest } from '../endpoints/routerOnFirstRequest.ts';
 import type { FeatureFactory } from '../server.ts';
 import { type BrandAssetSource, type DiskAssetSource, diskAssetSource, isFileName } from './assetSource.ts';
 import type { PageBrand } from '../pages/brandSource.ts';
@@ -44,11 +46,21 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
     const source = options.source ?? diskAssetSource(options.dir);
     let brand: Brand | undefined;
     let lastError: ConfigError | undefined;
+    // The brand's HTML is sanitised on first read; where it shows on proxied pages or sign-in
+    // pages it is read now, so no request waits for the sanitiser to load.
+    const readHtmlIfUsed = () => {
+      const c = fctx.config();
+      if (brand && (c.routes.some((r) => r.branding) || c.identityProviders.length > 0)) readHtml(brand);
+    };
     const activate = (next: Brand) => {
       brand = next;
       lastError = undefined;
       fctx.services.pages.setBrand(toPageBrand(next));
+      readHtmlIfUsed();
     };
+    const stopListening = fctx.events.on('configReload', (e) => {
+      if (e.ok) readHtmlIfUsed();
+    });
     if (!options.source) activate(loadBrandSync(source as DiskAssetSource));
 
     const reloadOnce = async (): Promise<BrandReloadResult> => {
@@ -93,7 +105,10 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
     return {
       name: 'branding',
       exports,
-      routers: [brandingRouter(() => brand, source), navRouter(getIdentity, fctx.config, () => brand)],
+      routers: [
+        routerOnFirstRequest(() => brandingRouter(() => brand, source)),
+        routerOnFirstRequest(() => navRouter(getIdentity, fctx.config, () => brand)),
+      ],
       stages: {
         beforeForward: [{ http: () => applyBranding(() => brand) }],
         response: [() => brandResponse(() => brand)],
@@ -105,11 +120,19 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
         ...(lastError ? { lastError: lastError.problems } : {}),
       }),
       close: async () => {
+        stopListening();
         stopWatching?.();
         fctx.services.pages.setBrand(undefined);
       },
     };
   };
+}
+
+function readHtml(brand: Brand): void {
+  for (const html of [brand.footerHtml, brand.login.helpHtml]) {
+    void html?.['zh-CN'];
+    void html?.['en-US'];
+  }
 }
 
 const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
@@ -121,7 +144,7 @@ const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; s
  * fonts, CSS that extraCss refers to with relative URLs).
  */
 export function brandingRouter(brand: () => Brand | undefined, source: BrandAssetSource): Router {
-  const router = express.Router();
+  const router = expressLibrary().Router();
   const serve = async (req: Request, res: Response, next: NextFunction, hash: string | undefined) => {
     try {
       const b = brand();

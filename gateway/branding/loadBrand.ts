@@ -222,7 +222,7 @@ export function compileBrand(
   });
   const theme = makeAsset(THEME_FILE, Buffer.from(css), 'text/css; charset=utf-8');
   assets.set(THEME_FILE, theme);
-  const footerHtml = localise(raw.footerHtml, sanitizeBrandHtml) ?? { 'zh-CN': '', 'en-US': '' };
+  const footerHtml = sanitisedOnFirstRead(raw.footerHtml) ?? { 'zh-CN': '', 'en-US': '' };
   const faviconHref = typeof favicon === 'string' ? favicon : favicon?.href;
   const faviconType =
     typeof favicon === 'object'
@@ -237,7 +237,8 @@ export function compileBrand(
     source,
     sourceHash,
     loadedAt: new Date(),
-    version: hashOf(JSON.stringify([theme.hash, faviconHref, footerHtml])).slice(0, 10),
+    // The footer as written: the same text always sanitises to the same HTML.
+    version: hashOf(JSON.stringify([theme.hash, faviconHref, localise(raw.footerHtml)])).slice(0, 10),
     productName,
     colors,
     logoHref,
@@ -247,7 +248,7 @@ export function compileBrand(
     login: {
       title: localise(raw.login?.title),
       subtitle: localise(raw.login?.subtitle),
-      helpHtml: localise(raw.login?.help, sanitizeBrandHtml),
+      helpHtml: sanitisedOnFirstRead(raw.login?.help),
     },
     theme,
     assets,
@@ -295,6 +296,22 @@ async function readBrandFile(source: BrandAssetSource): Promise<string> {
 
 function missing(source: BrandAssetSource): ConfigError {
   return new ConfigError(`${source.label}/${BRAND_FILE}`, [{ path: '', message: 'the file does not exist' }]);
+}
+
+/**
+ * Brand HTML, sanitised when first read: sanitize-html and its parsers cost ~11 MB of RSS and
+ * ~60 ms to load, and a pure proxy shows the footer only on an error page, if ever. Routes with
+ * `branding: true` and sign-in pages read it up front (see brandingFeature.ts), off the hot path.
+ */
+function sanitisedOnFirstRead(value: LocalisedInput | undefined): Localised | undefined {
+  const written = localise(value);
+  if (written === undefined) return undefined;
+  const clean: Partial<Record<Lang, string>> = {};
+  const read = (lang: Lang) => (clean[lang] ??= sanitizeBrandHtml(written[lang]));
+  return Object.defineProperties({} as Localised, {
+    'zh-CN': { enumerable: true, get: () => read('zh-CN') },
+    'en-US': { enumerable: true, get: () => read('en-US') },
+  });
 }
 
 /** A text in both languages: a plain string is used for both, a missing language takes the other. */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import express, { type Request, type Response, type Router } from 'express';
+import type { Request, Response, Router } from 'express';
+import { expressLibrary } from '../endpoints/expressLibrary.ts';
 import { isAllowed } from '../auth/isAllowed.ts';
 import type { Config, Route } from '../config/types.ts';
 import type { Identity } from '../context.ts';
@@ -71,7 +72,7 @@ export function navRouter(
   config: () => Config,
   currentBrand: () => Brand | undefined,
 ): Router {
-  const router = express.Router();
+  const router = expressLibrary().Router();
 
   router.options('/nav.json', (req, res) => {
     allowOrigin(req, res, config());

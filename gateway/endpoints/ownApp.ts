@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import helmet from 'helmet';
+import { createRequire } from 'node:module';
+import type { Express, NextFunction, Request, Response } from 'express';
+import type helmet from 'helmet';
 import type { Config } from '../config/types.ts';
-import type { OwnApp, OwnRequest } from './ownEndpoints.ts';
+import { expressLibrary } from './expressLibrary.ts';
+import type { OwnApp, OwnRequest, OwnRouter } from './ownEndpoints.ts';
 import { overHttp2 } from './overHttp2.ts';
 import { GatewayError, toGatewayError } from '../errors.ts';
 import { respondError } from '../pages/errorResponse.ts';
@@ -11,21 +13,27 @@ import type { Pages } from '../pages/pages.ts';
 export type OwnAppOptions = {
   config: () => Config;
   /** Feature routers, mounted under /_portico/ in this order. */
-  routers: express.Router[];
+  routers: OwnRouter[];
   readiness: () => Promise<{ ok: boolean; checks: Record<string, unknown> }>;
   pages: Pages;
 };
 
+const require = createRequire(import.meta.url);
+
 /**
  * Portico's own endpoints. helmet applies here and only here: proxied answers pass through as the
  * upstream sent them. Two copies of the same app, one for HTTP/1.1 and one for HTTP/2 requests
- * (see overHttp2.ts), sharing the feature routers.
+ * (see overHttp2.ts), sharing the feature routers. Each is made on its first request, so a gateway
+ * whose own endpoints are never asked for (health checks aside) never loads express or helmet.
  */
 export function createOwnApp(o: OwnAppOptions): OwnApp {
-  const http1 = buildApp(o);
+  let http1: Express | undefined;
   let http2: Express | undefined;
   return (req, res) => {
-    if (req.httpVersionMajor !== 2) return http1(req, res);
+    if (req.httpVersionMajor !== 2) {
+      http1 ??= buildApp(o);
+      return http1(req, res);
+    }
     // Made on the first HTTP/2 request, over its own prototypes (before express replaces them):
     // nothing of node:http2 is loaded here, and a gateway without HTTP/2 never makes it.
     http2 ??= overHttp2(buildApp(o), Object.getPrototypeOf(req), Object.getPrototypeOf(res));
@@ -34,11 +42,13 @@ export function createOwnApp(o: OwnAppOptions): OwnApp {
 }
 
 function buildApp(o: OwnAppOptions): Express {
+  const express = expressLibrary();
+  const helmetOf = (require('helmet') as { default: typeof helmet }).default;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(
-    helmet({
+    helmetOf({
       contentSecurityPolicy: {
         directives: {
           defaultSrc: ["'self'"],

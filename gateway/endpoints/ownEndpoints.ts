@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NextFunction, Request, Response } from 'express';
 import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import { sendContinue } from '../proxy/sendContinue.ts';
@@ -10,6 +11,8 @@ export const isOwn = (path: string) => path.startsWith(OWN_PREFIX) || path === '
 /** The express app behind /_portico/ and what it may read of the request's context. */
 export type OwnApp = (req: IncomingMessage, res: ServerResponse) => void;
 export type OwnRequest = IncomingMessage & { portico?: HttpContext };
+/** A feature's endpoints, mounted under /_portico/ (an express router, or one made on first use). */
+export type OwnRouter = (req: Request, res: Response, next: NextFunction) => void;
 
 /** Portico's own endpoints (/_portico/…) go to the express app; the proxied path never touches express. */
 export function ownEndpoints(s: { ownApp: OwnApp }): Stage<HttpContext> {

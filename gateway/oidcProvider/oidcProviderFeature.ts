@@ -1,10 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { JWK } from 'jose';
 import { parseDuration } from '../config/duration.ts';
 import type { RawOidcProviderConfig } from '../config/types.ts';
 import type { Config } from '../config/types.ts';
 import { GatewayError } from '../errors.ts';
+import { expressLibrary } from '../endpoints/expressLibrary.ts';
+import { routerOnFirstRequest } from '../endpoints/routerOnFirstRequest.ts';
 import type { FeatureContext, FeatureFactory } from '../server.ts';
 import { clientMetadata } from './clientMetadata.ts';
 import { cookieKeys } from './cookieKeys.ts';
@@ -125,35 +127,37 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
       (req as { portico?: { clientIp?: string } }).portico?.clientIp ?? req.socket.remoteAddress ?? '';
     next();
   };
-  const op = express.Router();
-  op.get(
-    '/interaction/:uid',
-    interactionHandler({
-      provider: currentProvider,
-      sessionOf,
-      client,
-      bindings,
-      adapter,
-      events: ctx.events,
-    }),
-  );
-  op.use(async (req, res, next) => {
-    try {
-      // koa's cookies module takes express's `res.set` as the sign of an http.ServerResponse and
-      // calls http.OutgoingMessage's setHeader on the answer, which an HTTP/2 answer is not (500):
-      // `set` is hidden from it, so it calls the answer's own setHeader.
-      if (req.httpVersionMajor === 2) Object.defineProperty(res, 'set', { value: undefined });
-      (await providerFor(ctx.config())).handle(req, res);
-    } catch (err) {
-      next(err);
-    }
-  });
-  const router = express.Router();
-  router.use('/oidc', asPublicRequest, op);
+  const endpoints = () => {
+    const express = expressLibrary();
+    const op = express.Router();
+    op.get(
+      '/interaction/:uid',
+      interactionHandler({
+        provider: currentProvider,
+        sessionOf,
+        client,
+        bindings,
+        adapter,
+        events: ctx.events,
+      }),
+    );
+    op.use(async (req, res, next) => {
+      try {
+        // koa's cookies module takes express's `res.set` as the sign of an http.ServerResponse and
+        // calls http.OutgoingMessage's setHeader on the answer, which an HTTP/2 answer is not (500):
+        // `set` is hidden from it, so it calls the answer's own setHeader.
+        if (req.httpVersionMajor === 2) Object.defineProperty(res, 'set', { value: undefined });
+        (await providerFor(ctx.config())).handle(req, res);
+      } catch (err) {
+        next(err);
+      }
+    });
+    return express.Router().use('/oidc', asPublicRequest, op);
+  };
 
   return {
     name: 'oidcProvider',
-    routers: [router],
+    routers: [routerOnFirstRequest(endpoints)],
     close: async () => {
       stopListening();
       await Promise.all(pending);

@@ -21,6 +21,7 @@ import {
 } from './audit/auditLog.ts';
 import { startUpstreamMonitor } from './health/upstreamMonitor.ts';
 import { startUptimeKuma } from './health/uptimeKuma.ts';
+import { routerOnFirstRequest } from '../endpoints/routerOnFirstRequest.ts';
 import { metricsRouter, startMetricsListener, type MetricsListener } from './metrics/endpoint.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { redisUpGauge } from './metrics/redisUp.ts';
@@ -247,7 +248,7 @@ export const operations: FeatureFactory = (fc): Feature => {
 
   return {
     name: 'operations',
-    routers: [metricsRouter(metrics, () => section(config(), 'metrics'))],
+    routers: [routerOnFirstRequest(() => metricsRouter(metrics, () => section(config(), 'metrics')))],
     async readiness() {
       const upstreams: Record<string, unknown> = {};
       const down: string[] = [];

@@ -1,6 +1,8 @@
 // A pure reverse proxy (one route, no sign-in, no session store, no storage) must not pay for what
 // it does not use: started as users start it, it loads none of the libraries of sign-in, tokens,
-// storage, the OpenID Provider, Sentry or Redis, no schema compiler and no fetch implementation.
+// storage, the OpenID Provider, Sentry or Redis, no schema compiler and no fetch implementation;
+// nor express (Portico's own endpoints, made on their first request) or the HTML sanitiser (the
+// brand's footer, sanitised when a page first shows it).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,6 +27,9 @@ const UNUSED_PACKAGES = [
   'openid-client',
   'jose',
   'ioredis',
+  'express',
+  'helmet',
+  'sanitize-html',
 ];
 
 function packageOf(url: string): string | undefined {

@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { expressLibrary } from '../../endpoints/expressLibrary.ts';
 import { createServer } from '../../nodeHttp.ts';
 import type { AddressInfo } from 'node:net';
-import express, { type Router } from 'express';
+import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { MetricsConfig } from '../../config/opsSchema.ts';
 import type { Metrics } from './metrics.ts';
@@ -37,7 +38,7 @@ async function answer(metrics: Metrics, settings: MetricsConfig, req: IncomingMe
  * listener (`metrics.listen`), in which case the main listener does not expose them.
  */
 export function metricsRouter(metrics: Metrics, settings: () => MetricsConfig | undefined): Router {
-  const router = express.Router();
+  const router = expressLibrary().Router();
   router.get('/metrics', (req, res, next) => {
     const s = settings() ?? {};
     if (s.enabled === false || s.listen) return next();

@@ -1,4 +1,5 @@
-import express, { type Router } from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { expressLibrary } from '../../../endpoints/expressLibrary.ts';
 import { GatewayError } from '../../../errors.ts';
 import type { SamlProvider } from '../saml.ts';
 import type { LoginProvider } from '../types.ts';
@@ -9,6 +10,7 @@ import type { LoginProvider } from '../types.ts';
  * already gone: it only leads on to the signed-out page).
  */
 export function samlMetadataRouter(providers: () => Map<string, LoginProvider>): Router {
+  const express = expressLibrary();
   const router = express.Router();
   const samlProvider = (id: string) => {
     const p = providers().get(id);
@@ -28,7 +30,7 @@ export function samlMetadataRouter(providers: () => Map<string, LoginProvider>):
       next(err);
     }
   });
-  const slo = (req: express.Request, res: express.Response, next: express.NextFunction) => {
+  const slo = (req: Request, res: Response, next: NextFunction) => {
     if (!samlProvider(req.params.idp as string)) return next(new GatewayError('PORTICO_ERR_NOT_FOUND'));
     const params = (req.method === 'POST' ? req.body : req.query) as Record<string, unknown> | undefined;
     const relay = typeof params?.RelayState === 'string' ? params.RelayState : '';
