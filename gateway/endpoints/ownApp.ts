@@ -4,6 +4,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import type helmet from 'helmet';
 import type { Config } from '../config/types.ts';
 import { expressLibrary } from './expressLibrary.ts';
+import { answerHealthCheck, type Readiness } from './healthChecks.ts';
 import type { OwnApp, OwnRequest, OwnRouter } from './ownEndpoints.ts';
 import { overHttp2 } from './overHttp2.ts';
 import { GatewayError, toGatewayError } from '../errors.ts';
@@ -29,19 +30,34 @@ const require = createRequire(import.meta.url);
 export function createOwnApp(o: OwnAppOptions): OwnApp {
   let http1: Express | undefined;
   let http2: Express | undefined;
-  return (req, res) => {
+  const readyz: Readiness = async () => {
+    const r = await o.readiness();
+    const c = o.config();
+    return {
+      status: r.ok ? 200 : 503,
+      body: {
+        status: r.ok ? 'ready' : 'not ready',
+        config: { hash: c.sourceHash.slice(0, 12), loadedAt: c.loadedAt },
+        checks: r.checks,
+      },
+    };
+  };
+  const app = (req: IncomingMessage, res: ServerResponse) => {
     if (req.httpVersionMajor !== 2) {
-      http1 ??= buildApp(o);
+      http1 ??= buildApp(o, readyz);
       return http1(req, res);
     }
     // Made on the first HTTP/2 request, over its own prototypes (before express replaces them):
     // nothing of node:http2 is loaded here, and a gateway without HTTP/2 never makes it.
-    http2 ??= overHttp2(buildApp(o), Object.getPrototypeOf(req), Object.getPrototypeOf(res));
+    http2 ??= overHttp2(buildApp(o, readyz), Object.getPrototypeOf(req), Object.getPrototypeOf(res));
     http2(req, res);
+  };
+  return (req, res) => {
+    if (!answerHealthCheck(req, res, readyz, () => app(req, res))) app(req, res);
   };
 }
 
-function buildApp(o: OwnAppOptions): Express {
+function buildApp(o: OwnAppOptions, readyz: Readiness): Express {
   const express = expressLibrary();
   const helmetOf = (require('helmet') as { default: typeof helmet }).default;
   const app = express();
@@ -70,16 +86,8 @@ function buildApp(o: OwnAppOptions): Express {
   });
   router.get('/readyz', async (_req, res, next) => {
     try {
-      const r = await o.readiness();
-      const c = o.config();
-      res
-        .status(r.ok ? 200 : 503)
-        .set('cache-control', 'no-store')
-        .json({
-          status: r.ok ? 'ready' : 'not ready',
-          config: { hash: c.sourceHash.slice(0, 12), loadedAt: c.loadedAt },
-          checks: r.checks,
-        });
+      const r = await readyz();
+      res.status(r.status).set('cache-control', 'no-store').json(r.body);
     } catch (err) {
       next(err);
     }

@@ -1,8 +1,8 @@
 // A pure reverse proxy (one route, no sign-in, no session store, no storage) must not pay for what
 // it does not use: started as users start it, it loads none of the libraries of sign-in, tokens,
 // storage, the OpenID Provider, Sentry or Redis, no schema compiler and no fetch implementation;
-// nor express (Portico's own endpoints, made on their first request) or the HTML sanitiser (the
-// brand's footer, sanitised when a page first shows it).
+// nor express (Portico's own endpoints, made on their first request; health checks do without)
+// or the HTML sanitiser (the brand's footer, sanitised when a page first shows it).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { statusOnceUp } from '../helpers/eventually.ts';
+import { send } from '../helpers/http.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
@@ -65,6 +66,9 @@ describe('portico serve with a pure-proxy config', () => {
 
     const status = await statusOnceUp(`http://127.0.0.1:${port}`, '/app/x');
     assert.equal(status, 200);
+    // Probes do not count as a use of Portico's own endpoints: they are answered without express.
+    for (const probe of ['/_portico/healthz', '/_portico/readyz'])
+      assert.equal((await send(`http://127.0.0.1:${port}`, probe)).status, 200, probe);
     child.kill('SIGTERM');
     await exited;
 
