@@ -1,10 +1,9 @@
-import cluster from 'node:cluster';
+import type { Cluster } from 'node:cluster';
 import { flushCompileCache } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { hashKeyCommand } from './admin/hashKeyCommand.ts';
 import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from './config/loadConfig.ts';
-import { EXPLAIN_USAGE, explainCommand } from './explain/explainCommand.ts';
+import { EXPLAIN_USAGE } from './explain/usage.ts';
 import { defaultFeatures } from './features.ts';
 import { releaseStartMemory } from './observe/releaseStartMemory.ts';
 import { createGateway } from './server.ts';
@@ -27,10 +26,11 @@ export async function main(argv: string[]): Promise<number> {
       return validate(rest);
     case 'serve':
       return serve(rest);
+    // The other commands' code is loaded only when asked for: `serve` starts without it.
     case 'hash-key':
-      return hashKeyCommand(rest);
+      return (await import('./admin/hashKeyCommand.ts')).hashKeyCommand(rest);
     case 'explain':
-      return explainCommand(rest);
+      return (await import('./explain/explainCommand.ts')).explainCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -86,7 +86,7 @@ function validate(args: string[]): number {
  * restarts and signals them: SIGHUP reloads every worker, SIGTERM drains them all. Workers share
  * nothing in memory, so sessions must live in Redis.
  */
-function supervise(configFile: string, workers: number): Promise<number> {
+function supervise(cluster: Cluster, configFile: string, workers: number): Promise<number> {
   let config: ReturnType<typeof loadConfigFile>;
   try {
     config = loadConfigFile(configFile);
@@ -169,7 +169,10 @@ async function serve(args: string[]): Promise<number> {
     process.stderr.write('--workers must be a positive number or "auto"\n');
     return 1;
   }
-  if (workers > 1 && cluster.isPrimary) return supervise(values.config!, workers);
+  // node:cluster (with child_process and dgram) only with --workers: the workers get the same
+  // arguments, and Node has loaded it into them already.
+  const cluster = workers > 1 ? (await import('node:cluster')).default : undefined;
+  if (cluster?.isPrimary) return supervise(cluster, values.config!, workers);
   let gateway: ReturnType<typeof createGateway>;
   try {
     // Read once: the features need to know whether storage is configured, the gateway the rest.
@@ -184,7 +187,7 @@ async function serve(args: string[]): Promise<number> {
       }),
       port: values.port ? Number(values.port) : undefined,
       host: values.host,
-      reusePort: cluster.isWorker,
+      reusePort: cluster?.isWorker === true,
     });
   } catch (err) {
     if (err instanceof ConfigError) {

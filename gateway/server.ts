@@ -4,8 +4,6 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { basename, dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { loginRouter } from './auth/loginRouter.ts';
-import { samlMetadataRouter } from './auth/providers/saml/metadataRouter.ts';
 import { createProviderRegistry } from './auth/providers/registry.ts';
 import { createLoginTransactions } from './auth/session/loginTransactions.ts';
 import { createSessions, type RevokeQuery } from './auth/session/sessions.ts';
@@ -209,15 +207,22 @@ export function createGateway(options: GatewayOptions): Gateway {
       );
   });
 
+  // The sign-in endpoints' code is loaded by their first request.
   routers.push(
-    routerOnFirstRequest(() =>
-      loginRouter(services, async () => {
+    routerOnFirstRequest(async () =>
+      (await import('./auth/loginRouter.ts')).loginRouter(services, async () => {
         await keys.start();
         return keys.jwks();
       }),
     ),
   );
-  routers.push(routerOnFirstRequest(() => samlMetadataRouter(() => services.providers.providers(current))));
+  routers.push(
+    routerOnFirstRequest(async () =>
+      (await import('./auth/providers/saml/metadataRouter.ts')).samlMetadataRouter(() =>
+        services.providers.providers(current),
+      ),
+    ),
+  );
   features.push(
     { name: 'sessions', readiness: async () => sessions.ready() },
     {

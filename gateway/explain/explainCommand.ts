@@ -2,16 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from '../config/loadConfig.ts';
 import { type ExplainInput, explainRequest } from './explainRequest.ts';
 import { formatExplanation } from './formatExplanation.ts';
-
-export const EXPLAIN_USAGE = `  portico explain [--config FILE] [--user NAME --groups a,b --idp ID --email ADDR]
-                  [--bearer foreign|idp|api-key:ID] [--api] [--websocket] [--client IP]
-                  [--header "Name: value"]... [--json] [METHOD] PATH
-                                   what the gateway would do with one request: the route, the
-                                   sign-in it needs, the allow rule that admits or refuses, and
-                                   the headers the upstream gets. Exit 0 when it reaches the
-                                   upstream, 2 when Portico answers instead (redirect, sign-in,
-                                   refusal)
-`;
+import { EXPLAIN_USAGE } from './usage.ts';
 
 const METHODS = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)$/i;
 const BEARER = /^(none|foreign|idp|api-key:[a-z0-9][a-z0-9_-]*)$/;

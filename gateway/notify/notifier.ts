@@ -1,9 +1,21 @@
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { NotificationSinkConfig } from '../config/opsSchema.ts';
 import type { AlertEvent, NewEvent } from './events.ts';
-import { createSinkWorker, type DeliveryResult, type SinkStats, type SinkWorker } from './sinkWorker.ts';
-import { PROTOCOLS } from './sinks/index.ts';
+import type { DeliveryResult, SinkStats, SinkWorker } from './sinkWorker.ts';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * The delivery worker and the chat protocols (ten modules), loaded when `notifications:` first
+ * lists a sink, at start or on the reload that adds it: a gateway without alerts never needs them.
+ */
+function sinkCode() {
+  const { createSinkWorker } = require('./sinkWorker.ts') as typeof import('./sinkWorker.ts');
+  const { PROTOCOLS } = require('./sinks/index.ts') as typeof import('./sinks/index.ts');
+  return { createSinkWorker, PROTOCOLS };
+}
 
 export type Notifier = {
   /** Hands an event to every sink that wants it; returns at once (delivery is in the background). */
@@ -44,6 +56,7 @@ export function createNotifier(o: {
 
   const build = () => {
     const list = o.sinks() ?? [];
+    const code = list.length > 0 ? sinkCode() : undefined;
     const names = sinkNames(list);
     const next = new Map<string, SinkWorker>();
     list.forEach((config, i) => {
@@ -56,10 +69,10 @@ export function createNotifier(o: {
       const name = names[i]!;
       next.set(
         key,
-        createSinkWorker({
+        code!.createSinkWorker({
           name,
           config,
-          protocol: PROTOCOLS[config.type],
+          protocol: code!.PROTOCOLS[config.type],
           log: o.log,
           count: (result) => o.count?.(name, result),
         }),

@@ -33,6 +33,17 @@ const UNUSED_PACKAGES = [
   'sanitize-html',
 ];
 
+/** Portico's own modules for what is asked for rarely, loaded by the first request or command that needs them. */
+const UNUSED_MODULES = [
+  'gateway/admin/adminRouter.ts',
+  'gateway/admin/hashKeyCommand.ts',
+  'gateway/auth/loginRouter.ts',
+  'gateway/auth/providers/saml/metadataRouter.ts',
+  'gateway/explain/explainCommand.ts',
+  'gateway/notify/sinkWorker.ts',
+  'gateway/notify/sinks/index.ts',
+];
+
 function packageOf(url: string): string | undefined {
   return /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
 }
@@ -83,6 +94,10 @@ describe('portico serve with a pure-proxy config', () => {
     const packages = new Set(files.map(packageOf));
     assert.deepEqual(
       UNUSED_PACKAGES.filter((p) => packages.has(p)),
+      [],
+    );
+    assert.deepEqual(
+      UNUSED_MODULES.filter((m) => files.some((f) => f.endsWith(`/${m}`))),
       [],
     );
     assert.deepEqual(
