@@ -2,7 +2,6 @@
 // The `portico` command. Portico is TypeScript run natively by Node 24; when an older system
 // node starts this shim, it hands over to the Node 24 pinned in node_modules, as `exec` would:
 // every signal is passed on and the shim ends the way the gateway ended.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import module from 'node:module';
 import { constants } from 'node:os';
@@ -32,6 +31,8 @@ if (major < 24) {
     console.error(`portico needs Node.js 24 or newer (this is ${process.version}); run npm ci first.`);
     process.exit(1);
   }
+  // Only here: a start under Node 24 does not load node:child_process.
+  const { spawn } = await import('node:child_process');
   const child = spawn(pinned, [...NODE_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
