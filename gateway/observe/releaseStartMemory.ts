@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { EventBus } from '../events.ts';
+import { whenQuiet } from './whenQuiet.ts';
 
 type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
@@ -16,23 +17,18 @@ type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' })
  * generation back as it needs.
  */
 export function releaseStartMemory(events: EventBus, log: { debug(o: object, msg: string): void }): void {
-  let lastRequestAt = performance.now();
-  const stop = events.on('request', () => {
-    lastRequestAt = performance.now();
-  });
-  let tries = 0;
-  const attempt = () => {
-    if (performance.now() - lastRequestAt < 1000) {
-      if (++tries < 30) setTimeout(attempt, 1000).unref();
-      else stop();
-      return;
-    }
-    stop();
-    const started = performance.now();
-    fullCollection();
-    log.debug({ ms: Math.round(performance.now() - started) }, 'memory of the start released');
-  };
-  setTimeout(attempt, 1000).unref();
+  // After the metrics library has been loaded at the same quiet moment (operations.ts), so the
+  // collection takes what loading it left behind too.
+  whenQuiet(
+    events,
+    (quiet) => {
+      if (!quiet) return;
+      const started = performance.now();
+      fullCollection();
+      log.debug({ ms: Math.round(performance.now() - started) }, 'memory of the start released');
+    },
+    { firstAfterMs: 1500, tries: 30 },
+  );
 }
 
 /** `gc()` without --expose-gc on the command line, which would also put it on every context's globalThis. */

@@ -23,9 +23,10 @@ import { startUpstreamMonitor } from './health/upstreamMonitor.ts';
 import { startUptimeKuma } from './health/uptimeKuma.ts';
 import { routerOnFirstRequest } from '../endpoints/routerOnFirstRequest.ts';
 import { metricsRouter, startMetricsListener, type MetricsListener } from './metrics/endpoint.ts';
-import { createMetrics } from './metrics/metrics.ts';
+import { deferredMetrics } from './metrics/deferredMetrics.ts';
 import { redisUpGauge } from './metrics/redisUp.ts';
 import { subscribeMetrics } from './metrics/subscribe.ts';
+import { whenQuiet } from '../observe/whenQuiet.ts';
 import { startSentry, type SentryHandle } from './sentry/sentry.ts';
 
 const section = <K extends 'metrics' | 'health' | 'sentry' | 'audit' | 'notifications'>(c: Config, key: K) =>
@@ -52,16 +53,20 @@ const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
 export const operations: FeatureFactory = (fc): Feature => {
   const { log } = fc;
   const config = fc.config;
-  const metrics = createMetrics();
+  let redisUp: { close(): void } | undefined;
+  const metrics = deferredMetrics((m) => {
+    redisUp = redisUpGauge(m.registry, fc.services.store);
+  });
   const unsubscribeMetrics = subscribeMetrics(metrics, config, fc.events);
   const stops: (() => void)[] = [];
-  const redisUp = redisUpGauge(metrics.registry, fc.services.store);
+  // prom-client is loaded at the first quiet moment after the start (or by the first scrape).
+  stops.push(whenQuiet(fc.events, () => metrics.loaded(), { firstAfterMs: 1000, tries: 30 }));
 
   // Metrics endpoint(s).
   const listenAt = section(config(), 'metrics')?.listen;
   let listener: MetricsListener | undefined;
   if (listenAt && section(config(), 'metrics')?.enabled !== false)
-    listener = startMetricsListener(metrics, listenAt, () => section(config(), 'metrics'), log);
+    listener = startMetricsListener(metrics.loaded, listenAt, () => section(config(), 'metrics'), log);
 
   // Alerts.
   const source = () => config().publicUrl?.host ?? hostname();
@@ -248,7 +253,7 @@ export const operations: FeatureFactory = (fc): Feature => {
 
   return {
     name: 'operations',
-    routers: [routerOnFirstRequest(() => metricsRouter(metrics, () => section(config(), 'metrics')))],
+    routers: [routerOnFirstRequest(() => metricsRouter(metrics.loaded, () => section(config(), 'metrics')))],
     async readiness() {
       const upstreams: Record<string, unknown> = {};
       const down: string[] = [];
@@ -287,7 +292,7 @@ export const operations: FeatureFactory = (fc): Feature => {
     async close() {
       for (const stop of stops) stop();
       unsubscribeMetrics();
-      redisUp.close();
+      redisUp?.close();
       monitor.close();
       kuma.close();
       await Promise.all([notifier.close(2000), listener?.close(), sentryChain.then(() => sentry?.close())]);

@@ -19,7 +19,12 @@ export function authorised(req: IncomingMessage, token: string | undefined): boo
   return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-async function answer(metrics: Metrics, settings: MetricsConfig, req: IncomingMessage, res: ServerResponse) {
+async function answer(
+  metrics: () => Metrics,
+  settings: MetricsConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
   res.setHeader('cache-control', 'no-store');
   if (!authorised(req, settings.token)) {
     res.statusCode = 401;
@@ -28,8 +33,9 @@ async function answer(metrics: Metrics, settings: MetricsConfig, req: IncomingMe
     res.end('a bearer token is required\n');
     return;
   }
-  const body = await metrics.registry.metrics();
-  res.setHeader('content-type', metrics.registry.contentType);
+  const { registry } = metrics();
+  const body = await registry.metrics();
+  res.setHeader('content-type', registry.contentType);
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
@@ -37,7 +43,7 @@ async function answer(metrics: Metrics, settings: MetricsConfig, req: IncomingMe
  * `/_portico/metrics` on the main listener, unless metrics are off or served on their own
  * listener (`metrics.listen`), in which case the main listener does not expose them.
  */
-export function metricsRouter(metrics: Metrics, settings: () => MetricsConfig | undefined): Router {
+export function metricsRouter(metrics: () => Metrics, settings: () => MetricsConfig | undefined): Router {
   const router = expressLibrary().Router();
   router.get('/metrics', (req, res, next) => {
     const s = settings() ?? {};
@@ -51,7 +57,7 @@ export type MetricsListener = { server: Server; url: () => string | undefined; c
 
 /** A listener of its own for Prometheus (e.g. only on the cluster network): `/metrics` and `/_portico/metrics`. */
 export function startMetricsListener(
-  metrics: Metrics,
+  metrics: () => Metrics,
   listen: NonNullable<MetricsConfig['listen']>,
   settings: () => MetricsConfig | undefined,
   log: Logger,

@@ -1,5 +1,7 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
 import type { UpstreamErrorKind } from '../../proxy/upstreamError.ts';
+
+const require = createRequire(import.meta.url);
 
 /**
  * Portico's metrics, on a registry of its own (never prom-client's global one, so two gateways in
@@ -49,7 +51,10 @@ export function loginResultLabel(result: unknown): string {
   return LOGIN_RESULTS[String(result)] ?? 'other';
 }
 
+/** The metrics on prom-client, loaded here (the gateway defers this: deferredMetrics.ts). */
 export function createMetrics() {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } =
+    require('prom-client') as typeof import('prom-client');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'portico_' });
   const registers = [registry];

@@ -1,5 +1,8 @@
-import { Gauge, type Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Registry } from 'prom-client';
 import type { KeyValueStore } from '../../store/keyValueStore.ts';
+
+const require = createRequire(import.meta.url);
 
 /**
  * `portico_redis_up`: whether the Redis that holds the sessions is connected, read from the
@@ -8,6 +11,7 @@ import type { KeyValueStore } from '../../store/keyValueStore.ts';
  */
 export function redisUpGauge(registry: Registry, store: KeyValueStore): { close(): void } {
   if (store.kind !== 'redis') return { close() {} };
+  const { Gauge } = require('prom-client') as typeof import('prom-client');
   new Gauge({
     name: 'portico_redis_up',
     help: 'Whether the Redis that holds the sessions is connected: 1 yes, 0 no (absent without Redis sessions).',

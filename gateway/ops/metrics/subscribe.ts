@@ -1,9 +1,9 @@
 import type { Config } from '../../config/types.ts';
 import type { EventBus } from '../../events.ts';
+import type { MetricUpdates } from './deferredMetrics.ts';
 import {
   errorKindLabel,
   loginResultLabel,
-  type Metrics,
   methodLabel,
   NO_ROUTE,
   OWN_ROUTE,
@@ -14,7 +14,7 @@ import {
  * Feeds the metrics from the gateway's events. Returns the function that stops it.
  * A route label is only ever a route id of the live config, `_portico` or `_none`.
  */
-export function subscribeMetrics(metrics: Metrics, config: () => Config, events: EventBus): () => void {
+export function subscribeMetrics(metrics: MetricUpdates, config: () => Config, events: EventBus): () => void {
   const known = (routeId: unknown): string =>
     typeof routeId === 'string' && config().routes.some((r) => r.id === routeId) ? routeId : NO_ROUTE;
   const stops = [
