@@ -17,8 +17,6 @@ type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' })
  * generation back as it needs.
  */
 export function releaseStartMemory(events: EventBus, log: { debug(o: object, msg: string): void }): void {
-  // After the metrics library has been loaded at the same quiet moment (operations.ts), so the
-  // collection takes what loading it left behind too.
   whenQuiet(
     events,
     (quiet) => {

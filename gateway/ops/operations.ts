@@ -54,13 +54,15 @@ export const operations: FeatureFactory = (fc): Feature => {
   const { log } = fc;
   const config = fc.config;
   let redisUp: { close(): void } | undefined;
-  const metrics = deferredMetrics((m) => {
-    redisUp = redisUpGauge(m.registry, fc.services.store);
-  });
-  const unsubscribeMetrics = subscribeMetrics(metrics, config, fc.events);
   const stops: (() => void)[] = [];
-  // prom-client is loaded at the first quiet moment after the start (or by the first scrape).
-  stops.push(whenQuiet(fc.events, () => metrics.loaded(), { firstAfterMs: 1000, tries: 30 }));
+  const metrics = deferredMetrics(
+    (m) => {
+      redisUp = redisUpGauge(m.registry, fc.services.store);
+    },
+    // Off the requests' way: the load holds the process for some tens of ms.
+    () => stops.push(whenQuiet(fc.events, () => metrics.loaded(), { firstAfterMs: 0, tries: 30 })),
+  );
+  const unsubscribeMetrics = subscribeMetrics(metrics, config, fc.events);
 
   // Metrics endpoint(s).
   const listenAt = section(config(), 'metrics')?.listen;

@@ -47,10 +47,17 @@ describe('deferred metrics', () => {
     assert.deepEqual(await ownSeries(loaded), await ownSeries(direct));
   });
 
-  it('loads by itself once 10,000 updates wait', () => {
+  it('asks for a quiet moment once 1,000 updates wait, and loads by itself at 10,000', () => {
     let loads = 0;
-    const deferred = deferredMetrics(() => loads++);
-    for (let i = 0; i < 9_999; i++) deferred.configReloads.inc({ result: 'ok' });
+    let backlogs = 0;
+    const deferred = deferredMetrics(
+      () => loads++,
+      () => backlogs++,
+    );
+    for (let i = 0; i < 999; i++) deferred.configReloads.inc({ result: 'ok' });
+    assert.equal(backlogs, 0);
+    for (let i = 999; i < 9_999; i++) deferred.configReloads.inc({ result: 'ok' });
+    assert.equal(backlogs, 1);
     assert.equal(loads, 0);
     deferred.configReloads.inc({ result: 'ok' });
     assert.equal(loads, 1);
