@@ -65,7 +65,9 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # Exec form, node itself as PID 1 (this image's node is 24: no hand-over), so the signal reaches
 # the gateway. Never wrap it in `npx`, `npm start` or `sh -c`: their shell does not pass it on.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "scripts/portico.js"]
+# The launcher's V8 flag (scripts/portico.js NODE_FLAGS) given here, so it need not start itself
+# again to add it: ~60 ms of every start (pure proxy, median of 5: 437 → 369 ms).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "scripts/portico.js"]
 CMD ["serve", "--config", "/etc/portico/routes.yaml"]
 
 # ---- the demo upstreams of docker-compose.yml: `docker build --target demo -t portico-demo .`

@@ -228,7 +228,14 @@ describe('the Dockerfile', () => {
   });
 
   it('starts the portico CLI on /etc/portico/routes.yaml and stops it with SIGTERM', () => {
-    assert.deepEqual(execForm(lastOf('ENTRYPOINT')!), ['node', 'scripts/portico.js']);
+    // With the launcher's V8 flags, so that it does not start itself again to add them.
+    const flags = /const NODE_FLAGS = (\[[^\]]*\]);/.exec(read('scripts/portico.js'))?.[1];
+    assert.ok(flags, 'scripts/portico.js lists NODE_FLAGS');
+    assert.deepEqual(execForm(lastOf('ENTRYPOINT')!), [
+      'node',
+      ...(JSON.parse(flags.replaceAll("'", '"')) as string[]),
+      'scripts/portico.js',
+    ]);
     assert.deepEqual(execForm(lastOf('CMD')!), ['serve', '--config', '/etc/portico/routes.yaml']);
     assert.equal(lastOf('STOPSIGNAL'), 'SIGTERM');
     assert.equal(lastOf('WORKDIR'), '/app');
