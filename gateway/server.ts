@@ -197,14 +197,19 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   // Announcements published while this replica was cut off from Redis were missed: once it hears
   // them again, it looks up the sessions its terminals belong to and closes those that ended.
+  // The subscriber's connection can be ready before the one that reads: a lookup that fails is
+  // asked again every second (for a minute), or that terminal would stay open for good.
+  const recheckTunnel = (id: string, attempt: number) =>
+    sessions.fresh(id).then(
+      (data) => {
+        if (!data) tunnels.closeSession(id);
+      },
+      () => {
+        if (attempt < 60) setTimeout(() => recheckTunnel(id, attempt + 1), 1000).unref();
+      },
+    );
   sessionStore.onResubscribed(() => {
-    for (const id of tunnels.sessionIds())
-      sessions.fresh(id).then(
-        (data) => {
-          if (!data) tunnels.closeSession(id);
-        },
-        () => {},
-      );
+    for (const id of tunnels.sessionIds()) void recheckTunnel(id, 1);
   });
 
   // The sign-in endpoints' code is loaded by their first request.

@@ -47,6 +47,8 @@ export type UpstreamOptions = {
 export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const requests: RecordedRequest[] = [];
   const arrivals = new EventEmitter();
+  // Concurrent tests of one upstream each wait here (pathTricks probes dozens at once); each waiter leaves when done.
+  arrivals.setMaxListeners(0);
   const record = (r: RecordedRequest) => {
     requests.push(r);
     arrivals.emit('request');
