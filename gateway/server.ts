@@ -198,18 +198,25 @@ export function createGateway(options: GatewayOptions): Gateway {
   // Announcements published while this replica was cut off from Redis were missed: once it hears
   // them again, it looks up the sessions its terminals belong to and closes those that ended.
   // The subscriber's connection can be ready before the one that reads: a lookup that fails is
-  // asked again every second (for a minute), or that terminal would stay open for good.
+  // asked again (every second, then every five) for as long as that session has terminals here;
+  // giving up would leave a terminal open for good on a session that may have ended.
   const recheckTunnel = (id: string, attempt: number) =>
     sessions.fresh(id).then(
       (data) => {
         if (!data) tunnels.closeSession(id);
       },
       () => {
-        if (attempt < 60) setTimeout(() => recheckTunnel(id, attempt + 1), 1000).unref();
+        const retry = () => tunnels.hasSession(id) && recheckTunnel(id, attempt + 1);
+        setTimeout(retry, attempt < 10 ? 1000 : 5000).unref();
       },
     );
   sessionStore.onResubscribed(() => {
-    for (const id of tunnels.sessionIds()) void recheckTunnel(id, 1);
+    const ids = tunnels.sessionIds();
+    log.info(
+      { sessions: ids.length },
+      'redis subscriptions restored; looking up the sessions of open terminals',
+    );
+    for (const id of ids) void recheckTunnel(id, 1);
   });
 
   // The sign-in endpoints' code is loaded by their first request.

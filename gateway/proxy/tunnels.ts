@@ -13,6 +13,8 @@ export type Tunnels = {
   remove(client: Duplex): void;
   /** The sessions that have open tunnels here. */
   sessionIds(): string[];
+  /** Whether a session has open tunnels here. */
+  hasSession(sessionId: string): boolean;
   /** Ends every tunnel opened with this session (logout, revoke, expiry on any replica). */
   closeSession(sessionId: string): number;
   /** Ends every tunnel (shutdown: 1001 going away). */
@@ -63,6 +65,9 @@ export function createTunnels(): Tunnels {
     },
     sessionIds() {
       return [...bySession.keys()];
+    },
+    hasSession(sessionId) {
+      return bySession.has(sessionId);
     },
     closeSession(sessionId) {
       const set = bySession.get(sessionId);

@@ -48,18 +48,26 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
     // resubscribes channels Redis had confirmed, and a SUBSCRIBE queued while Redis was unreachable
     // (or the machine too busy to connect in time) is dropped with the queue after
     // maxRetriesPerRequest: that replica would never hear a session end or a maintenance switch.
+    // A SUBSCRIBE that fails on a ready connection (a command timeout on a busy machine) is sent
+    // again a second later: until it succeeds, nobody would be told that announcements were missed.
     let readyBefore = false;
-    s.on('ready', () => {
+    const resubscribe = (again: boolean) => {
       const wanted = [...listeners.keys()];
-      const again = readyBefore;
-      readyBefore = true;
       if (wanted.length === 0) return;
       s.subscribe(...wanted).then(
         () => {
           if (again) for (const l of resumed) l();
         },
-        () => {},
+        () => {
+          if (s.status === 'ready')
+            setTimeout(() => s.status === 'ready' && resubscribe(again), 1000).unref();
+        },
       );
+    };
+    s.on('ready', () => {
+      const again = readyBefore;
+      readyBefore = true;
+      resubscribe(again);
     });
     subscriber = s;
     return s;
