@@ -2,6 +2,7 @@
 //   http://localhost:8080/        the demo customer system (through Portico)
 //   http://localhost:8080/dce5/   the demo AI platform, with its own sign-in realm and a web terminal
 // plus a development OpenID Connect provider (oidc-provider) with two users.
+import { readFileSync } from 'node:fs';
 import { startDemo } from './demo/startDemo.ts';
 
 const env = process.env;
@@ -49,8 +50,30 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sign
 
 // `npm start` runs this under `sh -c`. When npm is stopped with SIGTERM, npm and the shell go but
 // the signal does not always reach this process, which would keep every port. A changed parent
-// means we were orphaned: stop as if signalled.
+// means we were orphaned: stop as if signalled. Run by npm, npm itself (the shell's parent, read
+// from /proc where there is one) is watched too: should the shell outlive npm, we stop all the same.
 const parent = process.ppid;
+const npm = env.npm_lifecycle_event ? shellParent(parent) : undefined;
 setInterval(() => {
-  if (process.ppid !== parent) stop(0);
+  if (process.ppid !== parent || (npm !== undefined && !alive(npm))) stop(0);
 }, 500).unref();
+
+function shellParent(pid: number): number | undefined {
+  try {
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return ppid > 1 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

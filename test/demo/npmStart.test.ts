@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -69,7 +69,10 @@ describe('npm start', () => {
       );
       if (held.length > 0) await delay(100);
     }
-    assert.deepEqual(held, [], `still listening after npm was stopped:\n${out}`);
+    // Should it fail: which of npm's processes are left, and in what state.
+    const left = () =>
+      spawnSync('ps', ['-o', 'pid,ppid,stat,etime,args', '-g', String(npm.pid)], { encoding: 'utf8' }).stdout;
+    assert.deepEqual(held, [], `still listening after npm was stopped:\n${left()}\n${out}\n${err}`);
     assert.doesNotMatch(err, /EBADENGINE/, 'no engine warning on the system node');
   });
 });
