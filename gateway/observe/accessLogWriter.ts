@@ -82,8 +82,9 @@ export function createAccessLog(
     );
   // The logger is only asked which levels are on, so `level` means what it means everywhere.
   const enabled = pino(options, destination).isLevelEnabled('info');
+  const now = isoClock();
   if (flushMs <= 0)
-    return { enabled, write: (fields) => void destination.write(jsonLine(fields)), close() {} };
+    return { enabled, write: (fields) => void destination.write(jsonLine(fields, now())), close() {} };
   // Batched here rather than by sonic-boom's `minLength`: it measures its whole buffer again for
   // every line written (a 4 KB string flattened per request, measured at ~40 µs at 3,000 req/s).
   let pending = '';
@@ -99,7 +100,7 @@ export function createAccessLog(
   const log: AccessLog = {
     enabled,
     write(fields) {
-      const line = jsonLine(fields);
+      const line = jsonLine(fields, now());
       const bytes = Buffer.byteLength(line);
       if (pendingBytes + bytes > BATCH_BYTES) writePending();
       pending += line;
@@ -131,23 +132,27 @@ export function accessLogThrough(logger: Logger): AccessLog {
   };
 }
 
-// A busy gateway ends several requests in the same millisecond: the ISO time is formatted once
-// per millisecond (measured: 1.0–1.2 µs per line for a Date and toISOString, 0.1 µs cached).
-let isoMs = 0;
-let iso = '';
-const isoNow = () => {
-  const now = Date.now();
-  if (now !== isoMs) {
-    isoMs = now;
-    iso = new Date(now).toISOString();
-  }
-  return iso;
-};
+/**
+ * The ISO time, formatted once per millisecond: a busy gateway ends several requests in the same
+ * one (measured: 1.0–1.2 µs per line for a Date and toISOString, 0.1 µs cached). One per log.
+ */
+function isoClock(): () => string {
+  let isoMs = 0;
+  let iso = '';
+  return () => {
+    const now = Date.now();
+    if (now !== isoMs) {
+      isoMs = now;
+      iso = new Date(now).toISOString();
+    }
+    return iso;
+  };
+}
 
 /** pino's JSON line for `info`/`warn(fields, msg)` with `base: { service: 'portico' }` and ISO times. */
-export function jsonLine(f: AccessFields): string {
+export function jsonLine(f: AccessFields, time = new Date().toISOString()): string {
   const failed = f.status >= 500;
-  let line = `{"level":${failed ? 40 : 30},"time":"${isoNow()}","service":"portico"`;
+  let line = `{"level":${failed ? 40 : 30},"time":"${time}","service":"portico"`;
   for (const key of FIELDS) {
     const v = f[key];
     if (v === undefined) continue;
