@@ -1,7 +1,7 @@
 import { type CheckContext, type HttpContext, nothingKnownYet, type Stage } from '../context.ts';
 import { OWN_PREFIX } from '../endpoints/ownEndpoints.ts';
 import { GatewayError, toGatewayError } from '../errors.ts';
-import { isTrusted } from '../proxy/forwardedHeaders.ts';
+import { peerTrusted } from '../proxy/forwardedHeaders.ts';
 import type { Built, StageServices } from '../pipeline.ts';
 import { splitTarget } from '../routing/checkPath.ts';
 import { unambiguousRoute } from '../routing/routeRequest.ts';
@@ -38,7 +38,7 @@ export function forwardAuth(s: StageServices, built: Built): Stage<HttpContext> 
     ctx.done = true;
     const trust = ctx.config.trustProxy;
     const peer = ctx.req.socket.remoteAddress ?? '';
-    const trusted = trust !== undefined && isTrusted(trust, peer);
+    const trusted = trust !== undefined && peerTrusted(ctx.req.socket, trust);
     let original: OriginalRequest | undefined;
     let check: CheckContext | undefined;
     const refuse = (err: unknown) => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
 import { describe, it } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
@@ -57,6 +58,31 @@ describe('forwarding to upstreams', () => {
     assert.equal(up.last().headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
     assert.equal(up.last().headers['x-real-ip'], '203.0.113.9');
     assert.equal(up.last().headers['x-forwarded-proto'], 'https');
+  });
+
+  it('stops trusting a kept-alive connection’s X-Forwarded-For once a reload leaves its peer out of trustProxy', async (t) => {
+    const up = await upstreamFor(t);
+    const routes = `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`;
+    const gw = await startGateway(t, `trustProxy: [127.0.0.1/32]\n${routes}`);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    const ask = () =>
+      new Promise<{ port: number }>((resolve, reject) => {
+        const req = request(`${gw.url}/`, { agent, headers: { 'x-forwarded-for': '203.0.113.9' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ port: req.socket!.localPort! }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const first = await ask();
+    assert.equal(up.last().headers['x-real-ip'], '203.0.113.9');
+    gw.write(`trustProxy: [10.0.0.0/8]\n${routes}`);
+    assert.equal(gw.gateway.reload().ok, true);
+    const second = await ask();
+    assert.equal(second.port, first.port, 'the same connection');
+    assert.equal(up.last().headers['x-real-ip'], '127.0.0.1');
+    assert.equal(up.last().headers['x-forwarded-for'], '127.0.0.1');
   });
 
   it('drops hop-by-hop headers, including those named in Connection', async (t) => {
