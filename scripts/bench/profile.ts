@@ -1,5 +1,5 @@
 // A CPU profile of one Portico process under wrk, per route (anonymous, authenticated,
-// authenticated + JWT), summarised bottom-up by self time. Not part of `npm run bench`: the
+// authenticated + JWT) and for nginx's forward-auth check, summarised bottom-up by self time. Not part of `npm run bench`: the
 // profiler itself costs throughput. Writes the .cpuprofile files (open them in Chrome DevTools)
 // and a summary to bench-results/profile-<date>/.
 // Usage: node scripts/bench/profile.ts   (BENCH_PROFILE_SECONDS, default 10; BENCH_CONNECTIONS, 32)
@@ -95,10 +95,13 @@ const report: string[] = [
   `CPU profiles of one Portico process under wrk -t1 -c${CONNECTIONS} for ${SECONDS} s each — ${new Date().toISOString()}`,
 ];
 
-for (const [label, path] of [
-  ['anonymous', '/anon/small'],
-  ['authenticated', '/auth/small'],
-  ['authenticated + JWT', '/jwt/small'],
+// The last: the check nginx's auth_request sends for a request to /dce5/ (deploy/nginx/).
+const CHECK = ['X-Original-URI: /dce5/small', 'X-Original-Method: GET', 'X-Forwarded-Proto: http'];
+for (const [label, path, extra] of [
+  ['anonymous', '/anon/small', []],
+  ['authenticated', '/auth/small', []],
+  ['authenticated + JWT', '/jwt/small', []],
+  ['forward-auth check', '/_portico/auth', CHECK],
 ] as const) {
   const port = await processes.freePort();
   const file = join(dir, `${label.replace(/\W+/g, '-')}.yaml`);
@@ -113,7 +116,7 @@ for (const [label, path] of [
     { stdout: join(dir, 'access.log') },
   );
   await processes.waitFor(`http://127.0.0.1:${port}/_portico/healthz`);
-  const headers = path === '/anon/small' ? [] : [`Cookie: ${cookie}`];
+  const headers = path === '/anon/small' ? [] : [`Cookie: ${cookie}`, ...extra];
   wrk(`http://127.0.0.1:${port}${path}`, { connections: CONNECTIONS, seconds: 2, headers });
   const r = wrk(`http://127.0.0.1:${port}${path}`, { connections: CONNECTIONS, seconds: SECONDS, headers });
   await processes.stop(child);
