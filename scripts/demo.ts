@@ -6,6 +6,15 @@ import { readFileSync } from 'node:fs';
 import { startDemo } from './demo/startDemo.ts';
 
 const env = process.env;
+// `npm start` runs this under `sh -c`. When npm is stopped with SIGTERM, npm and the shell go but
+// the signal does not always reach this process, which would keep every port. A changed parent
+// means we were orphaned: stop as if signalled. Run by npm, npm itself (the shell's parent, read
+// from /proc where there is one) is watched too: should the shell outlive npm, we stop all the same.
+// Both are read first thing: read after the banner, a busy machine could let npm be stopped in
+// between, and the orphan would take init for its parent and run on (CI saw it: PPID 1, all ports
+// held).
+const parent = process.ppid;
+const npm = env.npm_lifecycle_event ? shellParent(parent) : undefined;
 const demo = await startDemo({
   port: Number(env.PORTICO_PORT ?? 8080),
   publicUrl: env.PORTICO_PUBLIC_URL,
@@ -48,12 +57,6 @@ const stop = (code: number) => {
 };
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop(0));
 
-// `npm start` runs this under `sh -c`. When npm is stopped with SIGTERM, npm and the shell go but
-// the signal does not always reach this process, which would keep every port. A changed parent
-// means we were orphaned: stop as if signalled. Run by npm, npm itself (the shell's parent, read
-// from /proc where there is one) is watched too: should the shell outlive npm, we stop all the same.
-const parent = process.ppid;
-const npm = env.npm_lifecycle_event ? shellParent(parent) : undefined;
 setInterval(() => {
   if (process.ppid !== parent || (npm !== undefined && !alive(npm))) stop(0);
 }, 500).unref();
