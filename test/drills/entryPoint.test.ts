@@ -49,7 +49,12 @@ function processesMentioning(text: string): number[] {
   return pids;
 }
 
-type Served = { base: string; dir: string; inFlight(): Promise<RawResponse> };
+type Served = {
+  base: string;
+  dir: string;
+  /** Sends a request and resolves once the upstream holds it: a signal sent after it finds it in flight. */
+  inFlight(): Promise<{ response: Promise<RawResponse> }>;
+};
 
 /** A config with one slow route; `start` launches Portico on it and this returns once it says where it listens. */
 async function serve(t: TestContext, start: (file: string) => ChildProcess): Promise<Served> {
@@ -84,7 +89,7 @@ async function serve(t: TestContext, start: (file: string) => ChildProcess): Pro
     async inFlight() {
       const response = send(base, '/slow');
       await reached;
-      return response;
+      return { response };
     },
   };
 }
@@ -125,7 +130,8 @@ describe('drill: SIGTERM to the entry point a user starts', () => {
       launcher = fromUserShell(npx, ['portico', 'serve', '--config', file]);
       return launcher;
     });
-    const response = s.inFlight();
+    // In flight when the signal comes: sent before it, a request could still be on its way in.
+    const { response } = await s.inFlight();
     launcher.kill('SIGTERM');
     const r = await response;
     assert.deepEqual([r.status, r.text], [200, 'finished']);
@@ -148,7 +154,8 @@ describe('drill: SIGTERM to the entry point a user starts', () => {
       shim = fromUserShell(system, ['scripts/portico.js', 'serve', '--config', file]);
       return shim;
     });
-    const response = s.inFlight();
+    // In flight when the signal comes: sent before it, a request could still be on its way in.
+    const { response } = await s.inFlight();
     const exited = once(shim, 'exit');
     shim.kill('SIGTERM');
     const r = await response;
