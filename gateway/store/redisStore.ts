@@ -58,10 +58,8 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
         () => {
           if (again) for (const l of resumed) l();
         },
-        () => {
-          if (s.status === 'ready')
-            setTimeout(() => s.status === 'ready' && resubscribe(again), 1000).unref();
-        },
+        // Not ready by then: the next 'ready' subscribes anyway.
+        () => setTimeout(() => s.status === 'ready' && resubscribe(again), 1000).unref(),
       );
     };
     s.on('ready', () => {
