@@ -43,39 +43,43 @@ export function deferredMetrics(
 ): DeferredMetrics {
   let real: Metrics | undefined;
   let held: Update[] = [];
+  const names = Object.keys(NAMES) as (keyof MetricUpdates)[];
   const loaded = (): Metrics => {
     if (real) return real;
     const m = createMetrics();
     for (const [metric, op, args] of held) call(m, metric, op, args);
     held = [];
     real = m;
+    // From now on each update is prom-client's own method: nothing of this wrapper stays on the
+    // requests' path (callers hold the objects below, so their methods are replaced in place).
+    for (const name of names) {
+      const target = m[name] as unknown as Partial<Record<Op, (...a: unknown[]) => void>>;
+      const wrapper = updates[name] as unknown as Record<Op, (...a: unknown[]) => void>;
+      for (const op of OPS) if (typeof target[op] === 'function') wrapper[op] = target[op].bind(target);
+    }
     onLoad(m);
     return m;
   };
   const metric = (name: keyof MetricUpdates) => {
-    const update =
+    const hold =
       (op: Op) =>
       (...args: unknown[]): void => {
-        if (real) call(real, name, op, args);
-        else {
-          held.push([name, op, args]);
-          if (held.length === BACKLOG) onBacklog();
-          else if (held.length >= MAX_HELD) loaded();
+        // A method taken off its object before the load still lands.
+        if (real) {
+          call(real, name, op, args);
+          return;
         }
+        held.push([name, op, args]);
+        if (held.length === BACKLOG) onBacklog();
+        else if (held.length >= MAX_HELD) loaded();
       };
-    return {
-      inc: update('inc'),
-      dec: update('dec'),
-      set: update('set'),
-      remove: update('remove'),
-      observe: update('observe'),
-    };
+    return Object.fromEntries(OPS.map((op) => [op, hold(op)]));
   };
-  const updates = Object.fromEntries(
-    (Object.keys(NAMES) as (keyof MetricUpdates)[]).map((n) => [n, metric(n)]),
-  ) as unknown as MetricUpdates;
+  const updates = Object.fromEntries(names.map((n) => [n, metric(n)])) as unknown as MetricUpdates;
   return { ...updates, loaded };
 }
+
+const OPS: readonly Op[] = ['inc', 'dec', 'set', 'remove', 'observe'];
 
 function call(m: Metrics, metric: keyof MetricUpdates, op: Op, args: unknown[]): void {
   (m[metric] as unknown as Record<Op, (...a: unknown[]) => void>)[op](...args);
