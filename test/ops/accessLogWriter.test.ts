@@ -1,8 +1,9 @@
 // The access log's JSON line is the one pino would write, and lines are held and written in
 // batches of whole lines (at most 4096 bytes each) every `logging.accessLogFlush`, on close and
-// on exit: none is lost, none is split.
+// on exit: none is lost, none is split; on stdout they are written without holding the event loop.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -147,5 +148,39 @@ describe('the buffered access log', () => {
         .map((l) => (JSON.parse(l) as { reqId: string }).reqId),
       ['exit-0', 'exit-1', 'exit-2'],
     );
+  });
+
+  it('keeps the event loop free while nobody reads stdout, and writes every line once the reader is back', async (t) => {
+    // 20,000 lines (~3 MB) into a pipe of 64 KB that the parent does not read yet: a synchronous
+    // writer would block inside write() and never reach the line on stderr.
+    const script = `
+      import { createAccessLog } from './gateway/observe/accessLogWriter.ts';
+      const log = createAccessLog('info', 'json', 60_000);
+      for (let i = 0; i < 20000; i++) log.write({ reqId: 'r' + i, url: '/x', status: 200, ms: 1 });
+      setImmediate(() => process.stderr.write('event loop free\\n'));
+      setTimeout(() => {}, 200);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe' });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => (stderr += d));
+    await until(
+      () => stderr.includes('event loop free') || child.exitCode !== null,
+      20_000,
+      'the child’s stderr',
+    );
+    assert.match(stderr, /event loop free/, 'the child answered while its stdout was full');
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (stdout += d));
+    const [code] = (await once(child, 'close')) as [number];
+    assert.equal(code, 0, stderr);
+    const ids = stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { reqId: string }).reqId);
+    assert.equal(ids.length, 20000);
+    assert.deepEqual(new Set(ids).size, 20000, 'no line written twice');
   });
 });
