@@ -6,7 +6,7 @@
 //        node scripts/bench/experiments/abPortico.ts
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -83,20 +83,29 @@ for (const v of variants) {
   targets.push({ name: v.name, base: `http://127.0.0.1:${port}`, pid: child.pid!, fastify: false });
 }
 
+/** CPU of the waited-for children (each wrk run), in ms: cutime + cstime of this process. */
+function childrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
 const lines: string[] = [
   `A/B — ${new Date().toISOString()} — ${ROUNDS} rounds × ${SECONDS} s, wrk -t1 -c${CONNECTIONS}, medians, alternating`,
   '',
-  '| path | target | req/s | × fastify | CPU µs/req | best round µs/req |',
-  '|---|---|---:|---:|---:|---:|',
+  '| path | target | req/s | × fastify | CPU µs/req | best round µs/req | upstream µs/req | load generator µs/req |',
+  '|---|---|---:|---:|---:|---:|---:|---:|',
 ];
 for (const path of PATHS) {
   const urlOf = (t: Target) => (t.fastify ? `${t.base}/dce5/small` : `${t.base}${path}`);
   const headers = path.startsWith('/anon/') ? [] : [`Cookie: ${cookie}`];
-  const runs = new Map<string, { rps: number[]; cpuUs: number[] }>();
+  const runs = new Map<string, { rps: number[]; cpuUs: number[]; upUs: number[]; wrkUs: number[] }>();
   for (const t of targets) wrk(urlOf(t), { connections: CONNECTIONS, seconds: 1, headers });
   for (let round = 1; round <= ROUNDS; round++) {
     for (const t of round % 2 ? targets : [...targets].reverse()) {
       const before = procStats.cpuMs([t.pid]);
+      const upBefore = procStats.cpuMs([up.pid!]);
+      const wrkBefore = childrenCpuMs();
       const r = RATE
         ? await fixedRate(urlOf(t), {
             rate: RATE,
@@ -106,12 +115,16 @@ for (const path of PATHS) {
           }).then((f) => ({ rps: f.achieved, requests: f.requests, errors: f.errors + f.dropped, non2xx: 0 }))
         : wrk(urlOf(t), { connections: CONNECTIONS, seconds: SECONDS, headers });
       const cpu = procStats.cpuMs([t.pid]) - before;
+      const upCpu = procStats.cpuMs([up.pid!]) - upBefore;
+      const wrkCpu = childrenCpuMs() - wrkBefore;
       if (r.errors + r.non2xx > 0)
         throw new Error(`${t.name} ${path}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-      const e = runs.get(t.name) ?? { rps: [], cpuUs: [] };
+      const e = runs.get(t.name) ?? { rps: [], cpuUs: [], upUs: [], wrkUs: [] };
       runs.set(t.name, e);
       e.rps.push(r.rps);
       e.cpuUs.push((cpu * 1000) / Math.max(1, r.requests));
+      e.upUs.push((upCpu * 1000) / Math.max(1, r.requests));
+      e.wrkUs.push((wrkCpu * 1000) / Math.max(1, r.requests));
       process.stderr.write(`${path} round ${round}/${ROUNDS} ${t.name}: ${r.rps.toFixed(0)} req/s\n`);
     }
   }
@@ -119,7 +132,7 @@ for (const path of PATHS) {
   for (const t of targets) {
     const r = runs.get(t.name)!;
     lines.push(
-      `| ${path} | ${t.name} | ${Math.round(median(r.rps))} | ${(median(r.rps) / base).toFixed(2)} | ${median(r.cpuUs).toFixed(0)} | ${Math.min(...r.cpuUs).toFixed(0)} |`,
+      `| ${path} | ${t.name} | ${Math.round(median(r.rps))} | ${(median(r.rps) / base).toFixed(2)} | ${median(r.cpuUs).toFixed(0)} | ${Math.min(...r.cpuUs).toFixed(0)} | ${median(r.upUs).toFixed(0)} | ${RATE ? '–' : median(r.wrkUs).toFixed(0)} |`,
     );
   }
 }
