@@ -4,7 +4,7 @@
 // and a summary to bench-results/profile-<date>/.
 // Usage: node scripts/bench/profile.ts   (BENCH_PROFILE_SECONDS, default 10; BENCH_CONNECTIONS, 32)
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -120,7 +120,11 @@ for (const [label, path, extra] of [
   wrk(`http://127.0.0.1:${port}${path}`, { connections: CONNECTIONS, seconds: 2, headers });
   const r = wrk(`http://127.0.0.1:${port}${path}`, { connections: CONNECTIONS, seconds: SECONDS, headers });
   await processes.stop(child);
-  const [prof] = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
+  // scripts/portico.js starts again through execve when a V8 flag it needs is missing; the image it
+  // replaced may leave a profile of its own few milliseconds: the run's profile is the largest.
+  const [prof] = readdirSync(profDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(join(profDir, b)).size - statSync(join(profDir, a)).size);
   if (!prof) throw new Error(`no profile written for ${label}`);
   const text = readFileSync(join(profDir, prof), 'utf8');
   const target = join(outDir, `${label.replace(/\W+/g, '-')}.cpuprofile`);
