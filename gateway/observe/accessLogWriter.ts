@@ -57,6 +57,7 @@ export function stdoutDestination(): Destination {
     // bytes waiting, lines are dropped (nginx would block every request instead).
     maxLength: MAX_WAITING_BYTES,
   });
+  stdout.on('drop', reportDropped(Date.now));
   return {
     write: (batch) => stdout.write(batch),
     writeNow(batch) {
@@ -69,6 +70,30 @@ export function stdoutDestination(): Destination {
         // stdout is gone (closed by the reader): these lines cannot be written anywhere.
       }
     },
+  };
+}
+
+/**
+ * Dropped access lines are said on stderr (stdout is the stream that stopped), at once and then at
+ * most once a minute with the count since: an audit trail with holes must not look whole.
+ */
+function reportDropped(now: () => number): (batch: string) => void {
+  let dropped = 0;
+  let reportedAt = Number.NEGATIVE_INFINITY;
+  return (batch) => {
+    for (let i = batch.indexOf('\n'); i !== -1; i = batch.indexOf('\n', i + 1)) dropped++;
+    const time = now();
+    if (time - reportedAt < 60_000) return;
+    reportedAt = time;
+    const line = JSON.stringify({
+      level: 40,
+      time: new Date(time).toISOString(),
+      service: 'portico',
+      dropped,
+      msg: `access log: ${dropped} lines dropped, stdout has not been read while ${MAX_WAITING_BYTES / 1048576} MB waited`,
+    });
+    dropped = 0;
+    process.stderr.write(`${line}\n`);
   };
 }
 

@@ -183,4 +183,37 @@ describe('the buffered access log', () => {
     assert.equal(ids.length, 20000);
     assert.deepEqual(new Set(ids).size, 20000, 'no line written twice');
   });
+
+  it('drops lines once 32 MB wait unread, and says so on stderr', async (t) => {
+    // ~250,000 lines (~40 MB) while nobody reads stdout: the first 32 MB are kept, the rest dropped.
+    const script = `
+      import { createAccessLog } from './gateway/observe/accessLogWriter.ts';
+      const log = createAccessLog('info', 'json', 60_000);
+      const url = '/dce5/' + 'x'.repeat(100);
+      for (let i = 0; i < 250000; i++) log.write({ reqId: 'r' + i, url, status: 200, ms: 1 });
+      setImmediate(() => process.stderr.write('written\\n'));
+      setTimeout(() => {}, 200);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe' });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => (stderr += d));
+    await until(() => stderr.includes('written') || child.exitCode !== null, 30_000, 'the child’s stderr');
+    const report = stderr.split('\n').find((l) => l.includes('"dropped"'));
+    assert.ok(report, `a report of dropped lines on stderr: ${stderr}`);
+    const { dropped, level } = JSON.parse(report) as { dropped: number; level: number };
+    assert.equal(level, 40);
+    let lines = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      for (const byte of d) if (byte === 10) lines++;
+    });
+    const [code] = (await once(child, 'close')) as [number];
+    assert.equal(code, 0, stderr);
+    assert.ok(lines > 100_000 && lines < 250_000, `${lines} lines written`);
+    assert.ok(
+      dropped > 0 && dropped < 250_000 - lines + 1,
+      `${dropped} reported dropped of ${250_000 - lines}`,
+    );
+  });
 });
