@@ -36,16 +36,17 @@ export type Destination = { write(batch: string): unknown; writeNow?(batch: stri
 
 /** At most PIPE_BUF: one write of whole lines that a pipe never interleaves with another writer's. */
 const BATCH_BYTES = 4096;
-/** ~150,000 lines: minutes of a busy gateway's log. */
+/** ~130,000 lines: minutes of a busy gateway's log. */
 const MAX_WAITING_BYTES = 32 * 1024 * 1024;
 
 /**
  * stdout, written asynchronously: sonic-boom on libuv's thread pool, whole batches of at most
  * BATCH_BYTES per write (it counts maxWrite in bytes, and retries EAGAIN and short writes). A
  * synchronous write held the event loop while the kernel took each batch, and under load requests
- * waited behind it: 7 alternating rounds against fastify + reply-from measured 1.08× its rate with
- * synchronous batches, 1.18× asynchronous and 1.31× without an access log (BENCHMARKS.md). A slow
- * log reader no longer stalls the gateway either: lines queue in memory instead, up to 32 MB.
+ * waited behind it: two alternating runs against fastify + reply-from put the asynchronous write
+ * 0.10 of fastify's rate ahead (0.85 → 0.95×, 1.08 → 1.18×; without an access log 1.31× in the
+ * second; BENCHMARKS.md). A slow log reader no longer stalls the gateway either: lines queue in
+ * memory instead, up to 32 MB.
  */
 export function stdoutDestination(): Destination {
   const stdout = pino.destination({
@@ -57,7 +58,7 @@ export function stdoutDestination(): Destination {
     // bytes waiting, lines are dropped (nginx would block every request instead).
     maxLength: MAX_WAITING_BYTES,
   });
-  stdout.on('drop', reportDropped(Date.now));
+  stdout.on('drop', reportDropped());
   return {
     write: (batch) => stdout.write(batch),
     writeNow(batch) {
@@ -77,23 +78,27 @@ export function stdoutDestination(): Destination {
  * Dropped access lines are said on stderr (stdout is the stream that stopped), at once and then at
  * most once a minute with the count since: an audit trail with holes must not look whole.
  */
-function reportDropped(now: () => number): (batch: string) => void {
+function reportDropped(): (batch: string) => void {
   let dropped = 0;
-  let reportedAt = Number.NEGATIVE_INFINITY;
-  return (batch) => {
-    for (let i = batch.indexOf('\n'); i !== -1; i = batch.indexOf('\n', i + 1)) dropped++;
-    const time = now();
-    if (time - reportedAt < 60_000) return;
-    reportedAt = time;
+  let timer: NodeJS.Timeout | undefined;
+  const report = () => {
+    timer = undefined;
+    if (dropped === 0) return;
     const line = JSON.stringify({
       level: 40,
-      time: new Date(time).toISOString(),
+      time: new Date().toISOString(),
       service: 'portico',
       dropped,
       msg: `access log: ${dropped} lines dropped, stdout has not been read while ${MAX_WAITING_BYTES / 1048576} MB waited`,
     });
     dropped = 0;
     process.stderr.write(`${line}\n`);
+    // What is dropped in the next minute is counted and said then.
+    timer = setTimeout(report, 60_000).unref();
+  };
+  return (batch) => {
+    for (let i = batch.indexOf('\n'); i !== -1; i = batch.indexOf('\n', i + 1)) dropped++;
+    if (timer === undefined) report();
   };
 }
 
