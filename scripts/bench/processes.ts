@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -32,6 +33,14 @@ function start(
   const child = spawn(file, argv, { stdio: ['pipe', out, 'inherit'], cwd: opts.cwd, env: opts.env });
   started.push(child);
   return child;
+}
+
+/** The bench's upstream (upstream.ts) in its own process, once it has printed the port it listens on. */
+async function startUpstream(): Promise<{ child: ChildProcess; port: number; url: string }> {
+  const child = start(process.execPath, [join(import.meta.dirname, 'upstream.ts')], { stdout: 'pipe' });
+  const [portLine] = (await once(child.stdout!, 'data')) as [Buffer];
+  const port = Number(String(portLine).trim());
+  return { child, port, url: `http://127.0.0.1:${port}` };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -67,4 +76,4 @@ async function waitFor(url: string, opts: { timeoutMs?: number; everyMs?: number
   throw new Error(`${url} did not answer 200`);
 }
 
-export const processes = { start, stop, freePort, waitFor };
+export const processes = { start, stop, freePort, waitFor, startUpstream };

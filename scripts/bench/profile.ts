@@ -3,7 +3,6 @@
 // profiler itself costs throughput. Writes the .cpuprofile files (open them in Chrome DevTools)
 // and a summary to bench-results/profile-<date>/.
 // Usage: node scripts/bench/profile.ts   (BENCH_PROFILE_SECONDS, default 10; BENCH_CONNECTIONS, 32)
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,9 +84,7 @@ function summarise(
 }
 
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-const up = processes.start(process.execPath, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
-const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
-const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
+const { child: up, url: upstream } = await processes.startUpstream();
 const secret = randomBytes(32).toString('hex');
 const keyPrefix = `benchprof${Date.now()}:`;
 const cookie = await benchSession(redis, { keyPrefix, secret });

@@ -2,7 +2,6 @@
 // identity providers, session store or storage, time the first proxied 200, read RSS after 5 s.
 // Usage: node scripts/bench/pureProxyStart.ts   (BENCH_STARTS, default 5; PORTICO_ROOT=/other/checkout
 // times another Portico with this harness)
-import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,9 +12,7 @@ import { startup } from './startup.ts';
 const root = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'portico-start-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-const up = processes.start(process.execPath, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
-const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
-const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
+const { child: up, url: upstream } = await processes.startUpstream();
 const load = loadavg()[0].toFixed(1);
 const r = await startup({
   root: process.env.PORTICO_ROOT ?? root,

@@ -4,7 +4,6 @@
 // hot-path change against main before it lands: the same machine noise falls on every variant.
 // Usage: AB_VARIANTS="main=/work/main,new=/work/wt-x" AB_PATHS=/anon/small,/jwt/small \
 //        node scripts/bench/experiments/abPortico.ts
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,9 +34,7 @@ const dir = mkdtempSync(join(tmpdir(), 'portico-ab-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const node = process.execPath;
-const up = processes.start(node, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
-const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
-const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
+const { child: up, url: upstream } = await processes.startUpstream();
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
 const secret = randomBytes(32).toString('hex');
 const keyPrefix = `benchab${Date.now()}:`;

@@ -6,7 +6,6 @@
 // every variant of one run (compare within a run, never across runs).
 // Usage: ROOTS="main=/work/main,new=/work/wt-x" LABELS=file,devnull,nolog ROUNDS=7 \
 //        node scripts/bench/experiments/accessLogCost.ts
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,9 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'portico-logcost-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const node = process.execPath;
 
-const up = processes.start(node, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
-const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
-const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
+const { url: upstream } = await processes.startUpstream();
 
 type Target = { name: string; url: string; pid: number };
 const targets: Target[] = [];

@@ -2,7 +2,6 @@
 // (minimalProxy.ts a–e) against fastify + @fastify/reply-from, one process each, in one run,
 // alternating, medians of BENCH_ROUNDS × BENCH_SECONDS, wrk -t1 -cBENCH_CONNECTIONS.
 // Usage: node scripts/bench/experiments/run.ts     → a markdown table and bench-results/experiments-<date>.json
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'portico-experiments-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const node = process.execPath;
-const up = processes.start(node, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
-const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
-const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
+const { url: upstream } = await processes.startUpstream();
 
 const variants: [string, string[]][] = [
   ['fastify + reply-from', [join(root, 'scripts/bench/peers/fastifyReplyFrom.ts')]],

@@ -1,7 +1,6 @@
 // EXPERIMENT, not part of `npm run bench`: Portico anonymous (one process, access log on) under wrk
 // with several --max-semi-space-size values, targets alternating: req/s, CPU µs/request, RSS after.
 // Usage: node scripts/bench/experiments/semiSpace.ts   (BENCH_ROUNDS 2, BENCH_SECONDS 4, SEMI "0,1,2,4"; 0 = V8's default)
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +16,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const SEMI = (process.env.SEMI ?? '0,1,2,4').split(',').map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'portico-semi-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-const up = processes.start(process.execPath, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
-const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
-const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
+const { child: up, url: upstream } = await processes.startUpstream();
 const load0 = loadavg()[0];
 const results = new Map<number, { rps: number[]; us: number[]; rss: number[] }>();
 for (let round = 0; round < ROUNDS; round++) {

@@ -5,7 +5,6 @@
 //   SOAK_VARIANTS=defaults,semi16 to run some; PORTICO_ROOT=/other/checkout to soak another Portico;
 //   BENCH_HEAP_SNAPSHOT=1 for snapshots before and after each, in bench-results/heap-soak-<date>/)
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,9 +49,7 @@ const chosen = process.env.SOAK_VARIANTS?.split(',');
 const variants = chosen ? allVariants.filter((v) => chosen.includes(v.key)) : allVariants;
 
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-const up = processes.start(process.execPath, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
-const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
-const upstream = `http://127.0.0.1:${Number(String(portLine).trim())}`;
+const { child: up, url: upstream } = await processes.startUpstream();
 const secret = randomBytes(32).toString('hex');
 const keyPrefix = `benchsoak${Date.now()}:`;
 const cookie = await benchSession(redis, { keyPrefix, secret });

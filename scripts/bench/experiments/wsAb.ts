@@ -1,7 +1,6 @@
 // EXPERIMENT runner, not part of `npm run bench`: the bench's WebSocket echo (16 connections × 8
 // messages in flight) direct and through Portico checkouts, alternating, medians of ROUNDS × 3 s.
 // Usage: AB_VARIANTS="main=/work/main,new=/work/wt-x" WS_SIZE=128 ROUNDS=5 node scripts/bench/experiments/wsAb.ts
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +17,7 @@ const variants = (env.AB_VARIANTS ?? `main=${root}`).split(',').map((v) => v.spl
 const dir = mkdtempSync(join(tmpdir(), 'portico-wsab-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-const up = processes.start(process.execPath, [join(root, 'scripts/bench/upstream.ts')], { stdout: 'pipe' });
-const [portLine] = (await once(up.stdout!, 'data')) as [Buffer];
-const upPort = Number(String(portLine).trim());
+const { port: upPort } = await processes.startUpstream();
 const targets: { name: string; url: string }[] = [{ name: 'direct', url: `ws://127.0.0.1:${upPort}/` }];
 for (const [name, checkout] of variants) {
   const port = await processes.freePort();
