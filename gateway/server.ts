@@ -536,6 +536,12 @@ export function createGateway(options: GatewayOptions): Gateway {
           log.error({ err }, 'could not load the signing keys; they are loaded again on first use');
         });
       await services.maintenance.start();
+      // A replica that served before its subscriptions were confirmed could miss a session ending
+      // on another replica and keep that user's terminal open: wait for them (bounded, like Redis).
+      if (redis && !(await store.whenSubscribed(3000)))
+        log.warn(
+          'redis subscriptions not confirmed yet; serving, and looking up open terminals once they are',
+        );
       return new Promise((resolveListen, reject) => {
         server.once('error', reject);
         // With --workers, every worker binds the port itself (SO_REUSEPORT) and the kernel spreads

@@ -42,6 +42,11 @@ export type KeyValueStore = {
    * was published meanwhile was missed. Returns the function that stops listening.
    */
   onResubscribed(listener: () => void): () => void;
+  /**
+   * Resolves true once the backend has confirmed every subscription, false after `ms` without
+   * that: a replica that served meanwhile is told through `onResubscribed` when they are confirmed.
+   */
+  whenSubscribed(ms: number): Promise<boolean>;
   /** Whether the backend answers now (readiness). */
   ready(): { ok: boolean; detail?: string };
   close(): Promise<void>;

@@ -95,6 +95,9 @@ export function createMemoryStore(options: { maxEntries?: number } = {}): KeyVal
       // In-process delivery is never interrupted.
       return () => {};
     },
+    async whenSubscribed() {
+      return true;
+    },
     subscribe(channel, listener) {
       bus.on(channel, listener);
       return () => bus.off(channel, listener);

@@ -25,6 +25,12 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
   let subscriber: Redis | undefined;
   const listeners = new Map<string, Set<(message: string) => void>>();
   const resumed = new Set<() => void>();
+  // Channels wanted but not confirmed by Redis since the subscriber last connected, and whoever
+  // waits for them: a replica must not serve before it can hear a session end elsewhere.
+  const unconfirmed = new Set<string>();
+  const waiters = new Set<() => void>();
+  // Set when a wait gave up: the first confirmation after it may follow missed announcements.
+  let servedUnconfirmed = false;
 
   const guard = async <T>(p: Promise<T>): Promise<T> => {
     try {
@@ -37,6 +43,32 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
     }
   };
 
+  /**
+   * Subscribes until Redis confirms. ioredis only resubscribes channels Redis had confirmed, and a
+   * SUBSCRIBE queued while Redis was unreachable (or the machine too busy to connect in time) is
+   * dropped with the queue after maxRetriesPerRequest; one that fails on a ready connection (a
+   * command timeout on a busy machine) would be lost too: that replica would never hear a session
+   * end or a maintenance switch. So a failure is retried a second later while the connection is
+   * ready, and every 'ready' subscribes every wanted channel again anyway.
+   */
+  const confirm = (s: Redis, channels: string[], resume: boolean) => {
+    s.subscribe(...channels).then(
+      () => {
+        for (const c of channels) unconfirmed.delete(c);
+        if (unconfirmed.size === 0) for (const w of [...waiters]) w();
+        if (resume || servedUnconfirmed) {
+          servedUnconfirmed = false;
+          for (const l of resumed) l();
+        }
+      },
+      () =>
+        setTimeout(() => {
+          const still = channels.filter((c) => listeners.has(c));
+          if (s.status === 'ready' && still.length > 0) confirm(s, still, resume);
+        }, 1000).unref(),
+    );
+  };
+
   const ensureSubscriber = () => {
     if (subscriber) return subscriber;
     const s = (client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true }) as Redis;
@@ -44,28 +76,15 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
     s.on('message', (channel: string, message: string) => {
       for (const l of listeners.get(channel) ?? []) l(message);
     });
-    // Every time the connection is ready, every wanted channel is subscribed again. ioredis only
-    // resubscribes channels Redis had confirmed, and a SUBSCRIBE queued while Redis was unreachable
-    // (or the machine too busy to connect in time) is dropped with the queue after
-    // maxRetriesPerRequest: that replica would never hear a session end or a maintenance switch.
-    // A SUBSCRIBE that fails on a ready connection (a command timeout on a busy machine) is sent
-    // again a second later: until it succeeds, nobody would be told that announcements were missed.
+    s.on('close', () => {
+      for (const c of listeners.keys()) unconfirmed.add(c);
+    });
     let readyBefore = false;
-    const resubscribe = (again: boolean) => {
-      const wanted = [...listeners.keys()];
-      if (wanted.length === 0) return;
-      s.subscribe(...wanted).then(
-        () => {
-          if (again) for (const l of resumed) l();
-        },
-        // Not ready by then: the next 'ready' subscribes anyway.
-        () => setTimeout(() => s.status === 'ready' && resubscribe(again), 1000).unref(),
-      );
-    };
     s.on('ready', () => {
       const again = readyBefore;
       readyBefore = true;
-      resubscribe(again);
+      const wanted = [...listeners.keys()];
+      if (wanted.length > 0) confirm(s, wanted, again);
     });
     subscriber = s;
     return s;
@@ -163,18 +182,35 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
       let set = listeners.get(full);
       if (!set) {
         listeners.set(full, (set = new Set()));
-        ensureSubscriber()
-          .subscribe(full)
-          .catch(() => {});
+        unconfirmed.add(full);
+        const s = ensureSubscriber();
+        // Not connected yet: its 'ready' subscribes every wanted channel.
+        if (s.status === 'ready') confirm(s, [full], false);
       }
       set.add(listener);
       return () => {
         set.delete(listener);
         if (set.size === 0) {
           listeners.delete(full);
+          unconfirmed.delete(full);
           subscriber?.unsubscribe(full).catch(() => {});
         }
       };
+    },
+    whenSubscribed(ms) {
+      if (unconfirmed.size === 0) return Promise.resolve(true);
+      return new Promise<boolean>((done) => {
+        const finish = (ok: boolean) => {
+          clearTimeout(timer);
+          waiters.delete(confirmed);
+          if (!ok) servedUnconfirmed = true;
+          done(ok);
+        };
+        const confirmed = () => finish(true);
+        const timer = setTimeout(() => finish(false), ms);
+        timer.unref();
+        waiters.add(confirmed);
+      });
     },
     ready() {
       return client.status === 'ready' ? { ok: true } : { ok: false, detail: `redis is ${client.status}` };

@@ -192,6 +192,53 @@ describe('key-value store: memory bounds', () => {
 });
 
 describe('Redis subscriptions', () => {
+  test('refused by Redis are asked again until confirmed, and a replica that served meanwhile is told once they are', async (t) => {
+    const server = await startRedis(t);
+    const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
+    const store = createRedisStore(client, { prefix: 'refused:' });
+    t.after(async () => {
+      await store.close();
+      client.disconnect();
+    });
+    await new Promise((resolve) => client.once('ready', resolve));
+    // No channel is allowed: every SUBSCRIBE fails with NOPERM on a connection that is ready.
+    await client.call('ACL', 'SETUSER', 'default', 'resetchannels');
+    const got: string[] = [];
+    store.subscribe('session-ended', (m) => got.push(m));
+    let resumed = 0;
+    store.onResubscribed(() => resumed++);
+    assert.equal(await store.whenSubscribed(1500), false);
+    await client.call('ACL', 'SETUSER', 'default', 'allchannels');
+    assert.equal(await store.whenSubscribed(5000), true);
+    await store.publish('session-ended', 'abc');
+    assert.deepEqual(
+      await eventuallySeen(
+        async () => got,
+        (g) => g.length > 0,
+      ),
+      ['abc'],
+    );
+    assert.equal(resumed, 1);
+  });
+
+  test('are waited for: a store whose channels Redis confirmed says so at once', async (t) => {
+    const server = await startRedis(t);
+    const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
+    const store = createRedisStore(client, { prefix: 'wait:' });
+    t.after(async () => {
+      await store.close();
+      client.disconnect();
+    });
+    store.subscribe('session-ended', () => {});
+    let resumed = 0;
+    store.onResubscribed(() => resumed++);
+    assert.equal(await store.whenSubscribed(5000), true);
+    const channels = (await client.pubsub('CHANNELS', '*')) as string[];
+    assert.deepEqual(channels, ['wait:session-ended']);
+    // Nobody served unsubscribed: nothing was missed, nothing to look up.
+    assert.equal(resumed, 0);
+  });
+
   test('made while Redis is unreachable take effect once it is up (a replica that starts under load still hears every announcement)', async (t) => {
     const server = await startRedis(t);
     await server.stop();

@@ -222,7 +222,14 @@ export function createSessions(o: Options): Sessions {
       const raw = await store.get(dataKey(id));
       await store.delete(dataKey(id), seenKey(id));
       events.emit('sessionEnded', { sessionId: id, reason, local: true });
-      await store.publish(ENDED_CHANNEL, JSON.stringify({ id, reason, from: instance })).catch(() => {});
+      await store
+        .publish(ENDED_CHANNEL, JSON.stringify({ id, reason, from: instance }))
+        .catch((err: unknown) =>
+          // Other replicas still refuse it (its keys are gone) once their short cache lapses, but
+          // terminals open there stay until that replica looks the session up again (after its
+          // own connection to Redis drops and resumes): worth an operator's attention.
+          log.warn({ err, reason }, 'could not announce the end of a session to other replicas'),
+        );
       // Bookkeeping last: whatever happens to it, the session has ended everywhere.
       if (raw !== undefined)
         await Promise.all(
