@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { NextFunction, Request, Response, Router } from 'express';
 import type { AdminScope, RawAdminConfig } from '../config/adminSchema.ts';
-import { ConfigError, formatProblems, loadConfigText } from '../config/loadConfig.ts';
+import { ConfigError, type ConfigProblem, formatProblems, loadConfigText } from '../config/loadConfig.ts';
 import type { Config } from '../config/types.ts';
 import { clientOf } from '../proxy/forwardedHeaders.ts';
 import { expressLibrary } from '../endpoints/expressLibrary.ts';
@@ -203,10 +203,30 @@ export function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, s
     });
   });
 
+  // Checked as `portico validate` checks a file in CI, without the serving environment: every
+  // ${VAR} stands in as a placeholder and no file is looked at. With the gateway's own environment,
+  // a reader could have `upstream: "http://x/${SESSION_SECRET}"` echoed back in the summary, and
+  // learn which files the gateway can read. PUT (config:write) checks with the real environment.
   router.post('/config/validate', need('config:read'), ...yamlBody, (req, res) => {
-    const r = validate(req.body as string);
-    if (!r.ok) throw invalid(r.error);
-    res.json({ valid: true, summary: summarizeConfig(r.config, fileName()) });
+    const placeholders: ConfigProblem[] = [];
+    let config: Config;
+    try {
+      config = loadConfigText(req.body as string, {
+        file: ctx.configFile,
+        env: {},
+        unsetEnv: placeholders,
+        readFiles: false,
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) throw invalid(err);
+      throw err;
+    }
+    res.json({
+      valid: true,
+      summary: summarizeConfig(config, fileName()),
+      // What was not checked: the variables' values (the serving environment decides them).
+      placeholders: placeholders.map(({ path, line, column, message }) => ({ path, line, column, message })),
+    });
   });
 
   router.put('/config', need('config:write'), ...yamlBody, async (req, res) => {

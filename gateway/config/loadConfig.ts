@@ -51,6 +51,11 @@ type LoadOptions = {
   env?: NodeJS.ProcessEnv;
   /** Given (validate without the serving environment): unset variables are listed here, not errors. */
   unsetEnv?: ConfigProblem[];
+  /**
+   * false: files the config names (TLS certificates and keys) are not looked at, so a caller who
+   * may only read the config cannot ask whether the gateway can read some file.
+   */
+  readFiles?: boolean;
 };
 
 export function loadConfigFile(
@@ -133,7 +138,7 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   }
   // One message per place: a value the schema already refused is not judged again.
   const refused = new Set(problems.map((p) => p.path));
-  for (const p of semanticProblems(raw, baseDir)) {
+  for (const p of semanticProblems(raw, options.readFiles === false ? undefined : baseDir)) {
     const path = dotted(p.path);
     if (judged(path) && !refused.has(path))
       problems.push({ path, ...at(nodeAt(p.path)), message: p.message });

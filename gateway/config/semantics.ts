@@ -21,7 +21,8 @@ const VERIFYING_TYPES = new Set(['oidc', 'google', 'gitlab']);
  * file, files that must exist. They run on whatever parts of the file are well-formed, even when
  * the schema found problems elsewhere, so one `validate` reports every error at once.
  */
-export function semanticProblems(input: unknown, baseDir: string): PathProblem[] {
+/** `baseDir` undefined: the files the config names are not checked (see LoadOptions.readFiles). */
+export function semanticProblems(input: unknown, baseDir: string | undefined): PathProblem[] {
   const raw = obj(input) ?? {};
   const out: PathProblem[] = [];
   const routes = list(raw.routes);
@@ -169,8 +170,14 @@ export function semanticProblems(input: unknown, baseDir: string): PathProblem[]
   }
   const cert = str(listenTls?.cert);
   const key = str(listenTls?.key);
-  if (tlsFilesRead && cert !== undefined && key !== undefined) {
-    const problem = certificateProblem(baseDir, cert, key);
+  const inline = (v: string) => v.includes('-----BEGIN');
+  if (
+    tlsFilesRead &&
+    cert !== undefined &&
+    key !== undefined &&
+    (baseDir !== undefined || (inline(cert) && inline(key)))
+  ) {
+    const problem = certificateProblem(baseDir ?? '.', cert, key);
     if (problem) out.push({ path: ['listen', 'tls'], message: problem });
   }
   return out;
@@ -199,9 +206,9 @@ function named(value: string): string {
   return value.includes('-----BEGIN') ? 'given inline' : `"${value}"`;
 }
 
-/** PEM text given inline needs no file. */
-function readable(baseDir: string, value: string): boolean {
-  if (value.includes('-----BEGIN')) return true;
+/** PEM text given inline needs no file; without a folder, files are not looked at. */
+function readable(baseDir: string | undefined, value: string): boolean {
+  if (value.includes('-----BEGIN') || baseDir === undefined) return true;
   try {
     accessSync(resolve(baseDir, value), constants.R_OK);
     return true;

@@ -197,6 +197,41 @@ notifications:
     });
     assert.equal(wrongType.status, 415);
   });
+  it('validates without the gateway’s environment and files: a reader never gets a secret or a file’s existence back', async (t) => {
+    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'));
+    process.env.PORTICO_TEST_VALIDATE_SECRET = 'TopSecret-session-key-0123456789abcdef';
+    t.after(() => delete process.env.PORTICO_TEST_VALIDATE_SECRET);
+    const r = await api(gw.url, 'POST', 'config/validate', {
+      key: keys.reader.key,
+      body: 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/${PORTICO_TEST_VALIDATE_SECRET}" }\n',
+      headers: YAML,
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.doesNotMatch(r.text, /TopSecret/);
+    const body = json<{
+      summary: { routes: { upstream: string }[] };
+      placeholders: { path: string; message: string }[];
+    }>(r);
+    assert.match(body.summary.routes[0]!.upstream, /unset\.invalid\/PORTICO_TEST_VALIDATE_SECRET/);
+    assert.deepEqual(
+      body.placeholders.map((p) => p.path),
+      ['routes[0].upstream'],
+    );
+    // A file the gateway can read and one that does not exist get the same answer.
+    const answers = [];
+    for (const file of [import.meta.filename, '/nonexistent/portico-key.pem']) {
+      const v = await api(gw.url, 'POST', 'config/validate', {
+        key: keys.reader.key,
+        body: `listen: { port: 8443, tls: { cert: "${file}", key: "${file}" } }\nroutes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n`,
+        headers: YAML,
+      });
+      answers.push([v.status, json<{ valid: boolean }>(v).valid]);
+    }
+    assert.deepEqual(answers, [
+      [200, true],
+      [200, true],
+    ]);
+  });
 });
 
 describe('deploying a config', () => {
