@@ -5,6 +5,7 @@ import { peerTrusted } from '../proxy/forwardedHeaders.ts';
 import type { Built, StageServices } from '../pipeline.ts';
 import { splitTarget } from '../routing/checkPath.ts';
 import { unambiguousRoute } from '../routing/routeRequest.ts';
+import { routesForHost } from '../routing/routesForHost.ts';
 import { allowedHeaders } from './allowedAnswer.ts';
 import { CHECK_PATH, type OriginalRequest, originalRequest } from './originalRequest.ts';
 import { refusedAnswer } from './refusedAnswer.ts';
@@ -92,7 +93,10 @@ function checkContext(ctx: HttpContext, original: OriginalRequest): CheckContext
   const match =
     path === '/_portico' || path.startsWith(OWN_PREFIX)
       ? undefined
-      : unambiguousRoute(ctx.config.routes, path);
+      : unambiguousRoute(
+          ctx.config.hosts === undefined ? ctx.config.routes : routesForHost(ctx.config, original.host()),
+          path,
+        );
   if (!match) throw new GatewayError('PORTICO_ERR_FORBIDDEN', { detail: 'No route serves this path.' });
   return {
     kind: 'check',

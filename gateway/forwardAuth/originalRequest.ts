@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.ts';
+import { hostName } from '../routing/routesForHost.ts';
 
 /** Where proxies send their checks. Envoy's ext_authz appends the original path to it. */
 export const CHECK_PATH = '/_portico/auth';
@@ -19,6 +20,12 @@ export type OriginalRequest = {
   relay: Relay;
   /** The proxy's headers that named it: for the log of an untrusted peer, which are ignored. */
   named: string[];
+  /**
+   * The Host the request was sent to, for routes with `host:` (asked only then): nginx and Envoy
+   * send it as the check's own Host, ingress-nginx inside X-Original-URL, Traefik as
+   * X-Forwarded-Host. Every one of those present must name the same host, or the check is refused.
+   */
+  host(): string | undefined;
 };
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -46,11 +53,21 @@ export function originalRequest(
     'x-original-method',
     'x-forwarded-uri',
     'x-forwarded-method',
+    'x-forwarded-host',
   ].filter((n) => headers[n] !== undefined);
   const suffix =
     own.path.length > CHECK_PATH.length ? own.path.slice(CHECK_PATH.length) + own.query : undefined;
-  if (!trusted) return { method: req.method ?? 'GET', target: own.path + own.query, relay: 'proxy', named };
-  const fromNginx = [single(headers, 'x-original-uri'), pathOfUrl(single(headers, 'x-original-url'))];
+  if (!trusted)
+    return {
+      method: req.method ?? 'GET',
+      target: own.path + own.query,
+      relay: 'proxy',
+      named,
+      host: () => req.headers.host,
+    };
+  const originalUrl = single(headers, 'x-original-url');
+  const originalUri = single(headers, 'x-original-uri');
+  const fromNginx = [originalUri, pathOfUrl(originalUrl)];
   const fromOthers = [single(headers, 'x-forwarded-uri'), suffix];
   const target = agreed('URI', [...fromNginx, ...fromOthers]) ?? own.path + own.query;
   const method =
@@ -61,7 +78,35 @@ export function originalRequest(
     throw new GatewayError('PORTICO_ERR_BAD_REQUEST', { detail: 'The original method is not valid.' });
   const relay: Relay =
     fromNginx.some((v) => v !== undefined) || !fromOthers.some((v) => v !== undefined) ? 'proxy' : 'client';
-  return { method: method.toUpperCase(), target, relay, named };
+  // nginx (X-Original-URI) and Envoy (the appended path) send the check to the original Host; the
+  // others send it to Portico's own address and name the host in their headers. A client can add
+  // X-Forwarded-Host, which nginx passes along: it must then agree with the Host nginx sent.
+  const sentToOriginalHost = originalUri !== undefined || suffix !== undefined;
+  const host = () => {
+    const sources = [hostOfUrl(originalUrl), single(headers, 'x-forwarded-host')];
+    if (sentToOriginalHost) sources.unshift(req.headers.host);
+    let found: string | undefined;
+    let raw: string | undefined;
+    for (const v of sources) {
+      if (v === undefined) continue;
+      const name = hostName(v);
+      if (name === '' || (found !== undefined && name !== found))
+        throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {
+          detail:
+            name === '' ? 'The proxy named a malformed host.' : "The proxy's headers name different hosts.",
+        });
+      found = name;
+      raw ??= v;
+    }
+    return raw ?? req.headers.host;
+  };
+  return { method: method.toUpperCase(), target, relay, named, host };
+}
+
+/** `https://host:8443/x` → `host:8443`. */
+function hostOfUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^@/?#]*@)?([^/?#]*)/.exec(url)?.[1];
 }
 
 /** A header sent once; twice is two requests named at once. */

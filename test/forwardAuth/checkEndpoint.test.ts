@@ -307,6 +307,51 @@ describe('/_portico/auth', () => {
     assert.equal(trick.headers['x-portico-error'], 'PORTICO_ERR_BAD_PATH');
   });
 
+  it('routes by the host the proxy names when routes have hosts, and refuses hosts that disagree', async (t) => {
+    const up = await upstreamFor(t);
+    const s = await startSso(
+      t,
+      `  - { id: www-public, host: www.example.com, path: /, upstream: "${up.url}", auth: none }
+  - { id: ai-private, host: ai.example.com, path: /, upstream: "${up.url}", auth: required }
+  - { id: portal, path: /, upstream: "${up.url}", auth: optional }
+`,
+      { extra: 'trustProxy: [127.0.0.1]\n' },
+    );
+    const { client } = await login(s, 'alice', '/_portico/login');
+    const alice = client.cookieHeader();
+    const check = async (headers: Record<string, string>) => {
+      const r = await send(s.gw.url, '/_portico/auth', {
+        headers: { accept: 'application/json', ...headers },
+      });
+      return [r.status, r.headers['x-portico-route'] ?? r.headers['x-portico-error']];
+    };
+    const nginx = (host: string, more: Record<string, string> = {}) =>
+      check({ host, 'x-original-uri': '/secret', 'x-original-method': 'GET', ...more });
+    // nginx and Envoy send the check to the original Host.
+    assert.deepEqual(await nginx('ai.example.com'), [401, 'PORTICO_ERR_UNAUTHENTICATED']);
+    assert.deepEqual(await nginx('www.example.com'), [200, 'www-public']);
+    assert.deepEqual(await nginx('ai.example.com', { cookie: alice }), [200, 'ai-private']);
+    assert.deepEqual(await nginx('AI.Example.com:443'), [401, 'PORTICO_ERR_UNAUTHENTICATED']);
+    // A client's own X-Forwarded-Host, passed along by nginx, cannot pick the public host's route.
+    assert.deepEqual(await nginx('ai.example.com', { 'x-forwarded-host': 'www.example.com' }), [
+      403,
+      'PORTICO_ERR_BAD_REQUEST',
+    ]);
+    // Traefik names the host in X-Forwarded-Host, ingress-nginx in X-Original-URL.
+    const traefik = (host: string) =>
+      check({ 'x-forwarded-host': host, 'x-forwarded-uri': '/secret', 'x-forwarded-method': 'GET' });
+    assert.deepEqual(await traefik('ai.example.com'), [401, 'PORTICO_ERR_UNAUTHENTICATED']);
+    assert.deepEqual(await traefik('www.example.com'), [200, 'www-public']);
+    const ingress = (url: string, more: Record<string, string> = {}) =>
+      check({ 'x-original-url': url, 'x-original-method': 'GET', ...more });
+    assert.deepEqual(await ingress('https://ai.example.com/secret'), [401, 'PORTICO_ERR_UNAUTHENTICATED']);
+    assert.deepEqual(await ingress('https://www.example.com/secret'), [200, 'www-public']);
+    assert.deepEqual(
+      await ingress('https://ai.example.com/secret', { 'x-forwarded-host': 'www.example.com' }),
+      [403, 'PORTICO_ERR_BAD_REQUEST'],
+    );
+  });
+
   it('refuses a check whose headers name two different requests', async (t) => {
     const { s, alice } = await setup(t);
     const conflicts: (Record<string, string> | string[])[] = [
