@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { OP_COOKIES } from './ownCookieNames.ts';
 import { BlockList } from 'node:net';
 import { compileHosts } from './compileHosts.ts';
 import { blockList } from './blockList.ts';
@@ -62,7 +63,12 @@ export function compileConfig(
       raw.identity?.primaryProvider ??
       (raw.identityProviders?.length === 1 ? raw.identityProviders[0]!.id : undefined),
     ownCookies: Object.freeze([
-      ...new Set([raw.session?.cookieName ?? 'portico_session', 'portico_login', 'portico_idp']),
+      ...new Set([
+        raw.session?.cookieName ?? 'portico_session',
+        'portico_login',
+        'portico_idp',
+        ...Object.values(OP_COOKIES).flatMap((n) => [n, `${n}.sig`]),
+      ]),
     ]),
     identityHeaders,
     identityHeaderNames: new Set(

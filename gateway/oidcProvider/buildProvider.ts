@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { OP_COOKIES } from '../config/ownCookieNames.ts';
 // @ts-expect-error -- oidc-provider ships no type declarations; see ./types.ts.
 import Provider, { interactionPolicy } from 'oidc-provider';
 import type { Logger } from 'pino';
@@ -65,11 +66,7 @@ export function buildProvider(p: ProviderParts): OidcProvider {
     jwks: { keys: [p.signingKey] },
     cookies: {
       keys: p.cookieKeys,
-      names: {
-        session: 'portico_op_session',
-        interaction: 'portico_op_interaction',
-        resume: 'portico_op_resume',
-      },
+      names: { ...OP_COOKIES },
       // The session cookie serves the whole issuer; the interaction cookies get their own paths below it.
       long: { ...cookie, path: COOKIE_PATH },
       short: cookie,

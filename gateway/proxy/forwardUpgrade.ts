@@ -8,6 +8,7 @@ import { rejectUpgrade } from '../pages/errorResponse.ts';
 import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
 import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
+import { setsOwnCookie } from './setsOwnCookie.ts';
 import type { Tunnels } from './tunnels.ts';
 import type { Balancer, ServerState } from './balancer.ts';
 import {
@@ -120,7 +121,11 @@ function connect(
     }
     const lines = [`HTTP/1.1 101 ${upstreamRes.statusMessage || 'Switching Protocols'}`];
     const raw = upstreamRes.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i]!.toLowerCase() === 'set-cookie' && setsOwnCookie(raw[i + 1]!, ctx.config.ownCookies))
+        continue;
+      lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    }
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (upstreamHead.length > 0) socket.write(upstreamHead);
     if (head.length > 0) upstreamSocket.write(head);
@@ -157,6 +162,7 @@ function connect(
     for (let i = 0; i < raw.length; i += 2) {
       const lower = raw[i]!.toLowerCase();
       if (HOP_BY_HOP.has(lower) || extraHop.includes(lower)) continue;
+      if (lower === 'set-cookie' && setsOwnCookie(raw[i + 1]!, ctx.config.ownCookies)) continue;
       lines.push(`${raw[i]}: ${raw[i + 1]}`);
     }
     lines.push('Connection: close');

@@ -2,10 +2,12 @@ import type { ResponsePass } from '../context.ts';
 import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
 import { rewriteLocation } from './rewriteLocation.ts';
 import { rewriteSetCookie } from './rewriteSetCookie.ts';
+import { setsOwnCookie } from './setsOwnCookie.ts';
 
 /**
  * The first response pass: the upstream's headers as a flat raw list (case and repeats kept, as
- * nginx passes them), less hop-by-hop headers, with the documented Location and Set-Cookie rewrites.
+ * nginx passes them), less hop-by-hop headers and Set-Cookie of Portico's own cookies, with the
+ * documented Location and Set-Cookie rewrites.
  */
 export function upstreamResponseHeaders(): ResponsePass {
   return (ctx, upstream, out) => {
@@ -18,7 +20,10 @@ export function upstreamResponseHeaders(): ResponsePass {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower) || (extraHop.length > 0 && extraHop.includes(lower))) continue;
       if (lower === 'location' && route.rewriteLocation) value = rewriteLocation(route, value);
-      else if (lower === 'set-cookie' && route.rewriteCookiePath) value = rewriteSetCookie(route, value);
+      else if (lower === 'set-cookie') {
+        if (setsOwnCookie(value, ctx.config.ownCookies)) continue;
+        if (route.rewriteCookiePath) value = rewriteSetCookie(route, value);
+      }
       out.push(name, value);
     }
   };

@@ -2,6 +2,9 @@
 // several identity providers, `allow` on routes without a login, empty configs, upgrades to
 // Portico's own paths, forwarding headers a backend trusts, and Location rewrites.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { WebSocket } from 'ws';
@@ -63,6 +66,49 @@ describe("Portico's own cookies never reach an upstream", () => {
     const gw = await startGateway(t, `routes:\n  - { id: open, path: /, upstream: "${open.url}" }\n`);
     await send(gw.url, '/', { headers: { cookie: 'portico_session=s%3Aabc.def' } });
     assert.equal(open.last().headers.cookie, undefined);
+  });
+});
+
+describe("an upstream cannot set Portico's own cookies", () => {
+  const planted = [
+    'portico_session=s%3Aattacker.sig; Path=/',
+    'portico_login=known-nonce; Path=/',
+    'portico_op_session.sig=x; Path=/_portico/oidc',
+    ' portico_idp=partner',
+    'app=1; Path=/; HttpOnly',
+  ];
+
+  it('drops their Set-Cookie from answers and from a WebSocket’s 101, and keeps the upstream’s own', async (t) => {
+    const up = createServer((_req, res) => {
+      res.setHeader('set-cookie', planted);
+      res.end('ok');
+    });
+    up.on('upgrade', (req, socket) => {
+      const accept = createHash('sha1')
+        .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${planted.map((c) => `Set-Cookie: ${c}\r\n`).join('')}\r\n`,
+      );
+    });
+    up.listen(0, '127.0.0.1');
+    await once(up, 'listening');
+    t.after(() => {
+      up.closeAllConnections();
+      up.close();
+    });
+    const url = `http://127.0.0.1:${(up.address() as AddressInfo).port}/`;
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: app, path: /, upstream: "${url}", websocket: true }\n`,
+    );
+    const r = await send(gw.url, '/');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.headers['set-cookie'], ['app=1; Path=/; HttpOnly']);
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws`);
+    const [answer] = (await once(ws, 'upgrade')) as [IncomingMessage];
+    ws.terminate();
+    assert.deepEqual(answer.headers['set-cookie'], ['app=1; Path=/; HttpOnly']);
   });
 });
 
