@@ -31,6 +31,34 @@ const SENSITIVE = new Set([
 ]);
 
 /**
+ * Other spellings of "where the client connected and who it is" that some framework or library
+ * reads (Spring and Rails X-Forwarded-Port, Akamai True-Client-IP, Cloudflare CF-Connecting-IP,
+ * Microsoft Front-End-Https, …). Portico sets none of them; from a peer outside `trustProxy` they
+ * are the client's word and are dropped, so an upstream cannot build its redirects or its idea of
+ * the client from them. A trusted proxy's are passed along.
+ */
+const CLIENT_SPOOFABLE = new Set([
+  'x-forwarded-port',
+  'x-forwarded-server',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-forwarded-uri',
+  'x-forwarded-path',
+  'x-forwarded',
+  'forwarded-for',
+  'x-original-host',
+  'x-original-forwarded-for',
+  'x-host',
+  'front-end-https',
+  'x-url-scheme',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-cluster-client-ip',
+  'fastly-client-ip',
+]);
+
+/**
  * Who the client is, believing X-Forwarded-For only from `trustProxy` peers (walked right to
  * left, the first untrusted hop is the client), like nginx's realip module; and whether it came
  * over https (X-Forwarded-Proto from a trusted peer, or our own TLS).
@@ -92,7 +120,8 @@ export function isTrusted(list: NonNullable<Config['trustProxy']>, ip: string): 
  * identity headers (in every spelling), path-rewriting headers and Portico's own cookies, plus
  * what nginx's seed config sets (Host, X-Real-IP, X-Forwarded-For) and X-Forwarded-Proto/Host/
  * Prefix and Forwarded (RFC 7239). Unlike nginx, forwarding headers from an untrusted peer are
- * replaced, not appended to, so an upstream that reads the left-most entry cannot be lied to.
+ * replaced, not appended to, so an upstream that reads the left-most entry cannot be lied to, and
+ * the other spellings of them (CLIENT_SPOOFABLE) are dropped.
  */
 export function buildUpstreamHeaders(ctx: RequestContext, route: Route): OutgoingHttpHeaders {
   const incoming: IncomingHttpHeaders = ctx.req.headers;
@@ -101,13 +130,19 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   // Identity headers are Portico's to set: a client's copy is dropped in every spelling a backend
   // could read as the same name (Node lower-cases names; `_` is folded to `-` here).
   const identityNames = ctx.config.identityHeaderNames;
+  const remote = ctx.req.socket.remoteAddress ?? '';
+  const trusted =
+    ctx.clientIp !== remote ||
+    (ctx.config.trustProxy !== undefined && peerTrusted(ctx.req.socket, ctx.config.trustProxy));
   for (const name in incoming) {
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) describe this hop's request.
     if (name.charCodeAt(0) === 58) continue;
     if (HOP_BY_HOP.has(name) || identityNames.has(name) || REWRITING.has(name)) continue;
+    if (!trusted && CLIENT_SPOOFABLE.has(name)) continue;
     if (name.includes('_')) {
       const folded = name.replace(/_/g, '-');
-      if (identityNames.has(folded) || SENSITIVE.has(folded)) continue;
+      if (identityNames.has(folded) || SENSITIVE.has(folded) || (!trusted && CLIENT_SPOOFABLE.has(folded)))
+        continue;
     }
     out[name] = incoming[name];
   }
@@ -118,10 +153,6 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
     if (kept === '') delete out.cookie;
     else out.cookie = kept;
   }
-  const remote = ctx.req.socket.remoteAddress ?? '';
-  const trusted =
-    ctx.clientIp !== remote ||
-    (ctx.config.trustProxy !== undefined && peerTrusted(ctx.req.socket, ctx.config.trustProxy));
   const xff = incoming['x-forwarded-for'];
   out['x-forwarded-for'] = trusted && typeof xff === 'string' && xff ? `${xff}, ${remote}` : remote;
   out['x-real-ip'] = ctx.clientIp;

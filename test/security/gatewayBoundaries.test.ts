@@ -339,6 +339,43 @@ describe('forwarding headers a backend may trust', () => {
       'for=203.0.113.9;proto=https, for=127.0.0.1;host=portal.example.com;proto=http',
     );
   });
+
+  it('drops the other spellings of the client’s address, port, scheme and host from a client, and passes a trusted proxy’s', async (t) => {
+    const spoofed: [string, string][] = [
+      ['X-Forwarded-Port', '443'],
+      ['X-Forwarded-Server', 'admin.internal'],
+      ['X-Forwarded-Scheme', 'https'],
+      ['X-Forwarded-Ssl', 'on'],
+      ['Front-End-Https', 'on'],
+      ['X-Original-Host', 'admin.internal'],
+      ['X-Host', 'admin.internal'],
+      ['X-Forwarded-Uri', '/admin'],
+      ['X-Forwarded-Path', '/admin'],
+      ['X-Client-IP', '10.6.6.6'],
+      ['True-Client-IP', '10.6.6.6'],
+      ['CF-Connecting-IP', '10.6.6.6'],
+      ['X-Cluster-Client-IP', '10.6.6.6'],
+    ];
+    for (const trustProxy of ['', 'trustProxy: [127.0.0.1]\n']) {
+      const app = await upstreamFor(t);
+      const gw = await startGateway(
+        t,
+        `${trustProxy}routes:\n  - { id: app, path: /, upstream: "${app.url}" }\n`,
+      );
+      const r = await exchange(
+        gw.url,
+        requestBytes('GET', '/x', [['Host', 'portal.example.com'], ...spoofed]),
+      );
+      assert.match(r.raw, /^HTTP\/1\.1 200/);
+      const h = app.last().headers;
+      for (const [name, value] of spoofed)
+        assert.equal(
+          h[name.toLowerCase()],
+          trustProxy ? value : undefined,
+          `${name} ${trustProxy ? 'trusted' : 'untrusted'}`,
+        );
+    }
+  });
 });
 
 describe('Location rewrites', () => {
