@@ -108,9 +108,9 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
         state,
         `${publicBase(req)}/_portico/callback/${encodeURIComponent(provider.id)}`,
       );
-      // A POST-binding answer (SAML) comes cross-site without the Lax cookie: it is bound to its
-      // request by InResponseTo instead.
-      await logins.put(state, txn, provider.postCallback ? undefined : nonce);
+      // Bound to this browser for every kind of provider: a POST-binding answer (SAML) comes
+      // cross-site without the Lax cookie, and is brought back by a GET that has it (callback).
+      await logins.put(state, txn, nonce);
       setCookies(res, setCookie);
       res.redirect(302, url.href);
     } catch (err) {
@@ -122,8 +122,29 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     const idp = req.params.idp as string;
     try {
       const provider = providerOr404(providersOf(), idp);
+      if (provider.postCallback && req.method === 'POST') {
+        // The IdP's auto-posted answer is a cross-site POST: the browser's Lax login cookie is not
+        // on it, and anyone could have posted an answer they got for their own sign-in (login
+        // CSRF: the victim would be signed in as the attacker). Held, the answer is brought back
+        // by a top-level GET, which carries the cookie, and taken only with the browser's binding.
+        const key = await logins.hold(formFields(req.body));
+        res.redirect(303, `/_portico/callback/${encodeURIComponent(idp)}?resume=${key}`);
+        return;
+      }
+      let body: Record<string, string> | undefined;
+      if (provider.postCallback) {
+        const key = req.query.resume;
+        body = typeof key === 'string' ? await logins.release(key) : undefined;
+        if (!body)
+          throw new GatewayError('PORTICO_ERR_LOGIN', {
+            detail: 'The sign-in link expired or was already used.',
+          });
+      }
       const params =
-        req.method === 'POST' ? (req.body as Record<string, string>) : (req.query as Record<string, string>);
+        body ??
+        (req.method === 'POST'
+          ? (req.body as Record<string, string>)
+          : (req.query as Record<string, string>));
       const state =
         typeof params.state === 'string'
           ? params.state
@@ -146,7 +167,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
         callbackUrl,
         txn,
         state,
-        body: req.method === 'POST' ? (req.body as Record<string, string>) : undefined,
+        body: body ?? (req.method === 'POST' ? (req.body as Record<string, string>) : undefined),
       });
       const identity = await establish(req, res, result.identity, result.tokens, result.idpSid);
       loginEvent(req, idp, 'success', identity);
@@ -195,6 +216,14 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       next(err);
     }
   });
+
+  /** The string fields of a urlencoded form (`extended: false` gives strings or string arrays). */
+  const formFields = (body: unknown): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries((body ?? {}) as Record<string, unknown>).filter(
+        (e): e is [string, string] => typeof e[1] === 'string',
+      ),
+    );
 
   router.get('/callback/:idp', callback);
   router.post('/callback/:idp', form, callback);

@@ -75,13 +75,17 @@ async function startLogin(s: Setup, client = new GatewayClient(s.gw.url)) {
   return { client, authorizeUrl: location! };
 }
 
-/** The IdP's auto-post form submitted to the ACS, as a cross-site POST: no SameSite=Lax cookie. */
+/**
+ * The IdP's auto-post form submitted to the ACS, as a cross-site POST (no SameSite=Lax cookie on
+ * it), then the browser following Portico's 303 with a top-level GET (which carries the cookie).
+ */
 async function post(
   client: GatewayClient,
   fields: { action: string; SAMLResponse: string; RelayState: string },
 ) {
+  const cookies = new Map(client.cookies);
   client.cookies.clear();
-  return client.request(new URL(fields.action).pathname, {
+  const posted = await client.request(new URL(fields.action).pathname, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null' },
     body: new URLSearchParams({
@@ -89,6 +93,10 @@ async function post(
       RelayState: fields.RelayState,
     }).toString(),
   });
+  for (const [name, value] of cookies) if (!client.cookies.has(name)) client.cookies.set(name, value);
+  if (posted.status !== 303) return posted;
+  assert.match(posted.headers.location ?? '', /^\/_portico\/callback\/[^/?]+\?resume=[A-Za-z0-9_-]{43}$/);
+  return client.request(posted.headers.location!);
 }
 
 async function signIn(s: Setup, user: string, variant: SamlVariant = 'valid') {
@@ -123,6 +131,22 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
     assert.ok(request.xml.includes(`AssertionConsumerServiceURL="${s.publicUrl}/_portico/callback/corp"`));
     assert.ok(request.xml.includes(`>${s.publicUrl}/_portico/saml/corp</saml:Issuer>`));
     assert.ok(request.xml.includes(`Destination="${s.idp.ssoUrl}"`));
+  });
+
+  it('does not sign a browser in with the answer another browser’s sign-in received (login CSRF)', async (t) => {
+    const s = await setup(t);
+    // The attacker signs in as themselves and keeps the IdP's answer instead of posting it.
+    const { authorizeUrl } = await startLogin(s);
+    const answer = await s.idp.answer(authorizeUrl, 'alice', 'valid');
+    // A page of theirs posts it from the victim's browser, which is itself in the middle of a sign-in.
+    const victim = new GatewayClient(s.gw.url);
+    await startLogin(s, victim);
+    const r = await post(victim, answer);
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.text, /expired or was already used/);
+    assert.equal((await me(victim)).status, 401);
+    assert.equal(victim.cookies.has('portico_session'), false);
+    assert.equal(s.upstream.requests.length, 0);
   });
 
   it('refuses every broken or forged answer and creates no session', async (t) => {

@@ -22,7 +22,17 @@ export type LoginTransactions = {
    * is only given to that browser: a callback URL pasted into another browser does not sign it in.
    */
   take(state: string, req: IncomingMessage): Promise<LoginTransaction | undefined>;
+  /**
+   * Holds an identity provider's cross-site POST (a SAML answer), which arrives without the Lax
+   * login cookie, for the browser to bring back by a top-level GET, which carries it. One minute,
+   * taken once; the key is unguessable.
+   */
+  hold(fields: Record<string, string>): Promise<string>;
+  /** What `hold` kept under this key, once. */
+  release(key: string): Promise<Record<string, string> | undefined>;
 };
+
+const HOLD_MS = 60_000;
 
 /**
  * Sign-ins in flight, apart from sessions: short-lived (10 minutes), in their own store (a
@@ -62,6 +72,16 @@ export function createLoginTransactions(store: KeyValueStore): LoginTransactions
         if (!nonce || digest(nonce) !== txn.binding) return undefined;
       }
       return txn;
+    },
+    async hold(fields) {
+      const key = randomBytes(32).toString('base64url');
+      await store.set(`login-post:${key}`, JSON.stringify(fields), HOLD_MS);
+      return key;
+    },
+    async release(key) {
+      if (!/^[A-Za-z0-9_-]{43}$/.test(key)) return undefined;
+      const raw = await store.take(`login-post:${key}`);
+      return raw === undefined ? undefined : (JSON.parse(raw) as Record<string, string>);
     },
   };
 }
