@@ -12,6 +12,7 @@ import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import type { GatewayError } from '../../gateway/errors.ts';
 import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
 import { createRedisStore } from '../../gateway/store/redisStore.ts';
+import { launchBrowser } from '../helpers/browser.ts';
 import { startGateway, type StartedGateway } from '../helpers/gateway.ts';
 import type { RawResponse } from '../helpers/http.ts';
 import { startRedis } from '../helpers/redis.ts';
@@ -147,6 +148,27 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
     assert.equal((await me(victim)).status, 401);
     assert.equal(victim.cookies.has('portico_session'), false);
     assert.equal(s.upstream.requests.length, 0);
+  });
+
+  it('signs a real browser in across sites: the IdP’s POST carries no Lax cookie, the 303’s GET does', async (t) => {
+    // The IdP on another site than the gateway (localhost, the gateway on 127.0.0.1), signing alice in.
+    const s = await setup(t, {
+      provider: (idp) => ({ entryPoint: `${idp.ssoUrl.replace('127.0.0.1', 'localhost')}?login=alice` }),
+    });
+    const { context } = await launchBrowser(t);
+    const page = await context.newPage();
+    const callbacks: Promise<[string, boolean]>[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/_portico/callback/'))
+        callbacks.push(r.allHeaders().then((h) => [r.method(), /portico_login=/.test(h.cookie ?? '')]));
+    });
+    await page.goto(`${s.publicUrl}/dce5/`);
+    await page.waitForURL(`${s.publicUrl}/dce5/`);
+    assert.equal(s.upstream.last().headers['x-forwarded-user'], 'alice');
+    assert.deepEqual(await Promise.all(callbacks), [
+      ['POST', false],
+      ['GET', true],
+    ]);
   });
 
   it('refuses every broken or forged answer and creates no session', async (t) => {

@@ -285,7 +285,7 @@ export async function startSamlIdp(t: Pick<TestContext, 'after'>, options: SamlI
         const a = await loginResponse(u);
         res.writeHead(200, { 'content-type': 'text/html' });
         res.end(
-          `<!doctype html><form method="post" action="${escapeXml(a.action)}"><input type="hidden" name="SAMLResponse" value="${a.SAMLResponse}"><input type="hidden" name="RelayState" value="${escapeXml(a.RelayState)}"><noscript><button type="submit">Continue</button></noscript></form>`,
+          `<!doctype html><form method="post" action="${escapeXml(a.action)}"><input type="hidden" name="SAMLResponse" value="${a.SAMLResponse}"><input type="hidden" name="RelayState" value="${escapeXml(a.RelayState)}"><noscript><button type="submit">Continue</button></noscript></form><script>document.forms[0].submit()</script>`,
         );
         return;
       }
