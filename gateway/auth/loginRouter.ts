@@ -122,29 +122,40 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     const idp = req.params.idp as string;
     try {
       const provider = providerOr404(providersOf(), idp);
+      const expired = () =>
+        new GatewayError('PORTICO_ERR_LOGIN', { detail: 'The sign-in link expired or was already used.' });
+      const callbackUrl = new URL(`${publicBase(req)}/_portico/callback/${encodeURIComponent(idp)}`);
       if (provider.postCallback && req.method === 'POST') {
         // The IdP's auto-posted answer is a cross-site POST: the browser's Lax login cookie is not
-        // on it, and anyone could have posted an answer they got for their own sign-in (login
-        // CSRF: the victim would be signed in as the attacker). Held, the answer is brought back
-        // by a top-level GET, which carries the cookie, and taken only with the browser's binding.
-        const key = await logins.hold(formFields(req.body));
-        res.redirect(303, `/_portico/callback/${encodeURIComponent(idp)}?resume=${key}`);
+        // on it, and anyone could post an answer they got for their own sign-in (login CSRF: the
+        // victim would be signed in as the attacker). The answer is checked now, against its
+        // sign-in's request, and only its outcome (an identity, not the 64 KB answer) is held, for
+        // a minute, until a top-level GET that carries the cookie takes it with the browser's binding.
+        const fields = (req.body ?? {}) as Record<string, unknown>;
+        const state = typeof fields.RelayState === 'string' ? fields.RelayState : undefined;
+        const txn = state ? await logins.peek(state) : undefined;
+        if (!state || !txn || txn.idp !== idp) throw expired();
+        const SAMLResponse = typeof fields.SAMLResponse === 'string' ? fields.SAMLResponse : '';
+        const result = await provider.complete(req, { callbackUrl, txn, state, body: { SAMLResponse } });
+        await logins.holdOutcome(state, result);
+        res.redirect(
+          303,
+          `/_portico/callback/${encodeURIComponent(idp)}?resume=${encodeURIComponent(state)}`,
+        );
         return;
       }
-      let body: Record<string, string> | undefined;
       if (provider.postCallback) {
-        const key = req.query.resume;
-        body = typeof key === 'string' ? await logins.release(key) : undefined;
-        if (!body)
-          throw new GatewayError('PORTICO_ERR_LOGIN', {
-            detail: 'The sign-in link expired or was already used.',
-          });
+        const state = typeof req.query.resume === 'string' ? req.query.resume : undefined;
+        const txn = state ? await logins.take(state, req) : undefined;
+        const result = txn && txn.idp === idp ? await logins.takeOutcome(state!) : undefined;
+        if (!txn || !result) throw expired();
+        const identity = await establish(req, res, result.identity, result.tokens, result.idpSid);
+        loginEvent(req, idp, 'success', identity);
+        res.redirect(302, txn.returnTo);
+        return;
       }
       const params =
-        body ??
-        (req.method === 'POST'
-          ? (req.body as Record<string, string>)
-          : (req.query as Record<string, string>));
+        req.method === 'POST' ? (req.body as Record<string, string>) : (req.query as Record<string, string>);
       const state =
         typeof params.state === 'string'
           ? params.state
@@ -153,21 +164,17 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
             : undefined;
       // The transaction is consumed before anything is redeemed: a replayed callback finds nothing.
       const txn = state ? await logins.take(state, req) : undefined;
-      if (!txn || txn.idp !== idp)
-        throw new GatewayError('PORTICO_ERR_LOGIN', {
-          detail: 'The sign-in link expired or was already used.',
-        });
+      if (!txn || txn.idp !== idp) throw expired();
       if (typeof params.error === 'string')
         throw new GatewayError('PORTICO_ERR_LOGIN', {
           detail: String(params.error_description ?? params.error).slice(0, 200),
         });
       const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
-      const callbackUrl = new URL(`${publicBase(req)}/_portico/callback/${encodeURIComponent(idp)}${query}`);
       const result = await provider.complete(req, {
-        callbackUrl,
+        callbackUrl: new URL(`${callbackUrl.href}${query}`),
         txn,
         state,
-        body: body ?? (req.method === 'POST' ? (req.body as Record<string, string>) : undefined),
+        body: req.method === 'POST' ? (req.body as Record<string, string>) : undefined,
       });
       const identity = await establish(req, res, result.identity, result.tokens, result.idpSid);
       loginEvent(req, idp, 'success', identity);
@@ -216,14 +223,6 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       next(err);
     }
   });
-
-  /** The string fields of a urlencoded form (`extended: false` gives strings or string arrays). */
-  const formFields = (body: unknown): Record<string, string> =>
-    Object.fromEntries(
-      Object.entries((body ?? {}) as Record<string, unknown>).filter(
-        (e): e is [string, string] => typeof e[1] === 'string',
-      ),
-    );
 
   router.get('/callback/:idp', callback);
   router.post('/callback/:idp', form, callback);

@@ -171,6 +171,18 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
     ]);
   });
 
+  it('refuses a posted answer that names no sign-in in progress before keeping anything of it', async (t) => {
+    const s = await setup(t);
+    const client = new GatewayClient(s.gw.url);
+    const r = await post(client, {
+      action: `${s.publicUrl}/_portico/callback/corp`,
+      SAMLResponse: 'x'.repeat(60_000),
+      RelayState: 'no-such-sign-in',
+    });
+    assert.equal(r.status, 400);
+    assert.match(r.text, /expired or was already used/);
+  });
+
   it('refuses every broken or forged answer and creates no session', async (t) => {
     const s = await setup(t);
     const variants: SamlVariant[] = [

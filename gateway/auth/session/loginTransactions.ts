@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { stringifySetCookie } from 'cookie';
 import type { KeyValueStore } from '../../store/keyValueStore.ts';
 import { readCookies } from './sessionCookie.ts';
+import type { LoginResult } from '../providers/types.ts';
 import type { LoginTransaction } from './sessionData.ts';
 
 export const LOGIN_COOKIE = 'portico_login';
@@ -22,14 +23,16 @@ export type LoginTransactions = {
    * is only given to that browser: a callback URL pasted into another browser does not sign it in.
    */
   take(state: string, req: IncomingMessage): Promise<LoginTransaction | undefined>;
+  /** The transaction of a `state`, left in place, whichever browser asks (see holdOutcome). */
+  peek(state: string): Promise<LoginTransaction | undefined>;
   /**
-   * Holds an identity provider's cross-site POST (a SAML answer), which arrives without the Lax
-   * login cookie, for the browser to bring back by a top-level GET, which carries it. One minute,
-   * taken once; the key is unguessable.
+   * Holds the checked outcome of an identity provider's cross-site POST (a SAML answer, which
+   * arrives without the Lax login cookie) for its transaction, one minute, until the browser
+   * comes back by a top-level GET, which carries the cookie: `take` then checks the binding.
    */
-  hold(fields: Record<string, string>): Promise<string>;
-  /** What `hold` kept under this key, once. */
-  release(key: string): Promise<Record<string, string> | undefined>;
+  holdOutcome(state: string, result: LoginResult): Promise<void>;
+  /** The outcome held for this `state`, once. */
+  takeOutcome(state: string): Promise<LoginResult | undefined>;
 };
 
 const HOLD_MS = 60_000;
@@ -73,15 +76,18 @@ export function createLoginTransactions(store: KeyValueStore): LoginTransactions
       }
       return txn;
     },
-    async hold(fields) {
-      const key = randomBytes(32).toString('base64url');
-      await store.set(`login-post:${key}`, JSON.stringify(fields), HOLD_MS);
-      return key;
+    async peek(state) {
+      const raw = await store.get(`login:${state}`);
+      if (!raw) return undefined;
+      const txn = JSON.parse(raw) as LoginTransaction;
+      return Date.now() - txn.createdAt > TTL_MS ? undefined : txn;
     },
-    async release(key) {
-      if (!/^[A-Za-z0-9_-]{43}$/.test(key)) return undefined;
-      const raw = await store.take(`login-post:${key}`);
-      return raw === undefined ? undefined : (JSON.parse(raw) as Record<string, string>);
+    async holdOutcome(state, result) {
+      await store.set(`login-outcome:${state}`, JSON.stringify(result), HOLD_MS);
+    },
+    async takeOutcome(state) {
+      const raw = await store.take(`login-outcome:${state}`);
+      return raw === undefined ? undefined : (JSON.parse(raw) as LoginResult);
     },
   };
 }
