@@ -137,6 +137,11 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   },
   'identityProviders[].clientId': { description: 'The client id registered at the identity provider.' },
   'identityProviders[].clientSecret': { description: 'The client secret, from the environment.' },
+  'identityProviders[].trustEmail': {
+    description:
+      "Whether this provider's e-mail addresses count as verified where Portico releases `email_verified` (its OpenID Provider: a client such as DCE 5's Keycloak may link accounts by a verified e-mail). Without it only an address the provider itself says it verified does (OIDC `email_verified: true`, GitHub's verified primary address); LDAP and SAML say nothing, so set it only for a directory whose users cannot edit their own address.",
+    default: false,
+  },
   'identityProviders[].claims': {
     description: 'Which claims of the ID token (or userinfo) make the identity.',
   },

@@ -178,6 +178,7 @@ const ldapProviderRule = {
         properties: { username: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' } },
       },
       timeout: duration,
+      trustEmail: { type: 'boolean' },
       throttle: {
         type: 'object',
         additionalProperties: false,
@@ -228,6 +229,7 @@ const samlProviderRule = {
       },
       acceptedClockSkew: duration,
       maxAssertionAge: duration,
+      trustEmail: { type: 'boolean' },
       logoutUrl: { type: 'string', pattern: '^https?://' },
     },
     not: {
@@ -254,6 +256,7 @@ const oauthClientKeys = {
   },
   clientId: { type: 'string', minLength: 1 },
   clientSecret: { type: 'string', minLength: 1 },
+  trustEmail: { type: 'boolean' },
 } as const;
 
 const identityProvider = {

@@ -57,6 +57,8 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
     client,
     bindings,
     ended,
+    trustsEmail: (idp) =>
+      (ctx.config().raw.identityProviders ?? []).some((p) => p.id === idp && p.trustEmail === true),
   });
 
   let signingKey: Promise<JWK> | undefined;

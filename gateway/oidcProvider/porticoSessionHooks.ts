@@ -23,6 +23,8 @@ export function porticoSessionHooks(deps: {
   bindings: SessionBindings;
   /** Portico sessions that ended moments ago, refused before the store has caught up. */
   ended: { has(id: string): boolean };
+  /** Whether the identity provider of this id is trusted for its users' emails (`trustEmail`). */
+  trustsEmail: (idp: string) => boolean;
 }) {
   const { sessionOf, client, bindings } = deps;
   return {
@@ -43,7 +45,7 @@ export function porticoSessionHooks(deps: {
         identity = (await sessionOf(ctx.req))?.identity;
       }
       if (!identity || subjectOf(identity) !== id) return undefined;
-      const claims = claimsOf(identity);
+      const claims = claimsOf(identity, deps.trustsEmail(identity.idp));
       return { accountId: id, claims: async () => claims };
     },
 

@@ -81,6 +81,8 @@ describe('every sign-in method reaches a client of the OpenID Provider with no p
       const name = idp === 'dir' ? 'dir:alice' : 'alice';
       assert.equal(claims.preferred_username, name, idp);
       assert.equal(claims.email, 'alice@example.com', idp);
+      // The IdP says it verified alice's address; the directory says nothing (and has no trustEmail).
+      assert.equal(claims.email_verified, idp === 'corp', idp);
       assert.ok((claims.groups as string[]).includes(idp === 'dir' ? 'dir:ai-users' : 'ai-users'), idp);
       subjects.push(claims.sub);
     }
