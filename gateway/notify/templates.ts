@@ -159,6 +159,18 @@ export function colon(lang: Lang): string {
   return T[lang].colon;
 }
 
+/**
+ * A value as plain text inside DingTalk, Feishu and WeCom Markdown. Values come from requests (a
+ * user name typed at a sign-in form, an upstream's error) and must not become a link, an image or
+ * formatting in the operators' chat: those renderers have no reliable escape, so the characters
+ * that make markup become their full-width look-alikes, and `://` is broken so no URL is linked.
+ */
+export function markdownText(value: string): string {
+  return value
+    .replace(/[[\]()<>*`#!|~]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) + 0xfee0))
+    .replace(/:\/\//g, ':/\u200b/');
+}
+
 /** Markdown as DingTalk, Feishu (lark_md) and WeCom render it. */
 export function toMarkdown(
   m: Message,
@@ -167,8 +179,8 @@ export function toMarkdown(
 ): string {
   const c = colon(lang);
   const parts = o.heading ? [`${o.heading} ${m.title}`] : [];
-  for (const [k, v] of m.fields) parts.push(`**${k}**${c}${v}`);
-  for (const l of m.lines) parts.push(l);
+  for (const [k, v] of m.fields) parts.push(`**${k}**${c}${markdownText(v)}`);
+  for (const l of m.lines) parts.push(markdownText(l));
   if (o.footer) parts.push(o.footer(m.footer));
   return parts.join(o.breakLine);
 }

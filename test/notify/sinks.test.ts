@@ -65,6 +65,29 @@ describe('chat-robot sinks', () => {
     await until(() => count('dingtalk:ok') === 1);
   });
 
+  it('shows what came from a request as plain text in the chat: no link, image or formatting', async (t) => {
+    const dt = await startDingTalkReceiver({ secret: 'SECdingtalk' });
+    t.after(() => dt.close());
+    const { notifier } = notifierFor(t, [{ type: 'dingtalk', webhook: dt.url, secret: 'SECdingtalk' }]);
+    notifier.emit({
+      type: 'auth.failure_burst',
+      subject: 'auth',
+      data: {
+        count: 10,
+        windowMs: 60_000,
+        idps: ['corp'],
+        ips: ['203.0.113.7'],
+        users: [
+          '[Re-verify your admin key](https://evil.example/x) ![x](https://evil.example/i.png) **now**',
+        ],
+      },
+    });
+    await until(() => dt.received.length === 1);
+    const text = (dt.accepted()[0] as { markdown: { text: string } }).markdown.text;
+    assert.match(text, /Re-verify your admin key/);
+    assert.doesNotMatch(text, /\]\(|!\[|https:\/\/evil|\*\*now/);
+  });
+
   it('puts a Feishu timestamp in seconds and its sign in the body, and sends an en-US card', async (t) => {
     const fs = await startFeishuReceiver({ secret: 'fsSecret' });
     t.after(() => fs.close());
