@@ -2,6 +2,13 @@ import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import type { Services } from '../services.ts';
 
 const OWN = '/_portico';
+/**
+ * Query parameters that carry credentials on their way to an upstream: OAuth codes and tokens (the
+ * code Portico's OpenID Provider sends DCE 5's Keycloak arrives at /dce5/…/endpoint?code=…), SAML
+ * messages, CAS tickets. Their values are left out of the access log; the names stay.
+ */
+const CREDENTIAL_PARAM =
+  /([?&](?:code|state|access_token|id_token|refresh_token|token|client_secret|password|samlresponse|samlrequest|ticket|session_state|api_key|apikey)=)[^&#]*/gi;
 
 /**
  * One access-log line per request, and the `request` event metrics count, once the exchange is
@@ -17,7 +24,11 @@ export function logWhenDone(s: Pick<Services, 'accessLog' | 'events'>): Stage<Ht
     // Express rewrites req.url for Portico's own endpoints, and their queries (OAuth `code`,
     // `state`, SAML responses) are credentials that never go into a log.
     const rawUrl = ctx.req.url ?? '';
-    const url = rawUrl.startsWith(`${OWN}/`) ? rawUrl.split('?')[0] : rawUrl;
+    const url = rawUrl.startsWith(`${OWN}/`)
+      ? rawUrl.split('?')[0]
+      : rawUrl.includes('?')
+        ? rawUrl.replace(CREDENTIAL_PARAM, '$1[redacted]')
+        : rawUrl;
     const finish = (status: number, aborted: boolean) => {
       const durationMs = performance.now() - ctx.startedAt;
       const path = ctx.path;

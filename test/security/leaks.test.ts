@@ -304,6 +304,10 @@ routes:
     const jsonH = { accept: 'application/json' };
     const work = await alice.request('/dce5/work', { headers: { ...jsonH, 'x-forwarded-user': 'mallory' } });
     assert.equal(work.status, 200, 'a signed-in, proxied request is part of what gets logged');
+    // The code Portico's OpenID Provider hands DCE 5's Keycloak travels through the proxy.
+    const broker = '/dce5/auth/realms/ghippo/broker/portico/endpoint';
+    const oauthCode = 'oauth-code-for-an-upstream-0123456789';
+    await alice.request(`${broker}?code=${oauthCode}&state=st-0123456789&kept=1`, { headers: jsonH });
     assert.equal((await bob.request('/dce5/', { headers: jsonH })).status, 403);
     await send(base, '/dce5/', { headers: jsonH });
     await send(base, '/dce5/..%2fadmin', { headers: jsonH });
@@ -360,7 +364,15 @@ routes:
     const all = `${stdout}\n${stderr}`;
     const problems = leaks(
       all,
-      [sessionSecret, clientSecret, sid, sid.slice(2, sid.indexOf('.')), ...tokens],
+      [
+        sessionSecret,
+        clientSecret,
+        sid,
+        sid.slice(2, sid.indexOf('.')),
+        oauthCode,
+        'st-0123456789',
+        ...tokens,
+      ],
       [],
     );
     // Logs may name files (the config path) and socket errors; they must not carry stacks or secrets.
@@ -369,5 +381,9 @@ routes:
     assert.doesNotMatch(all, /"stack"\s*:/, 'no serialized stack');
     assert.doesNotMatch(all, /Bearer [A-Za-z0-9]/, 'no Authorization value');
     assert.doesNotMatch(all, /portico_session=/, 'no Cookie value');
+    assert.ok(
+      all.includes(`${broker}?code=[redacted]&state=[redacted]&kept=1`),
+      'a proxied URL is logged with the credentials in its query left out',
+    );
   });
 });
