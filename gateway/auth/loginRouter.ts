@@ -375,7 +375,13 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     if (!s.events.has('login')) return;
     // The id comes from the URL: only a configured one is said (in alerts, metrics labels, the log).
     const known = providersOf().has(idp) ? idp : 'unknown';
-    s.events.emit('login', { idp: known, result, reason, user: identity?.username, ip: req.portico?.clientIp });
+    s.events.emit('login', {
+      idp: known,
+      result,
+      reason,
+      user: identity?.username,
+      ip: req.portico?.clientIp,
+    });
   }
 
   return router;

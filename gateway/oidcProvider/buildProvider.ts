@@ -28,6 +28,8 @@ export type ProviderParts = {
   pkceRequired: (clientId: string) => boolean;
   /** After a code is issued, before the redirect leaves: bind it to the Portico session. */
   onCodeIssued: (ctx: KoaContext) => Promise<void>;
+  /** RP-initiated logout asked its question (see porticoSessionHooks.onLogoutAsked). */
+  onLogoutAsked: (ctx: KoaContext) => Promise<void>;
   /** After RP-initiated logout was confirmed: end the Portico session too (single logout). */
   onLogout: (ctx: KoaContext) => Promise<void>;
   /** What logout tokens are sent with (see logoutTokenGate.ts). */
@@ -124,6 +126,7 @@ export function buildProvider(p: ProviderParts): OidcProvider {
     if (!oidc) return;
     if ((oidc.route === 'authorization' || oidc.route === 'resume') && oidc.entities.AuthorizationCode)
       await p.onCodeIssued(ctx);
+    else if (oidc.route === 'end_session' && ctx.status === 200) await p.onLogoutAsked(ctx);
     else if (oidc.route === 'end_session_confirm' && ctx.status === 303 && oidc.params?.logout)
       await p.onLogout(ctx);
   });

@@ -57,6 +57,11 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
     client,
     bindings,
     ended,
+    logoutHints: {
+      remember: (secret, sessionId) =>
+        ctx.services.store.set(`oidc-logout:${secret}`, sessionId, 10 * 60_000),
+      recall: (secret) => ctx.services.store.take(`oidc-logout:${secret}`),
+    },
     trustsEmail: (idp) =>
       (ctx.config().raw.identityProviders ?? []).some((p) => p.id === idp && p.trustEmail === true),
   });

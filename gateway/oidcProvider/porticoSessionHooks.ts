@@ -4,6 +4,7 @@ import type { RawOidcClient } from '../config/types.ts';
 import type { Identity } from '../context.ts';
 import type { Account } from './buildProvider.ts';
 import { claimsOf } from './claimsOf.ts';
+import { CONFIRMED_FIELD } from './providerPages.ts';
 import type { SessionBindings } from './sessionBindings.ts';
 import { subjectOf } from './subjectOf.ts';
 import type { KoaContext } from './types.ts';
@@ -25,6 +26,11 @@ export function porticoSessionHooks(deps: {
   ended: { has(id: string): boolean };
   /** Whether the identity provider of this id is trusted for its users' emails (`trustEmail`). */
   trustsEmail: (idp: string) => boolean;
+  /** Logouts a client asked for this user, by the xsrf secret of their question (minutes, once). */
+  logoutHints: {
+    remember(secret: string, sessionId: string): Promise<void>;
+    recall(secret: string): Promise<string | undefined>;
+  };
 }) {
   const { sessionOf, client, bindings } = deps;
   return {
@@ -90,9 +96,34 @@ export function porticoSessionHooks(deps: {
       if (!bound) throw new Error('the Portico session has expired');
     },
 
+    /**
+     * The question of RP-initiated logout was rendered: when the client named the signed-in user
+     * (a validated id_token_hint) and the browser has no OP session (the library then posts the
+     * answer by itself, without Portico's page), that is remembered for the answer by its secret.
+     */
+    async onLogoutAsked(ctx: KoaContext): Promise<void> {
+      const oidc = ctx.oidc;
+      const asked = oidc?.entities.IdTokenHint?.payload.sub;
+      const secret = oidc?.session?.state?.secret;
+      if (asked === undefined || !secret) return;
+      const session = await sessionOf(ctx.req);
+      if (session && subjectOf(session.identity) === asked)
+        await deps.logoutHints.remember(secret, session.id);
+    },
+
+    /**
+     * After RP-initiated logout was confirmed, the Portico session ends too (single logout), but
+     * only when the user answered Portico's question or the client named this user: the library
+     * answers by itself for a browser without an OP session, and anyone can send a browser there.
+     */
     async onLogout(ctx: KoaContext): Promise<void> {
       const session = await sessionOf(ctx.req);
-      if (session) await deps.endSession(session.id);
+      if (!session) return;
+      const oidc = ctx.oidc;
+      const secret = typeof oidc?.params?.xsrf === 'string' ? oidc.params.xsrf : undefined;
+      const answered = oidc?.body?.[CONFIRMED_FIELD] === 'yes';
+      const named = secret !== undefined && (await deps.logoutHints.recall(secret)) === session.id;
+      if (answered || named) await deps.endSession(session.id);
     },
   };
 }

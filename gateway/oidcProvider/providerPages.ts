@@ -11,6 +11,7 @@ const T = {
     errorText: 'The application sent a request Portico cannot complete. Go back to it and try again.',
     outTitle: 'Signing out',
     out: 'Signing you out of this site and its applications…',
+    ask: 'Sign out of this site and all its applications?',
     yes: 'Sign out',
   },
   'zh-CN': {
@@ -18,15 +19,19 @@ const T = {
     errorText: '该应用发来的登录请求无法完成。请返回应用后重试。',
     outTitle: '正在退出',
     out: '正在退出本站点及其应用…',
+    ask: '要退出本站点及其所有应用吗？',
     yes: '退出登录',
   },
 } as const;
 
+/** The field Portico's own sign-out form adds: its answer, not the library's automatic one. */
+export const CONFIRMED_FIELD = 'portico_confirmed';
+
 /**
  * The few pages oidc-provider renders, in Portico's frame and language: an error it cannot send
  * back to the client, the step of RP-initiated logout that must be a form post (submitted by
- * itself, with a button for browsers without scripts), and "signed out" when the client gave no
- * post-logout redirect.
+ * itself when the client named the signed-in user, else a question with a button), and "signed
+ * out" when the client gave no post-logout redirect.
  */
 export function providerPages(pages: Pages) {
   return {
@@ -46,16 +51,21 @@ export function providerPages(pages: Pages) {
     async logoutSource(ctx: KoaContext, form: string): Promise<void> {
       const lang = pickLang(ctx.req);
       const t = T[lang];
+      // Submitted by itself only when the client that sent the browser here named this very user
+      // (a valid id_token_hint for the signed-in account): anyone can link to this endpoint, and a
+      // link must not sign a user out of Portico and every application. Otherwise the user decides.
+      const oidc = ctx.oidc;
+      const asked = oidc?.entities.IdTokenHint?.payload.sub;
+      const byClient = asked !== undefined && asked === oidc?.session?.accountId;
       const script = "document.getElementById('op.logoutForm').submit()";
-      allowInlineScript(ctx, script);
+      if (byClient) allowInlineScript(ctx, script);
       ctx.type = 'html';
       ctx.body = pages.render({
         lang,
         title: t.outTitle,
         heading: t.outTitle,
-        bodyHtml: `<p>${t.out}</p>
-${form.replace('</form>', `<input type="hidden" name="logout" value="yes"/><button class="portico-button" id="portico-oidc-logout" type="submit">${t.yes}</button></form>`)}
-<script>${script}</script>`,
+        bodyHtml: `<p>${byClient ? t.out : t.ask}</p>
+${form.replace('</form>', `<input type="hidden" name="logout" value="yes"/><input type="hidden" name="${CONFIRMED_FIELD}" value="yes"/><button class="portico-button" id="portico-oidc-logout" type="submit">${t.yes}</button></form>`)}${byClient ? `\n<script>${script}</script>` : ''}`,
       });
     },
     async postLogoutSuccessSource(ctx: KoaContext): Promise<void> {

@@ -18,6 +18,8 @@ export type OidcSession = {
   uid: string;
   jti: string;
   accountId?: string;
+  /** RP-initiated logout keeps its xsrf secret here between the question and the answer. */
+  state?: { secret?: string };
   sidFor(clientId: string): string | undefined;
 };
 
@@ -28,7 +30,13 @@ export type OidcRequest = {
   session?: OidcSession;
   params?: Record<string, unknown>;
   result?: { login?: { accountId: string } };
-  entities: { AuthorizationCode?: { grantId: string; accountId: string } };
+  /** The parsed form of a POST, every field (params holds only those a route declares). */
+  body?: Record<string, unknown>;
+  entities: {
+    AuthorizationCode?: { grantId: string; accountId: string };
+    /** end_session's id_token_hint, once the library has validated it. */
+    IdTokenHint?: { payload: { sub?: string } };
+  };
 };
 
 export type KoaContext = {

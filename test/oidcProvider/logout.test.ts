@@ -99,6 +99,67 @@ describe('logout through the OpenID Provider', () => {
     assert.equal(receiver.tokens.length, 1, 'one logout token, not two');
   });
 
+  it('asks the user, and signs no one out by itself, when the logout link names nobody (anyone can link to it)', async (t) => {
+    const { s, ghippo } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    await signInTo(s.issuer, browser, ghippo);
+    const endUrl = `${s.issuer}/session/end`;
+    const page = await browser.request(endUrl);
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(page.text, /<script/, 'not submitted by itself');
+    assert.match(page.text, /Sign out of this site and all its applications\?|要退出本站点及其所有应用吗/);
+    const action = /<form id="op\.logoutForm" method="post" action="([^"]+)"/.exec(page.text)![1]!;
+    const xsrf = () => /name="xsrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const post = (fields: Record<string, string>) =>
+      browser.request(action, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields).toString(),
+      });
+    // The answer oidc-provider would post by itself ends its own session, never Portico's.
+    await post({ xsrf: xsrf(), logout: 'yes' });
+    assert.equal(await signedInToPortico(browser), true);
+  });
+
+  it('signs the user out of Portico and every application when they answer the question', async (t) => {
+    const { s, ghippo } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    await signInTo(s.issuer, browser, ghippo);
+    const page = await browser.request(`${s.issuer}/session/end`);
+    const action = /<form id="op\.logoutForm" method="post" action="([^"]+)"/.exec(page.text)![1]!;
+    const fields = Object.fromEntries(
+      [...page.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [
+        m[1],
+        m[2],
+      ]),
+    );
+    assert.deepEqual(Object.keys(fields).sort(), ['logout', 'portico_confirmed', 'xsrf']);
+    const done = await browser.request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+    assert.equal(done.status, 303);
+    assert.equal(await signedInToPortico(browser), false);
+  });
+
+  it('signs no one out of Portico when a browser without an OP session is sent to the logout endpoint', async (t) => {
+    const { s } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const page = await browser.request(`${s.issuer}/session/end`);
+    assert.equal(page.status, 200);
+    const action = /<form method="post" action="([^"]+)"/.exec(page.text)?.[1];
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(action && xsrf, page.text);
+    const done = await browser.request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+    });
+    assert.equal(done.status, 303);
+    assert.equal(await signedInToPortico(browser), true);
+  });
+
   it('refuses a post-logout URI that is not registered, with a Portico page, and keeps the session', async (t) => {
     const { s, ghippo } = await setup(t);
     const { client: browser } = await login(s, 'alice', '/app/');
