@@ -32,8 +32,7 @@ import { createTunnels } from './proxy/tunnels.ts';
 import { createUpstreamPool } from './proxy/upstreamPool.ts';
 import { createMaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
 import type { Services } from './services.ts';
-import type { KeyValueStore } from './store/keyValueStore.ts';
-import { createMemoryStore } from './store/memoryStore.ts';
+import { type GatewayStores, memoryStores } from './store/memoryStores.ts';
 import { createRedisClient, waitForRedis } from './store/redisClient.ts';
 import { createRedisStore } from './store/redisStore.ts';
 
@@ -63,7 +62,15 @@ export type FeatureContext = {
   /** The gateway's services features may use (its own, never another gateway's). */
   services: Pick<
     Services,
-    'sessions' | 'store' | 'pages' | 'errors' | 'upstreams' | 'providers' | 'keys' | 'maintenance'
+    | 'sessions'
+    | 'store'
+    | 'oidcStore'
+    | 'pages'
+    | 'errors'
+    | 'upstreams'
+    | 'providers'
+    | 'keys'
+    | 'maintenance'
   >;
   /** Reloads routes.yaml from disk (admin deploys); same result as a file-watch reload. */
   reload: () => ReloadResult;
@@ -144,18 +151,18 @@ export function createGateway(options: GatewayOptions): Gateway {
     current.session.store === 'redis' && current.session.redis
       ? createRedisClient(current.session.redis, current.baseDir, log)
       : undefined;
-  let store: KeyValueStore;
-  let sessionStore: KeyValueStore;
-  let loginStore: KeyValueStore;
+  let stores: GatewayStores;
   if (redis) {
-    store = createRedisStore(redis, { prefix: current.session.redis?.keyPrefix ?? 'portico:' });
-    sessionStore = store;
-    loginStore = store;
-  } else {
-    store = createMemoryStore({ maxEntries: 100_000 });
-    sessionStore = createMemoryStore({ maxEntries: current.session.maxEntries * 6 });
-    loginStore = createMemoryStore({ maxEntries: 10_000 });
-  }
+    const shared = createRedisStore(redis, { prefix: current.session.redis?.keyPrefix ?? 'portico:' });
+    stores = {
+      store: shared,
+      sessionStore: shared,
+      loginStore: shared,
+      throttleStore: shared,
+      oidcStore: shared,
+    };
+  } else stores = memoryStores(current.session.maxEntries);
+  const { store, sessionStore, loginStore } = stores;
 
   const keyConfig = current.raw.identity?.jwt?.keys;
   const keys = createKeyStore(
@@ -179,11 +186,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     accessLog,
     events,
     store,
+    oidcStore: stores.oidcStore,
     sessions: createSessions({ settings: current.session, store: sessionStore, events, log }),
     logins: createLoginTransactions(loginStore),
     keys,
     assertions: createAssertions(keys),
-    providers: createProviderRegistry(store),
+    providers: createProviderRegistry(store, stores.throttleStore),
     upstreams: createUpstreamPool(() => current.baseDir),
     tunnels: createTunnels(),
     pages: createPages(),

@@ -27,6 +27,8 @@ export type Services = {
   readonly events: EventBus;
   /** Shared by replicas (Redis) or this instance's memory: locks, throttles, replay caches, keys. */
   readonly store: KeyValueStore;
+  /** The OpenID Provider's own data (the same Redis, or a memory store of its own: memoryStores.ts). */
+  readonly oidcStore: KeyValueStore;
   readonly sessions: Sessions;
   readonly logins: LoginTransactions;
   readonly keys: KeyStore;

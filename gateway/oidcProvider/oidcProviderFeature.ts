@@ -34,7 +34,7 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
   const client = (id: string) => opConfig()?.clients.find((c) => c.id === id);
   // Sessions are made with the session settings of the start; so is their ceiling here.
   const sessionTtlMs = parseDuration(ctx.config().raw.session?.maxAge ?? '8h');
-  const adapter = storeAdapter(ctx.services.store, {
+  const adapter = storeAdapter(ctx.services.oidcStore, {
     client: (id) => {
       const c = client(id);
       return c ? clientMetadata(c) : undefined;

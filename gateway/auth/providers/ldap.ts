@@ -28,9 +28,12 @@ const MAX_PASSWORD = 1024;
  * per client address (Redis when sessions use it, so every replica counts) before the directory
  * is even contacted.
  */
-export function createLdapProvider(def: LdapDefinition, ctx: Pick<ProviderContext, 'store'>): LoginProvider {
+export function createLdapProvider(
+  def: LdapDefinition,
+  ctx: Pick<ProviderContext, 'store'> & Partial<Pick<ProviderContext, 'throttleStore'>>,
+): LoginProvider {
   const throttle = createLoginThrottle({
-    store: ctx.store,
+    store: ctx.throttleStore ?? ctx.store,
     scope: def.id,
     maxPerUser: def.throttle?.maxPerUser,
     maxPerIp: def.throttle?.maxPerIp,

@@ -18,8 +18,10 @@ const saml = (): typeof import('./saml.ts') => load('./saml.ts');
 
 export type ProviderContext = {
   config: Config;
-  /** The gateway's store: login throttles and replay caches live there (shared with Redis). */
+  /** The gateway's store: replay caches live there (shared with Redis). */
   store: KeyValueStore;
+  /** Login throttle counters (the same Redis, or a memory store of their own). */
+  throttleStore: KeyValueStore;
   /** The public origin, for callback/ACS URLs and SP metadata. */
   publicUrl: URL | undefined;
 };
@@ -46,7 +48,10 @@ export type ProviderRegistry = {
  * The providers of a gateway's configs. A provider whose definition did not change across a
  * reload is reused, so its discovery document and key set stay cached.
  */
-export function createProviderRegistry(store: KeyValueStore): ProviderRegistry {
+export function createProviderRegistry(
+  store: KeyValueStore,
+  throttleStore: KeyValueStore = store,
+): ProviderRegistry {
   const byDefinition = new Map<string, LoginProvider>();
   const byConfig = new WeakMap<Config, Map<string, LoginProvider>>();
   return {
@@ -63,7 +68,7 @@ export function createProviderRegistry(store: KeyValueStore): ProviderRegistry {
             d: RawIdentityProvider,
             c: ProviderContext,
           ) => LoginProvider;
-          p = factory(def, { config, store, publicUrl: config.publicUrl });
+          p = factory(def, { config, store, throttleStore, publicUrl: config.publicUrl });
           byDefinition.set(key, p);
         }
         map.set(def.id, p);

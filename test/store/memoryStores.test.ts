@@ -1,0 +1,24 @@
+// A single instance keeps what anonymous clients can create apart from what protects everyone:
+// a flood of OpenID Provider interactions must not push out the counters that stop password guessing.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLoginThrottle } from '../../gateway/auth/throttle.ts';
+import { memoryStores } from '../../gateway/store/memoryStores.ts';
+
+describe('the stores of a single instance', () => {
+  it('keep login throttles and signing keys when the OpenID Provider’s store overflows', async () => {
+    const s = memoryStores(100, { oidcStore: 50, throttleStore: 50, store: 50 });
+    const throttle = createLoginThrottle({
+      store: s.throttleStore,
+      scope: 'dir',
+      maxPerUser: 3,
+      maxPerIp: 100,
+    });
+    for (let i = 0; i < 3; i++) await throttle.fail('alice', '203.0.113.7');
+    await s.store.set('keys:current', 'signing key');
+    // An anonymous client opening /_portico/oidc/auth over and over: one interaction each.
+    for (let i = 0; i < 5_000; i++) await s.oidcStore.set(`oidc:Interaction:${i}`, '{}', 600_000);
+    await assert.rejects(throttle.check('alice', '198.51.100.1'), /too many|PORTICO_ERR/i);
+    assert.equal(await s.store.get('keys:current'), 'signing key');
+  });
+});
