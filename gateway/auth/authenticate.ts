@@ -33,6 +33,10 @@ export function authenticate(s: Deps): Stage<AnyContext> {
         if (how.checked) apiKey(ctx, how.token);
         return;
       case 'nobody':
+        // A terminal opened on a public route (DCE 5's /dce5/apis/ with websocket: true) still
+        // ends with the browser's session (sign-out, revoke, maximum age): the session is looked
+        // up only to know which one it belongs to; no identity is taken from it or passed on.
+        if (ctx.kind === 'ws') return tieToSession(s, ctx);
         return;
       case 'bearer':
         return verifyBearer(s, ctx, how.token);
@@ -110,6 +114,23 @@ function fromSession(s: Deps, ctx: AnyContext): void | Promise<void> {
       (err) => storeFailed(ctx, err),
     );
   return useSession(s, ctx, loaded);
+}
+
+function tieToSession(s: Deps, ctx: AnyContext): void | Promise<void> {
+  const tie = (loaded: LoadedSession | undefined) => {
+    if (!loaded) return;
+    ctx.session = loaded.data;
+    ctx.sessionId = loaded.id;
+  };
+  // A public route works with the session store down: the terminal is then tied to nothing.
+  const ignore = () => {};
+  try {
+    const loaded = s.sessions.load(ctx.req);
+    if (loaded instanceof Promise) return loaded.then(tie, ignore);
+    tie(loaded);
+  } catch {
+    ignore();
+  }
 }
 
 function useSession(s: Deps, ctx: AnyContext, loaded: LoadedSession | undefined): void | Promise<void> {

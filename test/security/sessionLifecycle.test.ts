@@ -21,8 +21,13 @@ import { upstreamFor } from '../helpers/upstream.ts';
 const ROUTES = (ai: string) =>
   `  - { id: ai-platform, path: /dce5/, upstream: "${ai}", auth: required, websocket: true }\n  - { id: home, path: /, upstream: "${ai}", auth: optional }\n`;
 
-async function terminal(s: SsoSetup, gatewayUrl: string, client: GatewayClient): Promise<WebSocket> {
-  const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/dce5/terminal/ws`, ['tty'], {
+async function terminal(
+  s: SsoSetup,
+  gatewayUrl: string,
+  client: GatewayClient,
+  path = '/dce5/terminal/ws',
+): Promise<WebSocket> {
+  const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}${path}`, ['tty'], {
     headers: { cookie: client.cookieHeader() },
     origin: s.publicUrl,
   });
@@ -91,6 +96,21 @@ describe('an open WebSocket ends with its session', () => {
     const s = await startSso(t, ROUTES(ai.url));
     const { client } = await login(s, 'alice');
     const ws = await terminal(s, s.gw.url, client);
+    const closed = closeCode(ws);
+    await logout(client, s.publicUrl);
+    assert.equal(await closed, 1008);
+  });
+
+  it('closes a terminal opened on a public route (auth: none) when the browser’s user signs out, passing no identity', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(
+      t,
+      `  - { id: ai-apis, path: /dce5/apis/, upstream: "${ai.url}", auth: none, websocket: true }\n${ROUTES(ai.url)}`,
+    );
+    const { client } = await login(s, 'alice');
+    const ws = await terminal(s, s.gw.url, client, '/dce5/apis/terminal/ws');
+    const upgrade = ai.requests.filter((r) => r.method === 'UPGRADE').at(-1)!;
+    assert.equal(upgrade.headers['x-forwarded-user'], undefined);
     const closed = closeCode(ws);
     await logout(client, s.publicUrl);
     assert.equal(await closed, 1008);
