@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import { importJWK, SignJWT } from 'jose';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { API_RESOURCE, type DemoUser, type Idp, startTestIdp, WORKSPACE_USERS } from '../helpers/idp.ts';
@@ -149,6 +150,25 @@ describe('bearer tokens pass every check a browser sign-in of their provider pas
     assert.equal((await s.call(alice.id_token!)).status, 401, 'the ID token (aud: portico)');
     assert.equal((await s.call(alice.access_token)).status, 200, `the access token (aud: ${API_RESOURCE})`);
     assert.equal(s.upstream.requests.length, 1);
+  });
+
+  it('refuses an access token without an expiry, even one the IdP signed for Portico', async (t) => {
+    let signer: Idp | undefined;
+    const s = await setup(t, 'generic', (idp) => {
+      signer = idp;
+      return `{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }`;
+    });
+    const key = await importJWK(signer!.signingKey, 'RS256');
+    const token = (exp: boolean) => {
+      const jwt = new SignJWT({ sub: 'alice', azp: 'portico', client_id: 'portico', scope: 'openid' })
+        .setProtectedHeader({ alg: 'RS256', kid: signer!.signingKey.kid, typ: 'at+jwt' })
+        .setIssuer(signer!.issuer)
+        .setAudience('portico')
+        .setIssuedAt();
+      return (exp ? jwt.setExpirationTime('5m') : jwt).sign(key);
+    };
+    assert.equal((await s.call(await token(false))).status, 401, 'no exp');
+    assert.equal((await s.call(await token(true))).status, 200, 'the same token with an expiry');
   });
 
   it('refuses an access token the IdP issued to another application', async (t) => {

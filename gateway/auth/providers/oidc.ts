@@ -16,6 +16,9 @@ import { boundedCache } from '../../store/boundedCache.ts';
  * What the OpenID Connect provider takes: an `oidc` definition from routes.yaml, or the one Google
  * and GitLab sign-in build from theirs.
  */
+/** How long a successful reachability check of the IdP holds (see probe). */
+const PROBE_HOLD_MS = 1000;
+
 export type OidcDefinition = Omit<ProviderDefinition<'oidc'>, 'type'> & { type: string };
 
 /** A check applied to the verified ID token claims before the login is accepted (Google `hd`). */
@@ -93,7 +96,8 @@ export function createOidcProvider(
       const { jwks: set, issuer } = await keySet();
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, set, { issuer, clockTolerance: 30 }));
+        // An access token that never expires is not one Portico accepts as a login.
+        ({ payload } = await jwtVerify(token, set, { issuer, clockTolerance: 30, requiredClaims: ['exp'] }));
       } catch {
         return undefined;
       }
@@ -118,6 +122,9 @@ export function createOidcProvider(
     return { claims, expiresAt: exp };
   };
 
+  // The last discovery fetch that succeeded, and the one in flight (see probe).
+  const probed: { at: number; pending: Promise<void> | undefined } = { at: 0, pending: undefined };
+
   const meantForPortico = (claims: Record<string, unknown>): boolean => {
     const aud = Array.isArray(claims.aud)
       ? claims.aud.map(String)
@@ -136,14 +143,23 @@ export function createOidcProvider(
     async ready() {
       await configuration();
     },
-    async probe() {
-      const url = new URL(def.issuer);
-      url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`;
-      const res = await fetch(url, { signal: AbortSignal.timeout(3000) }).catch((err: unknown) => {
-        throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
+    probe() {
+      // Every sign-in starts with it, and anyone can start one: an answer holds for a second,
+      // and concurrent sign-ins share one request, so visitors cannot make Portico hammer the IdP.
+      if (Date.now() - probed.at < PROBE_HOLD_MS) return Promise.resolve();
+      probed.pending ??= (async () => {
+        const url = new URL(def.issuer);
+        url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`;
+        const res = await fetch(url, { signal: AbortSignal.timeout(3000) }).catch((err: unknown) => {
+          throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
+        });
+        if (!res.ok) throw new GatewayError('PORTICO_ERR_IDP', { detail: `HTTP ${res.status}` });
+        await res.body?.cancel();
+        probed.at = Date.now();
+      })().finally(() => {
+        probed.pending = undefined;
       });
-      if (!res.ok) throw new GatewayError('PORTICO_ERR_IDP', { detail: `HTTP ${res.status}` });
-      await res.body?.cancel();
+      return probed.pending;
     },
     async begin(txn, state, callbackUrl) {
       const c = await configuration();
