@@ -809,6 +809,11 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
     description: 'Time to receive a whole request (0: off). Read at start: a change needs a restart.',
     default: '0s',
   },
+  'limits.ownBodyTimeout': {
+    description:
+      'Time to receive the body of a request to Portico’s own endpoints (`/_portico/…`: sign-in forms and callbacks, the OpenID Provider, the admin API), counted from its headers; then 408 and the connection is closed. Proxied uploads are not affected (`requestTimeout`).',
+    default: '30s',
+  },
   'limits.maxHeaderSize': {
     description: 'Bytes of request headers (larger: 431). Read at start: a change needs a restart.',
     default: 16384,

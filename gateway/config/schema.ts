@@ -483,6 +483,7 @@ export const configSchema = {
       properties: {
         headersTimeout: duration,
         requestTimeout: duration,
+        ownBodyTimeout: duration,
         maxHeaderSize: { type: 'integer', minimum: 1024 },
         maxUrlLength: { type: 'integer', minimum: 256 },
         maxBodySize: size,

@@ -222,6 +222,8 @@ export type Config = {
   readonly limits: {
     readonly headersTimeoutMs: number;
     readonly requestTimeoutMs: number;
+    /** Time for the body of a request to Portico's own endpoints (sign-in forms, OP, admin API). */
+    readonly ownBodyTimeoutMs: number;
     readonly maxHeaderSize: number;
     readonly maxUrlLength: number;
     /** `limits.maxBodySize` in bytes; 0: no limit. Routes carry the value that applies to them. */

@@ -19,10 +19,36 @@ export function ownEndpoints(s: { ownApp: OwnApp }): Stage<HttpContext> {
   return (ctx) => {
     if (!isOwn(ctx.path)) return;
     ctx.done = true;
+    bodyDeadline(ctx.req, ctx.res, ctx.config.limits.ownBodyTimeoutMs);
     sendContinue(ctx.req, ctx.res);
     (ctx.req as OwnRequest).portico = ctx;
     s.ownApp(ctx.req, ctx.res);
   };
+}
+
+/**
+ * A body sent to Portico's own endpoints must arrive within `limits.ownBodyTimeout`: their parsers
+ * wait for the whole of it, and with `requestTimeout` off (the default, for long uploads to
+ * upstreams) a client sending one byte every few seconds would hold a connection for good.
+ */
+function bodyDeadline(req: IncomingMessage, res: ServerResponse, ms: number): void {
+  if (req.complete || ms <= 0) return;
+  const length = req.headers['content-length'];
+  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return;
+  const timer = setTimeout(() => {
+    if (req.complete) return;
+    const close = () => req.socket.destroy();
+    if (res.headersSent) {
+      close();
+      return;
+    }
+    res.writeHead(408, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+    res.end('The request body did not arrive in time.\n', close);
+  }, ms);
+  timer.unref();
+  const stop = () => clearTimeout(timer);
+  req.once('end', stop);
+  req.once('close', stop);
 }
 
 /** No endpoint of Portico's speaks WebSocket, and nothing under /_portico/ ever reaches an upstream. */

@@ -272,3 +272,27 @@ describe('slow clients (slowloris)', () => {
     await stillServes(base, up);
   });
 });
+
+describe('slow bodies to Portico’s own endpoints', () => {
+  it('answers 408 and closes the connection when a body to /_portico/… trickles past limits.ownBodyTimeout, with requestTimeout off', async (t) => {
+    const up = await upstreamFor(t);
+    const gw = await startGateway(
+      t,
+      `limits: { ownBodyTimeout: 400ms }\nroutes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`,
+    );
+    const conn = await RawConnection.open(gw.url);
+    t.after(() => conn.destroy());
+    await conn.write(
+      requestBytes('POST', '/_portico/login/corp', [
+        ['Host', new URL(gw.url).host],
+        ['Content-Type', 'application/x-www-form-urlencoded'],
+        ['Content-Length', '1000'],
+      ]),
+    );
+    const sent = await conn.trickle('x'.repeat(1000), 100, 1, 3000);
+    if (!conn.closed) await conn.waitForClose(3000);
+    assert.ok(conn.closed, 'the connection was closed');
+    assert.ok(sent < 1000, `cut off after ${sent} of 1000 bytes`);
+    assert.equal(conn.responses()[0]?.status, 408);
+  });
+});
