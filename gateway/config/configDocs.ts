@@ -730,6 +730,10 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
       '`required` refuses authorization requests without PKCE; `optional` lets confidential clients (Keycloak brokers) omit it.',
     default: 'optional',
   },
+  'oidcProvider.clients[].scopes': {
+    description:
+      'The scopes this client may ask for (`openid` is always allowed); asking for another gets `invalid_scope`. Without it, every scope: `profile`, `email`, `groups`, `offline_access`. List only what the application needs — a client without `groups` never learns the user’s groups.',
+  },
   'oidcProvider.clients[].tokenEndpointAuthMethod': {
     description: 'The method advertised for the client (both are accepted).',
     default: 'client_secret_basic',

@@ -41,6 +41,11 @@ export const oidcProviderSchema = {
           allow: allowRules,
           pkce: { enum: ['required', 'optional'] },
           tokenEndpointAuthMethod: { enum: ['client_secret_basic', 'client_secret_post'] },
+          scopes: {
+            type: 'array',
+            uniqueItems: true,
+            items: { enum: ['openid', 'offline_access', 'profile', 'email', 'groups'] },
+          },
         },
       },
     },

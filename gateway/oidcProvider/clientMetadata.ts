@@ -15,6 +15,8 @@ export function clientMetadata(client: RawOidcClient): Payload {
     grant_types: ['authorization_code', 'refresh_token'],
     token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
+    // oidc-provider refuses a request for a scope outside the client's list (invalid_scope).
+    ...(client.scopes ? { scope: [...new Set(['openid', ...client.scopes])].join(' ') } : {}),
     ...(client.backchannelLogoutUri
       ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
       : {}),

@@ -18,6 +18,7 @@ export type OpClient = {
   allow?: string;
   pkce?: 'required' | 'optional';
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post';
+  scopes?: string[];
 };
 
 export type OpSetup = SsoSetup & { issuer: string; clients: OpClient[] };
@@ -40,6 +41,7 @@ export function oidcProviderYaml(clients: OpClient[]): string {
     if (c.allow) parts.push(`allow: ${c.allow}`);
     if (c.pkce) parts.push(`pkce: ${c.pkce}`);
     if (c.tokenEndpointAuthMethod) parts.push(`tokenEndpointAuthMethod: ${c.tokenEndpointAuthMethod}`);
+    if (c.scopes) parts.push(`scopes: [${c.scopes.join(', ')}]`);
     return `    - { ${parts.join(', ')} }`;
   });
   return `oidcProvider:\n  clients:\n${lines.join('\n')}\n`;

@@ -37,6 +37,8 @@ async function setup(t: TestContext) {
       redirectUris: [`${rp}/gpu/cb`],
       allow: '{ groups: [ai-users] }',
     },
+    // An application that needs only who the user is: never their groups or address.
+    wiki: { id: 'wiki', secret: secret('wiki'), redirectUris: [`${rp}/wiki/cb`], scopes: ['profile'] },
   } satisfies Record<string, OpClient>;
   const s = await startOp(t, Object.values(clients));
   return { s, clients };
@@ -146,6 +148,20 @@ describe('Portico as an OpenID Provider: the protocol', () => {
     const tokens = await req.redeem((await followToClient(browser, req.url)).location);
     const info = await oc.fetchUserInfo(config, tokens.access_token, expectedSub('alice'));
     assert.deepEqual(Object.keys(info).sort(), ['email', 'email_verified', 'sub']);
+    assert.equal(tokens.claims()!.groups, undefined);
+  });
+
+  it('refuses a scope outside the client’s scopes list with invalid_scope, and grants those in it', async (t) => {
+    const { s, clients } = await setup(t);
+    const browser = await signedIn(s, 'alice');
+    const config = await relyingParty(s.issuer, clients.wiki);
+    const greedy = await authorizationRequest(config, clients.wiki, { scope: 'openid profile groups' });
+    const refused = (await followToClient(browser, greedy.url)).location;
+    assert.equal(refused.searchParams.get('error'), 'invalid_scope');
+    assert.equal(refused.searchParams.get('code'), null);
+    const req = await authorizationRequest(config, clients.wiki, { scope: 'openid profile' });
+    const tokens = await req.redeem((await followToClient(browser, req.url)).location);
+    assert.equal(tokens.claims()!.preferred_username, 'alice');
     assert.equal(tokens.claims()!.groups, undefined);
   });
 
