@@ -112,6 +112,22 @@ describe("an upstream cannot set Portico's own cookies", () => {
   });
 });
 
+describe('what a request may name in events', () => {
+  it('names only a configured identity provider in login events: an id taken from the URL is "unknown"', async (t) => {
+    const app = await upstreamFor(t);
+    const s = await startSso(t, `  - { id: app, path: /, upstream: "${app.url}", auth: required }\n`);
+    const named: string[] = [];
+    s.gw.gateway.events.on('login', (e) => {
+      named.push(e.idp);
+    });
+    await send(s.gw.url, '/_portico/callback/%5Bre-verify%5D(https%3A%2F%2Fevil.example)?state=x', {
+      headers: { accept: 'application/json' },
+    });
+    await send(s.gw.url, '/_portico/callback/corp?state=x', { headers: { accept: 'application/json' } });
+    assert.deepEqual(named, ['unknown', 'corp']);
+  });
+});
+
 describe('names from several identity providers never collide', () => {
   async function twoIdps(t: TestContext) {
     const port = await freePort();
