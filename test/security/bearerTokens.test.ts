@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
 import { describe, it, type TestContext } from 'node:test';
 import { importJWK, SignJWT } from 'jose';
 import { startGateway } from '../helpers/gateway.ts';
@@ -169,6 +170,24 @@ describe('bearer tokens pass every check a browser sign-in of their provider pas
     };
     assert.equal((await s.call(await token(false))).status, 401, 'no exp');
     assert.equal((await s.call(await token(true))).status, 200, 'the same token with an expiry');
+  });
+
+  it('asks the IdP about a made-up opaque token once, not once per request', async (t) => {
+    const s = await setup(
+      t,
+      'generic',
+      (idp) =>
+        `{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }`,
+    );
+    let asked = 0;
+    const count = (message: unknown) => {
+      const { request } = message as { request: { path: string } };
+      if (request.path.includes('introspect')) asked++;
+    };
+    diagnostics.subscribe('undici:request:create', count);
+    t.after(() => diagnostics.unsubscribe('undici:request:create', count));
+    for (let i = 0; i < 5; i++) assert.equal((await s.call('made-up-opaque-token-0123456789')).status, 401);
+    assert.equal(asked, 1);
   });
 
   it('refuses an access token the IdP issued to another application', async (t) => {

@@ -78,6 +78,9 @@ export function createOidcProvider(
 
   // Tokens already checked, until they (or a minute) expire: checking costs a signature or a call.
   const verified = boundedCache<string, Identity>(10_000);
+  // Tokens the IdP refused, for ten seconds: a client sending made-up tokens to a `bearer: verify`
+  // route would otherwise have Portico ask the IdP's introspection endpoint once per request.
+  const refused = boundedCache<string, true>(10_000, { ttl: 10_000 });
 
   /**
    * An access token meant for Portico, with the claims to sign in with, or undefined. A JWT is
@@ -86,9 +89,10 @@ export function createOidcProvider(
    * of `audiences`, or issued to Portico's own client). An opaque token is asked about at the IdP's
    * introspection endpoint. Either way the IdP's userinfo supplies the claims a browser sign-in gets.
    */
+  /** The token's claims; 'refused' when the IdP's keys or answer say no; undefined when it could not be asked. */
   const checkAccessToken = async (
     token: string,
-  ): Promise<{ claims: Record<string, unknown>; expiresAt: number } | undefined> => {
+  ): Promise<{ claims: Record<string, unknown>; expiresAt: number } | 'refused' | undefined> => {
     const c = await configuration();
     const [client, { jwtVerify, decodeProtectedHeader }] = await Promise.all([openidClient(), jose()]);
     let claims: Record<string, unknown>;
@@ -99,18 +103,19 @@ export function createOidcProvider(
         // An access token that never expires is not one Portico accepts as a login.
         ({ payload } = await jwtVerify(token, set, { issuer, clockTolerance: 30, requiredClaims: ['exp'] }));
       } catch {
-        return undefined;
+        return 'refused';
       }
-      if (!isAccessToken(decodeProtectedHeader(token).typ, payload)) return undefined;
-      if (!meantForPortico(payload)) return undefined;
+      if (!isAccessToken(decodeProtectedHeader(token).typ, payload)) return 'refused';
+      if (!meantForPortico(payload)) return 'refused';
       claims = { ...payload };
     } else {
       if (!c.serverMetadata().introspection_endpoint || !def.clientSecret) return undefined;
       const r = await client.tokenIntrospection(c, token).catch(() => undefined);
-      if (!r?.active) return undefined;
+      if (!r) return undefined;
+      if (!r.active) return 'refused';
       if (r.token_type !== undefined && !/^(bearer|access_token)$/i.test(String(r.token_type)))
-        return undefined;
-      if (!meantForPortico(r as Record<string, unknown>)) return undefined;
+        return 'refused';
+      if (!meantForPortico(r as Record<string, unknown>)) return 'refused';
       claims = { ...r } as Record<string, unknown>;
     }
     if (typeof claims.sub !== 'string' || claims.sub === '') return undefined;
@@ -228,8 +233,10 @@ export function createOidcProvider(
       const key = createHash('sha256').update(token).digest('base64url');
       const hit = verified.get(key);
       if (hit) return hit;
+      if (refused.get(key)) return undefined;
       const checked = await checkAccessToken(token);
-      if (!checked) return undefined;
+      if (checked === 'refused') refused.set(key, true);
+      if (checked === undefined || checked === 'refused') return undefined;
       const refusal = options.check?.(checked.claims);
       if (refusal) return undefined;
       const identity = claimsToIdentity(def.id, checked.claims, def.claims);
