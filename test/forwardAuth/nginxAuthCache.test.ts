@@ -67,4 +67,22 @@ describe("nginx's authorization cache", () => {
     assert.equal(allowed('/dce5/').length, 1, 'Portico was not asked while the entry lived');
     assert.equal(s.checks.at(-1)!.status, 401, 'the expired entry sent nginx back to Portico');
   });
+
+  it('never lets one caller’s cached "allowed" serve another method or another address', async (t) => {
+    const s = await startForwardAuth(t, {
+      cache: true,
+      routes: ({ ai, customer }) =>
+        `  - { id: status, path: /dce5/status, upstream: "${ai}", auth: required, public: [{ path: /dce5/status, methods: [GET] }] }
+  - { id: internal, path: /internal/, upstream: "${customer}", auth: none, ipAllow: [127.0.0.1/32] }
+`,
+    });
+    const anonymous = (method: string, localAddress = '127.0.0.1') =>
+      send(s.url, '/dce5/status', { method, localAddress, headers: { accept: 'application/json' } });
+    assert.equal((await anonymous('GET')).status, 200, 'a public GET');
+    assert.equal((await anonymous('DELETE')).status, 401, 'a DELETE after the cached GET');
+    const from = (localAddress: string) =>
+      send(s.url, '/internal/secret', { localAddress, headers: { accept: 'application/json' } });
+    assert.equal((await from('127.0.0.1')).status, 200, 'an allowed address');
+    assert.equal((await from('127.0.0.2')).status, 403, 'a denied address after the cached allowed one');
+  });
 });

@@ -51,7 +51,8 @@ export type ForwardAuthSetup = {
  */
 export async function startForwardAuth(
   t: TestContext,
-  options: { cache?: boolean } = {},
+  /** `routes`: extra routes, placed before the two above (a test's own policies). */
+  options: { cache?: boolean; routes?: (upstream: { ai: string; customer: string }) => string } = {},
 ): Promise<ForwardAuthSetup> {
   const customer = await upstreamFor(t);
   const ai = await upstreamFor(t, { websocket: true });
@@ -73,7 +74,7 @@ identityProviders:
 apiKeys:
   - { id: ci, hash: "${key.hash}", groups: [ai-users] }
 routes:
-  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", websocket: true, auth: required, allow: { groups: [ai-users] }, inject: { headers: true, jwt: true } }
+${options.routes?.({ ai: ai.url, customer: customer.url }) ?? ''}  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", websocket: true, auth: required, allow: { groups: [ai-users] }, inject: { headers: true, jwt: true } }
   - { id: customer, path: /, upstream: "${customer.url}", auth: optional, inject: { headers: true, jwt: true } }
 `,
   );
