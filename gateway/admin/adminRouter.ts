@@ -363,6 +363,17 @@ export function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, s
           'PORTICO_ERR_BAD_REQUEST',
           'Name the user: "sub" or "username" (and "idp" to narrow it).',
         );
+      // A subject is only unique within its identity provider.
+      if (q.sub && !q.idp)
+        throw new AdminError(
+          'PORTICO_ERR_BAD_REQUEST',
+          '"sub" needs "idp": a subject is unique only within its provider.',
+        );
+      // Sessions are indexed by the name Portico uses: users of providers other than the primary
+      // one are `<idp>:<name>`. {idp: directory, username: alice} means directory:alice, never the
+      // primary provider's alice.
+      if (q.username && q.idp && q.idp !== ctx.config().primaryIdp && !q.username.startsWith(`${q.idp}:`))
+        q.username = `${q.idp}:${q.username}`;
       const revoked = await revokeUserSessions(q);
       audit(res, { action: 'sessions.revoke', ...q, revoked });
       res.json({ revoked });

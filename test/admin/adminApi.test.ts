@@ -468,12 +468,24 @@ describe('brand assets', () => {
 describe('sessions and status', () => {
   it('revokes a user’s sessions through the session store and reports how many', async (t) => {
     const calls: unknown[] = [];
-    const gw = await startAdminGateway(t, routesYaml('http://127.0.0.1:9/'), {
-      revokeUserSessions: async (q) => {
-        calls.push(q);
-        return 2;
+    const gw = await startAdminGateway(
+      t,
+      routesYaml('http://127.0.0.1:9/', {
+        extra: `publicUrl: http://127.0.0.1:9
+session: { secret: "${'s'.repeat(32)}" }
+identity: { primaryProvider: corp }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "http://127.0.0.1:9/realms/corp", clientId: portico, clientSecret: x }
+  - { id: partner, type: oidc, issuer: "http://127.0.0.1:9/realms/partner", clientId: portico, clientSecret: x }
+`,
+      }),
+      {
+        revokeUserSessions: async (q) => {
+          calls.push(q);
+          return 2;
+        },
       },
-    });
+    );
     const seen = auditEvents(gw);
     const r = await api(gw.url, 'POST', 'sessions/revoke', {
       key: keys.support.key,
@@ -483,6 +495,19 @@ describe('sessions and status', () => {
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(json(r), { revoked: 2 });
     assert.deepEqual(calls, [{ idp: 'corp', username: 'alice' }]);
+    // The partner's alice is partner:alice to Portico: naming the partner never ends corp's alice.
+    await api(gw.url, 'POST', 'sessions/revoke', {
+      key: keys.support.key,
+      body: JSON.stringify({ idp: 'partner', username: 'alice' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.deepEqual(calls.at(-1), { idp: 'partner', username: 'partner:alice' });
+    const subAlone = await api(gw.url, 'POST', 'sessions/revoke', {
+      key: keys.support.key,
+      body: JSON.stringify({ sub: 'alice-7f3a' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(subAlone.status, 400, 'a subject is unique only within its provider');
     assert.ok(
       seen.some(
         (e) => (e.detail as { action?: string })?.action === 'sessions.revoke' && e.actor === 'support',
