@@ -187,7 +187,17 @@ export function createGateway(options: GatewayOptions): Gateway {
     events,
     store,
     oidcStore: stores.oidcStore,
-    sessions: createSessions({ settings: current.session, store: sessionStore, events, log }),
+    sessions: createSessions({
+      settings: current.session,
+      store: sessionStore,
+      events,
+      log,
+      // A reload that removes a session's identity provider, or changes the primary one (whose
+      // users keep bare names), ends the sessions it changed the meaning of.
+      accepts: (data) =>
+        current.identityProviderIds.has(data.identity.idp) &&
+        (data.namedUnder === undefined || data.namedUnder === (current.primaryIdp ?? '')),
+    }),
     logins: createLoginTransactions(loginStore),
     keys,
     assertions: createAssertions(keys),

@@ -239,7 +239,8 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     // Signing in again replaces the browser's current session.
     const previous = sessions.idOf(req);
     if (previous) await sessions.end(previous, 'replaced').catch(() => {});
-    const { setCookie } = await sessions.create({ identity, tokens, idpSid }, secure(req));
+    const namedUnder = s.config().primaryIdp ?? '';
+    const { setCookie } = await sessions.create({ identity, tokens, idpSid, namedUnder }, secure(req));
     res.cookie(LAST_IDP_COOKIE, identity.idp, {
       httpOnly: true,
       sameSite: 'lax',

@@ -71,6 +71,7 @@ export function compileConfig(
       ]),
     ]),
     identityHeaders,
+    identityProviderIds: new Set((raw.identityProviders ?? []).map((p) => p.id)),
     identityHeaderNames: new Set(
       [...Object.values(identityHeaders), jwtHeader].map((n) => n.toLowerCase().replace(/_/g, '-')),
     ),

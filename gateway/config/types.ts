@@ -206,6 +206,8 @@ export type Config = {
   readonly ownCookies: readonly string[];
   /** Lower-case, `-` spelled names of every header Portico injects: stripped from every request. */
   readonly identityHeaderNames: ReadonlySet<string>;
+  /** The ids of the configured identity providers: a session of one a reload removed is over. */
+  readonly identityProviderIds: ReadonlySet<string>;
   readonly apiKeys: readonly ApiKey[];
   readonly identityHeaders: {
     readonly user: string;

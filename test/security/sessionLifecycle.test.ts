@@ -179,6 +179,42 @@ describe('an open WebSocket ends with its session when an administrator revokes 
   });
 });
 
+describe('a reload that changes what a session means ends it', () => {
+  const signedIn = async (client: GatewayClient) =>
+    (await client.request('/_portico/me', { headers: { accept: 'application/json' } })).status === 200;
+  const partner =
+    'identityProviders:\n  - { id: partner, type: oidc, issuer: "http://127.0.0.1:9/realms/partner", clientId: portico, clientSecret: x }\n';
+
+  it('ends the sessions of an identity provider the reload removed', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url));
+    const { client } = await login(s, 'alice');
+    assert.equal(await signedIn(client), true);
+    s.gw.write(s.yaml.replace(/identityProviders:\n {2}- \{ id: corp[^\n]*\n/, partner));
+    assert.equal(s.gw.gateway.reload().ok, true);
+    assert.equal(await signedIn(client), false);
+    assert.equal((await client.request('/dce5/', { headers: { accept: 'application/json' } })).status, 401);
+  });
+
+  it('ends the sessions named under another primary provider: their bare names would be someone else’s', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url));
+    const { client } = await login(s, 'alice');
+    // Adding a provider with corp still primary changes nothing for corp's alice.
+    const both = s.yaml.replace(
+      /(identityProviders:\n {2}- \{ id: corp[^\n]*\n)/,
+      `identity: { primaryProvider: corp }\n$1  - { id: partner, type: oidc, issuer: "http://127.0.0.1:9/realms/partner", clientId: portico, clientSecret: x }\n`,
+    );
+    s.gw.write(both);
+    assert.equal(s.gw.gateway.reload().ok, true);
+    assert.equal(await signedIn(client), true);
+    // Making partner primary: corp's "alice" would now be partner's alice.
+    s.gw.write(both.replace('primaryProvider: corp', 'primaryProvider: partner'));
+    assert.equal(s.gw.gateway.reload().ok, true);
+    assert.equal(await signedIn(client), false);
+  });
+});
+
 describe('session bookkeeping', () => {
   const settings = (maxAge = '8h', cacheTtl = '1ms') =>
     compileConfig(

@@ -27,6 +27,11 @@ export type StoredSession = {
   tokens?: Tokens;
   /** The IdP's session id (`sid`), for back-channel logout. */
   idpSid?: string;
+  /**
+   * The primary provider when the names were made ('' for none): a reload that changes it would
+   * give this session's bare names to another provider's users (sessions made before: absent).
+   */
+  namedUnder?: string;
   createdAt: number;
   /** When the session was last used, written at most once a minute and apart from the data. */
   lastSeen?: number;

@@ -28,7 +28,7 @@ export type Sessions = {
   load(req: IncomingMessage): LoadedSession | undefined | Promise<LoadedSession | undefined>;
   /** Starts a new session (a new id every time: no fixation) and answers its Set-Cookie value. */
   create(
-    data: { identity: Identity; tokens?: Tokens; idpSid?: string },
+    data: { identity: Identity; tokens?: Tokens; idpSid?: string; namedUnder?: string },
     secure: boolean,
   ): Promise<{ id: string; setCookie: string }>;
   /** Set-Cookie that removes the session cookie. */
@@ -55,6 +55,11 @@ type Options = {
   store: KeyValueStore;
   events: EventBus;
   log: Logger;
+  /**
+   * Whether a session still means what it meant when it was made (the live config: its identity
+   * provider is still configured, the primary provider has not changed). One that does not is ended.
+   */
+  accepts?: (data: StoredSession) => boolean;
 };
 
 /**
@@ -135,6 +140,10 @@ export function createSessions(o: Options): Sessions {
       void sessions.end(id, 'expired').catch(() => {});
       return undefined;
     }
+    if (o.accepts && !o.accepts(data)) {
+      void sessions.end(id, 'config-changed').catch(() => {});
+      return undefined;
+    }
     if (!data.lastSeen || now - data.lastSeen > TOUCH_EVERY_MS) {
       data = { ...data, lastSeen: now };
       cache.set(id, data);
@@ -200,7 +209,12 @@ export function createSessions(o: Options): Sessions {
     },
     clearCookie: (secure) => cookie('', secure, 0),
     async fresh(id) {
-      return read(id);
+      const data = await read(id);
+      if (data && o.accepts && !o.accepts(data)) {
+        void sessions.end(id, 'config-changed').catch(() => {});
+        return undefined;
+      }
+      return data;
     },
     async updateTokens(id, previous, tokens) {
       const { lastSeen: _seen, ...before } = previous;
