@@ -93,7 +93,7 @@ async function verifyBearer(s: Deps, ctx: AnyContext, token: string): Promise<vo
     if (!provider.verifyBearer) continue;
     const identity = await provider.verifyBearer(token).catch(() => undefined);
     if (identity) {
-      ctx.identity = qualifyIdentity(identity, ctx.config.primaryIdp);
+      ctx.identity = qualifyIdentity(identity, ctx.config.primaryIdp, ctx.config.identityProviderIds);
       ctx.credential = 'bearer';
       return;
     }

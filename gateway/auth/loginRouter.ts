@@ -235,7 +235,8 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     tokens: Tokens | undefined,
     idpSid: string | undefined,
   ): Promise<Identity> {
-    const identity = qualifyIdentity(raw, s.config().primaryIdp);
+    const config = s.config();
+    const identity = qualifyIdentity(raw, config.primaryIdp, config.identityProviderIds);
     // Signing in again replaces the browser's current session.
     const previous = sessions.idOf(req);
     if (previous) await sessions.end(previous, 'replaced').catch(() => {});

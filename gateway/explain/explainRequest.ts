@@ -306,7 +306,7 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
       }
       if (!idpId) return answer(401, 'refused: no identity provider is configured to verify the token');
       credential = 'bearer';
-      identity = qualifyIdentity(identityOf(input, idpId), config.primaryIdp);
+      identity = qualifyIdentity(identityOf(input, idpId), config.primaryIdp, config.identityProviderIds);
       out.authentication = {
         by: 'bearer',
         detail: `an access token of "${idpId}" (taken as valid: Portico checks its signature, issuer, that it is an access token meant for Portico, and the provider's sign-in rules)`,
@@ -315,7 +315,7 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
     case 'session':
       if (input.user !== undefined && idpId !== undefined) {
         credential = 'session';
-        identity = qualifyIdentity(identityOf(input, idpId), config.primaryIdp);
+        identity = qualifyIdentity(identityOf(input, idpId), config.primaryIdp, config.identityProviderIds);
         out.authentication = {
           by: 'session',
           detail: `the Portico session cookie (signed in through "${idpId}")`,

@@ -1,4 +1,5 @@
 import type { Identity } from '../context.ts';
+import { GatewayError } from '../errors.ts';
 
 /**
  * Names from different identity providers never collide: users and groups of every provider
@@ -7,9 +8,27 @@ import type { Identity } from '../context.ts';
  * in `partner:admins`. The primary provider (`identity.primaryProvider`, or the only one
  * configured) keeps bare names, as the products behind Portico know them. Applied once, when the
  * identity is made (sign-in, a verified bearer token): what a session stores is already qualified.
+ * And the other way round: a primary user named `partner:alice` would be the partner's alice, so
+ * that sign-in is refused, and a primary group named `partner:admins` is left out.
  */
-export function qualifyIdentity(identity: Identity, primaryIdp: string | undefined): Identity {
-  if (identity.idp === primaryIdp) return identity;
+export function qualifyIdentity(
+  identity: Identity,
+  primaryIdp: string | undefined,
+  providerIds: ReadonlySet<string> = new Set(),
+): Identity {
+  if (identity.idp === primaryIdp) {
+    const taken = (name: string) => {
+      const colon = name.indexOf(':');
+      return colon > 0 && providerIds.has(name.slice(0, colon)) && name.slice(0, colon) !== primaryIdp;
+    };
+    if (taken(identity.username))
+      throw new GatewayError('PORTICO_ERR_FORBIDDEN', {
+        detail: 'This user name is written as a user of another sign-in method; ask an administrator.',
+      });
+    return identity.groups.some(taken)
+      ? { ...identity, groups: identity.groups.filter((g) => !taken(g)) }
+      : identity;
+  }
   const prefix = `${identity.idp}:`;
   return {
     ...identity,

@@ -1,0 +1,37 @@
+// Names from several identity providers never collide, in either direction: the partner's alice is
+// partner:alice, and the primary provider cannot have a user or group that reads as the partner's.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Identity } from '../../gateway/context.ts';
+import { GatewayError } from '../../gateway/errors.ts';
+import { qualifyIdentity } from '../../gateway/identity/qualifyIdentity.ts';
+
+const ids = new Set(['corp', 'partner']);
+const user = (idp: string, username: string, groups: string[] = []): Identity => ({
+  idp,
+  sub: `${idp}-${username}`,
+  username,
+  groups,
+});
+
+describe('qualified names', () => {
+  it('qualifies the users and groups of every provider but the primary one', () => {
+    const q = qualifyIdentity(user('partner', 'alice', ['admins']), 'corp', ids);
+    assert.equal(q.username, 'partner:alice');
+    assert.deepEqual(q.groups, ['partner:admins']);
+    assert.equal(qualifyIdentity(user('corp', 'alice', ['admins']), 'corp', ids).username, 'alice');
+  });
+
+  it('refuses a primary user whose name reads as another provider’s user, and leaves out such groups', () => {
+    assert.throws(
+      () => qualifyIdentity(user('corp', 'partner:alice'), 'corp', ids),
+      (err) => err instanceof GatewayError && err.code === 'PORTICO_ERR_FORBIDDEN',
+    );
+    const q = qualifyIdentity(
+      user('corp', 'bob', ['partner:ai-users', 'staff', 'corp:x', 'team:a']),
+      'corp',
+      ids,
+    );
+    assert.deepEqual(q.groups, ['staff', 'corp:x', 'team:a']);
+  });
+});
