@@ -647,6 +647,26 @@ describe('the Kubernetes manifests (deploy/k8s)', () => {
     assert.deepEqual(kustomization.resources.map((r) => `deploy/k8s/${r}`).sort(), [...k8sFiles].sort());
   });
 
+  it('lets only the ingress controller reach Portico, and only Portico reach Redis (NetworkPolicy)', () => {
+    const portico = find('NetworkPolicy', 'portico');
+    const podLabels = deployment.spec.template.metadata.labels as Record<string, string>;
+    for (const [k, v] of Object.entries(portico.spec.podSelector.matchLabels as Record<string, string>))
+      assert.equal(podLabels[k], v, `the policy selects the Deployment's pods (${k})`);
+    const rules = portico.spec.ingress as { from: unknown[]; ports: { port: number }[] }[];
+    assert.deepEqual(
+      rules.map((r) => r.ports.map((p) => p.port)),
+      [[8080], [9464]],
+    );
+    assert.ok(
+      rules.every((r) => r.from.length > 0),
+      'every rule names who may connect',
+    );
+    const redis = find('NetworkPolicy', 'redis');
+    assert.deepEqual(redis.spec.ingress[0].from, [
+      { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'portico' } } },
+    ]);
+  });
+
   it('builds with `kubectl kustomize` when kubectl is installed', (t) => {
     const r = spawnSync('kubectl', ['kustomize', join(root, 'deploy/k8s')], {
       encoding: 'utf8',
