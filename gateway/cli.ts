@@ -96,8 +96,18 @@ function supervise(cluster: Cluster, configFile: string, workers: number): Promi
     }
     throw err;
   }
-  if ((config.raw.identityProviders ?? []).length > 0 && config.raw.session?.store !== 'redis') {
-    process.stderr.write('--workers > 1 needs session.store: redis (workers share no memory)\n');
+  // What each worker would keep to itself in memory: sessions, per-address limits (N times the
+  // limit), maintenance switches and admin throttles (one worker of N), the OpenID Provider's grants.
+  const shared = [
+    (config.raw.identityProviders ?? []).length > 0 && 'identityProviders',
+    config.routes.some((r) => r.perIpRate || r.perUserRate) && 'rateLimit',
+    config.raw.admin !== undefined && 'admin',
+    config.raw.oidcProvider !== undefined && 'oidcProvider',
+  ].filter((x): x is string => typeof x === 'string');
+  if (shared.length > 0 && config.raw.session?.store !== 'redis') {
+    process.stderr.write(
+      `--workers > 1 needs session.store: redis: workers share no memory, and this config keeps state every worker must see (${shared.join(', ')})\n`,
+    );
     return Promise.resolve(1);
   }
   let stopping = false;

@@ -209,6 +209,17 @@ describe('portico serve', () => {
     );
   });
 
+  it('refuses --workers with the memory store when the config keeps state every worker must see', () => {
+    const file = join(dir, 'workers.yaml');
+    writeFileSync(
+      file,
+      'listen: { port: 0 }\nroutes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/", rateLimit: { perIp: 10/s } }\n',
+    );
+    const r = portico('serve', '--workers', '2', '--config', file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--workers > 1 needs session\.store: redis.*\(rateLimit\)/);
+  });
+
   it('says in one line that the port is in use and exits 1', async (t) => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
