@@ -194,9 +194,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       log,
       // A reload that removes a session's identity provider, or changes the primary one (whose
       // users keep bare names), ends the sessions it changed the meaning of.
-      accepts: (data) =>
-        current.identityProviderIds.has(data.identity.idp) &&
-        (data.namedUnder === undefined || data.namedUnder === (current.primaryIdp ?? '')),
+      judge: (data) => {
+        if (
+          current.identityProviderIds.has(data.identity.idp) &&
+          (data.namedUnder === undefined || data.namedUnder === (current.primaryIdp ?? ''))
+        )
+          return 'accept';
+        // Made before this config was loaded: the change outdated it. Made after: under a config
+        // another replica (or worker) has and this one has not yet; ending it would sign the user
+        // out everywhere in the middle of a rolling change.
+        return data.createdAt < current.loadedAt.getTime() ? 'end' : 'refuse';
+      },
     }),
     logins: createLoginTransactions(loginStore),
     keys,

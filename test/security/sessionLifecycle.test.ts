@@ -17,6 +17,7 @@ import { driveLogout } from '../helpers/idp.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
 import { freePort, GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const ROUTES = (ai: string) =>
   `  - { id: ai-platform, path: /dce5/, upstream: "${ai}", auth: required, websocket: true }\n  - { id: home, path: /, upstream: "${ai}", auth: optional }\n`;
@@ -212,6 +213,40 @@ describe('a reload that changes what a session means ends it', () => {
     s.gw.write(both.replace('primaryProvider: corp', 'primaryProvider: partner'));
     assert.equal(s.gw.gateway.reload().ok, true);
     assert.equal(await signedIn(client), false);
+  });
+});
+
+describe('a session made under a config this replica has not loaded yet', () => {
+  it('is only not signed in here, never ended for every replica (a rolling change)', async (t) => {
+    const redis = new Redis(await sharedRedisUrl());
+    t.after(() => redis.quit());
+    const store = createRedisStore(redis, { prefix: `rolling${Date.now()}:` });
+    const log = pino({ level: 'silent' });
+    const settings = compileConfig(
+      {
+        routes: [{ id: 'a', path: '/', upstream: 'http://127.0.0.1:9/' }],
+        session: { secret: 'x'.repeat(32) },
+      } as never,
+      '',
+      undefined,
+      '/',
+    ).session;
+    const make = (judge: 'refuse' | 'end') =>
+      createSessions({ settings, store, events: createEventBus(log), log, judge: () => judge });
+    const lagging = make('refuse');
+    const outdated = make('end');
+    t.after(() => Promise.all([lagging.close(), outdated.close()]).then(() => store.close()));
+    const identity = { idp: 'partner', sub: 's1', username: 'alice', groups: [] };
+    const { id, setCookie } = await lagging.create({ identity, namedUnder: 'partner' }, false);
+    const req = { headers: { cookie: setCookie.split(';')[0] } } as never;
+    assert.equal(await lagging.load(req), undefined, 'not signed in on the lagging replica');
+    assert.ok(await store.get(`sess:${id}`), 'still there for the others');
+    assert.equal(await outdated.load(req), undefined);
+    await eventually(
+      () => store.get(`sess:${id}`),
+      (v) => v === undefined,
+    );
+    assert.equal(await store.get(`sess:${id}`), undefined, 'ended by a config that outdated it');
   });
 });
 

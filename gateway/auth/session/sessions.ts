@@ -57,9 +57,11 @@ type Options = {
   log: Logger;
   /**
    * Whether a session still means what it meant when it was made (the live config: its identity
-   * provider is still configured, the primary provider has not changed). One that does not is ended.
+   * provider is still configured, the primary provider has not changed): 'end' a session the
+   * config outdated, 'refuse' one made under a config this replica has not loaded yet (a rolling
+   * change: it is only not signed in here, never ended for every replica).
    */
-  accepts?: (data: StoredSession) => boolean;
+  judge?: (data: StoredSession) => 'accept' | 'refuse' | 'end';
 };
 
 /**
@@ -140,10 +142,9 @@ export function createSessions(o: Options): Sessions {
       void sessions.end(id, 'expired').catch(() => {});
       return undefined;
     }
-    if (o.accepts && !o.accepts(data)) {
-      void sessions.end(id, 'config-changed').catch(() => {});
-      return undefined;
-    }
+    const verdict = o.judge?.(data);
+    if (verdict === 'end') void sessions.end(id, 'config-changed').catch(() => {});
+    if (verdict === 'end' || verdict === 'refuse') return undefined;
     if (!data.lastSeen || now - data.lastSeen > TOUCH_EVERY_MS) {
       data = { ...data, lastSeen: now };
       cache.set(id, data);
@@ -210,10 +211,9 @@ export function createSessions(o: Options): Sessions {
     clearCookie: (secure) => cookie('', secure, 0),
     async fresh(id) {
       const data = await read(id);
-      if (data && o.accepts && !o.accepts(data)) {
-        void sessions.end(id, 'config-changed').catch(() => {});
-        return undefined;
-      }
+      const verdict = data ? o.judge?.(data) : undefined;
+      if (verdict === 'end') void sessions.end(id, 'config-changed').catch(() => {});
+      if (verdict === 'end' || verdict === 'refuse') return undefined;
       return data;
     },
     async updateTokens(id, previous, tokens) {
