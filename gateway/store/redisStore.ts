@@ -29,8 +29,9 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
   // waits for them: a replica must not serve before it can hear a session end elsewhere.
   const unconfirmed = new Set<string>();
   const waiters = new Set<() => void>();
-  // Set when a wait gave up: the first confirmation after it may follow missed announcements.
-  let servedUnconfirmed = false;
+  // Set when announcements may have been missed (a reconnect, or a wait that gave up): the
+  // listeners are told once every wanted channel is confirmed again, not at the first of them.
+  let missed = false;
 
   const guard = async <T>(p: Promise<T>): Promise<T> => {
     try {
@@ -51,20 +52,23 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
    * end or a maintenance switch. So a failure is retried a second later while the connection is
    * ready, and every 'ready' subscribes every wanted channel again anyway.
    */
-  const confirm = (s: Redis, channels: string[], resume: boolean) => {
+  const allConfirmed = () => {
+    for (const w of [...waiters]) w();
+    if (missed) {
+      missed = false;
+      for (const l of resumed) l();
+    }
+  };
+  const confirm = (s: Redis, channels: string[]) => {
     s.subscribe(...channels).then(
       () => {
         for (const c of channels) unconfirmed.delete(c);
-        if (unconfirmed.size === 0) for (const w of [...waiters]) w();
-        if (resume || servedUnconfirmed) {
-          servedUnconfirmed = false;
-          for (const l of resumed) l();
-        }
+        if (unconfirmed.size === 0) allConfirmed();
       },
       () =>
         setTimeout(() => {
           const still = channels.filter((c) => listeners.has(c));
-          if (s.status === 'ready' && still.length > 0) confirm(s, still, resume);
+          if (s.status === 'ready' && still.length > 0) confirm(s, still);
         }, 1000).unref(),
     );
   };
@@ -81,10 +85,10 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
     });
     let readyBefore = false;
     s.on('ready', () => {
-      const again = readyBefore;
+      if (readyBefore) missed = true;
       readyBefore = true;
       const wanted = [...listeners.keys()];
-      if (wanted.length > 0) confirm(s, wanted, again);
+      if (wanted.length > 0) confirm(s, wanted);
     });
     subscriber = s;
     return s;
@@ -185,7 +189,7 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
         unconfirmed.add(full);
         const s = ensureSubscriber();
         // Not connected yet: its 'ready' subscribes every wanted channel.
-        if (s.status === 'ready') confirm(s, [full], false);
+        if (s.status === 'ready') confirm(s, [full]);
       }
       set.add(listener);
       return () => {
@@ -193,6 +197,7 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
         if (set.size === 0) {
           listeners.delete(full);
           unconfirmed.delete(full);
+          if (unconfirmed.size === 0) allConfirmed();
           subscriber?.unsubscribe(full).catch(() => {});
         }
       };
@@ -203,7 +208,7 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
         const finish = (ok: boolean) => {
           clearTimeout(timer);
           waiters.delete(confirmed);
-          if (!ok) servedUnconfirmed = true;
+          if (!ok) missed = true;
           done(ok);
         };
         const confirmed = () => finish(true);
