@@ -5,6 +5,7 @@ import Provider, { interactionPolicy } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { LogoutTokenAlreadySent } from './logoutTokenGate.ts';
 import type { Pages } from '../pages/pages.ts';
+import { escapeHtml } from '../pages/escapeHtml.ts';
 import { providerPages } from './providerPages.ts';
 import type { KoaContext, OidcAdapter, OidcProvider } from './types.ts';
 
@@ -28,8 +29,8 @@ export type ProviderParts = {
   pkceRequired: (clientId: string) => boolean;
   /** After a code is issued, before the redirect leaves: bind it to the Portico session. */
   onCodeIssued: (ctx: KoaContext) => Promise<void>;
-  /** RP-initiated logout asked its question (see porticoSessionHooks.onLogoutAsked). */
-  onLogoutAsked: (ctx: KoaContext) => Promise<void>;
+  /** RP-initiated logout asked its question; true: Portico asks the user instead (see porticoSessionHooks). */
+  onLogoutAsked: (ctx: KoaContext) => Promise<boolean>;
   /** After RP-initiated logout was confirmed: end the Portico session too (single logout). */
   onLogout: (ctx: KoaContext) => Promise<void>;
   /** What logout tokens are sent with (see logoutTokenGate.ts). */
@@ -126,8 +127,16 @@ export function buildProvider(p: ProviderParts): OidcProvider {
     if (!oidc) return;
     if ((oidc.route === 'authorization' || oidc.route === 'resume') && oidc.entities.AuthorizationCode)
       await p.onCodeIssued(ctx);
-    else if (oidc.route === 'end_session' && ctx.status === 200) await p.onLogoutAsked(ctx);
-    else if (oidc.route === 'end_session_confirm' && ctx.status === 303 && oidc.params?.logout)
+    else if (oidc.route === 'end_session' && ctx.status === 200) {
+      if (await p.onLogoutAsked(ctx)) {
+        const secret = oidc.session?.state?.secret ?? '';
+        const action = oidc.urlFor('end_session_confirm');
+        await pages.logoutSource(
+          ctx,
+          `<form id="op.logoutForm" method="post" action="${escapeHtml(action)}"><input type="hidden" name="xsrf" value="${escapeHtml(secret)}"/></form>`,
+        );
+      }
+    } else if (oidc.route === 'end_session_confirm' && ctx.status === 303 && oidc.params?.logout)
       await p.onLogout(ctx);
   });
   provider.on('server_error', (_ctx: unknown, err: Error) => p.log.error({ err }, 'OpenID Provider error'));

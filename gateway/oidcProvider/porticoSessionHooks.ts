@@ -101,14 +101,19 @@ export function porticoSessionHooks(deps: {
      * (a validated id_token_hint) and the browser has no OP session (the library then posts the
      * answer by itself, without Portico's page), that is remembered for the answer by its secret.
      */
-    async onLogoutAsked(ctx: KoaContext): Promise<void> {
+    async onLogoutAsked(ctx: KoaContext): Promise<boolean> {
       const oidc = ctx.oidc;
       const asked = oidc?.entities.IdTokenHint?.payload.sub;
       const secret = oidc?.session?.state?.secret;
-      if (asked === undefined || !secret) return;
       const session = await sessionOf(ctx.req);
-      if (session && subjectOf(session.identity) === asked)
+      if (!session || !secret) return false;
+      if (asked !== undefined && subjectOf(session.identity) === asked) {
         await deps.logoutHints.remember(secret, session.id);
+        return false;
+      }
+      // No OP session (the library posted its own answer) and nobody named this user: the user is
+      // still signed in to Portico, so Portico asks, rather than saying "signed out" while not.
+      return !oidc?.session?.accountId;
     },
 
     /**

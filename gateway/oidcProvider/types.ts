@@ -26,6 +26,7 @@ export type OidcSession = {
 /** The per-request state oidc-provider keeps on its Koa context (inside its routes). */
 export type OidcRequest = {
   route: string;
+  urlFor(name: string): string;
   client?: { clientId: string };
   session?: OidcSession;
   params?: Record<string, unknown>;

@@ -143,21 +143,44 @@ describe('logout through the OpenID Provider', () => {
     assert.equal(await signedInToPortico(browser), false);
   });
 
-  it('signs no one out of Portico when a browser without an OP session is sent to the logout endpoint', async (t) => {
+  it('asks a browser without an OP session too, instead of saying "signed out" while it is not', async (t) => {
     const { s } = await setup(t);
     const { client: browser } = await login(s, 'alice', '/app/');
     const page = await browser.request(`${s.issuer}/session/end`);
     assert.equal(page.status, 200);
-    const action = /<form method="post" action="([^"]+)"/.exec(page.text)?.[1];
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.text)?.[1];
-    assert.ok(action && xsrf, page.text);
-    const done = await browser.request(action, {
+    assert.doesNotMatch(page.text, /<script/, 'not submitted by itself');
+    assert.match(page.text, /Sign out of this site and all its applications\?|要退出本站点及其所有应用吗/);
+    const action = /<form id="op\.logoutForm" method="post" action="([^"]+)"/.exec(page.text)![1]!;
+    const fields = Object.fromEntries(
+      [...page.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [
+        m[1],
+        m[2],
+      ]),
+    );
+    // oidc-provider's own answer (what its page would have posted) signs no one out of Portico.
+    const libraryAnswer = await browser.request(action, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+      body: new URLSearchParams({ xsrf: fields.xsrf!, logout: 'yes' }).toString(),
     });
-    assert.equal(done.status, 303);
+    assert.equal(libraryAnswer.status, 303);
     assert.equal(await signedInToPortico(browser), true);
+    // The user's click does.
+    const again = await browser.request(`${s.issuer}/session/end`);
+    const answer = Object.fromEntries(
+      [...again.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [
+        m[1],
+        m[2],
+      ]),
+    );
+    assert.deepEqual(Object.keys(answer).sort(), ['logout', 'portico_confirmed', 'xsrf']);
+    const clicked = await browser.request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(answer).toString(),
+    });
+    assert.equal(clicked.status, 303);
+    assert.equal(await signedInToPortico(browser), false);
   });
 
   it('refuses a post-logout URI that is not registered, with a Portico page, and keeps the session', async (t) => {
