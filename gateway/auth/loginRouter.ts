@@ -240,7 +240,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     // Signing in again replaces the browser's current session.
     const previous = sessions.idOf(req);
     if (previous) await sessions.end(previous, 'replaced').catch(() => {});
-    const namedUnder = s.config().primaryIdp ?? '';
+    const namedUnder = config.primaryIdp ?? '';
     const { setCookie } = await sessions.create({ identity, tokens, idpSid, namedUnder }, secure(req));
     res.cookie(LAST_IDP_COOKIE, identity.idp, {
       httpOnly: true,

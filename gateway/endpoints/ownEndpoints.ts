@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
+import { requestHasBody } from '../proxy/requestHasBody.ts';
 import { sendContinue } from '../proxy/sendContinue.ts';
 
 export const OWN_PREFIX = '/_portico/';
@@ -32,9 +33,7 @@ export function ownEndpoints(s: { ownApp: OwnApp }): Stage<HttpContext> {
  * upstreams) a client sending one byte every few seconds would hold a connection for good.
  */
 function bodyDeadline(req: IncomingMessage, res: ServerResponse, ms: number): void {
-  if (req.complete || ms <= 0) return;
-  const length = req.headers['content-length'];
-  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return;
+  if (req.complete || ms <= 0 || !requestHasBody(req)) return;
   const timer = setTimeout(() => {
     if (req.complete) return;
     const close = () => req.socket.destroy();

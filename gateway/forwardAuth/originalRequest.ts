@@ -81,7 +81,8 @@ export function originalRequest(
   // nginx (X-Original-URI) and Envoy (the appended path) send the check to the original Host; the
   // others send it to Portico's own address and name the host in their headers. A client can add
   // X-Forwarded-Host, which nginx passes along: it must then agree with the Host nginx sent.
-  const sentToOriginalHost = originalUri !== undefined || suffix !== undefined;
+  // ingress-nginx sends X-Original-URI as well (with auth-method), but to Portico's own Host.
+  const sentToOriginalHost = originalUrl === undefined && (originalUri !== undefined || suffix !== undefined);
   const host = () => {
     const sources = [hostOfUrl(originalUrl), single(headers, 'x-forwarded-host')];
     if (sentToOriginalHost) sources.unshift(req.headers.host);

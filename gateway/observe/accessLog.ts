@@ -8,7 +8,7 @@ const OWN = '/_portico';
  * messages, CAS tickets. Their values are left out of the access log; the names stay.
  */
 const CREDENTIAL_PARAM =
-  /([?&](?:code|state|access_token|id_token|refresh_token|token|client_secret|password|samlresponse|samlrequest|ticket|session_state|api_key|apikey)=)[^&#]*/gi;
+  /([?&](?:code|state|access_token|id_token|id_token_hint|refresh_token|token|logout_token|client_secret|client_assertion|code_verifier|password|samlresponse|samlrequest|samlart|relaystate|ticket|session_state|key|api_key|apikey|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&#]*/gi;
 
 /**
  * One access-log line per request, and the `request` event metrics count, once the exchange is
@@ -23,7 +23,7 @@ export function logWhenDone(s: Pick<Services, 'accessLog' | 'events'>): Stage<Ht
     if (!logging && !events.has('request')) return;
     // Express rewrites req.url for Portico's own endpoints, and their queries (OAuth `code`,
     // `state`, SAML responses) are credentials that never go into a log.
-    const rawUrl = ctx.req.url ?? '';
+    const rawUrl = logging ? (ctx.req.url ?? '') : '';
     const url = rawUrl.startsWith(`${OWN}/`)
       ? rawUrl.split('?')[0]
       : rawUrl.includes('?')

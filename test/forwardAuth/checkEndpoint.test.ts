@@ -346,6 +346,11 @@ describe('/_portico/auth', () => {
       check({ 'x-original-url': url, 'x-original-method': 'GET', ...more });
     assert.deepEqual(await ingress('https://ai.example.com/secret'), [401, 'PORTICO_ERR_UNAUTHENTICATED']);
     assert.deepEqual(await ingress('https://www.example.com/secret'), [200, 'www-public']);
+    // ingress-nginx with auth-method also sends X-Original-URI, to Portico's own Host.
+    assert.deepEqual(await ingress('https://www.example.com/secret', { 'x-original-uri': '/secret' }), [
+      200,
+      'www-public',
+    ]);
     assert.deepEqual(
       await ingress('https://ai.example.com/secret', { 'x-forwarded-host': 'www.example.com' }),
       [403, 'PORTICO_ERR_BAD_REQUEST'],

@@ -16,7 +16,7 @@ import { createGateway } from '../../gateway/server.ts';
 import { brandDir } from '../branding/helpers.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { http2Request } from '../helpers/http2.ts';
-import { listenerCertificates, startTlsGateway } from '../helpers/tlsGateway.ts';
+import { listenerCertificates, startTlsGateway, startTlsSso } from '../helpers/tlsGateway.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 const execFileAsync = promisify(execFile);
@@ -159,6 +159,30 @@ describe('HTTP/2 on the TLS listener', () => {
       up.requests.every((req) => req.body.length <= 1024),
       true,
     );
+  });
+
+  it('answers 408 to a body for Portico’s own endpoints that trickles past ownBodyTimeout, and ends a stream whose body never comes', async (t) => {
+    const up = await upstream(t);
+    const { gw } = await startTlsSso(t, `routes:\n  - { id: app, path: /app/, upstream: "${up.url}" }\n`, {
+      extra: 'limits: { ownBodyTimeout: 400ms }\n',
+    });
+    const session = connect(gw.url, { ca: gw.ca });
+    t.after(() => session.destroy());
+    const trickling = session.request({
+      ':method': 'POST',
+      ':path': '/_portico/login/corp',
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': '1000',
+    });
+    trickling.write('username=a');
+    const [headers] = (await once(trickling, 'response')) as [Record<string, string | number>];
+    assert.equal(headers[':status'], 408);
+    // Without Content-Length the endpoint answers at once; the stream whose body never ends is
+    // then closed by the same deadline rather than kept open.
+    const endless = session.request({ ':method': 'POST', ':path': '/_portico/login/corp' });
+    endless.write('x');
+    endless.resume();
+    await once(endless, 'close');
   });
 
   it('never forwards pseudo-headers or hop-by-hop headers; :authority is the Host Portico reads', async (t) => {

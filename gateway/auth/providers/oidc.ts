@@ -16,6 +16,17 @@ import { boundedCache } from '../../store/boundedCache.ts';
  * What the OpenID Connect provider takes: an `oidc` definition from routes.yaml, or the one Google
  * and GitLab sign-in build from theirs.
  */
+/** jose's errors that are a verdict on the token, not on reaching the IdP's keys. */
+const TOKEN_FAULTS = new Set([
+  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  'ERR_JWT_EXPIRED',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED',
+  'ERR_JWT_INVALID',
+  'ERR_JWS_INVALID',
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  'ERR_JOSE_NOT_SUPPORTED',
+]);
+
 /** How long a successful reachability check of the IdP holds (see probe). */
 const PROBE_HOLD_MS = 1000;
 
@@ -102,8 +113,10 @@ export function createOidcProvider(
       try {
         // An access token that never expires is not one Portico accepts as a login.
         ({ payload } = await jwtVerify(token, set, { issuer, clockTolerance: 30, requiredClaims: ['exp'] }));
-      } catch {
-        return 'refused';
+      } catch (err) {
+        // The token itself is wrong; the IdP's keys could not be had (a timeout, a key rotated in
+        // moments ago) is no verdict on it, and is not remembered as one.
+        return TOKEN_FAULTS.has((err as { code?: string }).code ?? '') ? 'refused' : undefined;
       }
       if (!isAccessToken(decodeProtectedHeader(token).typ, payload)) return 'refused';
       if (!meantForPortico(payload)) return 'refused';
