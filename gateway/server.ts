@@ -344,9 +344,17 @@ export function createGateway(options: GatewayOptions): Gateway {
           `config reloaded, but ${changed.join(', ')} only change with a restart`,
         );
       }
+      const before = current;
       current = next;
       pendingRestart = changed;
       services.upstreams.retain(next);
+      // Sessions the change outdated end at their next request; open terminals make none, so
+      // theirs are looked up now (ended ones close).
+      if (
+        before.primaryIdp !== next.primaryIdp ||
+        [...before.identityProviderIds].some((id) => !next.identityProviderIds.has(id))
+      )
+        for (const id of tunnels.sessionIds()) void recheckTunnel(id, 1);
       log.level = next.logging.level;
       const wasRejected = lastRejected !== undefined;
       lastRejected = undefined;

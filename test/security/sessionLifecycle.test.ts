@@ -197,6 +197,17 @@ describe('a reload that changes what a session means ends it', () => {
     assert.equal((await client.request('/dce5/', { headers: { accept: 'application/json' } })).status, 401);
   });
 
+  it('closes the open terminals of a provider the reload removed, without waiting for a request', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url));
+    const { client } = await login(s, 'alice');
+    const ws = await terminal(s, s.gw.url, client);
+    const closed = closeCode(ws);
+    s.gw.write(s.yaml.replace(/identityProviders:\n {2}- \{ id: corp[^\n]*\n/, partner));
+    assert.equal(s.gw.gateway.reload().ok, true);
+    assert.equal(await closed, 1008);
+  });
+
   it('ends the sessions named under another primary provider: their bare names would be someone else’s', async (t) => {
     const ai = await aiUpstream(t);
     const s = await startSso(t, ROUTES(ai.url));
