@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { OP_COOKIES } from './ownCookieNames.ts';
+import { OP_COOKIE_PREFIX, OP_COOKIES } from './ownCookieNames.ts';
 import { BlockList } from 'node:net';
 import { compileHosts } from './compileHosts.ts';
 import { blockList } from './blockList.ts';
@@ -68,6 +68,14 @@ export function compileConfig(
         'portico_login',
         'portico_idp',
         ...Object.values(OP_COOKIES).flatMap((n) => [n, `${n}.sig`]),
+      ]),
+    ]),
+    ownCookieProbes: Object.freeze([
+      ...new Set([
+        raw.session?.cookieName ?? 'portico_session',
+        'portico_login',
+        'portico_idp',
+        OP_COOKIE_PREFIX,
       ]),
     ]),
     identityHeaders,

@@ -204,6 +204,8 @@ export type Config = {
   readonly primaryIdp: string | undefined;
   /** Names of Portico's own cookies: removed from the Cookie header before any upstream sees it. */
   readonly ownCookies: readonly string[];
+  /** Substrings one of which every own cookie name contains: the Cookie header's quick test. */
+  readonly ownCookieProbes: readonly string[];
   /** Lower-case, `-` spelled names of every header Portico injects: stripped from every request. */
   readonly identityHeaderNames: ReadonlySet<string>;
   /** The ids of the configured identity providers: a session of one a reload removed is over. */

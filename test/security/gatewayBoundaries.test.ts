@@ -39,7 +39,7 @@ describe("Portico's own cookies never reach an upstream", () => {
     );
     const { client } = await login(s, 'alice');
     assert.ok(client.cookies.get('portico_session'));
-    const cookie = `theme=dark; ${client.cookieHeader()}; portico_login=x; dce_token=a%20b`;
+    const cookie = `theme=dark; ${client.cookieHeader()}; portico_login=x; portico_op_session.sig=y; dce_token=a%20b`;
     for (const [path, upstream] of [
       ['/dce5/x', app],
       ['/y', open],
