@@ -14,6 +14,7 @@ import { AdminError, adminErrorHandler } from './adminErrors.ts';
 import { type AdminFeatureOptions, notFound, type RevokeQuery } from './adminFeature.ts';
 import { apiKeyMatches } from '../auth/apiKeys.ts';
 import { checkAssetContent, uploadType } from './checkAssetContent.ts';
+import { withDeployLock } from './deployLock.ts';
 import { summarizeConfig } from './configSummary.ts';
 import { maintenanceEndpoints } from './maintenanceEndpoints.ts';
 import { createRateLimiter } from './rateLimit.ts';
@@ -243,21 +244,24 @@ export function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, s
         'Send If-Match with the ETag from GET /_portico/admin/config, so a deploy cannot overwrite a change it has not seen.',
       );
     const text = req.body as string;
-    const outcome = await serially(async () => {
-      const before = ctx.config();
-      const tags = ifMatch.split(',').map((s) => s.trim());
-      if (!tags.includes(etagOf(before)))
-        throw new AdminError(
-          'PORTICO_ERR_PRECONDITION_FAILED',
-          'The config changed since you read it (ETag mismatch). Read it again and retry.',
-          { headers: { etag: etagOf(before) }, extra: { etag: etagOf(before) } },
-        );
-      const checked = validate(text);
-      if (!checked.ok) throw invalid(checked.error);
-      const r = await replaceConfigFile(file, text, ctx.reload, adminConfig().backups ?? 5);
-      if (!r.ok) throw invalid(r.error);
-      return { before, after: r.config, backup: r.backup, restartNeeded: r.restartNeeded };
-    });
+    const outcome = await serially(() =>
+      withDeployLock(file, async (diskEtag) => {
+        const before = ctx.config();
+        const tags = ifMatch.split(',').map((s) => s.trim());
+        // The file on disk is the truth: another worker or gateway may have replaced it already.
+        if (!tags.includes(diskEtag) || !tags.includes(etagOf(before)))
+          throw new AdminError(
+            'PORTICO_ERR_PRECONDITION_FAILED',
+            'The config changed since you read it (ETag mismatch). Read it again and retry.',
+            { headers: { etag: diskEtag }, extra: { etag: diskEtag } },
+          );
+        const checked = validate(text);
+        if (!checked.ok) throw invalid(checked.error);
+        const r = await replaceConfigFile(file, text, ctx.reload, adminConfig().backups ?? 5);
+        if (!r.ok) throw invalid(r.error);
+        return { before, after: r.config, backup: r.backup, restartNeeded: r.restartNeeded };
+      }),
+    );
     audit(res, {
       action: 'config.replace',
       file: fileName(),

@@ -3,6 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { adminFeature } from '../../gateway/admin/adminFeature.ts';
+import { createGateway } from '../../gateway/server.ts';
 import { json, send } from '../helpers/http.ts';
 import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 import type { StartedGateway } from '../helpers/gateway.ts';
@@ -235,6 +238,41 @@ notifications:
 });
 
 describe('deploying a config', () => {
+  it('lets only one of two deploys with the same ETag win, even from two gateways sharing the file', async (t) => {
+    const { one, two } = await upstreams(t);
+    const a = await startAdminGateway(t, routesYaml(one.url));
+    // A second gateway (or --workers sibling) on the same routes.yaml, with its own memory.
+    const b = createGateway({
+      configFile: a.file,
+      port: 0,
+      host: '127.0.0.1',
+      watch: false,
+      features: [adminFeature()],
+      logger: pino({ level: 'silent' }),
+    });
+    await b.listen();
+    t.after(() => b.close(200));
+    const etag = (await api(a.url, 'GET', 'config', { key: keys.ci.key })).headers.etag!;
+    const deploy = (url: string, upstream: string) =>
+      api(url, 'PUT', 'config', {
+        key: keys.ci.key,
+        body: routesYaml(upstream),
+        headers: { ...YAML, 'if-match': etag },
+      });
+    const results = await Promise.all([
+      deploy(a.url, one.url.replace(/\/$/, '/x/')),
+      deploy(b.url(), two.url),
+    ]);
+    const statuses = results.map((r) => r.status).sort();
+    assert.equal(statuses.filter((s) => s === 200).length, 1, JSON.stringify(statuses));
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 409 || s === 412),
+      JSON.stringify(statuses),
+    );
+    // And a deploy after the winner's, still naming the old ETag, is refused by either gateway.
+    for (const url of [a.url, b.url()]) assert.equal((await deploy(url, two.url)).status, 412);
+  });
+
   it('replaces routes.yaml with the current ETag, reloads, and the new routes serve', async (t) => {
     const { one, two } = await upstreams(t);
     const gw = await startAdminGateway(t, routesYaml(one.url));
