@@ -34,6 +34,7 @@ import { createMaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
 import type { Services } from './services.ts';
 import { type GatewayStores, memoryStores } from './store/memoryStores.ts';
 import { createRedisClient, waitForRedis } from './store/redisClient.ts';
+import { plaintextDirectories } from './config/plaintextDirectories.ts';
 import { createRedisStore } from './store/redisStore.ts';
 
 /**
@@ -138,8 +139,17 @@ export type Gateway = {
 export function createGateway(options: GatewayOptions): Gateway {
   const env = options.env ?? process.env;
   let current: Config = options.config ?? loadConfigFile(options.configFile!, env);
+  const warnPlaintextDirectories = (c: Config) => {
+    const plain = plaintextDirectories(c);
+    if (plain.length > 0)
+      log.warn(
+        { identityProviders: plain },
+        'LDAP without TLS: passwords cross the network in clear text (use ldaps:// or startTls: true)',
+      );
+  };
   const format = current.raw.logging?.format;
   const log = options.logger ?? createLogger(current.logging.level, format);
+  warnPlaintextDirectories(current);
   const accessLog = options.logger
     ? accessLogThrough(options.logger)
     : createAccessLog(current.logging.level, format, current.logging.accessLogFlushMs);
@@ -356,6 +366,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       )
         for (const id of tunnels.sessionIds()) void recheckTunnel(id, 1);
       log.level = next.logging.level;
+      warnPlaintextDirectories(next);
       const wasRejected = lastRejected !== undefined;
       lastRejected = undefined;
       log.info(

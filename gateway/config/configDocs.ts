@@ -201,7 +201,8 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
     description: 'The directory: `ldaps://host:636`, or `ldap://host:389` (with `startTls`).',
   },
   'identityProviders[].startTls': {
-    description: 'Upgrade an `ldap://` connection with StartTLS.',
+    description:
+      'Upgrade an `ldap://` connection with StartTLS. Without it (or `ldaps://`) passwords cross the network in clear text: Portico warns at start and at every reload when the directory is not on this machine.',
     default: false,
   },
   'identityProviders[].tls': { description: 'TLS towards the directory.' },
