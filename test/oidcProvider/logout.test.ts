@@ -64,6 +64,25 @@ function refused(error: string) {
   };
 }
 
+/** The sign-out form of a logout page: where it posts and its hidden fields. */
+function logoutForm(html: string): { action: string; fields: Record<string, string> } {
+  const action = /<form id="op\.logoutForm" method="post" action="([^"]+)"/.exec(html)?.[1];
+  assert.ok(action, html);
+  const fields = Object.fromEntries(
+    [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [m[1]!, m[2]!]),
+  );
+  return { action, fields };
+}
+
+/** Posts a sign-out answer as the browser would. */
+function answerLogout(browser: GatewayClient, action: string, fields: Record<string, string>) {
+  return browser.request(action, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
 describe('logout through the OpenID Provider', () => {
   it('ends the Portico session on RP-initiated logout and returns to the registered post-logout URI', async (t) => {
     const { s, receiver, ghippo, grafana } = await setup(t);
@@ -108,16 +127,9 @@ describe('logout through the OpenID Provider', () => {
     assert.equal(page.status, 200);
     assert.doesNotMatch(page.text, /<script/, 'not submitted by itself');
     assert.match(page.text, /Sign out of this site and all its applications\?|要退出本站点及其所有应用吗/);
-    const action = /<form id="op\.logoutForm" method="post" action="([^"]+)"/.exec(page.text)![1]!;
-    const xsrf = () => /name="xsrf" value="([^"]+)"/.exec(page.text)![1]!;
-    const post = (fields: Record<string, string>) =>
-      browser.request(action, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams(fields).toString(),
-      });
+    const { action, fields } = logoutForm(page.text);
     // The answer oidc-provider would post by itself ends its own session, never Portico's.
-    await post({ xsrf: xsrf(), logout: 'yes' });
+    await answerLogout(browser, action, { xsrf: fields.xsrf!, logout: 'yes' });
     assert.equal(await signedInToPortico(browser), true);
   });
 
@@ -126,19 +138,9 @@ describe('logout through the OpenID Provider', () => {
     const { client: browser } = await login(s, 'alice', '/app/');
     await signInTo(s.issuer, browser, ghippo);
     const page = await browser.request(`${s.issuer}/session/end`);
-    const action = /<form id="op\.logoutForm" method="post" action="([^"]+)"/.exec(page.text)![1]!;
-    const fields = Object.fromEntries(
-      [...page.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [
-        m[1],
-        m[2],
-      ]),
-    );
+    const { action, fields } = logoutForm(page.text);
     assert.deepEqual(Object.keys(fields).sort(), ['logout', 'portico_confirmed', 'xsrf']);
-    const done = await browser.request(action, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(fields).toString(),
-    });
+    const done = await answerLogout(browser, action, fields);
     assert.equal(done.status, 303);
     assert.equal(await signedInToPortico(browser), false);
   });
@@ -150,35 +152,15 @@ describe('logout through the OpenID Provider', () => {
     assert.equal(page.status, 200);
     assert.doesNotMatch(page.text, /<script/, 'not submitted by itself');
     assert.match(page.text, /Sign out of this site and all its applications\?|要退出本站点及其所有应用吗/);
-    const action = /<form id="op\.logoutForm" method="post" action="([^"]+)"/.exec(page.text)![1]!;
-    const fields = Object.fromEntries(
-      [...page.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [
-        m[1],
-        m[2],
-      ]),
-    );
+    const { action, fields } = logoutForm(page.text);
     // oidc-provider's own answer (what its page would have posted) signs no one out of Portico.
-    const libraryAnswer = await browser.request(action, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ xsrf: fields.xsrf!, logout: 'yes' }).toString(),
-    });
+    const libraryAnswer = await answerLogout(browser, action, { xsrf: fields.xsrf!, logout: 'yes' });
     assert.equal(libraryAnswer.status, 303);
     assert.equal(await signedInToPortico(browser), true);
     // The user's click does.
-    const again = await browser.request(`${s.issuer}/session/end`);
-    const answer = Object.fromEntries(
-      [...again.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [
-        m[1],
-        m[2],
-      ]),
-    );
+    const answer = logoutForm((await browser.request(`${s.issuer}/session/end`)).text).fields;
     assert.deepEqual(Object.keys(answer).sort(), ['logout', 'portico_confirmed', 'xsrf']);
-    const clicked = await browser.request(action, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(answer).toString(),
-    });
+    const clicked = await answerLogout(browser, action, answer);
     assert.equal(clicked.status, 303);
     assert.equal(await signedInToPortico(browser), false);
   });

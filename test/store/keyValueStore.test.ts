@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
@@ -192,14 +192,21 @@ describe('key-value store: memory bounds', () => {
 });
 
 describe('Redis subscriptions', () => {
-  test('refused by Redis are asked again until confirmed, and a replica that served meanwhile is told once they are', async (t) => {
+  /** A store on a Redis server of its own (stopped first when `stopped`), closed after the test. */
+  async function ownRedisStore(t: TestContext, prefix: string, stopped = false) {
     const server = await startRedis(t);
+    if (stopped) await server.stop();
     const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
-    const store = createRedisStore(client, { prefix: 'refused:' });
+    const store = createRedisStore(client, { prefix });
     t.after(async () => {
       await store.close();
       client.disconnect();
     });
+    return { server, client, store };
+  }
+
+  test('refused by Redis are asked again until confirmed, and a replica that served meanwhile is told once they are', async (t) => {
+    const { client, store } = await ownRedisStore(t, 'refused:');
     await new Promise((resolve) => client.once('ready', resolve));
     // No channel is allowed: every SUBSCRIBE fails with NOPERM on a connection that is ready.
     await client.call('ACL', 'SETUSER', 'default', 'resetchannels');
@@ -222,13 +229,7 @@ describe('Redis subscriptions', () => {
   });
 
   test('are waited for: a store whose channels Redis confirmed says so at once', async (t) => {
-    const server = await startRedis(t);
-    const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
-    const store = createRedisStore(client, { prefix: 'wait:' });
-    t.after(async () => {
-      await store.close();
-      client.disconnect();
-    });
+    const { client, store } = await ownRedisStore(t, 'wait:');
     store.subscribe('session-ended', () => {});
     let resumed = 0;
     store.onResubscribed(() => resumed++);
@@ -240,14 +241,7 @@ describe('Redis subscriptions', () => {
   });
 
   test('made while Redis is unreachable take effect once it is up (a replica that starts under load still hears every announcement)', async (t) => {
-    const server = await startRedis(t);
-    await server.stop();
-    const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
-    const store = createRedisStore(client, { prefix: 'sub:' });
-    t.after(async () => {
-      await store.close();
-      client.disconnect();
-    });
+    const { server, client, store } = await ownRedisStore(t, 'sub:', true);
     const got: string[] = [];
     store.subscribe('session-ended', (m) => got.push(m));
     // Long enough for the queued SUBSCRIBE to outlive the client's retries (maxRetriesPerRequest).
@@ -270,13 +264,7 @@ describe('Redis subscriptions', () => {
   });
 
   test('say when they resume after Redis was unreachable, since what was published meanwhile was missed', async (t) => {
-    const server = await startRedis(t);
-    const client = createRedisClient({ url: server.url }, '/', pino({ level: 'silent' })) as Redis;
-    const store = createRedisStore(client, { prefix: 'resume:' });
-    t.after(async () => {
-      await store.close();
-      client.disconnect();
-    });
+    const { server, client, store } = await ownRedisStore(t, 'resume:');
     store.subscribe('session-ended', () => {});
     let resumed = 0;
     store.onResubscribed(() => resumed++);
