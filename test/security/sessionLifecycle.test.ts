@@ -41,6 +41,15 @@ async function terminal(
 
 const closeCode = async (ws: WebSocket) => ((await once(ws, 'close')) as [number])[0];
 
+/** Alice signed in on the default routes with a terminal open; `closed`: its close code, when it comes. */
+async function aliceAtTerminal(t: TestContext) {
+  const ai = await aiUpstream(t);
+  const s = await startSso(t, ROUTES(ai.url));
+  const { client, idpJar } = await login(s, 'alice');
+  const closed = closeCode(await terminal(s, s.gw.url, client));
+  return { s, client, idpJar, closed };
+}
+
 async function aiUpstream(t: TestContext) {
   const ai = await upstreamFor(t, { websocket: true });
   return ai;
@@ -93,11 +102,7 @@ describe('anonymous visitors store nothing that could push a signed-in user out'
 
 describe('an open WebSocket ends with its session', () => {
   it('closes the terminal (1008) when its user signs out', async (t) => {
-    const ai = await aiUpstream(t);
-    const s = await startSso(t, ROUTES(ai.url));
-    const { client } = await login(s, 'alice');
-    const ws = await terminal(s, s.gw.url, client);
-    const closed = closeCode(ws);
+    const { s, client, closed } = await aliceAtTerminal(t);
     await logout(client, s.publicUrl);
     assert.equal(await closed, 1008);
   });
@@ -118,11 +123,7 @@ describe('an open WebSocket ends with its session', () => {
   });
 
   it('closes the terminal when the IdP ends the session by back-channel logout', async (t) => {
-    const ai = await aiUpstream(t);
-    const s = await startSso(t, ROUTES(ai.url));
-    const { client, idpJar } = await login(s, 'alice');
-    const ws = await terminal(s, s.gw.url, client);
-    const closed = closeCode(ws);
+    const { s, idpJar, closed } = await aliceAtTerminal(t);
     await driveLogout(s.idp, s.idp.endpoints.endSession, idpJar);
     assert.equal(await closed, 1008);
   });
@@ -198,11 +199,7 @@ describe('a reload that changes what a session means ends it', () => {
   });
 
   it('closes the open terminals of a provider the reload removed, without waiting for a request', async (t) => {
-    const ai = await aiUpstream(t);
-    const s = await startSso(t, ROUTES(ai.url));
-    const { client } = await login(s, 'alice');
-    const ws = await terminal(s, s.gw.url, client);
-    const closed = closeCode(ws);
+    const { s, closed } = await aliceAtTerminal(t);
     s.gw.write(s.yaml.replace(/identityProviders:\n {2}- \{ id: corp[^\n]*\n/, partner));
     assert.equal(s.gw.gateway.reload().ok, true);
     assert.equal(await closed, 1008);
