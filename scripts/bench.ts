@@ -50,7 +50,7 @@ process.on('SIGINT', () => process.exit(130));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 type Group = 'one process' | 'workers auto' | '16 KB';
-type Peer = 'direct' | 'nginx' | 'fastify' | 'express' | 'portico' | 'nginx + forward-auth';
+type Peer = 'direct' | 'nginx' | 'fastify' | 'express' | 'portico' | 'nginx + forward-auth' | 'ceiling';
 type Target = {
   name: string;
   group: Group;
@@ -131,9 +131,13 @@ async function main() {
   };
 
   /** nginx in front, asking the one-process Portico about every request (deploy/nginx/). */
-  const startForwardAuthNginx = async (porticoPort: number, cache: boolean) => {
+  const startForwardAuthNginx = async (
+    porticoPort: number,
+    cache: boolean,
+    label = cache ? '-cache' : '',
+  ) => {
     const port = await processes.freePort();
-    const ngx = join(dir, `nginx-forward-auth${cache ? '-cache' : ''}`);
+    const ngx = join(dir, `nginx-forward-auth${label}`);
     writeFileSync(
       join(ngx, 'nginx.conf'),
       forwardAuthNginxConfig({ dir: ngx, port, upstreamPort: upPort, porticoPort, workers: 1, cache }),
@@ -159,7 +163,25 @@ async function main() {
   for (const p of [portico1, porticoN])
     if (p) await processes.waitFor(`http://127.0.0.1:${p.port}/_portico/healthz`);
   const cookie = await benchSession(redis, { keyPrefix, secret });
-  for (const p of [fwd, fwdCache]) {
+  // The ceiling: the same nginx asking a Node server that answers every check at once with the
+  // headers Portico answers for this session (peers/noopAuthCheck.ts).
+  const answer = await fetch(`http://127.0.0.1:${portico1.port}/_portico/auth`, {
+    headers: { cookie, 'x-original-uri': '/dce5/small', 'x-original-method': 'GET' },
+  });
+  await answer.arrayBuffer();
+  if (answer.status !== 200) throw new Error(`Portico's check refuses the bench session (${answer.status})`);
+  const answerHeaders: Record<string, string> = {};
+  answer.headers.forEach((value, name) => {
+    if (!['connection', 'keep-alive', 'date'].includes(name)) answerHeaders[name] = value;
+  });
+  const noopPort = await processes.freePort();
+  const noop = processes.start(node, [
+    join(root, 'scripts/bench/peers/noopAuthCheck.ts'),
+    String(noopPort),
+    JSON.stringify(answerHeaders),
+  ]);
+  const fwdNoop = await startForwardAuthNginx(noopPort, false, '-noop');
+  for (const p of [fwd, fwdCache, fwdNoop]) {
     await processes.waitFor(`http://127.0.0.1:${p.port}/_portico/healthz`);
     const r = await fetch(`http://127.0.0.1:${p.port}/dce5/small`, {
       headers: { cookie, accept: 'application/json' },
@@ -259,6 +281,15 @@ async function main() {
       url: url(fwdCache.port, '/dce5/small'),
       headers: cookieHeader,
       pids: [...family(fwdCache.child.pid!), portico1.child.pid!],
+    },
+    // Not Portico: what nginx + any Node check server reaches here (the ceiling of the row above).
+    {
+      name: 'nginx + no-op Node check',
+      group: 'one process',
+      peer: 'ceiling',
+      url: url(fwdNoop.port, '/dce5/small'),
+      headers: cookieHeader,
+      pids: [...family(fwdNoop.child.pid!), noop.pid!],
     },
   ];
   if (auto) {
@@ -502,6 +533,8 @@ async function main() {
     ['portico authenticated + JWT ÷ nginx (1 process)', 'portico authenticated + JWT', 'nginx'],
     ['nginx + forward-auth ÷ nginx (1 process)', 'nginx + forward-auth', 'nginx'],
     ['nginx + forward-auth, 5 s cache ÷ nginx (1 process)', 'nginx + forward-auth, 5 s cache', 'nginx'],
+    ['nginx + no-op Node check ÷ nginx (1 process): the ceiling', 'nginx + no-op Node check', 'nginx'],
+    ['nginx + forward-auth ÷ nginx + no-op Node check', 'nginx + forward-auth', 'nginx + no-op Node check'],
   ];
   if (auto) {
     const n = ` ×${WORKERS}`;
@@ -557,6 +590,11 @@ async function main() {
     'nginx + forward-auth ÷ nginx (1 process)',
     0.5,
   );
+  const ceiling = ratios['nginx + no-op Node check ÷ nginx (1 process): the ceiling'];
+  if (ceiling && verdicts.at(-1)) {
+    // The same figure beside what a check server doing nothing reaches in this run.
+    verdicts.at(-1)!.figure += `; a no-op Node check: ${ceiling.byRps.toFixed(2)}×`;
+  }
   judgeRatio(
     'authenticated through nginx + forward-auth ≥ 0.8× plain nginx, 5 s cache (issue 15)',
     'nginx + forward-auth, 5 s cache ÷ nginx (1 process)',
