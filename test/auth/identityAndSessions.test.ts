@@ -290,6 +290,21 @@ describe('token refresh', () => {
   });
 });
 
+describe('session timeouts', () => {
+  it('keeps a session in use past an idle timeout shorter than a minute, and ends it once left idle that long', async (t) => {
+    const { ai, customer } = await upstreams(t);
+    const s = await startSso(t, routes(ai.url, customer.url), { session: { idleTimeout: '2s' } });
+    const { client } = await login(s, 'alice');
+    const started = Date.now();
+    while (Date.now() - started < 4500) {
+      assert.equal((await client.request('/dce5/')).status, 200, `in use ${Date.now() - started} ms after sign-in`);
+      await sleep(400);
+    }
+    await sleep(2600);
+    assert.notEqual((await client.request('/dce5/', { headers: { accept: 'application/json' } })).status, 200);
+  });
+});
+
 describe('identity provider outages', () => {
   it('shows a clear login error while the IdP is down and keeps existing sessions working', async (t) => {
     const { ai, customer } = await upstreams(t);

@@ -11,6 +11,10 @@ import type { StoredSession, Tokens } from './sessionData.ts';
 import { boundedCache } from '../../store/boundedCache.ts';
 
 const ENDED_CHANNEL = 'session-ended';
+/**
+ * The last-seen key is written at most this often, and at least four times per idle timeout: a
+ * short `idleTimeout` (under a few minutes) would otherwise end sessions in use between touches.
+ */
 const TOUCH_EVERY_MS = 60_000;
 
 export type LoadedSession = { id: string; data: StoredSession };
@@ -119,6 +123,8 @@ export function createSessions(o: Options): Sessions {
     }
   };
 
+  const touchEveryMs = Math.min(TOUCH_EVERY_MS, settings.idleMs / 4);
+
   const idOf = (req: IncomingMessage): string | undefined => {
     const header = req.headers.cookie;
     if (!header?.includes(settings.cookieName)) return undefined;
@@ -145,7 +151,7 @@ export function createSessions(o: Options): Sessions {
     const verdict = o.judge?.(data);
     if (verdict === 'end') void sessions.end(id, 'config-changed').catch(() => {});
     if (verdict === 'end' || verdict === 'refuse') return undefined;
-    if (!data.lastSeen || now - data.lastSeen > TOUCH_EVERY_MS) {
+    if (!data.lastSeen || now - data.lastSeen > touchEveryMs) {
       data = { ...data, lastSeen: now };
       cache.set(id, data);
       store
