@@ -2,6 +2,7 @@ import type { RequestContext, Stage } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import { clientOf } from '../proxy/forwardedHeaders.ts';
 import { splitTarget } from './checkPath.ts';
+import { hostName } from './routesForHost.ts';
 
 /** Splits and checks the request target and works out who the client is (trustProxy). */
 export function parseTarget(): Stage<RequestContext> {
@@ -13,6 +14,13 @@ export function parseTarget(): Stage<RequestContext> {
       if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
     if (hosts > 1)
       throw new GatewayError('PORTICO_ERR_BAD_REQUEST', { detail: 'More than one Host header.' });
+    // A Host that names no host would be served by the routes without a host while the upstream
+    // (nginx drops what follows a colon, `new URL()` drops userinfo) reads it as a host whose
+    // routes need a login — `admin.example.com:abc` must not be a way around `host: admin…`.
+    // Refused as nginx refuses it, and never copied into X-Forwarded-Host or Forwarded.
+    const host = ctx.req.headers.host;
+    if (host && hostName(host) === '')
+      throw new GatewayError('PORTICO_ERR_BAD_REQUEST', { detail: 'The Host header names no host.' });
     const { path, query } = splitTarget(ctx.req.url ?? '/', ctx.config.limits.maxUrlLength);
     ctx.path = path;
     ctx.query = query;

@@ -1,7 +1,8 @@
 import type { Config, HostTable, Route } from '../config/types.ts';
 
-// A host name (or bracketed IPv6 literal) with an optional port: anything else names no host.
-const HOST = /^([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])\.?(?::\d{1,5})?$/;
+// A host name (or bracketed IPv6 literal) with an optional port, which may be empty (RFC 3986
+// §3.2.3: `host:` is `host`): anything else names no host. Underscores are taken, as nginx takes them.
+const HOST = /^([a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\])\.?(?::\d{0,5})?$/;
 
 /** The host name of a Host header, lower-case, without port or trailing dot; '' when malformed. */
 export function hostName(header: string | undefined): string {

@@ -54,7 +54,44 @@ describe('routing by host', () => {
     assert.equal(await via('apps.example.com'), '200 4 /x', '*.apps.example.com needs a subdomain');
     assert.equal(await via('portal.example.org'), '200 4 /x');
     assert.equal(await via('portal.example.org', '/dce5/x'), '200 4 /x');
-    assert.equal(await via('ai.example.com@evil.example'), '200 4 /x', 'a malformed Host names no host');
+    assert.equal(await via('ai.example.com:'), '200 0 /x', 'an empty port is no port');
+    assert.equal(await via('ai.example.com@evil.example'), '400 none', 'a malformed Host is refused');
+  });
+
+  it("refuses a Host that names no host instead of serving it the default routes: a login-protected host's upstream would read it as that host", async (t) => {
+    const [up] = await upstreams(t, 1);
+    // One multi-host upstream (an ingress, nginx with server_name) behind a protected host and the
+    // public default routes, the shape in which a malformed Host was a way around the login.
+    const gw = await startGateway(
+      t,
+      `publicUrl: https://www.example.com
+session: { secret: ${SESSION_SECRET} }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "http://127.0.0.1:9", clientId: portico }
+routes:
+  - { id: admin, host: admin.example.com, path: /, upstream: "${up!.url}", auth: required }
+  - { id: default, path: /, upstream: "${up!.url}" }
+`,
+    );
+    const status = async (host: string) =>
+      (await send(gw.url, '/console', { headers: { host, accept: 'application/json' } })).status;
+    assert.equal(await status('admin.example.com'), 401);
+    assert.equal(await status('ADMIN.EXAMPLE.COM:'), 401, 'an empty port still names the host');
+    assert.equal(await status('www.example.com'), 200);
+    for (const host of [
+      'admin.example.com:abc',
+      'x@admin.example.com',
+      'admin.example.com/',
+      'admin.example.com\\',
+      'admin.example.com?',
+      'admin%2eexample.com',
+      'a;for=6.6.6.6;proto=https',
+      'admin.example.com:1:2',
+    ])
+      assert.equal(await status(host), 400, host);
+    assert.equal(up!.requests.length, 1, 'only the well-formed public host reached the upstream');
+    const page = await send(gw.url, '/console', { headers: { host: 'admin.example.com:abc' } });
+    assert.match(JSON.parse(page.text).message ?? page.text, /Host/);
   });
 
   it('answers 404 for a host no route serves when every route names one', async (t) => {
