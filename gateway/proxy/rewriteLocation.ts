@@ -23,7 +23,10 @@ export function rewriteLocation(route: Route, location: string): string {
 /**
  * A rewritten Location is a path on this site, never a protocol-relative URL: `http://upstream//evil.example/x`
  * would otherwise become `//evil.example/x` on the root route (nginx has this open redirect).
+ * Browsers drop tabs and line breaks anywhere in a URL first (WHATWG URL), so `/\t/evil.example`
+ * is `//evil.example` to them: those go before the test.
  */
 function sameOrigin(path: string): string {
-  return /^[/\\]{2}/.test(path) ? path.replace(/^[/\\]+/, '/') : path;
+  const p = path.replace(/[\t\n\r]/g, '');
+  return /^[/\\]{2}/.test(p) ? p.replace(/^[/\\]+/, '/') : p;
 }

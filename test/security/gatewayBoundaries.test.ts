@@ -398,7 +398,11 @@ describe('Location rewrites', () => {
   it('never turn an upstream redirect into a protocol-relative URL on the root route', async (t) => {
     const app = await startUpstream({
       handler: (req, res) => {
-        res.writeHead(302, { location: `http://${req.headers.host}//evil.example/x` });
+        // /go/<n>: the n-th spelling of "the upstream's own origin, then //evil.example".
+        const tricks = ['//evil.example/x', '/\t/evil.example/x', '/\t\\evil.example/x'];
+        res.writeHead(302, {
+          location: `http://${req.headers.host}${tricks[Number(req.url!.split('/')[2])]}`,
+        });
         res.end();
       },
     });
@@ -407,8 +411,15 @@ describe('Location rewrites', () => {
       t,
       `routes:\n  - { id: app, path: /, upstream: "${app.url}", preserveHost: false }\n`,
     );
-    const r = await send(gw.url, '/go', { headers: { accept: 'application/json' } });
-    assert.equal(r.status, 302);
-    assert.equal(r.headers.location, '/evil.example/x');
+    for (const n of [0, 1, 2]) {
+      const r = await send(gw.url, `/go/${n}`, { headers: { accept: 'application/json' } });
+      assert.equal(r.status, 302);
+      assert.equal(r.headers.location, '/evil.example/x', `spelling ${n}`);
+      // What a browser makes of it: still this site.
+      assert.equal(
+        new URL(String(r.headers.location), 'https://portal.example.com/').host,
+        'portal.example.com',
+      );
+    }
   });
 });
