@@ -7,6 +7,12 @@ import { hostName } from './routesForHost.ts';
 /** Splits and checks the request target and works out who the client is (trustProxy). */
 export function parseTarget(): Stage<RequestContext> {
   return (ctx) => {
+    // "HTTP/2.0" on an HTTP/1.1 connection: Node's parser takes it, and everything that tells
+    // HTTP/2 by the version would then look for a stream that is not there (a 500 for anyone).
+    if (ctx.req.httpVersionMajor === 2 && !('stream' in ctx.req))
+      throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {
+        detail: 'HTTP/2 is not spoken on this connection.',
+      });
     // Two Host headers are a request that different servers read differently (RFC 9112 §3.2: 400).
     const raw = ctx.req.rawHeaders;
     let hosts = 0;

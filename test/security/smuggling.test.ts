@@ -189,6 +189,18 @@ describe('request smuggling', () => {
     assert.deepEqual(w.protGot, []);
   });
 
+  it('answers an "HTTP/2.0" request line on an HTTP/1.1 connection with 400, not an internal error', async () => {
+    for (const path of ['/x', '/dce5/x', '/_portico/jwks.json']) {
+      const w = await sendWatched(`GET ${path} HTTP/2.0\r\nHost: ${host}\r\n\r\n`, { timeoutMs: 1500 });
+      assert.deepEqual(
+        w.result.responses.map((r) => r.status),
+        [400],
+        path,
+      );
+      assert.deepEqual([...w.protGot, ...w.pubGot], []);
+    }
+  });
+
   it('closes the connection after an HTTP/1.0 request with Transfer-Encoding (RFC 9112 §6.1)', async () => {
     const w = await sendWatched(
       `POST / HTTP/1.0\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${HIDDEN}`,
