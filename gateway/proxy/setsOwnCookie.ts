@@ -5,6 +5,9 @@
  * cookie that undoes the sign-in's binding to the browser.
  */
 export function setsOwnCookie(value: string, own: readonly string[]): boolean {
-  const eq = value.indexOf('=');
-  return own.includes((eq === -1 ? value : value.slice(0, eq)).trim());
+  const pair = value.split(';', 1)[0]!;
+  const eq = pair.indexOf('=');
+  if (own.includes((eq === -1 ? pair : pair.slice(0, eq)).trim())) return true;
+  // A cookie without a name (`=portico_session=x`) is sent back as its value alone: judged by that.
+  return eq !== -1 && pair.slice(0, eq).trim() === '' && setsOwnCookie(pair.slice(eq + 1), own);
 }

@@ -75,6 +75,9 @@ describe("an upstream cannot set Portico's own cookies", () => {
     'portico_login=known-nonce; Path=/',
     'portico_op_session.sig=x; Path=/_portico/oidc',
     ' portico_idp=partner',
+    // Nameless: a browser sends its value alone back, `portico_session=…`.
+    '=portico_session=s%3Aattacker.sig; Path=/dce5/',
+    '==portico_login=known-nonce',
     'app=1; Path=/; HttpOnly',
   ];
 
