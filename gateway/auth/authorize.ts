@@ -43,7 +43,7 @@ export function authorize(s: Pick<Services, 'events'>): Stage<AnyContext> {
         headers: { 'www-authenticate': 'Bearer realm="portico"' },
       });
     }
-    if (!isAllowed(route.allow, ctx.identity)) {
+    if (!isAllowed(route.allow, ctx.identity, ctx.config)) {
       if (s.events.has('audit'))
         s.events.emit('audit', {
           type: 'access.denied',

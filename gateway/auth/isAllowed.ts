@@ -1,5 +1,8 @@
-import type { AllowRules } from '../config/types.ts';
+import type { AllowRules, Config } from '../config/types.ts';
 import type { Identity } from '../context.ts';
+
+/** What `allow` rules are judged with besides the identity: which provider's names are bare, and which providers are trusted for their addresses. */
+export type AllowContext = Pick<Config, 'primaryIdp' | 'identityProviders'>;
 
 /**
  * `allow` rules (of a route, or an OpenID Provider client): a user passes when ANY listed rule matches (groups, users, emails,
@@ -7,23 +10,40 @@ import type { Identity } from '../context.ts';
  * compared whole and case-insensitively, and only when they have exactly one `@`; a domain rule
  * matches the part after it exactly (`example.com` never matches `evil-example.com` nor
  * `example.com.evil.io`), or a subdomain when written `.example.com`.
+ *
+ * Emails, domains and claims follow the names' rule (qualifyIdentity.ts): a bare rule speaks of the
+ * primary provider's users (and API keys), a rule written `<idp>:…` of that provider's — a partner
+ * IdP that says its user is ceo@corp.example, or in the `admins` claim, passes neither
+ * `emails: [ceo@corp.example]` nor `domains: [corp.example]` nor `claims: {groups: [admins]}`;
+ * `domains: ["github:corp.example"]` admits GitHub users with a verified corp address. And an
+ * address counts only when verified: the provider said so (OIDC `email_verified`, GitHub's verified
+ * address), or it is trusted for its addresses (`trustEmail: true`, e.g. LDAP or SAML whose
+ * directory users cannot edit their own mail) and did not say otherwise — as the OpenID
+ * Provider's `email_verified` is decided (oidcProvider/claimsOf.ts).
  */
-export function isAllowed(allow: AllowRules | undefined, identity: Identity | undefined): boolean {
+export function isAllowed(
+  allow: AllowRules | undefined,
+  identity: Identity | undefined,
+  c: AllowContext,
+): boolean {
   if (!identity) return false;
   if (!allow) return true;
   const groups = allow.groups;
   if (groups && identity.groups.some((g) => groups.includes(g))) return true;
   if (allow.users?.includes(identity.username)) return true;
   if (allow.idps?.includes(identity.idp)) return true;
-  const email = normaliseEmail(identity);
+  const ns = namespaceOf(identity, c);
+  const email = allow.emails || allow.domains ? trustedEmail(identity, c) : undefined;
   if (email) {
-    if (allow.emails?.some((e) => e.toLowerCase() === email)) return true;
+    if (allow.emails?.some((e) => ruleFor(e, ns)?.toLowerCase() === email)) return true;
     const domain = email.slice(email.indexOf('@') + 1);
-    if (allow.domains?.some((d) => domainMatches(d.toLowerCase(), domain))) return true;
+    if (allow.domains?.some((d) => domainMatches(ruleFor(d, ns)?.toLowerCase(), domain))) return true;
   }
   if (allow.claims) {
     const claims = identity.claims ?? {};
-    for (const [name, wanted] of Object.entries(allow.claims)) {
+    for (const [rule, wanted] of Object.entries(allow.claims)) {
+      const name = ruleFor(rule, ns);
+      if (name === undefined) continue;
       const have = claims[name];
       const haves = Array.isArray(have) ? have.map(String) : have === undefined ? [] : [String(have)];
       const wants = Array.isArray(wanted) ? wanted.map(String) : [String(wanted)];
@@ -33,17 +53,34 @@ export function isAllowed(allow: AllowRules | undefined, identity: Identity | un
   return false;
 }
 
-function normaliseEmail(identity: Identity): string | undefined {
+/** '' for the primary provider's users and API keys (bare rules), else `<idp>:`. */
+function namespaceOf(identity: Identity, c: AllowContext): string {
+  return identity.idp === c.primaryIdp || identity.idp === 'apikey' ? '' : `${identity.idp}:`;
+}
+
+/** What a rule says about users of namespace `ns`, or undefined when it speaks of another provider's. */
+function ruleFor(rule: string, ns: string): string | undefined {
+  if (ns !== '') return rule.startsWith(ns) ? rule.slice(ns.length) : undefined;
+  // A bare rule; `x:…` naming no provider is bare too (a claim called `urn:x`), never another's.
+  return rule;
+}
+
+function trustedEmail(identity: Identity, c: AllowContext): string | undefined {
   const email = identity.email?.trim().toLowerCase();
   if (!email) return undefined;
-  // Only verified emails count for allow rules, when the provider says whether it verified them.
-  if (identity.emailVerified === false) return undefined;
+  const verified =
+    identity.emailVerified === true ||
+    identity.idp === 'apikey' ||
+    (identity.emailVerified !== false &&
+      c.identityProviders.some((p) => p.id === identity.idp && p.trustEmail === true));
+  if (!verified) return undefined;
   const at = email.indexOf('@');
   if (at <= 0 || at !== email.lastIndexOf('@') || at === email.length - 1) return undefined;
   return email;
 }
 
-function domainMatches(rule: string, domain: string): boolean {
+function domainMatches(rule: string | undefined, domain: string): boolean {
+  if (rule === undefined) return false;
   if (rule.startsWith('.')) return domain.endsWith(rule) || domain === rule.slice(1);
   return domain === rule;
 }

@@ -22,7 +22,7 @@ export function buildNav(config: Config, identity: Identity | undefined, lang: L
   for (const route of config.routes) {
     const nav = route.nav;
     if (!nav) continue;
-    if (route.auth === 'required' && !isAllowed(route.allow, identity)) continue;
+    if (route.auth === 'required' && !isAllowed(route.allow, identity, config)) continue;
     const path = navPath(route);
     const item: NavItem = {
       id: route.id,

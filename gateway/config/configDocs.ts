@@ -12,22 +12,22 @@ export type KeyDoc = { description: string; default?: unknown };
 
 const allow = (who: string): Record<string, KeyDoc> => ({
   '': {
-    description: `Who may ${who}: a user passes when ANY listed rule matches. Names of users and groups from identity providers other than the primary one are written qualified, \`<idp>:<name>\`.`,
+    description: `Who may ${who}: a user passes when ANY listed rule matches. Rules about users of identity providers other than the primary one are written qualified, \`<idp>:<value>\` — their users, groups, emails, domains and claim names (\`partner:alice\`, \`github:corp.example\`); a bare rule never admits another provider's user.`,
   },
   groups: { description: 'Group names; a user in any of them passes.' },
   emails: {
     description:
-      'Email addresses, compared whole and case-insensitively; only addresses the identity provider did not mark unverified count.',
+      'Email addresses, compared whole and case-insensitively. Only verified addresses count: the provider said so (OIDC `email_verified: true`, GitHub) or it has `trustEmail: true` and did not say otherwise.',
   },
   domains: {
     description:
-      'Email domains: `example.com` matches that domain exactly, `.example.com` it and its subdomains.',
+      'Email domains of verified addresses (as `emails`): `example.com` matches that domain exactly, `.example.com` it and its subdomains.',
   },
   users: { description: 'User names (qualified `<idp>:<name>` for a provider that is not the primary one).' },
   idps: { description: 'Identity provider ids: anyone signed in through one of them passes.' },
   claims: {
     description:
-      'Claims of the sign-in (ID token or userinfo) and the values that pass: `{ department: [ai, research] }`, `{ vip: true }`.',
+      'Claims of the sign-in (ID token or userinfo) and the values that pass: `{ department: [ai, research] }`, `{ vip: true }`; `{ "partner:department": ai }` for another provider\'s users.',
   },
 });
 const prefixed = (prefix: string, docs: Record<string, KeyDoc>) =>
@@ -139,7 +139,7 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   'identityProviders[].clientSecret': { description: 'The client secret, from the environment.' },
   'identityProviders[].trustEmail': {
     description:
-      "Whether this provider's e-mail addresses count as verified where Portico releases `email_verified` (its OpenID Provider: a client such as DCE 5's Keycloak may link accounts by a verified e-mail). Without it only an address the provider itself says it verified does (OIDC `email_verified: true`, GitHub's verified primary address); LDAP and SAML say nothing, so set it only for a directory whose users cannot edit their own address.",
+      "Whether this provider's e-mail addresses count as verified: for `allow` rules on emails and domains, and where Portico releases `email_verified` (its OpenID Provider: a client such as DCE 5's Keycloak may link accounts by a verified e-mail). Without it only an address the provider itself says it verified does (OIDC `email_verified: true`, GitHub's verified primary address); LDAP, SAML and some OIDC providers (Entra ID) say nothing, so set it only for a directory whose users cannot edit their own address.",
     default: false,
   },
   'identityProviders[].claims': {

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { addKeycloakIdpHint } from '../auth/addKeycloakIdpHint.ts';
 import { apiKeyIdentity, howToAuthenticate } from '../auth/authenticate.ts';
 import { withoutLogin } from '../auth/authorize.ts';
-import { isAllowed } from '../auth/isAllowed.ts';
+import { type AllowContext, isAllowed } from '../auth/isAllowed.ts';
 import type { AllowRules, Config, Route } from '../config/types.ts';
 import { type Credential, type HttpContext, type Identity, nothingKnownYet } from '../context.ts';
 import { isOwn } from '../endpoints/ownEndpoints.ts';
@@ -360,7 +360,7 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
         : answer(401, `refused: sign-in required (401 JSON with the login URL ${login.login})`);
     }
     if (route.allow) {
-      out.allow = checkAllow(route.allow, identity, config.primaryIdp);
+      out.allow = checkAllow(route.allow, identity, config);
       if (!out.allow.admitted)
         return answer(403, `refused: the allow rules of ${route.id} do not admit ${identity.username}`);
     } else out.allow = { rules: {}, admitted: true, matchedBy: ['no allow rules: anyone signed in'] };
@@ -410,25 +410,24 @@ function identityOf(input: ExplainInput, idp: string): Identity {
     sub: input.user!,
     username: input.user!,
     email: input.email,
+    // The question is about a user with this address: as if their provider verified it.
+    emailVerified: input.email === undefined ? undefined : true,
     name: input.name,
     groups: input.groups ?? [],
   };
 }
 
 /** Which allow rules admit the user: each listed value is put to isAllowed on its own. */
-export function checkAllow(
-  rules: AllowRules,
-  identity: Identity,
-  primaryIdp: string | undefined,
-): AllowCheck {
+export function checkAllow(rules: AllowRules, identity: Identity, c: AllowContext): AllowCheck {
+  const primaryIdp = c.primaryIdp;
   const matchedBy: string[] = [];
   for (const key of ['groups', 'users', 'emails', 'domains', 'idps'] as const)
     for (const value of rules[key] ?? [])
-      if (isAllowed({ [key]: [value] }, identity)) matchedBy.push(`${key}: ${value}`);
+      if (isAllowed({ [key]: [value] }, identity, c)) matchedBy.push(`${key}: ${value}`);
   for (const [name, wanted] of Object.entries(rules.claims ?? {}))
-    if (isAllowed({ claims: { [name]: wanted } }, identity))
+    if (isAllowed({ claims: { [name]: wanted } }, identity, c))
       matchedBy.push(`claims.${name}: ${JSON.stringify(wanted)}`);
-  const admitted = isAllowed(rules, identity);
+  const admitted = isAllowed(rules, identity, c);
   const check: AllowCheck = { rules, admitted, matchedBy };
   if (!admitted && identity.idp !== primaryIdp && identity.idp !== 'apikey') {
     // The same rules with the provider's own names: would the unqualified user have passed?
@@ -438,7 +437,7 @@ export function checkAllow(
       username: identity.username.slice(prefix.length),
       groups: identity.groups.map((g) => g.slice(prefix.length)),
     };
-    if (isAllowed(rules, bare))
+    if (isAllowed(rules, bare, { ...c, primaryIdp: identity.idp }))
       check.hint = `the rules name "${identity.idp}" users by bare names; write them qualified (${prefix}<name>), or make "${identity.idp}" identity.primaryProvider`;
   }
   return check;

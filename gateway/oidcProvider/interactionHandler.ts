@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { isAllowed } from '../auth/isAllowed.ts';
+import { type AllowContext, isAllowed } from '../auth/isAllowed.ts';
 import type { RawOidcClient } from '../config/types.ts';
 import type { Identity } from '../context.ts';
 import { GatewayError } from '../errors.ts';
@@ -25,6 +25,7 @@ export function interactionHandler(deps: {
   bindings: SessionBindings;
   adapter: (model: string) => OidcAdapter;
   events: EventBus;
+  allowContext: () => AllowContext;
 }) {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -50,7 +51,7 @@ export function interactionHandler(deps: {
       }
       const clientId = details.params.client_id ?? '';
       const client = deps.client(clientId);
-      if (!client || !isAllowed(client.allow, session.identity)) {
+      if (!client || !isAllowed(client.allow, session.identity, deps.allowContext())) {
         if (deps.events.has('audit'))
           deps.events.emit('audit', {
             type: 'access.denied',

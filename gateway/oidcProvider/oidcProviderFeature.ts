@@ -62,6 +62,7 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
         ctx.services.store.set(`oidc-logout:${secret}`, sessionId, 10 * 60_000),
       recall: (secret) => ctx.services.store.take(`oidc-logout:${secret}`),
     },
+    allowContext: ctx.config,
     trustsEmail: (idp) =>
       (ctx.config().raw.identityProviders ?? []).some((p) => p.id === idp && p.trustEmail === true),
   });
@@ -146,6 +147,7 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
         bindings,
         adapter,
         events: ctx.events,
+        allowContext: ctx.config,
       }),
     );
     op.use(async (req, res, next) => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { isAllowed } from '../auth/isAllowed.ts';
+import { type AllowContext, isAllowed } from '../auth/isAllowed.ts';
 import type { RawOidcClient } from '../config/types.ts';
 import type { Identity } from '../context.ts';
 import type { Account } from './buildProvider.ts';
@@ -26,6 +26,8 @@ export function porticoSessionHooks(deps: {
   ended: { has(id: string): boolean };
   /** Whether the identity provider of this id is trusted for its users' emails (`trustEmail`). */
   trustsEmail: (idp: string) => boolean;
+  /** What `allow` rules are judged with (the live config's providers). */
+  allowContext: () => AllowContext;
   /** Logouts a client asked for this user, by the xsrf secret of their question (minutes, once). */
   logoutHints: {
     remember(secret: string, sessionId: string): Promise<void>;
@@ -46,7 +48,7 @@ export function porticoSessionHooks(deps: {
         identity = bound.identity;
         // A reload that narrows a client's `allow` takes effect at its next token or userinfo call.
         const clientId = ctx.oidc?.client?.clientId;
-        if (clientId && !isAllowed(client(clientId)?.allow, identity)) return undefined;
+        if (clientId && !isAllowed(client(clientId)?.allow, identity, deps.allowContext())) return undefined;
       } else {
         identity = (await sessionOf(ctx.req))?.identity;
       }
@@ -72,7 +74,7 @@ export function porticoSessionHooks(deps: {
       const clientId = ctx.oidc?.client?.clientId;
       if (!session || !clientId) return false;
       const c = client(clientId);
-      return !c || !isAllowed(c.allow, session.identity);
+      return !c || !isAllowed(c.allow, session.identity, deps.allowContext());
     },
 
     async onCodeIssued(ctx: KoaContext): Promise<void> {

@@ -297,11 +297,18 @@ describe('session timeouts', () => {
     const { client } = await login(s, 'alice');
     const started = Date.now();
     while (Date.now() - started < 4500) {
-      assert.equal((await client.request('/dce5/')).status, 200, `in use ${Date.now() - started} ms after sign-in`);
+      assert.equal(
+        (await client.request('/dce5/')).status,
+        200,
+        `in use ${Date.now() - started} ms after sign-in`,
+      );
       await sleep(400);
     }
     await sleep(2600);
-    assert.notEqual((await client.request('/dce5/', { headers: { accept: 'application/json' } })).status, 200);
+    assert.notEqual(
+      (await client.request('/dce5/', { headers: { accept: 'application/json' } })).status,
+      200,
+    );
   });
 });
 

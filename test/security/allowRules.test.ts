@@ -1,6 +1,6 @@
 // `allow` rules (emails, domains) against crafted identities: addresses with several `@`, quoted
 // local parts, domains that merely end or start like the allowed one, case, and addresses the IdP
-// did not verify. Unit tests of isAllowed() and one sign-in through a real IdP.
+// did not verify, and users of other providers. Unit tests of isAllowed() and sign-ins through a real IdP.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isAllowed } from '../../gateway/auth/isAllowed.ts';
@@ -26,6 +26,11 @@ routes:
   { env: {} },
 );
 const route = (id: string): Route['allow'] => config.routes.find((r) => r.id === id)!.allow;
+/** The same providers, corp trusted for the addresses it gives (`trustEmail: true`). */
+const trusting = {
+  ...config,
+  identityProviders: config.identityProviders.map((p) => ({ ...p, trustEmail: true })),
+};
 
 function who(email: string | undefined, emailVerified?: boolean): Identity {
   return { idp: 'corp', sub: 'mallory', username: 'mallory', email, emailVerified, groups: [] };
@@ -60,44 +65,87 @@ describe('allow rules: emails and domains (isAllowed)', () => {
     // may admit or refuse them, but the exact email rule must refuse them.
     const domainOk = email === 'alice@evil.io@example.com' || email === '"alice@evil.io"@example.com';
     it(`refuses ${JSON.stringify(email)} for emails: [alice@example.com]${domainOk ? '' : ' and domains: [example.com]'}`, () => {
-      assert.equal(isAllowed(route('by-email'), who(email)), false, 'emails rule');
-      assert.equal(isAllowed(route('by-email'), who(email, true)), false, 'emails rule, verified');
-      assert.equal(isAllowed(route('by-upper-email'), who(email, true)), false, 'upper-case emails rule');
+      assert.equal(isAllowed(route('by-email'), who(email), config), false, 'emails rule');
+      assert.equal(isAllowed(route('by-email'), who(email, true), config), false, 'emails rule, verified');
+      assert.equal(
+        isAllowed(route('by-upper-email'), who(email, true), config),
+        false,
+        'upper-case emails rule',
+      );
       if (!domainOk) {
-        assert.equal(isAllowed(route('by-domain'), who(email, true)), false, 'domains rule');
-        assert.equal(isAllowed(route('by-upper-domain'), who(email, true)), false, 'upper-case domains rule');
-        assert.equal(isAllowed(route('by-subdomains'), who(email, true)), false, 'subdomains rule');
+        assert.equal(isAllowed(route('by-domain'), who(email, true), config), false, 'domains rule');
+        assert.equal(
+          isAllowed(route('by-upper-domain'), who(email, true), config),
+          false,
+          'upper-case domains rule',
+        );
+        assert.equal(isAllowed(route('by-subdomains'), who(email, true), config), false, 'subdomains rule');
       }
     });
   }
 
   it('refuses a subdomain for a plain domain rule, and look-alikes for a .domain rule', () => {
-    assert.equal(isAllowed(route('by-domain'), who('alice@eu.example.com', true)), false);
-    assert.equal(isAllowed(route('by-subdomains'), who('alice@eu.example.com', true)), true);
-    assert.equal(isAllowed(route('by-subdomains'), who('alice@eu-example.com', true)), false);
-    assert.equal(isAllowed(route('by-subdomains'), who('alice@evil.io.example.com.evil.io', true)), false);
-    assert.equal(isAllowed(route('by-subdomains'), who('alice@example.com.evil.io', true)), false);
+    assert.equal(isAllowed(route('by-domain'), who('alice@eu.example.com', true), config), false);
+    assert.equal(isAllowed(route('by-subdomains'), who('alice@eu.example.com', true), config), true);
+    assert.equal(isAllowed(route('by-subdomains'), who('alice@eu-example.com', true), config), false);
+    assert.equal(
+      isAllowed(route('by-subdomains'), who('alice@evil.io.example.com.evil.io', true), config),
+      false,
+    );
+    assert.equal(isAllowed(route('by-subdomains'), who('alice@example.com.evil.io', true), config), false);
   });
 
   it('compares case-insensitively: EXAMPLE.COM addresses and rules still match (no lock-out)', () => {
-    assert.equal(isAllowed(route('by-domain'), who('carol@EXAMPLE.COM', true)), true);
-    assert.equal(isAllowed(route('by-upper-domain'), who('carol@example.com', true)), true);
-    assert.equal(isAllowed(route('by-email'), who('ALICE@example.com', true)), true);
-    assert.equal(isAllowed(route('by-upper-email'), who('alice@example.com', true)), true);
-    assert.equal(isAllowed(route('by-email'), who('  alice@example.com  ', true)), true);
+    assert.equal(isAllowed(route('by-domain'), who('carol@EXAMPLE.COM', true), config), true);
+    assert.equal(isAllowed(route('by-upper-domain'), who('carol@example.com', true), config), true);
+    assert.equal(isAllowed(route('by-email'), who('ALICE@example.com', true), config), true);
+    assert.equal(isAllowed(route('by-upper-email'), who('alice@example.com', true), config), true);
+    assert.equal(isAllowed(route('by-email'), who('  alice@example.com  ', true), config), true);
   });
 
   it('ignores an email the IdP says it did not verify (email_verified: false)', () => {
     for (const id of ['by-email', 'by-domain', 'by-subdomains', 'by-upper-domain']) {
-      assert.equal(isAllowed(route(id), who('alice@example.com', false)), false, id);
+      assert.equal(isAllowed(route(id), who('alice@example.com', false), config), false, id);
     }
-    // A provider that does not say (no email_verified claim) is trusted as configured.
-    assert.equal(isAllowed(route('by-email'), who('alice@example.com', undefined)), true);
+    // A provider that does not say (no email_verified claim: LDAP, SAML, some OIDC IdPs) is
+    // believed only when configured with trustEmail: true, as the OpenID Provider's email_verified.
+    assert.equal(isAllowed(route('by-email'), who('alice@example.com', undefined), config), false);
+    assert.equal(isAllowed(route('by-email'), who('alice@example.com', undefined), trusting), true);
+    assert.equal(isAllowed(route('by-email'), who('alice@example.com', false), trusting), false);
+  });
+
+  it("judges a partner provider's users only by rules written for that provider: its addresses and claims are not the primary provider's", () => {
+    const partner = (email: string, claims: Record<string, unknown> = {}): Identity => ({
+      idp: 'partner',
+      sub: 'm',
+      username: 'partner:mallory',
+      email,
+      emailVerified: true,
+      groups: ['partner:admins'],
+      claims,
+    });
+    const c = { primaryIdp: 'corp', identityProviders: trusting.identityProviders };
+    const ceo = partner('ceo@example.com', { groups: ['admins'], dept: 'board' });
+    assert.equal(isAllowed({ emails: ['ceo@example.com'] }, ceo, c), false, 'emails');
+    assert.equal(isAllowed({ domains: ['example.com'] }, ceo, c), false, 'domains');
+    assert.equal(isAllowed({ domains: ['.example.com'] }, ceo, c), false, 'subdomains');
+    assert.equal(isAllowed({ claims: { groups: ['admins'] } }, ceo, c), false, 'claims');
+    assert.equal(isAllowed({ groups: ['admins'] }, ceo, c), false, 'groups (qualified)');
+    // Written for the partner, they admit its users.
+    assert.equal(isAllowed({ emails: ['partner:ceo@example.com'] }, ceo, c), true);
+    assert.equal(isAllowed({ domains: ['partner:example.com'] }, ceo, c), true);
+    assert.equal(isAllowed({ claims: { 'partner:dept': 'board' } }, ceo, c), true);
+    // …and never the primary provider's.
+    const corp: Identity = { ...ceo, idp: 'corp', username: 'ceo', groups: [] };
+    assert.equal(isAllowed({ domains: ['partner:example.com'] }, corp, c), false);
+    assert.equal(isAllowed({ claims: { 'partner:dept': 'board' } }, corp, c), false);
+    assert.equal(isAllowed({ domains: ['example.com'] }, corp, c), true);
+    assert.equal(isAllowed({ claims: { dept: 'board' } }, corp, c), true);
   });
 
   it('refuses an identity without an email, and no identity at all', () => {
-    assert.equal(isAllowed(route('by-email'), who(undefined)), false);
-    assert.equal(isAllowed(route('by-domain'), undefined), false);
+    assert.equal(isAllowed(route('by-email'), who(undefined), config), false);
+    assert.equal(isAllowed(route('by-domain'), undefined, config), false);
   });
 });
 
