@@ -89,9 +89,9 @@ export function apiKeyIdentity(key: ApiKey): Identity {
 }
 
 async function verifyBearer(s: Deps, ctx: AnyContext, token: string): Promise<void> {
-  for (const provider of s.providers.providers(ctx.config).values()) {
-    if (!provider.verifyBearer) continue;
-    const identity = await provider.verifyBearer(token).catch(() => undefined);
+  const verifiers = [...s.providers.providers(ctx.config).values()].filter((p) => p.verifyBearer);
+  for (const provider of tokenVerifiers(verifiers, token, ctx.config.primaryIdp)) {
+    const identity = await provider.verifyBearer!(token).catch(() => undefined);
     if (identity) {
       ctx.identity = qualifyIdentity(identity, ctx.config.primaryIdp, ctx.config.identityProviderIds);
       ctx.credential = 'bearer';
@@ -99,6 +99,24 @@ async function verifyBearer(s: Deps, ctx: AnyContext, token: string): Promise<vo
     }
   }
   throw invalidToken('The bearer token is not valid.');
+}
+
+/**
+ * Which providers may see a bearer token. A JWT is checked where it is, against each provider's
+ * own keys and issuer: it leaves Portico only for the userinfo of the provider that signed it. An
+ * opaque token can only be asked about, and asking hands it over: it goes to one provider — the
+ * primary one, or the only one that checks tokens — never round every provider, where a partner
+ * IdP's operator would collect live tokens of the customer's IdP to replay.
+ */
+export function tokenVerifiers<P extends { id: string }>(
+  verifiers: readonly P[],
+  token: string,
+  primaryIdp: string | undefined,
+): readonly P[] {
+  if (token.split('.').length === 3) return verifiers;
+  const primary = verifiers.find((p) => p.id === primaryIdp);
+  if (primary) return [primary];
+  return verifiers.length === 1 ? verifiers : [];
 }
 
 function fromSession(s: Deps, ctx: AnyContext): void | Promise<void> {

@@ -202,3 +202,62 @@ describe('bearer tokens pass every check a browser sign-in of their provider pas
     assert.equal(s.upstream.requests.length, 0);
   });
 });
+
+describe('bearer tokens and several identity providers', () => {
+  it("hands an opaque token to the primary provider alone: a partner IdP listed first never sees the customer IdP's tokens", async (t) => {
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const idp = (id: string) =>
+      startTestIdp(t, {
+        logErrors: false,
+        clients: [
+          {
+            clientId: 'portico',
+            clientSecret: 'portico-secret',
+            redirectUris: [`${publicUrl}/_portico/callback/${id}`],
+          },
+        ],
+      });
+    const [corp, partner] = [await idp('corp'), await idp('partner')];
+    const upstream = await upstreamFor(t);
+    const gw = await startGateway(
+      t,
+      `publicUrl: ${publicUrl}
+session: { secret: ${SESSION_SECRET} }
+identity: { primaryProvider: corp }
+identityProviders:
+  - { id: partner, type: oidc, issuer: "${partner.issuer}", clientId: portico, clientSecret: portico-secret }
+  - { id: corp, type: oidc, issuer: "${corp.issuer}", clientId: portico, clientSecret: portico-secret }
+routes:
+  - { id: api, path: /, upstream: "${upstream.url}", auth: required, bearer: verify, inject: { headers: true } }
+`,
+      { port },
+    );
+    const sentTo: string[] = [];
+    const record = (message: unknown) => {
+      const { request } = message as { request: { origin: string; path: string } };
+      if (request.path.includes('introspect')) sentTo.push(String(request.origin));
+    };
+    diagnostics.subscribe('undici:request:create', record);
+    t.after(() => diagnostics.unsubscribe('undici:request:create', record));
+    const { access_token: token } = await userTokens(corp, {
+      clientId: 'portico',
+      clientSecret: 'portico-secret',
+      redirectUri: `${publicUrl}/_portico/callback/corp`,
+      user: 'alice',
+    });
+    assert.notEqual(token.split('.').length, 3, 'the test IdP issues opaque access tokens');
+    const r = await send(gw.url, '/x', {
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(upstream.last().headers['x-forwarded-user'], 'alice');
+    assert.deepEqual(sentTo, [new URL(corp.issuer).origin]);
+    // And a token corp refuses is not tried at the partner either.
+    assert.equal(
+      (await send(gw.url, '/x', { headers: { authorization: 'Bearer not-a-corp-token-0123' } })).status,
+      401,
+    );
+    assert.deepEqual(sentTo, [new URL(corp.issuer).origin, new URL(corp.issuer).origin]);
+  });
+});
