@@ -63,6 +63,7 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
       recall: (secret) => ctx.services.store.take(`oidc-logout:${secret}`),
     },
     allowContext: ctx.config,
+    sessionStands: async (id) => (await ctx.services.sessions.fresh(id)) !== undefined,
     trustsEmail: (idp) =>
       (ctx.config().raw.identityProviders ?? []).some((p) => p.id === idp && p.trustEmail === true),
   });

@@ -26,6 +26,11 @@ export function porticoSessionHooks(deps: {
   ended: { has(id: string): boolean };
   /** Whether the identity provider of this id is trusted for its users' emails (`trustEmail`). */
   trustsEmail: (idp: string) => boolean;
+  /**
+   * Whether the Portico session a grant is bound to still stands, read from the store past the
+   * cache and judged against the live config (idle expiry, a provider removed, the primary changed).
+   */
+  sessionStands: (id: string) => Promise<boolean>;
   /** What `allow` rules are judged with (the live config's providers). */
   allowContext: () => AllowContext;
   /** Logouts a client asked for this user, by the xsrf secret of their question (minutes, once). */
@@ -45,6 +50,9 @@ export function porticoSessionHooks(deps: {
       if (token?.grantId) {
         const bound = await bindings.grant(token.grantId);
         if (!bound || deps.ended.has(bound.porticoSession)) return undefined;
+        // A client refreshing in the background, with no browser at Portico, still learns that
+        // the session ended: a reload removed its provider, or it went idle.
+        if (!(await deps.sessionStands(bound.porticoSession))) return undefined;
         identity = bound.identity;
         // A reload that narrows a client's `allow` takes effect at its next token or userinfo call.
         const clientId = ctx.oidc?.client?.clientId;

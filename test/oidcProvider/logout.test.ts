@@ -8,7 +8,7 @@ import * as oc from 'openid-client';
 import { adminFeature } from '../../gateway/admin/adminFeature.ts';
 import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { json, send } from '../helpers/http.ts';
-import { CookieJar, driveLogout } from '../helpers/idp.ts';
+import { CookieJar, driveLogin, driveLogout, startTestIdp } from '../helpers/idp.ts';
 import {
   authorizationRequest,
   followToClient,
@@ -17,7 +17,7 @@ import {
   startLogoutReceiver,
   startOp,
 } from '../helpers/openidProvider.ts';
-import { type GatewayClient, login, logout } from '../helpers/sso.ts';
+import { freePort, GatewayClient, login, logout } from '../helpers/sso.ts';
 import { deadPort } from '../helpers/ports.ts';
 
 const ADMIN_KEY = 'ptk_support_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
@@ -237,6 +237,44 @@ describe('logout through the OpenID Provider', () => {
     const token = await receiver.verify(await receiver.next(0), s.issuer, ghippo.id);
     assert.equal(token.sid, g.claims.sid);
     await assert.rejects(oc.refreshTokenGrant(g.config, g.tokens.refresh_token!), refused('invalid_grant'));
+  });
+
+  it("ends a client's grant when a reload removes the user's identity provider, though no browser comes back to Portico", async (t) => {
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const partner = await startTestIdp(t, {
+      logErrors: false,
+      clients: [
+        {
+          clientId: 'portico',
+          clientSecret: 'portico-secret',
+          redirectUris: [`${publicUrl}/_portico/callback/partner`],
+        },
+      ],
+    });
+    const partnerLine = `  - { id: partner, type: oidc, issuer: "${partner.issuer}", clientId: portico, clientSecret: portico-secret, scopes: [openid, profile, email, groups] }\n`;
+    const grafana: OpClient = {
+      id: 'grafana',
+      secret: 'grafana-secret-0123456789abcdefghijklmnopqrstuvwxyz',
+      redirectUris: [`http://127.0.0.1:${await deadPort()}/cb`],
+    };
+    const s = await startOp(t, [grafana], {
+      port,
+      extraIdps: partnerLine,
+      extra: 'identity: { primaryProvider: corp }\n',
+    });
+    const browser = new GatewayClient(s.gw.url);
+    const start = await browser.request('/_portico/login/partner');
+    const back = await driveLogin(partner, start.headers.location!, { username: 'alice', password: 'alice' });
+    await browser.follow(back.location);
+    const g = await signInTo(s.issuer, browser, grafana);
+    assert.equal(g.claims.preferred_username, 'partner:alice');
+    // Still good before the change.
+    const before = await oc.refreshTokenGrant(g.config, g.tokens.refresh_token!);
+    s.gw.write(s.yaml.replace(partnerLine, ''));
+    assert.equal(s.gw.gateway.reload().ok, true);
+    await assert.rejects(oc.refreshTokenGrant(g.config, before.refresh_token!), refused('invalid_grant'));
+    await assert.rejects(oc.fetchUserInfo(g.config, before.access_token, g.claims.sub));
   });
 
   it('ends the previous user’s client sessions when another user signs in on the same browser', async (t) => {
