@@ -290,7 +290,10 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
         throw new GatewayError('PORTICO_ERR_BAD_ORIGIN', { detail: 'Use the sign-out button to sign out.' });
       const identity = loaded?.data.identity;
       if (loaded) await sessions.end(loaded.id, 'logout');
-      setCookies(res, sessions.clearCookie(secure(req)));
+      // Without a session to end the cookie is cleared only for our own pages: a cross-site post
+      // (Origin `null` after a redirect, no Lax cookie sent) must not sign the browser out of a
+      // session it did not present.
+      if (loaded || origin === publicBase(req)) setCookies(res, sessions.clearCookie(secure(req)));
       if (identity && s.events.has('audit'))
         s.events.emit('audit', {
           type: 'logout',

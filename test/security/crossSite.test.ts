@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
+import { send } from '../helpers/http.ts';
 import { driveLogin } from '../helpers/idp.ts';
 import { exchange, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
 import {
@@ -177,6 +178,24 @@ describe('logout CSRF', () => {
     const out = await client.request('/_portico/logged-out');
     assert.equal(out.status, 200);
     assert.ok(await stillSignedIn(client), 'the session survived every GET');
+  });
+
+  it('clears no cookie for a cross-site POST that presents no session (Origin null after a redirect, the Lax cookie not sent)', async () => {
+    // What Chromium sends when another site's form is answered with a 307 to our logout: no cookie.
+    const r = await send(sso.gw.url, '/_portico/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null' },
+      body: 'rd=%2F',
+    });
+    assert.equal(r.status, 303);
+    assert.equal(r.headers['set-cookie'], undefined, 'the browser keeps the cookie it did not send');
+    // From our own page, a browser whose session is already gone gets its stale cookie cleared.
+    const own = await send(sso.gw.url, '/_portico/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: sso.publicUrl },
+      body: 'rd=%2F',
+    });
+    assert.match(String(own.headers['set-cookie']), /portico_session=;/);
   });
 
   it('signs out on a POST from our own origin (control)', async () => {
