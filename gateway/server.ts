@@ -28,6 +28,7 @@ import { createLogger } from './observe/logger.ts';
 import { rejectUpgrade, respondError } from './pages/errorResponse.ts';
 import { createPages } from './pages/pages.ts';
 import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
+import { tunnelStillAllowed } from './proxy/tunnelStillAllowed.ts';
 import { createTunnels } from './proxy/tunnels.ts';
 import { createUpstreamPool } from './proxy/upstreamPool.ts';
 import { createMaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
@@ -365,6 +366,10 @@ export function createGateway(options: GatewayOptions): Gateway {
         [...before.identityProviderIds].some((id) => !next.identityProviderIds.has(id))
       )
         for (const id of tunnels.sessionIds()) void recheckTunnel(id, 1);
+      // Terminals the new rules no longer admit (an API key removed, `allow` narrowed, the route
+      // gone) close now: they make no request that would be judged again.
+      const closed = tunnels.recheck((grant) => tunnelStillAllowed(next, grant));
+      if (closed > 0) log.info({ closed }, 'WebSockets the new config no longer admits were closed');
       log.level = next.logging.level;
       warnPlaintextDirectories(next);
       const wasRejected = lastRejected !== undefined;

@@ -9,7 +9,8 @@ import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
 import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
 import { setsOwnCookie } from './setsOwnCookie.ts';
-import type { Tunnels } from './tunnels.ts';
+import { tunnelGrant } from './tunnelStillAllowed.ts';
+import type { TunnelGrant, Tunnels } from './tunnels.ts';
 import type { Balancer, ServerState } from './balancer.ts';
 import {
   CONNECTION_FAILURES,
@@ -143,6 +144,7 @@ function connect(
       route.idleTimeoutMs,
       ctx.sessionId,
       expiresAt,
+      tunnelGrant(ctx),
       socket,
       upstreamSocket,
       state,
@@ -225,6 +227,7 @@ function tunnel(
   idleMs: number,
   sessionId: string | undefined,
   expiresAt: number,
+  grant: TunnelGrant,
   client: Duplex,
   upstream: Duplex,
   /** The server among a route's `upstreams`: the open tunnel counts as a connection to it. */
@@ -259,7 +262,7 @@ function tunnel(
   // thousands of idle terminals pay for every one of them.
   relay(client, upstream);
   relay(upstream, client);
-  tunnels.add(client, upstream, sessionId, expiresAt);
+  tunnels.add(client, upstream, sessionId, expiresAt, grant);
   if (events.has('websocket')) events.emit('websocket', { routeId, open: true });
 }
 

@@ -1,15 +1,36 @@
 import type { Duplex } from 'node:stream';
+import type { Identity } from '../context.ts';
 
 /** WebSocket close codes Portico sends when it ends a tunnel itself. */
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_POLICY = 1008;
 
-type Tunnel = { client: Duplex; upstream: Duplex; sessionId: string | undefined; expiresAt: number };
+/** What a tunnel was let in as: judged again when the config changes (tunnelStillAllowed.ts). */
+export type TunnelGrant = {
+  routeId: string;
+  identity: Identity | undefined;
+  /** The hash of the Portico API key it was opened with, if any: removed or rotated ends it. */
+  apiKeyHash: string | undefined;
+};
+
+type Tunnel = {
+  client: Duplex;
+  upstream: Duplex;
+  sessionId: string | undefined;
+  expiresAt: number;
+  grant: TunnelGrant | undefined;
+};
 
 export type Tunnels = {
   readonly size: number;
   /** `expiresAt`: when the session it was opened with reaches its maximum age (Infinity: none). */
-  add(client: Duplex, upstream: Duplex, sessionId: string | undefined, expiresAt: number): void;
+  add(
+    client: Duplex,
+    upstream: Duplex,
+    sessionId: string | undefined,
+    expiresAt: number,
+    grant?: TunnelGrant,
+  ): void;
   remove(client: Duplex): void;
   /** The sessions that have open tunnels here. */
   sessionIds(): string[];
@@ -17,6 +38,8 @@ export type Tunnels = {
   hasSession(sessionId: string): boolean;
   /** Ends every tunnel opened with this session (logout, revoke, expiry on any replica). */
   closeSession(sessionId: string): number;
+  /** Ends (1008) every tunnel whose grant `allowed` no longer admits; answers how many. */
+  recheck(allowed: (grant: TunnelGrant) => boolean): number;
   /** Ends every tunnel (shutdown: 1001 going away). */
   closeAll(code?: number): void;
   /** Stops the expiry sweep (the gateway closes). */
@@ -47,8 +70,8 @@ export function createTunnels(): Tunnels {
     get size() {
       return all.size;
     },
-    add(client, upstream, sessionId, expiresAt) {
-      all.set(client, { client, upstream, sessionId, expiresAt });
+    add(client, upstream, sessionId, expiresAt, grant) {
+      all.set(client, { client, upstream, sessionId, expiresAt, grant });
       if (!sessionId) return;
       let set = bySession.get(sessionId);
       if (!set) bySession.set(sessionId, (set = new Set()));
@@ -80,6 +103,15 @@ export function createTunnels(): Tunnels {
           n++;
         }
       }
+      return n;
+    },
+    recheck(allowed) {
+      let n = 0;
+      for (const t of [...all.values()])
+        if (t.grant && !allowed(t.grant)) {
+          end(t, CLOSE_POLICY);
+          n++;
+        }
       return n;
     },
     closeAll(code = CLOSE_GOING_AWAY) {

@@ -224,6 +224,58 @@ describe('a reload that changes what a session means ends it', () => {
   });
 });
 
+describe('a reload that changes who may open a terminal closes the terminals it no longer admits', () => {
+  const key = 'ptk_robot_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
+  const other = 'ptk_robot_ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjih';
+  async function terminal(t: TestContext) {
+    const app = await upstreamFor(t, { websocket: true });
+    const yaml = (keyHash: string, allow: string) => `publicUrl: http://127.0.0.1:1
+session: { secret: x-secret-x-secret-x-secret-x-secret-x }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "http://127.0.0.1:9", clientId: portico, clientSecret: x }
+apiKeys:
+  - { id: robot, hash: "${keyHash}", groups: [ops] }
+routes:
+  - { id: term, path: /term/, upstream: "${app.url}", auth: required, websocket: true, allow: ${allow} }
+`;
+    const gw = await startGateway(t, yaml(hashApiKey(key), '{ groups: [ops] }'));
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/term/x`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    await once(ws, 'open');
+    const reload = (keyHash: string, allow: string) => {
+      gw.write(yaml(keyHash, allow));
+      assert.equal(gw.gateway.reload().ok, true);
+    };
+    return { ws, reload };
+  }
+
+  it('keeps it open through a reload that changes nothing it depends on (control)', async (t) => {
+    const { ws, reload } = await terminal(t);
+    reload(hashApiKey(key), '{ groups: [ops, admins] }');
+    ws.send('still here?');
+    const [echo] = await once(ws, 'message');
+    assert.equal(String(echo), 'still here?');
+    ws.close();
+  });
+
+  it('closes (1008) a terminal opened with an API key the reload rotated away', async (t) => {
+    const { ws, reload } = await terminal(t);
+    const closed = once(ws, 'close');
+    reload(hashApiKey(other), '{ groups: [ops] }');
+    const [code] = await closed;
+    assert.equal(code, 1008);
+  });
+
+  it('closes (1008) a terminal whose user the narrowed allow rules no longer admit', async (t) => {
+    const { ws, reload } = await terminal(t);
+    const closed = once(ws, 'close');
+    reload(hashApiKey(key), '{ groups: [admins] }');
+    const [code] = await closed;
+    assert.equal(code, 1008);
+  });
+});
+
 describe('a session made under a config this replica has not loaded yet', () => {
   it('is only not signed in here, never ended for every replica (a rolling change)', async (t) => {
     const redis = new Redis(await sharedRedisUrl());

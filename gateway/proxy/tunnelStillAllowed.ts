@@ -1,0 +1,34 @@
+import { isAllowed } from '../auth/isAllowed.ts';
+import type { Config } from '../config/types.ts';
+import type { UpgradeContext } from '../context.ts';
+import type { TunnelGrant } from './tunnels.ts';
+
+/** What an open tunnel was let in as, kept to be judged again after a reload. */
+export function tunnelGrant(ctx: UpgradeContext): TunnelGrant {
+  const identity = ctx.identity;
+  return {
+    routeId: ctx.route!.id,
+    identity,
+    apiKeyHash:
+      ctx.credential === 'apiKey' && identity
+        ? ctx.config.apiKeys.find((k) => k.id === identity.sub)?.hash
+        : undefined,
+  };
+}
+
+/**
+ * Whether a terminal opened under an earlier config would be let in under this one: its route
+ * still takes WebSockets, its API key is still there unchanged, and the route's `allow` rules still
+ * admit its user. A terminal makes no request that would be judged again, so a reload does it:
+ * revoking an API key or narrowing `allow` closes the terminals it no longer admits.
+ */
+export function tunnelStillAllowed(config: Config, grant: TunnelGrant): boolean {
+  const route = config.routes.find((r) => r.id === grant.routeId);
+  if (!route?.websocket) return false;
+  if (
+    grant.apiKeyHash !== undefined &&
+    !config.apiKeys.some((k) => k.id === grant.identity?.sub && k.hash === grant.apiKeyHash)
+  )
+    return false;
+  return route.auth !== 'required' || isAllowed(route.allow, grant.identity, config);
+}
