@@ -111,7 +111,8 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   'session.maxAge': { description: 'A session ends this long after sign-in, used or not.', default: '8h' },
   'session.idleTimeout': { description: 'A session ends after this long without a request.', default: '2h' },
   'session.cookieName': {
-    description: 'The session cookie (never forwarded to an upstream).',
+    description:
+      'The session cookie (never forwarded to an upstream). With an https publicUrl, `__Host-portico_session` has browsers refuse a cookie of that name planted by a sibling subdomain or for a narrower path (Portico sets it Secure, Path=/, without Domain).',
     default: 'portico_session',
   },
   'session.maxEntries': {

@@ -206,6 +206,25 @@ describe('logout CSRF', () => {
   });
 });
 
+describe('a planted second session cookie', () => {
+  it('believes neither of two session cookies: a cookie planted for a narrower path, sent first, does not make the browser act as its owner', async (t) => {
+    const sso = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' });
+    const { client: alice } = await login(sso, 'alice');
+    const { client: mallory } = await login(sso, 'bob');
+    const own = (c: GatewayClient) => /portico_session=[^;]+/.exec(c.cookieHeader())![0];
+    // What a browser sends when mallory's cookie was set with Path=/dce5/: the more specific first.
+    const r = await send(sso.gw.url, '/dce5/x', {
+      headers: { cookie: `${own(mallory)}; ${own(alice)}`, accept: 'application/json' },
+    });
+    assert.equal(r.status, 401);
+    // The same cookie twice is one session (a browser can repeat it): still signed in.
+    const same = await send(sso.gw.url, '/dce5/x', {
+      headers: { cookie: `${own(alice)}; theme=dark; ${own(alice)}`, accept: 'application/json' },
+    });
+    assert.equal(same.status, 200);
+  });
+});
+
 describe('session cookie flags', () => {
   function sessionCookie(setCookie: string | string[] | undefined, name = 'portico_session'): string {
     const c = ([] as string[]).concat(setCookie ?? []).find((x) => x.startsWith(`${name}=`));

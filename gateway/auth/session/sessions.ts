@@ -124,12 +124,21 @@ export function createSessions(o: Options): Sessions {
   };
 
   const touchEveryMs = Math.min(TOUCH_EVERY_MS, settings.idleMs / 4);
+  const sessionPair = `${settings.cookieName}=`;
 
   const idOf = (req: IncomingMessage): string | undefined => {
     const header = req.headers.cookie;
     if (!header?.includes(settings.cookieName)) return undefined;
     const value = readCookies(header)[settings.cookieName];
     if (!value) return undefined;
+    // Two session cookies: one was planted (a sibling subdomain's Domain= cookie, a proxied page's
+    // script with a narrower Path, sent first) to make this browser act as another user. Which is
+    // the user's own cannot be told: neither is believed.
+    if (
+      header.indexOf(sessionPair) !== header.lastIndexOf(sessionPair) &&
+      twoValues(header, settings.cookieName)
+    )
+      return undefined;
     const key = `${secrets[0]}\n${value}`;
     const hit = verified.get(key);
     if (hit !== undefined) return hit;
@@ -303,4 +312,17 @@ export function createSessions(o: Options): Sessions {
     },
   };
   return sessions;
+}
+
+/** Whether a Cookie header carries two different values under `name`. */
+function twoValues(header: string, name: string): boolean {
+  let first: string | undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
+    const value = pair.slice(eq + 1).trim();
+    if (first === undefined) first = value;
+    else if (value !== first) return true;
+  }
+  return false;
 }
