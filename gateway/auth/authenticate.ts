@@ -89,8 +89,19 @@ export function apiKeyIdentity(key: ApiKey): Identity {
 }
 
 async function verifyBearer(s: Deps, ctx: AnyContext, token: string): Promise<void> {
-  const verifiers = [...s.providers.providers(ctx.config).values()].filter((p) => p.verifyBearer);
-  for (const provider of tokenVerifiers(verifiers, token, ctx.config.primaryIdp)) {
+  const all = s.providers.providers(ctx.config);
+  const named = ctx.route!.bearerProviders;
+  const verifiers = named
+    ? named.flatMap((id) => {
+        const p = all.get(id);
+        return p?.verifyBearer ? [p] : [];
+      })
+    : tokenVerifiers(
+        [...all.values()].filter((p) => p.verifyBearer),
+        token,
+        ctx.config.primaryIdp,
+      );
+  for (const provider of verifiers) {
     const identity = await provider.verifyBearer!(token).catch(() => undefined);
     if (identity) {
       ctx.identity = qualifyIdentity(identity, ctx.config.primaryIdp, ctx.config.identityProviderIds);
@@ -106,7 +117,8 @@ async function verifyBearer(s: Deps, ctx: AnyContext, token: string): Promise<vo
  * own keys and issuer: it leaves Portico only for the userinfo of the provider that signed it. An
  * opaque token can only be asked about, and asking hands it over: it goes to one provider — the
  * primary one, or the only one that checks tokens — never round every provider, where a partner
- * IdP's operator would collect live tokens of the customer's IdP to replay.
+ * IdP's operator would collect live tokens of the customer's IdP to replay. A route's
+ * `bearerProviders` replaces this choice with its own list.
  */
 export function tokenVerifiers<P extends { id: string }>(
   verifiers: readonly P[],

@@ -166,6 +166,7 @@ function compileRoute(r: RawRoute, raw: RawConfig): Route {
     idleTimeoutMs: parseDuration(r.timeouts?.idle ?? '60s'),
     auth,
     bearer: r.bearer ?? 'passthrough',
+    bearerProviders: r.bearerProviders ? Object.freeze([...r.bearerProviders]) : undefined,
     allow: r.allow ? deepFreeze(structuredClone(r.allow)) : undefined,
     inject: Object.freeze({
       headers: r.inject?.headers ?? auth !== 'none',

@@ -556,6 +556,10 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
       '`passthrough`: Authorization belongs to the upstream and is forwarded as sent (DCE’s own tokens and access keys). `verify`: Portico accepts its identity providers’ access tokens and refuses other bearer tokens.',
     default: 'passthrough',
   },
+  'routes[].bearerProviders': {
+    description:
+      'With `bearer: verify`: the identity providers whose access tokens this route accepts, asked in this order. Without it a JWT is checked against the provider that signed it, and an opaque token — which can only be asked about, handing it over — goes to the primary provider alone (or the only one that checks tokens). List a partner here to accept its opaque tokens: each listed provider may then be shown the tokens the ones before it refuse.',
+  },
   'routes[].keycloakIdpHint': {
     description:
       'The alias of Portico (or the customer IdP) in the upstream’s Keycloak: `kc_idp_hint` is added to its authorization requests, so its login page is skipped.',

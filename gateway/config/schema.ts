@@ -91,6 +91,12 @@ const route = {
       'x-hint':
         "passthrough (the upstream checks its own tokens) or verify (Portico accepts its IdPs' access tokens)",
     },
+    bearerProviders: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      minItems: 1,
+      'x-hint': 'ids of identity providers whose access tokens this bearer: verify route accepts',
+    },
     keycloakIdpHint: {
       type: 'string',
       pattern: '^[A-Za-z0-9._-]{1,64}$',

@@ -89,6 +89,27 @@ export function semanticProblems(input: unknown, baseDir: string | undefined): P
       needsLogin ??= i;
     out.push(...routePolicyProblems(r, i, raw));
     out.push(...upstreamsProblems(r, i));
+    const named = r.bearerProviders;
+    if (Array.isArray(named)) {
+      if (r.bearer !== 'verify')
+        out.push({
+          path: ['routes', i, 'bearerProviders'],
+          message: 'bearerProviders is only read with bearer: verify',
+        });
+      named.forEach((id, j) => {
+        const p = list(raw.identityProviders).find((x) => obj(x)?.id === id);
+        if (!p)
+          out.push({
+            path: ['routes', i, 'bearerProviders', j],
+            message: `no identity provider has the id "${id}"`,
+          });
+        else if (!VERIFYING_TYPES.has(String(obj(p)?.type)))
+          out.push({
+            path: ['routes', i, 'bearerProviders', j],
+            message: `"${id}" is not a provider whose access tokens Portico can check (oidc, google or gitlab)`,
+          });
+      });
+    }
     if (r.bearer === 'verify') {
       verifies ??= i;
       if (!loginRoute)

@@ -50,6 +50,11 @@ export type Route = {
   readonly auth: 'required' | 'optional' | 'none';
   /** `passthrough`: Authorization belongs to the upstream; `verify`: Portico checks bearer tokens. */
   readonly bearer: 'passthrough' | 'verify';
+  /**
+   * `bearer: verify`: the providers whose tokens this route takes, in order; undefined: every
+   * provider for a JWT (checked where it is), the primary one alone for an opaque token.
+   */
+  readonly bearerProviders: readonly string[] | undefined;
   readonly allow: AllowRules | undefined;
   readonly inject: { readonly headers: boolean; readonly jwt: boolean; readonly accessToken: boolean };
   readonly rewriteLocation: boolean;

@@ -156,6 +156,26 @@ describe('routes.yaml loading', () => {
     );
   });
 
+  it('refuses bearerProviders that name no provider, one that cannot check tokens, or a route that does not verify', () => {
+    const problems = problemsOf(`publicUrl: https://portal.example.com
+session: { secret: x-secret-x-secret-x-secret-x-secret-x }
+identityProviders:
+  - { id: corp, type: oidc, issuer: https://idp.example.com, clientId: portico }
+  - { id: ad, type: ldap, url: "ldaps://ad.example.com", bindDn: "cn=svc,dc=corp", bindPassword: x, userBase: "ou=people,dc=corp" }
+routes:
+  - { id: a, path: /a/, upstream: http://127.0.0.1:1/, auth: required, bearer: verify, bearerProviders: [corp, nobody, ad] }
+  - { id: b, path: /b/, upstream: http://127.0.0.1:1/, auth: required, bearerProviders: [corp] }
+`);
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.path]),
+      [
+        [7, 'routes[0].bearerProviders[1]'],
+        [7, 'routes[0].bearerProviders[2]'],
+        [8, 'routes[1].bearerProviders'],
+      ],
+    );
+  });
+
   it('refuses a route that needs a login when no identity provider is configured', () => {
     const problems = problemsOf(
       'routes:\n  - { id: a, path: /, upstream: http://127.0.0.1:1/, auth: required }\n',

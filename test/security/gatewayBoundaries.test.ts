@@ -159,8 +159,9 @@ identityProviders:
 routes:
   - { id: admin, path: /ops/, upstream: "${app.url}", allow: { users: [alice] } }
   - { id: ai, path: /dce5/, upstream: "${app.url}", allow: { groups: [ai-users] } }
-  - { id: api-ops, path: /api/ops/, upstream: "${app.url}", bearer: verify, allow: { users: [alice] } }
-  - { id: api, path: /api/, upstream: "${app.url}", auth: required, bearer: verify }
+  - { id: api-ops, path: /api/ops/, upstream: "${app.url}", bearer: verify, bearerProviders: [corp, partner], allow: { users: [alice] } }
+  - { id: api, path: /api/, upstream: "${app.url}", auth: required, bearer: verify, bearerProviders: [corp, partner] }
+  - { id: api-corp, path: /corp-api/, upstream: "${app.url}", auth: required, bearer: verify }
   - { id: home, path: /, upstream: "${app.url}", auth: optional }
 `,
       { port },
@@ -221,6 +222,9 @@ routes:
     assert.equal(await call('/api/ops/x', partner), 403);
     assert.equal(await call('/api/x', partner), 200);
     assert.equal(app.last().headers['x-forwarded-user'], 'partner:alice');
+    // Without bearerProviders an opaque token goes to the primary provider alone.
+    assert.equal(await call('/corp-api/x', corp), 200);
+    assert.equal(await call('/corp-api/x', partner), 401);
   });
 });
 
