@@ -29,6 +29,7 @@ import { rejectUpgrade, respondError } from './pages/errorResponse.ts';
 import { createPages } from './pages/pages.ts';
 import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
 import { tunnelStillAllowed } from './proxy/tunnelStillAllowed.ts';
+import { bareRulesWithoutPrimary } from './config/bareRulesWithoutPrimary.ts';
 import { createTunnels } from './proxy/tunnels.ts';
 import { createUpstreamPool } from './proxy/upstreamPool.ts';
 import { createMaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
@@ -146,6 +147,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       log.warn(
         { identityProviders: plain },
         'LDAP without TLS: passwords cross the network in clear text (use ldaps:// or startTls: true)',
+      );
+    const bare = bareRulesWithoutPrimary(c);
+    if (bare.length > 0)
+      log.warn(
+        { rules: bare },
+        'allow rules with bare names but no primary identity provider: every user is <idp>:<name>, so they admit only API keys (write <idp>:… or set identity.primaryProvider)',
       );
   };
   const format = current.raw.logging?.format;

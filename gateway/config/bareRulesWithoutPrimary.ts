@@ -1,0 +1,28 @@
+import type { AllowRules, Config } from './types.ts';
+
+/**
+ * `allow` rules that no signed-in user can pass: with several identity providers and none primary
+ * (`identity.primaryProvider`), every user's names are qualified `<idp>:…` (qualifyIdentity.ts), and
+ * so are the emails, domains and claims rules that speak of them (auth/isAllowed.ts) — a bare
+ * `groups: [admins]` or `domains: [corp.example]` then admits only Portico API keys. Said at start
+ * and at every reload, naming the routes and OpenID Provider clients: the config is valid, and a
+ * rule meant for API keys alone may be meant that way.
+ */
+export function bareRulesWithoutPrimary(config: Config): string[] {
+  if (config.primaryIdp !== undefined || config.identityProviders.length < 2) return [];
+  const ids = config.identityProviderIds;
+  const qualified = (v: string) => {
+    const colon = v.indexOf(':');
+    return colon > 0 && ids.has(v.slice(0, colon));
+  };
+  const bare = (allow: AllowRules | undefined) =>
+    allow !== undefined &&
+    ([allow.users, allow.groups, allow.emails, allow.domains].some((list) =>
+      list?.some((v) => !qualified(v)),
+    ) ||
+      Object.keys(allow.claims ?? {}).some((k) => !qualified(k)));
+  const out = config.routes.filter((r) => bare(r.allow)).map((r) => `routes.${r.id}`);
+  for (const c of config.raw.oidcProvider?.clients ?? [])
+    if (bare(c.allow)) out.push(`oidcProvider.clients.${c.id}`);
+  return out;
+}

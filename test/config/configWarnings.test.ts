@@ -1,0 +1,54 @@
+// What a valid config is warned about at start and at every reload: LDAP passwords in clear text,
+// allow rules no signed-in user can pass.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfigText } from '../../gateway/config/loadConfig.ts';
+import { bareRulesWithoutPrimary } from '../../gateway/config/bareRulesWithoutPrimary.ts';
+import { plaintextDirectories } from '../../gateway/config/plaintextDirectories.ts';
+
+const ldap = (id: string, url: string, extra = '') =>
+  `  - { id: ${id}, type: ldap, url: "${url}", bindDn: "cn=svc,dc=corp", bindPassword: x, userBase: "ou=people,dc=corp"${extra} }\n`;
+
+describe('LDAP without TLS', () => {
+  it('names the directories on another host reached by ldap:// without startTls', () => {
+    const config = loadConfigText(
+      `publicUrl: https://portal.example.com
+session: { secret: "${'s'.repeat(32)}" }
+identityProviders:
+${ldap('plain', 'ldap://ldap.corp.example:389')}${ldap('upgraded', 'ldap://ldap.corp.example:389', ', startTls: true')}${ldap('secure', 'ldaps://ldap.corp.example:636')}${ldap('local', 'ldap://127.0.0.1:389')}routes:
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/", auth: required }
+`,
+      { env: {} },
+    );
+    assert.deepEqual(plaintextDirectories(config), ['plain']);
+  });
+});
+
+describe('allow rules with bare names and no primary provider', () => {
+  it('names the routes and clients whose rules no signed-in user can pass, and none once a provider is primary', () => {
+    const config = (primary: string) =>
+      loadConfigText(
+        `publicUrl: https://portal.example.com
+session: { secret: "${'s'.repeat(32)}" }
+${primary}identityProviders:
+  - { id: corp, type: oidc, issuer: "https://idp.example.com", clientId: portico }
+  - { id: github, type: github, clientId: portico, clientSecret: x }
+oidcProvider:
+  clients:
+    - { id: grafana, secret: "${'g'.repeat(32)}", redirectUris: ["https://grafana.example.com/cb"], allow: { domains: [corp.example] } }
+routes:
+  - { id: bare-groups, path: /a/, upstream: "http://127.0.0.1:9/", allow: { groups: [admins] } }
+  - { id: bare-claims, path: /b/, upstream: "http://127.0.0.1:9/", allow: { claims: { dept: ai } } }
+  - { id: qualified, path: /c/, upstream: "http://127.0.0.1:9/", allow: { groups: ["corp:admins"], domains: ["github:corp.example"] } }
+  - { id: open, path: /, upstream: "http://127.0.0.1:9/", auth: required }
+`,
+        { env: {} },
+      );
+    assert.deepEqual(bareRulesWithoutPrimary(config('')), [
+      'routes.bare-groups',
+      'routes.bare-claims',
+      'oidcProvider.clients.grafana',
+    ]);
+    assert.deepEqual(bareRulesWithoutPrimary(config('identity: { primaryProvider: corp }\n')), []);
+  });
+});
