@@ -9,8 +9,12 @@ import { join, resolve } from 'node:path';
 export type BrandAssetSource = {
   /** Names the source in logs and error messages (a folder, a bucket URL). */
   readonly label: string;
-  /** The file's bytes, or undefined when there is no such file. `name` is a plain file name. */
-  get(name: string): Promise<Buffer | undefined>;
+  /**
+   * The file's bytes, or undefined when there is no such file. `name` is a plain file name.
+   * `visitor`: asked for by a page (any name anyone requests), not by the brand: a name the source
+   * does not have is then not watched for.
+   */
+  get(name: string, o?: { visitor?: boolean }): Promise<Buffer | undefined>;
   /** Calls `onChange` when files may have changed; returns a function that stops watching. */
   watch?(onChange: () => void, onError?: (err: Error) => void): () => void;
 };

@@ -153,7 +153,7 @@ export function brandingRouter(brand: () => Brand | undefined, source: BrandAsse
       let asset: BrandAsset | undefined = b.assets.get(name);
       if (!asset) {
         const type = contentTypeOf(name);
-        const body = type ? await source.get(name) : undefined;
+        const body = type ? await source.get(name, { visitor: true }) : undefined;
         if (!type || !body) return next();
         asset = makeAsset(name, body, type);
       }

@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type BrandAssetSource, diskAssetSource, isFileName } from '../branding/assetSource.ts';
+import { boundedCache } from '../store/boundedCache.ts';
 import { insideInstallFolder } from './installFolder.ts';
 import type { ObjectStore } from './objectStore.ts';
 
@@ -96,7 +97,12 @@ export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAss
   const prefix = o.prefix ?? 'branding/';
   const refreshMs = o.refreshMs ?? 60_000;
   const dir = join(o.cacheDir, 'branding');
+  // The files asked for by the brand (found or not: one uploaded later must reload it) and found
+  // for visitors, revalidated every period. A visitor's miss is remembered apart, briefly and
+  // boundedly: those names come from anonymous requests for /_portico/branding/<name>, and each
+  // used to be asked about again every period, forever.
   const memory = new Map<string, Cached>();
+  const missing = boundedCache<string, true>(1_000, { ttl: Math.max(refreshMs, 1_000) });
   const inFlight = new Map<string, Promise<Copy | undefined>>();
   const watchers = new Set<() => void>();
   let ready: Promise<unknown> | undefined;
@@ -122,13 +128,18 @@ export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAss
     await unlink(join(dir, `${name}.etag`)).catch(() => {});
     await unlink(join(dir, name)).catch(() => {});
   };
-  const remember = (name: string, copy: Copy | undefined) => {
+  const remember = (name: string, copy: Copy | undefined, visitor = false) => {
+    if (copy === undefined && visitor && !memory.has(name)) {
+      missing.set(name, true);
+      return undefined;
+    }
     memory.set(name, { copy, checkedAt: Date.now() });
+    missing.delete(name);
     return copy;
   };
 
   /** Asks the store; answers the copy to serve. A store that cannot be reached keeps the last copy. */
-  const refresh = async (name: string): Promise<Copy | undefined> => {
+  const refresh = async (name: string, visitor = false): Promise<Copy | undefined> => {
     const known = memory.has(name) ? memory.get(name)!.copy : await readDisk(name);
     let result: Awaited<ReturnType<ObjectStore['getIfChanged']>>;
     try {
@@ -144,16 +155,16 @@ export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAss
     if (result === 'unchanged') return remember(name, known);
     if (result === undefined) {
       if (known) await dropDisk(name);
-      return remember(name, undefined);
+      return remember(name, undefined, visitor);
     }
     const copy = { body: result.body, etag: result.etag ?? etagOf(result.body) };
     await writeDisk(name, copy).catch((err) => o.log?.warn({ err, asset: name }, 'brand cache write failed'));
     return remember(name, copy);
   };
-  const fetch = (name: string) => {
+  const fetch = (name: string, visitor = false) => {
     let pending = inFlight.get(name);
     if (!pending) {
-      pending = refresh(name).finally(() => inFlight.delete(name));
+      pending = refresh(name, visitor).finally(() => inFlight.delete(name));
       inFlight.set(name, pending);
     }
     return pending;
@@ -161,11 +172,12 @@ export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAss
 
   return {
     label: `storage:${prefix}`,
-    async get(name) {
+    async get(name, o) {
       checkedName(name);
       const hit = memory.get(name);
       if (hit && Date.now() - hit.checkedAt < refreshMs) return hit.copy?.body;
-      return (await fetch(name))?.body;
+      if (!hit && o?.visitor && missing.get(name)) return undefined;
+      return (await fetch(name, o?.visitor))?.body;
     },
     async put(name, body) {
       checkedName(name);
@@ -178,25 +190,31 @@ export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAss
     },
     watch(onChange, onError) {
       watchers.add(onChange);
-      // Files asked for so far are revalidated every period; a changed ETag means a reload.
-      const timer = setInterval(
-        async () => {
-          let changed = false;
-          for (const [name, before] of [...memory]) {
-            try {
-              const after = await fetch(name);
-              if (after?.etag !== before.copy?.etag) changed = true;
-            } catch (err) {
-              onError?.(err as Error);
-            }
+      // Files served so far are revalidated every period; a changed ETag means a reload. The next
+      // pass is armed when this one ends: a slow store never has two passes running at once.
+      let timer: NodeJS.Timeout | undefined;
+      let stopped = false;
+      const pass = async () => {
+        let changed = false;
+        for (const [name, before] of [...memory]) {
+          try {
+            const after = await fetch(name);
+            if (after?.etag !== before.copy?.etag) changed = true;
+          } catch (err) {
+            onError?.(err as Error);
           }
-          if (changed) onChange();
-        },
-        Math.max(refreshMs, 100),
-      );
-      timer.unref();
+        }
+        if (changed) onChange();
+        if (!stopped) arm();
+      };
+      const arm = () => {
+        timer = setTimeout(() => void pass(), Math.max(refreshMs, 100));
+        timer.unref();
+      };
+      arm();
       return () => {
-        clearInterval(timer);
+        stopped = true;
+        clearTimeout(timer);
         watchers.delete(onChange);
       };
     },

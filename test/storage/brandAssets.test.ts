@@ -78,6 +78,23 @@ describe('brand assets in object storage', () => {
     assert.deepEqual(await b.get('logo.svg'), LOGO);
   });
 
+  it("asks the bucket once about a visitor's name it does not have, and never again in the background", async (t) => {
+    const s3 = await startS3(t);
+    const assets = replica(t, s3, tempDir(t), 100);
+    const stop = assets.watch!(() => {});
+    t.after(stop);
+    const before = (await s3.requests()).length;
+    for (let i = 0; i < 20; i++)
+      assert.equal(await assets.get(`nonexistent-${i}.png`, { visitor: true }), undefined);
+    // Asked again at once: remembered as missing for a while.
+    assert.equal(await assets.get('nonexistent-0.png', { visitor: true }), undefined);
+    const asked = (await s3.requests()).length - before;
+    assert.equal(asked, 20);
+    // Five watch periods later nothing more was asked about them.
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal((await s3.requests()).length - before, 20);
+  });
+
   it('refuses names that are not plain file names', async (t) => {
     const s3 = await startS3(t);
     await assert.rejects(replica(t, s3, tempDir(t)).get('../routes.yaml'), /not a plain file name/);
