@@ -21,8 +21,14 @@ export function answerWithoutUpstream(s: Pick<Services, 'maintenance' | 'pages'>
     if (answer === undefined) return;
     // Routes with an answer take no upgrades (config/routePolicyProblems.ts): defence in depth.
     if (ctx.kind === 'ws') throw new GatewayError('PORTICO_ERR_NOT_FOUND');
-    // A forward-auth check of such a route has nothing to decide: the proxy answers it itself.
-    if (ctx.kind === 'check') return;
+    // A forward-auth check of such a route: Portico would answer it and forward nothing, but the
+    // proxy that asks forwards what it is allowed to, to its own upstream. Allowing it would open
+    // what a `respond: { status: 403 }` route was written to close; the proxy must answer such
+    // paths itself (a location of its own), and until it does they are refused.
+    if (ctx.kind === 'check')
+      throw new GatewayError('PORTICO_ERR_FORBIDDEN', {
+        detail: 'This path is answered by the gateway itself and is never forwarded.',
+      });
     answerFixed(ctx, answer);
   };
 }

@@ -357,6 +357,31 @@ describe('/_portico/auth', () => {
     );
   });
 
+  it('refuses a path that a respond: or redirect: route answers itself: the proxy would forward it to its own upstream', async (t) => {
+    const ai = await upstreamFor(t);
+    const s = await startSso(
+      t,
+      `  - { id: block-internal, path: /dce5/internal/, respond: { status: 403, body: blocked } }
+  - { id: moved, path: /dce5/old/, redirect: { to: /dce5/new/ } }
+  - { id: ai-platform, path: /dce5/, upstream: "${ai.url}", auth: required }
+`,
+      { extra: 'trustProxy: [127.0.0.1]\n' },
+    );
+    const alice = (await login(s, 'alice')).client.cookieHeader();
+    for (const target of ['/dce5/internal/secrets', '/dce5/old/x']) {
+      assert.equal((await check(s.gw.url, 'GET', target)).status, 403, `${target}, anonymous`);
+      assert.equal(
+        (await check(s.gw.url, 'GET', target, { cookie: alice })).status,
+        403,
+        `${target}, signed in`,
+      );
+    }
+    // What Portico itself answers there, as the proxy: unchanged.
+    assert.equal((await send(s.gw.url, '/dce5/internal/secrets')).status, 403);
+    assert.equal((await send(s.gw.url, '/dce5/old/x')).status, 302);
+    assert.equal((await check(s.gw.url, 'GET', '/dce5/x', { cookie: alice })).status, 200);
+  });
+
   it('refuses a check whose headers name two different requests', async (t) => {
     const { s, alice } = await setup(t);
     const conflicts: (Record<string, string> | string[])[] = [
