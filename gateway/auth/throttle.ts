@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GatewayError } from '../errors.ts';
+import { addressKey } from '../routePolicy/addressKey.ts';
 import type { KeyValueStore } from '../store/keyValueStore.ts';
 
 export type ThrottleOptions = {
@@ -40,7 +41,8 @@ export function createLoginThrottle(options: ThrottleOptions): LoginThrottle {
 
   const keys = (username: string, ip: string | undefined) => ({
     user: `throttle:${options.scope}:u:${digest(normaliseUser(username))}`,
-    addr: ip ? `throttle:${options.scope}:ip:${digest(ip)}` : undefined,
+    // IPv6 by its /64, as the rate limits count it: one subscriber hands out addresses freely.
+    addr: ip ? `throttle:${options.scope}:ip:${digest(addressKey(ip))}` : undefined,
   });
 
   return {
@@ -70,9 +72,18 @@ export function createLoginThrottle(options: ThrottleOptions): LoginThrottle {
   };
 }
 
-/** User names are matched case-insensitively by directories: `Alice` and `alice` share a count. */
+/**
+ * User names are matched loosely by directories: `Alice`, `alice`, fullwidth `ａｌｉｃｅ` and
+ * `alice` with a zero-width space share a count (compatibility forms folded, case ignored,
+ * invisible characters dropped).
+ */
 function normaliseUser(username: string): string {
-  return username.trim().toLowerCase().slice(0, 256);
+  return username
+    .normalize('NFKC')
+    .replace(/\p{Default_Ignorable_Code_Point}/gu, '')
+    .trim()
+    .toLowerCase()
+    .slice(0, 256);
 }
 
 function digest(value: string): string {

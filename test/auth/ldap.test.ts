@@ -230,6 +230,45 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
     );
   });
 
+  it('counts the spellings a directory takes for one user as that user: fullwidth, mathematical and invisible characters share one budget', async (t) => {
+    const s = await gateway(t, ldap, { provider: '    throttle: { maxPerUser: 3, maxPerIp: 100 }\n' });
+    // Each is alice to OpenLDAP's uid matching; 𝔞𝔩𝔦𝔠𝔢 is folded by no simple lower-casing.
+    const spellings = ['ａｌｉｃｅ', '𝐚𝐥𝐢𝐜𝐞', 'al\u200bice', 'ⓐⓛⓘⓒⓔ', '𝔞𝔩𝔦𝔠𝔢'];
+    let n = 0;
+    for (const username of spellings) {
+      const r = await submit(
+        s.client,
+        { username, password: 'guess' },
+        { 'x-forwarded-for': `10.1.0.${++n}` },
+      );
+      assert.ok(r.status === 401 || r.status === 429, `${username}: ${r.status}`);
+    }
+    for (const username of ['alice', '𝔞𝔩𝔦𝔠𝔢']) {
+      const r = await submit(
+        s.client,
+        { username, password: USERS.alice.password },
+        { 'x-forwarded-for': '10.1.1.1' },
+      );
+      assert.equal(r.status, 429, username);
+    }
+  });
+
+  it('counts an IPv6 client by its /64: the next address of the same network has no fresh budget', async (t) => {
+    const s = await gateway(t, ldap, { provider: '    throttle: { maxPerUser: 100, maxPerIp: 3 }\n' });
+    for (const username of ['alice', 'bob', 'carol'])
+      assert.equal(
+        (await submit(s.client, { username, password: 'guess' }, { 'x-forwarded-for': '2001:db8:1:1::1' }))
+          .status,
+        401,
+      );
+    const next = await submit(
+      s.client,
+      { username: 'bob', password: USERS.bob.password },
+      { 'x-forwarded-for': '2001:db8:1:1::2' },
+    );
+    assert.equal(next.status, 429);
+  });
+
   it('throttles failures per client address across user names', async (t) => {
     const s = await gateway(t, ldap, { provider: '    throttle: { maxPerUser: 100, maxPerIp: 4 }\n' });
     const attacker = { 'x-forwarded-for': '192.0.2.7' };

@@ -81,13 +81,22 @@ export function createLdapProvider(
       if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) throw await refuse('too long');
       let found: Awaited<ReturnType<typeof authenticateAgainstDirectory>>;
       try {
-        found = await authenticateAgainstDirectory(def, username, password);
+        // Counted by the account found as well as by the name typed: directories match `uid` loosely
+        // (ａｌｉｃｅ, 𝔞𝔩𝔦𝔠𝔢 and alice are one entry to OpenLDAP and AD), so each spelling would
+        // otherwise have a budget of guesses of its own.
+        found = await authenticateAgainstDirectory(def, username, password, (dn) =>
+          throttle.check(accountKey(dn), undefined, t.tooMany),
+        );
       } catch (err) {
-        if (err instanceof CredentialsRejected) throw await refuse(err.message, err);
+        if (err instanceof CredentialsRejected) {
+          if (err.dn) await throttle.fail(accountKey(err.dn), undefined);
+          throw await refuse(err.message, err);
+        }
         if (err instanceof DirectoryUnavailable) throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
         throw err;
       }
       await throttle.succeed(username);
+      await throttle.succeed(accountKey(found.user.dn));
       const { user, groups } = found;
       return {
         identity: {
@@ -102,4 +111,9 @@ export function createLdapProvider(
       };
     },
   };
+}
+
+/** The throttle's key for a directory entry (a DN is no user name anyone types). */
+function accountKey(dn: string): string {
+  return `\u0000dn:${dn}`;
 }

@@ -31,7 +31,14 @@ export type DirectoryUser = {
 };
 
 /** Why a login was refused; the user only ever sees one generic message. */
-export class CredentialsRejected extends Error {}
+export class CredentialsRejected extends Error {
+  /** The entry whose password was wrong, when one was found. */
+  readonly dn: string | undefined;
+  constructor(message: string, dn?: string) {
+    super(message);
+    this.dn = dn;
+  }
+}
 /** The directory could not be reached or answered with an error it should not have. */
 export class DirectoryUnavailable extends Error {}
 
@@ -84,6 +91,8 @@ export async function authenticateAgainstDirectory(
   def: LdapDefinition,
   username: string,
   password: string,
+  /** Called with the entry found, before its password is tried (a throttle by account throws). */
+  beforeBind?: (dn: string) => Promise<void>,
 ): Promise<{ user: DirectoryUser; groups: string[] }> {
   // An empty password is an unauthenticated bind (RFC 4513 §5.1.2) that servers answer with
   // success: it must never reach the directory as a password check.
@@ -100,6 +109,7 @@ export async function authenticateAgainstDirectory(
         await bindAsUser(def, decoyDn(def), password).catch(() => undefined);
       throw err;
     }
+    await beforeBind?.(user.dn);
     await bindAsUser(def, user.dn, password);
     const groups = await findGroups(def, service, user);
     return { user: { ...user, username: user.username ?? username }, groups };
@@ -114,7 +124,7 @@ async function bindAsUser(def: LdapDefinition, dn: string, password: string): Pr
   try {
     await check.bind(dn, password);
   } catch (err) {
-    if (err instanceof InvalidCredentialsError) throw new CredentialsRejected('wrong password');
+    if (err instanceof InvalidCredentialsError) throw new CredentialsRejected('wrong password', dn);
     throw unavailable(err);
   } finally {
     await check.unbind().catch(() => undefined);
