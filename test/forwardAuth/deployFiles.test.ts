@@ -71,7 +71,18 @@ describe('the forward-auth configs', () => {
     assert.equal(new URL(auth.address as string).pathname, '/_portico/auth');
     assert.equal(auth.trustForwardHeader, false);
     assert.equal(auth.preserveLocationHeader, true, 'the login redirect stays on the public host');
-    assert.deepEqual(lower(auth.authResponseHeaders as string[]).sort(), [...ANSWERED].sort());
+    // Every answered name, and every spelling of an identity header with `_` for `-` (removed).
+    const spellings = (name: string): string[] => {
+      const parts = name.split('-');
+      let out = [parts[0]!];
+      for (const part of parts.slice(1)) out = out.flatMap((p) => [`${p}-${part}`, `${p}_${part}`]);
+      return out;
+    };
+    const identity = ANSWERED.filter((n) => n !== 'authorization' && n !== 'cookie');
+    assert.deepEqual(
+      lower(auth.authResponseHeaders as string[]).sort(),
+      [...ANSWERED, ...identity.flatMap(spellings).filter((n) => n.includes('_'))].sort(),
+    );
     for (const needed of ['cookie', 'authorization', 'accept'])
       assert.ok(lower(auth.authRequestHeaders as string[]).includes(needed), needed);
     const routers = config.http.routers;
@@ -110,6 +121,12 @@ describe('the forward-auth configs', () => {
       };
     };
     assert.equal(hcm.http_filters.at(-1)!.name, 'envoy.filters.http.router');
+    assert.equal(
+      (hcm as { common_http_protocol_options?: { headers_with_underscores_action?: string } })
+        .common_http_protocol_options?.headers_with_underscores_action,
+      'DROP_HEADER',
+      'X_Forwarded_User never reaches a product',
+    );
     assert.equal(filter.failure_mode_allow, false);
     assert.equal(filter.http_service.path_prefix, '/_portico/auth');
     const upstream = filter.http_service.authorization_response.allowed_upstream_headers.patterns.map(
