@@ -226,7 +226,10 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
     description:
       'The search for the user typed in, with `{username}` (escaped, RFC 4515). Default `(uid={username})`, or `(sAMAccountName={username})` with `activeDirectory`.',
   },
-  'identityProviders[].groupBase': { description: 'Where groups are searched (default: `userBase`).' },
+  'identityProviders[].groupBase': {
+    description:
+      'Where groups are searched (default: `userBase`). Set with `memberOf: true`, only groups below it count.',
+  },
   'identityProviders[].groupFilter': {
     description: 'The search for the user’s groups, with `{dn}` or `{username}`.',
     default: '(member={dn})',

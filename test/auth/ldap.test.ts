@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import {
   groupSearchFilter,
@@ -345,6 +346,29 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
       (await signIn(nested, 'carol', USERS.carol.password))['x-forwarded-groups'],
       'ai-users,gpu-admins',
     );
+  });
+
+  it('counts only memberOf groups below an explicit groupBase: a group made in another OU names nothing allow rules trust', async (t) => {
+    // Whoever may create groups somewhere else in the tree (a delegated OU) makes one with bob in it.
+    const add = spawnSync('ldapadd', ['-x', '-H', ldap.url, '-D', ldap.rootDn, '-w', ldap.rootPassword], {
+      input: `dn: cn=platform-admins,ou=services,${BASE_DN}\nobjectClass: groupOfNames\ncn: platform-admins\nmember: uid=bob,${PEOPLE}\n`,
+      encoding: 'utf8',
+    });
+    assert.equal(add.status, 0, add.stderr);
+    t.after(() =>
+      spawnSync('ldapdelete', [
+        '-x',
+        '-H',
+        ldap.url,
+        '-D',
+        ldap.rootDn,
+        '-w',
+        ldap.rootPassword,
+        `cn=platform-admins,ou=services,${BASE_DN}`,
+      ]),
+    );
+    const s = await gateway(t, ldap, { provider: '    memberOf: true\n' });
+    assert.equal((await signIn(s, 'bob', USERS.bob.password))['x-forwarded-groups'], 'staff');
   });
 
   it('connects over LDAPS and StartTLS, trusting only the configured CA', async (t) => {

@@ -200,12 +200,27 @@ async function findUser(def: LdapDefinition, client: Client, username: string): 
   };
 }
 
+/** Whether `dn` is `base` or below it (compared case-insensitively, spaces around `,` and `=` aside). */
+function underBase(dn: string, base: string): boolean {
+  const norm = (x: string) =>
+    x
+      .toLowerCase()
+      .replace(/\s*([,=])\s*/g, '$1')
+      .trim();
+  const d = norm(dn);
+  const b = norm(base);
+  return d === b || d.endsWith(`,${b}`);
+}
+
 async function findGroups(def: LdapDefinition, client: Client, user: DirectoryUser): Promise<string[]> {
   const s = directorySettings(def);
   const names = new Map<string, string>(); // DN (lower case) → name
   try {
     if (def.memberOf && s.nested !== 'in-chain') {
-      let level = user.memberOf;
+      // An explicit groupBase bounds memberOf as it bounds a group search: whoever may create a
+      // group in another OU must not mint a name that allow rules trust.
+      const inBase = (dn: string) => def.groupBase === undefined || underBase(dn, def.groupBase);
+      let level = user.memberOf.filter(inBase);
       for (let depth = 0; level.length > 0 && names.size < MAX_GROUPS; depth++) {
         const next: string[] = [];
         for (const dn of level) {
@@ -216,14 +231,14 @@ async function findGroups(def: LdapDefinition, client: Client, user: DirectoryUs
             if (parent) {
               const name = first(parent[s.groupNameAttribute]);
               if (name) names.set(dn.toLowerCase(), name);
-              next.push(...all(parent.memberOf));
+              next.push(...all(parent.memberOf).filter(inBase));
             }
           }
         }
         level = s.nested === 'recursive' ? next : [];
       }
       if (!s.nested)
-        for (const dn of user.memberOf) {
+        for (const dn of user.memberOf.filter(inBase)) {
           if (rdnValue(dn, s.groupNameAttribute) !== undefined) continue;
           const g = await readEntry(client, dn, [s.groupNameAttribute]);
           const name = g ? first(g[s.groupNameAttribute]) : undefined;
