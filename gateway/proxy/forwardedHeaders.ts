@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Config, Route } from '../config/types.ts';
 import type { RequestContext } from '../context.ts';
@@ -73,9 +73,12 @@ export function clientOf(
   if (!trust || !peerTrusted(req.socket, trust)) return { clientIp, proto };
   const xff = req.headers['x-forwarded-for'];
   if (typeof xff === 'string') {
-    const hops = xff.split(',').map((s) => s.trim());
+    const hops = xff.split(',');
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = hops[i]!;
+      // A hop that is no address (`unknown`, `198.051.100.007`) ends the walk at the last trusted
+      // one, as nginx's realip keeps the peer: a name in no deny list must not pass ipDeny.
+      const hop = addressOf(hops[i]!);
+      if (hop === undefined) break;
       clientIp = hop;
       if (!isTrusted(trust, hop)) break;
     }
@@ -83,6 +86,18 @@ export function clientOf(
   const forwardedProto = req.headers['x-forwarded-proto'];
   if (forwardedProto === 'https' || forwardedProto === 'http') proto = forwardedProto;
   return { clientIp, proto };
+}
+
+/**
+ * The address a forwarded hop names, without the port some load balancers add (`192.0.2.7:4444`,
+ * `[2001:db8::1]:443`); undefined when it names none.
+ */
+function addressOf(raw: string): string | undefined {
+  let hop = raw.trim();
+  if (hop.startsWith('[')) hop = hop.slice(1, hop.indexOf(']') === -1 ? hop.length : hop.indexOf(']'));
+  else if (hop.indexOf(':') !== -1 && hop.indexOf(':') === hop.lastIndexOf(':'))
+    hop = hop.slice(0, hop.indexOf(':'));
+  return isIP(hop) === 0 ? undefined : hop;
 }
 
 const PEER_TRUST = Symbol('portico.peerTrust');

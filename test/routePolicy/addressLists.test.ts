@@ -70,4 +70,31 @@ routes:
     assert.equal(await from('10.1.2.3', '127.0.0.2'), 403, 'an untrusted peer cannot claim an address');
     assert.equal(await from('unknown', '127.0.0.1'), 403, 'a name that is no address is in no allow list');
   });
+
+  it('reads the address a proxy names with a port as that address, and never lets a hop that is no address past a deny list', async (t) => {
+    const up = await upstreamFor(t);
+    const gw = await startGateway(
+      t,
+      `trustProxy: [127.0.0.1]
+routes:
+  - { id: open, path: /, upstream: "${up.url}", ipDeny: [198.51.100.0/24, "2001:db8::/32"] }
+`,
+    );
+    const status = async (xff: string) =>
+      (await send(gw.url, '/x', { headers: { ...API, 'x-forwarded-for': xff }, localAddress: '127.0.0.1' }))
+        .status;
+    for (const xff of [
+      '198.51.100.7',
+      '198.51.100.7:4444',
+      '[2001:db8::1]:443',
+      '[2001:db8::1]',
+      '2001:db8::1',
+    ])
+      assert.equal(await status(xff), 403, xff);
+    // No address at all: the proxy itself is the client, and it is not denied.
+    for (const xff of ['198.051.100.007', 'unknown', '', 'x:y:z']) assert.equal(await status(xff), 200, xff);
+    assert.equal(up.last().headers['x-real-ip'], '127.0.0.1');
+    assert.equal(await status('203.0.113.5:80'), 200);
+    assert.equal(up.last().headers['x-real-ip'], '203.0.113.5');
+  });
 });
