@@ -180,13 +180,20 @@ function compileRoute(r: RawRoute, raw: RawConfig): Route {
     keycloakIdpHint: r.keycloakIdpHint,
     ...compileRoutePolicy(r, raw),
     withoutLogin: undefined,
+    loginSkipped: false,
   };
   // Public paths and CORS preflights run as this same route without its login (and so without
   // its allow rules): swapping the route is all the stages do, authentication reads it as usual.
   const skipsLogin = route.publicPaths !== undefined || route.corsPreflight;
   const withoutLogin =
     skipsLogin && auth !== 'none'
-      ? Object.freeze({ ...route, auth: 'none' as const, allow: undefined, withoutLogin: undefined })
+      ? Object.freeze({
+          ...route,
+          auth: 'none' as const,
+          allow: undefined,
+          withoutLogin: undefined,
+          loginSkipped: true,
+        })
       : undefined;
   return Object.freeze({ ...route, withoutLogin });
 }

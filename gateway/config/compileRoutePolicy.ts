@@ -26,9 +26,12 @@ const HSTS: readonly [string, string] = ['Strict-Transport-Security', 'max-age=3
 /**
  * A route's policy keys → what the stages in gateway/routePolicy/ look up. Everything is worked
  * out here once (sizes, rates, address lists, bodies, header lists), so a request pays for a key
- * only when its route has it. `withoutLogin` is added by the caller, once the route exists.
+ * only when its route has it. `withoutLogin` and `loginSkipped` are added by the caller, once the route exists.
  */
-export function compileRoutePolicy(r: RawRoute, raw: RawConfig): Omit<RoutePolicy, 'withoutLogin'> {
+export function compileRoutePolicy(
+  r: RawRoute,
+  raw: RawConfig,
+): Omit<RoutePolicy, 'withoutLogin' | 'loginSkipped'> {
   const limit = r.maxBodySize ?? raw.limits?.maxBodySize;
   return {
     host: r.host?.toLowerCase(),

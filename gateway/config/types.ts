@@ -102,6 +102,8 @@ export type RoutePolicy = {
   readonly corsPreflight: boolean;
   /** This route as public paths and preflights run it: no login, no allow rules. */
   readonly withoutLogin: Route | undefined;
+  /** This is a route's `withoutLogin` copy: what passes on it passes for its method alone. */
+  readonly loginSkipped: boolean;
   /** Largest request body in bytes (the route's, else `limits.maxBodySize`); 0: no limit. */
   readonly maxBodySize: number;
   readonly perIpRate: Rate | undefined;

@@ -100,6 +100,9 @@ function addressOf(raw: string): string | undefined {
   return isIP(hop) === 0 ? undefined : hop;
 }
 
+/** Headers some frameworks take the method from (Express method-override, Rails, ASP.NET). */
+const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
 const PEER_TRUST = Symbol('portico.peerTrust');
 type TrustedSocket = Socket & {
   [PEER_TRUST]?: { list: NonNullable<Config['trustProxy']>; trusted: boolean };
@@ -162,6 +165,9 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
     out[name] = incoming[name];
   }
   for (const name of extraHop) delete out[name];
+  // Passed without a login (a public path, a CORS preflight) for its method: a backend that
+  // honours a method override must not turn it into another one.
+  if (route.loginSkipped) for (const name of METHOD_OVERRIDES) delete out[name];
   const cookie = incoming.cookie;
   if (cookie !== undefined) {
     const kept = withoutOwnCookies(cookie, ctx.config.ownCookies, ctx.config.ownCookieProbes);

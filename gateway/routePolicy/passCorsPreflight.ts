@@ -1,4 +1,5 @@
 import type { HttpContext, Stage } from '../context.ts';
+import { requestHasBody } from '../proxy/requestHasBody.ts';
 
 /**
  * `cors.allowPreflight` (Pomerium cors_allow_preflight): a browser's CORS preflight — OPTIONS with
@@ -11,10 +12,12 @@ export function passCorsPreflight(): Stage<HttpContext> {
     const route = ctx.route!;
     if (!route.corsPreflight || route.withoutLogin === undefined) return;
     const { method, headers } = ctx.req;
+    // A preflight has no body: an OPTIONS that carries one is no preflight, whatever it says.
     if (
       method === 'OPTIONS' &&
       headers.origin !== undefined &&
-      headers['access-control-request-method'] !== undefined
+      headers['access-control-request-method'] !== undefined &&
+      !requestHasBody(ctx.req)
     )
       ctx.route = route.withoutLogin;
   };

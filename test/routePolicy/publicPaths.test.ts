@@ -38,6 +38,17 @@ describe('public paths inside a protected route', () => {
     assert.equal(await status('/dce5/healthz'), '401', 'a path without a slash matches whole segments');
     assert.equal(await status('/dce5/apis/jobs'), '401');
     assert.equal(await status('/dce5/'), '401');
+    // The method is what was let through: an override a backend would honour is not passed on.
+    await send(s.gw.url, '/dce5/static/app.js', {
+      headers: {
+        ...API,
+        'x-http-method-override': 'DELETE',
+        'x-http-method': 'DELETE',
+        'x-method-override': 'DELETE',
+      },
+    });
+    for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override'])
+      assert.equal(ai.last().headers[name], undefined, name);
   });
 
   it('never makes a path public that a lenient backend would read as another one', async (t) => {
@@ -134,6 +145,17 @@ describe('CORS preflights on protected routes', () => {
     );
     assert.equal(
       (await send(s.gw.url, '/dce5/apis/jobs', { headers: { ...preflight, ...API } })).status,
+      401,
+    );
+    // An OPTIONS with a body is no preflight, whatever its headers say.
+    assert.equal(
+      (
+        await send(s.gw.url, '/dce5/apis/users/42', {
+          method: 'OPTIONS',
+          headers: { ...preflight, ...API, 'content-type': 'application/json' },
+          body: '{"role":"admin"}',
+        })
+      ).status,
       401,
     );
     // A route without the option answers preflights as before: 401.
