@@ -5,7 +5,13 @@ export const REDACTED = '[redacted]';
 
 /** Keys whose values are secrets wherever they appear (compared without case, "-" and "_"). */
 const SECRET_KEY =
-  /secret|password|passwd|passphrase|token|apikey|privatekey|signingkey|hash|webhook|dsn|credential|^keys$/;
+  /secret|password|passwd|passphrase|token|apikey|privatekey|signingkey|hash|webhook|dsn|credential|^keys$|^(proxy)?authorization$|^(set)?cookie$|^pushurl$/;
+/**
+ * A comment that holds a key and value of that kind (`# secret: old-value`, an old line commented
+ * out): its text goes too. Prose that merely names one (`# the token comes from the env`) stays.
+ */
+const SECRET_COMMENT =
+  /(secret|password|passwd|passphrase|token|api[-_]?key|private[-_]?key|credential|authorization|cookie|push[-_]?url)\w*["']?\s*[:=]/i;
 /** `scheme://user:password@host` */
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]+@/gi;
 /** `?access_token=…`, `&key=…` and friends in URLs. */
@@ -21,7 +27,9 @@ export function redactUrlSecrets(value: string): string {
 /**
  * routes.yaml as written, with every secret value replaced by "[redacted]": the values of keys
  * such as secret, clientSecret, password, secretAccessKey, token, hash, webhook, and passwords
- * or tokens inside URLs. The edit is made in the source text, so comments and layout stay.
+ * or tokens inside URLs; header values that carry credentials (Authorization, Cookie), push URLs
+ * (their path is the token) and comments that hold such a key and value. The edit is made in the
+ * source text, so other comments and the layout stay.
  * Values taken from the environment are not in the source at all: `${NAME}` shows only the
  * variable's name (and under a secret key not even that).
  */
@@ -57,6 +65,18 @@ export function redactConfigSource(source: string): string {
     const trailing = /\s*$/.exec(out.slice(e.start, e.end))![0];
     out = out.slice(0, e.start) + e.text + trailing + out.slice(e.end);
   }
+  out = out
+    .split('\n')
+    .map((line) => {
+      // A full-line comment, or one after a value (YAML needs a space before its #).
+      const at = /^\s*#/.test(line) ? line.indexOf('#') : line.indexOf(' #') + 1;
+      return at > 0 || /^\s*#/.test(line)
+        ? SECRET_COMMENT.test(line.slice(at))
+          ? `${line.slice(0, at)}# ${REDACTED}`
+          : line
+        : line;
+    })
+    .join('\n');
   return out.replace(/__portico_env_\d+__/g, (token) => {
     const v = variables.get(token);
     if (!v) return token;

@@ -51,4 +51,26 @@ price: "$\${literal}"
     assert.match(out, /redis:\/\/:\[redacted\]@redis:6379\/0/);
     assert.match(out, /access_token=\[redacted\]&x=1/);
   });
+
+  it('removes credentials in header values, push URLs and commented-out secrets', () => {
+    const out = redactConfigSource(`session:
+  # secret: old-session-secret-value-0123456789abcdef
+  secret: \${SESSION_SECRET}   # password: hunter2
+  # the token comes from the environment
+ops:
+  uptimeKuma: { pushUrl: "https://kuma.example.com/api/push/Kx9pUsHtOkEn42" }
+routes:
+  - id: erp
+    path: /erp/
+    upstream: http://erp:8080/
+    headers:
+      request:
+        set: { Authorization: "Basic ZXJwLXN2YzpQQHNzdzByZCE=", Cookie: "JSESSIONID=abc", X-Team: ai }
+`);
+    for (const secret of ['old-session-secret', 'hunter2', 'Kx9pUsHtOkEn42', 'ZXJwLXN2Yz', 'JSESSIONID'])
+      assert.ok(!out.includes(secret), `${secret} in\n${out}`);
+    assert.match(out, /X-Team: ai/);
+    assert.match(out, /# the token comes from the environment/, 'prose comments stay');
+    assert.match(out, / {2}secret: "\[redacted\]" {3}# \[redacted\]/);
+  });
 });
