@@ -293,7 +293,15 @@ export function createGateway(options: GatewayOptions): Gateway {
               results[p.id] = 'ok';
             } catch (err) {
               ok = false;
-              results[p.id] = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
+              // /_portico/readyz is public: a fixed word here, the IdP's address and error in the log.
+              results[p.id] = 'unreachable';
+              log.debug(
+                {
+                  idp: p.id,
+                  err: ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message,
+                },
+                'identity provider not ready',
+              );
             }
           }),
         );

@@ -116,7 +116,8 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
       readiness: async () => ({
         ok: brand !== undefined,
         version: brand?.version,
-        source: source.label,
+        // The folder's path stays out of a public answer; a bucket prefix says where to look.
+        source: source.label.startsWith('storage:') ? source.label : 'folder',
         ...(lastError ? { lastError: lastError.problems } : {}),
       }),
       close: async () => {

@@ -97,7 +97,6 @@ export function storageFeature(options: { brandingDir?: string } = {}): StorageF
       readiness: async () => ({
         ok: true,
         provider: raw.provider,
-        bucket: raw.bucket,
         ...(archive ? { auditArchive: archive.stats() } : {}),
       }),
       async close() {

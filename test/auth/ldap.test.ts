@@ -402,6 +402,11 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
       headers: { accept: 'application/json' },
     });
     assert.equal(notReady.status, 503);
+    // readyz is public: the directory's address and its error stay in the log.
+    const checks = JSON.parse(notReady.text).checks;
+    assert.equal(checks.identityProviders.corp, 'unreachable');
+    assert.doesNotMatch(notReady.text, /127\.0\.0\.1|ECONNREFUSED/);
+    assert.doesNotMatch(notReady.text, /"source":"\//, 'no folder path');
   });
 });
 
