@@ -29,7 +29,7 @@ import { rejectUpgrade, respondError } from './pages/errorResponse.ts';
 import { createPages } from './pages/pages.ts';
 import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
 import { tunnelStillAllowed } from './proxy/tunnelStillAllowed.ts';
-import { bareRulesWithoutPrimary } from './config/bareRulesWithoutPrimary.ts';
+import { bareRulesWithoutPrimary, openMetricsOnPublicListener } from './config/configWarnings.ts';
 import { createTunnels } from './proxy/tunnels.ts';
 import { createUpstreamPool } from './proxy/upstreamPool.ts';
 import { createMaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
@@ -147,6 +147,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       log.warn(
         { identityProviders: plain },
         'LDAP without TLS: passwords cross the network in clear text (use ldaps:// or startTls: true)',
+      );
+    if (openMetricsOnPublicListener(c))
+      log.warn(
+        'metrics are open on the public listener: set metrics.token, or metrics.listen for a listener of their own',
       );
     const bare = bareRulesWithoutPrimary(c);
     if (bare.length > 0)

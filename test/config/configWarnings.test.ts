@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
-import { bareRulesWithoutPrimary } from '../../gateway/config/bareRulesWithoutPrimary.ts';
+import { bareRulesWithoutPrimary, openMetricsOnPublicListener } from '../../gateway/config/configWarnings.ts';
 import { plaintextDirectories } from '../../gateway/config/plaintextDirectories.ts';
 
 const ldap = (id: string, url: string, extra = '') =>
@@ -50,5 +50,22 @@ routes:
       'oidcProvider.clients.grafana',
     ]);
     assert.deepEqual(bareRulesWithoutPrimary(config('identity: { primaryProvider: corp }\n')), []);
+  });
+});
+
+describe('metrics open on the public listener', () => {
+  it('is said when the portal serves metrics without a token, and not once they have one or a listener of their own', () => {
+    const config = (metrics: string) =>
+      loadConfigText(
+        `publicUrl: https://portal.example.com
+${metrics}routes:
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }
+`,
+        { env: {} },
+      );
+    assert.equal(openMetricsOnPublicListener(config('')), true);
+    assert.equal(openMetricsOnPublicListener(config('metrics: { token: "metrics-token-0123456789" }\n')), false);
+    assert.equal(openMetricsOnPublicListener(config('metrics: { listen: { port: 9464 } }\n')), false);
+    assert.equal(openMetricsOnPublicListener(config('metrics: { enabled: false }\n')), false);
   });
 });

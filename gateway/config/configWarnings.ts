@@ -26,3 +26,13 @@ export function bareRulesWithoutPrimary(config: Config): string[] {
     if (bare(c.allow)) out.push(`oidcProvider.clients.${c.id}`);
   return out;
 }
+
+/**
+ * Metrics served on the main listener without a token: every route id, provider id, sign-in
+ * counts and upstream states to anyone who can reach the portal. Valid (a listener on a private
+ * network may mean it), so said as a warning when a public URL says the listener is the portal's.
+ */
+export function openMetricsOnPublicListener(config: Config): boolean {
+  const m = config.raw.metrics;
+  return config.publicUrl !== undefined && m?.enabled !== false && !m?.listen && !m?.token;
+}
