@@ -64,7 +64,10 @@ ${metrics}routes:
         { env: {} },
       );
     assert.equal(openMetricsOnPublicListener(config('')), true);
-    assert.equal(openMetricsOnPublicListener(config('metrics: { token: "metrics-token-0123456789" }\n')), false);
+    assert.equal(
+      openMetricsOnPublicListener(config('metrics: { token: "metrics-token-0123456789" }\n')),
+      false,
+    );
     assert.equal(openMetricsOnPublicListener(config('metrics: { listen: { port: 9464 } }\n')), false);
     assert.equal(openMetricsOnPublicListener(config('metrics: { enabled: false }\n')), false);
   });

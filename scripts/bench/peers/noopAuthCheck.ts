@@ -4,7 +4,8 @@
 // check server costs here — a node:http request and answer per request nginx serves, on the same
 // cores as nginx, wrk and the upstream — so the bench can say how far Portico's own work is from
 // what no Node check can go below. Not a product: it authenticates nobody.
-// Usage: node noopAuthCheck.ts PORT HEADERS_JSON
+// Usage: node noopAuthCheck.ts PORT|SOCKET_PATH HEADERS_JSON
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const [port, headersJson] = process.argv.slice(2);
@@ -14,4 +15,9 @@ const server = createServer((_req, res) => {
   res.end();
 });
 server.keepAliveTimeout = 65_000;
-server.listen(Number(port), '127.0.0.1');
+if (/^\d+$/.test(port!)) server.listen(Number(port), '127.0.0.1');
+else {
+  // A Unix socket (nginx `server unix:…`): the same answer without TCP on loopback.
+  rmSync(port!, { force: true });
+  server.listen(port, () => process.stdout.write('listening\n'));
+}
