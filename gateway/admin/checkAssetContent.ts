@@ -42,8 +42,14 @@ export function checkAssetContent(name: string, body: Buffer): string | undefine
     case '.svg': {
       const text = body.toString('utf8');
       if (!/<svg[\s>/]/i.test(text)) return 'This is not an SVG file.';
-      if (/<script|<foreignObject|\bon[a-z]+\s*=|javascript:/i.test(text))
-        return 'SVG files must not contain scripts, event handlers or foreignObject.';
+      // Elements in any namespace prefix (`<x:script xmlns:x="…/svg">` is a script), entity
+      // declarations (which can spell what the rest would refuse), animations that set a link.
+      if (
+        /<([\w.-]+:)?(script|foreignObject|iframe|embed|object|handler)\b|<!(DOCTYPE|ENTITY)|\bon[a-z]+\s*=|javascript:|&#|attributeName\s*=\s*["']?([\w.-]+:)?href/i.test(
+          text,
+        )
+      )
+        return 'SVG files must not contain scripts, event handlers, foreignObject, entities or character references.';
       return undefined;
     }
     case '.css':

@@ -484,7 +484,15 @@ describe('brand assets', () => {
       });
     assert.equal((await put('page.html', '<html>')).status, 422);
     assert.equal((await put('logo.png', 'not a png')).status, 422);
-    assert.equal((await put('logo.svg', '<svg onload="alert(1)"/>')).status, 422);
+    for (const svg of [
+      '<svg onload="alert(1)"/>',
+      '<svg xmlns="http://www.w3.org/2000/svg"><x:script xmlns:x="http://www.w3.org/2000/svg">alert(1)</x:script></svg>',
+      '<!DOCTYPE svg [<!ENTITY s "&#60;script">]><svg>&s;</svg>',
+      '<svg><a href="&#106;avascript:alert(1)"><text>x</text></a></svg>',
+      '<svg><a><set attributeName="href" to="javascript:alert(1)"/><text>x</text></a></svg>',
+      '<svg><svg:foreignObject xmlns:svg="http://www.w3.org/2000/svg"/></svg>',
+    ])
+      assert.equal((await put('logo.svg', svg)).status, 422, svg);
     const big = Buffer.concat([
       Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
       Buffer.alloc(2 * 1024 * 1024),
