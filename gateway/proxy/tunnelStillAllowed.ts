@@ -1,6 +1,7 @@
 import { isAllowed } from '../auth/isAllowed.ts';
 import type { Config } from '../config/types.ts';
 import type { UpgradeContext } from '../context.ts';
+import { isPublic } from '../routePolicy/skipLoginOnPublicPaths.ts';
 import type { TunnelGrant } from './tunnels.ts';
 
 /** What an open tunnel was let in as, kept to be judged again after a reload. */
@@ -13,6 +14,7 @@ export function tunnelGrant(ctx: UpgradeContext): TunnelGrant {
       ctx.credential === 'apiKey' && identity
         ? ctx.config.apiKeys.find((k) => k.id === identity.sub)?.hash
         : undefined,
+    publicPath: ctx.route!.loginSkipped ? ctx.path : undefined,
   };
 }
 
@@ -30,5 +32,11 @@ export function tunnelStillAllowed(config: Config, grant: TunnelGrant): boolean 
     !config.apiKeys.some((k) => k.id === grant.identity?.sub && k.hash === grant.apiKeyHash)
   )
     return false;
+  // Let in on a public path of a login route (as that route's copy without a login): still public?
+  if (grant.publicPath !== undefined)
+    return (
+      route.auth === 'none' ||
+      (route.publicPaths !== undefined && isPublic(route.publicPaths, grant.publicPath, 'GET'))
+    );
   return route.auth !== 'required' || isAllowed(route.allow, grant.identity, config);
 }

@@ -11,6 +11,8 @@ export type TunnelGrant = {
   identity: Identity | undefined;
   /** The hash of the Portico API key it was opened with, if any: removed or rotated ends it. */
   apiKeyHash: string | undefined;
+  /** Opened without a login on a `public:` path of a login route: this path, to ask again. */
+  publicPath: string | undefined;
 };
 
 type Tunnel = {

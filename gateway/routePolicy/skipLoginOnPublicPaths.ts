@@ -19,7 +19,8 @@ export function skipLoginOnPublicPaths(): Stage<AnyContext> {
   };
 }
 
-function isPublic(paths: readonly PublicPath[], path: string, method: string): boolean {
+/** Whether `path` (as sent) is under one of `paths` for `method`, also as a lenient backend reads it. */
+export function isPublic(paths: readonly PublicPath[], path: string, method: string): boolean {
   const view = backendView(path);
   if (view === undefined) return false;
   for (const p of paths) {

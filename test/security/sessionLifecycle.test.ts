@@ -276,6 +276,32 @@ routes:
   });
 });
 
+describe('a reload and the terminals opened without a login on a public path', () => {
+  it('keeps them open through a reload that leaves the path public, and closes them when it no longer is', async (t) => {
+    const app = await upstreamFor(t, { websocket: true });
+    const yaml = (extra: string, publicPaths: string) => `publicUrl: http://127.0.0.1:1
+session: { secret: x-secret-x-secret-x-secret-x-secret-x }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "http://127.0.0.1:9", clientId: portico, clientSecret: x }
+${extra}routes:
+  - { id: ai, path: /dce5/, upstream: "${app.url}", auth: required, websocket: true, public: [${publicPaths}] }
+`;
+    const gw = await startGateway(t, yaml('', '{ path: /dce5/apis/ }'));
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/dce5/apis/watch`);
+    await once(ws, 'open');
+    gw.write(yaml('# an unrelated edit\n', '{ path: /dce5/apis/ }, { path: /dce5/static/ }'));
+    assert.equal(gw.gateway.reload().ok, true);
+    ws.send('still here?');
+    const [echo] = await once(ws, 'message');
+    assert.equal(String(echo), 'still here?');
+    const closed = once(ws, 'close');
+    gw.write(yaml('', '{ path: /dce5/static/ }'));
+    assert.equal(gw.gateway.reload().ok, true);
+    const [code] = await closed;
+    assert.equal(code, 1008);
+  });
+});
+
 describe('a session made under a config this replica has not loaded yet', () => {
   it('is only not signed in here, never ended for every replica (a rolling change)', async (t) => {
     const redis = new Redis(await sharedRedisUrl());
