@@ -217,6 +217,11 @@ describe('a planted second session cookie', () => {
       headers: { cookie: `${own(mallory)}; ${own(alice)}`, accept: 'application/json' },
     });
     assert.equal(r.status, 401);
+    // A value that is not ours (junk planted for a narrower path) is ignored, first or second.
+    for (const cookie of [`portico_session=junk; ${own(alice)}`, `${own(alice)}; portico_session=s%3Ax.y`]) {
+      const r = await send(sso.gw.url, '/dce5/x', { headers: { cookie, accept: 'application/json' } });
+      assert.equal(r.status, 200, cookie);
+    }
     // The same cookie twice is one session (a browser can repeat it): still signed in.
     const same = await send(sso.gw.url, '/dce5/x', {
       headers: { cookie: `${own(alice)}; theme=dark; ${own(alice)}`, accept: 'application/json' },

@@ -129,16 +129,23 @@ export function createSessions(o: Options): Sessions {
   const idOf = (req: IncomingMessage): string | undefined => {
     const header = req.headers.cookie;
     if (!header?.includes(settings.cookieName)) return undefined;
+    // Several cookies of the name: one was planted (a sibling subdomain's Domain= cookie, a proxied
+    // page's script with a narrower Path, sent first). Values that are not ours are ignored (junk
+    // must not lock the browser out); two sessions of ours cannot be told apart: neither is believed.
+    if (header.indexOf(sessionPair) !== header.lastIndexOf(sessionPair)) {
+      let id: string | undefined;
+      for (const value of valuesOf(header, settings.cookieName)) {
+        const v = verify(value);
+        if (v === undefined || v === id) continue;
+        if (id !== undefined) return undefined;
+        id = v;
+      }
+      return id;
+    }
     const value = readCookies(header)[settings.cookieName];
-    if (!value) return undefined;
-    // Two session cookies: one was planted (a sibling subdomain's Domain= cookie, a proxied page's
-    // script with a narrower Path, sent first) to make this browser act as another user. Which is
-    // the user's own cannot be told: neither is believed.
-    if (
-      header.indexOf(sessionPair) !== header.lastIndexOf(sessionPair) &&
-      twoValues(header, settings.cookieName)
-    )
-      return undefined;
+    return value ? verify(value) : undefined;
+  };
+  const verify = (value: string): string | undefined => {
     const key = `${secrets[0]}\n${value}`;
     const hit = verified.get(key);
     if (hit !== undefined) return hit;
@@ -314,15 +321,14 @@ export function createSessions(o: Options): Sessions {
   return sessions;
 }
 
-/** Whether a Cookie header carries two different values under `name`. */
-function twoValues(header: string, name: string): boolean {
-  let first: string | undefined;
+/** The values of every cookie called `name` in a Cookie header, percent-decoding as the cookie parser does. */
+function valuesOf(header: string, name: string): string[] {
+  const out: string[] = [];
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=');
     if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
-    const value = pair.slice(eq + 1).trim();
-    if (first === undefined) first = value;
-    else if (value !== first) return true;
+    const value = readCookies(`${name}=${pair.slice(eq + 1).trim()}`)[name];
+    if (value) out.push(value);
   }
-  return false;
+  return out;
 }
