@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, type Node, parseDocument } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, type Node, Parser, parseDocument } from 'yaml';
 import { protectVariables } from '../config/interpolate.ts';
 
 export const REDACTED = '[redacted]';
@@ -11,7 +11,7 @@ const SECRET_KEY =
  * out): its text goes too. Prose that merely names one (`# the token comes from the env`) stays.
  */
 const SECRET_COMMENT =
-  /(secret|password|passwd|passphrase|token|api[-_]?key|private[-_]?key|credential|authorization|cookie|push[-_]?url)\w*["']?\s*[:=]/i;
+  /(secret|password|passwd|passphrase|token|api[-_]?key|private[-_]?key|signing[-_]?key|credential|authorization|cookie|push[-_]?url|webhook|hash|dsn)\w*["']?\s*[:=]/i;
 /** `scheme://user:password@host` */
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]+@/gi;
 /** `?access_token=…`, `&key=…` and friends in URLs. */
@@ -59,24 +59,28 @@ export function redactConfigSource(source: string): string {
     }
   };
   walk((doc as { contents: Node | null }).contents, false);
+  // Comments, found as the parser finds them (never a `#` inside a quoted value or a block scalar).
+  const comment = (n: unknown): void => {
+    if (!n || typeof n !== 'object') return;
+    if (Array.isArray(n)) {
+      for (const x of n) comment(x);
+      return;
+    }
+    const t = n as { type?: string; offset?: number; source?: string };
+    if (t.type === 'comment' && typeof t.offset === 'number' && typeof t.source === 'string') {
+      if (SECRET_COMMENT.test(t.source) || redactUrlSecrets(t.source) !== t.source)
+        edits.push({ start: t.offset, end: t.offset + t.source.length, text: `# ${REDACTED}` });
+      return;
+    }
+    for (const v of Object.values(n)) comment(v);
+  };
+  for (const token of new Parser().parse(text)) comment(token);
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) {
     // A block scalar's range ends with its line break; keep it.
     const trailing = /\s*$/.exec(out.slice(e.start, e.end))![0];
     out = out.slice(0, e.start) + e.text + trailing + out.slice(e.end);
   }
-  out = out
-    .split('\n')
-    .map((line) => {
-      // A full-line comment, or one after a value (YAML needs a space before its #).
-      const at = /^\s*#/.test(line) ? line.indexOf('#') : line.indexOf(' #') + 1;
-      return at > 0 || /^\s*#/.test(line)
-        ? SECRET_COMMENT.test(line.slice(at))
-          ? `${line.slice(0, at)}# ${REDACTED}`
-          : line
-        : line;
-    })
-    .join('\n');
   return out.replace(/__portico_env_\d+__/g, (token) => {
     const v = variables.get(token);
     if (!v) return token;

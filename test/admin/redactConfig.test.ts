@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseDocument } from 'yaml';
 import { redactConfigSource } from '../../gateway/admin/redactConfig.ts';
 
 describe('redactConfigSource', () => {
@@ -50,6 +51,29 @@ price: "$\${literal}"
     assert.ok(!out.includes('hunter2') && !out.includes('abc123'), out);
     assert.match(out, /redis:\/\/:\[redacted\]@redis:6379\/0/);
     assert.match(out, /access_token=\[redacted\]&x=1/);
+  });
+
+  it('redacts comments only where YAML has comments: never a # inside a quoted value or a block scalar', () => {
+    const source = `routes:
+  - id: app
+    path: /
+    upstream: http://app:8080/
+    headers: { request: { set: { X-Note: "see runbook # token: rotate monthly" } } }
+    respond:
+      status: 200
+      body: |
+        # Password: is what the form asks for
+notifications:
+  # webhook: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc123
+  # redis: { url: "redis://:hunter2@redis:6379" }
+  - { type: slack, url: "\${SLACK_URL}" }   # sink:\twebhook: https://hooks.slack.com/services/T0/B0/xyz
+`;
+    const out = redactConfigSource(source);
+    assert.equal(parseDocument(out).errors.length, 0, out);
+    assert.match(out, /"see runbook # token: rotate monthly"/);
+    assert.match(out, /# Password: is what the form asks for/);
+    for (const secret of ['abc123', 'hunter2', 'T0/B0/xyz'])
+      assert.ok(!out.includes(secret), `${secret} in\n${out}`);
   });
 
   it('removes credentials in header values, push URLs and commented-out secrets', () => {
