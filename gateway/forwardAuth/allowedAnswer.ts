@@ -1,5 +1,6 @@
 import type { CheckContext } from '../context.ts';
 import { headerValue } from '../identity/headerValue.ts';
+import { METHOD_OVERRIDES } from '../proxy/forwardedHeaders.ts';
 
 /**
  * The headers of a 2xx answer: what the proxy sets on the request it forwards, each under the
@@ -10,6 +11,8 @@ import { headerValue } from '../identity/headerValue.ts';
  * - `Authorization`: the value the upstream gets, absent when it must get none (a Portico API
  *   key, a token Portico verified itself). With `bearer: passthrough` it is the client's own.
  * - `Cookie`: the client's cookies without Portico's, absent when none are left.
+ * - `X-HTTP-Method-Override` and its kin: the client's, absent on a public path (the method is
+ *   what was let through without a login).
  * - `X-Envoy-Auth-Headers-To-Remove`: every one of those names Portico did not set, for Envoy,
  *   which otherwise keeps a client's copy (nginx, ingress-nginx and Traefik replace a header with
  *   an absent value by removing it).
@@ -31,6 +34,8 @@ export function allowedHeaders(check: CheckContext): Record<string, string> {
     config.jwt.header,
     'authorization',
     'cookie',
+    // Kept on a request let in with a login, dropped on a public path (its method is what passed).
+    ...METHOD_OVERRIDES,
   ]) {
     const value = upstream[name];
     if (value === undefined) absent.push(name.toLowerCase());

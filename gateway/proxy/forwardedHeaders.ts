@@ -101,7 +101,7 @@ function addressOf(raw: string): string | undefined {
 }
 
 /** Headers some frameworks take the method from (Express method-override, Rails, ASP.NET). */
-const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 const PEER_TRUST = Symbol('portico.peerTrust');
 type TrustedSocket = Socket & {

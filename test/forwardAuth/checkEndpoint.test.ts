@@ -276,13 +276,16 @@ describe('/_portico/auth', () => {
     assert.equal(post.status, 401, 'a POST is never redirected');
     const allowed = await send(s.gw.url, '/_portico/auth/dce5/x', { headers: { cookie: alice } });
     assert.equal(allowed.status, 200);
-    assert.equal(allowed.headers['x-envoy-auth-headers-to-remove'], 'authorization, cookie');
+    assert.equal(
+      allowed.headers['x-envoy-auth-headers-to-remove'],
+      'authorization, cookie, x-http-method-override, x-http-method, x-method-override',
+    );
     const anonymous = await send(s.gw.url, '/_portico/auth/', { headers: { authorization: 'Bearer own' } });
     assert.equal(anonymous.status, 200);
     assert.equal(anonymous.headers.authorization, 'Bearer own');
     assert.equal(
       anonymous.headers['x-envoy-auth-headers-to-remove'],
-      'x-forwarded-user, x-forwarded-email, x-forwarded-groups, x-forwarded-preferred-username, x-portico-assertion, cookie',
+      'x-forwarded-user, x-forwarded-email, x-forwarded-groups, x-forwarded-preferred-username, x-portico-assertion, cookie, x-http-method-override, x-http-method, x-method-override',
     );
   });
 

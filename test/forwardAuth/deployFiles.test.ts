@@ -25,6 +25,9 @@ const ANSWERED = [
   defaults.jwt.header,
   'Authorization',
   'Cookie',
+  'X-HTTP-Method-Override',
+  'X-HTTP-Method',
+  'X-Method-Override',
 ].map((n) => n.toLowerCase());
 const lower = (names: string[]) => names.map((n) => n.trim().toLowerCase());
 
@@ -78,7 +81,7 @@ describe('the forward-auth configs', () => {
       for (const part of parts.slice(1)) out = out.flatMap((p) => [`${p}-${part}`, `${p}_${part}`]);
       return out;
     };
-    const identity = ANSWERED.filter((n) => n !== 'authorization' && n !== 'cookie');
+    const identity = ANSWERED.filter((n) => n.startsWith('x-forwarded') || n === 'x-portico-assertion');
     assert.deepEqual(
       lower(auth.authResponseHeaders as string[]).sort(),
       [...ANSWERED, ...identity.flatMap(spellings).filter((n) => n.includes('_'))].sort(),

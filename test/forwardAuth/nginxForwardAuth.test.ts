@@ -178,6 +178,38 @@ describe('nginx in front, Portico as its authentication server', () => {
     assert.equal(machineSeen['x-forwarded-groups'], 'ai-users');
   });
 
+  it('forwards a method override with a signed-in request, and none on a public path: its method is what passed without a login', async (t) => {
+    const s = await startForwardAuth(t, {
+      routes: ({ ai }) =>
+        `  - { id: hooks, path: /dce5/hooks/, upstream: "${ai}hooks/", auth: required, public: [{ path: /dce5/hooks/in/, methods: [POST] }] }\n`,
+    });
+    const overrides = [
+      'X-HTTP-Method-Override',
+      'DELETE',
+      'X-HTTP-Method',
+      'DELETE',
+      'X-Method-Override',
+      'DELETE',
+    ];
+    const named = (r: RecordedRequest) =>
+      ['x-http-method-override', 'x-http-method', 'x-method-override'].filter(
+        (n) => r.headers[n] !== undefined,
+      );
+    const anonymous = await send(s.url, '/dce5/hooks/in/event', {
+      method: 'POST',
+      headers: [...overrides, 'Accept', 'application/json', 'Content-Type', 'application/json'],
+      body: '{}',
+    });
+    assert.equal(anonymous.status, 200);
+    assert.deepEqual(named(s.ai.last()), []);
+    const { client } = await signInThroughNginx(s, 'alice');
+    const signedIn = await send(s.url, '/dce5/x', {
+      headers: [...overrides, 'Cookie', client.cookieHeader(), 'Accept', 'application/json'],
+    });
+    assert.equal(signedIn.status, 200);
+    assert.deepEqual(named(s.ai.last()), ['x-http-method-override', 'x-http-method', 'x-method-override']);
+  });
+
   it('decides on the request nginx holds: a spoofed X-Original-URI changes nothing, from a client or a peer outside trustProxy', async (t) => {
     const s = await startForwardAuth(t);
     // Through nginx: the client's headers naming another request are replaced or cleared.
