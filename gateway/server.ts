@@ -29,7 +29,11 @@ import { rejectUpgrade, respondError } from './pages/errorResponse.ts';
 import { createPages } from './pages/pages.ts';
 import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
 import { tunnelStillAllowed } from './proxy/tunnelStillAllowed.ts';
-import { bareRulesWithoutPrimary, openMetricsOnPublicListener } from './config/configWarnings.ts';
+import {
+  bareRulesWithoutPrimary,
+  emailRulesNoOnePasses,
+  openMetricsOnPublicListener,
+} from './config/configWarnings.ts';
 import { createTunnels } from './proxy/tunnels.ts';
 import { createUpstreamPool } from './proxy/upstreamPool.ts';
 import { createMaintenanceSwitch } from './routePolicy/maintenanceSwitch.ts';
@@ -151,6 +155,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (openMetricsOnPublicListener(c))
       log.warn(
         'metrics are open on the public listener: set metrics.token, or metrics.listen for a listener of their own',
+      );
+    const unverified = emailRulesNoOnePasses(c);
+    if (unverified.length > 0)
+      log.warn(
+        { rules: unverified },
+        'emails/domains rules about LDAP or SAML users admit none of them: those providers never say an address is verified (set trustEmail: true on a directory whose users cannot edit their own address)',
       );
     const bare = bareRulesWithoutPrimary(c);
     if (bare.length > 0)

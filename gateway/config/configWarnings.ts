@@ -36,3 +36,35 @@ export function openMetricsOnPublicListener(config: Config): boolean {
   const m = config.raw.metrics;
   return config.publicUrl !== undefined && m?.enabled !== false && !m?.listen && !m?.token;
 }
+
+/**
+ * `emails`/`domains` rules about users of an LDAP or SAML provider without `trustEmail: true`:
+ * those providers never say they verified an address, so such rules admit none of their users
+ * (auth/isAllowed.ts). Names the routes and OpenID Provider clients, with the providers.
+ */
+export function emailRulesNoOnePasses(config: Config): string[] {
+  const silent = new Set(
+    config.identityProviders
+      .filter(
+        (p) =>
+          (p.type === 'ldap' || p.type === 'saml') && (p as { trustEmail?: boolean }).trustEmail !== true,
+      )
+      .map((p) => p.id),
+  );
+  if (silent.size === 0) return [];
+  const speaksOf = (value: string): string | undefined => {
+    const colon = value.indexOf(':');
+    const idp = colon > 0 ? value.slice(0, colon) : undefined;
+    return idp !== undefined && config.identityProviderIds.has(idp) ? idp : config.primaryIdp;
+  };
+  const stuck = (allow: AllowRules | undefined) =>
+    [...(allow?.emails ?? []), ...(allow?.domains ?? [])]
+      .map(speaksOf)
+      .filter((idp): idp is string => idp !== undefined && silent.has(idp));
+  const out: string[] = [];
+  for (const r of config.routes)
+    for (const idp of new Set(stuck(r.allow))) out.push(`routes.${r.id} (${idp})`);
+  for (const c of config.raw.oidcProvider?.clients ?? [])
+    for (const idp of new Set(stuck(c.allow))) out.push(`oidcProvider.clients.${c.id} (${idp})`);
+  return out;
+}

@@ -306,7 +306,11 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
       }
       if (!idpId) return answer(401, 'refused: no identity provider is configured to verify the token');
       credential = 'bearer';
-      identity = qualifyIdentity(identityOf(input, idpId), config.primaryIdp, config.identityProviderIds);
+      identity = qualifyIdentity(
+        identityOf(input, idpId, config),
+        config.primaryIdp,
+        config.identityProviderIds,
+      );
       out.authentication = {
         by: 'bearer',
         detail: `an access token of "${idpId}" (taken as valid: Portico checks its signature, issuer, that it is an access token meant for Portico, and the provider's sign-in rules)`,
@@ -315,7 +319,11 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
     case 'session':
       if (input.user !== undefined && idpId !== undefined) {
         credential = 'session';
-        identity = qualifyIdentity(identityOf(input, idpId), config.primaryIdp, config.identityProviderIds);
+        identity = qualifyIdentity(
+          identityOf(input, idpId, config),
+          config.primaryIdp,
+          config.identityProviderIds,
+        );
         out.authentication = {
           by: 'session',
           detail: `the Portico session cookie (signed in through "${idpId}")`,
@@ -404,14 +412,16 @@ function senderOf(config: Config, input: ExplainInput): string {
   return `${input.user}${groups} of ${idp}${token}`;
 }
 
-function identityOf(input: ExplainInput, idp: string): Identity {
+function identityOf(input: ExplainInput, idp: string, config: Config): Identity {
+  // An address as its provider gives it: OIDC, GitHub, GitLab and Google say they verified it (the
+  // question is about such a user); LDAP and SAML say nothing, which counts only with trustEmail.
+  const type = config.identityProviders.find((p) => p.id === idp)?.type;
   return {
     idp,
     sub: input.user!,
     username: input.user!,
     email: input.email,
-    // The question is about a user with this address: as if their provider verified it.
-    emailVerified: input.email === undefined ? undefined : true,
+    emailVerified: input.email === undefined || type === 'ldap' || type === 'saml' ? undefined : true,
     name: input.name,
     groups: input.groups ?? [],
   };

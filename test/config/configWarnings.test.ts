@@ -3,7 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
-import { bareRulesWithoutPrimary, openMetricsOnPublicListener } from '../../gateway/config/configWarnings.ts';
+import {
+  bareRulesWithoutPrimary,
+  emailRulesNoOnePasses,
+  openMetricsOnPublicListener,
+} from '../../gateway/config/configWarnings.ts';
 import { plaintextDirectories } from '../../gateway/config/plaintextDirectories.ts';
 
 const ldap = (id: string, url: string, extra = '') =>
@@ -70,5 +74,23 @@ ${metrics}routes:
     );
     assert.equal(openMetricsOnPublicListener(config('metrics: { listen: { port: 9464 } }\n')), false);
     assert.equal(openMetricsOnPublicListener(config('metrics: { enabled: false }\n')), false);
+  });
+});
+
+describe('email rules LDAP and SAML users cannot pass', () => {
+  it('names the rules about a directory without trustEmail, and none once it is trusted', () => {
+    const config = (trust: string) =>
+      loadConfigText(
+        `publicUrl: https://portal.example.com
+session: { secret: "${'s'.repeat(32)}" }
+identityProviders:
+${ldap('dir', 'ldaps://ldap.corp.example', trust)}routes:
+  - { id: by-domain, path: /a/, upstream: "http://127.0.0.1:9/", allow: { domains: [corp.example] } }
+  - { id: by-group, path: /b/, upstream: "http://127.0.0.1:9/", allow: { groups: [staff] } }
+`,
+        { env: {} },
+      );
+    assert.deepEqual(emailRulesNoOnePasses(config('')), ['routes.by-domain (dir)']);
+    assert.deepEqual(emailRulesNoOnePasses(config(', trustEmail: true')), []);
   });
 });

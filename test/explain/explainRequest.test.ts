@@ -313,3 +313,29 @@ routes:
     assert.match(text, /least-conn.*left out for 30000 ms after 3 failed connections/);
   });
 });
+
+describe('explain and email rules', () => {
+  it('judges an address as its provider gives it: an LDAP user passes a domains rule only with trustEmail', () => {
+    const withDirectory = (trust: string) =>
+      loadConfigText(
+        `publicUrl: https://portal.example.com
+session: { secret: "${'s'.repeat(40)}" }
+identityProviders:
+  - { id: dir, type: ldap, url: "ldaps://ldap.corp.example", bindDn: "cn=svc,dc=corp", bindPassword: x, userBase: "ou=people,dc=corp"${trust} }
+routes:
+  - { id: app, path: /app/, upstream: "http://10.0.0.1:8080/", allow: { domains: [corp.example] } }
+`,
+        { env: {} },
+      );
+    const ask = (c: ReturnType<typeof loadConfigText>) =>
+      explainRequest(c, {
+        method: 'GET',
+        target: '/app/x',
+        user: 'alice',
+        idp: 'dir',
+        email: 'alice@corp.example',
+      }).outcome.status;
+    assert.equal(ask(withDirectory('')), 403);
+    assert.equal(ask(withDirectory(', trustEmail: true')), 200);
+  });
+});
