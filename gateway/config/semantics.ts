@@ -160,6 +160,12 @@ export function semanticProblems(input: unknown, baseDir: string | undefined): P
       if (id === undefined) return;
       if (seen.has(id))
         out.push({ path: ['identityProviders', i, 'id'], message: `duplicate identity provider id "${id}"` });
+      // The namespace of Portico's API keys: its users would keep bare names and trusted addresses.
+      if (id === 'apikey')
+        out.push({
+          path: ['identityProviders', i, 'id'],
+          message: '"apikey" is reserved for Portico API keys',
+        });
       seen.add(id);
     });
   }

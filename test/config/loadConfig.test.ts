@@ -156,6 +156,20 @@ describe('routes.yaml loading', () => {
     );
   });
 
+  it('refuses an identity provider called "apikey", the namespace of Portico API keys', () => {
+    const problems = problemsOf(`publicUrl: https://portal.example.com
+session: { secret: x-secret-x-secret-x-secret-x-secret-x }
+identityProviders:
+  - { id: apikey, type: github, clientId: portico, clientSecret: x }
+routes:
+  - { id: a, path: /a/, upstream: http://127.0.0.1:1/, auth: required }
+`);
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.path]),
+      [[4, 'identityProviders[0].id']],
+    );
+  });
+
   it('refuses bearerProviders that name no provider, one that cannot check tokens, or a route that does not verify', () => {
     const problems = problemsOf(`publicUrl: https://portal.example.com
 session: { secret: x-secret-x-secret-x-secret-x-secret-x }
