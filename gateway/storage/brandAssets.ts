@@ -167,7 +167,12 @@ export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAss
       pending = refresh(name, visitor).finally(() => inFlight.delete(name));
       inFlight.set(name, pending);
     }
-    return pending;
+    // The brand asking while a visitor's fetch runs: whatever it finds, the name is watched.
+    if (visitor) return pending;
+    return pending.then((copy) => {
+      if (!memory.has(name)) remember(name, copy);
+      return copy;
+    });
   };
 
   return {

@@ -95,6 +95,20 @@ describe('brand assets in object storage', () => {
     assert.equal((await s3.requests()).length - before, 20);
   });
 
+  it('watches a name the brand asked for even when a visitor asked for it at the same moment', async (t) => {
+    const s3 = await startS3(t);
+    const a = replica(t, s3, tempDir(t), 100);
+    const b = replica(t, s3, tempDir(t), 100);
+    const [visitor, brand] = await Promise.all([b.get('logo.svg', { visitor: true }), b.get('logo.svg')]);
+    assert.deepEqual([visitor, brand], [undefined, undefined]);
+    let changed!: () => void;
+    const change = new Promise<void>((resolve) => (changed = resolve));
+    t.after(b.watch!(() => changed()));
+    await a.put('logo.svg', LOGO);
+    await change;
+    assert.deepEqual(await b.get('logo.svg'), LOGO);
+  });
+
   it('refuses names that are not plain file names', async (t) => {
     const s3 = await startS3(t);
     await assert.rejects(replica(t, s3, tempDir(t)).get('../routes.yaml'), /not a plain file name/);
