@@ -7,7 +7,7 @@ import {
   type LdapDefinition,
   userSearchFilter,
 } from '../../gateway/auth/providers/ldap.ts';
-import { formatGuid, rdnValue } from '../../gateway/auth/providers/ldap/directory.ts';
+import { formatGuid, rdnValue, underBase } from '../../gateway/auth/providers/ldap/directory.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import type { RawResponse } from '../helpers/http.ts';
 import { startRedis } from '../helpers/redis.ts';
@@ -457,6 +457,17 @@ describe('LDAP filters and names', () => {
       ),
       '(&(objectClass=posixGroup)(memberUid=a\\29\\28))',
     );
+  });
+
+  it('tells whether a DN is below a base RDN by RDN: an escaped comma is part of a value', () => {
+    const base = 'OU=Groups,DC=corp,DC=example';
+    assert.equal(underBase('CN=Admins,OU=Groups,DC=corp,DC=example', base), true);
+    assert.equal(underBase('cn=admins, ou=groups , dc=CORP,dc=example', base), true);
+    assert.equal(underBase(base, base), true);
+    assert.equal(underBase('CN=Admins\\,OU=Groups,DC=corp,DC=example', base), false, 'AD escaping');
+    assert.equal(underBase('CN=Admins\\2COU=Groups,DC=corp,DC=example', base), false, 'OpenLDAP escaping');
+    assert.equal(underBase('CN=x,OU=Groups2,DC=corp,DC=example', base), false);
+    assert.equal(underBase('CN=x,DC=corp,DC=example', base), false);
   });
 
   it('reads group names from DNs and formats objectGUIDs as AD shows them', () => {

@@ -200,16 +200,47 @@ async function findUser(def: LdapDefinition, client: Client, username: string): 
   };
 }
 
-/** Whether `dn` is `base` or below it (compared case-insensitively, spaces around `,` and `=` aside). */
-function underBase(dn: string, base: string): boolean {
-  const norm = (x: string) =>
-    x
-      .toLowerCase()
-      .replace(/\s*([,=])\s*/g, '$1')
-      .trim();
-  const d = norm(dn);
-  const b = norm(base);
-  return d === b || d.endsWith(`,${b}`);
+/**
+ * Whether `dn` is `base` or below it, compared RDN by RDN: an escaped comma (`\,` or `\2C`, as AD
+ * and OpenLDAP write it) is part of a value, never a separator, so `CN=Admins\,OU=Groups,DC=corp`
+ * is not under `OU=Groups,DC=corp`. Types and values compared without case.
+ */
+export function underBase(dn: string, base: string): boolean {
+  const d = rdns(dn);
+  const b = rdns(base);
+  if (d === undefined || b === undefined || d.length < b.length) return false;
+  return b.every((rdn, i) => d[d.length - b.length + i] === rdn);
+}
+
+/** A DN's RDNs, each `type=value` with the value unescaped and both lower-cased; undefined when malformed. */
+function rdns(dn: string): string[] | undefined {
+  const out: string[] = [];
+  let current = '';
+  for (let i = 0; i < dn.length; i++) {
+    const c = dn[i]!;
+    if (c === '\\') {
+      const hex = /^[0-9a-fA-F]{2}/.exec(dn.slice(i + 1, i + 3));
+      if (hex) {
+        current += `\u0000${hex[0].toLowerCase()}`;
+        i += 2;
+      } else if (i + 1 < dn.length) {
+        current += `\u0000${dn.charCodeAt(++i).toString(16).padStart(2, '0')}`;
+      } else return undefined;
+    } else if (c === ',' || c === ';') {
+      out.push(current);
+      current = '';
+    } else current += c;
+  }
+  out.push(current);
+  return out.map((rdn) => {
+    const eq = rdn.indexOf('=');
+    return eq === -1
+      ? rdn.trim().toLowerCase()
+      : `${rdn.slice(0, eq).trim().toLowerCase()}=${rdn
+          .slice(eq + 1)
+          .trim()
+          .toLowerCase()}`;
+  });
 }
 
 async function findGroups(def: LdapDefinition, client: Client, user: DirectoryUser): Promise<string[]> {
