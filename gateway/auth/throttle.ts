@@ -78,12 +78,17 @@ export function createLoginThrottle(options: ThrottleOptions): LoginThrottle {
  * invisible characters dropped).
  */
 function normaliseUser(username: string): string {
-  return username
-    .normalize('NFKC')
-    .replace(/\p{Default_Ignorable_Code_Point}/gu, '')
-    .trim()
-    .toLowerCase()
-    .slice(0, 256);
+  return (
+    username
+      .normalize('NFKC')
+      .replace(/\p{Default_Ignorable_Code_Point}/gu, '')
+      .trim()
+      .toLowerCase()
+      // Marks go too (İ lower-cases to i and a dot above): a shared budget errs on the safe side.
+      .normalize('NFKD')
+      .replace(/\p{M}/gu, '')
+      .slice(0, 256)
+  );
 }
 
 function digest(value: string): string {

@@ -244,7 +244,7 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
       );
       assert.ok(r.status === 401 || r.status === 429, `${username}: ${r.status}`);
     }
-    for (const username of ['alice', '𝔞𝔩𝔦𝔠𝔢']) {
+    for (const username of ['alice', '𝔞𝔩𝔦𝔠𝔢', 'alİce']) {
       const r = await submit(
         s.client,
         { username, password: USERS.alice.password },
@@ -252,6 +252,15 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
       );
       assert.equal(r.status, 429, username);
     }
+    // And a name nobody has answers the same way once over its budget: no sign of who exists.
+    for (let i = 0; i < 3; i++)
+      await submit(s.client, { username: 'irina', password: 'guess' }, { 'x-forwarded-for': '10.1.2.1' });
+    const nobody = await submit(
+      s.client,
+      { username: 'İrina', password: 'guess' },
+      { 'x-forwarded-for': '10.1.2.2' },
+    );
+    assert.equal(nobody.status, 429);
   });
 
   it('counts an IPv6 client by its /64: the next address of the same network has no fresh budget', async (t) => {

@@ -84,9 +84,15 @@ export function createLdapProvider(
         // Counted by the account found as well as by the name typed: directories match `uid` loosely
         // (ａｌｉｃｅ, 𝔞𝔩𝔦𝔠𝔢 and alice are one entry to OpenLDAP and AD), so each spelling would
         // otherwise have a budget of guesses of its own.
-        found = await authenticateAgainstDirectory(def, username, password, (dn) =>
-          throttle.check(accountKey(dn), undefined, t.tooMany),
-        );
+        found = await authenticateAgainstDirectory(def, username, password, async (dn) => {
+          // Over the account's budget: the answer a wrong password gets — a 429 here would tell
+          // that a name no simple folding joins to the typed one (alİce) is an existing account.
+          await throttle.check(accountKey(dn), undefined, t.tooMany).catch((err: unknown) => {
+            if (err instanceof GatewayError && err.code === 'PORTICO_ERR_TOO_MANY')
+              throw new CredentialsRejected('account over its budget of failed sign-ins');
+            throw err;
+          });
+        });
       } catch (err) {
         if (err instanceof CredentialsRejected) {
           if (err.dn) await throttle.fail(accountKey(err.dn), undefined);

@@ -109,7 +109,15 @@ export async function authenticateAgainstDirectory(
         await bindAsUser(def, decoyDn(def), password).catch(() => undefined);
       throw err;
     }
-    await beforeBind?.(user.dn);
+    try {
+      await beforeBind?.(user.dn);
+    } catch (err) {
+      // Refused before its password is tried (an account over its budget of guesses): answered in
+      // the time a wrong password takes, so the refusal does not tell that the account exists.
+      if (err instanceof CredentialsRejected)
+        await bindAsUser(def, decoyDn(def), password).catch(() => undefined);
+      throw err;
+    }
     await bindAsUser(def, user.dn, password);
     const groups = await findGroups(def, service, user);
     return { user: { ...user, username: user.username ?? username }, groups };
