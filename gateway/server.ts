@@ -293,6 +293,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       ),
     ),
   );
+  /** Identity providers found not ready at the last readiness probe. */
+  const idpDown = new Set<string>();
   features.push(
     { name: 'sessions', readiness: async () => sessions.ready() },
     {
@@ -305,17 +307,15 @@ export function createGateway(options: GatewayOptions): Gateway {
             try {
               await p.ready();
               results[p.id] = 'ok';
+              if (idpDown.delete(p.id)) log.info({ idp: p.id }, 'identity provider ready again');
             } catch (err) {
               ok = false;
-              // /_portico/readyz is public: a fixed word here, the IdP's address and error in the log.
+              // /_portico/readyz is public: a fixed word here, the IdP's address and error in the
+              // log (a warning when it goes down, not at every probe).
               results[p.id] = 'unreachable';
-              log.debug(
-                {
-                  idp: p.id,
-                  err: ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message,
-                },
-                'identity provider not ready',
-              );
+              const why = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
+              if (!idpDown.has(p.id)) log.warn({ idp: p.id, err: why }, 'identity provider not ready');
+              idpDown.add(p.id);
             }
           }),
         );

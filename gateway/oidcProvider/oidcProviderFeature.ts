@@ -63,7 +63,7 @@ export const oidcProviderFeature: FeatureFactory = (ctx) => {
       recall: (secret) => ctx.services.store.take(`oidc-logout:${secret}`),
     },
     allowContext: ctx.config,
-    sessionStands: async (id) => (await ctx.services.sessions.fresh(id)) !== undefined,
+    sessionStands: (id) => ctx.services.sessions.stands(id),
     trustsEmail: (idp) =>
       (ctx.config().raw.identityProviders ?? []).some((p) => p.id === idp && p.trustEmail === true),
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type Logger, pino } from 'pino';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import {
@@ -31,7 +32,7 @@ type Setup = { client: GatewayClient; upstream: Upstream; url: string };
 async function gateway(
   t: TestContext,
   ldap: Pick<Slapd, 'url'> | string,
-  options: { provider?: string; session?: string; name?: string } = {},
+  options: { provider?: string; session?: string; name?: string; logger?: Logger } = {},
 ): Promise<Setup> {
   const upstream = await upstreamFor(t);
   const url = typeof ldap === 'string' ? ldap : ldap.url;
@@ -53,7 +54,11 @@ identityProviders:
 ${options.provider ?? '    throttle: { maxPerUser: 100, maxPerIp: 100 }\n'}routes:
   - { id: ai, path: /dce5/, upstream: "${upstream.url}", auth: required, inject: { headers: true } }
 `;
-  const gw = await startGateway(t, yaml, { port, env: { LDAP_BIND_PASSWORD: SERVICE_PASSWORD } });
+  const gw = await startGateway(t, yaml, {
+    port,
+    env: { LDAP_BIND_PASSWORD: SERVICE_PASSWORD },
+    logger: options.logger,
+  });
   return { client: new GatewayClient(gw.url), upstream, url: gw.url };
 }
 
@@ -406,11 +411,18 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
     const s = await gateway(t, ldap);
     const ready = await s.client.request('/_portico/readyz', { headers: { accept: 'application/json' } });
     assert.equal(ready.status, 200, ready.text);
-    const down = await gateway(t, `ldap://127.0.0.1:${await deadPort()}`);
+    const lines: { msg?: string; idp?: string; err?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const down = await gateway(t, `ldap://127.0.0.1:${await deadPort()}`, { logger });
     const notReady = await down.client.request('/_portico/readyz', {
       headers: { accept: 'application/json' },
     });
     assert.equal(notReady.status, 503);
+    await down.client.request('/_portico/readyz');
+    // The reason goes to the log, once while it lasts.
+    const said = lines.filter((l) => l.msg === 'identity provider not ready');
+    assert.equal(said.length, 1);
+    assert.match(String(said[0]!.err), /ECONNREFUSED|connect/i);
     // readyz is public: the directory's address and its error stay in the log.
     const checks = JSON.parse(notReady.text).checks;
     assert.equal(checks.identityProviders.corp, 'unreachable');

@@ -327,12 +327,15 @@ describe('a session made under a config this replica has not loaded yet', () => 
     const req = { headers: { cookie: setCookie.split(';')[0] } } as never;
     assert.equal(await lagging.load(req), undefined, 'not signed in on the lagging replica');
     assert.ok(await store.get(`sess:${id}`), 'still there for the others');
+    // An OpenID Provider client refreshing through the lagging replica keeps its grant.
+    assert.equal(await lagging.stands(id), true);
     assert.equal(await outdated.load(req), undefined);
     await eventually(
       () => store.get(`sess:${id}`),
       (v) => v === undefined,
     );
     assert.equal(await store.get(`sess:${id}`), undefined, 'ended by a config that outdated it');
+    assert.equal(await outdated.stands(id), false);
   });
 });
 

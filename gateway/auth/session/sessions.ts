@@ -44,6 +44,12 @@ export type Sessions = {
   updateTokens(id: string, previous: StoredSession, tokens: Tokens): Promise<StoredSession | undefined>;
   /** Reads a session from the store, past the cache (to see another replica's refresh). */
   fresh(id: string): Promise<StoredSession | undefined>;
+  /**
+   * Whether a session still stands, read past the cache and judged against the live config: one
+   * made under a config this replica has not loaded yet (a rolling change) stands — the replicas
+   * that have it decide — while one the change outdated ends.
+   */
+  stands(id: string): Promise<boolean>;
   /** Ends a session on every replica. */
   end(id: string, reason: string): Promise<void>;
   /** Ends every session of a user (sub, username) or of an IdP session (sid), on every replica. */
@@ -237,6 +243,13 @@ export function createSessions(o: Options): Sessions {
       if (verdict === 'end') void sessions.end(id, 'config-changed').catch(() => {});
       if (verdict === 'end' || verdict === 'refuse') return undefined;
       return data;
+    },
+    async stands(id) {
+      const data = await read(id);
+      if (!data) return false;
+      if (o.judge?.(data) !== 'end') return true;
+      void sessions.end(id, 'config-changed').catch(() => {});
+      return false;
     },
     async updateTokens(id, previous, tokens) {
       const { lastSeen: _seen, ...before } = previous;
