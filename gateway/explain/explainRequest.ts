@@ -305,6 +305,11 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
         );
       }
       if (!idpId) return answer(401, 'refused: no identity provider is configured to verify the token');
+      if (route.bearerProviders && !route.bearerProviders.includes(idpId))
+        return answer(
+          401,
+          `refused: this route takes access tokens of ${route.bearerProviders.join(', ')} only (bearerProviders), not of "${idpId}"`,
+        );
       credential = 'bearer';
       identity = qualifyIdentity(
         identityOf(input, idpId, config),

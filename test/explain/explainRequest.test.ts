@@ -339,3 +339,31 @@ routes:
     assert.equal(ask(withDirectory(', trustEmail: true')), 200);
   });
 });
+
+describe('explain and bearerProviders', () => {
+  it('refuses an access token of a provider the route does not list, as the gateway does', () => {
+    const c = loadConfigText(
+      `publicUrl: https://portal.example.com
+session: { secret: "${'s'.repeat(40)}" }
+identity: { primaryProvider: corp }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "https://idp.example.com", clientId: portico }
+  - { id: partner, type: oidc, issuer: "https://partner.example.com", clientId: portico }
+routes:
+  - { id: api, path: /api/, upstream: "http://10.0.0.1:8080/", auth: required, bearer: verify, bearerProviders: [partner] }
+`,
+      { env: {} },
+    );
+    const ask = (idp: string) =>
+      explainRequest(c, {
+        method: 'GET',
+        target: '/api/x',
+        user: 'alice',
+        idp,
+        bearer: 'idp',
+      }).outcome;
+    assert.equal(ask('corp').status, 401);
+    assert.match(ask('corp').summary, /bearerProviders/);
+    assert.equal(ask('partner').status, 200);
+  });
+});
