@@ -33,26 +33,42 @@ export type LoginThrottle = {
  * throttled attempt is refused before the directory is contacted; a store that is down refuses
  * the login (fail closed: without the counters a password guesser would not be slowed down).
  */
+/** How many addresses' worth of failures an IPv6 /64 may have. */
+const NETWORK_SHARE = 8;
+
 export function createLoginThrottle(options: ThrottleOptions): LoginThrottle {
   const maxPerUser = options.maxPerUser ?? 5;
   const maxPerIp = options.maxPerIp ?? 20;
   const windowMs = options.windowMs ?? 15 * 60_000;
   const { store } = options;
 
-  const keys = (username: string, ip: string | undefined) => ({
-    user: `throttle:${options.scope}:u:${digest(normaliseUser(username))}`,
-    // IPv6 by its /64, as the rate limits count it: one subscriber hands out addresses freely.
-    addr: ip ? `throttle:${options.scope}:ip:${digest(addressKey(ip))}` : undefined,
-  });
+  // An IPv6 client is counted by its address and by its /64 (one subscriber hands out addresses
+  // freely), the /64 with NETWORK_SHARE times the budget: an office VLAN is one /64 too, and one
+  // person's typos must not lock all of it out.
+  const maxPerNetwork = maxPerIp * NETWORK_SHARE;
+  const keys = (username: string, ip: string | undefined) => {
+    const network = ip ? addressKey(ip) : undefined;
+    return {
+      user: `throttle:${options.scope}:u:${digest(normaliseUser(username))}`,
+      addr: ip ? `throttle:${options.scope}:ip:${digest(ip)}` : undefined,
+      net: network?.endsWith('/64') ? `throttle:${options.scope}:net:${digest(network)}` : undefined,
+    };
+  };
+  const none = Promise.resolve({ count: 0, resetInMs: 0 });
 
   return {
     async check(username, ip, message) {
       const k = keys(username, ip);
-      const [user, addr] = await Promise.all([
+      const [user, addr, net] = await Promise.all([
         store.hits(k.user),
-        k.addr ? store.hits(k.addr) : Promise.resolve({ count: 0, resetInMs: 0 }),
+        k.addr ? store.hits(k.addr) : none,
+        k.net ? store.hits(k.net) : none,
       ]);
-      const over = [user.count >= maxPerUser ? user : undefined, addr.count >= maxPerIp ? addr : undefined]
+      const over = [
+        user.count >= maxPerUser ? user : undefined,
+        addr.count >= maxPerIp ? addr : undefined,
+        net.count >= maxPerNetwork ? net : undefined,
+      ]
         .filter((x) => x !== undefined)
         .sort((a, b) => b.resetInMs - a.resetInMs)[0];
       if (over) {
@@ -64,7 +80,11 @@ export function createLoginThrottle(options: ThrottleOptions): LoginThrottle {
     },
     async fail(username, ip) {
       const k = keys(username, ip);
-      await Promise.all([store.hit(k.user, windowMs), k.addr ? store.hit(k.addr, windowMs) : undefined]);
+      await Promise.all([
+        store.hit(k.user, windowMs),
+        k.addr ? store.hit(k.addr, windowMs) : undefined,
+        k.net ? store.hit(k.net, windowMs) : undefined,
+      ]);
     },
     async succeed(username) {
       await store.delete(keys(username, undefined).user);

@@ -268,20 +268,30 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
     assert.equal(nobody.status, 429);
   });
 
-  it('counts an IPv6 client by its /64: the next address of the same network has no fresh budget', async (t) => {
-    const s = await gateway(t, ldap, { provider: '    throttle: { maxPerUser: 100, maxPerIp: 3 }\n' });
-    for (const username of ['alice', 'bob', 'carol'])
-      assert.equal(
-        (await submit(s.client, { username, password: 'guess' }, { 'x-forwarded-for': '2001:db8:1:1::1' }))
-          .status,
-        401,
-      );
-    const next = await submit(
-      s.client,
-      { username: 'bob', password: USERS.bob.password },
-      { 'x-forwarded-for': '2001:db8:1:1::2' },
+  it("counts an IPv6 client by its address and by its /64, whose budget is eight addresses' worth: rotating addresses buys no more guesses, a neighbour is not locked out", async (t) => {
+    const s = await gateway(t, ldap, { provider: '    throttle: { maxPerUser: 1000, maxPerIp: 2 }\n' });
+    const from = (n: number) => ({ 'x-forwarded-for': `2001:db8:1:1::${n.toString(16)}` });
+    // Two failures lock one address; its neighbour still signs in.
+    for (let i = 0; i < 2; i++) await submit(s.client, { username: 'alice', password: 'guess' }, from(1));
+    assert.equal(
+      (await submit(s.client, { username: 'bob', password: USERS.bob.password }, from(1))).status,
+      429,
     );
-    assert.equal(next.status, 429);
+    assert.equal(
+      (await submit(s.client, { username: 'bob', password: USERS.bob.password }, from(2))).status,
+      303,
+    );
+    // Fresh addresses of the same /64 share sixteen failures (2 × 8) in all, then none may guess.
+    let refused = 0;
+    for (let n = 3; n < 20; n++) {
+      const r = await submit(s.client, { username: 'alice', password: 'guess' }, from(n));
+      if (r.status === 429) refused++;
+    }
+    assert.ok(refused >= 2, `refused ${refused}`);
+    assert.equal(
+      (await submit(s.client, { username: 'bob', password: USERS.bob.password }, from(99))).status,
+      429,
+    );
   });
 
   it('throttles failures per client address across user names', async (t) => {
