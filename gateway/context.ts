@@ -15,6 +15,8 @@ export type Identity = {
   name?: string;
   groups: string[];
   claims?: Record<string, unknown>;
+  /** When the identity is a bearer token's (`bearer: verify`): its expiry, ms since the epoch. */
+  tokenExpiresAt?: number;
 };
 
 /** How the caller proved who it is. */

@@ -136,7 +136,10 @@ function connect(
     // Node leaves the finished request hanging off the socket (_httpMessage); drop it.
     (upstreamSocket as Duplex & { _httpMessage?: unknown })._httpMessage = null;
     ctx.answered?.(101);
-    const expiresAt = ctx.session ? ctx.session.createdAt + s.sessions.maxAgeMs : Number.POSITIVE_INFINITY;
+    // A terminal ends with what let it in: its session's maximum age, or its bearer token's expiry.
+    const expiresAt = ctx.session
+      ? ctx.session.createdAt + s.sessions.maxAgeMs
+      : (ctx.identity?.tokenExpiresAt ?? Number.POSITIVE_INFINITY);
     tunnel(
       s.events,
       s.tunnels,

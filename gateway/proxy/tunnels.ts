@@ -21,6 +21,8 @@ type Tunnel = {
   sessionId: string | undefined;
   expiresAt: number;
   grant: TunnelGrant | undefined;
+  /** Set when it expires before the next sweep (a short-lived bearer token). */
+  timer: NodeJS.Timeout | undefined;
 };
 
 export type Tunnels = {
@@ -73,7 +75,15 @@ export function createTunnels(): Tunnels {
       return all.size;
     },
     add(client, upstream, sessionId, expiresAt, grant) {
-      all.set(client, { client, upstream, sessionId, expiresAt, grant });
+      const t: Tunnel = { client, upstream, sessionId, expiresAt, grant, timer: undefined };
+      // The sweep would be up to 30 s late for a token that lives a minute: such a one gets its
+      // own timer (few do: sessions live hours, and idle terminals must stay cheap).
+      const left = expiresAt - Date.now();
+      if (left < SWEEP_MS) {
+        t.timer = setTimeout(() => end(t, CLOSE_POLICY), Math.max(0, left));
+        t.timer.unref();
+      }
+      all.set(client, t);
       if (!sessionId) return;
       let set = bySession.get(sessionId);
       if (!set) bySession.set(sessionId, (set = new Set()));
@@ -82,6 +92,7 @@ export function createTunnels(): Tunnels {
     remove(client) {
       const t = all.get(client);
       if (!t) return;
+      clearTimeout(t.timer);
       all.delete(client);
       if (!t.sessionId) return;
       const set = bySession.get(t.sessionId);

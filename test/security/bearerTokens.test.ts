@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
+import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { importJWK, SignJWT } from 'jose';
 import { startGateway } from '../helpers/gateway.ts';
@@ -8,6 +9,7 @@ import { API_RESOURCE, type DemoUser, type Idp, startTestIdp, WORKSPACE_USERS } 
 import { userTokens } from '../helpers/oidcTokens.ts';
 import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
+import { WebSocket } from 'ws';
 
 /** The shared Workspace users, and two Google accounts the sign-in rules must refuse. */
 const USERS: DemoUser[] = [
@@ -259,5 +261,59 @@ routes:
       401,
     );
     assert.deepEqual(sentTo, [new URL(corp.issuer).origin, new URL(corp.issuer).origin]);
+  });
+});
+
+describe('terminals opened with a bearer token', () => {
+  it('close (1008) when the token expires, and not before', async (t) => {
+    const port = await freePort();
+    const idp = await startTestIdp(t, {
+      logErrors: false,
+      clients: [
+        {
+          clientId: 'portico',
+          clientSecret: 'portico-secret',
+          redirectUris: [`http://127.0.0.1:${port}/cb`],
+        },
+      ],
+    });
+    const upstream = await upstreamFor(t, { websocket: true });
+    const gw = await startGateway(
+      t,
+      `publicUrl: http://127.0.0.1:${port}
+session: { secret: ${SESSION_SECRET} }
+identityProviders:
+  - { id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }
+routes:
+  - { id: term, path: /, upstream: "${upstream.url}", auth: required, bearer: verify, websocket: true }
+`,
+      { port },
+    );
+    const key = await importJWK(idp.signingKey, 'RS256');
+    const token = (expiresIn: string) =>
+      new SignJWT({ sub: 'alice', azp: 'portico', client_id: 'portico', scope: 'openid' })
+        .setProtectedHeader({ alg: 'RS256', kid: idp.signingKey.kid, typ: 'at+jwt' })
+        .setIssuer(idp.issuer)
+        .setAudience('portico')
+        .setIssuedAt()
+        .setExpirationTime(expiresIn)
+        .sign(key);
+    const open = async (expiresIn: string) => {
+      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/tty`, {
+        headers: { authorization: `Bearer ${await token(expiresIn)}` },
+      });
+      await once(ws, 'open');
+      return ws;
+    };
+    const lasting = await open('5m');
+    const short = await open('2s');
+    const opened = Date.now();
+    const [code] = await once(short, 'close');
+    assert.equal(code, 1008);
+    assert.ok(Date.now() - opened >= 1000, 'not before the token expired');
+    lasting.send('still here?');
+    const [echo] = await once(lasting, 'message');
+    assert.equal(String(echo), 'still here?');
+    lasting.close();
   });
 });

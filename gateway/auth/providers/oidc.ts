@@ -252,7 +252,10 @@ export function createOidcProvider(
       if (checked === undefined || checked === 'refused') return undefined;
       const refusal = options.check?.(checked.claims);
       if (refusal) return undefined;
-      const identity = claimsToIdentity(def.id, checked.claims, def.claims);
+      const identity = {
+        ...claimsToIdentity(def.id, checked.claims, def.claims),
+        tokenExpiresAt: checked.expiresAt,
+      };
       verified.set(key, identity, { ttl: Math.max(1000, Math.min(60_000, checked.expiresAt - Date.now())) });
       return identity;
     },
