@@ -94,9 +94,14 @@ export function clientOf(
  */
 function addressOf(raw: string): string | undefined {
   let hop = raw.trim();
-  if (hop.startsWith('[')) hop = hop.slice(1, hop.indexOf(']') === -1 ? hop.length : hop.indexOf(']'));
-  else if (hop.indexOf(':') !== -1 && hop.indexOf(':') === hop.lastIndexOf(':'))
-    hop = hop.slice(0, hop.indexOf(':'));
+  if (hop.startsWith('[')) {
+    const end = hop.indexOf(']');
+    hop = hop.slice(1, end === -1 ? hop.length : end);
+  } else {
+    // One colon is IPv4 with a port; more are IPv6 without brackets (no port can follow then).
+    const colon = hop.indexOf(':');
+    if (colon !== -1 && colon === hop.lastIndexOf(':')) hop = hop.slice(0, colon);
+  }
   return isIP(hop) === 0 ? undefined : hop;
 }
 
