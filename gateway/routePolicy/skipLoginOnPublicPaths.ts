@@ -23,9 +23,12 @@ export function skipLoginOnPublicPaths(): Stage<AnyContext> {
 export function isPublic(paths: readonly PublicPath[], path: string, method: string): boolean {
   const view = backendView(path);
   if (view === undefined) return false;
+  // And as a backend that decodes twice reads it (`%252e%252e` is `..` to it): no way out either.
+  const twice = view === path ? view : backendView(view);
+  if (twice === undefined) return false;
   for (const p of paths) {
     if (p.methods !== undefined && !p.methods.has(method)) continue;
-    if (within(p.path, path) && within(p.path, view)) return true;
+    if (within(p.path, path) && within(p.path, view) && within(p.path, twice)) return true;
   }
   return false;
 }

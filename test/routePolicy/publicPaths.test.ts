@@ -67,6 +67,8 @@ describe('public paths inside a protected route', () => {
       ['/dce5/auth;jsessionid=1/x', 401],
       ['/dce5/AUTH/x', 401],
       ['/dce5/auth', 401], // the public path is /dce5/auth/, with its slash
+      ['/dce5/auth/%252e%252e/apis/', 401], // `..` to a backend that decodes twice: not public
+      ['/dce5/auth/..%252fapis/', 401],
     ] as const) {
       const r = await send(s.gw.url, target, { headers: API });
       assert.equal(r.status, expected, target);
