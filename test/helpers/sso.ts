@@ -166,18 +166,30 @@ export const IDENTITY_HEADERS = [
 
 /**
  * The gateway at `publicUrl` as a client of a test IdP (secret `portico-secret`): the callback
- * and the signed-out page of its provider `corp`.
+ * and the signed-out page of its provider `idpId` (`corp` unless said).
  */
-export function porticoClient(publicUrl: string, clientId = 'portico'): IdpClient {
+export function porticoClient(publicUrl: string, clientId = 'portico', idpId = 'corp'): IdpClient {
   return {
     clientId,
     clientSecret: 'portico-secret',
-    redirectUris: [`${publicUrl}/_portico/callback/corp`],
+    redirectUris: [`${publicUrl}/_portico/callback/${idpId}`],
     postLogoutRedirectUris: [`${publicUrl}/_portico/logged-out`],
   };
 }
 
-/** A test IdP whose one client is the gateway at `publicUrl` (porticoClient); `options` add users, lifetimes… */
-export function startIdpFor(t: TestContext, publicUrl: string, options: IdpOptions = {}): Promise<Idp> {
-  return startTestIdp(t, { clients: [porticoClient(publicUrl)], logErrors: false, ...options });
+/**
+ * A test IdP whose one client is the gateway at `publicUrl` (porticoClient), as its provider
+ * `idpId`; `options` add users, lifetimes…
+ */
+export function startIdpFor(
+  t: Pick<TestContext, 'after'>,
+  publicUrl: string,
+  options: IdpOptions = {},
+  idpId = 'corp',
+): Promise<Idp> {
+  return startTestIdp(t, {
+    clients: [porticoClient(publicUrl, 'portico', idpId)],
+    logErrors: false,
+    ...options,
+  });
 }

@@ -7,7 +7,7 @@ import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { API_RESOURCE, type DemoUser, type Idp, startTestIdp, WORKSPACE_USERS } from '../helpers/idp.ts';
 import { userTokens } from '../helpers/oidcTokens.ts';
-import { freePort, SESSION_SECRET } from '../helpers/sso.ts';
+import { freePort, SESSION_SECRET, startIdpFor } from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 import { WebSocket } from 'ws';
 
@@ -209,17 +209,7 @@ describe('bearer tokens and several identity providers', () => {
   it("hands an opaque token to the primary provider alone: a partner IdP listed first never sees the customer IdP's tokens", async (t) => {
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
-    const idp = (id: string) =>
-      startTestIdp(t, {
-        logErrors: false,
-        clients: [
-          {
-            clientId: 'portico',
-            clientSecret: 'portico-secret',
-            redirectUris: [`${publicUrl}/_portico/callback/${id}`],
-          },
-        ],
-      });
+    const idp = (id: string) => startIdpFor(t, publicUrl, {}, id);
     const [corp, partner] = [await idp('corp'), await idp('partner')];
     const upstream = await upstreamFor(t);
     const gw = await startGateway(

@@ -11,10 +11,10 @@ import { WebSocket } from 'ws';
 import { ConfigError, loadConfigText } from '../../gateway/config/loadConfig.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { driveLogin, startTestIdp } from '../helpers/idp.ts';
+import { driveLogin } from '../helpers/idp.ts';
 import { userTokens } from '../helpers/oidcTokens.ts';
 import { exchange, requestBytes } from '../helpers/rawSocket.ts';
-import { freePort, GatewayClient, login, SESSION_SECRET, startSso } from '../helpers/sso.ts';
+import { freePort, GatewayClient, login, SESSION_SECRET, startIdpFor, startSso } from '../helpers/sso.ts';
 import { upgradeStatus } from '../helpers/upgradeStatus.ts';
 import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 
@@ -135,17 +135,7 @@ describe('names from several identity providers never collide', () => {
   async function twoIdps(t: TestContext) {
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
-    const idp = (id: string) =>
-      startTestIdp(t, {
-        logErrors: false,
-        clients: [
-          {
-            clientId: 'portico',
-            clientSecret: 'portico-secret',
-            redirectUris: [`${publicUrl}/_portico/callback/${id}`],
-          },
-        ],
-      });
+    const idp = (id: string) => startIdpFor(t, publicUrl, {}, id);
     const [corp, partner] = await Promise.all([idp('corp'), idp('partner')]);
     const app = await upstreamFor(t);
     const gw = await startGateway(
