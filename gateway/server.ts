@@ -576,6 +576,14 @@ export function createGateway(options: GatewayOptions): Gateway {
       socket.destroy();
       return;
     }
+    // Bytes after a request that is being answered: a 400 written now would land inside that
+    // answer (Node's own handler checks the same). An answer already complete is sent, then closed.
+    const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (answering?.headersSent) {
+      if (answering.writableEnded) socket.end();
+      else socket.destroy();
+      return;
+    }
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     socket.end(

@@ -27,6 +27,15 @@ export function parseTarget(): Stage<RequestContext> {
     const host = ctx.req.headers.host;
     if (host && hostName(host) === '')
       throw new GatewayError('PORTICO_ERR_BAD_REQUEST', { detail: 'The Host header names no host.' });
+    // A coding besides chunked (`gzip, chunked`): Node's parser removes the chunking and the
+    // upstream would get the still-gzipped bytes with no header saying so. nginx answers 501 too,
+    // and closes: where the body ends is not known.
+    const coding = ctx.req.headers['transfer-encoding'];
+    if (coding !== undefined && coding !== 'chunked' && coding.trim().toLowerCase() !== 'chunked')
+      throw new GatewayError('PORTICO_ERR_NOT_IMPLEMENTED', {
+        detail: 'Only the chunked transfer coding is accepted.',
+        headers: { connection: 'close' },
+      });
     const { path, query } = splitTarget(ctx.req.url ?? '/', ctx.config.limits.maxUrlLength);
     ctx.path = path;
     ctx.query = query;
