@@ -1,6 +1,6 @@
+import type { Zlib } from 'node:zlib';
 import type { ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
-import zlib from 'node:zlib';
 import type { HttpContext, ResponseTransform, UpstreamHead, UpstreamResponse } from '../context.ts';
 import { escapeHtml } from '../pages/escapeHtml.ts';
 import { type Lang, pickLang } from '../pages/negotiate.ts';
@@ -123,32 +123,32 @@ export function restoreIfNoneMatch(
 
 function makeDecoder(coding: Exclude<Coding, 'identity'>, first: Buffer): Transform {
   // Lenient like browsers: a body cut short still yields what it has.
-  const z = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
-  if (coding === 'gzip') return zlib.createGunzip(z);
+  const z = { finishFlush: zlib().constants.Z_SYNC_FLUSH };
+  if (coding === 'gzip') return zlib().createGunzip(z);
   if (coding === 'br')
-    return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+    return zlib().createBrotliDecompress({ finishFlush: zlib().constants.BROTLI_OPERATION_FLUSH });
   // "deflate" should be zlib-wrapped, but some servers send raw deflate: look at the header.
   const b0 = first[0] ?? 0;
   const wrapped =
     (b0 & 0x0f) === 8 && b0 >> 4 <= 7 && (first.length < 2 || ((b0 << 8) | first[1]!) % 31 === 0);
-  return wrapped ? zlib.createInflate(z) : zlib.createInflateRaw(z);
+  return wrapped ? zlib().createInflate(z) : zlib().createInflateRaw(z);
 }
 
-const BROTLI_PARAMS = {
-  [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
-  [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
-};
+const brotliParams = () => ({
+  [zlib().constants.BROTLI_PARAM_QUALITY]: 5,
+  [zlib().constants.BROTLI_PARAM_MODE]: zlib().constants.BROTLI_MODE_TEXT,
+});
 
 function makeEncoder(coding: Exclude<Coding, 'identity'>): Transform {
-  if (coding === 'gzip') return zlib.createGzip();
-  if (coding === 'deflate') return zlib.createDeflate();
-  return zlib.createBrotliCompress({ params: BROTLI_PARAMS });
+  if (coding === 'gzip') return zlib().createGzip();
+  if (coding === 'deflate') return zlib().createDeflate();
+  return zlib().createBrotliCompress({ params: brotliParams() });
 }
 
 function encodeSync(coding: Coding, body: Buffer): Buffer {
-  if (coding === 'gzip') return zlib.gzipSync(body);
-  if (coding === 'deflate') return zlib.deflateSync(body);
-  if (coding === 'br') return zlib.brotliCompressSync(body, { params: BROTLI_PARAMS });
+  if (coding === 'gzip') return zlib().gzipSync(body);
+  if (coding === 'deflate') return zlib().deflateSync(body);
+  if (coding === 'br') return zlib().brotliCompressSync(body, { params: brotliParams() });
   return body;
 }
 
@@ -255,7 +255,7 @@ function inject(
       setImmediate(() => {
         flushScheduled = false;
         if (encoder && !encoder.writableEnded && !encoder.destroyed) {
-          (encoder as unknown as zlib.Zlib).flush(coding === 'br' ? undefined : zlib.constants.Z_SYNC_FLUSH);
+          (encoder as unknown as Zlib).flush(coding === 'br' ? undefined : zlib().constants.Z_SYNC_FLUSH);
         }
       });
     }
@@ -507,3 +507,6 @@ function inject(
     encoder?.destroy();
   });
 }
+
+/** node:zlib when a page is first re-encoded: a proxy whose pages are never branded does not load it. */
+const zlib = () => process.getBuiltinModule('node:zlib');

@@ -1,6 +1,5 @@
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import { pemOrFile } from './pemOrFile.ts';
 import { isCidr, routePolicyProblems } from './routePolicyProblems.ts';
 import { upstreamsProblems } from './upstreamsProblems.ts';
@@ -216,7 +215,9 @@ export function semanticProblems(input: unknown, baseDir: string | undefined): P
  */
 function certificateProblem(baseDir: string, cert: string, key: string): string | undefined {
   try {
-    createSecureContext({ cert: pemOrFile(baseDir, cert), key: pemOrFile(baseDir, key) });
+    process
+      .getBuiltinModule('node:tls')
+      .createSecureContext({ cert: pemOrFile(baseDir, cert), key: pemOrFile(baseDir, key) });
     return undefined;
   } catch (err) {
     const message = (err as Error).message;

@@ -1,5 +1,4 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { ServerGroup } from '../config/types.ts';
 import type { Stage, UpgradeContext } from '../context.ts';
@@ -82,7 +81,7 @@ function connect(
     if (!route.preserveHost) headers.host = picked.host;
   } else tlsOptions = s.upstreams.endpoint(route).tlsOptions;
   const { req, socket, head } = ctx;
-  const upstreamReq = (route.secure ? httpsRequest : httpRequest)({
+  const upstreamReq = (route.secure ? process.getBuiltinModule('node:https').request : httpRequest)({
     protocol: upstream.protocol,
     hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
     port: upstream.port || undefined,

@@ -3,13 +3,12 @@ import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from 'nod
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { EventBus } from '../events.ts';
 import { writeFileAtomic } from './brandAssets.ts';
 import type { ObjectStore } from './objectStore.ts';
 
-const gzipAsync = promisify(gzip);
+const gzipAsync = (data: Buffer) => promisify(process.getBuiltinModule('node:zlib').gzip)(data);
 
 export type AuditArchiveOptions = {
   /** The gateway's events: audit and login events are archived. */

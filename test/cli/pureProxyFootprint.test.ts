@@ -117,5 +117,12 @@ describe('portico serve with a pure-proxy config', () => {
       !internal.some((m) => m.includes('internal/deps/undici')),
       "Node's bundled fetch (undici) is not loaded",
     );
+    // Plain HTTP both ways: no TLS state (3.2 MB of idle RSS with node:http2, which undici's
+    // client would load at once).
+    assert.deepEqual(
+      internal.filter((m) => /^NativeModule (tls|https|http2|zlib)$/.test(m)),
+      [],
+      'node:tls, node:https, node:http2 and node:zlib are loaded only by a config that uses them',
+    );
   });
 });

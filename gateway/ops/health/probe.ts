@@ -1,4 +1,3 @@
-import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Route } from '../../config/types.ts';
 import { classifyUpstreamError, UpstreamTimeout, type UpstreamErrorKind } from '../../proxy/upstreamError.ts';
@@ -37,7 +36,7 @@ export function probe(
       req.destroy();
       resolve(r);
     };
-    const request = route.secure ? httpsRequest : httpRequest;
+    const request = route.secure ? process.getBuiltinModule('node:https').request : httpRequest;
     const req = request(url, {
       method: 'GET',
       agent: false,
