@@ -15,11 +15,13 @@ export type AllowContext = Pick<Config, 'primaryIdp' | 'identityProviders'>;
  * primary provider's users (and API keys), a rule written `<idp>:…` of that provider's — a partner
  * IdP that says its user is ceo@corp.example, or in the `admins` claim, passes neither
  * `emails: [ceo@corp.example]` nor `domains: [corp.example]` nor `claims: {groups: [admins]}`;
- * `domains: ["github:corp.example"]` admits GitHub users with a verified corp address. And an
- * address counts only when verified: the provider said so (OIDC `email_verified`, GitHub's verified
- * address), or it is trusted for its addresses (`trustEmail: true`, e.g. LDAP or SAML whose
- * directory users cannot edit their own mail) and did not say otherwise — as the OpenID
- * Provider's `email_verified` is decided (oidcProvider/claimsOf.ts).
+ * `domains: ["github:corp.example"]` admits GitHub users with a verified corp address. An address
+ * the provider says it did not verify (`email_verified: false`) never counts. One it says nothing
+ * about counts from an OIDC-family provider (oauth2-proxy's reading: Entra ID and ADFS never send
+ * `email_verified`, and their addresses are the directory's), but not from LDAP or SAML unless
+ * `trustEmail: true` (a directory whose users may edit their own mail; configWarnings.ts names
+ * such rules). Stricter than this only where Portico vouches for an address to others: the OpenID
+ * Provider's `email_verified` needs the provider's word or `trustEmail` (oidcProvider/claimsOf.ts).
  */
 export function isAllowed(
   allow: AllowRules | undefined,
@@ -68,11 +70,13 @@ function ruleFor(rule: string, ns: string): string | undefined {
 function trustedEmail(identity: Identity, c: AllowContext): string | undefined {
   const email = identity.email?.trim().toLowerCase();
   if (!email) return undefined;
+  const provider = c.identityProviders.find((p) => p.id === identity.idp);
   const verified =
     identity.emailVerified === true ||
     identity.idp === 'apikey' ||
     (identity.emailVerified !== false &&
-      c.identityProviders.some((p) => p.id === identity.idp && p.trustEmail === true));
+      provider !== undefined &&
+      (provider.trustEmail === true || (provider.type !== 'ldap' && provider.type !== 'saml')));
   if (!verified) return undefined;
   const at = email.indexOf('@');
   if (at <= 0 || at !== email.lastIndexOf('@') || at === email.length - 1) return undefined;

@@ -17,7 +17,7 @@ const allow = (who: string): Record<string, KeyDoc> => ({
   groups: { description: 'Group names; a user in any of them passes.' },
   emails: {
     description:
-      'Email addresses, compared whole and case-insensitively. Only verified addresses count: the provider said so (OIDC `email_verified: true`, GitHub) or it has `trustEmail: true` and did not say otherwise.',
+      'Email addresses, compared whole and case-insensitively. An address the provider says it did not verify (`email_verified: false`) never counts; one it says nothing about counts from OIDC providers (Entra ID and ADFS never say), and from LDAP and SAML only with `trustEmail: true`.',
   },
   domains: {
     description:
@@ -140,7 +140,7 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   'identityProviders[].clientSecret': { description: 'The client secret, from the environment.' },
   'identityProviders[].trustEmail': {
     description:
-      "Whether this provider's e-mail addresses count as verified: for `allow` rules on emails and domains, and where Portico releases `email_verified` (its OpenID Provider: a client such as DCE 5's Keycloak may link accounts by a verified e-mail). Without it only an address the provider itself says it verified does (OIDC `email_verified: true`, GitHub's verified primary address); LDAP, SAML and some OIDC providers (Entra ID) say nothing, so set it only for a directory whose users cannot edit their own address.",
+      "Whether this provider's e-mail addresses count as verified: for `allow` rules on emails and domains, and where Portico releases `email_verified` (its OpenID Provider: a client such as DCE 5's Keycloak may link accounts by a verified e-mail). Without it Portico releases `email_verified: true` only for an address the provider itself says it verified (OIDC `email_verified: true`, GitHub's verified primary address), and `allow` rules count addresses of LDAP and SAML users not at all; OIDC addresses the provider says nothing about (Entra ID, ADFS) count for `allow` rules either way. Set it only for a directory whose users cannot edit their own address.",
     default: false,
   },
   'identityProviders[].claims': {

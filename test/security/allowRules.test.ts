@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isAllowed } from '../../gateway/auth/isAllowed.ts';
+import { claimsToIdentity } from '../../gateway/auth/providers/claimsToIdentity.ts';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import type { Route } from '../../gateway/config/types.ts';
 import type { Identity } from '../../gateway/context.ts';
@@ -107,11 +108,30 @@ describe('allow rules: emails and domains (isAllowed)', () => {
     for (const id of ['by-email', 'by-domain', 'by-subdomains', 'by-upper-domain']) {
       assert.equal(isAllowed(route(id), who('alice@example.com', false), config), false, id);
     }
-    // A provider that does not say (no email_verified claim: LDAP, SAML, some OIDC IdPs) is
-    // believed only when configured with trustEmail: true, as the OpenID Provider's email_verified.
-    assert.equal(isAllowed(route('by-email'), who('alice@example.com', undefined), config), false);
-    assert.equal(isAllowed(route('by-email'), who('alice@example.com', undefined), trusting), true);
     assert.equal(isAllowed(route('by-email'), who('alice@example.com', false), trusting), false);
+  });
+
+  it('counts an address an OIDC provider says nothing about (Entra ID, ADFS send no email_verified)', () => {
+    assert.equal(isAllowed(route('by-email'), who('alice@example.com', undefined), config), true);
+    assert.equal(isAllowed(route('by-domain'), who('alice@example.com', undefined), config), true);
+  });
+
+  it('reads email_verified sent as a string (Amazon Cognito\'s userinfo): "false" is not verified', () => {
+    const claims = (v: unknown) =>
+      claimsToIdentity('corp', { sub: 's', email: 'alice@example.com', email_verified: v });
+    assert.equal(claims('false').emailVerified, false);
+    assert.equal(claims('true').emailVerified, true);
+    assert.equal(isAllowed(route('by-email'), claims('false'), config), false);
+  });
+
+  it('counts an LDAP or SAML address only with trustEmail: true (a directory user may edit their own mail)', () => {
+    for (const type of ['ldap', 'saml'] as const) {
+      const provider = { id: 'corp', type } as unknown as (typeof config.identityProviders)[number];
+      const c = { primaryIdp: 'corp', identityProviders: [provider] };
+      const trusted = { primaryIdp: 'corp', identityProviders: [{ ...provider, trustEmail: true }] };
+      assert.equal(isAllowed(route('by-domain'), who('alice@example.com'), c), false, type);
+      assert.equal(isAllowed(route('by-domain'), who('alice@example.com'), trusted), true, type);
+    }
   });
 
   it("judges a partner provider's users only by rules written for that provider: its addresses and claims are not the primary provider's", () => {

@@ -30,7 +30,7 @@ export function claimsToIdentity(
     sub,
     username: pick(mapping.username, 'preferred_username', 'nickname', 'email') ?? sub,
     email,
-    emailVerified: typeof claims.email_verified === 'boolean' ? claims.email_verified : undefined,
+    emailVerified: verifiedFlag(claims.email_verified),
     name: pick(mapping.name, 'name'),
     groups,
     claims: pickClaims(claims),
@@ -55,4 +55,12 @@ function pickClaims(claims: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(claims)) if (!skip.has(k)) out[k] = v;
   return out;
+}
+
+/** `email_verified` as a boolean; Amazon Cognito's userinfo sends the strings "true" and "false". */
+function verifiedFlag(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return undefined;
 }
