@@ -17,6 +17,8 @@ export type Identity = {
   claims?: Record<string, unknown>;
   /** When the identity is a bearer token's (`bearer: verify`): its expiry, ms since the epoch. */
   tokenExpiresAt?: number;
+  /** A bearer token's identity: whether the token was a JWT (every provider checks those) or opaque. */
+  bearerJwt?: boolean;
 };
 
 /** How the caller proved who it is. */

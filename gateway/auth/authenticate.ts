@@ -98,19 +98,25 @@ async function verifyBearer(s: Deps, ctx: AnyContext, token: string): Promise<vo
       })
     : tokenVerifiers(
         [...all.values()].filter((p) => p.verifyBearer),
-        token,
+        isJwt(token),
         ctx.config.primaryIdp,
       );
   for (const provider of verifiers) {
     const identity = await provider.verifyBearer!(token).catch(() => undefined);
     if (identity) {
-      ctx.identity = qualifyIdentity(identity, ctx.config.primaryIdp, ctx.config.identityProviderIds);
+      ctx.identity = {
+        ...qualifyIdentity(identity, ctx.config.primaryIdp, ctx.config.identityProviderIds),
+        bearerJwt: isJwt(token),
+      };
       ctx.credential = 'bearer';
       return;
     }
   }
   throw invalidToken('The bearer token is not valid.');
 }
+
+/** The provider types that check bearer tokens (oidc.ts's verifyBearer, and Google and GitLab built on it). */
+export const TOKEN_CHECKING_TYPES: ReadonlySet<string> = new Set(['oidc', 'google', 'gitlab']);
 
 /**
  * Which providers may see a bearer token. A JWT is checked where it is, against each provider's
@@ -122,13 +128,17 @@ async function verifyBearer(s: Deps, ctx: AnyContext, token: string): Promise<vo
  */
 export function tokenVerifiers<P extends { id: string }>(
   verifiers: readonly P[],
-  token: string,
+  jwt: boolean,
   primaryIdp: string | undefined,
 ): readonly P[] {
-  if (token.split('.').length === 3) return verifiers;
+  if (jwt) return verifiers;
   const primary = verifiers.find((p) => p.id === primaryIdp);
   if (primary) return [primary];
   return verifiers.length === 1 ? verifiers : [];
+}
+
+function isJwt(token: string): boolean {
+  return token.split('.').length === 3;
 }
 
 function fromSession(s: Deps, ctx: AnyContext): void | Promise<void> {

@@ -8,7 +8,7 @@ import { upstreamPath } from '../routing/matchRoute.ts';
 import type { Services } from '../services.ts';
 import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
 import { setsOwnCookie } from './setsOwnCookie.ts';
-import { tunnelGrant } from './tunnelStillAllowed.ts';
+import { tunnelGrant, tunnelStillAllowed } from './tunnelStillAllowed.ts';
 import type { TunnelGrant, Tunnels } from './tunnels.ts';
 import type { Balancer, ServerState } from './balancer.ts';
 import {
@@ -24,7 +24,7 @@ function destroySelf(this: Duplex): void {
 }
 function ignore(): void {}
 
-type Deps = Pick<Services, 'upstreams' | 'events' | 'tunnels' | 'sessions'>;
+type Deps = Pick<Services, 'upstreams' | 'events' | 'tunnels' | 'sessions' | 'config'>;
 
 /** The upgrade asked for again, hop by hop: the client's Upgrade and Connection never pass as they are. */
 export function asUpgrade(
@@ -139,6 +139,7 @@ function connect(
     const expiresAt = ctx.session
       ? ctx.session.createdAt + s.sessions.maxAgeMs
       : (ctx.identity?.tokenExpiresAt ?? Number.POSITIVE_INFINITY);
+    const grant = tunnelGrant(ctx);
     tunnel(
       s.events,
       s.tunnels,
@@ -146,11 +147,22 @@ function connect(
       route.idleTimeoutMs,
       ctx.sessionId,
       expiresAt,
-      tunnelGrant(ctx),
+      grant,
       socket,
       upstreamSocket,
       state,
     );
+    // A reload while the upstream was answering re-judged the open terminals, not this one.
+    const now = s.config();
+    if (now !== ctx.config) {
+      s.tunnels.recheck((g) => g !== grant || tunnelStillAllowed(now, g));
+      const id = ctx.sessionId;
+      if (id !== undefined)
+        void s.sessions.stands(id).then(
+          (stands) => stands || s.tunnels.closeSession(id),
+          () => {},
+        );
+    }
   });
 
   upstreamReq.on('response', (upstreamRes: IncomingMessage) => {

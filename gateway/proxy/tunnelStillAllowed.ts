@@ -1,6 +1,7 @@
+import { TOKEN_CHECKING_TYPES, tokenVerifiers } from '../auth/authenticate.ts';
 import { isAllowed } from '../auth/isAllowed.ts';
-import type { Config } from '../config/types.ts';
-import type { UpgradeContext } from '../context.ts';
+import type { Config, Route } from '../config/types.ts';
+import type { Identity, UpgradeContext } from '../context.ts';
 import { isPublic } from '../routePolicy/skipLoginOnPublicPaths.ts';
 import type { TunnelGrant } from './tunnels.ts';
 
@@ -15,13 +16,15 @@ export function tunnelGrant(ctx: UpgradeContext): TunnelGrant {
         ? ctx.config.apiKeys.find((k) => k.id === identity.sub)?.hash
         : undefined,
     publicPath: ctx.route!.loginSkipped ? ctx.path : undefined,
+    bearer: ctx.credential === 'bearer',
   };
 }
 
 /**
  * Whether a terminal opened under an earlier config would be let in under this one: its route
- * still takes WebSockets, its API key is still there unchanged, and the route's `allow` rules still
- * admit its user. A terminal makes no request that would be judged again, so a reload does it:
+ * still takes WebSockets, its API key is still there unchanged, its bearer token's provider is
+ * still one the route would ask about that token, and the route's `allow` rules still admit its
+ * user. A terminal makes no request that would be judged again, so a reload does it:
  * revoking an API key or narrowing `allow` closes the terminals it no longer admits.
  */
 export function tunnelStillAllowed(config: Config, grant: TunnelGrant): boolean {
@@ -32,6 +35,8 @@ export function tunnelStillAllowed(config: Config, grant: TunnelGrant): boolean 
     !config.apiKeys.some((k) => k.id === grant.identity?.sub && k.hash === grant.apiKeyHash)
   )
     return false;
+  if (grant.bearer && route.auth !== 'none' && !bearerStillChecked(config, route, grant.identity))
+    return false;
   // Let in on a public path of a login route (as that route's copy without a login): still public?
   if (grant.publicPath !== undefined)
     return (
@@ -39,4 +44,14 @@ export function tunnelStillAllowed(config: Config, grant: TunnelGrant): boolean 
       (route.publicPaths !== undefined && isPublic(route.publicPaths, grant.publicPath, 'GET'))
     );
   return route.auth !== 'required' || isAllowed(route.allow, grant.identity, config);
+}
+
+/** Whether the route would still ask the token's provider about it (authenticate.ts's choice). */
+function bearerStillChecked(config: Config, route: Route, identity: Identity | undefined): boolean {
+  if (route.bearer !== 'verify' || !identity) return false;
+  const checking = config.identityProviders.filter((p) => TOKEN_CHECKING_TYPES.has(p.type));
+  const asked = route.bearerProviders
+    ? checking.filter((p) => route.bearerProviders!.includes(p.id))
+    : tokenVerifiers(checking, identity.bearerJwt === true, config.primaryIdp);
+  return asked.some((p) => p.id === identity.idp);
 }

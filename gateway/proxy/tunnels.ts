@@ -13,6 +13,8 @@ export type TunnelGrant = {
   apiKeyHash: string | undefined;
   /** Opened without a login on a `public:` path of a login route: this path, to ask again. */
   publicPath: string | undefined;
+  /** Opened with a bearer token (`bearer: verify`): its provider must still be one the route asks. */
+  bearer: boolean;
 };
 
 type Tunnel = {

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { importJWK, SignJWT } from 'jose';
+import { createOidcProvider, type OidcDefinition } from '../../gateway/auth/providers/oidc.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { API_RESOURCE, type DemoUser, type Idp, startTestIdp, WORKSPACE_USERS } from '../helpers/idp.ts';
@@ -305,5 +308,98 @@ routes:
     const [echo] = await once(lasting, 'message');
     assert.equal(String(echo), 'still here?');
     lasting.close();
+  });
+
+  it("close (1008) when a reload removes the token's provider, as HTTP then refuses the token", async (t) => {
+    const port = await freePort();
+    const idp = await startTestIdp(t, {
+      logErrors: false,
+      clients: [
+        {
+          clientId: 'portico',
+          clientSecret: 'portico-secret',
+          redirectUris: [`http://127.0.0.1:${port}/cb`],
+        },
+      ],
+    });
+    const upstream = await upstreamFor(t, { websocket: true });
+    const yaml = (provider: string) => `publicUrl: http://127.0.0.1:${port}
+session: { secret: ${SESSION_SECRET} }
+identityProviders:
+  - ${provider}
+routes:
+  - { id: term, path: /, upstream: "${upstream.url}", auth: required, bearer: verify, websocket: true }
+`;
+    const gw = await startGateway(
+      t,
+      yaml(`{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }`),
+      { port },
+    );
+    const key = await importJWK(idp.signingKey, 'RS256');
+    const token = await new SignJWT({ sub: 'alice', azp: 'portico', client_id: 'portico', scope: 'openid' })
+      .setProtectedHeader({ alg: 'RS256', kid: idp.signingKey.kid, typ: 'at+jwt' })
+      .setIssuer(idp.issuer)
+      .setAudience('portico')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/tty`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await once(ws, 'open');
+    const closed = once(ws, 'close');
+    gw.write(yaml('{ id: q, type: oidc, issuer: "http://127.0.0.1:9", clientId: portico, clientSecret: x }'));
+    assert.equal(gw.gateway.reload().ok, true);
+    const [code] = await closed;
+    assert.equal(code, 1008);
+    const r = await send(gw.url, '/x', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 401);
+  });
+});
+
+describe('opaque tokens whose introspection answer has no exp (RFC 7662 makes it optional)', () => {
+  it('are tokens of unknown end, not ones that end a minute after they were checked', async (t) => {
+    // A stand-in IdP: oidc-provider always answers exp; Keycloak-style and custom servers may not.
+    const server = createServer((req, res) => {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/.well-known/openid-configuration')
+        res.end(
+          JSON.stringify({
+            issuer: base,
+            authorization_endpoint: `${base}/auth`,
+            token_endpoint: `${base}/token`,
+            jwks_uri: `${base}/jwks`,
+            introspection_endpoint: `${base}/introspect`,
+            response_types_supported: ['code'],
+            subject_types_supported: ['public'],
+            id_token_signing_alg_values_supported: ['RS256'],
+          }),
+        );
+      else if (req.url === '/introspect')
+        res.end(JSON.stringify({ active: true, sub: 'robot', client_id: 'portico' }));
+      else {
+        res.statusCode = 404;
+        res.end('{}');
+      }
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => server.close());
+    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const provider = createOidcProvider({
+      id: 'p',
+      type: 'oidc',
+      issuer,
+      clientId: 'portico',
+      clientSecret: 'portico-secret',
+    } as OidcDefinition);
+    const identity = await provider.verifyBearer!('an-opaque-token-0123456789');
+    assert.equal(identity?.username, 'robot');
+    assert.equal(
+      identity?.tokenExpiresAt,
+      undefined,
+      'a terminal opened with it is not cut at a guessed time',
+    );
   });
 });

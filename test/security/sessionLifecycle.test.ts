@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -271,6 +274,55 @@ routes:
     const { ws, reload } = await terminal(t);
     const closed = once(ws, 'close');
     reload(hashApiKey(key), '{ groups: [admins] }');
+    const [code] = await closed;
+    assert.equal(code, 1008);
+  });
+});
+
+describe('a reload while a terminal is being opened', () => {
+  it('judges the terminal by the new config once the upstream answers (1008 when the key was removed meanwhile)', async (t) => {
+    const key = 'ptk_robot_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
+    // An upstream that holds its 101 until the test lets it go.
+    let upgradeArrived: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => (upgradeArrived = resolve));
+    let answer: () => void = () => {};
+    const slow = createServer();
+    slow.on('upgrade', (req, socket) => {
+      socket.on('error', () => {});
+      answer = () => {
+        const accept = createHash('sha1')
+          .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest('base64');
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+      };
+      upgradeArrived();
+    });
+    slow.listen(0, '127.0.0.1');
+    await once(slow, 'listening');
+    t.after(() => slow.close());
+    const port = (slow.address() as AddressInfo).port;
+    const yaml = (keys: string) => `publicUrl: http://127.0.0.1:1
+session: { secret: x-secret-x-secret-x-secret-x-secret-x }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "http://127.0.0.1:9", clientId: portico, clientSecret: x }
+${keys}routes:
+  - { id: term, path: /term/, upstream: "http://127.0.0.1:${port}", auth: required, websocket: true }
+`;
+    const gw = await startGateway(
+      t,
+      yaml(`apiKeys:\n  - { id: robot, hash: "${hashApiKey(key)}", groups: [ops] }\n`),
+    );
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/term/x`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    ws.on('error', () => {});
+    const closed = once(ws, 'close');
+    await arrived;
+    gw.write(yaml(''));
+    assert.equal(gw.gateway.reload().ok, true);
+    answer();
     const [code] = await closed;
     assert.equal(code, 1008);
   });

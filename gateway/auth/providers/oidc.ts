@@ -103,7 +103,7 @@ export function createOidcProvider(
   /** The token's claims; 'refused' when the IdP's keys or answer say no; undefined when it could not be asked. */
   const checkAccessToken = async (
     token: string,
-  ): Promise<{ claims: Record<string, unknown>; expiresAt: number } | 'refused' | undefined> => {
+  ): Promise<{ claims: Record<string, unknown>; expiresAt: number | undefined } | 'refused' | undefined> => {
     const c = await configuration();
     const [client, { jwtVerify, decodeProtectedHeader }] = await Promise.all([openidClient(), jose()]);
     let claims: Record<string, unknown>;
@@ -136,8 +136,8 @@ export function createOidcProvider(
       const info = await client.fetchUserInfo(c, token, claims.sub).catch(() => undefined);
       if (info) claims = { ...claims, ...info };
     }
-    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now() + 60_000;
-    return { claims, expiresAt: exp };
+    // RFC 7662 makes `exp` optional: such a token's end is unknown (answers are kept a minute).
+    return { claims, expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined };
   };
 
   // The last discovery fetch that succeeded, and the one in flight (see probe).
@@ -256,7 +256,8 @@ export function createOidcProvider(
         ...claimsToIdentity(def.id, checked.claims, def.claims),
         tokenExpiresAt: checked.expiresAt,
       };
-      verified.set(key, identity, { ttl: Math.max(1000, Math.min(60_000, checked.expiresAt - Date.now())) });
+      const lives = (checked.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now();
+      verified.set(key, identity, { ttl: Math.max(1000, Math.min(60_000, lives)) });
       return identity;
     },
     async verifyLogoutToken(token) {
