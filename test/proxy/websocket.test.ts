@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
+import { until } from '../helpers/eventually.ts';
 import { startGateway } from '../helpers/gateway.ts';
+import { RawConnection } from '../helpers/rawSocket.ts';
 import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 import { wsUrl } from '../helpers/websocket.ts';
 
@@ -100,6 +102,41 @@ describe('WebSocket upgrades', () => {
     const ws = new WebSocket(wsUrl(gw.url, '/'));
     ws.on('error', () => {});
     assert.equal(await refusal(ws), 401);
+  });
+
+  it('streams the answer of an upstream that declines an upgrade, and stops it when the client leaves', async (t) => {
+    // An endless answer: held in memory whole, it would grow the gateway until it died.
+    let upstreamClosed: () => void = () => {};
+    const closedUpstream = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    const up = await upstreamFor(t, {
+      streaming: true,
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: first part\n\n');
+        const timer = setInterval(() => res.write('data: more\n\n'), 20);
+        res.on('close', () => {
+          clearInterval(timer);
+          upstreamClosed();
+        });
+      },
+    });
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`,
+    );
+    const conn = await RawConnection.open(gw.url);
+    t.after(() => conn.destroy());
+    await conn.write(
+      `GET /events HTTP/1.1\r\nHost: ${new URL(gw.url).host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
+    await until(
+      () => conn.text().includes('data: first part'),
+      5000,
+      'the first part, while the upstream still sends',
+    );
+    assert.match(conn.text(), /^HTTP\/1\.1 200 /);
+    conn.destroy();
+    await closedUpstream;
   });
 
   it('closes open tunnels with 1001 (going away) when the gateway shuts down', async (t) => {
