@@ -1,5 +1,6 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { Readable } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import { PassThrough, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ServerGroup } from '../config/types.ts';
 import type { HttpContext, ResponsePass, Stage, UpstreamHead, UpstreamResponse } from '../context.ts';
@@ -177,6 +178,8 @@ function send(
     if (!route.preserveHost) ctx.upstreamHeaders.host = picked.host;
   } else endpoint = s.upstreams.endpoint(route);
   if (hasBody) sendContinue(req, res);
+  const sent = hasBody ? (ctx.requestBody?.(req) ?? req) : null;
+  const upload = sent && req.httpVersionMajor === 2 ? unlessReset(req, sent) : sent;
   endpoint.pool.dispatch(
     {
       method: req.method as Dispatcher.HttpMethod,
@@ -184,13 +187,39 @@ function send(
       ...(endpoint.servername ? { servername: endpoint.servername } : {}),
       path: upstreamPath(route, ctx.path) + ctx.query,
       headers: ctx.upstreamHeaders as Record<string, string | string[]>,
-      body: hasBody ? (ctx.requestBody?.(req) ?? req) : null,
+      body: upload,
       // The route's idle timeout: the longest silence before the answer starts, and within it.
       headersTimeout: route.idleTimeoutMs,
       bodyTimeout: route.idleTimeoutMs,
     },
     handler,
   );
+}
+
+/**
+ * HTTP/2: a stream the client resets (RST_STREAM) ends its request like a finished one — Node
+ * ends the readable side first and reports the reset just after — and the upload would reach the
+ * upstream as a complete request cut short (the chunked terminator after half a JSON document).
+ * So the end is passed on one turn later, once a reset would have been reported; a reset fails
+ * the body instead, and undici aborts the upstream request as for a closed HTTP/1.1 connection.
+ */
+function unlessReset(req: IncomingMessage, body: Readable): Readable {
+  const out = new PassThrough();
+  let reset = (req as unknown as Http2ServerRequest).aborted;
+  const cancel = () => {
+    reset = true;
+    out.destroy(new Error('the client cancelled the upload'));
+  };
+  if (reset) cancel();
+  else req.once('aborted', cancel);
+  body.on('error', (err) => out.destroy(err));
+  body.on('end', () =>
+    setImmediate(() => {
+      if (!reset) out.end();
+    }),
+  );
+  body.pipe(out, { end: false });
+  return out;
 }
 
 /** The header list as the upstream sent it (names in their own case), from undici's raw buffers. */

@@ -146,6 +146,51 @@ describe('HTTP/2 on the TLS listener', () => {
     assert.equal(up.last().body.toString(), parts.join(''));
   });
 
+  for (const limit of ['', ', maxBodySize: 1m']) {
+    it(`never lets an upload the client cancels (RST_STREAM) reach the upstream as a complete request${limit ? ' (route with maxBodySize)' : ''}`, async (t) => {
+      const ended: string[] = [];
+      let arrived: () => void = () => {};
+      const started = new Promise<void>((resolve) => (arrived = resolve));
+      let cut: () => void = () => {};
+      const settled = new Promise<void>((resolve) => (cut = resolve));
+      const up = await upstream(
+        t,
+        (req, res) => {
+          let body = '';
+          req.on('data', (c: Buffer) => {
+            body += c.toString();
+            arrived();
+          });
+          req.on('end', () => {
+            ended.push(body);
+            res.end('complete');
+            cut();
+          });
+          req.on('close', () => {
+            if (!req.complete) cut();
+          });
+        },
+        true,
+      );
+      const gw = await gatewayTo(t, up.url, limit);
+      const session = connect(gw.url, { ca: gw.ca });
+      t.after(() => session.close());
+      session.on('error', () => {});
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/app/items',
+        'content-type': 'application/json',
+      });
+      stream.on('error', () => {});
+      stream.write('{"items":[1,2,');
+      await started;
+      // RST_STREAM with no END_STREAM before it (close() would end the body first).
+      stream.destroy();
+      await settled;
+      assert.deepEqual(ended, [], 'the upstream never saw the body end');
+    });
+  }
+
   it('counts a body streamed without Content-Length against maxBodySize (413)', async (t) => {
     const up = await upstream(t);
     const gw = await gatewayTo(t, up.url, ', maxBodySize: 1k');
