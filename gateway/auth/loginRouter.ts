@@ -11,7 +11,7 @@ import type { Services } from '../services.ts';
 import { chooserPage, loggedOutPage, loginHelp, logoutConfirmPage } from './loginPages.ts';
 import type { LoginProvider } from './providers/types.ts';
 import { safeReturnPath } from './safeReturnPath.ts';
-import { LOGIN_COOKIE } from './session/loginTransactions.ts';
+import { loginCookie, loginNonce } from './session/loginTransactions.ts';
 import { formToken, readCookies, tokensEqual } from './session/sessionCookie.ts';
 import type { LoginTransaction, Tokens } from './session/sessionData.ts';
 
@@ -146,7 +146,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       }
       if (provider.postCallback) {
         const state = typeof req.query.resume === 'string' ? req.query.resume : undefined;
-        const txn = state ? await logins.take(state, req) : undefined;
+        const txn = state ? await logins.take(state, req, secure(req)) : undefined;
         const result = txn && txn.idp === idp ? await logins.takeOutcome(state!) : undefined;
         if (!txn || !result) throw expired();
         const identity = await establish(req, res, result.identity, result.tokens, result.idpSid);
@@ -163,7 +163,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
             ? params.RelayState
             : undefined;
       // The transaction is consumed before anything is redeemed: a replayed callback finds nothing.
-      const txn = state ? await logins.take(state, req) : undefined;
+      const txn = state ? await logins.take(state, req, secure(req)) : undefined;
       if (!txn || txn.idp !== idp) throw expired();
       if (typeof params.error === 'string')
         throw new GatewayError('PORTICO_ERR_LOGIN', {
@@ -189,7 +189,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     const idp = req.params.idp as string;
     const body = (req.body ?? {}) as Record<string, string>;
     const rd = safeReturnPath(body.rd);
-    const nonce = readCookies(req.headers.cookie)[LOGIN_COOKIE];
+    const nonce = loginNonce(req, secure(req));
     let provider: LoginProvider | undefined;
     try {
       provider = providerOr404(providersOf(), idp);
@@ -250,7 +250,8 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       maxAge: 365 * 86_400_000,
     });
     setCookies(res, setCookie);
-    res.clearCookie(LOGIN_COOKIE, { path: '/_portico/' });
+    const login = loginCookie(secure(req));
+    res.clearCookie(login.name, { path: login.path, secure: secure(req) });
     return identity;
   }
 

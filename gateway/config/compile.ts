@@ -66,6 +66,7 @@ export function compileConfig(
       ...new Set([
         raw.session?.cookieName ?? 'portico_session',
         'portico_login',
+        '__Host-portico_login',
         'portico_idp',
         ...Object.values(OP_COOKIES).flatMap((n) => [n, `${n}.sig`]),
       ]),

@@ -123,6 +123,27 @@ describe('single sign-on with OpenID Connect', () => {
     assert.equal(r.status, 400);
   });
 
+  it("refuses the attacker's callback in a browser given the attacker's login cookie besides its own (planted for a narrower path: login CSRF)", async (t) => {
+    const s = await setup(t);
+    const attacker = new GatewayClient(s.gw.url);
+    const started = await attacker.follow('/dce5/');
+    const back = await driveLogin(s.idp, started.headers.location!, { username: 'bob', password: 'bob' });
+    const victim = new GatewayClient(s.gw.url);
+    await victim.follow('/dce5/');
+    const own = victim.cookies.get('portico_login')!;
+    const planted = attacker.cookies.get('portico_login')!;
+    assert.notEqual(own, planted);
+    // As a browser sends them: the cookie with the longer Path first.
+    for (const cookie of [
+      `portico_login=${planted}; portico_login=${own}`,
+      `portico_login=${own}; portico_login=${planted}`,
+    ]) {
+      const r = await victim.request(back.location, { headers: { cookie } });
+      assert.equal(r.status, 400, cookie);
+      assert.ok(![r.headers['set-cookie']].flat().some((c) => c?.startsWith('portico_session=')));
+    }
+  });
+
   it('refuses a callback with the wrong issuer', async (t) => {
     const s = await setup(t);
     const client = new GatewayClient(s.gw.url);

@@ -287,7 +287,8 @@ routes:
     const client = new GatewayClient(gw.url);
     const start = await client.request('/_portico/login/corp?rd=%2Fdce5%2F');
     assert.equal(start.status, 302);
-    assertFlags(sessionCookie(start.headers['set-cookie'], 'portico_login'), true, '/_portico/');
+    // __Host-: browsers refuse one planted by a sibling subdomain or for a narrower path (login CSRF).
+    assertFlags(sessionCookie(start.headers['set-cookie'], '__Host-portico_login'), true, '/');
     const back = await driveLogin(idp, start.headers.location!, { username: 'alice', password: 'alice' });
     assert.ok(back.location.startsWith(`${publicUrl}/_portico/callback/corp`));
     const done = await client.request(back.location);

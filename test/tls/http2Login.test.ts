@@ -36,7 +36,7 @@ describe('signing in over HTTP/2', () => {
         headers: { ...html, ...(login ? { cookie: login.pair } : {}) },
       });
       assert.equal(first.status, 302);
-      login = cookie(first.headers['set-cookie'], 'portico_login') ?? login;
+      login = cookie(first.headers['set-cookie'], '__Host-portico_login') ?? login;
     }
     assert.ok(String(first.headers.location).startsWith(idp.issuer), String(first.headers.location));
     assert.ok(login, 'the sign-in is bound to this client');

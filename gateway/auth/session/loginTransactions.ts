@@ -2,11 +2,29 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { stringifySetCookie } from 'cookie';
 import type { KeyValueStore } from '../../store/keyValueStore.ts';
-import { readCookies } from './sessionCookie.ts';
+import { cookieValues } from './sessionCookie.ts';
 import type { LoginResult } from '../providers/types.ts';
 import type { LoginTransaction } from './sessionData.ts';
 
 export const LOGIN_COOKIE = 'portico_login';
+
+/**
+ * The login cookie: on https `__Host-portico_login` (Path=/, no Domain), which browsers refuse
+ * from a sibling subdomain or for a narrower path — the ways a planted cookie would make a
+ * victim's browser finish the attacker's sign-in (login CSRF); on plain http `portico_login`.
+ */
+export function loginCookie(secure: boolean): { name: string; path: string } {
+  return secure ? { name: `__Host-${LOGIN_COOKIE}`, path: '/' } : { name: LOGIN_COOKIE, path: '/_portico/' };
+}
+
+/**
+ * The browser's login nonce, or undefined when it sends none or several different ones: one was
+ * planted, and which is its own cannot be told (the attacker's would complete the attacker's sign-in).
+ */
+export function loginNonce(req: IncomingMessage, secure: boolean): string | undefined {
+  const values = cookieValues(req.headers.cookie, loginCookie(secure).name);
+  return values.length > 0 && values.every((v) => v === values[0]) ? values[0] : undefined;
+}
 const TTL_MS = 10 * 60_000;
 
 export type LoginTransactions = {
@@ -22,7 +40,7 @@ export type LoginTransactions = {
    * Takes a transaction once (a replayed callback finds nothing). A transaction bound to a browser
    * is only given to that browser: a callback URL pasted into another browser does not sign it in.
    */
-  take(state: string, req: IncomingMessage): Promise<LoginTransaction | undefined>;
+  take(state: string, req: IncomingMessage, secure: boolean): Promise<LoginTransaction | undefined>;
   /** The transaction of a `state`, left in place, whichever browser asks (see holdOutcome). */
   peek(state: string): Promise<LoginTransaction | undefined>;
   /**
@@ -47,16 +65,17 @@ export function createLoginTransactions(store: KeyValueStore): LoginTransactions
   return {
     ttlMs: TTL_MS,
     browserNonce(req, secure) {
-      const existing = readCookies(req.headers.cookie)[LOGIN_COOKIE];
+      const existing = loginNonce(req, secure);
       if (existing && /^[A-Za-z0-9_-]{32,64}$/.test(existing)) return { nonce: existing };
       const nonce = randomBytes(32).toString('base64url');
+      const { name, path } = loginCookie(secure);
       const setCookie = stringifySetCookie({
-        name: LOGIN_COOKIE,
+        name,
         value: nonce,
         httpOnly: true,
         sameSite: 'lax',
         secure,
-        path: '/_portico/',
+        path,
         maxAge: TTL_MS / 1000,
       });
       return { nonce, setCookie };
@@ -65,13 +84,13 @@ export function createLoginTransactions(store: KeyValueStore): LoginTransactions
       const bound: LoginTransaction = nonce ? { ...txn, binding: digest(nonce) } : txn;
       await store.set(`login:${state}`, JSON.stringify(bound), TTL_MS);
     },
-    async take(state, req) {
+    async take(state, req, secure) {
       const raw = await store.take(`login:${state}`);
       if (!raw) return undefined;
       const txn = JSON.parse(raw) as LoginTransaction;
       if (Date.now() - txn.createdAt > TTL_MS) return undefined;
       if (txn.binding) {
-        const nonce = readCookies(req.headers.cookie)[LOGIN_COOKIE];
+        const nonce = loginNonce(req, secure);
         if (!nonce || digest(nonce) !== txn.binding) return undefined;
       }
       return txn;

@@ -7,6 +7,19 @@ export function readCookies(header: string | undefined): Record<string, string |
   return header ? parseCookie(header) : {};
 }
 
+/** The values of every cookie called `name` in a Cookie header, percent-decoded as the cookie parser does. */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const out: string[] = [];
+  if (!header?.includes(name)) return out;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
+    const value = readCookies(`${name}=${pair.slice(eq + 1).trim()}`)[name];
+    if (value) out.push(value);
+  }
+  return out;
+}
+
 /**
  * A signed value as express-session writes it (`s:<value>.<hmac>`), checked against every
  * secret so a rotated secret keeps old cookies valid. `undefined` for anything forged or malformed.

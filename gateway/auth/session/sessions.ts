@@ -6,7 +6,7 @@ import type { SessionSettings } from '../../config/types.ts';
 import type { Identity } from '../../context.ts';
 import type { EventBus } from '../../events.ts';
 import type { KeyValueStore } from '../../store/keyValueStore.ts';
-import { readCookies, signCookie, unsignCookie } from './sessionCookie.ts';
+import { cookieValues, readCookies, signCookie, unsignCookie } from './sessionCookie.ts';
 import type { StoredSession, Tokens } from './sessionData.ts';
 import { boundedCache } from '../../store/boundedCache.ts';
 
@@ -140,7 +140,7 @@ export function createSessions(o: Options): Sessions {
     // must not lock the browser out); two sessions of ours cannot be told apart: neither is believed.
     if (header.indexOf(sessionPair) !== header.lastIndexOf(sessionPair)) {
       let id: string | undefined;
-      for (const value of valuesOf(header, settings.cookieName)) {
+      for (const value of cookieValues(header, settings.cookieName)) {
         const v = verify(value);
         if (v === undefined || v === id) continue;
         if (id !== undefined) return undefined;
@@ -332,16 +332,4 @@ export function createSessions(o: Options): Sessions {
     },
   };
   return sessions;
-}
-
-/** The values of every cookie called `name` in a Cookie header, percent-decoding as the cookie parser does. */
-function valuesOf(header: string, name: string): string[] {
-  const out: string[] = [];
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
-    const value = readCookies(`${name}=${pair.slice(eq + 1).trim()}`)[name];
-    if (value) out.push(value);
-  }
-  return out;
 }
