@@ -75,8 +75,13 @@ export function redactConfigSource(source: string): string {
     for (const v of Object.values(n)) comment(v);
   };
   for (const token of new Parser().parse(text)) comment(token);
+  // A comment can lie inside a value being replaced (`secret: | #note` — the block scalar's header):
+  // only the outer edit is made, or the inner one would shift the outer one's offsets.
+  const outer: typeof edits = [];
+  for (const e of edits.sort((a, b) => a.start - b.start || b.end - a.end))
+    if (outer.length === 0 || e.start >= outer[outer.length - 1]!.end) outer.push(e);
   let out = text;
-  for (const e of edits.sort((a, b) => b.start - a.start)) {
+  for (const e of outer.reverse()) {
     // A block scalar's range ends with its line break; keep it.
     const trailing = /\s*$/.exec(out.slice(e.start, e.end))![0];
     out = out.slice(0, e.start) + e.text + trailing + out.slice(e.end);

@@ -44,6 +44,22 @@ price: "$\${literal}"
     );
   });
 
+  it('redacts a block-scalar secret whose header carries a comment that looks secret, leaving no tail of it', () => {
+    for (const note of [
+      '#token:1',
+      '# the signing token: rotate yearly, see the runbook on the wiki page for details',
+    ]) {
+      const source = `session:\n  secret: | ${note}\n    abcdefghijklmnopqrstuvwxyz-0123456789-TOPSECRET\nlisten: { port: 8080 }\n`;
+      const out = redactConfigSource(source);
+      assert.ok(!out.includes('SECRET'), out);
+      assert.ok(!/[a-z]{5,}-\d/.test(out), out);
+      const doc = parseDocument(out);
+      assert.deepEqual(doc.errors, [], out);
+      assert.equal(doc.getIn(['session', 'secret']), '[redacted]', out);
+      assert.equal(doc.getIn(['listen', 'port']), 8080, out);
+    }
+  });
+
   it('removes passwords and tokens from URLs under any key', () => {
     const out = redactConfigSource(
       'session:\n  redis: { url: "redis://:hunter2@redis:6379/0" }\nnotifications:\n  - { type: dingtalk, url: "https://oapi.dingtalk.com/robot/send?access_token=abc123&x=1" }\n',
