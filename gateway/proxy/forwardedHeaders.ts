@@ -172,7 +172,10 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   for (const name of extraHop) delete out[name];
   // Passed without a login (a public path, a CORS preflight) for its method: a backend that
   // honours a method override must not turn it into another one.
-  if (route.loginSkipped) for (const name of METHOD_OVERRIDES) delete out[name];
+  if (route.loginSkipped)
+    // Also spelt with `_`: CGI-style backends read X_HTTP_Method_Override as the override.
+    for (const name in out)
+      if (METHOD_OVERRIDES.includes(name.includes('_') ? name.replace(/_/g, '-') : name)) delete out[name];
   const cookie = incoming.cookie;
   if (cookie !== undefined) {
     const kept = withoutOwnCookies(cookie, ctx.config.ownCookies, ctx.config.ownCookieProbes);

@@ -24,7 +24,8 @@ export function isPublic(paths: readonly PublicPath[], path: string, method: str
   const view = backendView(path);
   if (view === undefined) return false;
   // And as a backend that decodes twice reads it (`%252e%252e` is `..` to it): no way out either.
-  const twice = view === path ? view : backendView(view);
+  // Leniently: a literal `%` once decoded (`50%25off.png`) is no escape to such a backend.
+  const twice = view === path ? view : backendView(view, true);
   if (twice === undefined) return false;
   for (const p of paths) {
     if (p.methods !== undefined && !p.methods.has(method)) continue;

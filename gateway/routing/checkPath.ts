@@ -32,13 +32,22 @@ export function splitTarget(url: string, maxLength: number): { path: string; que
  * `undefined` means no backend could read it consistently. Paths with nothing to decode come back
  * unchanged without any work.
  */
-export function backendView(path: string): string | undefined {
+export function backendView(path: string, lenient = false): string | undefined {
   if (!/[%;]/.test(path)) return path;
   let decoded: string;
+  const stripped = path.replace(/;[^/]*/g, '');
   try {
-    decoded = decodeURIComponent(path.replace(/;[^/]*/g, ''));
+    decoded = decodeURIComponent(stripped);
   } catch {
-    return undefined;
+    if (!lenient) return undefined;
+    // A `%` that starts no escape (`50%off.png` once decoded) stays as it is, as backends leave it.
+    decoded = stripped.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
   }
   if (/[\x00-\x1f\x7f]/.test(decoded)) return undefined;
   const out: string[] = [];

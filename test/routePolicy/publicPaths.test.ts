@@ -45,9 +45,20 @@ describe('public paths inside a protected route', () => {
         'x-http-method-override': 'DELETE',
         'x-http-method': 'DELETE',
         'x-method-override': 'DELETE',
+        // CGI-style backends (WSGI, Rack, PHP) read these as the same headers.
+        x_http_method_override: 'DELETE',
+        'x-http_method': 'DELETE',
+        x_method_override: 'PUT',
       },
     });
-    for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override'])
+    for (const name of [
+      'x-http-method-override',
+      'x-http-method',
+      'x-method-override',
+      'x_http_method_override',
+      'x-http_method',
+      'x_method_override',
+    ])
       assert.equal(ai.last().headers[name], undefined, name);
   });
 
@@ -74,8 +85,11 @@ describe('public paths inside a protected route', () => {
       assert.equal(r.status, expected, target);
     }
     assert.equal(ai.requests.length, 0, 'nothing reached the upstream');
-    // A path inside that only decodes to itself stays public.
+    // A path inside that only decodes to itself stays public, a literal % too (no escape to a
+    // backend that decodes once or twice).
     assert.equal((await send(s.gw.url, '/dce5/auth/a%20b', { headers: API })).status, 200);
+    assert.equal((await send(s.gw.url, '/dce5/auth/50%25off.png', { headers: API })).status, 200);
+    assert.equal((await send(s.gw.url, '/dce5/auth/100%25%20sure.pdf', { headers: API })).status, 200);
   });
 
   it('passes no identity on a public path, and still strips a forged one', async (t) => {
