@@ -32,6 +32,7 @@ import { tunnelStillAllowed } from './proxy/tunnelStillAllowed.ts';
 import {
   bareRulesWithoutPrimary,
   emailRulesNoOnePasses,
+  opaqueTokensNoOneChecks,
   openMetricsOnPublicListener,
 } from './config/configWarnings.ts';
 import { createTunnels } from './proxy/tunnels.ts';
@@ -161,6 +162,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       log.warn(
         { rules: unverified },
         'emails/domains rules about LDAP or SAML users admit none of them: those providers never say an address is verified (set trustEmail: true on a directory whose users cannot edit their own address)',
+      );
+    const opaque = opaqueTokensNoOneChecks(c);
+    if (opaque.length > 0)
+      log.warn(
+        { routes: opaque },
+        "bearer: verify routes that refuse every opaque access token: several identity providers check tokens and none is primary; an opaque token is given to one provider only (set identity.primaryProvider or the route's bearerProviders)",
       );
     const bare = bareRulesWithoutPrimary(c);
     if (bare.length > 0)

@@ -1,3 +1,4 @@
+import { TOKEN_CHECKING_TYPES } from '../auth/authenticate.ts';
 import type { AllowRules, Config } from './types.ts';
 
 /**
@@ -67,4 +68,17 @@ export function emailRulesNoOnePasses(config: Config): string[] {
   for (const c of config.raw.oidcProvider?.clients ?? [])
     for (const idp of new Set(stuck(c.allow))) out.push(`oidcProvider.clients.${c.id} (${idp})`);
   return out;
+}
+
+/**
+ * `bearer: verify` routes that refuse every opaque (non-JWT) token: several providers check tokens,
+ * none is primary and the route names none in `bearerProviders`, and an opaque token is handed to
+ * one provider only (authenticate.ts tokenVerifiers). JWTs still work, so it is a warning.
+ */
+export function opaqueTokensNoOneChecks(config: Config): string[] {
+  const checking = config.identityProviders.filter((p) => TOKEN_CHECKING_TYPES.has(p.type));
+  if (checking.length < 2 || checking.some((p) => p.id === config.primaryIdp)) return [];
+  return config.routes
+    .filter((r) => r.bearer === 'verify' && r.bearerProviders === undefined)
+    .map((r) => `routes.${r.id}`);
 }

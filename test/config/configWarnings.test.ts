@@ -6,6 +6,7 @@ import { loadConfigText } from '../../gateway/config/loadConfig.ts';
 import {
   bareRulesWithoutPrimary,
   emailRulesNoOnePasses,
+  opaqueTokensNoOneChecks,
   openMetricsOnPublicListener,
 } from '../../gateway/config/configWarnings.ts';
 import { plaintextDirectories } from '../../gateway/config/plaintextDirectories.ts';
@@ -54,6 +55,27 @@ routes:
       'oidcProvider.clients.grafana',
     ]);
     assert.deepEqual(bareRulesWithoutPrimary(config('identity: { primaryProvider: corp }\n')), []);
+  });
+});
+
+describe('bearer: verify routes with several token-checking providers and none primary', () => {
+  it('names the routes that refuse every opaque token, and none once a provider is primary or named', () => {
+    const config = (primary: string, providers = '') =>
+      loadConfigText(
+        `publicUrl: https://portal.example.com
+session: { secret: "${'s'.repeat(32)}" }
+${primary}identityProviders:
+  - { id: corp, type: oidc, issuer: "https://idp.example.com", clientId: portico, clientSecret: x }
+  - { id: partner, type: oidc, issuer: "https://partner.example.com", clientId: portico, clientSecret: x }
+routes:
+  - { id: api, path: /api/, upstream: "http://127.0.0.1:9/", auth: required, bearer: verify${providers} }
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/", auth: required }
+`,
+        { env: {} },
+      );
+    assert.deepEqual(opaqueTokensNoOneChecks(config('')), ['routes.api']);
+    assert.deepEqual(opaqueTokensNoOneChecks(config('identity: { primaryProvider: corp }\n')), []);
+    assert.deepEqual(opaqueTokensNoOneChecks(config('', ', bearerProviders: [corp]')), []);
   });
 });
 
