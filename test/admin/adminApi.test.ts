@@ -489,10 +489,21 @@ describe('brand assets', () => {
       '<svg xmlns="http://www.w3.org/2000/svg"><x:script xmlns:x="http://www.w3.org/2000/svg">alert(1)</x:script></svg>',
       '<!DOCTYPE svg [<!ENTITY s "&#60;script">]><svg>&s;</svg>',
       '<svg><a href="&#106;avascript:alert(1)"><text>x</text></a></svg>',
+      '<svg><a href="&#x6A;avascript:alert(1)"><text>x</text></a></svg>',
+      '<svg><a href="java&#9;script:alert(1)"><text>x</text></a></svg>',
+      '<svg><a href="java\tscript:alert(1)"><text>x</text></a></svg>',
+      '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x" [<!ELEMENT svg ANY>]><svg/>',
       '<svg><a><set attributeName="href" to="javascript:alert(1)"/><text>x</text></a></svg>',
       '<svg><svg:foreignObject xmlns:svg="http://www.w3.org/2000/svg"/></svg>',
     ])
       assert.equal((await put('logo.svg', svg)).status, 422, svg);
+    // What design tools write is fine: a plain DOCTYPE, character references for text.
+    for (const svg of [
+      '<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"><svg xmlns="http://www.w3.org/2000/svg"><text>Acme</text></svg>',
+      '<svg xmlns="http://www.w3.org/2000/svg"><text>AI&#160;&#x7B97;&#x529B;</text></svg>',
+    ])
+      assert.equal((await put('logo.svg', svg)).status, 200, svg);
+    rmSync(join(dir, 'logo.svg'), { force: true });
     const big = Buffer.concat([
       Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
       Buffer.alloc(2 * 1024 * 1024),
