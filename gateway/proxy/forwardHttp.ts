@@ -92,7 +92,17 @@ function send(
         ctx.transform.start(res, body as UpstreamResponse, out);
         return;
       }
-      res.writeHead(statusCode, head.statusMessage, out);
+      try {
+        res.writeHead(statusCode, head.statusMessage, out);
+      } catch (err) {
+        // An answer Node will not write: a control character in the reason phrase, a header
+        // HTTP/2 takes once sent twice, a status HTTP/2 has no room for. What it had set is
+        // dropped (the 502 would carry it, or fail the same way and leave the client hanging).
+        res.statusMessage = '';
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        head = undefined;
+        controller.abort(err as Error);
+      }
     },
     onResponseData(controller, chunk) {
       if (body) {

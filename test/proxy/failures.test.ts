@@ -80,6 +80,27 @@ describe('upstream failures', () => {
     assert.ok(Date.now() - started < 3000);
   });
 
+  it('answers 502 to an upstream answer Node will not write (a control character in the reason phrase), and keeps serving', async (t) => {
+    const raw = createNetServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () =>
+        socket.end('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'),
+      );
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    t.after(() => raw.close());
+    const ok = await upstreamFor(t);
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: bad, path: /bad/, upstream: "http://127.0.0.1:${(raw.address() as AddressInfo).port}/" }\n  - { id: ok, path: /, upstream: "${ok.url}" }\n`,
+    );
+    const r = await send(gw.url, '/bad/x', { headers: { accept: 'application/json' } });
+    assert.equal(r.status, 502);
+    assert.equal(json(r).error, 'PORTICO_ERR_UPSTREAM');
+    assert.equal((await send(gw.url, '/ok')).status, 200);
+  });
+
   it('ends a response cleanly when the upstream dies half-way, and keeps serving', async (t) => {
     const up = await upstreamFor(t, {
       handler: (req, res) => {

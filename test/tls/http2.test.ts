@@ -191,6 +191,27 @@ describe('HTTP/2 on the TLS listener', () => {
     });
   }
 
+  it('answers 502 over h2 to an upstream answer HTTP/2 cannot carry (Location twice, status 999), with none of its headers', async (t) => {
+    const up = await upstream(t, (req, res) => {
+      if (req.url === '/twice') {
+        res.setHeader('location', ['/a', '/b']);
+        res.setHeader('content-length', '2');
+        res.writeHead(302);
+      } else {
+        res.setHeader('content-length', '2');
+        res.writeHead(999);
+      }
+      res.end('no');
+    });
+    const gw = await gatewayTo(t, up.url);
+    for (const path of ['/app/twice', '/app/status']) {
+      const r = await http2Request(gw.url, path, { ca: gw.ca, headers: { accept: 'application/json' } });
+      assert.equal(r.status, 502, path);
+      assert.equal(r.headers.location, undefined, path);
+      assert.equal(JSON.parse(r.text).error, 'PORTICO_ERR_UPSTREAM', path);
+    }
+  });
+
   it('counts a body streamed without Content-Length against maxBodySize (413)', async (t) => {
     const up = await upstream(t);
     const gw = await gatewayTo(t, up.url, ', maxBodySize: 1k');
