@@ -101,6 +101,26 @@ describe('upstream failures', () => {
     assert.equal((await send(gw.url, '/ok')).status, 200);
   });
 
+  it('passes a 204 on without the Content-Length a careless upstream gave it (RFC 9110 §8.6, as nginx)', async (t) => {
+    const raw = createNetServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () =>
+        socket.end('HTTP/1.1 204 No Content\r\nContent-Length: 39\r\nX-Kept: yes\r\n\r\n'),
+      );
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    t.after(() => raw.close());
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: a, path: /, upstream: "http://127.0.0.1:${(raw.address() as AddressInfo).port}/" }\n`,
+    );
+    const r = await send(gw.url, '/x');
+    assert.equal(r.status, 204);
+    assert.equal(r.headers['content-length'], undefined);
+    assert.equal(r.headers['x-kept'], 'yes');
+  });
+
   it('ends a response cleanly when the upstream dies half-way, and keeps serving', async (t) => {
     const up = await upstreamFor(t, {
       handler: (req, res) => {
