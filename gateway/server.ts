@@ -507,6 +507,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   // Each context is written out in full rather than spread from nothingKnownYet(): one literal of a
   // fixed shape per request, no second object to build and copy on the hot path.
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    // Pipelined behind an answer that ends the connection (a framing refusal's 501): Node parsed
+    // it, but it is never answered; run, it would act on the upstream for a client that cannot
+    // see the result.
+    if (req.socket.writableEnded) {
+      req.resume();
+      return;
+    }
     const ctx: HttpContext = {
       kind: 'http',
       req,
@@ -586,6 +593,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     // Bytes after a request that is being answered: a 400 written now would land inside that
     // answer (Node's own handler checks the same). An answer already complete is sent, then closed.
     const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    // Bytes after a request that asked to close the connection: its answer is still to come, and
+    // nothing after it is read.
+    if (err.code === 'HPE_CLOSED_CONNECTION' && answering && !answering.writableEnded) return;
     if (answering?.headersSent) {
       if (answering.writableEnded) socket.end();
       else socket.destroy();

@@ -168,6 +168,32 @@ describe('request smuggling', () => {
     });
   }
 
+  it('runs nothing pipelined behind the 501 of an unknown coding (the connection ends there)', async () => {
+    const w = await sendWatched(
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n${HIDDEN_PUBLIC}`,
+    );
+    assert.deepEqual(
+      w.result.responses.map((r) => r.status),
+      [501],
+    );
+    assert.deepEqual(w.pubGot, []);
+    assert.deepEqual(w.smuggled, []);
+  });
+
+  it('runs nothing pipelined behind a request that asked to close the connection', async () => {
+    const w = await sendWatched(
+      `GET /first HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n${HIDDEN_PUBLIC}`,
+    );
+    assert.deepEqual(
+      w.result.responses.map((r) => r.status),
+      [200],
+    );
+    assert.deepEqual(
+      w.pubGot.map((r) => r.url),
+      ['/first'],
+    );
+  });
+
   it('takes the chunked coding in any letter case', async () => {
     const w = await sendWatched(
       `POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n${len(HIDDEN).toString(16)}\r\n${HIDDEN}\r\n0\r\n\r\n`,
