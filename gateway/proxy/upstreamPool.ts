@@ -74,6 +74,9 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
       const connector = buildConnector({
         ...tlsOptions,
         timeout: route.connectTimeoutMs,
+        // HTTP/1.1 to upstreams (SPEC §4): undici offers h2 by ALPN unless told not to, and a TLS
+        // upstream that takes it would get requests framed as nothing else here expects.
+        allowH2: false,
       } as Undici.buildConnector.BuildOptions);
       const pool = new Pool(upstream.origin, {
         connections: 256,
@@ -85,6 +88,7 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
         // Timeouts are the route's and set per request (headersTimeout, bodyTimeout).
         headersTimeout: 0,
         bodyTimeout: 0,
+        allowH2: false,
       });
       e = Object.freeze({
         pool,
@@ -175,8 +179,8 @@ export function tlsOptionsFor(
 /**
  * undici's Client loads its HTTP/2 half (client-h2.js) at once, and with it node:http2, node:tls
  * and OpenSSL's TLS state: 3.2 MB of an idle pure proxy's RSS (86.2 → 83.0 MB, 4 starts each),
- * for a proxy that speaks only HTTP/1.1 to upstreams (`allowH2` is never set, so undici calls it
- * only if a server chose h2 by ALPN, which it is never offered). Node's module cache takes
+ * for a proxy that speaks only HTTP/1.1 to upstreams (`allowH2: false`: h2 is never offered by
+ * ALPN, so undici never calls it). Node's module cache takes
  * entries put there (documented for require.cache): this one loads the real file on its first
  * call. test/cli/pureProxyFootprint.test.ts checks node:http2 and node:tls stay unloaded.
  */

@@ -37,17 +37,11 @@ export function backendView(path: string, lenient = false): string | undefined {
   let decoded: string;
   const stripped = path.replace(/;[^/]*/g, '');
   try {
-    decoded = decodeURIComponent(stripped);
+    // Lenient: a `%` that starts no escape (`50%off.png` once decoded) is a literal one, as
+    // backends leave it; every real escape is still decoded, and invalid UTF-8 still refused.
+    decoded = decodeURIComponent(lenient ? stripped.replace(/%(?![0-9A-Fa-f]{2})/g, '%25') : stripped);
   } catch {
-    if (!lenient) return undefined;
-    // A `%` that starts no escape (`50%off.png` once decoded) stays as it is, as backends leave it.
-    decoded = stripped.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
-      try {
-        return decodeURIComponent(run);
-      } catch {
-        return run;
-      }
-    });
+    return undefined;
   }
   if (/[\x00-\x1f\x7f]/.test(decoded)) return undefined;
   const out: string[] = [];

@@ -51,6 +51,26 @@ describe('HTTPS upstreams', () => {
     assert.equal(up.seen[0]!.host, 'portal.example.com');
   });
 
+  it('speaks HTTP/1.1 to a TLS upstream that would take HTTP/2 (h2 is never offered)', async (t) => {
+    const { createSecureServer } = await import('node:http2');
+    const versions: string[] = [];
+    const server = createSecureServer({ key: certs.key, cert: certs.cert, allowHTTP1: true }, (req, res) => {
+      versions.push(req.httpVersion);
+      res.end('ok');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => server.close());
+    const port = (server.address() as AddressInfo).port;
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "https://127.0.0.1:${port}/", tls: { ca: "${certs.ca}", serverName: dce.internal } }\n`,
+    );
+    const r = await send(gw.url, '/x', { headers: { connection: 'close' } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(versions, ['1.1']);
+  });
+
   it('refuses an upstream certificate it cannot verify with a 502 (reason tls)', async (t) => {
     const up = await startTlsUpstream(t);
     const gw = await startGateway(
