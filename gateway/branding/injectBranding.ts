@@ -1,5 +1,5 @@
 import type { Zlib } from 'node:zlib';
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import type { HttpContext, ResponseTransform, UpstreamHead, UpstreamResponse } from '../context.ts';
 import { escapeHtml } from '../pages/escapeHtml.ts';
@@ -72,8 +72,7 @@ function revalidated(brand: Brand): ResponseTransform | undefined {
           headers[i]!.toLowerCase() === 'etag' ? brandEtag(headers[i + 1]!, brand.version) : headers[i + 1];
         if (value !== undefined) out.push(headers[i]!, value);
       }
-      res.writeHead(304, up.statusMessage, out);
-      up.pipe(res);
+      if (writeHeadOrDestroy(res, 304, up.statusMessage, out)) up.pipe(res);
     },
   };
 }
@@ -356,7 +355,7 @@ function inject(
   const passThrough = () => {
     phase = 'pass';
     stopDecoder();
-    res.writeHead(status, statusMessage, headers);
+    if (!writeHeadOrDestroy(res, status, statusMessage, headers)) return;
     for (const chunk of raw) res.write(chunk);
     raw = [];
     text = '';
@@ -380,7 +379,7 @@ function inject(
     carryBase = seen.insertAt;
     text = '';
     raw = [];
-    res.writeHead(status, statusMessage, modifiedHeaders());
+    if (!writeHeadOrDestroy(res, status, statusMessage, modifiedHeaders())) return true;
     if (coding !== 'identity') {
       encoder = makeEncoder(coding);
       encoder.on('error', (err) => res.destroy(err));
@@ -408,8 +407,7 @@ function inject(
       res.destroy(err as Error);
       return;
     }
-    res.writeHead(status, statusMessage, modifiedHeaders(body.length));
-    res.end(body);
+    if (writeHeadOrDestroy(res, status, statusMessage, modifiedHeaders(body.length))) res.end(body);
   };
 
   const onDecoded = (chunk: Buffer): boolean => {
@@ -510,3 +508,22 @@ function inject(
 
 /** node:zlib when a page is first re-encoded: a proxy whose pages are never branded does not load it. */
 const zlib = () => process.getBuiltinModule('node:zlib');
+
+/**
+ * The head of a branded answer, written later than the forwarder writes an unbranded one (once the
+ * page's head was found): a head Node refuses to write then must end this answer, not the process.
+ */
+function writeHeadOrDestroy(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: OutgoingHttpHeaders | OutgoingHttpHeader[],
+): boolean {
+  try {
+    res.writeHead(status, message, headers);
+    return true;
+  } catch (err) {
+    res.destroy(err as Error);
+    return false;
+  }
+}

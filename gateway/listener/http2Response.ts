@@ -15,6 +15,49 @@ const CONNECTION_SPECIFIC = new Set([
   'te',
 ]);
 
+/**
+ * Headers HTTP/2 takes once (node:http2's list): an upstream that sends one twice (an app and its
+ * middleware both adding X-Content-Type-Options) would make Node refuse the whole answer. The
+ * first is kept, as a browser reading the HTTP/1.1 answer would use it.
+ */
+const SINGLE_VALUE = new Set([
+  'access-control-allow-credentials',
+  'access-control-max-age',
+  'access-control-request-method',
+  'age',
+  'authorization',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-location',
+  'content-md5',
+  'content-range',
+  'content-type',
+  'date',
+  'dnt',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'last-modified',
+  // Not location: browsers refuse an answer with two (ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION), so
+  // it stays an answer Node refuses too (a 502).
+  'max-forwards',
+  'proxy-authorization',
+  'range',
+  'referer',
+  'retry-after',
+  'tk',
+  'upgrade-insecure-requests',
+  'user-agent',
+  'x-content-type-options',
+]);
+
 type HeaderList = OutgoingHttpHeaders | readonly OutgoingHttpHeader[] | readonly (readonly string[])[];
 
 /**
@@ -55,7 +98,10 @@ export function http2ResponseClass(Base: typeof Http2ServerResponse): typeof Htt
   return Http2Response as typeof Http2ServerResponse;
 }
 
-/** A header object, flat list or list of pairs, as `writeHead` takes them, less connection headers. */
+/**
+ * A header object, flat list or list of pairs, as `writeHead` takes them, less connection headers;
+ * in a flat list (an upstream's headers) a single-value header only once.
+ */
 function withoutConnectionHeaders(list: HeaderList): HeaderList {
   if (!Array.isArray(list)) {
     const out: OutgoingHttpHeaders = {};
@@ -68,9 +114,16 @@ function withoutConnectionHeaders(list: HeaderList): HeaderList {
       (pair) => !CONNECTION_SPECIFIC.has(pair[0]!.toLowerCase()),
     );
   const out: OutgoingHttpHeader[] = [];
+  let seen: Set<string> | undefined;
   for (let i = 0; i < list.length; i += 2) {
-    const name = String(list[i]);
-    if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) out.push(list[i]!, list[i + 1]!);
+    const lower = String(list[i]).toLowerCase();
+    if (CONNECTION_SPECIFIC.has(lower)) continue;
+    if (SINGLE_VALUE.has(lower)) {
+      seen ??= new Set();
+      if (seen.has(lower)) continue;
+      seen.add(lower);
+    }
+    out.push(list[i]!, list[i + 1]!);
   }
   return out;
 }

@@ -31,6 +31,9 @@ type Deps = Pick<Services, 'upstreams' | 'events' | 'pages'>;
  * once more, to another server: any idempotent method after any failure before the answer, any
  * method when the connection was refused (nothing was sent). A body is never sent twice.
  */
+/** Characters a reason phrase may not hold (RFC 9112 §4: HTAB, SP, VCHAR, obs-text). */
+const BAD_REASON = /[^\t\x20-\x7e\x80-\xff]/;
+
 export function forwardHttp(
   s: Deps,
   built: { readonly response: readonly ResponsePass[] },
@@ -79,9 +82,15 @@ function send(
       // 1xx: Node answers 100-continue itself; the final answer follows.
       if (statusCode < 200) return;
       balancer?.answered(server);
+      // RFC 9110 has no status above 599, and HTTP/2 none to send: a broken upstream (502).
+      if (statusCode > 599) {
+        controller.abort(new Error(`the upstream answered status ${statusCode}`));
+        return;
+      }
       head = {
         statusCode,
-        statusMessage: statusMessage ?? '',
+        // A reason phrase Node would refuse to write (a control character): the status's own.
+        statusMessage: statusMessage && BAD_REASON.test(statusMessage) ? '' : (statusMessage ?? ''),
         headers,
         rawHeaders: rawList(controller.rawHeaders, headers),
       };

@@ -212,6 +212,24 @@ describe('HTTP/2 on the TLS listener', () => {
     }
   });
 
+  it('passes an answer with a single-value header sent twice (X-Content-Type-Options from an app and its middleware) with the first, branded or not', async (t) => {
+    const up = await upstream(t, (_req, res) => {
+      res.setHeader('x-content-type-options', ['nosniff', 'nosniff']);
+      res.setHeader('content-type', 'text/html');
+      res.end('<html><head><title>x</title></head><body>page</body></html>');
+    });
+    const gw = await startTlsGateway(
+      t,
+      `routes:\n  - { id: app, path: /app/, upstream: "${up.url}" }\n  - { id: branded, path: /b/, upstream: "${up.url}", branding: true }\n`,
+    );
+    for (const path of ['/app/page', '/b/page']) {
+      const r = await http2Request(gw.url, path, { ca: gw.ca, headers: { accept: 'text/html' } });
+      assert.equal(r.status, 200, path);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff', path);
+      assert.match(r.text, /page/, path);
+    }
+  });
+
   it('counts a body streamed without Content-Length against maxBodySize (413)', async (t) => {
     const up = await upstream(t);
     const gw = await gatewayTo(t, up.url, ', maxBodySize: 1k');
