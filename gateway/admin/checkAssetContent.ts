@@ -44,19 +44,22 @@ export function checkAssetContent(name: string, body: Buffer): string | undefine
       if (!/<svg[\s>/]/i.test(text)) return 'This is not an SVG file.';
       // Read as an XML parser reads it: character references decoded (`&#x6A;avascript:` is
       // javascript:; `&#160;` and CJK text stay fine). Refused: elements in any namespace prefix
-      // (`<x:script xmlns:x="…/svg">` is a script), entity declarations and DOCTYPE internal
-      // subsets (which can spell what the rest would refuse; a plain DOCTYPE, as Illustrator
-      // writes, is fine), event handlers, javascript: and animations that set a link.
+      // (`<x:script xmlns:x="…/svg">` is a script); DTD declarations (an ATTLIST can give every
+      // <svg> an `onload`) and DOCTYPE internal subsets, which can spell what the rest would
+      // refuse (a plain DOCTYPE, as Illustrator writes, is fine); event handlers, javascript:, and
+      // animations that set a link.
       const read = text.replace(/&#(x[0-9a-f]+|\d+);/gi, (ref, n: string) => {
         const code = n[0] === 'x' || n[0] === 'X' ? Number.parseInt(n.slice(1), 16) : Number(n);
         return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : ref;
       });
       if (
-        /<([\w.-]+:)?(script|foreignObject|iframe|embed|object|handler)\b|<!ENTITY|<!DOCTYPE[^>]*\[|\bon[a-z]+\s*=|attributeName\s*=\s*["']?([\w.-]+:)?href/i.test(
+        /<([\w.-]+:)?(script|foreignObject|iframe|embed|object|handler)\b|<!(ENTITY|ATTLIST|ELEMENT|NOTATION)\b|\bon[a-z]+\s*=|attributeName\s*=\s*["']?([\w.-]+:)?href/i.test(
           read,
         ) ||
         // Browsers drop tabs and line breaks inside a URL: `java&#9;script:` runs.
-        /javascript:/i.test(read.replace(/[\s\0]/g, ''))
+        /javascript:/i.test(read.replace(/[\s\0]/g, '')) ||
+        // A DOCTYPE with an internal subset (`[` before the root element, however it is quoted).
+        (/<!DOCTYPE/i.test(read) && read.slice(0, read.search(/<svg[\s>/]/i)).includes('['))
       )
         return 'SVG files must not contain scripts, event handlers, foreignObject or entity declarations.';
       return undefined;

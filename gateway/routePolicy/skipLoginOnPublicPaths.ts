@@ -15,9 +15,16 @@ export function skipLoginOnPublicPaths(): Stage<AnyContext> {
     const route = ctx.route!;
     const paths = route.publicPaths;
     if (paths === undefined || route.withoutLogin === undefined) return;
-    if (isPublic(paths, ctx.path, methodOf(ctx))) ctx.route = route.withoutLogin;
+    // `?_method=DELETE`: Rails, Laravel, Symfony and express method-override take the method from
+    // it, so such a request may be any method to the backend: public only where every method is.
+    const method = ctx.query.length > 0 && METHOD_PARAM.test(ctx.query) ? ANY_METHOD : methodOf(ctx);
+    if (isPublic(paths, ctx.path, method)) ctx.route = route.withoutLogin;
   };
 }
+
+const METHOD_PARAM = /[?&]_method=/i;
+/** A method no `methods:` list names. */
+const ANY_METHOD = '*';
 
 /** Whether `path` (as sent) is under one of `paths` for `method`, also as a lenient backend reads it. */
 export function isPublic(paths: readonly PublicPath[], path: string, method: string): boolean {

@@ -493,6 +493,8 @@ describe('brand assets', () => {
       '<svg><a href="java&#9;script:alert(1)"><text>x</text></a></svg>',
       '<svg><a href="java\tscript:alert(1)"><text>x</text></a></svg>',
       '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x" [<!ELEMENT svg ANY>]><svg/>',
+      '<!DOCTYPE svg SYSTEM "a>b" [<!ATTLIST svg onload CDATA "alert(1)">]><svg xmlns="http://www.w3.org/2000/svg"/>',
+      '<!DOCTYPE svg SYSTEM "a>b" [ ]><svg xmlns="http://www.w3.org/2000/svg"/>',
       '<svg><a><set attributeName="href" to="javascript:alert(1)"/><text>x</text></a></svg>',
       '<svg><svg:foreignObject xmlns:svg="http://www.w3.org/2000/svg"/></svg>',
     ])

@@ -33,6 +33,14 @@ describe('public paths inside a protected route', () => {
     assert.equal(await status('/dce5/static/app.js'), '200 forwarded');
     assert.equal(await status('/dce5/static/app.js', 'HEAD'), '200 forwarded');
     assert.equal(await status('/dce5/static/app.js', 'POST'), '401', 'only the listed methods');
+    // A method override in the query (Rails, Laravel, express method-override) may be any method.
+    assert.equal(await status('/dce5/static/app.js?_method=DELETE'), '401');
+    assert.equal(await status('/dce5/static/app.js?v=1&_METHOD=put', 'HEAD'), '401');
+    assert.equal(
+      await status('/dce5/auth/login?_method=DELETE', 'POST'),
+      '200 forwarded',
+      'every method is public there',
+    );
     assert.equal(await status('/dce5/health'), '200 forwarded');
     assert.equal(await status('/dce5/health/live'), '200 forwarded');
     assert.equal(await status('/dce5/healthz'), '401', 'a path without a slash matches whole segments');
