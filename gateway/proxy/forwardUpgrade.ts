@@ -135,10 +135,13 @@ function connect(
     // Node leaves the finished request hanging off the socket (_httpMessage); drop it.
     (upstreamSocket as Duplex & { _httpMessage?: unknown })._httpMessage = null;
     ctx.answered?.(101);
-    // A terminal ends with what let it in: its session's maximum age, or its bearer token's expiry.
+    // A terminal ends with what let it in: its session's maximum age, or its bearer token's expiry
+    // (one whose introspection gave no expiry: a session's maximum age from now).
     const expiresAt = ctx.session
       ? ctx.session.createdAt + s.sessions.maxAgeMs
-      : (ctx.identity?.tokenExpiresAt ?? Number.POSITIVE_INFINITY);
+      : ctx.credential === 'bearer'
+        ? (ctx.identity?.tokenExpiresAt ?? Date.now() + s.sessions.maxAgeMs)
+        : Number.POSITIVE_INFINITY;
     const grant = tunnelGrant(ctx);
     tunnel(
       s.events,
