@@ -146,39 +146,39 @@ export type Gateway = {
 export function createGateway(options: GatewayOptions): Gateway {
   const env = options.env ?? process.env;
   let current: Config = options.config ?? loadConfigFile(options.configFile!, env);
-  const warnPlaintextDirectories = (c: Config) => {
-    const plain = plaintextDirectories(c);
-    if (plain.length > 0)
-      log.warn(
-        { identityProviders: plain },
-        'LDAP without TLS: passwords cross the network in clear text (use ldaps:// or startTls: true)',
-      );
+  /** What a valid config is warned about, at start and at every reload (config/configWarnings.ts). */
+  const warnAbout = (c: Config) => {
     if (openMetricsOnPublicListener(c))
       log.warn(
         'metrics are open on the public listener: set metrics.token, or metrics.listen for a listener of their own',
       );
-    const unverified = emailRulesNoOnePasses(c);
-    if (unverified.length > 0)
-      log.warn(
-        { rules: unverified },
+    const named: [string, string[], string][] = [
+      [
+        'identityProviders',
+        plaintextDirectories(c),
+        'LDAP without TLS: passwords cross the network in clear text (use ldaps:// or startTls: true)',
+      ],
+      [
+        'rules',
+        emailRulesNoOnePasses(c),
         'emails/domains rules about LDAP or SAML users admit none of them: those providers never say an address is verified (set trustEmail: true on a directory whose users cannot edit their own address)',
-      );
-    const opaque = opaqueTokensNoOneChecks(c);
-    if (opaque.length > 0)
-      log.warn(
-        { routes: opaque },
+      ],
+      [
+        'routes',
+        opaqueTokensNoOneChecks(c),
         "bearer: verify routes that refuse every opaque access token: several identity providers check tokens and none is primary; an opaque token is given to one provider only (set identity.primaryProvider or the route's bearerProviders)",
-      );
-    const bare = bareRulesWithoutPrimary(c);
-    if (bare.length > 0)
-      log.warn(
-        { rules: bare },
+      ],
+      [
+        'rules',
+        bareRulesWithoutPrimary(c),
         'allow rules with bare names but no primary identity provider: every user is <idp>:<name>, so they admit only API keys (write <idp>:… or set identity.primaryProvider)',
-      );
+      ],
+    ];
+    for (const [key, which, message] of named) if (which.length > 0) log.warn({ [key]: which }, message);
   };
   const format = current.raw.logging?.format;
   const log = options.logger ?? createLogger(current.logging.level, format);
-  warnPlaintextDirectories(current);
+  warnAbout(current);
   const accessLog = options.logger
     ? accessLogThrough(options.logger)
     : createAccessLog(current.logging.level, format, current.logging.accessLogFlushMs);
@@ -407,7 +407,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const closed = tunnels.recheck((grant) => tunnelStillAllowed(next, grant));
       if (closed > 0) log.info({ closed }, 'WebSockets the new config no longer admits were closed');
       log.level = next.logging.level;
-      warnPlaintextDirectories(next);
+      warnAbout(next);
       const wasRejected = lastRejected !== undefined;
       lastRejected = undefined;
       log.info(

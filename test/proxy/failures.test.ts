@@ -7,6 +7,21 @@ import { json, send } from '../helpers/http.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 import { deadPort } from '../helpers/ports.ts';
 
+/**
+ * An upstream that answers each connection's first request with the bytes `answer` gives for it,
+ * as they are (answers node:http would refuse to send), then closes; its URL.
+ */
+async function rawUpstream(t: TestContext, answer: (request: string) => string): Promise<string> {
+  const raw = createNetServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', (d) => socket.end(answer(String(d))));
+  });
+  raw.listen(0, '127.0.0.1');
+  await once(raw, 'listening');
+  t.after(() => raw.close());
+  return `http://127.0.0.1:${(raw.address() as AddressInfo).port}/`;
+}
+
 describe('upstream failures', () => {
   it('answers 502 on the dead route only, and the other route keeps working', async (t) => {
     const live = await upstreamFor(t);
@@ -81,19 +96,14 @@ describe('upstream failures', () => {
   });
 
   it("answers an upstream answer whose reason phrase Node will not write (a control character) with the status's own, and keeps serving", async (t) => {
-    const raw = createNetServer((socket) => {
-      socket.on('error', () => {});
-      socket.once('data', () =>
-        socket.end('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'),
-      );
-    });
-    raw.listen(0, '127.0.0.1');
-    await once(raw, 'listening');
-    t.after(() => raw.close());
+    const bad = await rawUpstream(
+      t,
+      () => 'HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
+    );
     const ok = await upstreamFor(t);
     const gw = await startGateway(
       t,
-      `routes:\n  - { id: bad, path: /bad/, upstream: "http://127.0.0.1:${(raw.address() as AddressInfo).port}/" }\n  - { id: ok, path: /, upstream: "${ok.url}" }\n`,
+      `routes:\n  - { id: bad, path: /bad/, upstream: "${bad}" }\n  - { id: ok, path: /, upstream: "${ok.url}" }\n`,
     );
     const r = await send(gw.url, '/bad/x', { headers: { accept: 'application/json' } });
     assert.equal(r.status, 200);
@@ -102,22 +112,12 @@ describe('upstream failures', () => {
   });
 
   it('never dies of an answer Node will not write on a branded page: a bad reason phrase or a status over 599 is a 502', async (t) => {
-    const raw = createNetServer((socket) => {
-      socket.on('error', () => {});
-      socket.once('data', (d) => {
-        const status = String(d).startsWith('GET /status') ? '999 Odd' : '200 O\x01K';
-        socket.end(
-          `HTTP/1.1 ${status}\r\nContent-Type: text/html\r\nContent-Length: 39\r\nConnection: close\r\n\r\n<html><head></head><body>x</body></html>`,
-        );
-      });
-    });
-    raw.listen(0, '127.0.0.1');
-    await once(raw, 'listening');
-    t.after(() => raw.close());
-    const gw = await startGateway(
+    const up = await rawUpstream(
       t,
-      `routes:\n  - { id: a, path: /, upstream: "http://127.0.0.1:${(raw.address() as AddressInfo).port}/", branding: true }\n`,
+      (request) =>
+        `HTTP/1.1 ${request.startsWith('GET /status') ? '999 Odd' : '200 O\x01K'}\r\nContent-Type: text/html\r\nContent-Length: 39\r\nConnection: close\r\n\r\n<html><head></head><body>x</body></html>`,
     );
+    const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up}", branding: true }\n`);
     const html = { accept: 'text/html' };
     const reason = await send(gw.url, '/page', { headers: html });
     assert.equal(reason.status, 200, "the reason phrase is replaced by the status's own");
@@ -127,19 +127,11 @@ describe('upstream failures', () => {
   });
 
   it('passes a 204 on without the Content-Length a careless upstream gave it (RFC 9110 §8.6, as nginx)', async (t) => {
-    const raw = createNetServer((socket) => {
-      socket.on('error', () => {});
-      socket.once('data', () =>
-        socket.end('HTTP/1.1 204 No Content\r\nContent-Length: 39\r\nX-Kept: yes\r\n\r\n'),
-      );
-    });
-    raw.listen(0, '127.0.0.1');
-    await once(raw, 'listening');
-    t.after(() => raw.close());
-    const gw = await startGateway(
+    const up = await rawUpstream(
       t,
-      `routes:\n  - { id: a, path: /, upstream: "http://127.0.0.1:${(raw.address() as AddressInfo).port}/" }\n`,
+      () => 'HTTP/1.1 204 No Content\r\nContent-Length: 39\r\nX-Kept: yes\r\n\r\n',
     );
+    const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up}" }\n`);
     const r = await send(gw.url, '/x');
     assert.equal(r.status, 204);
     assert.equal(r.headers['content-length'], undefined);

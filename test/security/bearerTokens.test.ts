@@ -257,47 +257,54 @@ routes:
   });
 });
 
-describe('terminals opened with a bearer token', () => {
-  it('close (1008) when the token expires, and not before', async (t) => {
-    const port = await freePort();
-    const idp = await startTestIdp(t, {
-      logErrors: false,
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`http://127.0.0.1:${port}/cb`],
-        },
-      ],
-    });
-    const upstream = await upstreamFor(t, { websocket: true });
-    const gw = await startGateway(
-      t,
-      `publicUrl: http://127.0.0.1:${port}
+/**
+ * A gateway whose one route takes terminals with a bearer token of provider `p` (a real IdP), the
+ * routes.yaml it was started with (`yaml(provider)` for another provider list), and `open(expiresIn)`:
+ * a WebSocket opened with an access token of that IdP living that long.
+ */
+async function bearerTerminals(t: TestContext) {
+  const port = await freePort();
+  const idp = await startTestIdp(t, {
+    logErrors: false,
+    clients: [
+      { clientId: 'portico', clientSecret: 'portico-secret', redirectUris: [`http://127.0.0.1:${port}/cb`] },
+    ],
+  });
+  const upstream = await upstreamFor(t, { websocket: true });
+  const yaml = (provider: string) => `publicUrl: http://127.0.0.1:${port}
 session: { secret: ${SESSION_SECRET} }
 identityProviders:
-  - { id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }
+  - ${provider}
 routes:
   - { id: term, path: /, upstream: "${upstream.url}", auth: required, bearer: verify, websocket: true }
-`,
-      { port },
-    );
-    const key = await importJWK(idp.signingKey, 'RS256');
-    const token = (expiresIn: string) =>
-      new SignJWT({ sub: 'alice', azp: 'portico', client_id: 'portico', scope: 'openid' })
-        .setProtectedHeader({ alg: 'RS256', kid: idp.signingKey.kid, typ: 'at+jwt' })
-        .setIssuer(idp.issuer)
-        .setAudience('portico')
-        .setIssuedAt()
-        .setExpirationTime(expiresIn)
-        .sign(key);
-    const open = async (expiresIn: string) => {
-      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/tty`, {
-        headers: { authorization: `Bearer ${await token(expiresIn)}` },
-      });
-      await once(ws, 'open');
-      return ws;
-    };
+`;
+  const gw = await startGateway(
+    t,
+    yaml(`{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }`),
+    { port },
+  );
+  const key = await importJWK(idp.signingKey, 'RS256');
+  const token = (expiresIn: string) =>
+    new SignJWT({ sub: 'alice', azp: 'portico', client_id: 'portico', scope: 'openid' })
+      .setProtectedHeader({ alg: 'RS256', kid: idp.signingKey.kid, typ: 'at+jwt' })
+      .setIssuer(idp.issuer)
+      .setAudience('portico')
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(key);
+  const open = async (expiresIn: string) => {
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/tty`, {
+      headers: { authorization: `Bearer ${await token(expiresIn)}` },
+    });
+    await once(ws, 'open');
+    return ws;
+  };
+  return { gw, yaml, token, open };
+}
+
+describe('terminals opened with a bearer token', () => {
+  it('close (1008) when the token expires, and not before', async (t) => {
+    const { open } = await bearerTerminals(t);
     const lasting = await open('5m');
     const short = await open('2s');
     const opened = Date.now();
@@ -311,48 +318,14 @@ routes:
   });
 
   it("close (1008) when a reload removes the token's provider, as HTTP then refuses the token", async (t) => {
-    const port = await freePort();
-    const idp = await startTestIdp(t, {
-      logErrors: false,
-      clients: [
-        {
-          clientId: 'portico',
-          clientSecret: 'portico-secret',
-          redirectUris: [`http://127.0.0.1:${port}/cb`],
-        },
-      ],
-    });
-    const upstream = await upstreamFor(t, { websocket: true });
-    const yaml = (provider: string) => `publicUrl: http://127.0.0.1:${port}
-session: { secret: ${SESSION_SECRET} }
-identityProviders:
-  - ${provider}
-routes:
-  - { id: term, path: /, upstream: "${upstream.url}", auth: required, bearer: verify, websocket: true }
-`;
-    const gw = await startGateway(
-      t,
-      yaml(`{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }`),
-      { port },
-    );
-    const key = await importJWK(idp.signingKey, 'RS256');
-    const token = await new SignJWT({ sub: 'alice', azp: 'portico', client_id: 'portico', scope: 'openid' })
-      .setProtectedHeader({ alg: 'RS256', kid: idp.signingKey.kid, typ: 'at+jwt' })
-      .setIssuer(idp.issuer)
-      .setAudience('portico')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(key);
-    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/tty`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    await once(ws, 'open');
+    const { gw, yaml, token, open } = await bearerTerminals(t);
+    const ws = await open('5m');
     const closed = once(ws, 'close');
     gw.write(yaml('{ id: q, type: oidc, issuer: "http://127.0.0.1:9", clientId: portico, clientSecret: x }'));
     assert.equal(gw.gateway.reload().ok, true);
     const [code] = await closed;
     assert.equal(code, 1008);
-    const r = await send(gw.url, '/x', { headers: { authorization: `Bearer ${token}` } });
+    const r = await send(gw.url, '/x', { headers: { authorization: `Bearer ${await token('5m')}` } });
     assert.equal(r.status, 401);
   });
 });
