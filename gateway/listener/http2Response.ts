@@ -71,6 +71,22 @@ type HeaderList = OutgoingHttpHeaders | readonly OutgoingHttpHeader[] | readonly
  */
 export function http2ResponseClass(Base: typeof Http2ServerResponse): typeof Http2ServerResponse {
   class Http2Response extends Base {
+    // biome-ignore lint/suspicious/noExplicitAny: node:http2's constructor, passed on as it is.
+    constructor(...args: any[]) {
+      // @ts-expect-error -- the constructor is not in node:http2's public types.
+      super(...args);
+      // Answered before the client finished its upload (a 403, a 413, an upstream that did not
+      // read it): the stream would stay half open, holding one of the connection's streams, for as
+      // long as the client takes. RFC 9113 §8.1: end it with RST_STREAM(NO_ERROR), the answer kept.
+      // (The stream's own 'finish', once its END_STREAM is out: the compatibility layer emits
+      // the answer's 'finish' only when the stream closes.)
+      this.stream.once('finish', () => {
+        const stream = this.stream;
+        if (!stream.closed && !stream.endAfterHeaders && !stream.readableEnded && !this.req.complete)
+          stream.close(0);
+      });
+    }
+
     override setHeader(name: string, value: number | string | readonly string[]): void {
       if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) super.setHeader(name, value);
     }

@@ -230,6 +230,34 @@ describe('HTTP/2 on the TLS listener', () => {
     }
   });
 
+  it('ends the stream (RST_STREAM NO_ERROR) once it answered an upload the client has not finished, the answer kept', async (t) => {
+    const up = await upstream(
+      t,
+      (_req, res) => {
+        res.statusCode = 403;
+        res.end('no');
+      },
+      true,
+    );
+    const gw = await gatewayTo(t, up.url);
+    const session = connect(gw.url, { ca: gw.ca });
+    t.after(() => session.destroy());
+    const stream = session.request({ ':method': 'POST', ':path': '/app/upload' });
+    let status = 0;
+    let body = '';
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+    });
+    stream.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    stream.write('the first part of an upload that never ends');
+    await once(stream, 'close');
+    assert.equal(status, 403);
+    assert.equal(body, 'no');
+    assert.equal(stream.rstCode, 0, 'NO_ERROR: the client stops sending, the answer stands');
+  });
+
   it('counts a body streamed without Content-Length against maxBodySize (413)', async (t) => {
     const up = await upstream(t);
     const gw = await gatewayTo(t, up.url, ', maxBodySize: 1k');
