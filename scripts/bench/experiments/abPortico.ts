@@ -22,6 +22,7 @@ const env = process.env;
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(env.BENCH_SECONDS ?? 4);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
+const WARMUP = Number(env.BENCH_WARMUP ?? 8);
 // AB_RATE: load at this fixed rate instead of saturating (CPU µs/req is then steadier on a shared machine).
 const RATE = Number(env.AB_RATE ?? 0);
 const PATHS = (env.AB_PATHS ?? '/anon/small').split(',');
@@ -100,7 +101,10 @@ for (const path of PATHS) {
     string,
     { rps: number[]; cpuUs: number[]; upUs: number[]; wrkUs: number[]; errors: number }
   >();
-  for (const t of targets) wrk(urlOf(t), { connections: CONNECTIONS, seconds: 1, headers });
+  // V8 keeps optimising for ~6–9 s under load here (BENCHMARKS.md, BENCH_WARMUP): each process is
+  // warmed that long on the first path, 1 s on the others.
+  for (const t of targets)
+    wrk(urlOf(t), { connections: CONNECTIONS, seconds: path === PATHS[0] ? WARMUP : 1, headers });
   for (let round = 1; round <= ROUNDS; round++) {
     for (const t of round % 2 ? targets : [...targets].reverse()) {
       const before = procStats.cpuMs([t.pid]);
