@@ -19,6 +19,23 @@ const QUERY_SECRET =
   /([?&](?:access_token|token|key|secret|sig|signature|sign|password|api_key|apikey|auth)=)[^&#\s"']+/gi;
 
 const isSecretKey = (key: string) => SECRET_KEY.test(key.toLowerCase().replace(/[-_]/g, ''));
+/**
+ * PEM text of a private key (PKCS#1/#8, EC, encrypted): a secret under any key — `tls.key` of the
+ * listener or of a route may hold the PEM itself rather than a file's path.
+ */
+const PRIVATE_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+/**
+ * A header Portico sets (`headers.request.set`, `headers.response.set`) whose name or value says it
+ * carries a credential: `X-Upstream-Auth: Basic …`, `X-Access-Key: …`, `X-Api-Token: …`.
+ */
+const CREDENTIAL_HEADER = /auth|key|token|secret|signature|session|passw|credential|cookie/i;
+const CREDENTIAL_VALUE =
+  /^\s*(basic|bearer|digest|negotiate|ntlm|token|apikey|aws4-hmac-sha256|hmac|signature)\s/i;
+/** `…headers.<request|response>.set.<Name>`: the path of a header value Portico sets. */
+const isSetHeader = (path: readonly string[]) => path.at(-2) === 'set' && path.at(-4) === 'headers';
+const isCredentialHeader = (path: readonly string[], value: unknown) =>
+  isSetHeader(path) &&
+  (CREDENTIAL_HEADER.test(path.at(-1)!) || (typeof value === 'string' && CREDENTIAL_VALUE.test(value)));
 
 export function redactUrlSecrets(value: string): string {
   return value.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(QUERY_SECRET, `$1${REDACTED}`);
@@ -27,7 +44,8 @@ export function redactUrlSecrets(value: string): string {
 /**
  * routes.yaml as written, with every secret value replaced by "[redacted]": the values of keys
  * such as secret, clientSecret, password, secretAccessKey, token, hash, webhook, and passwords
- * or tokens inside URLs; header values that carry credentials (Authorization, Cookie), push URLs
+ * or tokens inside URLs; header values that carry credentials (Authorization, Cookie, and a
+ * header Portico sets whose name or value says so), private keys given as PEM text, push URLs
  * (their path is the token) and comments that hold such a key and value. The edit is made in the
  * source text, so other comments and the layout stay.
  * Values taken from the environment are not in the source at all: `${NAME}` shows only the
@@ -39,26 +57,31 @@ export function redactConfigSource(source: string): string {
   const doc = parseDocument(text);
   if (doc.errors.length > 0) return `# ${REDACTED}: the source could not be parsed for redaction\n`;
   const edits: { start: number; end: number; text: string }[] = [];
-  const walk = (node: unknown, secret: boolean) => {
+  const walk = (node: unknown, secret: boolean, path: readonly string[]) => {
     if (isMap(node)) {
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
         const key = isScalar(pair.key) ? String(pair.key.value) : '';
-        walk(pair.value, secret || isSecretKey(key));
+        walk(pair.value, secret || isSecretKey(key), [...path, key]);
       }
     } else if (isSeq(node)) {
-      for (const item of node.items) walk(item, secret);
+      for (const item of node.items) walk(item, secret, path);
     } else if (isScalar(node) && node.range) {
       const [start, end] = node.range;
       if (end <= start || node.value === null) return;
-      if (secret) edits.push({ start, end, text: `"${REDACTED}"` });
+      if (
+        secret ||
+        (typeof node.value === 'string' && PRIVATE_PEM.test(node.value)) ||
+        isCredentialHeader(path, node.value)
+      )
+        edits.push({ start, end, text: `"${REDACTED}"` });
       else if (typeof node.value === 'string') {
         const scrubbed = redactUrlSecrets(node.value);
         if (scrubbed !== node.value) edits.push({ start, end, text: JSON.stringify(scrubbed) });
       }
     }
   };
-  walk((doc as { contents: Node | null }).contents, false);
+  walk((doc as { contents: Node | null }).contents, false, []);
   // Comments, found as the parser finds them (never a `#` inside a quoted value or a block scalar).
   const comment = (n: unknown): void => {
     if (!n || typeof n !== 'object') return;

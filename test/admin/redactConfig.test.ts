@@ -113,4 +113,71 @@ routes:
     assert.match(out, /# the token comes from the environment/, 'prose comments stay');
     assert.match(out, / {2}secret: "\[redacted\]" {3}# \[redacted\]/);
   });
+  it('redacts private keys given as PEM text under any key, and keeps certificates and key file paths', () => {
+    const pem = (label: string) =>
+      `-----BEGIN ${label}-----\n        MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQTOPSECRET\n        -----END ${label}-----`;
+    const source = `listen:
+  port: 8443
+  tls:
+    cert: |
+      ${pem('CERTIFICATE').replaceAll('        ', '      ')}
+    key: |
+      ${pem('PRIVATE KEY').replaceAll('        ', '      ')}
+routes:
+  - id: mtls
+    path: /m/
+    upstream: https://10.0.0.5/
+    tls: { cert: /etc/portico/client.crt, key: "${pem('ENCRYPTED PRIVATE KEY').replaceAll('\n        ', '\\n')}" }
+  - id: files
+    path: /f/
+    upstream: https://10.0.0.6/
+    tls: { cert: /etc/portico/client.crt, key: /etc/portico/client.key }
+  - id: ec
+    path: /e/
+    upstream: https://10.0.0.7/
+    tls:
+      key: |
+        ${pem('EC PRIVATE KEY')}
+`;
+    const out = redactConfigSource(source);
+    const doc = parseDocument(out);
+    assert.deepEqual(doc.errors, [], out);
+    assert.equal(doc.getIn(['listen', 'tls', 'key']), '[redacted]');
+    assert.match(String(doc.getIn(['listen', 'tls', 'cert'])), /BEGIN CERTIFICATE/);
+    assert.equal(doc.getIn(['routes', 0, 'tls', 'key']), '[redacted]');
+    assert.equal(doc.getIn(['routes', 1, 'tls', 'key']), '/etc/portico/client.key');
+    assert.equal(doc.getIn(['routes', 2, 'tls', 'key']), '[redacted]');
+    assert.equal((out.match(/TOPSECRET/g) ?? []).length, 1, 'only the certificate keeps its body');
+  });
+
+  it('redacts the headers Portico sets when their name or value says they carry a credential', () => {
+    const source = `routes:
+  - id: dce5
+    path: /dce5/
+    upstream: http://dce5:80/
+    headers:
+      request:
+        set:
+          X-Upstream-Auth: "Basic dXNlcjpodW50ZXIy"
+          X-Access-Key: AKIA-SECRET-1
+          X-Api-Token: abc123
+          X-Tenant: ai-lab
+          X-Forwarded-Service: "Bearer-less value"
+        remove: [X-Debug]
+      response:
+        set:
+          X-Frame-Options: DENY
+          X-Internal: "Bearer eyJhbGciOi.secret.sig"
+`;
+    const doc = parseDocument(redactConfigSource(source));
+    const set = (dir: string, name: string) => doc.getIn(['routes', 0, 'headers', dir, 'set', name]);
+    assert.equal(set('request', 'X-Upstream-Auth'), '[redacted]');
+    assert.equal(set('request', 'X-Access-Key'), '[redacted]');
+    assert.equal(set('request', 'X-Api-Token'), '[redacted]');
+    assert.equal(set('response', 'X-Internal'), '[redacted]');
+    assert.equal(set('request', 'X-Tenant'), 'ai-lab');
+    assert.equal(set('request', 'X-Forwarded-Service'), 'Bearer-less value');
+    assert.equal(set('response', 'X-Frame-Options'), 'DENY');
+    assert.equal(doc.getIn(['routes', 0, 'headers', 'request', 'remove', 0]), 'X-Debug');
+  });
 });
