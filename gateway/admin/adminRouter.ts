@@ -244,6 +244,13 @@ export function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, s
         'Send If-Match with the ETag from GET /_portico/admin/config, so a deploy cannot overwrite a change it has not seen.',
       );
     const text = req.body as string;
+    // A refused deploy is recorded too: its errors can echo what the serving environment holds
+    // (PUT checks with the real ${VAR} values and files), so probing leaves a trace.
+    const refused = (err: unknown) => {
+      if (err instanceof AdminError)
+        audit(res, { action: 'config.refused', file: fileName(), code: err.code });
+      throw err;
+    };
     const outcome = await serially(() =>
       withDeployLock(file, async (diskEtag) => {
         const before = ctx.config();
@@ -261,7 +268,7 @@ export function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, s
         if (!r.ok) throw invalid(r.error);
         return { before, after: r.config, backup: r.backup, restartNeeded: r.restartNeeded };
       }),
-    );
+    ).catch(refused);
     audit(res, {
       action: 'config.replace',
       file: fileName(),

@@ -450,6 +450,31 @@ describe('deploying a config', () => {
     await api(gw.url, 'GET', 'status', { key: 'ptk_ci_wrongwrongwrongwrongwrong' });
     assert.ok(seen.some((e) => e.type === 'admin.auth_failure' && e.ip === '127.0.0.1'));
   });
+
+  it('audits a refused deploy too: its errors can echo what the serving environment holds', async (t) => {
+    const { one } = await upstreams(t);
+    const gw = await startAdminGateway(t, routesYaml(one.url));
+    const seen = auditEvents(gw);
+    const etag = `"${gw.gateway.config().sourceHash}"`;
+    const probe = await api(gw.url, 'PUT', 'config', {
+      key: keys.ci.key,
+      body: `${routesYaml(one.url)}\nsession: { secret: "\${PORTICO_NO_SUCH_VARIABLE_FOR_THIS_TEST}" }\n`,
+      headers: { ...YAML, 'if-match': etag },
+    });
+    assert.equal(probe.status, 422);
+    const stale = await api(gw.url, 'PUT', 'config', {
+      key: keys.ci.key,
+      body: routesYaml(one.url),
+      headers: { ...YAML, 'if-match': '"not-the-etag"' },
+    });
+    assert.equal(stale.status, 412);
+    const refused = seen.filter((e) => e.type === 'admin.change').map((e) => e.detail);
+    assert.deepEqual(refused, [
+      { action: 'config.refused', file: 'routes.yaml', code: 'PORTICO_ERR_INVALID_CONFIG' },
+      { action: 'config.refused', file: 'routes.yaml', code: 'PORTICO_ERR_PRECONDITION_FAILED' },
+    ]);
+    assert.equal(gw.gateway.config().sourceHash, etag.slice(1, -1), 'nothing was replaced');
+  });
 });
 
 describe('brand assets', () => {
