@@ -462,7 +462,10 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
       'Paths under the route that need no login; no identity is passed on them. A path is public only when both the path as sent and as a lenient backend reads it are inside.',
   },
   'routes[].public[].path': { description: 'A path prefix under the route (`/dce5/apis/`).' },
-  'routes[].public[].methods': { description: 'Only these methods (`[GET, HEAD]`); default: every method.' },
+  'routes[].public[].methods': {
+    description:
+      'Only these methods (`[GET, HEAD]`); default: every method. A request naming a method override in its query (`_method`, in any spelling a parser reads) counts as any method, and override headers are not passed on. A `_method` inside a POST body is out of Portico’s sight: behind a backend that honours one (Rails, Laravel, Symfony), a public POST can become another method there — list only the paths that accept any of them.',
+  },
   'routes[].maxBodySize': {
     description:
       'This route’s largest request body (`512k`, `100m`, `10g`; `0`: none); over it, 413 before the upstream sees anything. Default: `limits.maxBodySize`.',

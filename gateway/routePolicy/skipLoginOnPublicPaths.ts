@@ -17,14 +17,37 @@ export function skipLoginOnPublicPaths(): Stage<AnyContext> {
     if (paths === undefined || route.withoutLogin === undefined) return;
     // `?_method=DELETE`: Rails, Laravel, Symfony and express method-override take the method from
     // it, so such a request may be any method to the backend: public only where every method is.
-    const method = ctx.query.length > 0 && METHOD_PARAM.test(ctx.query) ? ANY_METHOD : methodOf(ctx);
+    // (A `_method` in a POST body is out of sight: docs/configuration.md, `public`.)
+    const method = ctx.query.length > 0 && namesMethodOverride(ctx.query) ? ANY_METHOD : methodOf(ctx);
     if (isPublic(paths, ctx.path, method)) ctx.route = route.withoutLogin;
   };
 }
 
-const METHOD_PARAM = /[?&]_method=/i;
 /** A method no `methods:` list names. */
 const ANY_METHOD = '*';
+
+/**
+ * Whether a query (`?…`) has a `_method` parameter as any backend's parser reads one: pairs split
+ * on `&` or `;` (Rack before 3), names percent-decoded (`%5Fmethod`), `+` as a space, and PHP's
+ * renaming of ` `, `.` and `[` in names to `_` (`?.method=`), without case. A name that cannot be
+ * decoded counts as one.
+ */
+export function namesMethodOverride(query: string): boolean {
+  // Most queries name no method at all and hide nothing behind an escape: no parsing for them.
+  if (!query.includes('%') && !/method/i.test(query)) return false;
+  for (const pair of query.slice(query.charCodeAt(0) === 63 ? 1 : 0).split(/[&;]/)) {
+    const eq = pair.indexOf('=');
+    const raw = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' ');
+    let name: string;
+    try {
+      name = decodeURIComponent(raw);
+    } catch {
+      return true;
+    }
+    if (name.replace(/[ .[]/g, '_').toLowerCase() === '_method') return true;
+  }
+  return false;
+}
 
 /** Whether `path` (as sent) is under one of `paths` for `method`, also as a lenient backend reads it. */
 export function isPublic(paths: readonly PublicPath[], path: string, method: string): boolean {

@@ -27,7 +27,7 @@ export function splitTarget(url: string, maxLength: number): { path: string; que
 }
 
 /**
- * The path as a lenient backend would read it: `;params` dropped, percent-escapes decoded (invalid
+ * The path as a lenient backend would read it: `;params` dropped (raw or encoded), percent-escapes decoded (invalid
  * or overlong UTF-8 refused), backslashes as slashes, slashes merged, dot segments resolved.
  * `undefined` means no backend could read it consistently. Paths with nothing to decode come back
  * unchanged without any work.
@@ -44,6 +44,9 @@ export function backendView(path: string, lenient = false): string | undefined {
     return undefined;
   }
   if (/[\x00-\x1f\x7f]/.test(decoded)) return undefined;
+  // An encoded `;` too: a proxy in front that decodes the path (nginx's $uri, forward-auth) sends
+  // the backend a real one.
+  if (decoded.includes(';')) decoded = decoded.replace(/;[^/]*/g, '');
   const out: string[] = [];
   for (const segment of decoded.replace(/\\/g, '/').split('/')) {
     if (segment === '..') out.pop();

@@ -36,6 +36,18 @@ describe('public paths inside a protected route', () => {
     // A method override in the query (Rails, Laravel, express method-override) may be any method.
     assert.equal(await status('/dce5/static/app.js?_method=DELETE'), '401');
     assert.equal(await status('/dce5/static/app.js?v=1&_METHOD=put', 'HEAD'), '401');
+    // …in every spelling a backend's query parser reads as `_method` (review).
+    for (const query of [
+      '%5Fmethod=DELETE',
+      '%5fmethod=DELETE',
+      'x=1;_method=DELETE',
+      '_%6Dethod=PUT',
+      '.method=PUT',
+      '+method=PUT',
+      '%ZZ=1',
+    ])
+      assert.equal(await status(`/dce5/static/app.js?${query}`), '401', query);
+    assert.equal(await status('/dce5/static/app.js?v=2&methodology=x'), '200 forwarded', 'only that name');
     assert.equal(
       await status('/dce5/auth/login?_method=DELETE', 'POST'),
       '200 forwarded',

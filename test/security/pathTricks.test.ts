@@ -83,6 +83,10 @@ const PATHS = [
   '/dce5;x/',
   '/dce5;/x',
   '/x/..;/dce5/',
+  // An encoded `;`: nginx decodes it into $uri and forwards a real one (forward-auth, review).
+  '/dce5%3b/x',
+  '/dce5%3Bx/',
+  '/x/..%3b/dce5/',
   '/dce5%2f',
   '/dce5%2F',
   '/dce5%2Fadmin',
@@ -127,6 +131,8 @@ describe('backendView, the model of what a backend acts on', () => {
   it('decodes, drops ;parameters, merges slashes and resolves dot segments', () => {
     assert.equal(backendView('/dce5%2Fadmin?x=/y'), '/dce5/admin');
     assert.equal(backendView('/x/..;/dce5/'), '/dce5/');
+    assert.equal(backendView('/dce5/admin%3bx/secret'), '/dce5/admin/secret');
+    assert.equal(backendView('/x/..%3B/dce5/'), '/dce5/');
     assert.equal(backendView('/%c0%ae%c0%ae/dce5/'), '/dce5/');
     assert.equal(backendView('//a/./b/../c/'), '/a/c/');
     assert.equal(backendView('/a/..'), '/');
