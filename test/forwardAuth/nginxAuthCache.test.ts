@@ -85,4 +85,15 @@ describe("nginx's authorization cache", () => {
     assert.equal((await from('127.0.0.1')).status, 200, 'an allowed address');
     assert.equal((await from('127.0.0.2')).status, 403, 'a denied address after the cached allowed one');
   });
+
+  it("never replays one request's method override onto the next from the cache", async (t) => {
+    const s = await startForwardAuth(t, { cache: true });
+    const { client } = await signInThroughNginx(s, 'alice');
+    const get = (headers: Record<string, string>) =>
+      client.request('/dce5/cached', { headers: { accept: 'application/json', ...headers } });
+    assert.equal((await get({ 'x-http-method-override': 'DELETE' })).status, 200);
+    assert.equal(s.ai.last().headers['x-http-method-override'], 'DELETE');
+    assert.equal((await get({})).status, 200);
+    assert.equal(s.ai.last().headers['x-http-method-override'], undefined, 'not the cached one');
+  });
 });

@@ -178,6 +178,34 @@ describe('nginx in front, Portico as its authentication server', () => {
     assert.equal(machineSeen['x-forwarded-groups'], 'ai-users');
   });
 
+  it("replaces or clears what a client says about where it connected, as Portico's own proxy path does", async (t) => {
+    const s = await startForwardAuth(t);
+    const claimed: Record<string, string> = {
+      'X-Forwarded-Host': 'evil.example',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Prefix': '/evil',
+      Forwarded: 'for=6.6.6.6;host=evil.example',
+      'X-Forwarded-For': '6.6.6.6',
+      'X-Forwarded-Port': '8443',
+      'X-Original-URI': '/admin',
+      'X-Original-Method': 'DELETE',
+      'X-Forwarded-Uri': '/admin',
+      'True-Client-IP': '6.6.6.6',
+      'CF-Connecting-IP': '6.6.6.6',
+      'X-Portico-User': 'root',
+    };
+    const r = await send(s.url, '/', {
+      headers: [...Object.entries(claimed).flat(), 'Accept', 'application/json'],
+    });
+    assert.equal(r.status, 200);
+    const seen = s.customer.last().headers;
+    assert.equal(seen['x-forwarded-host'], new URL(s.url).hostname, "nginx's $host, as its Host line sends");
+    assert.equal(seen['x-forwarded-proto'], 'http');
+    assert.equal(seen['x-forwarded-for'], '127.0.0.1');
+    for (const name of Object.keys(claimed).filter((n) => !/^x-forwarded-(host|proto|for)$/i.test(n)))
+      assert.equal(seen[name.toLowerCase()], undefined, name);
+  });
+
   it('forwards a method override with a signed-in request, and none on a public path: its method is what passed without a login', async (t) => {
     const s = await startForwardAuth(t, {
       routes: ({ ai }) =>
