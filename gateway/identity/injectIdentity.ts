@@ -18,7 +18,7 @@ export function injectIdentity(s: Pick<Services, 'assertions'>): Stage<AnyContex
     if (consumedByPortico(ctx.credential)) delete headers.authorization;
     const identity = ctx.identity;
     if (!identity) return;
-    if (route.inject.headers) Object.assign(headers, identityHeaders(ctx.config, identity));
+    if (route.inject.headers) identityHeaders(ctx.config, identity, headers);
     if (route.inject.accessToken && ctx.session?.tokens?.accessToken)
       headers.authorization = `Bearer ${ctx.session.tokens.accessToken}`;
     if (!route.inject.jwt) return;
@@ -38,12 +38,33 @@ export function consumedByPortico(credential: Credential | undefined): boolean {
   return credential === 'apiKey' || credential === 'bearer';
 }
 
-/** The plain identity headers (`inject.headers`): user, email, groups (comma-joined), name. */
-export function identityHeaders(config: Config, identity: Identity): Record<string, string> {
+/**
+ * The values of an identity's headers, worked out once per identity object (a cached session's
+ * identity serves every request of that session) and config's header names: the escaping of each
+ * value is a few regular expressions per header, on every authenticated request otherwise.
+ */
+const computed = new WeakMap<Identity, { names: Config['identityHeaders']; pairs: [string, string][] }>();
+
+/**
+ * The plain identity headers (`inject.headers`): user, email, groups (comma-joined), name, set on
+ * `out` (the upstream headers themselves: no object in between on the proxied path).
+ */
+export function identityHeaders<T extends Record<string, unknown> = Record<string, string>>(
+  config: Config,
+  identity: Identity,
+  out: T = {} as T,
+): T {
   const names = config.identityHeaders;
-  const out: Record<string, string> = { [names.user]: headerValue(identity.username) };
-  if (identity.email) out[names.email] = headerValue(identity.email);
-  if (identity.groups.length > 0) out[names.groups] = headerValue(identity.groups.join(','));
-  out[names.name] = headerValue(identity.name ?? identity.username);
+  let known = computed.get(identity);
+  if (known?.names !== names) {
+    const pairs: [string, string][] = [[names.user, headerValue(identity.username)]];
+    if (identity.email) pairs.push([names.email, headerValue(identity.email)]);
+    if (identity.groups.length > 0) pairs.push([names.groups, headerValue(identity.groups.join(','))]);
+    pairs.push([names.name, headerValue(identity.name ?? identity.username)]);
+    known = { names, pairs };
+    computed.set(identity, known);
+  }
+  const target = out as Record<string, unknown>;
+  for (const [name, value] of known.pairs) target[name] = value;
   return out;
 }

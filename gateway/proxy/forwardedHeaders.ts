@@ -157,30 +157,39 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   const trusted =
     ctx.clientIp !== remote ||
     (ctx.config.trustProxy !== undefined && peerTrusted(ctx.req.socket, ctx.config.trustProxy));
+  // What is left out is skipped here, never deleted afterwards: a `delete` turns the object into a
+  // dictionary, and every later stage and undici then read and write it the slow way (measured: a
+  // request whose Cookie held only Portico's cookie cost ~10 µs more, in this function, in
+  // injectIdentity and in undici's header processing).
+  const skipOverrides = route.loginSkipped;
+  // A credential Portico checked itself (a Portico API key, a token it verified: injectIdentity's
+  // consumedByPortico) is never passed on.
+  const skipAuthorization = ctx.credential === 'apiKey' || ctx.credential === 'bearer';
   for (const name in incoming) {
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) describe this hop's request.
     if (name.charCodeAt(0) === 58) continue;
     if (HOP_BY_HOP.has(name) || identityNames.has(name) || REWRITING.has(name)) continue;
+    // Set below: the cookies without Portico's; the route's prefix.
+    if (name === 'cookie' || name === 'x-forwarded-prefix') continue;
+    if (skipAuthorization && name === 'authorization') continue;
     if (!trusted && CLIENT_SPOOFABLE.has(name)) continue;
+    let folded = name;
     if (name.includes('_')) {
-      const folded = name.replace(/_/g, '-');
+      folded = name.replace(/_/g, '-');
       if (identityNames.has(folded) || SENSITIVE.has(folded) || (!trusted && CLIENT_SPOOFABLE.has(folded)))
         continue;
     }
+    if (extraHop.length > 0 && extraHop.includes(name)) continue;
+    // Passed without a login (a public path, a CORS preflight) for its method: a backend that
+    // honours a method override must not turn it into another one. Also spelt with `_`:
+    // CGI-style backends read X_HTTP_Method_Override as the override.
+    if (skipOverrides && METHOD_OVERRIDES.includes(folded)) continue;
     out[name] = incoming[name];
   }
-  for (const name of extraHop) delete out[name];
-  // Passed without a login (a public path, a CORS preflight) for its method: a backend that
-  // honours a method override must not turn it into another one.
-  if (route.loginSkipped)
-    // Also spelt with `_`: CGI-style backends read X_HTTP_Method_Override as the override.
-    for (const name in out)
-      if (METHOD_OVERRIDES.includes(name.includes('_') ? name.replace(/_/g, '-') : name)) delete out[name];
   const cookie = incoming.cookie;
   if (cookie !== undefined) {
     const kept = withoutOwnCookies(cookie, ctx.config.ownCookies, ctx.config.ownCookieProbes);
-    if (kept === '') delete out.cookie;
-    else out.cookie = kept;
+    if (kept !== '') out.cookie = kept;
   }
   const xff = incoming['x-forwarded-for'];
   out['x-forwarded-for'] = trusted && typeof xff === 'string' && xff ? `${xff}, ${remote}` : remote;
@@ -194,7 +203,6 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   const given = incoming.forwarded;
   out.forwarded = trusted && typeof given === 'string' && given ? `${given}, ${forwarded}` : forwarded;
   if (route.prefix !== '/') out['x-forwarded-prefix'] = route.prefixBare;
-  else delete out['x-forwarded-prefix'];
   out.host = route.preserveHost && host ? host : route.upstreamHost;
   out['x-request-id'] = ctx.requestId;
   return out;
