@@ -473,7 +473,8 @@ function upstreamOf(
   const incoming = ctx.req.headers;
   let authorization: NonNullable<Explanation['upstream']>['authorization'] =
     incoming.authorization === undefined ? 'absent' : 'forwarded';
-  if (consumedByPortico(credential) && headers.authorization !== undefined) {
+  // buildUpstreamHeaders already left a consumed credential out; the explanation says so.
+  if (consumedByPortico(credential) && incoming.authorization !== undefined) {
     delete headers.authorization;
     authorization = 'removed';
   }

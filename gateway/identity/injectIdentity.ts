@@ -12,13 +12,25 @@ import { headerValue } from './headerValue.ts';
  */
 export function injectIdentity(s: Pick<Services, 'assertions'>): Stage<AnyContext> {
   const { assertions } = s;
+  // The header values of an identity, worked out once per identity object (a cached session's
+  // identity serves all its requests) and config: escaping them is a few regular expressions per
+  // header, on every authenticated request otherwise. Set straight on the upstream headers.
+  const computed = new WeakMap<Identity, { names: Config['identityHeaders']; pairs: [string, string][] }>();
+  const setIdentityHeaders = (config: Config, identity: Identity, headers: Record<string, unknown>) => {
+    let known = computed.get(identity);
+    if (known?.names !== config.identityHeaders) {
+      known = { names: config.identityHeaders, pairs: identityHeaderPairs(config, identity) };
+      computed.set(identity, known);
+    }
+    for (const [name, value] of known.pairs) headers[name] = value;
+  };
   return (ctx) => {
     const route = ctx.route!;
     const headers = ctx.upstreamHeaders;
     if (consumedByPortico(ctx.credential)) delete headers.authorization;
     const identity = ctx.identity;
     if (!identity) return;
-    if (route.inject.headers) identityHeaders(ctx.config, identity, headers);
+    if (route.inject.headers) setIdentityHeaders(ctx.config, identity, headers);
     if (route.inject.accessToken && ctx.session?.tokens?.accessToken)
       headers.authorization = `Bearer ${ctx.session.tokens.accessToken}`;
     if (!route.inject.jwt) return;
@@ -38,33 +50,17 @@ export function consumedByPortico(credential: Credential | undefined): boolean {
   return credential === 'apiKey' || credential === 'bearer';
 }
 
-/**
- * The values of an identity's headers, worked out once per identity object (a cached session's
- * identity serves every request of that session) and config's header names: the escaping of each
- * value is a few regular expressions per header, on every authenticated request otherwise.
- */
-const computed = new WeakMap<Identity, { names: Config['identityHeaders']; pairs: [string, string][] }>();
+/** The plain identity headers (`inject.headers`): user, email, groups (comma-joined), name. */
+export function identityHeaders(config: Config, identity: Identity): Record<string, string> {
+  return Object.fromEntries(identityHeaderPairs(config, identity));
+}
 
-/**
- * The plain identity headers (`inject.headers`): user, email, groups (comma-joined), name, set on
- * `out` (the upstream headers themselves: no object in between on the proxied path).
- */
-export function identityHeaders<T extends Record<string, unknown> = Record<string, string>>(
-  config: Config,
-  identity: Identity,
-  out: T = {} as T,
-): T {
+/** The same as name/value pairs, in that order. */
+export function identityHeaderPairs(config: Config, identity: Identity): [string, string][] {
   const names = config.identityHeaders;
-  let known = computed.get(identity);
-  if (known?.names !== names) {
-    const pairs: [string, string][] = [[names.user, headerValue(identity.username)]];
-    if (identity.email) pairs.push([names.email, headerValue(identity.email)]);
-    if (identity.groups.length > 0) pairs.push([names.groups, headerValue(identity.groups.join(','))]);
-    pairs.push([names.name, headerValue(identity.name ?? identity.username)]);
-    known = { names, pairs };
-    computed.set(identity, known);
-  }
-  const target = out as Record<string, unknown>;
-  for (const [name, value] of known.pairs) target[name] = value;
-  return out;
+  const pairs: [string, string][] = [[names.user, headerValue(identity.username)]];
+  if (identity.email) pairs.push([names.email, headerValue(identity.email)]);
+  if (identity.groups.length > 0) pairs.push([names.groups, headerValue(identity.groups.join(','))]);
+  pairs.push([names.name, headerValue(identity.name ?? identity.username)]);
+  return pairs;
 }

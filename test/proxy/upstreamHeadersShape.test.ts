@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import type { Config, Route } from '../../gateway/config/types.ts';
 import type { RequestContext } from '../../gateway/context.ts';
-import { identityHeaders } from '../../gateway/identity/injectIdentity.ts';
+import { injectIdentity } from '../../gateway/identity/injectIdentity.ts';
 import { buildUpstreamHeaders } from '../../gateway/proxy/forwardedHeaders.ts';
 
 setFlagsFromString('--allow-natives-syntax');
@@ -63,11 +63,15 @@ describe('the upstream headers object', () => {
     ];
     for (const [what, headers, route, credential] of cases) {
       const out = built(headers, route, credential);
-      identityHeaders(
+      const ctx = {
+        route: { inject: { headers: true, jwt: false } },
+        upstreamHeaders: out,
+        identity: { username: 'alice', email: 'a@x', groups: ['g'], idp: 'corp', sub: 'a' },
         config,
-        { username: 'alice', email: 'a@x', groups: ['g'], idp: 'corp', sub: 'a' } as never,
-        out,
-      );
+        credential,
+      };
+      injectIdentity({ assertions: {} as never })(ctx as never);
+      assert.equal(out['X-Forwarded-User'], 'alice', what);
       assert.ok(hasFastProperties(out), what);
       for (const gone of ['cookie', 'x-secret', 'x-http-method-override', 'x_http_method', 'authorization'])
         assert.equal(out[gone], undefined, `${what}: ${gone}`);
