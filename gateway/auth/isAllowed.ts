@@ -67,6 +67,21 @@ function ruleFor(rule: string, ns: string): string | undefined {
   return rule;
 }
 
+/**
+ * The address Portico passes on as the user's (`X-Forwarded-Email`, the assertion's `email`):
+ * upstreams key accounts on it, so only one `allow` rules would trust, and from a provider other
+ * than the primary one only with that provider's `trustEmail: true` — a partner IdP can say its
+ * user is ceo@corp.example, and unlike names, an address cannot be qualified with `<idp>:`.
+ */
+export function releasedEmail(identity: Identity, c: AllowContext): string | undefined {
+  if (!trustedEmail(identity, c)) return undefined;
+  if (identity.idp !== c.primaryIdp && identity.idp !== 'apikey') {
+    const provider = c.identityProviders.find((p) => p.id === identity.idp);
+    if (provider?.trustEmail !== true) return undefined;
+  }
+  return identity.email?.trim();
+}
+
 function trustedEmail(identity: Identity, c: AllowContext): string | undefined {
   const email = identity.email?.trim().toLowerCase();
   if (!email) return undefined;

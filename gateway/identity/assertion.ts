@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config, Route } from '../config/types.ts';
 import type { Identity } from '../context.ts';
 import { jose } from '../libraries.ts';
+import { releasedEmail } from '../auth/isAllowed.ts';
 import { qualifiedSubject } from './qualifyIdentity.ts';
 import type { KeyStore } from './signingKeys.ts';
 import { boundedCache } from '../store/boundedCache.ts';
@@ -37,7 +38,7 @@ export function createAssertions(keys: KeyStore) {
       const exp = iat + Math.max(1, Math.round(config.jwt.ttlMs / 1000));
       const { SignJWT } = await jose();
       const token = await new SignJWT({
-        email: identity.email,
+        email: releasedEmail(identity, config),
         groups: identity.groups,
         name: identity.name ?? identity.username,
         preferred_username: identity.username,

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.ts';
 import type { AnyContext, Credential, Identity, Stage } from '../context.ts';
 import type { Services } from '../services.ts';
+import { releasedEmail } from '../auth/isAllowed.ts';
 import { headerValue } from './headerValue.ts';
 
 /**
@@ -59,7 +60,8 @@ export function identityHeaders(config: Config, identity: Identity): Record<stri
 export function identityHeaderPairs(config: Config, identity: Identity): [string, string][] {
   const names = config.identityHeaders;
   const pairs: [string, string][] = [[names.user, headerValue(identity.username)]];
-  if (identity.email) pairs.push([names.email, headerValue(identity.email)]);
+  const email = releasedEmail(identity, config);
+  if (email) pairs.push([names.email, headerValue(email)]);
   if (identity.groups.length > 0) pairs.push([names.groups, headerValue(identity.groups.join(','))]);
   pairs.push([names.name, headerValue(identity.name ?? identity.username)]);
   return pairs;

@@ -9,13 +9,18 @@ import { GatewayError } from '../errors.ts';
  * configured) keeps bare names, as the products behind Portico know them. Applied once, when the
  * identity is made (sign-in, a verified bearer token): what a session stores is already qualified.
  * And the other way round: a primary user named `partner:alice` would be the partner's alice, so
- * that sign-in is refused, and a primary group named `partner:admins` is left out.
+ * that sign-in is refused, and a primary group named `partner:admins` is left out. Groups whose
+ * name holds a comma are left out for every provider (upstreams split the groups header on it).
  */
 export function qualifyIdentity(
   identity: Identity,
   primaryIdp: string | undefined,
   providerIds: ReadonlySet<string> = new Set(),
 ): Identity {
+  // Upstreams get the groups comma-joined in one header: a group named `x,admins` (a partner IdP's
+  // claim, an LDAP cn with a comma) would reach them as the bare group `admins`. Left out.
+  if (identity.groups.some((g) => g.includes(',')))
+    identity = { ...identity, groups: identity.groups.filter((g) => !g.includes(',')) };
   if (identity.idp === primaryIdp) {
     const taken = (name: string) => {
       const colon = name.indexOf(':');

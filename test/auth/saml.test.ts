@@ -113,14 +113,14 @@ async function me(client: GatewayClient): Promise<RawResponse> {
 
 describe('SAML 2.0 sign-in against a samlify IdP', () => {
   it('signs a user in through the IdP and passes the mapped attributes upstream', async (t) => {
-    const s = await setup(t);
+    const s = await setup(t, { provider: { trustEmail: true } });
     const { client, posted } = await signIn(s, 'alice');
     assert.equal(posted.status, 302, posted.text);
     assert.equal(posted.headers.location, '/dce5/');
     assert.equal((await client.request('/dce5/')).status, 200);
     const h = s.upstream.last().headers;
     assert.equal(h['x-forwarded-user'], 'alice');
-    assert.equal(h['x-forwarded-email'], 'alice@example.com');
+    assert.equal(h['x-forwarded-email'], 'alice@example.com', 'passed on with trustEmail: true');
     assert.equal(h['x-forwarded-groups'], 'ai-users,staff');
     const identity = JSON.parse((await me(client)).text);
     assert.equal(identity.idp, 'corp');

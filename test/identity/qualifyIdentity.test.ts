@@ -34,4 +34,14 @@ describe('qualified names', () => {
     );
     assert.deepEqual(q.groups, ['staff', 'corp:x', 'team:a']);
   });
+  it('leaves out groups whose name holds a comma: upstreams split the groups header on it', () => {
+    const partner = qualifyIdentity(
+      user('partner', 'mallory', ['x,admins', 'y, ai-users', 'dev']),
+      'corp',
+      ids,
+    );
+    assert.deepEqual(partner.groups, ['partner:dev']);
+    const primary = qualifyIdentity(user('corp', 'bob', ['x,partner:admins', 'staff']), 'corp', ids);
+    assert.deepEqual(primary.groups, ['staff']);
+  });
 });

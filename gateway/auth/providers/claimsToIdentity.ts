@@ -25,12 +25,23 @@ export function claimsToIdentity(
     : typeof rawGroups === 'string'
       ? rawGroups.split(/[,\s]+/).filter(Boolean)
       : [];
+  const emailVerified = verifiedFlag(claims.email_verified);
+  // The user name allow rules (`users:`) and upstreams go by. A claim the config names is the only
+  // source (when it is missing, the stable `sub`, never a claim the user may choose); otherwise the
+  // usual ones, and the address only when the provider did not say it is unverified — anyone can
+  // type the CEO's address into an account whose address is not checked.
+  const unverifiedEmail = emailVerified === false ? (mapping.email ?? 'email') : undefined;
+  const username = mapping.username
+    ? mapping.username === unverifiedEmail
+      ? undefined
+      : pick(mapping.username)
+    : pick(undefined, 'preferred_username', 'nickname', ...(unverifiedEmail ? [] : ['email']));
   return {
     idp,
     sub,
-    username: pick(mapping.username, 'preferred_username', 'nickname', 'email') ?? sub,
+    username: username ?? sub,
     email,
-    emailVerified: verifiedFlag(claims.email_verified),
+    emailVerified,
     name: pick(mapping.name, 'name'),
     groups,
     claims: pickClaims(claims),

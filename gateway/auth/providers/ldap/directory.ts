@@ -65,7 +65,7 @@ export function directorySettings(def: LdapDefinition) {
 
 /** The user search filter with the typed name escaped by ldapts (RFC 4515: `*`, `(`, `)`, `\`, NUL). */
 export function userSearchFilter(def: LdapDefinition, username: string): string {
-  return directorySettings(def).userFilter.replaceAll('{username}', Filter.escape(username));
+  return directorySettings(def).userFilter.replaceAll('{username}', () => Filter.escape(username));
 }
 
 /**
@@ -79,8 +79,8 @@ export function groupSearchFilter(def: LdapDefinition, memberDn: string, usernam
       ? `(member:${IN_CHAIN_RULE}:={dn})`
       : s.groupFilter;
   return template
-    .replaceAll('{dn}', Filter.escape(memberDn))
-    .replaceAll('{username}', Filter.escape(username));
+    .replaceAll('{dn}', () => Filter.escape(memberDn))
+    .replaceAll('{username}', () => Filter.escape(username));
 }
 
 /**
