@@ -81,6 +81,12 @@ function connect(
     if (!route.preserveHost) headers.host = picked.host;
   } else tlsOptions = s.upstreams.endpoint(route).tlsOptions;
   const { req, socket, head } = ctx;
+  // The client left while an earlier stage awaited (a session read, a rate counter): nothing
+  // would ever close an upstream request opened now (review: leaked connections to a watch).
+  if (socket.destroyed) {
+    if (state) state.inFlight--;
+    return;
+  }
   const upstreamReq = (route.secure ? process.getBuiltinModule('node:https').request : httpRequest)({
     protocol: upstream.protocol,
     hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
@@ -157,15 +163,16 @@ function connect(
     );
     // A reload while the upstream was answering re-judged the open terminals, not this one.
     const now = s.config();
-    if (now !== ctx.config) {
-      s.tunnels.recheck((g) => g !== grant || tunnelStillAllowed(now, g));
-      const id = ctx.sessionId;
-      if (id !== undefined)
-        void s.sessions.stands(id).then(
-          (stands) => stands || s.tunnels.closeSession(id),
-          () => {},
-        );
-    }
+    if (now !== ctx.config) s.tunnels.recheck((g) => g !== grant || tunnelStillAllowed(now, g));
+    // Nor did a sign-out, a revocation or a refused refresh in that time close it (it was not
+    // registered yet): its session is read again now that it is (review: a terminal pod that
+    // takes a second to answer left that second open).
+    const id = ctx.sessionId;
+    if (id !== undefined)
+      void s.sessions.stands(id).then(
+        (stands) => stands || s.tunnels.closeSession(id),
+        () => {},
+      );
   });
 
   upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
@@ -174,6 +181,11 @@ function connect(
     if (state) {
       balancer!.answered(server);
       state.inFlight--;
+    }
+    // The client is gone already: a pipe into its closed socket would stall the answer forever.
+    if (socket.destroyed) {
+      upstreamReq.destroy();
+      return;
     }
     const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
     const raw = upstreamRes.rawHeaders;

@@ -2,6 +2,7 @@ import { TOKEN_CHECKING_TYPES, tokenVerifiers } from '../auth/authenticate.ts';
 import { isAllowed } from '../auth/isAllowed.ts';
 import type { Config, Route } from '../config/types.ts';
 import type { Identity, UpgradeContext } from '../context.ts';
+import { addressAdmitted } from '../routePolicy/checkClientAddress.ts';
 import { isPublic } from '../routePolicy/skipLoginOnPublicPaths.ts';
 import type { TunnelGrant } from './tunnels.ts';
 
@@ -17,12 +18,13 @@ export function tunnelGrant(ctx: UpgradeContext): TunnelGrant {
         : undefined,
     publicPath: ctx.route!.loginSkipped ? ctx.path : undefined,
     bearer: ctx.credential === 'bearer',
+    clientIp: ctx.clientIp,
   };
 }
 
 /**
  * Whether a terminal opened under an earlier config would be let in under this one: its route
- * still takes WebSockets, its API key is still there unchanged, its bearer token's provider is
+ * still takes WebSockets from its address (`ipAllow`, `ipDeny`), its API key is still there unchanged, its bearer token's provider is
  * still one the route would ask about that token, and the route's `allow` rules still admit its
  * user. A terminal makes no request that would be judged again, so a reload does it:
  * revoking an API key or narrowing `allow` closes the terminals it no longer admits.
@@ -30,6 +32,8 @@ export function tunnelGrant(ctx: UpgradeContext): TunnelGrant {
 export function tunnelStillAllowed(config: Config, grant: TunnelGrant): boolean {
   const route = config.routes.find((r) => r.id === grant.routeId);
   if (!route?.websocket) return false;
+  // An address the route now refuses (an operator blocking an attacker by reload).
+  if (route.addresses !== undefined && !addressAdmitted(route.addresses, grant.clientIp)) return false;
   if (
     grant.apiKeyHash !== undefined &&
     !config.apiKeys.some((k) => k.id === grant.identity?.sub && k.hash === grant.apiKeyHash)

@@ -15,6 +15,8 @@ export type TunnelGrant = {
   publicPath: string | undefined;
   /** Opened with a bearer token (`bearer: verify`): its provider must still be one the route asks. */
   bearer: boolean;
+  /** The client's address as the pipeline resolved it: a new `ipDeny` / `ipAllow` applies to it. */
+  clientIp: string;
 };
 
 type Tunnel = {

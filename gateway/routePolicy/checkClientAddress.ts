@@ -13,11 +13,12 @@ export function checkClientAddress(): Stage<AnyContext> {
   return (ctx) => {
     const rule = ctx.route!.addresses;
     if (rule === undefined) return;
-    if (!admits(rule, ctx.clientIp)) throw new GatewayError('PORTICO_ERR_ADDRESS_DENIED');
+    if (!addressAdmitted(rule, ctx.clientIp)) throw new GatewayError('PORTICO_ERR_ADDRESS_DENIED');
   };
 }
 
-function admits(rule: AddressRule, ip: string): boolean {
+/** Whether a route's `ipAllow` / `ipDeny` let this address in (also asked again of open tunnels at a reload). */
+export function addressAdmitted(rule: AddressRule, ip: string): boolean {
   const address = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
   const type = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
   // An address that is not one (a trusted proxy's "unknown") is in no list: an allow list refuses it.

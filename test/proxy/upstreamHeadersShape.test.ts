@@ -24,6 +24,8 @@ const config = {
   ownCookies: ['portico_session', 'portico_login'],
   ownCookieProbes: ['portico_'],
   trustProxy: undefined,
+  primaryIdp: 'corp',
+  identityProviders: [{ id: 'corp', type: 'oidc' }],
 } as unknown as Config;
 
 function built(headers: IncomingHttpHeaders, route: Partial<Route> = {}, credential?: string) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -51,6 +51,31 @@ async function aliceAtTerminal(t: TestContext) {
   const { client, idpJar } = await login(s, 'alice');
   const closed = closeCode(await terminal(s, s.gw.url, client));
   return { s, client, idpJar, closed };
+}
+
+/** An upstream that holds its 101 until the test calls `answer()`; `arrived`: the upgrade reached it. */
+async function slowUpgradeUpstream(t: TestContext) {
+  let upgradeArrived: () => void = () => {};
+  const arrived = new Promise<void>((resolve) => (upgradeArrived = resolve));
+  let release: () => void = () => {};
+  const slow = createServer();
+  slow.on('upgrade', (req, socket) => {
+    socket.on('error', () => {});
+    release = () => {
+      const accept = createHash('sha1')
+        .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+    };
+    upgradeArrived();
+  });
+  slow.listen(0, '127.0.0.1');
+  await once(slow, 'listening');
+  t.after(() => slow.close());
+  const port = (slow.address() as AddressInfo).port;
+  return { port, url: `http://127.0.0.1:${port}`, arrived, answer: () => release() };
 }
 
 async function aiUpstream(t: TestContext) {
@@ -123,6 +148,68 @@ describe('an open WebSocket ends with its session', () => {
     const closed = closeCode(ws);
     await logout(client, s.publicUrl);
     assert.equal(await closed, 1008);
+  });
+
+  it('closes a terminal whose user signed out while the upstream was still answering the upgrade', async (t) => {
+    const ai = await aiUpstream(t);
+    const slow = await slowUpgradeUpstream(t);
+    const s = await startSso(
+      t,
+      `  - { id: term, path: /term/, upstream: "${slow.url}", auth: required, websocket: true }\n${ROUTES(ai.url)}`,
+    );
+    const { client } = await login(s, 'alice');
+    const ws = new WebSocket(`${s.gw.url.replace('http', 'ws')}/term/x`, {
+      headers: { cookie: client.cookieHeader() },
+      origin: s.publicUrl,
+    });
+    ws.on('error', () => {});
+    const closed = closeCode(ws);
+    await slow.arrived;
+    await logout(client, s.publicUrl);
+    slow.answer();
+    assert.equal(await closed, 1008);
+  });
+
+  it('opens nothing upstream for an upgrade whose client left while its session was being read', async (t) => {
+    const redis = await startRedis(t);
+    // A watch endpoint on a WebSocket route: it declines the upgrade with an endless answer.
+    const upgrades: string[] = [];
+    const watch = createServer();
+    watch.on('upgrade', (req, socket) => {
+      upgrades.push(req.url ?? '');
+      socket.on('error', () => {});
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n');
+    });
+    watch.listen(0, '127.0.0.1');
+    await once(watch, 'listening');
+    t.after(() => watch.closeAllConnections?.());
+    t.after(() => watch.close());
+    const ai = await aiUpstream(t);
+    const s = await startSso(
+      t,
+      `  - { id: watch, path: /watch/, upstream: "http://127.0.0.1:${(watch.address() as AddressInfo).port}", auth: required, websocket: true }\n${ROUTES(ai.url)}`,
+      { store: 'redis', redisUrl: redis.url, keyPrefix: 'left:' },
+    );
+    const { client } = await login(s, 'alice');
+    // Past the session's in-process cache (1 s): the upgrade reads it from Redis, held for 500 ms.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const admin = new Redis(redis.url);
+    t.after(() => admin.quit());
+    await admin.call('CLIENT', 'PAUSE', '500', 'ALL');
+    const url = new URL(s.gw.url);
+    const sock = connect(Number(url.port), url.hostname);
+    sock.on('error', () => {});
+    await once(sock, 'connect');
+    sock.write(
+      `GET /watch/events HTTP/1.1\r\nHost: ${url.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: ${s.publicUrl}\r\n` +
+        `Cookie: ${client.cookieHeader()}\r\n\r\n`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    sock.resetAndDestroy();
+    // The session read completes once Redis is back; nothing may be sent upstream for a client gone.
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    assert.deepEqual(upgrades, []);
   });
 
   it('closes the terminal when the IdP ends the session by back-channel logout', async (t) => {
@@ -270,6 +357,14 @@ routes:
     assert.equal(code, 1008);
   });
 
+  it('closes (1008) a terminal from an address the reload denies', async (t) => {
+    const { ws, reload } = await terminal(t);
+    const closed = once(ws, 'close');
+    reload(hashApiKey(key), '{ groups: [ops] }, ipDeny: [127.0.0.0/8]');
+    const [code] = await closed;
+    assert.equal(code, 1008);
+  });
+
   it('closes (1008) a terminal whose user the narrowed allow rules no longer admit', async (t) => {
     const { ws, reload } = await terminal(t);
     const closed = once(ws, 'close');
@@ -282,27 +377,7 @@ routes:
 describe('a reload while a terminal is being opened', () => {
   it('judges the terminal by the new config once the upstream answers (1008 when the key was removed meanwhile)', async (t) => {
     const key = 'ptk_robot_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
-    // An upstream that holds its 101 until the test lets it go.
-    let upgradeArrived: () => void = () => {};
-    const arrived = new Promise<void>((resolve) => (upgradeArrived = resolve));
-    let answer: () => void = () => {};
-    const slow = createServer();
-    slow.on('upgrade', (req, socket) => {
-      socket.on('error', () => {});
-      answer = () => {
-        const accept = createHash('sha1')
-          .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-          .digest('base64');
-        socket.write(
-          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-        );
-      };
-      upgradeArrived();
-    });
-    slow.listen(0, '127.0.0.1');
-    await once(slow, 'listening');
-    t.after(() => slow.close());
-    const port = (slow.address() as AddressInfo).port;
+    const { port, arrived, answer } = await slowUpgradeUpstream(t);
     const yaml = (keys: string) => `publicUrl: http://127.0.0.1:1
 session: { secret: x-secret-x-secret-x-secret-x-secret-x }
 identityProviders:
