@@ -33,6 +33,9 @@ export function asUpgrade(
 ): OutgoingHttpHeaders {
   headers.connection = 'upgrade';
   headers.upgrade = req.headers.upgrade;
+  // Node read any body of the upgrade request itself; after a 101 the upstream would take the
+  // tunnel's first bytes for it.
+  if (headers['content-length'] !== undefined) delete headers['content-length'];
   return headers;
 }
 

@@ -45,6 +45,11 @@ export function routeUpgrade(): Stage<UpgradeContext> {
       throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {
         detail: 'WebSockets are not enabled on this route.',
       });
+    // h2c turns the connection into HTTP/2 requests Portico would never see or judge.
+    if (/(^|[\s,])h2c\s*($|,)/i.test(String(ctx.req.headers.upgrade ?? '')))
+      throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {
+        detail: 'HTTP/2 cleartext upgrades (h2c) are not forwarded.',
+      });
     ctx.route = match.route;
   };
 }

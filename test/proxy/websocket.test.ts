@@ -139,6 +139,28 @@ describe('WebSocket upgrades', () => {
     await closedUpstream;
   });
 
+  it('refuses an h2c upgrade and forwards no Content-Length of a body it did not send', async (t) => {
+    const up = await upstreamFor(t, { websocket: true });
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`,
+    );
+    const host = new URL(gw.url).host;
+    const h2c = await RawConnection.open(gw.url);
+    t.after(() => h2c.destroy());
+    await h2c.write(
+      `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`,
+    );
+    await until(() => /^HTTP\/1\.1 \d{3}/.test(h2c.text()), 5000, 'an answer');
+    assert.match(h2c.text(), /^HTTP\/1\.1 400 /);
+    assert.equal(up.requests.filter((r) => r.method === 'UPGRADE').length, 0);
+    const ws = new WebSocket(wsUrl(gw.url, '/ws'), { headers: { 'content-length': '0' } });
+    await once(ws, 'open');
+    ws.close();
+    const upgrade = up.requests.find((r) => r.method === 'UPGRADE')!;
+    assert.equal(upgrade.headers['content-length'], undefined);
+  });
+
   it('closes open tunnels with 1001 (going away) when the gateway shuts down', async (t) => {
     const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
