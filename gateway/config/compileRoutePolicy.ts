@@ -112,11 +112,12 @@ type HeaderOperations = { set?: Record<string, string>; remove?: string[] };
 
 function compileRequestHeaders(ops: HeaderOperations | undefined): RequestHeaderPolicy | undefined {
   if (!ops || (!ops.set && !ops.remove)) return undefined;
+  const set = Object.entries(ops.set ?? {}).map(([n, v]) => Object.freeze([n.toLowerCase(), v] as const));
+  const remove = (ops.remove ?? []).map((n) => n.toLowerCase());
   return Object.freeze({
-    set: Object.freeze(
-      Object.entries(ops.set ?? {}).map(([n, v]) => Object.freeze([n.toLowerCase(), v] as const)),
-    ),
-    remove: Object.freeze((ops.remove ?? []).map((n) => n.toLowerCase())),
+    set: Object.freeze(set),
+    remove: Object.freeze(remove),
+    named: new Set([...set.map(([n]) => n), ...remove].map((n) => n.replace(/_/g, '-'))),
   });
 }
 

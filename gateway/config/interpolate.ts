@@ -76,16 +76,29 @@ function walk(root: Node | null, path: (string | number)[], w: Walk): void {
   } else if (isScalar(root) && typeof root.value === 'string' && root.value.includes('__portico_env_')) {
     const source = root.value;
     const missing: string[] = [];
+    const nested: string[] = [];
     const replaced = source.replace(TOKEN_RE, (token) => {
       const v = w.variables.get(token);
       if (!v) return token;
       if ('literal' in v) return v.literal;
+      // `${A:-${B}}` (a nested default, as bash and compose read it) is not supported: taken as
+      // written, the default would be the literal text `${B`, a public "secret" that passes every
+      // length check. Refused instead.
+      if (v.fallback?.includes('${')) nested.push(v.name);
       const value = w.env[v.name];
       if (value !== undefined && value !== '') return value;
       if (v.fallback !== undefined) return v.fallback;
       missing.push(v.name);
       return placeholderFor(v.name);
     });
+    if (nested.length > 0) {
+      w.problems.push({
+        path,
+        node: root,
+        message: `the default of ${nested.map((n) => `\${${n}:-…}`).join(', ')} names another variable; a default must be the value itself (set the variable, or write the default out)`,
+      });
+      return;
+    }
     if (missing.length > 0 && !w.unset) {
       w.problems.push({
         path,

@@ -149,6 +149,8 @@ export type RequestHeaderPolicy = {
   /** Lower-case names and values, applied after Portico's own forwarding headers. */
   readonly set: readonly (readonly [string, string])[];
   readonly remove: readonly string[];
+  /** Every name `set` or `remove` speaks of, `_` folded to `-`: a client's copy in any spelling is not passed on. */
+  readonly named: ReadonlySet<string>;
 };
 
 export type ResponseHeaderPolicy = {

@@ -165,6 +165,9 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   // A credential Portico checked itself (a Portico API key, a token it verified: injectIdentity's
   // consumedByPortico) is never passed on.
   const skipAuthorization = ctx.credential === 'apiKey' || ctx.credential === 'bearer';
+  // Names the route's `headers.request` sets or removes: a client's copy in another spelling
+  // (`X_Debug_Mode`, which a CGI-style backend reads as X-Debug-Mode) would undo the policy.
+  const policyNames = route.requestHeaders?.named;
   for (const name in incoming) {
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) describe this hop's request.
     if (name.charCodeAt(0) === 58) continue;
@@ -180,6 +183,7 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
         continue;
     }
     if (extraHop.length > 0 && extraHop.includes(name)) continue;
+    if (policyNames?.has(folded)) continue;
     // Passed without a login (a public path, a CORS preflight) for its method: a backend that
     // honours a method override must not turn it into another one. Also spelt with `_`:
     // CGI-style backends read X_HTTP_Method_Override as the override.

@@ -32,6 +32,8 @@ export function tunnelGrant(ctx: UpgradeContext): TunnelGrant {
 export function tunnelStillAllowed(config: Config, grant: TunnelGrant): boolean {
   const route = config.routes.find((r) => r.id === grant.routeId);
   if (!route?.websocket) return false;
+  // Under maintenance the route answers 503: its terminals end too.
+  if (route.maintenance !== undefined) return false;
   // An address the route now refuses (an operator blocking an attacker by reload).
   if (route.addresses !== undefined && !addressAdmitted(route.addresses, grant.clientIp)) return false;
   if (

@@ -1,5 +1,6 @@
 import type { HttpContext, Stage } from '../context.ts';
 import { requestHasBody } from '../proxy/requestHasBody.ts';
+import { namesMethodOverride } from './skipLoginOnPublicPaths.ts';
 
 /**
  * `cors.allowPreflight` (Pomerium cors_allow_preflight): a browser's CORS preflight — OPTIONS with
@@ -17,7 +18,10 @@ export function passCorsPreflight(): Stage<HttpContext> {
       method === 'OPTIONS' &&
       headers.origin !== undefined &&
       headers['access-control-request-method'] !== undefined &&
-      !requestHasBody(ctx.req)
+      !requestHasBody(ctx.req) &&
+      // Nor one that names another method in its query (`?_method=DELETE`): let through without a
+      // login for its method, it must not become another one.
+      !(ctx.query.length > 0 && namesMethodOverride(ctx.query))
     )
       ctx.route = route.withoutLogin;
   };

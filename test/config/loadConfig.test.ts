@@ -76,6 +76,15 @@ describe('routes.yaml loading', () => {
     ]);
   });
 
+  it('refuses a default that names another variable rather than taking its text as the value', () => {
+    const problems = problemsOf(
+      `session: { secret: "${'$'}{SESSION_SECRET:-${'$'}{SESSION_SECRET_FROM_VAULT}}" }\n${ANY_ROUTE}`,
+    );
+    assert.equal(problems.length, 1, JSON.stringify(problems));
+    assert.equal(problems[0]!.path, 'session.secret');
+    assert.match(problems[0]!.message, /\$\{SESSION_SECRET:-…\} names another variable/);
+  });
+
   it('reports every schema error at once, each with its YAML path and line number', () => {
     const problems = problemsOf(`routes:
   - id: ai

@@ -65,7 +65,11 @@ routes:
     assert.equal(ai.addresses?.deny?.check('10.0.0.1'), true);
     assert.equal(ai.withoutLogin?.auth, 'none');
     assert.equal(ai.withoutLogin?.id, 'ai');
-    assert.deepEqual(ai.requestHeaders, { set: [['x-env', 'prod']], remove: ['x-debug'] });
+    assert.deepEqual(ai.requestHeaders, {
+      set: [['x-env', 'prod']],
+      remove: ['x-debug'],
+      named: new Set(['x-env', 'x-debug']),
+    });
     assert.deepEqual(
       ai.responseHeaders?.defaults.map(([n]) => n),
       ['X-Content-Type-Options', 'Referrer-Policy', 'X-Frame-Options', 'Strict-Transport-Security'],

@@ -39,6 +39,13 @@ describe('header policy per route', () => {
     assert.equal(seen['x-forwarded-prefix'], '/dce5', "Portico's own forwarding headers stay");
     await send(gw.url, '/x', { headers: { 'x-debug': '1' } });
     assert.equal(up.last().headers['x-debug'], '1', 'other routes are untouched');
+    // Nor in another spelling a CGI-style backend reads as the same name (review).
+    await send(gw.url, '/dce5/x', { headers: ['X_Debug', '1', 'x_env', 'evil', 'X-Other_Name', 'kept'] });
+    const spelled = up.last().rawHeaders.map((h) => h.toLowerCase());
+    assert.ok(!spelled.includes('x_debug'), 'a removed header, spelt with _');
+    assert.ok(!spelled.includes('x_env'), 'a set header, spelt with _');
+    assert.equal(up.last().headers['x-env'], 'prod');
+    assert.equal(up.last().headers['x-other_name'], 'kept', 'other underscore headers pass');
 
     await new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/dce5/tty`, { headers: { 'x-debug': '1' } });

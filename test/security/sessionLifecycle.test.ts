@@ -357,6 +357,14 @@ routes:
     assert.equal(code, 1008);
   });
 
+  it('closes (1008) a terminal on a route the reload puts under maintenance', async (t) => {
+    const { ws, reload } = await terminal(t);
+    const closed = once(ws, 'close');
+    reload(hashApiKey(key), '{ groups: [ops] }, maintenance: true');
+    const [code] = await closed;
+    assert.equal(code, 1008);
+  });
+
   it('closes (1008) a terminal from an address the reload denies', async (t) => {
     const { ws, reload } = await terminal(t);
     const closed = once(ws, 'close');
