@@ -349,37 +349,25 @@ routes:
     ws.close();
   });
 
-  it('closes (1008) a terminal opened with an API key the reload rotated away', async (t) => {
-    const { ws, reload } = await terminal(t);
-    const closed = once(ws, 'close');
-    reload(hashApiKey(other), '{ groups: [ops] }');
-    const [code] = await closed;
-    assert.equal(code, 1008);
-  });
-
-  it('closes (1008) a terminal on a route the reload puts under maintenance', async (t) => {
-    const { ws, reload } = await terminal(t);
-    const closed = once(ws, 'close');
-    reload(hashApiKey(key), '{ groups: [ops] }, maintenance: true');
-    const [code] = await closed;
-    assert.equal(code, 1008);
-  });
-
-  it('closes (1008) a terminal from an address the reload denies', async (t) => {
-    const { ws, reload } = await terminal(t);
-    const closed = once(ws, 'close');
-    reload(hashApiKey(key), '{ groups: [ops] }, ipDeny: [127.0.0.0/8]');
-    const [code] = await closed;
-    assert.equal(code, 1008);
-  });
-
-  it('closes (1008) a terminal whose user the narrowed allow rules no longer admit', async (t) => {
-    const { ws, reload } = await terminal(t);
-    const closed = once(ws, 'close');
-    reload(hashApiKey(key), '{ groups: [admins] }');
-    const [code] = await closed;
-    assert.equal(code, 1008);
-  });
+  // What the reload changes, and the API key and route rules it writes.
+  const closingReloads: [string, () => string, string][] = [
+    ['opened with an API key the reload rotated away', () => hashApiKey(other), '{ groups: [ops] }'],
+    [
+      'on a route the reload puts under maintenance',
+      () => hashApiKey(key),
+      '{ groups: [ops] }, maintenance: true',
+    ],
+    ['from an address the reload denies', () => hashApiKey(key), '{ groups: [ops] }, ipDeny: [127.0.0.0/8]'],
+    ['whose user the narrowed allow rules no longer admit', () => hashApiKey(key), '{ groups: [admins] }'],
+  ];
+  for (const [what, keyHash, rules] of closingReloads)
+    it(`closes (1008) a terminal ${what}`, async (t) => {
+      const { ws, reload } = await terminal(t);
+      const closed = once(ws, 'close');
+      reload(keyHash(), rules);
+      const [code] = await closed;
+      assert.equal(code, 1008);
+    });
 });
 
 describe('a reload while a terminal is being opened', () => {
