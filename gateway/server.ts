@@ -219,6 +219,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
   const routers: OwnRouter[] = [];
   const features: Feature[] = [];
+  const openTunnels = createTunnels();
   const services: Services = {
     config: () => current,
     log,
@@ -250,10 +251,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     assertions: createAssertions(keys),
     providers: createProviderRegistry(store, stores.throttleStore),
     upstreams: createUpstreamPool(() => current.baseDir),
-    tunnels: createTunnels(),
+    tunnels: openTunnels,
     pages: createPages(),
     errors: createErrorReporter(),
-    maintenance: createMaintenanceSwitch(store, log),
+    // A route the admin API puts under maintenance answers 503, on every replica: its open
+    // terminals end there too (a reload does the same through tunnelStillAllowed).
+    maintenance: createMaintenanceSwitch(store, log, (active) =>
+      openTunnels.recheck((grant) => !active.has(grant.routeId)),
+    ),
   };
   const { sessions, tunnels, pages } = services;
   // A session that ends, here or on another replica, takes its open terminals with it.

@@ -35,7 +35,12 @@ const RESYNC_MS = 10_000;
  * with compare-and-set so two admins cannot lose each other's change, and announced on a channel so
  * every replica rereads it at once. Requests read only this replica's copy.
  */
-export function createMaintenanceSwitch(store: KeyValueStore, log: Logger): MaintenanceSwitch {
+export function createMaintenanceSwitch(
+  store: KeyValueStore,
+  log: Logger,
+  /** Told the switched-on routes after every change this replica applies (its terminals end). */
+  onApplied: (active: ReadonlyMap<string, Maintenance>) => void = () => {},
+): MaintenanceSwitch {
   let notices: Record<string, MaintenanceNotice> = {};
   let active = new Map<string, Maintenance>();
   let unsubscribe: (() => void) | undefined;
@@ -56,6 +61,7 @@ export function createMaintenanceSwitch(store: KeyValueStore, log: Logger): Main
         Object.freeze({ retryAfterSeconds: n.retryAfterSeconds, message: n.message }),
       ]),
     );
+    if (active.size > 0) onApplied(active);
   };
   const reread = async () => {
     const mine = ++generation;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { WebSocket } from 'ws';
 import { adminFeature } from '../../gateway/admin/adminFeature.ts';
 import { newApiKey } from '../../gateway/auth/apiKeys.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -211,5 +213,33 @@ admin:
       { path: '/retryAfter', message: 'must be a duration such as 300s, 5m or 8h' },
     ]);
     assert.equal(await statusOn(one), 200, 'a refused switch changes nothing');
+  });
+  it('ends the open terminals of a route it switches on', async (t) => {
+    const redisUrl = await sharedRedisUrl();
+    const up = await upstreamFor(t, { websocket: true });
+    const ops = newApiKey('ops');
+    const gw = await startGateway(
+      t,
+      `logging: { level: silent }
+session: { store: redis, redis: { url: "${redisUrl}", keyPrefix: "maintws${Date.now()}${process.pid}:" } }
+routes:
+  - { id: ai, path: /dce5/, upstream: "${up.url}", websocket: true }
+admin:
+  apiKeys:
+    - { id: ops, hash: "${ops.hash}", scopes: [routes:maintenance] }
+`,
+      { features: [adminFeature()] },
+    );
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/dce5/tty`);
+    await once(ws, 'open');
+    const closed = once(ws, 'close');
+    const on = await send(gw.url, '/_portico/admin/routes/ai/maintenance', {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ops.key}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(on.status, 200);
+    const [code] = await closed;
+    assert.equal(code, 1008);
   });
 });
