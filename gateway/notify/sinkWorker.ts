@@ -29,6 +29,8 @@ export type SinkWorker = {
 };
 
 const QUEUE_MAX = 100;
+/** Robots answer a few hundred bytes; what is past this is neither read nor kept. */
+const ANSWER_MAX_BYTES = 64 * 1024;
 const MAX_BACKOFF_MS = 60_000;
 
 type Group = {
@@ -129,9 +131,16 @@ export function createSinkWorker(o: {
         method: 'POST',
         headers: out.headers,
         body: out.body,
+        // A receiver that redirects could send the signed event to any address it names, inside
+        // the gateway's network too: a redirect is a failed delivery, the URL is what to fix.
+        redirect: 'manual',
         signal: AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]),
       });
-      const text = await res.text();
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel();
+        return { ok: false, retry: false, reason: `HTTP ${res.status}: redirects are not followed` };
+      }
+      const text = await readAnswer(res);
       return protocol.judge({ status: res.status, headers: res.headers, text });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
@@ -203,4 +212,20 @@ export function createSinkWorker(o: {
       queue.length = 0;
     },
   };
+}
+
+/** The answer's text up to ANSWER_MAX_BYTES: a receiver cannot make the gateway hold more. */
+async function readAnswer(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < ANSWER_MAX_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (size >= ANSWER_MAX_BYTES) await reader.cancel();
+  return Buffer.concat(chunks).subarray(0, ANSWER_MAX_BYTES).toString('utf8');
 }

@@ -3,7 +3,7 @@ import type { RawStorageConfig } from '../config/adminSchema.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { Config } from '../config/types.ts';
 import type { FeatureFactory } from '../server.ts';
-import { type AuditArchive, startAuditArchive } from './auditArchive.ts';
+import { type AuditArchive, type AuditArchiveStats, startAuditArchive } from './auditArchive.ts';
 import { cachedBrandAssets, type WritableBrandAssetSource, writableDiskAssets } from './brandAssets.ts';
 import { createObjectStore, type ObjectStore } from './objectStore.ts';
 
@@ -97,7 +97,9 @@ export function storageFeature(options: { brandingDir?: string } = {}): StorageF
       readiness: async () => ({
         ok: true,
         provider: raw.provider,
-        ...(archive ? { auditArchive: archive.stats() } : {}),
+        // Counts only: a store's error text can name its endpoint, an account or a policy ARN,
+        // and this answer is public; the log has it.
+        ...(archive ? { auditArchive: publicArchiveStats(archive.stats()) } : {}),
       }),
       async close() {
         await archive?.close();
@@ -107,4 +109,9 @@ export function storageFeature(options: { brandingDir?: string } = {}): StorageF
   };
 
   return { feature, brandAssets };
+}
+
+function publicArchiveStats(s: AuditArchiveStats) {
+  const { lastError, ...counts } = s;
+  return { ...counts, failing: lastError !== undefined };
 }

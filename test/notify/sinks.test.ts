@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
@@ -230,6 +233,51 @@ describe('chat-robot sinks', () => {
     await until(() => count('dingtalk:failed') === 1);
     assert.equal(dt.received.length, 1);
     assert.equal((dt.received[0]!.answer as { errcode: number }).errcode, 310000);
+  });
+
+  it("does not follow a receiver's redirect: the signed event never reaches the address it names", async (t) => {
+    const inside = await startWebhookReceiver({ secret: 'x' });
+    t.after(() => inside.close());
+    const redirecting = createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: inside.url }).end();
+    });
+    redirecting.listen(0, '127.0.0.1');
+    await once(redirecting, 'listening');
+    t.after(() => redirecting.close());
+    const { port } = redirecting.address() as AddressInfo;
+    const { notifier, count } = notifierFor(t, [
+      { type: 'webhook', webhook: `http://127.0.0.1:${port}/hook`, secret: 'x', retryBackoff: '10ms' },
+    ]);
+    notifier.emit(down());
+    await until(() => count('webhook:failed') === 1);
+    assert.equal(inside.received.length, 0);
+    assert.match(notifier.stats()[0]!.lastError ?? '', /HTTP 307: redirects are not followed/);
+  });
+
+  it("reads a bounded part of a receiver's answer, so an endless answer still ends the delivery", async (t) => {
+    const endless = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(16 * 1024, 'a');
+      const more = () => {
+        while (res.write(chunk));
+      };
+      res.on('drain', more);
+      more();
+    });
+    endless.listen(0, '127.0.0.1');
+    await once(endless, 'listening');
+    t.after(() => {
+      endless.closeAllConnections();
+      endless.close();
+    });
+    const { port } = endless.address() as AddressInfo;
+    const { notifier, count } = notifierFor(t, [
+      { type: 'webhook', webhook: `http://127.0.0.1:${port}/hook`, secret: 'x', timeout: '30s' },
+    ]);
+    notifier.emit(down());
+    await until(() => count('webhook:ok') === 1);
   });
 
   it('merges flapping: down, up, down, up within the window give one down and then one up', async (t) => {

@@ -99,4 +99,29 @@ describe('storage feature in a running gateway', () => {
     assert.equal(json(r).error, 'PORTICO_ERR_UNAVAILABLE');
     assert.equal((await storage.brandAssets.get('logo.svg'))?.toString(), svg);
   });
+
+  it("says on the public readyz that the audit archive is failing, without the store's error text", async (t) => {
+    const yaml = `routes:
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }
+storage:
+  provider: minio
+  endpoint: "http://127.0.0.1:1"
+  bucket: internal-audit-bucket
+  accessKeyId: AKIAEXAMPLE
+  secretAccessKey: verysecret
+  maxAttempts: 1
+  auditArchive: { interval: 1s }
+`;
+    const storage = storageFeature();
+    const gw = await startGateway(t, yaml, { features: [storage.feature] });
+    gw.gateway.events.emit('login', { idp: 'corp', result: 'failure', ip: '192.0.2.7' } as never);
+    const ready = await eventually(
+      () => send(gw.url, '/_portico/readyz'),
+      (r) =>
+        json<{ checks: { storage: { auditArchive: { failing: boolean } } } }>(r).checks.storage.auditArchive
+          .failing,
+      { timeoutMs: 5000 },
+    );
+    assert.doesNotMatch(ready.text, /127\.0\.0\.1:1|ECONNREFUSED|internal-audit-bucket|lastError/);
+  });
 });
