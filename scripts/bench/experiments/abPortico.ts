@@ -4,6 +4,8 @@
 // hot-path change against main before it lands: the same machine noise falls on every variant.
 // Usage: AB_VARIANTS="main=/work/main,new=/work/wt-x" AB_PATHS=/anon/small,/jwt/small \
 //        node scripts/bench/experiments/abPortico.ts
+// A variant's Node flags and environment: AB_NODE_ARGS='{"new":["--v8-pool-size=1"]}',
+// AB_ENV='{"new":{"MALLOC_ARENA_MAX":"2"}}' (the same checkout may run as several variants).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,8 @@ const variants = (env.AB_VARIANTS ?? `main=${root}`).split(',').map((v) => {
   const [name, checkout, accessLog] = v.split('=');
   return { name: name!, checkout: checkout!, accessLog: accessLog !== 'nolog' };
 });
+const nodeArgs = JSON.parse(env.AB_NODE_ARGS ?? '{}') as Record<string, string[]>;
+const extraEnv = JSON.parse(env.AB_ENV ?? '{}') as Record<string, Record<string, string>>;
 const dir = mkdtempSync(join(tmpdir(), 'portico-ab-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
@@ -74,9 +78,11 @@ for (const v of variants) {
       accessLog: v.accessLog,
     }),
   );
-  const child = processes.start(node, [join(v.checkout, 'scripts/portico.js'), 'serve', '--config', file], {
-    stdout: join(dir, `${v.name}.log`),
-  });
+  const child = processes.start(
+    node,
+    [...(nodeArgs[v.name] ?? []), join(v.checkout, 'scripts/portico.js'), 'serve', '--config', file],
+    { stdout: join(dir, `${v.name}.log`), env: { ...env, ...extraEnv[v.name] } },
+  );
   await processes.waitFor(`http://127.0.0.1:${port}/_portico/healthz`);
   targets.push({ name: v.name, base: `http://127.0.0.1:${port}`, pid: child.pid!, fastify: false });
 }
