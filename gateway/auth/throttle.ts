@@ -8,7 +8,7 @@ export type ThrottleOptions = {
   maxPerUser?: number;
   /** Failed attempts allowed per client address within `windowMs` (default 20). */
   maxPerIp?: number;
-  /** The window in milliseconds, counted from the first failure (default 15 minutes). */
+  /** The window in milliseconds, counted from the first attempt (default 15 minutes). */
   windowMs?: number;
   /** The gateway's store: Redis holds the counts across replicas, memory for one instance. */
   store: KeyValueStore;
@@ -18,20 +18,30 @@ export type ThrottleOptions = {
   message?: string;
 };
 
+/** One counted attempt: it stays counted (a failure) unless it is given back. */
+export type LoginAttempt = {
+  /** Signed in: clears the user's counter and gives the address its attempt back. */
+  succeeded(): Promise<void>;
+  /** The password was never judged (the directory was down): every counter gets it back. */
+  withdraw(): Promise<void>;
+};
+
 export type LoginThrottle = {
-  /** Throws a 429 GatewayError when the user or the address is over its limit. */
-  check(username: string, ip: string | undefined, message?: string): Promise<void>;
-  /** Counts a failed attempt for the user and the address. */
-  fail(username: string, ip: string | undefined): Promise<void>;
-  /** A successful login clears the user's counter (the address keeps its own). */
-  succeed(username: string): Promise<void>;
+  /**
+   * Counts an attempt for the user and the address before the password is checked; throws a 429
+   * GatewayError (the attempt given back) when the user or the address is over its limit.
+   */
+  attempt(username: string, ip: string | undefined, message?: string): Promise<LoginAttempt>;
 };
 
 /**
- * Failed login attempts counted per user name and per client address in a fixed window that
- * starts with the first failure, in the gateway's store (shared by replicas with Redis). A
- * throttled attempt is refused before the directory is contacted; a store that is down refuses
- * the login (fail closed: without the counters a password guesser would not be slowed down).
+ * Login attempts counted per user name and per client address in a fixed window that starts with
+ * the first attempt, in the gateway's store (shared by replicas with Redis). An attempt is counted
+ * before the directory is contacted, by an atomic increment whose answer decides: reading the
+ * counts first and adding a failure after the bind would let parallel guesses all pass the read
+ * (the count was `maxPerUser` checks in flight, not `maxPerUser` guesses). A success or an attempt
+ * never judged gives its count back, so the counts are failures plus attempts in flight. A store
+ * that is down refuses the login (fail closed: without the counters a guesser is not slowed down).
  */
 /** How many addresses' worth of failures an IPv6 /64 may have. */
 const NETWORK_SHARE = 8;
@@ -54,40 +64,35 @@ export function createLoginThrottle(options: ThrottleOptions): LoginThrottle {
       net: network?.endsWith('/64') ? `throttle:${options.scope}:net:${digest(network)}` : undefined,
     };
   };
-  const none = Promise.resolve({ count: 0, resetInMs: 0 });
 
   return {
-    async check(username, ip, message) {
+    async attempt(username, ip, message) {
       const k = keys(username, ip);
-      const [user, addr, net] = await Promise.all([
-        store.hits(k.user),
-        k.addr ? store.hits(k.addr) : none,
-        k.net ? store.hits(k.net) : none,
-      ]);
-      const over = [
-        user.count >= maxPerUser ? user : undefined,
-        addr.count >= maxPerIp ? addr : undefined,
-        net.count >= maxPerNetwork ? net : undefined,
-      ]
-        .filter((x) => x !== undefined)
+      const counted = [
+        { key: k.user, max: maxPerUser },
+        ...(k.addr ? [{ key: k.addr, max: maxPerIp }] : []),
+        ...(k.net ? [{ key: k.net, max: maxPerNetwork }] : []),
+      ];
+      const hits = await Promise.all(counted.map((c) => store.hit(c.key, windowMs)));
+      const giveBack = () => Promise.all(counted.map((c) => store.unhit(c.key))).then(() => undefined);
+      const over = hits
+        .filter((h, i) => h.count > counted[i]!.max)
         .sort((a, b) => b.resetInMs - a.resetInMs)[0];
       if (over) {
+        // A refused attempt is no guess: given back, so refusals do not lengthen anyone's lock-out
+        // nor spend the address's budget on another user's.
+        await giveBack();
         throw new GatewayError('PORTICO_ERR_TOO_MANY', {
           detail: message ?? options.message ?? 'Too many failed sign-in attempts. Try again later.',
           headers: { 'retry-after': String(Math.max(1, Math.ceil(over.resetInMs / 1000))) },
         });
       }
-    },
-    async fail(username, ip) {
-      const k = keys(username, ip);
-      await Promise.all([
-        store.hit(k.user, windowMs),
-        k.addr ? store.hit(k.addr, windowMs) : undefined,
-        k.net ? store.hit(k.net, windowMs) : undefined,
-      ]);
-    },
-    async succeed(username) {
-      await store.delete(keys(username, undefined).user);
+      return {
+        async succeeded() {
+          await Promise.all([store.delete(k.user), ...counted.slice(1).map((c) => store.unhit(c.key))]);
+        },
+        withdraw: giveBack,
+      };
     },
   };
 }

@@ -277,7 +277,10 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
     description: 'Failures per client address within the window.',
     default: 20,
   },
-  'identityProviders[].throttle.window': { description: 'Counted from the first failure.', default: '15m' },
+  'identityProviders[].throttle.window': {
+    description: 'Counted from the first attempt; a sign-in that succeeds gives its attempt back.',
+    default: '15m',
+  },
   'identityProviders[].entryPoint': { description: 'The IdP’s single sign-on URL (HTTP-Redirect binding).' },
   'identityProviders[saml].issuer': {
     description: 'Portico’s entity id at the IdP (default `<publicUrl>/_portico/saml/<id>`).',

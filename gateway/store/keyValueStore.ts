@@ -29,6 +29,11 @@ export type KeyValueStore = {
   hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
   /** The count of a window without adding a hit (0 when there is none). */
   hits(key: string): Promise<{ count: number; resetInMs: number }>;
+  /**
+   * Takes back one hit of the current window (a login attempt that turned out not to count): never
+   * below zero, the window's end unchanged, an absent key stays absent.
+   */
+  unhit(key: string): Promise<void>;
   /** Adds members to a set and (re)sets its expiry. */
   setAdd(key: string, members: readonly string[], ttlMs: number): Promise<void>;
   setMembers(key: string): Promise<string[]>;

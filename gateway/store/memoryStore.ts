@@ -71,6 +71,11 @@ export function createMemoryStore(options: { maxEntries?: number } = {}): KeyVal
       const v = str(key);
       return { count: Number(v ?? 0), resetInMs: v === undefined ? 0 : (remaining(key) ?? 0) };
     },
+    async unhit(key) {
+      const v = str(key);
+      if (v === undefined) return;
+      entries.set(key, String(Math.max(0, Number(v) - 1)), { noUpdateTTL: true });
+    },
     async setAdd(key, members, ttlMs) {
       const current = entries.get(key);
       const set = current instanceof Set ? current : new Set<string>();

@@ -11,6 +11,8 @@ if (ARGV[1] == '0' and cur == false) or (ARGV[1] == '1' and cur == ARGV[2]) then
   return 1
 end
 return 0`;
+// DECR keeps the key's expiry; a key that is gone (its window over) is not brought back at -1.
+const UNHIT = `local c = tonumber(redis.call('get', KEYS[1])) if c and c > 0 then return redis.call('decr', KEYS[1]) end return 0`;
 const DELETE_IF = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /**
@@ -155,6 +157,9 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
       if (!r) throw new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: new Error('transaction aborted') });
       const ttl = Number(r[1]![1]);
       return { count: Number(r[0]![1] ?? 0), resetInMs: ttl > 0 ? ttl : 0 };
+    },
+    async unhit(key) {
+      await guard(client.eval(UNHIT, 1, k(key)));
     },
     async setAdd(key, members, ttlMs) {
       if (members.length === 0) return;

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { type Logger, pino } from 'pino';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import {
   groupSearchFilter,
@@ -103,6 +105,33 @@ function alertOf(r: RawResponse): string | undefined {
 async function signedIn(client: GatewayClient): Promise<boolean> {
   const me = await client.request('/_portico/me', { headers: { accept: 'application/json' } });
   return me.status === 200;
+}
+
+/**
+ * A TCP relay in front of slapd that counts the connections binding as `dn`: Portico checks a
+ * password on a connection of its own, so this is how many guesses reached the directory.
+ */
+async function bindCounter(t: TestContext, ldap: Pick<Slapd, 'url'>, dn: string) {
+  const target = new URL(ldap.url);
+  let binds = 0;
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    let seen = '';
+    client.on('data', (chunk: Buffer) => {
+      if (seen !== 'counted' && (seen += chunk.toString('latin1')).includes(dn)) {
+        binds++;
+        seen = 'counted';
+      }
+    });
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as AddressInfo;
+  return { url: `ldap://127.0.0.1:${port}`, binds: () => binds };
 }
 
 describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => {
@@ -329,6 +358,54 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
     assert.equal((await submit(b.client, { username: 'bob', password: 'bad' })).status, 401);
     assert.equal((await submit(a.client, { username: 'bob', password: 'bad' })).status, 401);
     assert.equal((await submit(b.client, { username: 'bob', password: USERS.bob.password })).status, 429);
+  });
+
+  for (const store of ['memory', 'redis'] as const)
+    it(`counts a guess before the directory is asked, so parallel guesses get no more tries than sequential ones (${store} store)`, async (t) => {
+      const relay = await bindCounter(t, ldap, `uid=alice,${PEOPLE}`);
+      const redis = store === 'redis' ? await startRedis(t) : undefined;
+      const s = await gateway(t, relay.url, {
+        provider: '    throttle: { maxPerUser: 3, maxPerIp: 1000 }\n',
+        session: redis ? `  store: redis\n  redis: { url: "${redis.url}", keyPrefix: "ldap-race:" }\n` : '',
+      });
+      const { csrf } = await openForm(s.client);
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          submit(s.client, { username: 'alice', password: `guess-${i}`, csrf }),
+        ),
+      );
+      const statuses = results.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [...Array(3).fill(401), ...Array(9).fill(429)]);
+      assert.equal(relay.binds(), 3, 'three guesses reached the directory');
+      // The budget is spent: the right password is refused too, and nobody is signed in.
+      const right = await submit(s.client, { username: 'alice', password: USERS.alice.password });
+      assert.equal(right.status, 429);
+      assert.equal(await signedIn(s.client), false);
+      assert.equal(relay.binds(), 3);
+    });
+
+  it("counts a guess against the account found before its password is tried: parallel guesses under two names of one entry get the account's budget, not more", async (t) => {
+    const relay = await bindCounter(t, ldap, `uid=alice,${PEOPLE}`);
+    // alice and alice@example.com are two budgets by name, one entry: the account's budget holds.
+    const s = await gateway(t, relay.url, {
+      provider:
+        '    userFilter: "(|(uid={username})(mail={username}))"\n    throttle: { maxPerUser: 3, maxPerIp: 1000 }\n',
+    });
+    const { csrf } = await openForm(s.client);
+    const names = ['alice', USERS.alice.mail];
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        submit(s.client, { username: names[i % 2]!, password: `guess-${i}`, csrf }),
+      ),
+    );
+    // One answer for all of them (an account over its budget answers as a wrong password does).
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(6).fill(401),
+    );
+    assert.equal(relay.binds(), 3, 'three guesses reached the directory');
+    assert.equal((await submit(s.client, { username: 'alice', password: USERS.alice.password })).status, 429);
+    assert.equal(relay.binds(), 3);
   });
 
   it('refuses a login post whose CSRF token is missing, wrong, or from another browser', async (t) => {

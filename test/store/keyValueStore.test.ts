@@ -109,6 +109,22 @@ for (const [kind, make] of kinds) {
       assert.deepEqual(await s.hits('none'), { count: 0, resetInMs: 0 });
     });
 
+    test('takes a hit back without moving the end of the window, never below zero nor bringing a key back', async (t) => {
+      const s = await make(t);
+      const first = await s.hit('u', 60_000);
+      await s.hit('u', 60_000);
+      await s.unhit('u');
+      const left = await s.hits('u');
+      assert.equal(left.count, 1);
+      assert.ok(left.resetInMs > 0 && left.resetInMs <= first.resetInMs, 'the window keeps its end');
+      await s.unhit('u');
+      await s.unhit('u');
+      assert.equal((await s.hits('u')).count, 0);
+      assert.equal((await s.hit('u', 60_000)).count, 1);
+      await s.unhit('never-hit');
+      assert.equal(await s.get('never-hit'), undefined);
+    });
+
     test('starts a new window once the old one is over', async (t) => {
       const s = await make(t);
       await s.hit('short-window', 30);

@@ -14,11 +14,12 @@ describe('the stores of a single instance', () => {
       maxPerUser: 3,
       maxPerIp: 100,
     });
-    for (let i = 0; i < 3; i++) await throttle.fail('alice', '203.0.113.7');
+    // Three attempts that were never given back: three failures.
+    for (let i = 0; i < 3; i++) await throttle.attempt('alice', '203.0.113.7');
     await s.store.set('keys:current', 'signing key');
     // An anonymous client opening /_portico/oidc/auth over and over: one interaction each.
     for (let i = 0; i < 5_000; i++) await s.oidcStore.set(`oidc:Interaction:${i}`, '{}', 600_000);
-    await assert.rejects(throttle.check('alice', '198.51.100.1'), /too many|PORTICO_ERR/i);
+    await assert.rejects(throttle.attempt('alice', '198.51.100.1'), /too many|PORTICO_ERR/i);
     assert.equal(await s.store.get('keys:current'), 'signing key');
   });
 });

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { parseDuration } from '../../config/duration.ts';
 import { GatewayError } from '../../errors.ts';
 import { type Lang, pickLang } from '../../pages/negotiate.ts';
-import { createLoginThrottle } from '../throttle.ts';
+import { createLoginThrottle, type LoginAttempt } from '../throttle.ts';
 import {
   authenticateAgainstDirectory,
   CredentialsRejected,
@@ -69,16 +69,18 @@ export function createLdapProvider(
       const password = typeof body.password === 'string' ? body.password : '';
       if (username === '' || password === '')
         throw new GatewayError('PORTICO_ERR_UNAUTHENTICATED', { detail: t.missing });
-      await throttle.check(username, input.clientIp, t.tooMany);
-      const refuse = async (reason: string, err?: unknown) => {
-        await throttle.fail(username, input.clientIp);
-        // The reason stays in the logs (cause); the user sees one message whatever it was.
-        return new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
+      // Counted before the directory is asked, and the count's answer decides: parallel guesses
+      // each take one of the budget's places (see throttle.ts).
+      const attempt = await throttle.attempt(username, input.clientIp, t.tooMany);
+      let account: LoginAttempt | undefined;
+      // A refusal keeps the attempts counted; the reason stays in the logs (cause), the user sees
+      // one message whatever it was.
+      const refuse = (reason: string, err?: unknown) =>
+        new GatewayError('PORTICO_ERR_UNAUTHENTICATED', {
           detail: t.failed,
           cause: err ?? new Error(reason),
         });
-      };
-      if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) throw await refuse('too long');
+      if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) throw refuse('too long');
       let found: Awaited<ReturnType<typeof authenticateAgainstDirectory>>;
       try {
         // Counted by the account found as well as by the name typed: directories match `uid` loosely
@@ -87,22 +89,21 @@ export function createLdapProvider(
         found = await authenticateAgainstDirectory(def, username, password, async (dn) => {
           // Over the account's budget: the answer a wrong password gets — a 429 here would tell
           // that a name no simple folding joins to the typed one (alİce) is an existing account.
-          await throttle.check(accountKey(dn), undefined, t.tooMany).catch((err: unknown) => {
+          account = await throttle.attempt(accountKey(dn), undefined, t.tooMany).catch((err: unknown) => {
             if (err instanceof GatewayError && err.code === 'PORTICO_ERR_TOO_MANY')
               throw new CredentialsRejected('account over its budget of failed sign-ins');
             throw err;
           });
         });
       } catch (err) {
-        if (err instanceof CredentialsRejected) {
-          if (err.dn) await throttle.fail(accountKey(err.dn), undefined);
-          throw await refuse(err.message, err);
-        }
+        if (err instanceof CredentialsRejected) throw refuse(err.message, err);
+        // No wrong password was told (the directory could not answer): the attempts are given
+        // back, so an outage costs nobody their budget.
+        await Promise.all([attempt.withdraw(), account?.withdraw()]).catch(() => undefined);
         if (err instanceof DirectoryUnavailable) throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
         throw err;
       }
-      await throttle.succeed(username);
-      await throttle.succeed(accountKey(found.user.dn));
+      await Promise.all([attempt.succeeded(), account?.succeeded()]);
       const { user, groups } = found;
       return {
         identity: {
