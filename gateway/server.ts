@@ -300,9 +300,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
   routers.push(
     routerOnFirstRequest(async () =>
-      (await import('./auth/providers/saml/metadataRouter.ts')).samlMetadataRouter(() =>
-        services.providers.providers(current),
-      ),
+      (await import('./auth/providers/saml/metadataRouter.ts')).samlMetadataRouter(services),
     ),
   );
   /** Identity providers found not ready at the last readiness probe. */

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inflateRawSync } from 'node:zlib';
 import { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
 import { createSamlProvider, type SamlDefinition } from '../../gateway/auth/providers/saml.ts';
 import type { LoginTransaction } from '../../gateway/auth/session/sessionData.ts';
 import { loadConfigText } from '../../gateway/config/loadConfig.ts';
@@ -13,10 +16,13 @@ import type { GatewayError } from '../../gateway/errors.ts';
 import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
 import { createRedisStore } from '../../gateway/store/redisStore.ts';
 import { launchBrowser } from '../helpers/browser.ts';
+import { nextEvent } from '../helpers/events.ts';
 import { startGateway, type StartedGateway } from '../helpers/gateway.ts';
 import type { RawResponse } from '../helpers/http.ts';
 import { startRedis } from '../helpers/redis.ts';
 import {
+  type IdpLogoutRequest,
+  type LogoutVariant,
   makeSigningKey,
   type SamlIdp,
   type SamlIdpOptions,
@@ -42,7 +48,7 @@ async function setup(
     spMetadataUrl: `${publicUrl}/_portico/saml/corp/metadata`,
     ...options.idp,
   });
-  const upstream = await upstreamFor(t);
+  const upstream = await upstreamFor(t, { websocket: true });
   const def: SamlDefinition = {
     id: 'corp',
     type: 'saml',
@@ -59,7 +65,7 @@ session:
 identityProviders:
   - ${JSON.stringify(def)}
 routes:
-  - { id: ai, path: /dce5/, upstream: "${upstream.url}", auth: required, inject: { headers: true } }
+  - { id: ai, path: /dce5/, upstream: "${upstream.url}", auth: required, websocket: true, inject: { headers: true } }
 `;
   const gw = await startGateway(t, yaml, { port });
   return { idp, gw, upstream, publicUrl, def };
@@ -324,6 +330,12 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
         `<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${s.publicUrl}/_portico/saml/corp/slo"`,
       ),
     );
+    assert.ok(
+      r.text.includes(
+        `<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${s.publicUrl}/_portico/saml/corp/slo"`,
+      ),
+      'a LogoutRequest is taken by either binding',
+    );
     assert.equal((await client.request('/_portico/saml/nope/metadata')).status, 404);
   });
 
@@ -400,6 +412,158 @@ describe('SAML 2.0 sign-in against a samlify IdP', () => {
     const out = await signOut(client, s.publicUrl);
     assert.equal(out.status, 303);
     assert.equal(out.headers.location, `${s.publicUrl}/_portico/logged-out`);
+  });
+});
+
+/** The browser carrying the IdP's LogoutRequest to our SLO endpoint (a GET, or a cross-site POST). */
+async function deliver(client: GatewayClient, request: IdpLogoutRequest): Promise<RawResponse> {
+  const headers = { accept: 'application/json' };
+  if (request.binding === 'redirect') return client.request(request.url, { headers });
+  return client.request(new URL(request.action).pathname, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', origin: 'null' },
+    body: new URLSearchParams({
+      SAMLRequest: request.SAMLRequest,
+      RelayState: request.RelayState,
+    }).toString(),
+  });
+}
+
+/** Portico's answer is a 303 to the IdP's SLO URL with a LogoutResponse to `request`. */
+function assertLogoutResponse(s: Setup, answer: RawResponse, request: IdpLogoutRequest): URL {
+  assert.equal(answer.status, 303, answer.text);
+  const location = new URL(answer.headers.location ?? '');
+  assert.equal(`${location.origin}${location.pathname}`, s.idp.sloUrl, location.href);
+  const xml = inflateRawSync(
+    Buffer.from(location.searchParams.get('SAMLResponse') ?? '', 'base64'),
+  ).toString();
+  assert.match(xml, /^(<\?xml[^>]*\?>)?<samlp:LogoutResponse /);
+  assert.ok(xml.includes(`InResponseTo="${request.id}"`), xml);
+  assert.ok(xml.includes('urn:oasis:names:tc:SAML:2.0:status:Success'), xml);
+  return location;
+}
+
+describe('SAML single logout started at the IdP', () => {
+  it('ends the Portico session, closes its WebSockets and answers the IdP with a signed LogoutResponse', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-sp-key-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const sp = makeSigningKey(dir, 'sp');
+    const s = await setup(t, {
+      provider: (idp) => ({ logoutUrl: idp.sloUrl, privateKey: join(dir, 'sp.key'), cert: sp.certFile }),
+    });
+    const alice = await signIn(s, 'alice');
+    const bob = await signIn(s, 'bob');
+    assert.equal(alice.posted.status, 302, alice.posted.text);
+    assert.equal((await me(alice.client)).status, 200);
+    const ws = new WebSocket(`${s.gw.url.replace('http', 'ws')}/dce5/ws`, {
+      headers: { cookie: alice.client.cookieHeader() },
+      origin: s.publicUrl,
+    });
+    t.after(() => ws.terminate());
+    await once(ws, 'open');
+    const closed = once(ws, 'close');
+
+    const ended = nextEvent(s.gw.gateway.events, 'sessionEnded', (e) => e.reason === 'saml-logout');
+    const request = await s.idp.logoutRequest('alice', { relayState: 'idp-state-42' });
+    // The IdP redirects the browser (a top-level GET: its Lax cookie comes along).
+    const answer = await deliver(alice.client, request);
+    const location = assertLogoutResponse(s, answer, request);
+    assert.equal(location.searchParams.get('RelayState'), 'idp-state-42');
+    assert.ok(location.searchParams.get('Signature'), 'signed with the SP key');
+    assert.match(String(answer.headers['set-cookie']), /=;/, 'the ended session’s cookie is cleared');
+    await ended;
+    await closed;
+
+    assert.equal((await me(alice.client)).status, 401);
+    const page = await alice.client.request('/dce5/');
+    assert.notEqual(page.status, 200);
+    assert.match(page.headers.location ?? '', /^\/_portico\/login/);
+    assert.equal((await me(bob.client)).status, 200, 'bob is still signed in');
+    assert.equal((await bob.client.request('/dce5/')).status, 200);
+
+    // The browser takes the LogoutResponse to the IdP, which checks it against the SP's metadata.
+    const idpPage = await fetch(location);
+    assert.equal(idpPage.status, 200, await idpPage.text());
+    const received = s.idp.logoutResponses.at(-1)!;
+    assert.equal(received.inResponseTo, request.id);
+    assert.equal(received.status, 'urn:oasis:names:tc:SAML:2.0:status:Success');
+    assert.equal(received.signed, true);
+    assert.equal(received.relayState, 'idp-state-42');
+  });
+
+  it('finds the sessions by NameID and SessionIndex, without the browser’s cookie (HTTP-POST arrives cross-site)', async (t) => {
+    const s = await setup(t, { provider: (idp) => ({ logoutUrl: idp.sloUrl }) });
+    const laptop = await signIn(s, 'alice');
+    const phone = await signIn(s, 'alice');
+    const bob = await signIn(s, 'bob');
+    const laptopIndex = s.idp.issued.filter((i) => i.user === 'alice').at(-2)!.sessionIndex;
+    const cookieless = new GatewayClient(s.gw.url);
+
+    // The IdP session of the laptop only: the phone's session (another SessionIndex) stays.
+    const first = await s.idp.logoutRequest('alice', { binding: 'post', sessionIndex: laptopIndex });
+    assertLogoutResponse(s, await deliver(cookieless, first), first);
+    assert.equal((await me(laptop.client)).status, 401);
+    assert.equal((await me(phone.client)).status, 200);
+
+    // No SessionIndex: every session of the NameID (HTTP-Redirect, still without the cookie).
+    const all = await s.idp.logoutRequest('alice', { sessionIndex: null });
+    assert.doesNotMatch(all.xml, /SessionIndex/);
+    assertLogoutResponse(s, await deliver(cookieless, all), all);
+    assert.equal((await me(phone.client)).status, 401);
+    assert.equal((await me(bob.client)).status, 200, 'bob is still signed in');
+  });
+
+  it('refuses a LogoutRequest that fails validation (400) and ends no session', async (t) => {
+    const s = await setup(t, { provider: (idp) => ({ logoutUrl: idp.sloUrl }) });
+    const alice = await signIn(s, 'alice');
+    const cases: [LogoutVariant, 'redirect' | 'post'][] = [
+      ['unsigned', 'redirect'],
+      ['foreignKey', 'redirect'],
+      ['tampered', 'redirect'],
+      ['wrongIssuer', 'redirect'],
+      ['wrongDestination', 'redirect'],
+      ['expired', 'redirect'],
+      ['stale', 'redirect'],
+      ['unsigned', 'post'],
+      ['foreignKey', 'post'],
+      ['tampered', 'post'],
+    ];
+    for (const [variant, binding] of cases) {
+      // With and without SessionIndex: neither alice's IdP session nor every session of hers.
+      for (const sessionIndex of [undefined, null]) {
+        const request = await s.idp.logoutRequest('alice', { variant, binding, sessionIndex });
+        const r = await deliver(alice.client, request);
+        assert.equal(r.status, 400, `${variant} ${binding}: ${r.status} ${r.headers.location}`);
+        assert.equal(JSON.parse(r.text).error, 'PORTICO_ERR_BAD_REQUEST');
+        assert.equal(r.headers['set-cookie'], undefined);
+      }
+    }
+    assert.equal((await me(alice.client)).status, 200, 'alice is still signed in');
+    assert.equal(s.idp.logoutResponses.length, 0);
+  });
+
+  it('accepts a LogoutRequest once: a replayed one ends nothing', async (t) => {
+    const s = await setup(t, { provider: (idp) => ({ logoutUrl: idp.sloUrl }) });
+    const before = await signIn(s, 'alice');
+    const request = await s.idp.logoutRequest('alice', { sessionIndex: null });
+    assertLogoutResponse(s, await deliver(new GatewayClient(s.gw.url), request), request);
+    assert.equal((await me(before.client)).status, 401);
+    const again = await signIn(s, 'alice');
+    const replayed = await deliver(new GatewayClient(s.gw.url), request);
+    assert.equal(replayed.status, 400);
+    assert.equal((await me(again.client)).status, 200);
+  });
+
+  it('ends nothing for a SessionIndex that is another user’s', async (t) => {
+    const s = await setup(t, { provider: (idp) => ({ logoutUrl: idp.sloUrl }) });
+    const alice = await signIn(s, 'alice');
+    const bob = await signIn(s, 'bob');
+    const bobsIndex = s.idp.issued.findLast((i) => i.user === 'bob')!.sessionIndex;
+    const request = await s.idp.logoutRequest('alice', { sessionIndex: bobsIndex });
+    assertLogoutResponse(s, await deliver(new GatewayClient(s.gw.url), request), request);
+    await sleep(50);
+    assert.equal((await me(alice.client)).status, 200);
+    assert.equal((await me(bob.client)).status, 200);
   });
 });
 

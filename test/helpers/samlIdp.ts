@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { inflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import * as samlify from 'samlify';
 
 // The IdP side is test scaffolding: samlify's XSD validation is not what is under test (the SP
@@ -53,6 +53,31 @@ export type SamlVariant =
 
 export type PostedAnswer = { action: string; SAMLResponse: string; RelayState: string; xml: string };
 
+/**
+ * How the IdP sends an IdP-initiated LogoutRequest. Everything but `valid` must be refused by the SP:
+ * - `unsigned`: Signature and SigAlg left out of the redirect (the POST binding: ds:Signature removed);
+ * - `foreignKey`: signed with a key the SP does not trust;
+ * - `tampered`: the signed request swapped for another one (bob's NameID), signature kept;
+ * - `wrongIssuer`, `wrongDestination` (another SP's SLO URL);
+ * - `expired`: issued 20 minutes ago, NotOnOrAfter 10 minutes in the past; `stale`: issued 20
+ *   minutes ago, with no NotOnOrAfter.
+ */
+export type LogoutVariant =
+  | 'valid'
+  | 'unsigned'
+  | 'foreignKey'
+  | 'tampered'
+  | 'wrongIssuer'
+  | 'wrongDestination'
+  | 'expired'
+  | 'stale';
+
+/** An IdP-initiated LogoutRequest as the browser carries it to the SP: a URL, or a form to post. */
+export type IdpLogoutRequest = { id: string; xml: string } & (
+  | { binding: 'redirect'; url: string }
+  | { binding: 'post'; action: string; SAMLRequest: string; RelayState: string }
+);
+
 export type SamlIdp = {
   url: string;
   entityId: string;
@@ -65,11 +90,34 @@ export type SamlIdp = {
   requests: { xml: string; id: string; signed: boolean }[];
   /** LogoutRequests received. */
   logouts: { xml: string; nameId: string | undefined; relayState: string | undefined }[];
+  /** The sessions the IdP started (one per signed-in answer), newest last. */
+  issued: { user: string; nameId: string; sessionIndex: string }[];
+  /** LogoutResponses received (HTTP-Redirect), signature checked when signed. */
+  logoutResponses: {
+    xml: string;
+    inResponseTo: string | undefined;
+    status: string | undefined;
+    relayState: string | undefined;
+    signed: boolean;
+  }[];
   /**
    * Follows the SP's redirect to the IdP as a browser would, signs `user` in, and returns the
    * fields of the auto-posting form the IdP answers with (what the browser posts to the ACS).
    */
   answer(authorizeUrl: string, user: string, variant?: SamlVariant): Promise<PostedAnswer>;
+  /**
+   * The user signed out at the IdP: a LogoutRequest for `user`, naming the last session the IdP
+   * started for them (or `sessionIndex`; `null` names none), signed as the SP's metadata asks.
+   */
+  logoutRequest(
+    user: string,
+    options?: {
+      sessionIndex?: string | null;
+      variant?: LogoutVariant;
+      binding?: 'redirect' | 'post';
+      relayState?: string;
+    },
+  ): Promise<IdpLogoutRequest>;
 };
 
 export type SamlIdpOptions = {
@@ -143,12 +191,13 @@ export async function startSamlIdp(t: Pick<TestContext, 'after'>, options: SamlI
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const entityId = `${url}/metadata`;
 
-  const identityProvider = (key: { key: string; cert: string }) =>
+  const identityProvider = (key: { key: string; cert: string }, wantLogoutResponseSigned = false) =>
     samlify.IdentityProvider({
       entityID: entityId,
       privateKey: key.key,
       signingCert: key.cert,
       wantAuthnRequestsSigned: options.wantAuthnRequestsSigned === true,
+      wantLogoutResponseSigned,
       nameIDFormat: ['urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'],
       singleSignOnService: [
         { Binding: samlify.Constants.namespace.binding.redirect, Location: `${url}/sso` },
@@ -166,17 +215,20 @@ export async function startSamlIdp(t: Pick<TestContext, 'after'>, options: SamlI
     sp = samlify.ServiceProvider({
       metadata: await res.text(),
       wantMessageSigned: options.signResponse === true,
+      wantLogoutRequestSigned: true,
     });
     return sp;
   };
 
   const requests: SamlIdp['requests'] = [];
   const logouts: SamlIdp['logouts'] = [];
+  const issued: SamlIdp['issued'] = [];
+  const logoutResponses: SamlIdp['logoutResponses'] = [];
 
-  /** The raw `SAMLRequest=…&RelayState=…&SigAlg=…` the redirect-binding signature covers. */
-  const octetString = (rawQuery: string) => {
+  /** The raw `SAMLRequest=…&RelayState=…&SigAlg=…` (or SAMLResponse) the redirect-binding signature covers. */
+  const octetString = (rawQuery: string, message = 'SAMLRequest') => {
     const raw = new Map(rawQuery.split('&').map((p) => [p.slice(0, p.indexOf('=')), p] as const));
-    return ['SAMLRequest', 'RelayState', 'SigAlg']
+    return [message, 'RelayState', 'SigAlg']
       .map((k) => raw.get(k))
       .filter(Boolean)
       .join('&');
@@ -205,6 +257,7 @@ export async function startSamlIdp(t: Pick<TestContext, 'after'>, options: SamlI
     const start = variant === 'expired' ? now - 20 * 60_000 : now;
     const end = variant === 'expired' ? now - 10 * 60_000 : now + 5 * 60_000;
     const sessionIndex = `_session-${randomBytes(8).toString('hex')}`;
+    if (variant === 'valid') issued.push({ user: query.login!, nameId: user.nameId, sessionIndex });
     const tags: Record<string, string> = {
       ID: `_${randomBytes(20).toString('hex')}`,
       AssertionID: `_${randomBytes(20).toString('hex')}`,
@@ -265,6 +318,7 @@ export async function startSamlIdp(t: Pick<TestContext, 'after'>, options: SamlI
   async function logout(req: URL, res: ServerResponse) {
     const target = await serviceProvider();
     const query = Object.fromEntries(req.searchParams);
+    if (query.SAMLResponse !== undefined) return logoutResponse(req, res);
     const xml = inflateRawSync(Buffer.from(query.SAMLRequest!, 'base64')).toString('utf8');
     const parsed = await idp.parseLogoutRequest(target, 'redirect', {
       query,
@@ -276,6 +330,97 @@ export async function startSamlIdp(t: Pick<TestContext, 'after'>, options: SamlI
     res.end(
       `<!doctype html><p>Signed out.</p><form method="post" action="${escapeXml(slo ?? '')}"><input type="hidden" name="RelayState" value="${escapeXml(query.RelayState ?? '')}"></form>`,
     );
+  }
+
+  /** The SP's answer to an IdP-initiated LogoutRequest (its signature checked when it has one). */
+  async function logoutResponse(req: URL, res: ServerResponse) {
+    const query = Object.fromEntries(req.searchParams);
+    const signed = typeof query.Signature === 'string';
+    const xml = inflateRawSync(Buffer.from(query.SAMLResponse!, 'base64')).toString('utf8');
+    await identityProvider(keys, signed).parseLogoutResponse(await serviceProvider(), 'redirect', {
+      query,
+      octetString: octetString(req.search.slice(1), 'SAMLResponse'),
+    });
+    logoutResponses.push({
+      xml,
+      inResponseTo: /\sInResponseTo="([^"]*)"/.exec(xml)?.[1],
+      status: /<samlp:StatusCode Value="([^"]*)"/.exec(xml)?.[1],
+      relayState: query.RelayState,
+      signed,
+    });
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><p>Signed out everywhere.</p>');
+  }
+
+  async function logoutRequest(
+    userName: string,
+    o: Parameters<SamlIdp['logoutRequest']>[1] = {},
+  ): Promise<IdpLogoutRequest> {
+    const target = await serviceProvider();
+    const user = SAML_USERS[userName];
+    if (!user) throw new Error(`no such test user: ${userName}`);
+    const variant = o.variant ?? 'valid';
+    const binding = o.binding ?? 'redirect';
+    const sessionIndex =
+      o.sessionIndex === null
+        ? undefined
+        : (o.sessionIndex ?? issued.findLast((i) => i.user === userName)?.sessionIndex);
+    const slo = target.entityMeta.getSingleLogoutService(binding) as string;
+    const now = Date.now();
+    const id = `_${randomBytes(20).toString('hex')}`;
+    const tags: Record<string, string | undefined> = {
+      ID: id,
+      Destination: variant === 'wrongDestination' ? 'https://another-sp.example/saml/slo' : slo,
+      Issuer: variant === 'wrongIssuer' ? 'https://rogue-idp.example/metadata' : entityId,
+      IssueInstant: new Date(
+        variant === 'expired' || variant === 'stale' ? now - 20 * 60_000 : now,
+      ).toISOString(),
+      NameIDFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+      NameID: user.nameId,
+      SessionIndex: sessionIndex,
+    };
+    const build = (t: Record<string, string | undefined>) => {
+      let template = samlify.SamlLib.defaultLogoutRequestTemplate.context;
+      if (t.SessionIndex === undefined)
+        template = template.replace('<samlp:SessionIndex>{SessionIndex}</samlp:SessionIndex>', '');
+      if (variant === 'expired')
+        template = template.replace(
+          'IssueInstant="{IssueInstant}"',
+          `IssueInstant="{IssueInstant}" NotOnOrAfter="${new Date(now - 10 * 60_000).toISOString()}"`,
+        );
+      return samlify.SamlLib.replaceTagsByValue(template, t as Record<string, string>);
+    };
+    const signer = variant === 'foreignKey' ? identityProvider(processKey('foreign')) : idp;
+    const created = signer.createLogoutRequest(
+      target,
+      binding,
+      { logoutNameID: user.nameId, sessionIndex },
+      { relayState: o.relayState, customTagReplacement: () => ({ id, context: build(tags) }) },
+    ) as { context: string; relayState?: string; entityEndpoint?: string };
+    if (binding === 'post') {
+      let xml = Buffer.from(created.context, 'base64').toString('utf8');
+      if (variant === 'unsigned') xml = xml.replace(/<ds:Signature\b[\s\S]*?<\/ds:Signature>/g, '');
+      if (variant === 'tampered') xml = xml.replace(user.nameId, SAML_USERS.bob!.nameId);
+      return {
+        id,
+        xml,
+        binding,
+        action: slo,
+        SAMLRequest: Buffer.from(xml, 'utf8').toString('base64'),
+        RelayState: o.relayState ?? '',
+      };
+    }
+    const url = new URL(created.context);
+    if (variant === 'unsigned') {
+      url.searchParams.delete('Signature');
+      url.searchParams.delete('SigAlg');
+    }
+    if (variant === 'tampered') {
+      const other = build({ ...tags, NameID: SAML_USERS.bob!.nameId });
+      url.searchParams.set('SAMLRequest', deflateRawSync(Buffer.from(other, 'utf8')).toString('base64'));
+    }
+    const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+    return { id, xml, binding, url: url.href };
   }
 
   server.on('request', async (req: IncomingMessage, res: ServerResponse) => {
@@ -307,6 +452,9 @@ export async function startSamlIdp(t: Pick<TestContext, 'after'>, options: SamlI
     certFile: keys.certFile,
     requests,
     logouts,
+    issued,
+    logoutResponses,
+    logoutRequest,
     async answer(authorizeUrl, user, variant = 'valid') {
       const u = new URL(authorizeUrl);
       if (`${u.origin}${u.pathname}` !== `${url}/sso`) throw new Error(`not this IdP: ${authorizeUrl}`);

@@ -16,6 +16,7 @@ import type { Lang } from '../../pages/negotiate.ts';
 import { localised } from './oidc.ts';
 import type { ProviderContext } from './registry.ts';
 import { checkAssertion, responseDestination, responseStatus, SUCCESS } from './saml/assertion.ts';
+import { type LogoutRequestFacts, type SloMessage, verifyLogoutRequest } from './saml/logoutRequest.ts';
 import { createOnceCache } from './saml/replayCache.ts';
 import type { CompleteInput, LoginProvider, LoginResult } from './types.ts';
 
@@ -27,12 +28,26 @@ export type SamlProvider = LoginProvider & {
   readonly type: 'saml';
   /** SP metadata (entity id, ACS, SLO, signing certificate) for the IdP administrator. */
   spMetadata(origin?: string): string;
+  /**
+   * An IdP-initiated LogoutRequest (HTTP-Redirect or HTTP-POST), verified: whose sessions to end,
+   * and the URL of the LogoutResponse to send the browser back to the IdP with. Throws a 400
+   * GatewayError when the request is not accepted.
+   */
+  logoutRequest(message: SloMessage, origin?: string): Promise<IdpLogout>;
+};
+
+export type IdpLogout = {
+  nameID: string;
+  sessionIndex: string | undefined;
+  /** A signed (with `privateKey`) LogoutResponse to `logoutUrl`, by HTTP-Redirect. */
+  answer(): Promise<URL>;
 };
 
 const REQUEST_TTL_MS = 10 * 60_000;
 const MAX_REPLAY_MEMORY_MS = 24 * 3_600_000;
 const EXPIRED = 'The sign-in link expired or was already used.';
 const REFUSED = 'The answer of the identity provider was not accepted.';
+const LOGOUT_REFUSED = 'The logout request of the identity provider was not accepted.';
 
 /** Attribute names tried when the mapping names none (LDAP OIDs, ADFS/Entra claim URIs). */
 const FALLBACKS = {
@@ -242,9 +257,32 @@ export function createSamlProvider(
       const url = await saml(after.origin).getLogoutUrlAsync(user, after.pathname + after.search, {});
       return new URL(url);
     },
+    async logoutRequest(message, origin) {
+      const o = originOf(origin);
+      const sp = saml(o);
+      let facts: LogoutRequestFacts;
+      try {
+        facts = await verifyLogoutRequest(sp, message, { slo: urls(o).slo, skewMs, replays });
+      } catch (err) {
+        throw new GatewayError('PORTICO_ERR_BAD_REQUEST', { detail: LOGOUT_REFUSED, cause: err });
+      }
+      return {
+        nameID: facts.nameID,
+        sessionIndex: facts.sessionIndex,
+        async answer() {
+          const request = { ID: facts.id } as Profile;
+          return new URL(await sp.getLogoutResponseUrlAsync(request, facts.relayState ?? '', {}, true));
+        },
+      };
+    },
     spMetadata(origin) {
-      const s = saml(originOf(origin));
-      return s.generateServiceProviderMetadata(null, def.cert ? certificate(def.cert) : undefined);
+      const o = originOf(origin);
+      const xml = saml(o).generateServiceProviderMetadata(null, def.cert ? certificate(def.cert) : undefined);
+      // node-saml names only HTTP-POST for single logout; the endpoint takes HTTP-Redirect as well.
+      return xml.replace(
+        /^([ \t]*)(<SingleLogoutService [^>]*\/>)/m,
+        `$1$2\n$1<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${urls(o).slo}"/>`,
+      );
     },
   };
 }

@@ -54,6 +54,11 @@ export type Sessions = {
   end(id: string, reason: string): Promise<void>;
   /** Ends every session of a user (sub, username) or of an IdP session (sid), on every replica. */
   revoke(q: RevokeQuery, reason?: string): Promise<number>;
+  /**
+   * The live sessions `revoke` would end, ending none: for a caller that must check whose they are
+   * first (a SAML LogoutRequest names a SessionIndex and the user it belongs to).
+   */
+  find(q: RevokeQuery): Promise<LoadedSession[]>;
   /** Runs `fn` once per session at a time across replicas (token refresh); undefined if busy. */
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T | undefined>;
   ready(): { ok: boolean; store: string; detail?: string };
@@ -302,6 +307,20 @@ export function createSessions(o: Options): Sessions {
         await sessions.end(id, reason);
       }
       return ended;
+    },
+    async find(q) {
+      const keys: string[] = [];
+      if (q.sid && q.idp) keys.push(`idx:${q.idp}:sid:${q.sid}`);
+      if (q.sub && q.idp) keys.push(`idx:${q.idp}:sub:${q.sub}`);
+      if (q.username) keys.push(`idx:user:${q.username}`);
+      const ids = new Set<string>();
+      for (const k of keys) for (const m of await store.setMembers(k)) ids.add(m);
+      const found: LoadedSession[] = [];
+      for (const id of ids) {
+        const data = await read(id);
+        if (data) found.push({ id, data });
+      }
+      return found;
     },
     async withLock(id, fn) {
       if (store.kind === 'memory') {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KeyValueStore } from '../../../store/keyValueStore.ts';
 
-/** Remembers what may be used once (SAML assertion IDs) until it would expire anyway. */
+/** Remembers what may be used once (SAML assertion and LogoutRequest IDs) until it would expire anyway. */
 export type OnceCache = {
   /** True the first time `id` is seen within `ttlMs`, false on every later call. */
   first(id: string, ttlMs: number): Promise<boolean>;
