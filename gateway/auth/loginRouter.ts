@@ -14,6 +14,7 @@ import { safeReturnPath } from './safeReturnPath.ts';
 import { loginCookie, loginNonce } from './session/loginTransactions.ts';
 import { formToken, readCookies, tokensEqual } from './session/sessionCookie.ts';
 import type { LoginTransaction, Tokens } from './session/sessionData.ts';
+import type { LoadedSession } from './session/sessions.ts';
 
 const LAST_IDP_COOKIE = 'portico_idp';
 
@@ -237,9 +238,10 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
   ): Promise<Identity> {
     const config = s.config();
     const identity = qualifyIdentity(raw, config.primaryIdp, config.identityProviderIds);
-    // Signing in again replaces the browser's current session.
-    const previous = sessions.idOf(req);
-    if (previous) await sessions.end(previous, 'replaced').catch(() => {});
+    // Signing in again replaces the browser's current session, and every other one its cookies
+    // carry: a planted cookie of a live session would otherwise make the new one ambiguous again
+    // (a browser holding a signed id may end that session anyway, by signing out).
+    for (const previous of sessions.idsOf(req)) await sessions.end(previous, 'replaced').catch(() => {});
     const namedUnder = config.primaryIdp ?? '';
     const { setCookie } = await sessions.create({ identity, tokens, idpSid, namedUnder }, secure(req));
     res.cookie(LAST_IDP_COOKIE, identity.idp, {
@@ -257,6 +259,14 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
 
   /** The sign-out form's token: bound to the session it signs out, nothing stored. */
   const logoutCsrf = (sessionId: string) => formToken(sessions.secret, 'logout', sessionId);
+  /**
+   * The sessions a browser whose cookies conflict (two live sessions of ours, one planted) signs out
+   * of, and the form's token bound to all of them: ending them is the way out of that state.
+   */
+  const rivals = (req: Req, loaded: LoadedSession | undefined) => {
+    const ids = loaded ? [] : sessions.idsOf(req).sort();
+    return { ids: ids.length > 1 ? ids : [], csrf: ids.length > 1 ? logoutCsrf(ids.join(' ')) : '' };
+  };
 
   router.get('/logout', async (req: Req, res, next) => {
     try {
@@ -269,7 +279,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
           s.pages,
           pickLang(req),
           safeReturnPath(req.query.rd),
-          loaded ? logoutCsrf(loaded.id) : '',
+          loaded ? logoutCsrf(loaded.id) : rivals(req, loaded).csrf,
         ),
       );
     } catch (err) {
@@ -287,14 +297,19 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       const body = (req.body ?? {}) as Record<string, string>;
       const rd = safeReturnPath(body.rd);
       const loaded = await sessions.load(req);
-      if (loaded && !tokensEqual(body.csrf, logoutCsrf(loaded.id)))
+      const conflict = rivals(req, loaded);
+      const expected = loaded ? logoutCsrf(loaded.id) : conflict.csrf;
+      if (expected !== '' && !tokensEqual(body.csrf, expected))
         throw new GatewayError('PORTICO_ERR_BAD_ORIGIN', { detail: 'Use the sign-out button to sign out.' });
       const identity = loaded?.data.identity;
       if (loaded) await sessions.end(loaded.id, 'logout');
+      // Conflicting cookies: every session they carry ends (the planted one included), so neither
+      // can lock the browser out once more.
+      for (const id of conflict.ids) await sessions.end(id, 'logout');
       // Without a session to end the cookie is cleared only for our own pages: a cross-site post
       // (Origin `null` after a redirect, no Lax cookie sent) must not sign the browser out of a
       // session it did not present.
-      if (loaded || origin === publicBase(req)) setCookies(res, sessions.clearCookie(secure(req)));
+      if (expected !== '' || origin === publicBase(req)) setCookies(res, sessions.clearCookie(secure(req)));
       if (identity && s.events.has('audit'))
         s.events.emit('audit', {
           type: 'logout',

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { OP_COOKIE_PREFIX, OP_COOKIES } from './ownCookieNames.ts';
+import { OP_COOKIE_PREFIX, OP_COOKIES, SESSION_COOKIE } from './ownCookieNames.ts';
 import { BlockList } from 'node:net';
 import { compileHosts } from './compileHosts.ts';
 import { blockList } from './blockList.ts';
@@ -64,7 +64,11 @@ export function compileConfig(
       (raw.identityProviders?.length === 1 ? raw.identityProviders[0]!.id : undefined),
     ownCookies: Object.freeze([
       ...new Set([
-        raw.session?.cookieName ?? 'portico_session',
+        sessionCookieName(raw),
+        // Both defaults, whichever is in use: a browser keeps the other one's cookie after an
+        // upgrade or a change of publicUrl, and it is a session id all the same.
+        SESSION_COOKIE,
+        `__Host-${SESSION_COOKIE}`,
         'portico_login',
         '__Host-portico_login',
         'portico_idp',
@@ -73,7 +77,8 @@ export function compileConfig(
     ]),
     ownCookieProbes: Object.freeze([
       ...new Set([
-        raw.session?.cookieName ?? 'portico_session',
+        sessionCookieName(raw),
+        SESSION_COOKIE, // also in __Host-portico_session
         'portico_login',
         'portico_idp',
         OP_COOKIE_PREFIX,
@@ -115,9 +120,21 @@ function compileSession(raw: RawConfig): SessionSettings {
     maxAgeMs: parseDuration(s.maxAge ?? '8h'),
     idleMs: parseDuration(s.idleTimeout ?? '2h'),
     cacheMs: parseDuration(s.cacheTtl ?? '1s'),
-    cookieName: s.cookieName ?? 'portico_session',
+    cookieName: sessionCookieName(raw),
     maxEntries: s.maxEntries ?? 10_000,
   });
+}
+
+/**
+ * The session cookie's name: the configured one, else `__Host-portico_session` behind an https
+ * publicUrl — browsers refuse a cookie of that name from a sibling subdomain (Domain=) or for a
+ * narrower path, the ways to plant one (cookie tossing) — and `portico_session` on plain http,
+ * where a __Host- cookie (Secure only) could not be set at all.
+ */
+function sessionCookieName(raw: RawConfig): string {
+  if (raw.session?.cookieName !== undefined) return raw.session.cookieName;
+  const https = raw.publicUrl !== undefined && new URL(raw.publicUrl).protocol === 'https:';
+  return https ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
 }
 
 function compileTrustProxy(value: RawConfig['trustProxy']): BlockList | undefined {

@@ -112,8 +112,8 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   'session.idleTimeout': { description: 'A session ends after this long without a request.', default: '2h' },
   'session.cookieName': {
     description:
-      'The session cookie (never forwarded to an upstream). With an https publicUrl, `__Host-portico_session` has browsers refuse a cookie of that name planted by a sibling subdomain or for a narrower path (Portico sets it Secure, Path=/, without Domain).',
-    default: 'portico_session',
+      'The session cookie (never forwarded to an upstream). Unset, it is `__Host-portico_session` with an https publicUrl — browsers refuse a cookie of that name planted by a sibling subdomain or for a narrower path; Portico sets it Secure, Path=/, without Domain — and `portico_session` on plain http or without publicUrl. A name set here is used as it is (one without `__Host-` can be planted by a sibling subdomain). Upgrading from a version that named it `portico_session` on https ends every session once; set `portico_session` here to keep them.',
+    default: '__Host-portico_session',
   },
   'session.maxEntries': {
     description: 'With `store: memory`: how many sessions are kept (least recently used go first).',

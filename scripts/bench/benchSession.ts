@@ -1,5 +1,7 @@
 // A signed-in session made by Portico's own session code in the Redis store the benchmarked
-// Portico reads, and the cookie that carries it: what a browser gets after signing in.
+// Portico reads, and the cookie that carries it: what a browser gets after signing in. Its name
+// follows the config: `portico_session` here and in the benchmarked one (porticoConfig.ts, an http
+// publicUrl); an https publicUrl would make it `__Host-portico_session` on both sides.
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createSessions } from '../../gateway/auth/session/sessions.ts';

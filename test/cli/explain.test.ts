@@ -49,7 +49,7 @@ describe('portico explain', () => {
     assert.match(r.stdout, /^upstream request: GET https:\/\/10\.6\.8\.2:30343\/x$/m);
     assert.match(r.stdout, /^ {2}x-forwarded-user: +alice {2}\(set by Portico\)$/m);
     assert.match(r.stdout, /^ {2}host: +portal\.example\.com$/m);
-    assert.match(r.stdout, /^removed from the client's request: cookie portico_session$/m);
+    assert.match(r.stdout, /^removed from the client's request: cookie __Host-portico_session$/m);
     const { e } = explained('--user', 'alice', '--groups', 'ai-users', 'GET', '/dce5/x');
     assert.equal(e.route?.id, 'ai-platform');
     assert.deepEqual(e.allow?.matchedBy, ['groups: ai-users']);

@@ -234,6 +234,27 @@ routes:
     );
   });
 
+  it("names the session cookie __Host-portico_session behind an https publicUrl, portico_session on http, and a configured name as it is; both defaults stay Portico's own", () => {
+    const named = (extra: string) => {
+      const c = loadConfigText(`${extra}\n${seed}`, { env: {} });
+      return { name: c.session.cookieName, own: c.ownCookies };
+    };
+    const https = named('publicUrl: https://portal.example.com');
+    assert.equal(https.name, '__Host-portico_session');
+    assert.equal(named('publicUrl: http://127.0.0.1:8080').name, 'portico_session');
+    assert.equal(named('').name, 'portico_session');
+    assert.equal(
+      named('publicUrl: https://portal.example.com\nsession: { cookieName: portico_session }').name,
+      'portico_session',
+    );
+    const custom = named('publicUrl: https://portal.example.com\nsession: { cookieName: corp_sso }');
+    assert.equal(custom.name, 'corp_sso');
+    // Kept from upstreams and refused in their Set-Cookie, whichever name is in use.
+    for (const own of [https.own, custom.own])
+      for (const name of ['__Host-portico_session', 'portico_session']) assert.ok(own.includes(name), name);
+    assert.ok(custom.own.includes('corp_sso'));
+  });
+
   it('sorts routes so the longest prefix is tried first', () => {
     const c = loadConfigText(
       'routes:\n  - { id: root, path: /, upstream: http://127.0.0.1:1/ }\n  - { id: deep, path: /a/b/, upstream: http://127.0.0.1:2/ }\n  - { id: mid, path: /a/, upstream: http://127.0.0.1:3/ }\n',

@@ -66,7 +66,12 @@ describe('explainRequest', () => {
     assert.equal(e.upstream?.headers.authorization, 'Bearer <token-Portico-did-not-issue>');
     assert.equal(e.upstream?.headers.cookie, 'dce=1');
     assert.equal(e.upstream?.headers['x-forwarded-user'], undefined);
-    for (const gone of ['x-forwarded-user', 'x_forwarded_user', 'x-original-url', 'cookie portico_session'])
+    for (const gone of [
+      'x-forwarded-user',
+      'x_forwarded_user',
+      'x-original-url',
+      'cookie __Host-portico_session',
+    ])
       assert.ok(e.upstream?.removed.includes(gone), gone);
   });
 

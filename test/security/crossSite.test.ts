@@ -11,6 +11,7 @@ import {
   freePort,
   GatewayClient,
   login,
+  logout,
   SESSION_SECRET,
   type SsoSetup,
   startSso,
@@ -228,6 +229,71 @@ describe('a planted second session cookie', () => {
     });
     assert.equal(same.status, 200);
   });
+
+  const own = (c: GatewayClient) => /portico_session=[^;]+/.exec(c.cookieHeader())![0];
+  const whoami = async (sso: SsoSetup, cookie: string) => {
+    const r = await send(sso.gw.url, '/_portico/me', { headers: { cookie, accept: 'application/json' } });
+    return r.status === 200 ? (JSON.parse(r.text) as { username: string }).username : r.status;
+  };
+
+  it("ignores a planted cookie whose session has ended: signing out and keeping the cookie's signed value does not lock another browser out", async (t) => {
+    const sso = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' });
+    const { client: alice } = await login(sso, 'alice');
+    const { client: mallory } = await login(sso, 'bob');
+    const planted = own(mallory);
+    assert.equal((await logout(mallory, sso.publicUrl)).status, 303);
+    assert.equal(await whoami(sso, planted), 401, "mallory's session has ended");
+    for (const cookie of [`${planted}; ${own(alice)}`, `${own(alice)}; ${planted}`]) {
+      assert.equal(await whoami(sso, cookie), 'alice', cookie);
+      const r = await send(sso.gw.url, '/dce5/x', { headers: { cookie, accept: 'application/json' } });
+      assert.equal(r.status, 200, cookie);
+    }
+  });
+
+  it('signs out of every session a browser with two live session cookies presents, with the form and its token only', async (t) => {
+    const sso = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' });
+    const { client: alice } = await login(sso, 'alice');
+    const { client: mallory } = await login(sso, 'bob');
+    const both = `${own(mallory)}; ${own(alice)}`;
+    assert.equal(await whoami(sso, both), 401, 'two live sessions: neither is believed');
+    const post = (csrf: string) =>
+      send(sso.gw.url, '/_portico/logout', {
+        method: 'POST',
+        headers: {
+          cookie: both,
+          origin: sso.publicUrl,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: `rd=%2F&csrf=${encodeURIComponent(csrf)}`,
+      });
+    // Without the confirmation form's token nothing ends (another page cannot sign anyone out).
+    assert.equal((await post('')).status, 403);
+    assert.equal(await whoami(sso, own(alice)), 'alice');
+    const page = await send(sso.gw.url, '/_portico/logout', { headers: { cookie: both } });
+    const csrf = /name="csrf" value="([^"]*)"/.exec(page.text)?.[1] ?? '';
+    assert.notEqual(csrf, '', 'the form carries a token bound to the sessions presented');
+    const r = await post(csrf);
+    assert.equal(r.status, 303);
+    assert.match(String(r.headers['set-cookie']), /portico_session=;/);
+    assert.equal(await whoami(sso, own(alice)), 401, "alice's session ended");
+    assert.equal(await whoami(sso, own(mallory)), 401, 'the planted session ended too: it locks nobody out');
+  });
+
+  it('ends a planted live session when the browser signs in again, so the new session is not ambiguous', async (t) => {
+    const sso = await startProtectedAndPublic(t, { ai: 'auth: required', public: 'auth: optional' });
+    const { client: alice } = await login(sso, 'alice');
+    const { client: mallory } = await login(sso, 'bob');
+    const planted = own(mallory);
+    // A browser holding mallory's cookie (Domain= a parent, or a narrower Path) beside its own.
+    const jar = alice.cookieHeader.bind(alice);
+    alice.cookieHeader = () => `${planted}; ${jar()}`;
+    const locked = await alice.request('/dce5/x', { headers: { accept: 'application/json' } });
+    assert.equal(locked.status, 401);
+    const again = await login(sso, 'alice', '/dce5/', alice);
+    assert.equal(again.landed.status, 200, 'signed in again, with the planted cookie still sent');
+    assert.equal(await whoami(sso, alice.cookieHeader()), 'alice');
+    assert.equal(await whoami(sso, planted), 401, 'the planted session was ended');
+  });
 });
 
 describe('session cookie flags', () => {
@@ -293,9 +359,26 @@ routes:
     assert.ok(back.location.startsWith(`${publicUrl}/_portico/callback/corp`));
     const done = await client.request(back.location);
     assert.equal(done.status, 302, done.text);
-    assertFlags(sessionCookie(done.headers['set-cookie']), true);
+    // __Host- for the session too: a cookie of that name planted by a sibling subdomain (Domain=)
+    // or for a narrower path is refused by the browser, so it can neither sign the browser in as
+    // someone else nor lock it out.
+    assertFlags(sessionCookie(done.headers['set-cookie'], '__Host-portico_session'), true);
+    assert.ok(
+      !([] as string[])
+        .concat(done.headers['set-cookie'] ?? [])
+        .some((c) => c.startsWith('portico_session=')),
+    );
     assertFlags(sessionCookie(done.headers['set-cookie'], 'portico_idp'), true, '/_portico/');
     const page = await client.request('/dce5/', { headers: { accept: 'application/json' } });
     assert.equal(page.status, 200, 'the Secure session works behind a TLS-terminating load balancer');
+    // Neither name reaches the upstream (a browser keeps the old one's cookie after an upgrade).
+    const withOld = await client.request('/dce5/', {
+      headers: {
+        accept: 'application/json',
+        cookie: `portico_session=old; theme=dark; ${client.cookieHeader()}`,
+      },
+    });
+    assert.equal(withOld.status, 200);
+    assert.equal(ai.last().headers.cookie, 'theme=dark');
   });
 });

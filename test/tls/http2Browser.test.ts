@@ -69,7 +69,7 @@ describe('Chromium and the TLS listener', () => {
       () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol,
     );
     assert.equal(protocol, 'h2');
-    const session = (await context.cookies(publicUrl)).find((c) => c.name === 'portico_session');
+    const session = (await context.cookies(publicUrl)).find((c) => c.name === '__Host-portico_session');
     assert.ok(session, 'signed in');
     assert.equal(session.secure, true);
     assert.equal(session.httpOnly, true);
@@ -93,7 +93,7 @@ describe('Chromium and the TLS listener', () => {
     await page.goto(`${publicUrl}/_portico/logout`);
     await page.click('#portico-logout');
     await page.waitForURL(/\/_portico\/logged-out/);
-    const after = (await context.cookies(publicUrl)).find((c) => c.name === 'portico_session');
+    const after = (await context.cookies(publicUrl)).find((c) => c.name === '__Host-portico_session');
     assert.equal(after, undefined, 'signed out');
   });
 });

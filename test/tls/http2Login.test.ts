@@ -55,7 +55,7 @@ describe('signing in over HTTP/2', () => {
     });
     assert.equal(landed.status, 302);
     assert.equal(landed.headers.location, '/app/jobs?tab=gpu');
-    const session = cookie(landed.headers['set-cookie'], 'portico_session');
+    const session = cookie(landed.headers['set-cookie'], '__Host-portico_session');
     assert.ok(session, 'a session cookie after the callback');
     assert.ok(session.attributes.includes('secure'));
     assert.ok(session.attributes.includes('httponly'));

@@ -26,9 +26,17 @@ export type Sessions = {
   readonly idleMs: number;
   /** The first secret: signs new cookies and form tokens. */
   readonly secret: string;
-  /** The session id from a request's cookie, when its signature is ours. */
+  /** The session id from a request's cookie, when its signature is ours (none of two of ours). */
   idOf(req: IncomingMessage): string | undefined;
-  /** The session of a request: synchronous from the short in-process cache, else from the store. */
+  /**
+   * Every session id a request's cookies of the name carry with our signature, live or not: two or
+   * more when one was planted (sign-in and sign-out end them all, the browser presented them).
+   */
+  idsOf(req: IncomingMessage): string[];
+  /**
+   * The session of a request: synchronous from the short in-process cache, else from the store.
+   * With several cookies of ours, the one whose session still stands, if only one does.
+   */
   load(req: IncomingMessage): LoadedSession | undefined | Promise<LoadedSession | undefined>;
   /** Starts a new session (a new id every time: no fixation) and answers its Set-Cookie value. */
   create(
@@ -137,21 +145,27 @@ export function createSessions(o: Options): Sessions {
   const touchEveryMs = Math.min(TOUCH_EVERY_MS, settings.idleMs / 4);
   const sessionPair = `${settings.cookieName}=`;
 
+  // Several cookies of the name: one was planted (a sibling subdomain's Domain= cookie, a proxied
+  // page's script with a narrower Path, sent first). Values that are not ours are ignored (junk
+  // must not lock the browser out).
+  const several = (header: string) => header.indexOf(sessionPair) !== header.lastIndexOf(sessionPair);
+  const idsOf = (req: IncomingMessage): string[] => {
+    const header = req.headers.cookie;
+    if (!header?.includes(settings.cookieName)) return [];
+    const ids = new Set<string>();
+    for (const value of cookieValues(header, settings.cookieName)) {
+      const id = verify(value);
+      if (id !== undefined) ids.add(id);
+    }
+    return [...ids];
+  };
   const idOf = (req: IncomingMessage): string | undefined => {
     const header = req.headers.cookie;
     if (!header?.includes(settings.cookieName)) return undefined;
-    // Several cookies of the name: one was planted (a sibling subdomain's Domain= cookie, a proxied
-    // page's script with a narrower Path, sent first). Values that are not ours are ignored (junk
-    // must not lock the browser out); two sessions of ours cannot be told apart: neither is believed.
-    if (header.indexOf(sessionPair) !== header.lastIndexOf(sessionPair)) {
-      let id: string | undefined;
-      for (const value of cookieValues(header, settings.cookieName)) {
-        const v = verify(value);
-        if (v === undefined || v === id) continue;
-        if (id !== undefined) return undefined;
-        id = v;
-      }
-      return id;
+    if (several(header)) {
+      // Two sessions of ours cannot be told apart here: neither is believed (load() looks further).
+      const ids = idsOf(req);
+      return ids.length === 1 ? ids[0] : undefined;
     }
     const value = readCookies(header)[settings.cookieName];
     return value ? verify(value) : undefined;
@@ -165,19 +179,25 @@ export function createSessions(o: Options): Sessions {
     return id;
   };
 
-  /** Expiry checks and the once-a-minute touch of the last-seen key (never of the data). */
-  const check = (id: string, data: StoredSession): LoadedSession | undefined => {
+  /** Whether a session still stands: its age, idle time and the live config (ending it if not). */
+  const valid = (id: string, data: StoredSession): boolean => {
     const now = Date.now();
     if (
       now - data.createdAt > settings.maxAgeMs ||
       (data.lastSeen && now - data.lastSeen > settings.idleMs)
     ) {
       void sessions.end(id, 'expired').catch(() => {});
-      return undefined;
+      return false;
     }
     const verdict = o.judge?.(data);
     if (verdict === 'end') void sessions.end(id, 'config-changed').catch(() => {});
-    if (verdict === 'end' || verdict === 'refuse') return undefined;
+    return verdict !== 'end' && verdict !== 'refuse';
+  };
+
+  /** Expiry checks and the once-a-minute touch of the last-seen key (never of the data). */
+  const check = (id: string, data: StoredSession): LoadedSession | undefined => {
+    if (!valid(id, data)) return undefined;
+    const now = Date.now();
     if (!data.lastSeen || now - data.lastSeen > touchEveryMs) {
       data = { ...data, lastSeen: now };
       cache.set(id, data);
@@ -199,13 +219,32 @@ export function createSessions(o: Options): Sessions {
     return { ...(JSON.parse(raw) as StoredSession), lastSeen: Number(seen) };
   };
 
+  /**
+   * Of several signed ids, the one whose session stands, if exactly one does. A planted cookie of a
+   * session that has ended (its owner signed out, it expired) is no rival: otherwise it would lock
+   * the browser out for its Max-Age, and signing in again would not help. Two live ones stay
+   * ambiguous: either could be the planted one.
+   */
+  const liveOne = async (ids: string[]): Promise<LoadedSession | undefined> => {
+    const found: LoadedSession[] = [];
+    for (const id of ids) {
+      const data = cache.get(id) ?? (await read(id));
+      if (data === undefined || !valid(id, data)) continue;
+      cache.set(id, data);
+      found.push({ id, data });
+    }
+    return found.length === 1 ? check(found[0]!.id, found[0]!.data) : undefined;
+  };
+
   const cookie = (value: string, secure: boolean, maxAge: number) =>
     stringifySetCookie({
       name: settings.cookieName,
       value,
       httpOnly: true,
       sameSite: 'lax',
-      secure,
+      // A __Host- cookie without Secure is refused by browsers: the name decides.
+      secure: secure || settings.cookieName.startsWith('__Host-'),
+      // Path=/ and no Domain: what __Host- asks for, and one cookie for every route.
       path: '/',
       maxAge,
     });
@@ -216,7 +255,10 @@ export function createSessions(o: Options): Sessions {
     idleMs: settings.idleMs,
     secret: secrets[0]!,
     idOf,
+    idsOf,
     load(req) {
+      const header = req.headers.cookie;
+      if (header !== undefined && several(header)) return liveOne(idsOf(req));
       const id = idOf(req);
       if (!id) return undefined;
       // A cached session is answered synchronously: the proxied path then pays no promise hop.
