@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response, Router } from 'express';
-import { ConfigError } from '../config/loadConfig.ts';
+import { ConfigError, type ConfigProblem } from '../config/loadConfig.ts';
 import type { Identity } from '../context.ts';
 import { expressLibrary } from '../endpoints/expressLibrary.ts';
 import { routerOnFirstRequest } from '../endpoints/routerOnFirstRequest.ts';
@@ -116,9 +116,11 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
       readiness: async () => ({
         ok: brand !== undefined,
         version: brand?.version,
-        // The folder's path stays out of a public answer; a bucket prefix says where to look.
+        // The folder's path stays out of a public answer; a bucket prefix says where to look. So do
+        // the problems' messages (they name files by their full path): where each is, in the file,
+        // and the log has the rest.
         source: source.label.startsWith('storage:') ? source.label : 'folder',
-        ...(lastError ? { lastError: lastError.problems } : {}),
+        ...(lastError ? { lastError: publicProblems(lastError) } : {}),
       }),
       close: async () => {
         stopListening();
@@ -126,6 +128,14 @@ export function brandingFeature(options: BrandingOptions): FeatureFactory {
         fctx.services.pages.setBrand(undefined);
       },
     };
+  };
+}
+
+/** A rejected brand as /_portico/readyz shows it: the file and where each problem is, no message. */
+function publicProblems(error: ConfigError): { file: string; problems: Omit<ConfigProblem, 'message'>[] } {
+  return {
+    file: BRAND_FILE,
+    problems: error.problems.map(({ path, line, column }) => ({ path, line, column })),
   };
 }
 

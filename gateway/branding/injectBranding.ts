@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { Zlib } from 'node:zlib';
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
@@ -5,11 +6,17 @@ import type { HttpContext, ResponseTransform, UpstreamHead, UpstreamResponse } f
 import { escapeHtml } from '../pages/escapeHtml.ts';
 import { type Lang, pickLang } from '../pages/negotiate.ts';
 import { cspAllows, parseCsp } from './csp.ts';
-import { HtmlScanner, type ScanHandlers, tagAttributes } from './htmlScanner.ts';
+import type { HtmlScanner } from './htmlScanner.ts';
 import type { Brand } from './loadBrand.ts';
 
 /** How far into a page the injector looks for the end of <head> before giving up (decoded bytes). */
 export const LOOKAHEAD_BYTES = 64 * 1024;
+/**
+ * How many compressed bytes are held while the decoded page is still under the look-ahead: past
+ * this the page goes through unbranded. A real page decodes to far more than it weighs compressed,
+ * so only a compression bomb (say gzip of empty blocks) gets here, and it must not fill the memory.
+ */
+export const SNIFF_RAW_MAX = 1024 * 1024;
 
 export type Coding = 'identity' | 'gzip' | 'deflate' | 'br';
 
@@ -178,12 +185,9 @@ function inject(
   let raw: Buffer[] = [];
   let upEnded = false;
   let text = ''; // decoded bytes as latin1, while looking for the head
-  let scanPos = 0;
-  const sniffer = new HtmlScanner();
-  const bodyScanner = new HtmlScanner();
-  let carry = ''; // decoded bytes not yet scanned for </body>
+  let carry = ''; // decoded bytes not yet sent, from carryBase on
   let carryBase = 0;
-  let footer = '';
+  let footer = ''; // the footer, and the head's links when they cannot go in the head
   let varyLang = false;
   let decoder: Transform | undefined;
   let encoder: Transform | undefined;
@@ -196,40 +200,62 @@ function inject(
     : -1;
   const inputComplete = () => upEnded || (declaredLength >= 0 && rawBytes >= declaredLength);
 
-  /** Only the first LOOKAHEAD_BYTES are searched for the head, however the bytes arrive. */
-  const lookahead = () => (text.length > LOOKAHEAD_BYTES ? text.slice(0, LOOKAHEAD_BYTES) : text);
   const seen = {
+    /** Where the head's links go: before </head>, <body> or the first tag that implies them. */
     insertAt: -1,
+    /** A misleading construct came before insertAt: the links go at the end instead. */
+    insertMisled: false,
     headEnd: -1,
+    headEndMisled: false,
+    /** The </body> the footer goes before, unless a misleading construct came before it. */
+    bodyEnd: -1,
     documentish: false,
     lang: undefined as string | undefined,
     metaCsp: [] as string[],
   };
-  const sniffHandlers: ScanHandlers = {
-    tagStart(name, closing, start) {
-      if (closing) {
-        if (name !== 'head') return false;
-      } else if (name !== 'body' && !(seen.documentish && !HEAD_CONTENT.has(name))) return false;
-      seen.insertAt = start;
-      return true;
-    },
-    tagEnd(name, closing, start, end) {
-      if (closing) return false;
-      if (name === 'html') {
+  // One tokenizer reads the page from its first byte to its </body>, as the browser will.
+  const scanner: HtmlScanner = new (scanning().HtmlScanner)({
+    startTag(name, attrs, start, end) {
+      if (seen.insertAt >= 0) return;
+      const attr = (n: string) => attrs.find((a) => a.name === n)?.value;
+      if (name === 'body' || (seen.documentish && !HEAD_CONTENT.has(name))) {
+        seen.insertAt = start;
+        seen.insertMisled = scanner.misled;
+      } else if (name === 'html') {
         seen.documentish = true;
-        seen.lang = tagAttributes(text.slice(start, end)).get('lang');
+        seen.lang = attr('lang');
       } else if (name === 'head') {
         seen.documentish = true;
         seen.headEnd = end;
+        seen.headEndMisled = scanner.misled;
       } else if (name === 'meta') {
-        const attrs = tagAttributes(text.slice(start, end));
-        const content = attrs.get('content');
-        if (attrs.get('http-equiv')?.toLowerCase() === 'content-security-policy' && content) {
+        const content = attr('content');
+        if (attr('http-equiv')?.toLowerCase() === 'content-security-policy' && content) {
           seen.metaCsp.push(content);
         }
       }
-      return false;
     },
+    endTag(name, start) {
+      if (seen.insertAt < 0) {
+        if (name === 'head') {
+          seen.insertAt = start;
+          seen.insertMisled = scanner.misled;
+        }
+      } else if (name === 'body' && seen.bodyEnd < 0 && !scanner.misled) seen.bodyEnd = start;
+    },
+  });
+  let fed = 0; // how much of the page the scanner has read
+  let scannerEnded = false;
+  const feed = (s: string, final: boolean) => {
+    if (scannerEnded) return;
+    fed += s.length;
+    scannerEnded = final;
+    scanner.feed(s, final);
+  };
+  /** Only the first LOOKAHEAD_BYTES are searched for the head, however the bytes arrive. */
+  const feedLookahead = () => {
+    const upTo = Math.min(text.length, LOOKAHEAD_BYTES);
+    if (upTo > fed) feed(text.slice(fed, upTo), false);
   };
 
   const pauseUpUntilDrain = (stream: NodeJS.WritableStream) => {
@@ -261,30 +287,32 @@ function inject(
     return ok;
   };
 
-  /** Returns what of `carry` can be sent, with the footer placed before the real </body>. */
+  /**
+   * Returns what of `carry` (all fed to the scanner) can be sent, with the footer placed before the
+   * real </body>. Without one that is certain — none, one Portico already sent the start of, or one
+   * after a misleading construct — the footer goes after the last byte, where the browser still
+   * puts it at the end of the body and nothing of the page follows it, so even a misreading cannot
+   * turn the page's own text into markup; and only if the page ends in plain text, not inside a tag,
+   * comment or script.
+   */
   const scanBody = (final: boolean): string => {
-    let found = -1;
-    const stop = bodyScanner.scan(carry, 0, carryBase, final, {
-      tagStart(name, closing, start) {
-        if (!closing || name !== 'body') return false;
-        found = start - carryBase;
-        return true;
-      },
-    });
-    if (found >= 0) {
-      const out = carry.slice(0, found) + footer + carry.slice(found);
+    if (final) feed('', true);
+    if (seen.bodyEnd >= carryBase) {
+      const at = seen.bodyEnd - carryBase;
+      const out = carry.slice(0, at) + footer + carry.slice(at);
       carry = '';
       phase = 'tail';
       return out;
     }
-    let out = carry.slice(0, stop);
+    if (final) {
+      const out = carry + (scanner.endedInText ? footer : '');
+      carry = '';
+      return out;
+    }
+    const stop = Math.max(scanner.settled() - carryBase, 0);
+    const out = carry.slice(0, stop);
     carryBase += stop;
     carry = carry.slice(stop);
-    if (final) {
-      // No </body> at all: what follows the last byte is still the body.
-      out += carry + footer;
-      carry = '';
-    }
     return out;
   };
 
@@ -319,6 +347,12 @@ function inject(
       ? asciiHtml(`<div class="portico-footer" role="contentinfo" lang="${lang}">${html}</div>`)
       : '';
     if (!head && !footer) return undefined;
+    if (seen.insertMisled) {
+      // The head came after markup Portico does not trust itself to read as the browser does: the
+      // links go at the end with the footer (a stylesheet link works in the body too).
+      footer = asciiHtml(head) + footer;
+      return { head: '' };
+    }
     return { head: asciiHtml(head) };
   };
 
@@ -374,6 +408,7 @@ function inject(
       return true;
     }
     phase = 'inject';
+    feed(text.slice(fed), false);
     const before = text.slice(0, seen.insertAt) + markup.head;
     carry = text.slice(seen.insertAt);
     carryBase = seen.insertAt;
@@ -390,8 +425,11 @@ function inject(
 
   /** The whole page arrived while looking for the head: inject and send it with its exact length. */
   const finishWhole = () => {
-    if (seen.insertAt < 0) scanPos = sniffer.scan(lookahead(), scanPos, 0, true, sniffHandlers);
-    if (seen.insertAt < 0) seen.insertAt = seen.headEnd;
+    feed(text.slice(fed), true);
+    if (seen.insertAt < 0) {
+      seen.insertAt = seen.headEnd;
+      seen.insertMisled = seen.headEndMisled;
+    }
     const markup = seen.insertAt >= 0 ? prepareMarkup() : undefined;
     if (!markup) return passThrough();
     carry = text.slice(seen.insertAt);
@@ -414,7 +452,7 @@ function inject(
     switch (phase) {
       case 'sniff': {
         text += chunk.toString('latin1');
-        if (seen.insertAt < 0) scanPos = sniffer.scan(lookahead(), scanPos, 0, false, sniffHandlers);
+        if (seen.insertAt < 0) feedLookahead();
         if (seen.insertAt >= 0) {
           // The upstream sent its whole (small) body already: finish it in one piece, with a
           // Content-Length, once the decoder has caught up. Otherwise stream from here.
@@ -425,6 +463,7 @@ function inject(
           if (seen.headEnd >= 0) {
             // A head longer than the look-ahead: the stylesheet goes right after <head>.
             seen.insertAt = seen.headEnd;
+            seen.insertMisled = seen.headEndMisled;
             return startStreaming();
           }
           passThrough();
@@ -432,7 +471,9 @@ function inject(
         return true;
       }
       case 'inject': {
-        carry += chunk.toString('latin1');
+        const s = chunk.toString('latin1');
+        carry += s;
+        feed(s, false);
         return sink(scanBody(false));
       }
       case 'tail':
@@ -483,7 +524,11 @@ function inject(
     }
     if (phase === 'done') return;
     rawBytes += chunk.length;
-    if (phase === 'sniff') raw.push(chunk);
+    if (phase === 'sniff') {
+      raw.push(chunk);
+      // Decoded text is bounded by the look-ahead; the compressed bytes behind it by this.
+      if (coding !== 'identity' && rawBytes > SNIFF_RAW_MAX) return passThrough();
+    }
     if (coding === 'identity') {
       if (!onDecoded(chunk)) pauseUpUntilDrain(res);
     } else {
@@ -508,6 +553,10 @@ function inject(
 
 /** node:zlib when a page is first re-encoded: a proxy whose pages are never branded does not load it. */
 const zlib = () => process.getBuiltinModule('node:zlib');
+
+/** The tokenizer (parse5, ~45 ms and ~9 MB to load) when the first branded page arrives. */
+const load = createRequire(import.meta.url);
+const scanning = (): typeof import('./htmlScanner.ts') => load('./htmlScanner.ts');
 
 /**
  * The head of a branded answer, written later than the forwarder writes an unbranded one (once the

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import pino from 'pino';
 import { diskAssetSource } from '../../gateway/branding/assetSource.ts';
 import { loadBrandSync, parseBrandText } from '../../gateway/branding/loadBrand.ts';
 import { sanitizeBrandHtml } from '../../gateway/branding/sanitize.ts';
@@ -186,7 +187,7 @@ describe('hot reload of brand.yaml', () => {
     assert.equal(old.headers['cache-control'], 'no-cache');
   });
 
-  it('keeps the last good brand when the new file is broken, and says why in /readyz', async (t) => {
+  it('keeps the last good brand when the new file is broken, and says where in /readyz', async (t) => {
     const gw = await brandedGateway(t, 'http://127.0.0.1:9/', { watch: true });
     gw.writeBrand('brand.yaml', `${BRAND_YAML}colors: { primary: blue }\n`);
     await until(async () => {
@@ -195,8 +196,37 @@ describe('hot reload of brand.yaml', () => {
     });
     const ready = JSON.parse((await send(gw.url, '/_portico/readyz')).text);
     assert.equal(ready.checks.branding.ok, true);
-    assert.match(JSON.stringify(ready.checks.branding.lastError), /duplicate|unique|colors/i);
+    assert.deepEqual(ready.checks.branding.lastError, {
+      file: 'brand.yaml',
+      problems: [{ path: '', line: 8, column: 1 }],
+    });
     const page = await send(gw.url, '/_portico/nope', { headers: HTML_ACCEPT });
     assert.match(page.text, /Test Brand/);
+  });
+
+  it('names no folder and repeats no message in the public /readyz; the log has them', async (t) => {
+    const lines: { msg?: string; problems?: { message: string }[] }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const brand = brandDir(t);
+    const gw = await startGateway(t, 'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n', {
+      features: [brandingFeature({ dir: brand.dir, watch: true })],
+      logger,
+    });
+    brand.write('brand.yaml', `${BRAND_YAML.replace('logo: logo.svg', 'logo: missing-logo.png')}`);
+    let text = '';
+    await until(async () => {
+      text = (await send(gw.url, '/_portico/readyz')).text;
+      return text.includes('lastError');
+    });
+    const ready = JSON.parse(text);
+    assert.deepEqual(ready.checks.branding.lastError, {
+      file: 'brand.yaml',
+      problems: [{ path: 'logo', line: 2, column: 7 }],
+    });
+    assert.ok(!text.includes(brand.dir), text);
+    assert.doesNotMatch(text, /message|no file|missing-logo/);
+    const logged = lines.find((l) => l.msg?.startsWith('brand rejected'));
+    assert.match(logged?.problems?.[0]?.message ?? '', /missing-logo\.png/);
+    assert.ok(logged?.problems?.[0]?.message.includes(brand.dir));
   });
 });

@@ -8,7 +8,8 @@ import { launchBrowser } from '../helpers/browser.ts';
 import { startDce } from '../helpers/dce.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { freePort } from '../helpers/sso.ts';
-import { brandOf } from './helpers.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { brandOf, brandedGateway } from './helpers.ts';
 
 // The page.evaluate callbacks run in Chromium; tsconfig has no DOM lib, so these are the few
 // browser shapes they use (module-scoped declarations, nothing global).
@@ -21,7 +22,7 @@ type Element = {
 };
 declare const document: {
   querySelector(s: string): Element | null;
-  querySelectorAll(s: string): Iterable<Element>;
+  querySelectorAll(s: string): Iterable<Element> & { length: number };
 };
 declare const window: { Portico: { nav: { load(): Promise<{ id: string }[]> } } };
 declare function getComputedStyle(
@@ -135,5 +136,39 @@ describe('branding in a real browser', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'branding-dce5.png'), fullPage: true });
+  });
+
+  it('leaves the page’s attribute values as the page wrote them, however its comments and tags are malformed', async (t) => {
+    const hostile = '<a title="--></body><img src=x onerror=alert(1)>">hi</a>';
+    const bodies = [
+      `<!--> visible ${hostile}`,
+      `<!---> visible ${hostile}`,
+      `<!-- c --!> visible ${hostile}`,
+      `<p ="oops>typo</p>${hostile}`,
+      `<abcdefghijklmnopq="x>text</abcdefghijklmnopq="x>${hostile}`,
+    ];
+    const up = await upstreamFor(t, {
+      handler: (req, res) => {
+        const body = bodies[Number(req.url!.slice(1))]!;
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><html><head><title>t</title></head><body>${body}</body></html>`);
+      },
+    });
+    const gw = await brandedGateway(t, up.url);
+    const { context } = await launchBrowser(t);
+    const page = await context.newPage();
+    for (const [i, body] of bodies.entries()) {
+      await page.goto(`${gw.url}/${i}`);
+      const seen = await page.evaluate(() => ({
+        images: document.querySelectorAll('img').length,
+        title: document.querySelector('a[title]')?.getAttribute('title') ?? null,
+        footers: document.querySelectorAll('body > .portico-footer').length,
+      }));
+      assert.deepEqual(
+        seen,
+        { images: 0, title: '--></body><img src=x onerror=alert(1)>', footers: 1 },
+        body,
+      );
+    }
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
@@ -98,6 +98,118 @@ describe('injecting the brand into upstream HTML', () => {
     const withHead = page.slice(0, at) + head + page.slice(at);
     const end = withHead.lastIndexOf('</body>');
     assert.equal(r.text, withHead.slice(0, end) + footer + withHead.slice(end));
+  });
+
+  it('reads tag names, attributes and CDATA as browsers do, so a quote in them hides nothing', async (t) => {
+    const hostile = '<a title="</body><img src=x onerror=alert(1)>">hi</a>';
+    for (const body of [
+      // A tag name is anything up to a space, / or >, however long, `="` included.
+      `<abcdefghijklmnopq="x>text</abcdefghijklmnopq="x>${hostile}`,
+      // CDATA is text inside svg and math: its > ends nothing, its </body> is no tag.
+      `<svg><![CDATA[ > "</body>" ]]></svg>${hostile}`,
+    ]) {
+      const page = `<html><head><title>t</title></head><body>${body}</body></html>`;
+      const { gw } = await setup(t, html(page));
+      const r = await send(gw.url, '/', { headers: HTML_ACCEPT });
+      const { head, footer } = markup();
+      const withHead = page.replace('</head>', `${head}</head>`);
+      const end = withHead.lastIndexOf('</body>');
+      assert.equal(r.text, withHead.slice(0, end) + footer + withHead.slice(end), body);
+    }
+  });
+
+  it('puts the footer after the last byte when a comment or attribute is malformed before </body>', async (t) => {
+    const hostile = '<a title="--></body><img src=x onerror=alert(1)>">hi</a>';
+    for (const body of [
+      `<!--> visible ${hostile}`, // <!--> is a whole (empty) comment
+      `<!---> visible ${hostile}`,
+      `<!-- c --!> visible ${hostile}`, // --!> ends a comment
+      `<p ="oops>typo</p>${hostile.replace('--', 'q')}`, // ="oops is an attribute's name
+      `</ x title="> visible ${hostile}`, // a bogus comment, ended by the first >
+    ]) {
+      const page = `<html><head><title>t</title></head><body>${body}</body></html>\n`;
+      const { gw } = await setup(t, html(page));
+      const r = await send(gw.url, '/', { headers: HTML_ACCEPT });
+      const { head, footer } = markup();
+      assert.equal(r.text, page.replace('</head>', `${head}</head>`) + footer, body);
+    }
+  });
+
+  it('puts the head links at the end too when the head itself is malformed', async (t) => {
+    const page = '<html><head><!--><title>t</title></head><body><p>hi</p></body></html>';
+    const { gw } = await setup(t, html(page));
+    const r = await send(gw.url, '/', { headers: HTML_ACCEPT });
+    const { head, footer } = markup();
+    assert.equal(r.text, page + head + footer);
+  });
+
+  it('adds no footer to a page that ends inside a comment or a tag', async (t) => {
+    for (const page of [
+      '<html><head><title>t</title></head><body><p>hi</p><!-- cut',
+      '<html><head><title>t</title></head><body><p title="cut',
+    ]) {
+      const { gw } = await setup(t, html(page));
+      const r = await send(gw.url, '/', { headers: HTML_ACCEPT });
+      assert.equal(r.text, page.replace('</head>', `${markup().head}</head>`), page);
+    }
+  });
+
+  it('passes a gzip answer through unbranded once 1 MiB of it decodes to almost nothing', async (t) => {
+    // A gzip header, then stored deflate blocks of no bytes (5 bytes each, nothing decoded), held
+    // open until the client has its answer, then a last block with the page and the trailer.
+    const page = Buffer.from(PAGE);
+    const empty = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+    const blocks = Buffer.concat(Array.from({ length: Math.ceil((2 * 1024 * 1024) / 5) }, () => empty));
+    const last = Buffer.alloc(5);
+    last.writeUInt8(1, 0);
+    last.writeUInt16LE(page.length, 1);
+    last.writeUInt16LE(~page.length & 0xffff, 3);
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(zlib.crc32(page), 0);
+    trailer.writeUInt32LE(page.length, 4);
+    const body = Buffer.concat([
+      Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]),
+      blocks,
+      last,
+      page,
+      trailer,
+    ]);
+    let answered!: () => void;
+    const clientAnswered = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    let upstreamDone = false;
+    const { gw } = await setup(t, async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
+      res.write(body.subarray(0, 10 + blocks.length));
+      await Promise.race([clientAnswered, sleep(3000)]);
+      upstreamDone = true;
+      res.end(body.subarray(10 + blocks.length));
+    });
+    const got = await new Promise<{ status: number; early: boolean; body: Buffer; coding?: string }>(
+      (resolve, reject) => {
+        const req = request(`${gw.url}/`, { headers: HTML_ACCEPT }, (res) => {
+          const early = !upstreamDone;
+          answered();
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode!,
+              early,
+              body: Buffer.concat(chunks),
+              coding: res.headers['content-encoding'],
+            }),
+          );
+        });
+        req.on('error', reject);
+        req.end();
+      },
+    );
+    assert.equal(got.status, 200);
+    assert.ok(got.early, 'the answer started before the upstream finished');
+    assert.equal(got.coding, 'gzip');
+    assert.ok(got.body.equals(body), 'the upstream bytes, untouched');
   });
 
   for (const [coding, encode, decode] of [
@@ -341,22 +453,12 @@ describe('the streaming HTML scanner', () => {
       '<!doctype html><html lang="en"><head><!-- </head> --><script>if (a </b) x("</head>")</script>' +
       '<meta content="a>b" name=x></head><body class=\'a>\'><p>1 < 2</p><textarea></body></textarea></body></html>';
     const events = (chunks: string[]) => {
-      const scanner = new HtmlScanner();
       const out: string[] = [];
-      const on = {
-        tagStart: (name: string, closing: boolean, start: number) => {
-          out.push(`${closing ? '/' : ''}${name}@${start}`);
-          return false;
-        },
-      };
-      let carry = '';
-      let base = 0;
-      chunks.forEach((chunk, i) => {
-        const s = carry + chunk;
-        const done = scanner.scan(s, 0, base, i === chunks.length - 1, on);
-        carry = s.slice(done);
-        base += done;
+      const scanner = new HtmlScanner({
+        startTag: (name, _attrs, start) => void out.push(`${name}@${start}`),
+        endTag: (name, start) => void out.push(`/${name}@${start}`),
       });
+      for (const [i, chunk] of chunks.entries()) scanner.feed(chunk, i === chunks.length - 1);
       return out;
     };
     const whole = events([doc]);
@@ -379,5 +481,46 @@ describe('the streaming HTML scanner', () => {
       assert.deepEqual(events([doc.slice(0, i), doc.slice(i)]), whole, `split at ${i}`);
     }
     assert.deepEqual(events(doc.split('')), whole);
+  });
+
+  it('reads comments, attributes, raw text and CDATA as the WHATWG tokenizer does', () => {
+    const hostile = '<a title="--></body><img>">hi</a>';
+    const cases: [string, boolean][] = [
+      [`<!--> ${hostile}`, true],
+      [`<!---> ${hostile}`, true],
+      [`<!-- c --!> ${hostile}`, true],
+      [`<p ="x>${hostile}`, true],
+      [`<!x title="> ${hostile}`, true],
+      [`<?x title="> ${hostile}`, true],
+      [`</ x title="> ${hostile}`, true],
+      [`<![CDATA[ title="> ]]>${hostile}`, true],
+      [`<svg><![CDATA[ > "</body>" ]]></svg>${hostile}`, false],
+      [`<abcdefghijklmnopq="x>t</abcdefghijklmnopq="x>${hostile}`, false],
+      [`<noscript><p title="</noscript>${hostile}`, false],
+      [`<script><!--<script>"</script>"</script>${hostile}`, false],
+      [`<textarea><p title="</textarea>${hostile}`, false],
+    ];
+    for (const [body, misled] of cases) {
+      const doc = `<html><head></head><body>${body}</body></html>`;
+      for (const chunks of [[doc], doc.split('')]) {
+        const ends: number[] = [];
+        const scanner = new HtmlScanner({
+          endTag: (name, start) => void (name === 'body' && ends.push(start)),
+        });
+        for (const [i, chunk] of chunks.entries()) scanner.feed(chunk, i === chunks.length - 1);
+        assert.deepEqual(ends, [doc.lastIndexOf('</body>')], body);
+        assert.equal(scanner.misled, misled, body);
+      }
+    }
+  });
+
+  it('holds back a tag it has not read to its end, and nothing else', () => {
+    const scanner = new HtmlScanner({});
+    scanner.feed('<p>one</p><!-- a', false);
+    assert.equal(scanner.settled(), '<p>one</p>'.length);
+    scanner.feed(' long comment --> text', false);
+    assert.equal(scanner.settled(), '<p>one</p><!-- a long comment --> text'.length);
+    scanner.feed('</bo', false);
+    assert.equal(scanner.settled(), '<p>one</p><!-- a long comment --> text'.length);
   });
 });
