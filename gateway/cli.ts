@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from './config/loadConfig.ts';
 import { EXPLAIN_USAGE } from './explain/usage.ts';
 import { defaultFeatures } from './features.ts';
+import { releaseStartMemoryWhenIdle } from './ops/releaseStartMemory.ts';
 import { createGateway } from './server.ts';
 
 const USAGE = `Usage:
@@ -217,6 +218,7 @@ async function serve(args: string[]): Promise<number> {
   // What the start compiled goes to disk soon, not only at a clean exit (a killed process writes
   // nothing); not at once, as the first start's write (~0.1 s, fsync) would hold up the first answers.
   setTimeout(flushCompileCache, 1000).unref();
+  releaseStartMemoryWhenIdle(gateway.log);
   process.on('SIGHUP', () => gateway.reload());
   const stop = repeatTolerantStop((signal) => {
     gateway.log.info({ signal }, 'draining connections');

@@ -19,14 +19,17 @@ const r = await startup({
   dir,
   upstream,
   starts: Number(process.env.BENCH_STARTS ?? 5),
-  settleMs: 5000,
+  earlyMs: 5000,
+  settleMs: 15_000,
 });
 await processes.stop(up);
+const early = r.earlyRssKb.map((kb) => kb / 1024);
 const mb = r.idleRssKb.map((kb) => kb / 1024);
 process.stdout.write(
   `load ${load} → ${loadavg()[0].toFixed(1)}\n` +
     `start to first 200: ${r.startMs.map((m) => m.toFixed(0)).join(' / ')} ms, median ${median(r.startMs).toFixed(0)} ms\n` +
     `CPU of the process until then: ${r.startCpuMs.join(' / ')} ms, median ${median(r.startCpuMs).toFixed(0)} ms\n` +
-    `idle RSS 5 s later: ${mb.map((m) => m.toFixed(0)).join(' / ')} MB, median ${median(mb).toFixed(0)} MB\n`,
+    `RSS 5 s later: ${early.map((m) => m.toFixed(0)).join(' / ')} MB, median ${median(early).toFixed(0)} MB\n` +
+    `idle RSS 15 s later: ${mb.map((m) => m.toFixed(0)).join(' / ')} MB, median ${median(mb).toFixed(0)} MB\n`,
 );
 process.exit(0);

@@ -10,7 +10,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { statusOnceUp } from '../helpers/eventually.ts';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually, statusOnceUp } from '../helpers/eventually.ts';
 import { send } from '../helpers/http.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startUpstream } from '../helpers/upstream.ts';
@@ -124,5 +126,40 @@ describe('portico serve with a pure-proxy config', () => {
       [],
       'node:tls, node:https, node:http2 and node:zlib are loaded only by a config that uses them',
     );
+  });
+
+  it('gives back the memory its start used once it is first idle, and says so once', async (t) => {
+    const upstream = await startUpstream();
+    t.after(() => upstream.close());
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'portico-footprint-'));
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(
+      file,
+      `listen: { host: 127.0.0.1, port: ${port} }\nroutes:\n  - { id: app, path: /app/, upstream: "${upstream.url}/" }\n`,
+    );
+    const child = spawn(process.execPath, ['scripts/portico.js', 'serve', '--config', file], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    t.after(() => child.exitCode === null && child.kill('SIGKILL'));
+    const lines: Record<string, unknown>[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line)));
+    assert.equal(await statusOnceUp(`http://127.0.0.1:${port}`, '/app/x'), 200);
+    const released = await eventually(
+      async () => lines.find((l) => l.msg === 'start memory released'),
+      (l) => l !== undefined,
+      // V8's memory reducer looks ~8 s after the start, and again 8 s later.
+      { timeoutMs: 30_000 },
+    );
+    const { rssBeforeMb, rssAfterMb } = released as { rssBeforeMb: number; rssAfterMb: number };
+    assert.ok(rssAfterMb < rssBeforeMb - 2, `RSS ${rssBeforeMb} → ${rssAfterMb} MB`);
+    // The gateway answers as before, and it does nothing more when it falls idle again.
+    assert.equal((await send(`http://127.0.0.1:${port}`, '/app/y')).status, 200);
+    await sleep(3000);
+    child.kill('SIGTERM');
+    await exited;
+    assert.equal(lines.filter((l) => l.msg === 'start memory released').length, 1);
   });
 });
