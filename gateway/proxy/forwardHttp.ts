@@ -70,13 +70,35 @@ function send(
   const { req, res } = ctx;
   let head: UpstreamHead | undefined;
   let body: UpstreamBody | undefined;
-  let onClientClose: (() => void) | undefined;
+  let upstream: Dispatcher.DispatchController | undefined;
+  let clientGone = false;
+  // Listening from the dispatch on, not from onRequestStart: a request waiting in the pool's queue
+  // (every connection busy) whose client leaves is then never sent at all.
+  const onClientClose = () => {
+    if (res.writableFinished) return;
+    clientGone = true;
+    upstream?.abort(new Error('the client went away'));
+  };
+  res.once('close', onClientClose);
+  // The route's idle timeout also bounds a client that stops reading the answer: undici's
+  // bodyTimeout does not run while Portico holds the upstream paused for it (nginx send_timeout).
+  let stalled: NodeJS.Timeout | undefined;
+  const waitForClient = (controller: Dispatcher.DispatchController) => {
+    controller.pause();
+    clearTimeout(stalled);
+    stalled = setTimeout(() => {
+      ctx.log.info({ route: route.id, reqId: ctx.requestId }, 'client stopped reading the answer; closed');
+      controller.abort(new Error('the client stopped reading'));
+    }, route.idleTimeoutMs);
+  };
+  const clientReads = (controller: Dispatcher.DispatchController) => {
+    clearTimeout(stalled);
+    controller.resume();
+  };
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(controller) {
-      onClientClose = () => {
-        if (!res.writableFinished) controller.abort(new Error('the client went away'));
-      };
-      res.once('close', onClientClose);
+      upstream = controller;
+      if (clientGone) controller.abort(new Error('the client went away'));
     },
     onResponseStart(controller, statusCode, headers, statusMessage) {
       // 1xx: Node answers 100-continue itself; the final answer follows.
@@ -97,7 +119,7 @@ function send(
       const out: string[] = [];
       for (const pass of passes) pass(ctx, head, out);
       if (ctx.transform) {
-        body = new UpstreamBody(head, controller);
+        body = new UpstreamBody(head, controller, clientReads);
         ctx.transform.start(res, body as UpstreamResponse, out);
         return;
       }
@@ -115,23 +137,25 @@ function send(
     },
     onResponseData(controller, chunk) {
       if (body) {
-        if (!body.push(chunk)) controller.pause();
+        if (!body.push(chunk)) waitForClient(controller);
         return;
       }
       if (!res.write(chunk)) {
-        controller.pause();
-        res.once('drain', () => controller.resume());
+        waitForClient(controller);
+        res.once('drain', () => clientReads(controller));
       }
     },
     onResponseEnd() {
       if (balancer) balancer.endpoints[server]!.state.inFlight--;
-      if (onClientClose) res.off('close', onClientClose);
+      clearTimeout(stalled);
+      res.off('close', onClientClose);
       if (body) body.push(null);
       else res.end();
     },
     onResponseError(_controller, err) {
       if (balancer) balancer.endpoints[server]!.state.inFlight--;
-      if (onClientClose) res.off('close', onClientClose);
+      clearTimeout(stalled);
+      res.off('close', onClientClose);
       if (err instanceof GatewayError) {
         // A stage stopped the upload on purpose (a body over the limit): not the upstream's failure.
         if (body) body.destroy(err);
@@ -196,7 +220,10 @@ function send(
     ctx.server = picked.origin;
     if (!route.preserveHost) ctx.upstreamHeaders.host = picked.host;
   } else endpoint = s.upstreams.endpoint(route);
-  if (hasBody) sendContinue(req, res);
+  if (hasBody) {
+    sendContinue(req, res);
+    watchUpload(ctx, route.idleTimeoutMs);
+  }
   const sent = hasBody ? (ctx.requestBody?.(req) ?? req) : null;
   const upload = sent && req.httpVersionMajor === 2 ? unlessReset(req, sent) : sent;
   endpoint.pool.dispatch(
@@ -213,6 +240,27 @@ function send(
     },
     handler,
   );
+}
+
+/**
+ * The route's idle timeout between two pieces of an upload (nginx client_body_timeout): undici's
+ * headersTimeout does not run while it is still sending the body, and a client that sends the
+ * first bytes of a body and then nothing would hold an upstream connection for as long as it
+ * liked (256 of them: the route's whole pool). Node restarts the timer on every read.
+ */
+function watchUpload(ctx: HttpContext, idleMs: number): void {
+  const { req } = ctx;
+  if (req.complete) return;
+  const stall = () => {
+    ctx.log.info({ route: ctx.route?.id, reqId: ctx.requestId }, 'client stopped sending the body; closed');
+    req.destroy();
+  };
+  req.setTimeout(idleMs, stall);
+  req.once('end', () => {
+    req.off('timeout', stall);
+    // An answer already finished has set the connection's keep-alive timeout in its place.
+    if (!ctx.res.writableFinished) req.setTimeout(0);
+  });
 }
 
 /**
@@ -268,16 +316,22 @@ class UpstreamBody extends Readable implements UpstreamHead {
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: readonly string[];
   readonly #controller: Dispatcher.DispatchController;
-  constructor(head: UpstreamHead, controller: Dispatcher.DispatchController) {
+  readonly #resume: (controller: Dispatcher.DispatchController) => void;
+  constructor(
+    head: UpstreamHead,
+    controller: Dispatcher.DispatchController,
+    resume: (controller: Dispatcher.DispatchController) => void,
+  ) {
     super();
     this.statusCode = head.statusCode;
     this.statusMessage = head.statusMessage;
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
     this.#controller = controller;
+    this.#resume = resume;
   }
   override _read(): void {
-    if (this.#controller.paused) this.#controller.resume();
+    if (this.#controller.paused) this.#resume(this.#controller);
   }
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.#controller.aborted && this.readableEnded === false)
