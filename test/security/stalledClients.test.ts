@@ -5,11 +5,13 @@
 // clients hung a route for everyone).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect as h2connect } from 'node:http2';
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway } from '../helpers/gateway.ts';
+import { startTlsGateway } from '../helpers/tlsGateway.ts';
 import { RawConnection } from '../helpers/rawSocket.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 import { until } from '../helpers/eventually.ts';
@@ -86,6 +88,28 @@ describe('clients that stop halfway', () => {
     c.resume();
     await closed;
     assert.ok(received < 256 * 64 * 1024, `the answer was cut short (${received} bytes), not completed`);
+  });
+
+  it('frees the upstream connection of an HTTP/2 stream whose client grants no flow-control window', async (t) => {
+    let inFlight = 0;
+    const up = await upstreamFor(t, {
+      handler: (_req, res) => {
+        inFlight++;
+        res.on('close', () => inFlight--);
+        // More than the sockets between the two can hold: the upstream waits on Portico reading.
+        res.end(Buffer.alloc(16 * 1024 * 1024, 'x'));
+      },
+    });
+    const gw = await startTlsGateway(
+      t,
+      `routes:\n  - { id: app, path: /, upstream: "${up.url}", timeouts: { idle: ${IDLE_MS}ms } }\n`,
+    );
+    const session = h2connect(gw.url, { ca: gw.ca, settings: { initialWindowSize: 0 } });
+    session.on('error', () => {});
+    t.after(() => session.destroy());
+    for (let i = 0; i < 8; i++) session.request({ ':path': `/asset${i}` }).on('error', () => {});
+    assert.ok(await up.waitForRequests(8), 'the streams reached the upstream');
+    await until(() => inFlight === 0, IDLE_MS + GRACE_MS, 'every upstream answer closed');
   });
 
   it('never sends a request waiting for a free upstream connection once its client has left', async (t) => {
