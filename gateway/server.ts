@@ -34,6 +34,7 @@ import {
   emailRulesNoOnePasses,
   opaqueTokensNoOneChecks,
   openMetricsOnPublicListener,
+  secureCookieOverHttp,
 } from './config/configWarnings.ts';
 import { createTunnels } from './proxy/tunnels.ts';
 import { createUpstreamPool } from './proxy/upstreamPool.ts';
@@ -151,6 +152,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (openMetricsOnPublicListener(c))
       log.warn(
         'metrics are open on the public listener: set metrics.token, or metrics.listen for a listener of their own',
+      );
+    if (secureCookieOverHttp(c))
+      log.warn(
+        `session.cookieName ${c.session.cookieName} is always set Secure, and browsers keep no Secure cookie from the http publicUrl: no sign-in would stick (use an https publicUrl or a name without the prefix)`,
       );
     const named: [string, string[], string][] = [
       [

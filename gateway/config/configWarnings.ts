@@ -39,6 +39,19 @@ export function openMetricsOnPublicListener(config: Config): boolean {
 }
 
 /**
+ * A `session.cookieName` with the `__Host-` or `__Secure-` prefix behind an http publicUrl: the
+ * cookie is always set Secure (browsers refuse those names otherwise), and a browser keeps no
+ * Secure cookie from an http page — every sign-in would end on the sign-in page again. Valid (a
+ * TLS proxy in front may serve the portal over https whatever publicUrl says), so a warning.
+ */
+export function secureCookieOverHttp(config: Config): boolean {
+  const name = config.session.cookieName;
+  return (
+    (name.startsWith('__Host-') || name.startsWith('__Secure-')) && config.publicUrl?.protocol === 'http:'
+  );
+}
+
+/**
  * `emails`/`domains` rules about users of an LDAP or SAML provider without `trustEmail: true`:
  * those providers never say they verified an address, so such rules admit none of their users
  * (auth/isAllowed.ts). Names the routes and OpenID Provider clients, with the providers.

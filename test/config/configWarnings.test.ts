@@ -8,6 +8,7 @@ import {
   emailRulesNoOnePasses,
   opaqueTokensNoOneChecks,
   openMetricsOnPublicListener,
+  secureCookieOverHttp,
 } from '../../gateway/config/configWarnings.ts';
 import { plaintextDirectories } from '../../gateway/config/plaintextDirectories.ts';
 
@@ -114,5 +115,32 @@ ${ldap('dir', 'ldaps://ldap.corp.example', trust)}routes:
       );
     assert.deepEqual(emailRulesNoOnePasses(config('')), ['routes.by-domain (dir)']);
     assert.deepEqual(emailRulesNoOnePasses(config(', trustEmail: true')), []);
+  });
+});
+
+describe('a __Host- or __Secure- session cookie behind an http publicUrl', () => {
+  it('is warned about, since no browser keeps it from an http page; the default name and https are not', () => {
+    const config = (publicUrl: string, cookie: string) =>
+      loadConfigText(
+        `publicUrl: ${publicUrl}
+session: { secret: "${'s'.repeat(32)}"${cookie} }
+routes:
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/", auth: required }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "https://idp.example.com", clientId: portico }
+`,
+        { env: {} },
+      );
+    assert.equal(secureCookieOverHttp(config('http://portal.example.com', ', cookieName: __Host-sid')), true);
+    assert.equal(
+      secureCookieOverHttp(config('http://portal.example.com', ', cookieName: __Secure-sid')),
+      true,
+    );
+    assert.equal(secureCookieOverHttp(config('http://portal.example.com', '')), false);
+    assert.equal(secureCookieOverHttp(config('https://portal.example.com', '')), false);
+    assert.equal(
+      secureCookieOverHttp(config('https://portal.example.com', ', cookieName: __Host-sid')),
+      false,
+    );
   });
 });
