@@ -26,6 +26,7 @@ import { createErrorReporter } from './observe/errorReporter.ts';
 import { accessLogThrough, createAccessLog } from './observe/accessLogWriter.ts';
 import { createLogger } from './observe/logger.ts';
 import { rejectUpgrade, respondError } from './pages/errorResponse.ts';
+import { refuseMalformedCheck } from './forwardAuth/refuseMalformedCheck.ts';
 import { createPages } from './pages/pages.ts';
 import { buildPipeline, type FeatureStages, runStages } from './pipeline.ts';
 import { tunnelStillAllowed } from './proxy/tunnelStillAllowed.ts';
@@ -501,6 +502,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         req: ctx.req,
       });
     if (ctx.kind === 'http') {
+      if (refuseMalformedCheck(ctx, e, pages)) return;
       const providerName =
         e.status === 403 && ctx.identity
           ? services.providers.providers(ctx.config).get(ctx.identity.idp)?.displayName('en-US')

@@ -406,6 +406,24 @@ describe('/_portico/auth', () => {
     }
   });
 
+  it('refuses with 403, never 400, a check refused before it could be read (its own Host names no host, two Hosts)', async (t) => {
+    const { s, alice } = await setup(t);
+    const malformed = [
+      'GET /_portico/auth HTTP/1.1\r\nHost: bad host\r\n',
+      'GET /_portico/auth HTTP/1.1\r\nHost: portal.example.com:abc\r\n',
+      'GET /_portico/auth HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n',
+    ];
+    for (const start of malformed) {
+      const c = await RawConnection.open(s.gw.url);
+      c.write(`${start}X-Original-URI: /dce5/\r\nCookie: ${alice}\r\nConnection: close\r\n\r\n`);
+      await c.waitForClose(5000);
+      const [answer] = c.responses();
+      assert.equal(answer?.status, 403, start);
+      assert.equal(answer?.headers['x-portico-error'], 'PORTICO_ERR_BAD_REQUEST', start);
+      assert.equal(answer?.headers['x-forwarded-user'], undefined, start);
+    }
+  });
+
   it('answers without reading a body, for any method, and HEAD without one', async (t) => {
     const { s, alice } = await setup(t);
     const conn = await RawConnection.open(s.gw.url);
