@@ -13,7 +13,8 @@ const SECRET_KEY =
 const SECRET_COMMENT =
   /(secret|password|passwd|passphrase|token|api[-_]?key|private[-_]?key|signing[-_]?key|credential|authorization|cookie|push[-_]?url|webhook|hash|dsn)\w*["']?\s*[:=]/i;
 /** `scheme://user:password@host` */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]+@/gi;
+// Up to the authority's last `@`: a password may hold one (`redis://:p@ss@host`), a host never does.
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/]+@/gi;
 /** `?access_token=…`, `&key=…` and friends in URLs. */
 const QUERY_SECRET =
   /([?&](?:access_token|token|key|secret|sig|signature|sign|password|api_key|apikey|auth)=)[^&#\s"']+/gi;

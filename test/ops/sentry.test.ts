@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
 import express from 'express';
 import { operations } from '../../gateway/ops/operations.ts';
+import { scrubEvent } from '../../gateway/ops/sentry/scrub.ts';
 import type { FeatureFactory } from '../../gateway/server.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
@@ -162,5 +163,24 @@ describe('Sentry', () => {
         .filter((type) => type !== 'event' && type !== 'client_report'),
       [],
     );
+  });
+});
+
+describe('what Sentry is sent', () => {
+  it('masks SAML messages, CAS tickets and PKCE verifiers in the query, and passwords in URLs of error texts', () => {
+    const event = scrubEvent({
+      type: undefined,
+      request: {
+        url: 'https://portal.example.com/_portico/saml/corp/acs?SAMLResponse=PHNhbWw&RelayState=%2Fdce5%2F',
+        query_string: 'SAMLart=AAQAAMh&ticket=ST-1-abc&code_verifier=v3r1f13r&page=2',
+      },
+      message: 'connect to redis://:p@ssw0rdTAIL@redis.internal:6379 failed',
+      exception: { values: [{ type: 'Error', value: 'ECONNREFUSED redis://default:hunter2@10.0.0.5:6379' }] },
+    });
+    const sent = JSON.stringify(event);
+    for (const secret of ['PHNhbWw', 'dce5', 'AAQAAMh', 'ST-1-abc', 'v3r1f13r', 'ssw0rdTAIL', 'hunter2'])
+      assert.ok(!sent.includes(secret), `${secret} in ${sent}`);
+    assert.match(sent, /page=2/);
+    assert.match(sent, /redis\.internal:6379/);
   });
 });

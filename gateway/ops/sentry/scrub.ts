@@ -1,4 +1,5 @@
 import type { ErrorEvent } from '@sentry/node';
+import { redactUrlSecrets } from '../../admin/redactConfig.ts';
 import { REDACTED, redactSecrets, redactText, SECRET_KEY } from '../audit/redact.ts';
 
 const SECRET_HEADERS = new Set([
@@ -25,10 +26,13 @@ export function scrubHeaders(
   return out;
 }
 
+/** Query parameters that carry credentials or bind a sign-in, as the access log masks them. */
+const CREDENTIAL_PARAM =
+  /^(state|nonce|key|sig|rd|samlresponse|samlrequest|samlart|relaystate|ticket|code_verifier|id_token_hint)$/i;
+
 export function scrubQuery(query: string): string {
   const q = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
-  for (const k of [...q.keys()])
-    if (SECRET_KEY.test(k) || /^(state|nonce|key|sig|rd)$/i.test(k)) q.set(k, REDACTED);
+  for (const k of [...q.keys()]) if (SECRET_KEY.test(k) || CREDENTIAL_PARAM.test(k)) q.set(k, REDACTED);
   return q.toString();
 }
 
@@ -58,8 +62,10 @@ export function scrubEvent(event: ErrorEvent): ErrorEvent {
   if (event.contexts) event.contexts = redactSecrets(event.contexts) as typeof event.contexts;
   if (event.tags) event.tags = redactSecrets(event.tags) as typeof event.tags;
   if (event.user) event.user = event.user.id ? { id: event.user.id } : undefined;
-  if (event.message) event.message = redactText(event.message);
-  for (const ex of event.exception?.values ?? []) if (ex.value) ex.value = redactText(ex.value);
+  // A connection error's text can hold the URL it tried, password and all (`redis://:pw@host`).
+  if (event.message) event.message = redactText(redactUrlSecrets(event.message));
+  for (const ex of event.exception?.values ?? [])
+    if (ex.value) ex.value = redactText(redactUrlSecrets(ex.value));
   delete event.breadcrumbs;
   return event;
 }
