@@ -1,5 +1,5 @@
-import { accessSync, constants } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { pemOrFile } from './pemOrFile.ts';
 import { isCidr, routePolicyProblems } from './routePolicyProblems.ts';
 import { upstreamsProblems } from './upstreamsProblems.ts';
@@ -185,6 +185,11 @@ export function semanticProblems(input: unknown, baseDir: string | undefined): P
     if (typeof cidr === 'string' && !isCidr(cidr))
       out.push({ path: ['trustProxy', i], message: `"${cidr}" is not an IP address or CIDR` });
   });
+  const auditFile = str(obj(raw.audit)?.file);
+  if (auditFile !== undefined && baseDir !== undefined) {
+    const problem = unwritable(auditFile);
+    if (problem) out.push({ path: ['audit', 'file'], message: problem });
+  }
   const listenTls = obj(obj(raw.listen)?.tls);
   let tlsFilesRead = true;
   for (const key of ['cert', 'key'] as const) {
@@ -242,5 +247,27 @@ function readable(baseDir: string | undefined, value: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Why the audit log could never be opened at `file`, or undefined: checked up front so a deploy
+ * naming a folder is refused, not applied with the trail broken. Resolved as the audit log opens it
+ * (from the working folder); created with its folders when absent. Permissions are not judged:
+ * `portico validate` runs in CI as another user than the gateway's (a reload that cannot open the
+ * file keeps the old one, see operations.ts).
+ */
+function unwritable(file: string): string | undefined {
+  const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
+  for (let path = resolve(file); ; path = dirname(path)) {
+    try {
+      const isFolder = statSync(path).isDirectory();
+      if (path === resolve(file)) return isFolder ? `"${file}" is a folder, not a file` : undefined;
+      return isFolder ? undefined : `cannot create "${file}": "${path}" is not a folder`;
+    } catch (err) {
+      if (code(err) === 'ENOTDIR') return `cannot create "${file}": a part of its path is not a folder`;
+      // Absent: the nearest part that exists decides. Anything else (EACCES) is left to the open.
+      if (code(err) !== 'ENOENT' || path === dirname(path)) return undefined;
+    }
   }
 }

@@ -131,15 +131,27 @@ export const operations: FeatureFactory = (fc): Feature => {
   // Audit log (re-opened when its settings change).
   let audit: AuditLog | undefined;
   let auditKey = '';
-  const applyAudit = () => {
+  const applyAudit = (atStart = false) => {
     const a = section(config(), 'audit');
     const key = JSON.stringify(a ? { file: a.file, stdout: a.stdout } : null);
     if (key === auditKey) return;
-    auditKey = key;
+    // The new destination is opened before the old one is let go: one that cannot be opened (a
+    // folder, no permission) at a reload leaves the trail where it was, with an error in the log,
+    // instead of closed with every later line lost. The key stays the old one, so the next reload
+    // tries again. At start there is nothing to keep: the gateway refuses to start.
+    let next: AuditLog | undefined;
+    try {
+      next = a ? createAuditLog(a) : undefined;
+    } catch (err) {
+      if (atStart) throw err;
+      log.error({ err, file: a?.file }, 'audit log not reopened: still writing to the previous destination');
+      return;
+    }
     audit?.close();
-    audit = a ? createAuditLog(a) : undefined;
+    audit = next;
+    auditKey = key;
   };
-  applyAudit();
+  applyAudit(true);
   const writeAudit = (entry: AuditEntry) => {
     try {
       audit?.write(entry);
@@ -177,9 +189,18 @@ export const operations: FeatureFactory = (fc): Feature => {
   stops.push(
     fc.events.on('configReload', (e) => {
       if (e.ok) {
-        notifier.reconfigure();
-        applyAudit();
-        applySentry();
+        // Each step on its own: one that throws must not skip the others, nor the reload's own
+        // audit line and notification (the event bus would only log the throw as a warning).
+        for (const [step, apply] of [
+          ['notifications', () => notifier.reconfigure()],
+          ['audit', () => applyAudit()],
+          ['sentry', () => applySentry()],
+        ] as const)
+          try {
+            apply();
+          } catch (err) {
+            log.error({ err, step }, 'reloaded config not fully applied');
+          }
         writeAudit({ type: 'config.reloaded', detail: { file: e.file, hash: e.hash?.slice(0, 12) } });
         emit({
           type: 'config.reloaded',

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { pino } from 'pino';
+import { adminFeature } from '../../gateway/admin/adminFeature.ts';
 import { operations } from '../../gateway/ops/operations.ts';
+import { api, keys, routesYaml } from '../admin/helpers.ts';
 import { startGateway } from '../helpers/gateway.ts';
 
 const KEYS = new Set(['time', 'type', 'actor', 'ip', 'route', 'idp', 'result', 'detail']);
@@ -101,6 +104,56 @@ describe('the audit log', () => {
     assert.equal(rejected!.type, 'config.rejected');
     assert.equal(rejected!.result, 'failure');
     assert.ok((rejected!.detail as { problems: unknown[] }).problems.length >= 1);
+  });
+
+  it('keeps writing to the old file when a reload names one that cannot be opened, and logs why', async (t) => {
+    const audit = auditFile(t);
+    const moved = join(audit.file, '..', 'moved.log');
+    const logged: { level: number; msg: string; err?: { message?: string } }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void logged.push(JSON.parse(l)) });
+    const yaml = `routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\naudit: { file: "${audit.file}" }\n`;
+    const gw = await startGateway(t, yaml, {
+      logger,
+      features: [
+        // The new path passes the up-front check, then becomes a folder before the audit log opens
+        // it (listeners run in the order features are given): what a race or a mount would do.
+        (fc) => {
+          fc.events.on('configReload', (e) => void (e.ok && mkdirSync(moved, { recursive: true })));
+          return { name: 'folder-maker' };
+        },
+        operations,
+      ],
+    });
+    gw.write(yaml.replace(audit.file, moved));
+    assert.equal(gw.gateway.reload().ok, true);
+    gw.gateway.events.emit('audit', { type: 'logout', actor: 'alice' });
+    assert.deepEqual(
+      audit.lines().map((l) => l.type),
+      ['config.reloaded', 'logout'],
+    );
+    const error = logged.find((l) => l.level === 50 && /audit log not reopened/.test(l.msg));
+    assert.ok(error, 'the failure is logged as an error');
+    assert.match(String(error.err?.message), /EISDIR/);
+  });
+
+  it('refuses a deploy whose audit.file is a folder (422), and keeps the trail where it was', async (t) => {
+    const audit = auditFile(t);
+    const folder = join(audit.file, '..');
+    const base = routesYaml('http://127.0.0.1:9/');
+    const gw = await startGateway(t, `${base}audit: { file: "${audit.file}" }\n`, {
+      features: [operations, adminFeature()],
+    });
+    const r = await api(gw.url, 'PUT', 'config', {
+      key: keys.ci.key,
+      body: `${base}audit: { file: "${folder}" }\n`,
+      headers: { 'content-type': 'application/yaml', 'if-match': `"${gw.gateway.config().sourceHash}"` },
+    });
+    assert.equal(r.status, 422, r.text);
+    const problem = (JSON.parse(r.text) as { problems: { path: string; message: string }[] }).problems[0]!;
+    assert.equal(problem.path, 'audit.file');
+    assert.match(problem.message, /is a folder/);
+    gw.gateway.events.emit('audit', { type: 'logout', actor: 'alice' });
+    assert.ok(audit.lines().some((l) => l.type === 'logout'));
   });
 
   it('masks secrets an event carries in its detail', async (t) => {
