@@ -1,4 +1,5 @@
-import { type FSWatcher, watch } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { basename, dirname } from 'node:path';
@@ -621,14 +622,50 @@ export function createGateway(options: GatewayOptions): Gateway {
   let watcher: FSWatcher | undefined;
   if (options.configFile && options.watch !== false) {
     let timer: NodeJS.Timeout | undefined;
-    const file = basename(options.configFile);
+    const path = options.configFile;
+    const file = basename(path);
+    // A file rewritten in place (scp, an editor without atomic save) is seen mid-write: a pause
+    // longer than the debounce once put half a file live, e.g. a route cut just before its
+    // `auth: required`. So a reload waits until two reads a quiet period apart agree (size, mtime
+    // and content) and no event came in between; a file still changing is read again, bounded.
+    const QUIET_MS = 150;
+    const STABLE_MS = 500;
+    const MAX_CHECKS = 20;
+    let events = 0;
+    const fingerprint = (): string => {
+      try {
+        const s = statSync(path);
+        const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
+        return `${s.size}:${s.mtimeMs}:${hash}`;
+      } catch {
+        return 'unreadable'; // gone mid-rename: judged again at the next read
+      }
+    };
+    const settle = (checks: number) => {
+      const seen = events;
+      const before = fingerprint();
+      timer = setTimeout(() => {
+        if (events !== seen) return; // the event rescheduled this
+        if (fingerprint() === before) {
+          reload();
+        } else if (checks < MAX_CHECKS) {
+          settle(checks + 1);
+        } else {
+          // Not loaded: a file that never settles is not trusted; the next event starts again.
+          log.warn({ file: path }, 'config file still changing; not reloaded until it settles');
+        }
+      }, STABLE_MS);
+    };
     // Watch the folder, not the file: editors and Kubernetes ConfigMaps replace the file (rename).
-    watcher = watch(dirname(options.configFile), (_event, name) => {
+    watcher = watch(dirname(path), (_event, name) => {
       if (name && name !== file && !String(name).startsWith('..')) return;
+      events++;
       clearTimeout(timer);
-      timer = setTimeout(() => reload(), 150);
+      timer = setTimeout(() => settle(1), QUIET_MS);
     });
     watcher.on('error', (err) => log.warn({ err }, 'config watch failed'));
+    // A check still pending when the gateway closes would reload a closed gateway.
+    watcher.on('close', () => clearTimeout(timer));
   }
 
   return {
