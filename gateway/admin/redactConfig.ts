@@ -1,25 +1,15 @@
 import { isMap, isPair, isScalar, isSeq, type Node, Parser, parseDocument } from 'yaml';
 import { protectVariables } from '../config/interpolate.ts';
+import { isSecretKey, REDACTED, redactUrlSecrets } from '../config/secretValues.ts';
 
-export const REDACTED = '[redacted]';
+export { REDACTED, redactUrlSecrets };
 
-/** Keys whose values are secrets wherever they appear (compared without case, "-" and "_"). */
-const SECRET_KEY =
-  /secret|password|passwd|passphrase|token|apikey|privatekey|signingkey|hash|webhook|dsn|credential|^keys$|^(proxy)?authorization$|^(set)?cookie$|^pushurl$/;
 /**
  * A comment that holds a key and value of that kind (`# secret: old-value`, an old line commented
  * out): its text goes too. Prose that merely names one (`# the token comes from the env`) stays.
  */
 const SECRET_COMMENT =
   /(secret|password|passwd|passphrase|token|api[-_]?key|private[-_]?key|signing[-_]?key|credential|authorization|cookie|push[-_]?url|webhook|hash|dsn)\w*["']?\s*[:=]/i;
-/** `scheme://user:password@host` */
-// Up to the authority's last `@`: a password may hold one (`redis://:p@ss@host`), a host never does.
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/]+@/gi;
-/** `?access_token=…`, `&key=…` and friends in URLs. */
-const QUERY_SECRET =
-  /([?&](?:access_token|token|key|secret|sig|signature|sign|password|api_key|apikey|auth)=)[^&#\s"']+/gi;
-
-const isSecretKey = (key: string) => SECRET_KEY.test(key.toLowerCase().replace(/[-_]/g, ''));
 /**
  * PEM text of a private key (PKCS#1/#8, EC, encrypted): a secret under any key — `tls.key` of the
  * listener or of a route may hold the PEM itself rather than a file's path.
@@ -37,10 +27,6 @@ const isSetHeader = (path: readonly string[]) => path.at(-2) === 'set' && path.a
 const isCredentialHeader = (path: readonly string[], value: unknown) =>
   isSetHeader(path) &&
   (CREDENTIAL_HEADER.test(path.at(-1)!) || (typeof value === 'string' && CREDENTIAL_VALUE.test(value)));
-
-export function redactUrlSecrets(value: string): string {
-  return value.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(QUERY_SECRET, `$1${REDACTED}`);
-}
 
 /**
  * routes.yaml as written, with every secret value replaced by "[redacted]": the values of keys

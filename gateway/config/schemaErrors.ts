@@ -1,4 +1,5 @@
 import type { ErrorObject } from 'ajv';
+import { isSecretKey, REDACTED, redactUrlSecrets } from './secretValues.ts';
 
 /** Shared by routes.yaml and brand.yaml, so both speak to an admin the same way. */
 
@@ -28,8 +29,15 @@ export function describeSchemaError(e: ErrorObject): string {
       return `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     case 'anyOf':
       return hint ? `must be ${hint}` : 'has an unsupported form';
-    case 'pattern':
-      return `"${String(e.data)}" must be ${hint ?? `of the form ${e.schema}`}`;
+    case 'pattern': {
+      // The message reaches the log, the `config.rejected` notification and the audit log, and a
+      // value slightly off (a leading space, a mistyped scheme) is often a secret from the env.
+      const must = `must be ${hint ?? `of the form ${e.schema}`}`;
+      const value = quotable(e.instancePath, String(e.data));
+      return value === undefined
+        ? `${must} (the value is not shown: this key holds a secret)`
+        : `"${value}" ${must}`;
+    }
     case 'minItems': {
       const n = (e.params as { limit: number }).limit;
       return `must list at least ${n} ${n === 1 ? 'entry' : 'entries'}`;
@@ -39,4 +47,20 @@ export function describeSchemaError(e: ErrorObject): string {
     default:
       return e.message ?? 'is invalid';
   }
+}
+
+/**
+ * A URL's user and password when its scheme is mistyped, which redactUrlSecrets (it wants
+ * `scheme://`) does not see: `redis//:pw@host`, `redis:/user:pw@host`, `user:pw@host`.
+ */
+const LOOSE_USERINFO = /(\/\/|:\/)([^\s/@:]*:)?[^\s/]+@/g;
+const BARE_USERINFO = /(^|\s)([^\s/@:]*):[^\s/]+@/g;
+
+/** The value as a message may quote it, or undefined under a secret key (webhook, dsn, password, …). */
+function quotable(instancePath: string, value: string): string | undefined {
+  const keys = instancePath.split('/').slice(1);
+  if (keys.some((k) => isSecretKey(k.replace(/~1/g, '/').replace(/~0/g, '~')))) return undefined;
+  return redactUrlSecrets(value)
+    .replace(LOOSE_USERINFO, `$1$2${REDACTED}@`)
+    .replace(BARE_USERINFO, `$1$2:${REDACTED}@`);
 }
