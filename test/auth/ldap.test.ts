@@ -34,7 +34,14 @@ type Setup = { client: GatewayClient; upstream: Upstream; url: string };
 async function gateway(
   t: TestContext,
   ldap: Pick<Slapd, 'url'> | string,
-  options: { provider?: string; session?: string; name?: string; logger?: Logger } = {},
+  options: {
+    provider?: string;
+    session?: string;
+    name?: string;
+    logger?: Logger;
+    /** The service account's password (the right one unless given). */
+    bindPassword?: string;
+  } = {},
 ): Promise<Setup> {
   const upstream = await upstreamFor(t);
   const url = typeof ldap === 'string' ? ldap : ldap.url;
@@ -58,7 +65,7 @@ ${options.provider ?? '    throttle: { maxPerUser: 100, maxPerIp: 100 }\n'}route
 `;
   const gw = await startGateway(t, yaml, {
     port,
-    env: { LDAP_BIND_PASSWORD: SERVICE_PASSWORD },
+    env: { LDAP_BIND_PASSWORD: options.bindPassword ?? SERVICE_PASSWORD },
     logger: options.logger,
   });
   return { client: new GatewayClient(gw.url), upstream, url: gw.url };
@@ -523,6 +530,37 @@ describe('LDAP / Active Directory sign-in against a real OpenLDAP slapd', () => 
     assert.equal(checks.identityProviders.corp, 'unreachable');
     assert.doesNotMatch(notReady.text, /127\.0\.0\.1|ECONNREFUSED/);
     assert.doesNotMatch(notReady.text, /"source":"\//, 'no folder path');
+  });
+
+  it('asks a directory that has not answered yet once for concurrent /readyz, and again only after a while: 5 s, 30 s after a refused service password', async (t) => {
+    // slapd refusing the service password: each check would be a failed bind of the service account.
+    const relay = await bindCounter(t, ldap, SERVICE_DN);
+    const refused = await gateway(t, relay.url, { bindPassword: 'rotated-elsewhere' });
+    // A directory that takes connections and drops them.
+    let connections = 0;
+    const dropper = createServer((socket) => {
+      connections++;
+      socket.on('data', () => socket.destroy()).on('error', () => undefined);
+    });
+    dropper.listen(0, '127.0.0.1');
+    await once(dropper, 'listening');
+    t.after(() => new Promise((resolve) => dropper.close(resolve)));
+    const dropping = await gateway(t, `ldap://127.0.0.1:${(dropper.address() as AddressInfo).port}`);
+    const probe = async (s: Setup, n = 1) => {
+      const rs = await Promise.all(Array.from({ length: n }, () => s.client.request('/_portico/readyz')));
+      for (const r of rs) assert.equal(r.status, 503);
+    };
+
+    await Promise.all([probe(refused, 50), probe(dropping, 50)]);
+    assert.equal(relay.binds(), 1, 'one service bind for 50 concurrent probes');
+    assert.equal(connections, 1, 'one connection for 50 concurrent probes');
+    await Promise.all([probe(refused), probe(dropping)]);
+    assert.deepEqual([relay.binds(), connections], [1, 1], 'a failure holds for the next probe');
+
+    await new Promise((resolve) => setTimeout(resolve, 5200));
+    await Promise.all([probe(refused), probe(dropping)]);
+    assert.equal(connections, 2, 'asked again after 5 s');
+    assert.equal(relay.binds(), 1, 'a refused service password holds for 30 s');
   });
 });
 

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
 import { CookieJar, driveLogin } from '../helpers/idp.ts';
-import { GatewayClient, login, logout, startSso } from '../helpers/sso.ts';
+import { GatewayClient, login, logout, SESSION_SECRET, startSso } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 async function setup(t: import('node:test').TestContext, extraRoute = '') {
@@ -271,4 +275,40 @@ describe('return paths after login', () => {
       assert.equal(new URL(location, 'http://portal.example').host, 'portal.example');
     });
   }
+});
+
+describe('OpenID Connect readiness', () => {
+  it('asks an IdP whose discovery failed again only after 5 s, however often /readyz is called', async (t) => {
+    let asked = 0;
+    const idp = createServer((req, res) => {
+      if (req.url?.endsWith('/.well-known/openid-configuration')) asked++;
+      res.writeHead(503).end();
+    });
+    idp.listen(0, '127.0.0.1');
+    await once(idp, 'listening');
+    t.after(() => new Promise((resolve) => idp.close(resolve)));
+    const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    const gw = await startGateway(
+      t,
+      `publicUrl: http://127.0.0.1:8080
+session: { secret: ${SESSION_SECRET} }
+identityProviders:
+  - { id: corp, type: oidc, issuer: "${issuer}", clientId: portico, clientSecret: s3cret }
+routes:
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/", auth: required }
+`,
+    );
+    const probe = async (n: number) => {
+      const rs = await Promise.all(Array.from({ length: n }, () => send(gw.url, '/_portico/readyz')));
+      for (const r of rs) assert.equal(r.status, 503);
+    };
+    await probe(20);
+    const first = asked;
+    assert.equal(first, 1, 'concurrent probes share one discovery');
+    for (let i = 0; i < 5; i++) await probe(1);
+    assert.equal(asked, first, 'a failed discovery holds for the probes after it');
+    await new Promise((resolve) => setTimeout(resolve, 5200));
+    await probe(1);
+    assert.equal(asked, first + 1, 'asked again after 5 s');
+  });
 });

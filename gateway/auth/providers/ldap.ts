@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { InvalidCredentialsError } from 'ldapts';
 import { parseDuration } from '../../config/duration.ts';
 import { GatewayError } from '../../errors.ts';
 import { type Lang, pickLang } from '../../pages/negotiate.ts';
@@ -19,6 +20,10 @@ export type { LdapDefinition } from './ldap/directory.ts';
 export { groupSearchFilter, IN_CHAIN_RULE, userSearchFilter } from './ldap/directory.ts';
 
 const MAX_USERNAME = 256;
+/** How long a failed readiness check answers for the directory before it is asked again. */
+const READY_HOLD_MS = 5_000;
+/** The same after the directory refused the service password: each retry is a failed bind. */
+const READY_HOLD_REFUSED_MS = 30_000;
 const MAX_PASSWORD = 1024;
 
 /**
@@ -41,20 +46,37 @@ export function createLdapProvider(
   });
   const displayName = (lang: Lang) => localised(def.name, lang) ?? def.id;
   let reachedOnce = false;
+  const check: { pending?: Promise<void>; failure?: GatewayError; until: number } = { until: 0 };
 
   return {
     id: def.id,
     type: 'ldap',
     kind: 'form',
     displayName,
-    async ready() {
+    ready() {
       // Like OIDC discovery: once the directory has answered, a later outage shows on the login
       // form (502) but does not take the gateway out of service for users already signed in.
-      if (reachedOnce) return;
-      await checkDirectory(def).catch((err: unknown) => {
-        throw new GatewayError('PORTICO_ERR_IDP', { cause: err });
-      });
-      reachedOnce = true;
+      if (reachedOnce) return Promise.resolve();
+      // /_portico/readyz is public and each check is a connection and a service bind: concurrent
+      // probes share one, and a failure holds for a while (longer when the service password was
+      // refused, so probes cannot lock the service account out).
+      if (check.failure && Date.now() < check.until) return Promise.reject(check.failure);
+      check.pending ??= checkDirectory(def)
+        .then(
+          () => {
+            reachedOnce = true;
+          },
+          (err: unknown) => {
+            const refused = err instanceof Error && err.cause instanceof InvalidCredentialsError;
+            check.failure = new GatewayError('PORTICO_ERR_IDP', { cause: err });
+            check.until = Date.now() + (refused ? READY_HOLD_REFUSED_MS : READY_HOLD_MS);
+            throw check.failure;
+          },
+        )
+        .finally(() => {
+          check.pending = undefined;
+        });
+      return check.pending;
     },
     async begin() {
       throw new GatewayError('PORTICO_ERR_METHOD');

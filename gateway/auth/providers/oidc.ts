@@ -29,6 +29,8 @@ const TOKEN_FAULTS = new Set([
 
 /** How long a successful reachability check of the IdP holds (see probe). */
 const PROBE_HOLD_MS = 1000;
+/** How long a failed discovery answers readiness checks before the IdP is asked again. */
+const READY_HOLD_MS = 5000;
 
 export type OidcDefinition = Omit<ProviderDefinition<'oidc'>, 'type'> & { type: string };
 
@@ -49,6 +51,7 @@ export function createOidcProvider(
 ): LoginProvider {
   let discovered: Promise<Client.Configuration> | undefined;
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let readyFailure: { err: unknown; until: number } | undefined;
 
   const configuration = () => {
     discovered ??= openidClient()
@@ -158,8 +161,17 @@ export function createOidcProvider(
     type: options.type ?? 'oidc',
     kind: 'redirect',
     displayName: (lang: Lang) => localised(def.name, lang) ?? def.id,
-    async ready() {
-      await configuration();
+    ready() {
+      // /_portico/readyz is public: concurrent probes already share one discovery (configuration),
+      // and a failed one holds for a few seconds, so probes after an outage do not each ask the IdP.
+      if (readyFailure && Date.now() < readyFailure.until) return Promise.reject(readyFailure.err);
+      return configuration().then(
+        () => undefined,
+        (err: unknown) => {
+          readyFailure = { err, until: Date.now() + READY_HOLD_MS };
+          throw err;
+        },
+      );
     },
     probe() {
       // Every sign-in starts with it, and anyone can start one: an answer holds for a second,
