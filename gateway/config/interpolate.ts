@@ -5,7 +5,6 @@ export type InterpolationProblem = { path: (string | number)[]; message: string;
 type Variable = { name: string; fallback: string | undefined } | { literal: string };
 export type ProtectedText = { text: string; variables: Map<string, Variable> };
 
-const VAR_RE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}/g;
 const TOKEN_RE = /__portico_env_(\d+)__/g;
 
 /**
@@ -15,14 +14,54 @@ const TOKEN_RE = /__portico_env_(\d+)__/g;
  * tokens are resolved after parsing, scalar by scalar, in `interpolateEnv`.
  */
 export function protectVariables(source: string): ProtectedText {
+  // `$${` (a literal `${`) or the start of a reference, `${NAME`: what follows is read by hand.
+  const START_RE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)/g;
+  // Where a `:-default` stops: its closing brace, or the end of the line (then it is no reference).
+  const STOP_RE = /[}\n]/g;
   const variables = new Map<string, Variable>();
-  let i = 0;
-  const text = source.replace(VAR_RE, (all, name: string | undefined, fallback: string | undefined) => {
-    const token = `__portico_env_${i++}__`;
-    variables.set(token, all === '$${' ? { literal: '${' } : { name: name!, fallback });
-    return token;
-  });
-  return { text, variables };
+  const parts: string[] = [];
+  let copied = 0;
+  // A reference is `${NAME}` or `${NAME:-default}`, the default running to the first `}` on its
+  // line; a `${NAME:-` with no `}` before the end of the line is left as text. Read with a regex
+  // (`(?::-([^}\n]*))?\}`), each unclosed `${A:-` scanned on to the end of the line, so a line of
+  // them cost the square of its length (200 KB: 15 s). Here the stop found for one `:-` is kept
+  // and serves every later `:-` before it: each character is looked at a bounded number of times.
+  let stop = -1;
+  const stopAfter = (from: number) => {
+    if (stop < from) {
+      STOP_RE.lastIndex = from;
+      stop = STOP_RE.exec(source)?.index ?? source.length;
+    }
+    return stop;
+  };
+  for (let m = START_RE.exec(source); m; m = START_RE.exec(source)) {
+    const name = m[1];
+    let end = START_RE.lastIndex;
+    let variable: Variable | undefined;
+    if (name === undefined) variable = { literal: '${' };
+    else if (source[end] === '}') {
+      variable = { name, fallback: undefined };
+      end += 1;
+    } else if (source.startsWith(':-', end)) {
+      const close = stopAfter(end + 2);
+      if (source[close] === '}') {
+        variable = { name, fallback: source.slice(end + 2, close) };
+        end = close + 1;
+      }
+    }
+    if (!variable) {
+      // Not a reference: look again from the next character, as the regex did.
+      START_RE.lastIndex = m.index + 1;
+      continue;
+    }
+    const token = `__portico_env_${variables.size}__`;
+    variables.set(token, variable);
+    parts.push(source.slice(copied, m.index), token);
+    copied = end;
+    START_RE.lastIndex = end;
+  }
+  parts.push(source.slice(copied));
+  return { text: parts.join(''), variables };
 }
 
 /** A scalar that named unset variables and was checked with a placeholder in their place. */
@@ -118,12 +157,19 @@ export function unsetMessage(u: Pick<UnsetVariables, 'names'>): string {
   return `${u.names.join(', ')} ${u.names.length === 1 ? 'is' : 'are'} not set here; it must be set at serve time`;
 }
 
-/** A problem at (or inside) a scalar that holds a placeholder says nothing about the real value. */
-export function aboutPlaceholder(problemPath: string, unset: readonly { path: string }[]): boolean {
-  return unset.some(
-    (u) =>
-      problemPath === u.path || problemPath.startsWith(`${u.path}.`) || problemPath.startsWith(`${u.path}[`),
-  );
+/**
+ * A problem at (or inside) a scalar that holds a placeholder says nothing about the real value.
+ * `unsetPaths` is a Set, and only the problem's own prefixes are looked up: comparing each problem
+ * with every unset path cost problems × scalars.
+ */
+export function aboutPlaceholder(problemPath: string, unsetPaths: ReadonlySet<string>): boolean {
+  if (unsetPaths.size === 0) return false;
+  if (unsetPaths.has(problemPath)) return true;
+  for (let i = 0; i < problemPath.length; i++) {
+    const c = problemPath[i];
+    if ((c === '.' || c === '[') && unsetPaths.has(problemPath.slice(0, i))) return true;
+  }
+  return false;
 }
 
 /** Only numbers and booleans are re-typed: a secret that happens to look like YAML stays a string. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isCollection, isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { compileConfig } from './compile.ts';
+import { addDuplicateKeyErrors } from './duplicateKeys.ts';
 import {
   aboutPlaceholder,
   interpolateEnv,
@@ -84,14 +85,21 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   const baseDir = options.file ? dirname(options.file) : process.cwd();
   const lineCounter = new LineCounter();
   const { text, variables } = protectVariables(source);
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // yaml's uniqueKeys check is quadratic in a map's size (a 50,000-key map: 18 s); duplicate keys
+  // are found in one pass instead, and reported as the same syntax error.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  addDuplicateKeyErrors(doc, MAX_PROBLEMS + 1);
   const at = (node: Node | null | undefined) => {
     if (!node?.range) return {};
     const { line, col } = lineCounter.linePos(node.range[0]);
     return { line, column: col };
   };
 
-  if (doc.errors.length > 0) throw new ConfigError(file, syntaxProblems(doc, text, lineCounter));
+  if (doc.errors.length > 0)
+    throw new ConfigError(
+      file,
+      capped(syntaxProblems(doc, text, lineCounter, MAX_PROBLEMS + 1), doc.errors.length > MAX_PROBLEMS),
+    );
 
   const unset: UnsetVariables[] | undefined = options.unsetEnv ? [] : undefined;
   const problems: ConfigProblem[] = interpolateEnv(doc.contents as Node | null, variables, env, unset).map(
@@ -105,7 +113,8 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   options.unsetEnv?.push(...placeholders);
   // A value whose variable is unset (reported, or standing in as a placeholder) is not judged again.
   const unknown = [...placeholders, ...problems];
-  const judged = (path: string) => !aboutPlaceholder(path, unknown);
+  const unknownPaths = new Set(unknown.map((u) => u.path));
+  const judged = (path: string) => !aboutPlaceholder(path, unknownPaths);
 
   const data = yamlData(doc, lineCounter);
   if (!data.ok) throw new ConfigError(file, [data.problem]);
@@ -129,6 +138,8 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
 
   if (!validateSchema(raw)) {
     for (const e of simplifyErrors(validateSchema.errors ?? [])) {
+      // nodeAt walks the document for each problem: past the cap, the rest are not placed.
+      if (problems.length > MAX_PROBLEMS) break;
       const path = e.instancePath.split('/').slice(1).map(unescapePointer);
       const key = (e.params as { additionalProperty?: string }).additionalProperty;
       const full = key ? [...path, key] : path;
@@ -139,6 +150,7 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   // One message per place: a value the schema already refused is not judged again.
   const refused = new Set(problems.map((p) => p.path));
   for (const p of semanticProblems(raw, options.readFiles === false ? undefined : baseDir)) {
+    if (problems.length > MAX_PROBLEMS) break;
     const path = dotted(p.path);
     if (judged(path) && !refused.has(path))
       problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
@@ -146,16 +158,39 @@ export function loadConfigText(source: string, options: LoadOptions = {}): Confi
   // The OpenID Provider's checks read a section the schema has accepted.
   if (!problems.some((p) => p.path.startsWith('oidcProvider')))
     for (const p of oidcProviderProblems(raw)) {
+      if (problems.length > MAX_PROBLEMS) break;
       const path = dotted(p.path);
       if (judged(path)) problems.push({ path, ...at(nodeAt(p.path)), message: p.message });
     }
-  if (problems.length > 0) throw new ConfigError(file, dedupe(problems));
+  if (problems.length > 0) throw new ConfigError(file, capped(dedupe(problems)));
 
   try {
     return compileConfig(raw, source, options.file, baseDir);
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: (err as Error).message }]);
   }
+}
+
+/**
+ * How many problems one load reports. A hand-written file with more has a mistake repeated
+ * throughout; a crafted one (50,000 unknown or repeated keys, sent to the validate endpoint) would
+ * otherwise cost a walk of the document per problem and a multi-megabyte answer.
+ */
+export const MAX_PROBLEMS = 100;
+
+/** At most MAX_PROBLEMS problems, the first in file order, and a note when there were more. */
+function capped(problems: ConfigProblem[], more = problems.length > MAX_PROBLEMS): ConfigProblem[] {
+  if (!more) return problems;
+  const first = [...problems]
+    .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0))
+    .slice(0, MAX_PROBLEMS);
+  return [
+    ...first,
+    {
+      path: '',
+      message: `more than ${MAX_PROBLEMS} problems: only the first are listed (fix these and validate again)`,
+    },
+  ];
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {

@@ -28,8 +28,14 @@ const INDENTATION = new Set([
  * reports an indentation error at column 1 and may read the broken line as a new, nameless entry;
  * the line's own indentation says where it was meant to go (the deepest key left of it), so
  * `   inject:` under `- id: ai` is reported at `routes[0]`, never at an empty path.
+ * Only the first `limit` errors (by where yaml raised them) are looked at.
  */
-export function syntaxProblems(doc: Document, text: string, lineCounter: LineCounter): ConfigProblem[] {
+export function syntaxProblems(
+  doc: Document,
+  text: string,
+  lineCounter: LineCounter,
+  limit = Number.POSITIVE_INFINITY,
+): ConfigProblem[] {
   // yaml may report one mistake twice from the same place: take the first, with the widest reach.
   const byStart = new Map<number, { e: YamlError; end: number }>();
   for (const e of doc.errors) {
@@ -39,7 +45,10 @@ export function syntaxProblems(doc: Document, text: string, lineCounter: LineCou
   }
   const seenLines = new Set<number>();
   const out: ConfigProblem[] = [];
+  // Each error costs a walk down the document: past `limit` of them, the rest are not looked at.
+  let examined = 0;
   for (const { e, end } of byStart.values()) {
+    if (examined++ >= limit) break;
     const problem = syntaxProblem(doc, text, lineCounter, e, end);
     if (problem.line !== undefined && seenLines.has(problem.line)) continue;
     if (problem.line !== undefined) seenLines.add(problem.line);
