@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isNode, LineCounter, type Node, parseDocument } from 'yaml';
+import { addDuplicateKeyErrors } from '../config/duplicateKeys.ts';
 import { ConfigError, type ConfigProblem } from '../config/loadConfig.ts';
 import { describeSchemaError, simplifyErrors } from '../config/schemaErrors.ts';
 import { yamlData } from '../config/yamlData.ts';
@@ -115,10 +116,16 @@ export type ParsedBrand = {
   at(path: (string | number)[]): { line?: number; column?: number };
 };
 
+/** Problems listed at most: past them, the file is refused on what was found. */
+const BRAND_MAX_PROBLEMS = 100;
+
 /** Parses and validates brand.yaml; throws ConfigError with every problem and its line. */
 export function parseBrandText(text: string, file = BRAND_FILE): ParsedBrand {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // As routes.yaml: yaml's own uniqueKeys check is quadratic in a map's size, and brand.yaml can
+  // arrive through the admin API (a brand key); duplicates are found in one pass instead.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  addDuplicateKeyErrors(doc, BRAND_MAX_PROBLEMS);
   const pos = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
@@ -126,7 +133,9 @@ export function parseBrandText(text: string, file = BRAND_FILE): ParsedBrand {
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: '', ...pos(e.pos[0]), message: e.message.split('\n')[0]! })),
+      doc.errors
+        .slice(0, BRAND_MAX_PROBLEMS)
+        .map((e) => ({ path: '', ...pos(e.pos[0]), message: e.message.split('\n')[0]! })),
     );
   }
   const at = (path: (string | number)[]) => {
@@ -145,6 +154,8 @@ export function parseBrandText(text: string, file = BRAND_FILE): ParsedBrand {
   if (!validate(raw)) {
     const problems: ConfigProblem[] = [];
     for (const e of simplifyErrors(validate.errors ?? [])) {
+      // at() walks the document for each problem: past the cap, the rest are not placed.
+      if (problems.length >= BRAND_MAX_PROBLEMS) break;
       const path = e.instancePath
         .split('/')
         .slice(1)

@@ -55,6 +55,20 @@ describe('brand.yaml', () => {
     assert.equal(typeof problems[0]![0], 'number');
   });
 
+  it('reports a repeated key at its line, and reads a huge map in linear time (a brand key uploads brand.yaml)', () => {
+    const problems = problemsOf(() => parseBrandText('productName: A\nlogo: a.svg\nproductName: B\n'));
+    assert.deepEqual(
+      problems.map(([line, , message]) => [line, message]),
+      [[3, 'Map keys must be unique']],
+    );
+    // yaml's own uniqueKeys check took ~20 s for this; one pass takes well under a second.
+    const huge = `productName: A\n${Array.from({ length: 50_000 }, (_, i) => `k${i}: 1`).join('\n')}\n`;
+    const started = performance.now();
+    const many = problemsOf(() => parseBrandText(huge));
+    assert.ok(performance.now() - started < 5000, `${Math.round(performance.now() - started)} ms`);
+    assert.ok(many.length > 0);
+  });
+
   it('names a missing file at the line that refers to it', (t) => {
     const { dir } = brandDir(t, { 'brand.yaml': 'productName: X\n\nfavicon: missing.svg\n' });
     const problems = problemsOf(() => loadBrandSync(diskAssetSource(dir)));
