@@ -1,4 +1,4 @@
-import { DOMParser } from '@xmldom/xmldom';
+import { parseStrictXml } from './parseStrictXml.ts';
 
 /**
  * Checks node-saml leaves to the caller, made on the assertion node-saml has verified (its
@@ -72,19 +72,9 @@ export const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
  * once an assertion is present. undefined when the document is not a samlp:Response or has none.
  */
 export function responseStatus(xml: string): string | undefined {
-  let doc: ReturnType<DOMParser['parseFromString']>;
+  let doc: ReturnType<typeof parseStrictXml>;
   try {
-    doc = new DOMParser({
-      errorHandler: {
-        warning: () => {},
-        error: (msg: string) => {
-          throw new Error(msg);
-        },
-        fatalError: (msg: string) => {
-          throw new Error(msg);
-        },
-      },
-    }).parseFromString(xml, 'text/xml');
+    doc = parseStrictXml(xml);
   } catch {
     return undefined;
   }

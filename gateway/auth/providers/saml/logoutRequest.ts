@@ -1,6 +1,6 @@
 import { inflateRawSync } from 'node:zlib';
 import type { SAML } from '@node-saml/node-saml';
-import { DOMParser } from '@xmldom/xmldom';
+import { parseStrictXml } from './parseStrictXml.ts';
 import type { OnceCache } from './replayCache.ts';
 
 /** A LogoutRequest as it reached the SLO endpoint: the raw query (HTTP-Redirect) or the form (HTTP-POST). */
@@ -100,17 +100,7 @@ function signedQuery(rawQuery: string): { container: Record<string, string>; ori
 
 /** ID, IssueInstant and Destination of the (already verified) LogoutRequest. */
 function rootAttributes(xml: string): Record<string, string | undefined> {
-  const doc = new DOMParser({
-    errorHandler: {
-      warning: () => {},
-      error: (msg: string) => {
-        throw new Error(msg);
-      },
-      fatalError: (msg: string) => {
-        throw new Error(msg);
-      },
-    },
-  }).parseFromString(xml, 'text/xml');
+  const doc = parseStrictXml(xml);
   const root = doc.documentElement;
   if (root?.localName !== 'LogoutRequest') throw new Error('not a LogoutRequest');
   const attr = (name: string) => (root.hasAttribute(name) ? root.getAttribute(name)! : undefined);
