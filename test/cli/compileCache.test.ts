@@ -4,13 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { statusOnceUp } from '../helpers/eventually.ts';
-import { freePort } from '../helpers/ports.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { pureProxyConfigFile } from '../helpers/porticoProcess.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -26,15 +25,8 @@ describe('the warmed compile cache', () => {
     assert.equal(warm.status, 0, warm.stderr);
     assert.match(warm.stdout, /\d+ gateway modules, \d+ packages/);
 
-    const upstream = await startUpstream();
-    t.after(() => upstream.close());
-    const port = await freePort();
-    const file = join(dir, 'routes.yaml');
     // Portico's own endpoints (express) and a route: more than the smallest start loads.
-    writeFileSync(
-      file,
-      `listen: { host: 127.0.0.1, port: ${port} }\nroutes:\n  - { id: app, path: /app/, upstream: "${upstream.url}/" }\n`,
-    );
+    const { file, port } = await pureProxyConfigFile(t, dir);
     const child = spawn(process.execPath, ['scripts/portico.js', 'serve', '--config', file], {
       cwd: ROOT,
       env: { ...process.env, NODE_COMPILE_CACHE: cache, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },

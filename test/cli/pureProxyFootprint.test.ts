@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,8 +14,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually, statusOnceUp } from '../helpers/eventually.ts';
 import { send } from '../helpers/http.ts';
-import { freePort } from '../helpers/ports.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { pureProxyConfigFile } from '../helpers/porticoProcess.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -55,16 +54,9 @@ function packageOf(url: string): string | undefined {
 
 describe('portico serve with a pure-proxy config', () => {
   it('answers through its route having loaded none of the libraries the config does not use', async (t) => {
-    const upstream = await startUpstream();
-    t.after(() => upstream.close());
-    const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'portico-footprint-'));
-    const file = join(dir, 'routes.yaml');
+    const { file, port } = await pureProxyConfigFile(t, dir);
     const loaded = join(dir, 'loaded.json');
-    writeFileSync(
-      file,
-      `listen: { host: 127.0.0.1, port: ${port} }\nroutes:\n  - { id: app, path: /app/, upstream: "${upstream.url}/" }\n`,
-    );
     const child = spawn(
       process.execPath,
       [
@@ -129,15 +121,7 @@ describe('portico serve with a pure-proxy config', () => {
   });
 
   it('gives back the memory its start used once it is first idle, and says so once', async (t) => {
-    const upstream = await startUpstream();
-    t.after(() => upstream.close());
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'portico-footprint-'));
-    const file = join(dir, 'routes.yaml');
-    writeFileSync(
-      file,
-      `listen: { host: 127.0.0.1, port: ${port} }\nroutes:\n  - { id: app, path: /app/, upstream: "${upstream.url}/" }\n`,
-    );
+    const { file, port } = await pureProxyConfigFile(t, mkdtempSync(join(tmpdir(), 'portico-footprint-')));
     const child = spawn(process.execPath, ['scripts/portico.js', 'serve', '--config', file], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],

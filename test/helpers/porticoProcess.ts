@@ -1,4 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { freePort } from './ports.ts';
+import { startUpstream, type Upstream } from './upstream.ts';
 
 /**
  * The address a `portico serve` child announces in its "portico is listening" log line (JSON or
@@ -35,4 +40,23 @@ export function listeningUrl(child: ChildProcess, timeoutMs = 60_000): Promise<s
     child.stderr?.on('data', onOutput);
     child.once('exit', onExit);
   });
+}
+
+/**
+ * A pure-proxy routes.yaml in `dir` (one route, /app/, to a real upstream closed when `t` ends) on a
+ * free port, for a `portico serve` child: the smallest config a user starts.
+ */
+export async function pureProxyConfigFile(
+  t: Pick<TestContext, 'after'>,
+  dir: string,
+): Promise<{ file: string; port: number; upstream: Upstream }> {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const port = await freePort();
+  const file = join(dir, 'routes.yaml');
+  writeFileSync(
+    file,
+    `listen: { host: 127.0.0.1, port: ${port} }\nroutes:\n  - { id: app, path: /app/, upstream: "${upstream.url}/" }\n`,
+  );
+  return { file, port, upstream };
 }
