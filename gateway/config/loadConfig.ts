@@ -11,6 +11,7 @@ import {
   unsetMessage,
 } from './interpolate.ts';
 import { oidcProviderProblems } from './oidcProviderProblems.ts';
+import { redactUrlSecrets } from './secretValues.ts';
 import { describeSchemaError, simplifyErrors } from './schemaErrors.ts';
 import { semanticProblems } from './semantics.ts';
 import { syntaxProblems } from './syntaxProblems.ts';
@@ -24,9 +25,11 @@ export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
   readonly file: string;
   constructor(file: string, problems: ConfigProblem[]) {
-    problems = [...problems].sort(
-      (a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0),
-    );
+    // Every message reaches the log, the `config.rejected` notification and the audit log, and a
+    // check may quote the value it refused (an upstream that is no URL): URL passwords never go.
+    problems = problems
+      .map((p) => ({ ...p, message: redactUrlSecrets(p.message) }))
+      .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
     super(
       `${file}: ${problems.length} error${problems.length === 1 ? '' : 's'}\n${formatProblems(file, problems)}`,
     );

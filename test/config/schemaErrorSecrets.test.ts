@@ -57,4 +57,19 @@ describe('schema errors and secrets', () => {
     messages = byPath(rejection({ REDIS_URL: 'redis//redis:6379', SENTRY_DSN: '' }));
     assert.match(messages['session.redis.url']!, /^"redis\/\/redis:6379" must be redis:\/\//);
   });
+
+  it("masks a URL password in any problem that quotes the value it refused, not only the schema's", () => {
+    let err: unknown;
+    try {
+      loadConfigText('routes:\n  - { id: a, path: /, upstream: "http://svc:hunter2@[not-a-host/" }\n', {
+        env: {},
+      });
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof ConfigError, String(err));
+    const everything = `${err.message}\n${JSON.stringify(err.problems)}`;
+    assert.ok(!everything.includes('hunter2'), everything);
+    assert.match(byPath(err)['routes[0].upstream'] ?? '', /not a valid URL/);
+  });
 });
