@@ -250,6 +250,8 @@ describe('Redis subscriptions', () => {
     let resumed = 0;
     store.onResubscribed(() => resumed++);
     assert.equal(await store.whenSubscribed(5000), true);
+    // The subscriber connection can be confirmed before this one is up (no offline queue).
+    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
     const channels = (await client.pubsub('CHANNELS', '*')) as string[];
     assert.deepEqual(channels, ['wait:session-ended']);
     // Nobody served unsubscribed: nothing was missed, nothing to look up.
