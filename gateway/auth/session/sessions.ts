@@ -167,6 +167,10 @@ export function createSessions(o: Options): Sessions {
       const ids = idsOf(req);
       return ids.length === 1 ? ids[0] : undefined;
     }
+    return soleId(header);
+  };
+  /** The id in the one cookie of the name a header holds, when its signature is ours. */
+  const soleId = (header: string): string | undefined => {
     const value = readCookies(header)[settings.cookieName];
     return value ? verify(value) : undefined;
   };
@@ -257,9 +261,12 @@ export function createSessions(o: Options): Sessions {
     idOf,
     idsOf,
     load(req) {
+      // Every request of a browser comes here: the header is looked through once (idOf would
+      // check for a second cookie again).
       const header = req.headers.cookie;
-      if (header !== undefined && several(header)) return liveOne(idsOf(req));
-      const id = idOf(req);
+      if (!header?.includes(settings.cookieName)) return undefined;
+      if (several(header)) return liveOne(idsOf(req));
+      const id = soleId(header);
       if (!id) return undefined;
       // A cached session is answered synchronously: the proxied path then pays no promise hop.
       const cached = cache.get(id);
