@@ -37,7 +37,8 @@ export function storageFeature(options: { brandingDir?: string } = {}): StorageF
     get label() {
       return source?.label ?? 'storage (not started)';
     },
-    get: (name) => started().get(name),
+    // The visitor flag too: a name only a visitor asked for is then neither watched nor kept.
+    get: (name, o) => started().get(name, o),
     put: (name, body) => started().put(name, body),
     watch: (onChange, onError) => started().watch?.(onChange, onError) ?? (() => {}),
   };

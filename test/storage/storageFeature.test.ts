@@ -124,4 +124,42 @@ storage:
     );
     assert.doesNotMatch(ready.text, /127\.0\.0\.1:1|ECONNREFUSED|internal-audit-bucket|lastError/);
   });
+
+  it('asks the bucket once about a name only a visitor requested, never again in the background', async (t) => {
+    const s3 = await startS3(t);
+    process.env.STORAGE_TEST_SECRET = s3.secretAccessKey;
+    t.after(() => delete process.env.STORAGE_TEST_SECRET);
+    const store = createObjectStore(s3.storage());
+    t.after(() => store.destroy());
+    await store.put('branding/brand.yaml', Buffer.from('productName: Acme Cloud\n'));
+    const yaml = routesYaml('http://127.0.0.1:9/', {
+      extra: `storage:
+  provider: minio
+  endpoint: "${s3.endpoint}"
+  bucket: ${s3.bucket}
+  accessKeyId: ${s3.accessKeyId}
+  secretAccessKey: \${STORAGE_TEST_SECRET}
+  branding: { refresh: 200ms }
+  auditArchive: { enabled: false }
+`,
+    });
+    const storage = storageFeature();
+    const gw = await startGateway(t, yaml, {
+      features: [storage.feature, brandingFeature({ dir: 'unused', source: storage.brandAssets })],
+    });
+    const asked = async () => (await s3.requests()).filter((r) => r.includes('/probe-')).length;
+    await eventually(
+      () => send(gw.url, '/_portico/branding/theme.css'),
+      (r) => r.status === 200,
+      { timeoutMs: 5000 },
+    );
+    // Anonymous requests for names the bucket does not have (any name anyone types).
+    for (let i = 0; i < 20; i++)
+      assert.equal((await send(gw.url, `/_portico/branding/probe-${i}.png`)).status, 404);
+    assert.equal(await asked(), 20);
+    // Several refresh periods later they were not asked about again (they were, every period,
+    // and kept in memory for good: the gateway's wrapper dropped the visitor flag).
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await asked(), 20);
+  });
 });
