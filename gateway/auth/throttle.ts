@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GatewayError } from '../errors.ts';
 import { addressKey } from '../routePolicy/addressKey.ts';
 import type { KeyValueStore } from '../store/keyValueStore.ts';
+import { StoreFullError } from '../store/memoryStore.ts';
 
 export type ThrottleOptions = {
   /** Failed attempts allowed per user name within `windowMs` (default 5). */
@@ -73,8 +74,27 @@ export function createLoginThrottle(options: ThrottleOptions): LoginThrottle {
         ...(k.addr ? [{ key: k.addr, max: maxPerIp }] : []),
         ...(k.net ? [{ key: k.net, max: maxPerNetwork }] : []),
       ];
-      const hits = await Promise.all(counted.map((c) => store.hit(c.key, windowMs)));
+      const settled = await Promise.allSettled(counted.map((c) => store.hit(c.key, windowMs)));
       const giveBack = () => Promise.all(counted.map((c) => store.unhit(c.key))).then(() => undefined);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) {
+        // Not counted, so not judged: the counts that were taken are given back.
+        await Promise.all(counted.map((c, i) => settled[i]!.status === 'fulfilled' && store.unhit(c.key)));
+        const err = (failed as PromiseRejectedResult).reason;
+        // A single instance's counter store that is full refuses new counters rather than forget
+        // old ones (a forgotten count is a fresh budget of guesses): sign-ins that need a new
+        // counter wait until the window's counters expire; everyone already counted stays counted.
+        if (err instanceof StoreFullError)
+          throw new GatewayError('PORTICO_ERR_TOO_MANY', {
+            detail: message ?? options.message ?? 'Too many failed sign-in attempts. Try again later.',
+            headers: { 'retry-after': String(Math.max(1, Math.ceil(Math.min(windowMs, 60_000) / 1000))) },
+            cause: err,
+          });
+        throw err;
+      }
+      const hits = settled.map(
+        (r) => (r as PromiseFulfilledResult<{ count: number; resetInMs: number }>).value,
+      );
       const over = hits
         .filter((h, i) => h.count > counted[i]!.max)
         .sort((a, b) => b.resetInMs - a.resetInMs)[0];

@@ -1,16 +1,45 @@
 import { EventEmitter } from 'node:events';
+import { GatewayError } from '../errors.ts';
 import type { KeyValueStore } from './keyValueStore.ts';
 import { boundedCache } from './boundedCache.ts';
 
 type Entry = string | Set<string>;
 
+/** A full store asked to forget nothing (`whenFull: 'refuse'`) refuses a new key. */
+export class StoreFullError extends GatewayError {
+  constructor() {
+    super('PORTICO_ERR_UNAVAILABLE', { cause: new Error('the in-memory store is full') });
+  }
+}
+
+/** How often a full `refuse` store looks for expired entries to make room (each look is O(n)). */
+const PURGE_EVERY_MS = 1_000;
+
 /**
- * The in-process store for a single instance: bounded (least recently used entries go first
- * once `maxEntries` is reached) and every entry with a TTL expires on time. Callers keep
- * unrelated data in separate stores so one kind of traffic cannot evict another's entries.
+ * The in-process store for a single instance: bounded and every entry with a TTL expires on time.
+ * Once `maxEntries` is reached, the least recently used entries go first (`whenFull: 'evict'`, the
+ * default), or, for data whose loss helps an attacker (login throttle counters: a forgotten count
+ * is a fresh budget of guesses), a new key is refused with StoreFullError while the entries held
+ * keep counting (`whenFull: 'refuse'`). Callers keep unrelated data in separate stores so one kind
+ * of traffic cannot evict another's entries.
  */
-export function createMemoryStore(options: { maxEntries?: number } = {}): KeyValueStore {
-  const entries = boundedCache<string, Entry>(options.maxEntries ?? 100_000, { ttlAutopurge: false });
+export function createMemoryStore(
+  options: { maxEntries?: number; whenFull?: 'evict' | 'refuse' } = {},
+): KeyValueStore {
+  const max = options.maxEntries ?? 100_000;
+  const entries = boundedCache<string, Entry>(max, { ttlAutopurge: false });
+  const refuse = options.whenFull === 'refuse';
+  let purgedAt = Number.NEGATIVE_INFINITY;
+  /** Whether `key` may be stored: always when it is held, or when there is (or can be made) room. */
+  const roomFor = (key: string): boolean => {
+    if (!refuse || entries.size < max || entries.has(key)) return true;
+    const now = performance.now();
+    if (now - purgedAt >= PURGE_EVERY_MS) {
+      purgedAt = now;
+      entries.purgeStale();
+    }
+    return entries.size < max;
+  };
   const bus = new EventEmitter();
   bus.setMaxListeners(0);
 
@@ -19,6 +48,7 @@ export function createMemoryStore(options: { maxEntries?: number } = {}): KeyVal
     return typeof v === 'string' ? v : undefined;
   };
   const put = (key: string, value: Entry, ttlMs: number | undefined) => {
+    if (!roomFor(key)) throw new StoreFullError();
     entries.set(key, value, ttlMs === undefined ? undefined : { ttl: Math.max(1, ttlMs) });
   };
   const remaining = (key: string): number | undefined => {
@@ -74,7 +104,11 @@ export function createMemoryStore(options: { maxEntries?: number } = {}): KeyVal
     async unhit(key) {
       const v = str(key);
       if (v === undefined) return;
-      entries.set(key, String(Math.max(0, Number(v) - 1)), { noUpdateTTL: true });
+      const left = Math.max(0, Number(v) - 1);
+      // A count back at zero is no count: dropped, so attempts given back (refused ones) leave no
+      // entry behind to fill the store with.
+      if (left === 0) entries.delete(key);
+      else entries.set(key, String(left), { noUpdateTTL: true });
     },
     async setAdd(key, members, ttlMs) {
       const current = entries.get(key);

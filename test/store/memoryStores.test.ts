@@ -23,3 +23,43 @@ describe('the stores of a single instance', () => {
     assert.equal(await s.store.get('keys:current'), 'signing key');
   });
 });
+
+describe('the login throttle counters of a single instance', () => {
+  const lockOut = async (throttle: ReturnType<typeof createLoginThrottle>) => {
+    for (let i = 0; i < 3; i++) await throttle.attempt('alice', `198.51.100.${i + 1}`);
+    await assert.rejects(throttle.attempt('alice', '198.51.100.9'), { code: 'PORTICO_ERR_TOO_MANY' });
+  };
+
+  it('are not pushed out by one address trying name after name past its own budget', async () => {
+    const s = memoryStores(100, { throttleStore: 50 });
+    const throttle = createLoginThrottle({
+      store: s.throttleStore,
+      scope: 'dir',
+      maxPerUser: 3,
+      maxPerIp: 5,
+    });
+    await lockOut(throttle);
+    // Refused attempts are given back; they once left a zero count behind for every name tried.
+    for (let i = 0; i < 500; i++) await throttle.attempt(`name-${i}`, '203.0.113.66').catch(() => {});
+    await assert.rejects(throttle.attempt('alice', '192.0.2.1'), { code: 'PORTICO_ERR_TOO_MANY' });
+  });
+
+  it('are not pushed out by many addresses each within budget: a full store refuses new counters', async () => {
+    const s = memoryStores(100, { throttleStore: 50 });
+    const throttle = createLoginThrottle({
+      store: s.throttleStore,
+      scope: 'dir',
+      maxPerUser: 3,
+      maxPerIp: 5,
+    });
+    await lockOut(throttle);
+    let refused = 0;
+    for (let i = 0; i < 500; i++)
+      await throttle.attempt(`name-${i}`, `10.${i >> 8}.${i & 255}.1`).catch((err: Error) => {
+        assert.equal((err as { code?: string }).code, 'PORTICO_ERR_TOO_MANY');
+        refused++;
+      });
+    assert.ok(refused > 400, `a full store refuses attempts it cannot count (${refused} refused)`);
+    await assert.rejects(throttle.attempt('alice', '192.0.2.1'), { code: 'PORTICO_ERR_TOO_MANY' });
+  });
+});
