@@ -190,7 +190,20 @@ export function toText(m: Message, lang: Lang): string {
   return [m.title, ...m.fields.map(([k, v]) => `${k}${c}${v}`), ...m.lines, m.footer].join('\n');
 }
 
-const slackEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/**
+ * Slack reads `&`, `<` and `>` as control characters in every text it formats, including a
+ * message's top-level `text` (`<!channel>` notifies everyone, `<https://x|label>` is a link).
+ */
+export const slackEscape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * Plain text as Feishu shows a text message: `<at user_id="all">` there mentions everyone, so
+ * angle brackets become their full-width look-alikes (as markdownText does for Markdown).
+ */
+export function feishuText(value: string): string {
+  return value.replace(/[<>]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) + 0xfee0));
+}
 
 /** Slack's mrkdwn: *bold*, and &, <, > escaped. */
 export function toSlackMrkdwn(m: Message, lang: Lang): string {

@@ -91,6 +91,34 @@ describe('chat-robot sinks', () => {
     assert.doesNotMatch(text, /\]\(|!\[|https:\/\/evil|\*\*now/);
   });
 
+  it('keeps mentions and links out of Slack and Feishu text: a value cannot notify everyone or link', async (t) => {
+    const sl = await startSlackReceiver();
+    const fs = await startFeishuReceiver();
+    t.after(() => Promise.all([sl.close(), fs.close()]));
+    const { notifier } = notifierFor(t, [
+      { type: 'slack', webhook: sl.url, msgtype: 'text', lang: 'en-US' },
+      { type: 'slack', webhook: sl.url, lang: 'en-US' },
+      { type: 'feishu', webhook: fs.url, msgtype: 'text', lang: 'en-US' },
+    ]);
+    // What a sessions:revoke key sent as a user name, in the admin.change that reports it.
+    const detail =
+      '{"username":"<!channel> <https://evil.example/|renew your key> <at user_id=all>x</at> & co"}';
+    notifier.emit({
+      type: 'admin.change',
+      subject: 'admin:support',
+      data: { actor: 'support', action: 'sessions.revoke', detail },
+    });
+    await until(() => sl.received.length === 2 && fs.received.length === 1);
+    for (const body of sl.accepted() as { text: string }[]) {
+      assert.doesNotMatch(body.text, /<!channel>|<https:|<at /);
+      assert.match(body.text, /&lt;!channel&gt; &lt;https:\/\/evil\.example\/\|renew your key&gt;/);
+      assert.match(body.text, / &amp; co/);
+    }
+    const text = (fs.accepted()[0] as { content: { text: string } }).content.text;
+    assert.doesNotMatch(text, /<at /);
+    assert.match(text, /＜at user_id=all＞x＜\/at＞/);
+  });
+
   it('puts a Feishu timestamp in seconds and its sign in the body, and sends an en-US card', async (t) => {
     const fs = await startFeishuReceiver({ secret: 'fsSecret' });
     t.after(() => fs.close());

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Level } from '../templates.ts';
-import { toMarkdown, toText } from '../templates.ts';
+import { feishuText, toMarkdown, toText } from '../templates.ts';
 import { httpVerdict, jsonHeaders, parseJson, type SinkProtocol } from './types.ts';
 
 /**
@@ -34,7 +34,7 @@ export const feishu: SinkProtocol = {
     }
     const body =
       config.msgtype === 'text'
-        ? { ...signed, msg_type: 'text', content: { text: toText(message, lang) } }
+        ? { ...signed, msg_type: 'text', content: { text: feishuText(toText(message, lang)) } }
         : {
             ...signed,
             msg_type: 'interactive',

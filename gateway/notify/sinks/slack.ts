@@ -1,5 +1,5 @@
 import { truncateChars } from '../format.ts';
-import { toSlackMrkdwn, toText } from '../templates.ts';
+import { slackEscape, toSlackMrkdwn, toText } from '../templates.ts';
 import { httpVerdict, jsonHeaders, type SinkProtocol } from './types.ts';
 
 /**
@@ -9,7 +9,9 @@ import { httpVerdict, jsonHeaders, type SinkProtocol } from './types.ts';
 export const slack: SinkProtocol = {
   limits: [{ count: 1, perMs: 1100 }],
   request({ message, lang, config }) {
-    const text = truncateChars(toText(message, lang), 3000);
+    // Slack formats `text` too (alone, and as the notification of a message with blocks): what a
+    // request put in a value must not become a mention of everyone or a link.
+    const text = truncateChars(slackEscape(toText(message, lang)), 3000);
     const body =
       config.msgtype === 'text'
         ? { text }
