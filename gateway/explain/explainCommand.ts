@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from '../config/loadConfig.ts';
 import { type ExplainInput, explainRequest } from './explainRequest.ts';
 import { formatExplanation } from './formatExplanation.ts';
+import { hideSecrets } from './hideSecrets.ts';
 import { EXPLAIN_USAGE } from './usage.ts';
 
 const METHODS = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)$/i;
@@ -76,7 +77,8 @@ export function explainCommand(args: string[]): number {
     );
     return 1;
   }
-  const explanation = explainRequest(config, input);
+  // Secrets the file interpolated are never printed (hideSecrets.ts).
+  const explanation = hideSecrets(explainRequest(config, input), config, process.env);
   process.stdout.write(
     values.json ? `${JSON.stringify(explanation, null, 2)}\n` : formatExplanation(explanation),
   );
