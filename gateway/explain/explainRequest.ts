@@ -17,7 +17,7 @@ import { asUpgrade } from '../proxy/forwardUpgrade.ts';
 import { checkOrigin } from '../proxy/checkOrigin.ts';
 import { backendView, splitTarget } from '../routing/checkPath.ts';
 import { matchRoute, upstreamPath } from '../routing/matchRoute.ts';
-import { unambiguousRoute } from '../routing/routeRequest.ts';
+import { otherReading, unambiguousRoute } from '../routing/routeRequest.ts';
 import { routesForHost } from '../routing/routesForHost.ts';
 import { checkClientAddress } from '../routePolicy/checkClientAddress.ts';
 import { redirectLocation } from '../routePolicy/answerWithoutUpstream.ts';
@@ -147,17 +147,21 @@ export function explainRequest(config: Config, input: ExplainInput): Explanation
     match = unambiguousRoute(routes, path);
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err;
-    const view = backendView(path);
-    if (view === undefined)
+    if (backendView(path) === undefined)
       return answer(
         400,
         'refused: the path has an escape no backend reads the same way (bad percent-encoding or a control character)',
       );
     const routeOf = (p: string) => matchRoute(routes, p)?.route.id ?? 'no route';
-    const read = view !== path && routeOf(view) !== routeOf(path) ? view : view.toLowerCase();
+    const other = otherReading(routes, path, matchRoute(routes, path));
+    if (other?.read === undefined)
+      return answer(
+        400,
+        `refused: ${other?.by ?? 'a backend'} may read a segment of ${path} left as dots only (such as ... or ..%20) as ..`,
+      );
     return answer(
       400,
-      `refused: Portico would match ${path} to ${routeOf(path)}, but a lenient backend reads it as ${read} (${routeOf(read)})`,
+      `refused: Portico would match ${path} to ${routeOf(path)}, but ${other.by} reads it as ${other.read} (${routeOf(other.read)})`,
     );
   }
   if (!match)

@@ -1,6 +1,6 @@
 import type { PublicPath } from '../config/types.ts';
 import { type AnyContext, methodOf, type Stage } from '../context.ts';
-import { backendView } from '../routing/checkPath.ts';
+import { backendView, windowsView } from '../routing/checkPath.ts';
 
 /**
  * `public:` (oauth2-proxy skip_auth_routes, Authelia bypass): a request for one of these paths of
@@ -8,7 +8,7 @@ import { backendView } from '../routing/checkPath.ts';
  * identity passed (identity headers are still stripped). A path is public only when both the
  * path as sent and the path as a lenient backend reads it (decoded, `;params` dropped, dot
  * segments resolved: routing/checkPath.ts) are under the public one, so `/dce5/auth/..;/apis/`
- * is not public.
+ * is not public; likewise as a backend that decodes twice and as a Windows backend reads it.
  */
 export function skipLoginOnPublicPaths(): Stage<AnyContext> {
   return (ctx) => {
@@ -57,9 +57,21 @@ export function isPublic(paths: readonly PublicPath[], path: string, method: str
   // Leniently: a literal `%` once decoded (`50%25off.png`) is no escape to such a backend.
   const twice = view === path ? view : backendView(view, true);
   if (twice === undefined) return false;
+  // And as a Windows backend reads them (trailing dots and spaces, NTFS stream names dropped): a
+  // segment left as dots only (`/dce5/auth/..%20/apis/`, `…/..::$DATA/…`) may be `..` to it.
+  const windows = windowsView(view);
+  const windowsTwice = twice === view ? windows : windowsView(twice);
+  if (windows === undefined || windowsTwice === undefined) return false;
   for (const p of paths) {
     if (p.methods !== undefined && !p.methods.has(method)) continue;
-    if (within(p.path, path) && within(p.path, view) && within(p.path, twice)) return true;
+    if (
+      within(p.path, path) &&
+      within(p.path, view) &&
+      within(p.path, twice) &&
+      within(p.path, windows) &&
+      within(p.path, windowsTwice)
+    )
+      return true;
   }
   return false;
 }

@@ -44,6 +44,26 @@ export function backendView(path: string, lenient = false): string | undefined {
     return undefined;
   }
   if (/[\x00-\x1f\x7f]/.test(decoded)) return undefined;
+  return resolveSegments(decoded);
+}
+
+/**
+ * The once-decoded view (backendView) as a backend that decodes it a second time reads it
+ * (`%252e%252e` is `..` to it), for choosing a route. Never fails: each escape left is one byte,
+ * and a byte beyond ASCII is dropped, as the most lenient decoders do with invalid UTF-8, so a
+ * run with such a byte beside it (`%25ff`) cannot hide a `../` from the comparison.
+ */
+export function twiceDecodedView(view: string): string {
+  if (!/[%;]/.test(view)) return view;
+  const decoded = view.replace(/;[^/]*/g, '').replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+    const byte = Number.parseInt(hex, 16);
+    return byte < 0x80 ? String.fromCharCode(byte) : '';
+  });
+  return resolveSegments(decoded);
+}
+
+/** `;params` dropped, backslashes as slashes, dot segments resolved, slashes merged. */
+function resolveSegments(decoded: string): string {
   // An encoded `;` too: a proxy in front that decodes the path (nginx's $uri, forward-auth) sends
   // the backend a real one.
   if (decoded.includes(';')) decoded = decoded.replace(/;[^/]*/g, '');
@@ -51,6 +71,40 @@ export function backendView(path: string, lenient = false): string | undefined {
   for (const segment of decoded.replace(/\\/g, '/').split('/')) {
     if (segment === '..') out.pop();
     else if (segment !== '.') out.push(segment);
+  }
+  const joined = out.join('/').replace(/\/{2,}/g, '/');
+  return joined.startsWith('/') ? joined : `/${joined}`;
+}
+
+/** A segment that ends in a dot or a space, or names an NTFS stream (`:`): Windows reads it otherwise. */
+const WINDOWS_TRIMMED = /[. ](?:\/|$)|:/;
+
+/**
+ * A decoded view (backendView) as a Windows backend (IIS, http.sys, Kestrel on NTFS) reads it:
+ * each segment without an NTFS stream suffix (`admin::$INDEX_ALLOCATION`, `admin::$DATA`,
+ * `a:s`) and without trailing dots and spaces (`admin.`, `admin%20`), so `/dce5/admin./x` is
+ * `/dce5/admin/x` to it. `undefined` when a segment would be left as dots only (`...`, `..%20`,
+ * `..::$DATA`): Windows may read it as `..` or drop it. Case is left as it is (the caller folds it).
+ */
+export function windowsView(view: string): string | undefined {
+  if (!WINDOWS_TRIMMED.test(view)) return view;
+  const out: string[] = [];
+  for (const segment of view.split('/')) {
+    if (segment === '') {
+      out.push(segment);
+      continue;
+    }
+    const colon = segment.indexOf(':');
+    const name = colon === -1 ? segment : segment.slice(0, colon);
+    let end = name.length;
+    while (end > 0 && (name.charCodeAt(end - 1) === 46 /* . */ || name.charCodeAt(end - 1) === 32)) end--;
+    const trimmed = name.slice(0, end);
+    if (trimmed === '') {
+      if (name.includes('.')) return undefined;
+      out.push(''); // spaces or a stream of the folder itself: nothing left of the segment
+      continue;
+    }
+    out.push(trimmed);
   }
   const joined = out.join('/').replace(/\/{2,}/g, '/');
   return joined.startsWith('/') ? joined : `/${joined}`;

@@ -1,25 +1,56 @@
 import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import type { Route } from '../config/types.ts';
-import { backendView } from './checkPath.ts';
+import { backendView, twiceDecodedView, windowsView } from './checkPath.ts';
 import { matchRoute, type RouteMatch } from './matchRoute.ts';
 import { routesForHost } from './routesForHost.ts';
 
 /**
  * The route for a path, refusing paths that a lenient backend would read as another route:
  * `/dce5%2Fadmin`, `/%64ce5/`, `/dce5;x/`, `/x/%c0%ae%c0%ae/dce5/` or `/DCE5/` must not reach the
- * customer system as a way around the AI platform's login.
+ * customer system as a way around the AI platform's login; nor `/pub/%252e%252e/dce5/` (a backend
+ * that decodes twice) or `/dce5/admin./x`, `/dce5/admin%20/x`, `/dce5/admin::$INDEX_ALLOCATION/x`
+ * (a Windows backend, which drops trailing dots and spaces and NTFS stream names) a way around
+ * a stricter route's `allow` or login.
  */
 export function unambiguousRoute(routes: readonly Route[], path: string): RouteMatch | undefined {
   const match = matchRoute(routes, path);
-  const view = backendView(path);
-  if (view === undefined) throw new GatewayError('PORTICO_ERR_BAD_PATH');
-  const lower = view.toLowerCase();
-  if (view !== path && matchRoute(routes, view)?.route !== match?.route)
-    throw new GatewayError('PORTICO_ERR_BAD_PATH');
-  if (lower !== view && matchRoute(routes, lower)?.route !== match?.route)
-    throw new GatewayError('PORTICO_ERR_BAD_PATH');
+  if (otherReading(routes, path, match)) throw new GatewayError('PORTICO_ERR_BAD_PATH');
   return match;
+}
+
+/** A reading of a path that picks another route than the path as sent (`read` undefined: none is consistent). */
+export type OtherReading = { read: string | undefined; by: string };
+
+/**
+ * The first reading of `path` a backend could make that picks another route than `match` (the
+ * path's own), or `undefined` when every reading agrees: decoded once (a lenient backend), with
+ * case folded, as a Windows backend reads it, and the same again for what is left encoded once
+ * decoded (a backend that decodes twice).
+ */
+export function otherReading(
+  routes: readonly Route[],
+  path: string,
+  match: RouteMatch | undefined,
+): OtherReading | undefined {
+  const view = backendView(path);
+  if (view === undefined) return { read: undefined, by: 'a lenient backend' };
+  const same = (p: string) => matchRoute(routes, p)?.route === match?.route;
+  if (view !== path && !same(view)) return { read: view, by: 'a lenient backend' };
+  const other = caseOrWindowsReading(view, same);
+  if (other || !view.includes('%')) return other;
+  const twice = twiceDecodedView(view);
+  if (twice !== view && !same(twice)) return { read: twice, by: 'a backend that decodes twice' };
+  return caseOrWindowsReading(twice, same);
+}
+
+function caseOrWindowsReading(view: string, same: (path: string) => boolean): OtherReading | undefined {
+  const lower = view.toLowerCase();
+  if (lower !== view && !same(lower)) return { read: lower, by: 'a case-insensitive backend' };
+  const windows = windowsView(lower);
+  if (windows === undefined) return { read: undefined, by: 'a Windows backend' };
+  if (windows !== lower && !same(windows)) return { read: windows, by: 'a Windows backend' };
+  return undefined;
 }
 
 /** The Host's routes (routesForHost), longest prefix first; `/dce5` answers 301 to `/dce5/` as nginx does. */

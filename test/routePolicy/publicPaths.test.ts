@@ -100,9 +100,10 @@ describe('public paths inside a protected route', () => {
       ['/dce5/auth', 401], // the public path is /dce5/auth/, with its slash
       ['/dce5/auth/%252e%252e/apis/', 401], // `..` to a backend that decodes twice: not public
       ['/dce5/auth/..%252fapis/', 401],
-      // `..` hidden in a run of escapes with invalid UTF-8 beside it, once decoded
-      ['/dce5/auth/%252e%252e%252f%25ff%252e%252e%252fapis/jobs', 401],
-      ['/dce5/auth/%252e%252e%252f%25c0%252e%252e%252fapis/jobs', 401],
+      // `..` hidden in a run of escapes with invalid UTF-8 beside it, once decoded: twice decoded
+      // by a reader that drops that byte, the path leaves the route (/apis/jobs): refused
+      ['/dce5/auth/%252e%252e%252f%25ff%252e%252e%252fapis/jobs', 400],
+      ['/dce5/auth/%252e%252e%252f%25c0%252e%252e%252fapis/jobs', 400],
     ] as const) {
       const r = await send(s.gw.url, target, { headers: API });
       assert.equal(r.status, expected, target);
