@@ -29,6 +29,8 @@ export type ProviderParts = {
   pkceRequired: (clientId: string) => boolean;
   /** After a code is issued, before the redirect leaves: bind it to the Portico session. */
   onCodeIssued: (ctx: KoaContext) => Promise<void>;
+  /** RP-initiated logout: a validated id_token_hint names the signed-in user of this Portico session. */
+  logoutNamesSession: (ctx: KoaContext) => Promise<boolean>;
   /** RP-initiated logout asked its question; true: Portico asks the user instead (see porticoSessionHooks). */
   onLogoutAsked: (ctx: KoaContext) => Promise<boolean>;
   /** After RP-initiated logout was confirmed: end the Portico session too (single logout). */
@@ -49,7 +51,7 @@ const COOKIE_PATH = '/_portico/oidc';
  * Portico's interaction endpoint, which answers from the Portico session.
  */
 export function buildProvider(p: ProviderParts): OidcProvider {
-  const pages = providerPages(p.pages);
+  const pages = providerPages(p.pages, p.logoutNamesSession);
   const policy = interactionPolicy.base();
   const { Check } = interactionPolicy;
   policy

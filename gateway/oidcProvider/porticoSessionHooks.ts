@@ -9,7 +9,7 @@ import type { SessionBindings } from './sessionBindings.ts';
 import { subjectOf } from './subjectOf.ts';
 import type { KoaContext } from './types.ts';
 
-type PorticoSession = { id: string; identity: Identity; expiresAt: number };
+type PorticoSession = { id: string; identity: Identity; createdAt: number; expiresAt: number };
 
 /**
  * Where oidc-provider asks about the user, Portico's session answers: the account of a token is
@@ -40,7 +40,25 @@ export function porticoSessionHooks(deps: {
   };
 }) {
   const { sessionOf, client, bindings } = deps;
+
+  /**
+   * The client that sent the browser to RP-initiated logout named the signed-in user of this very
+   * Portico session: a validated id_token_hint for that user, issued since the session began. The
+   * library accepts hints long expired, and neither a user's `sub` nor the signing key changes, so
+   * an ID token of an earlier session (in a log, in the history of a logout URL) must not sign a
+   * later one out unasked (RP-Initiated Logout 1.0 §2: the OP must ask when the ID token does not
+   * belong to the current session).
+   */
+  const logoutNamesSession = async (ctx: KoaContext): Promise<boolean> => {
+    const hint = ctx.oidc?.entities.IdTokenHint?.payload;
+    const session = await sessionOf(ctx.req);
+    if (!hint || !session || hint.sub === undefined || hint.sub !== subjectOf(session.identity)) return false;
+    return typeof hint.iat === 'number' && hint.iat >= Math.floor(session.createdAt / 1000);
+  };
+
   return {
+    logoutNamesSession,
+
     async findAccount(
       ctx: KoaContext,
       id: string,
@@ -108,16 +126,15 @@ export function porticoSessionHooks(deps: {
 
     /**
      * The question of RP-initiated logout was rendered: when the client named the signed-in user
-     * (a validated id_token_hint) and the browser has no OP session (the library then posts the
+     * (a validated id_token_hint of this session, see logoutNamesSession) and the browser has no OP session (the library then posts the
      * answer by itself, without Portico's page), that is remembered for the answer by its secret.
      */
     async onLogoutAsked(ctx: KoaContext): Promise<boolean> {
       const oidc = ctx.oidc;
-      const asked = oidc?.entities.IdTokenHint?.payload.sub;
       const secret = oidc?.session?.state?.secret;
       const session = await sessionOf(ctx.req);
       if (!session || !secret) return false;
-      if (asked !== undefined && subjectOf(session.identity) === asked) {
+      if (await logoutNamesSession(ctx)) {
         await deps.logoutHints.remember(secret, session.id);
         return false;
       }

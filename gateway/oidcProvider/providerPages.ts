@@ -33,7 +33,7 @@ export const CONFIRMED_FIELD = 'portico_confirmed';
  * itself when the client named the signed-in user, else a question with a button), and "signed
  * out" when the client gave no post-logout redirect.
  */
-export function providerPages(pages: Pages) {
+export function providerPages(pages: Pages, logoutNamesSession: (ctx: KoaContext) => Promise<boolean>) {
   return {
     async renderError(ctx: KoaContext, out: { error?: string; error_description?: string }): Promise<void> {
       const lang = pickLang(ctx.req);
@@ -52,11 +52,13 @@ export function providerPages(pages: Pages) {
       const lang = pickLang(ctx.req);
       const t = T[lang];
       // Submitted by itself only when the client that sent the browser here named this very user
-      // (a valid id_token_hint for the signed-in account): anyone can link to this endpoint, and a
-      // link must not sign a user out of Portico and every application. Otherwise the user decides.
+      // (a valid id_token_hint for the signed-in account, issued in this Portico session): anyone
+      // can link to this endpoint, and a link must not sign a user out of Portico and every
+      // application. Otherwise the user decides.
       const oidc = ctx.oidc;
       const asked = oidc?.entities.IdTokenHint?.payload.sub;
-      const byClient = asked !== undefined && asked === oidc?.session?.accountId;
+      const byClient =
+        asked !== undefined && asked === oidc?.session?.accountId && (await logoutNamesSession(ctx));
       const script = "document.getElementById('op.logoutForm').submit()";
       if (byClient) allowInlineScript(ctx, script);
       ctx.type = 'html';

@@ -36,7 +36,7 @@ export type OidcRequest = {
   entities: {
     AuthorizationCode?: { grantId: string; accountId: string };
     /** end_session's id_token_hint, once the library has validated it. */
-    IdTokenHint?: { payload: { sub?: string } };
+    IdTokenHint?: { payload: { sub?: string; iat?: number } };
   };
 };
 

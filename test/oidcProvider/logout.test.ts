@@ -133,6 +133,33 @@ describe('logout through the OpenID Provider', () => {
     assert.equal(await signedInToPortico(browser), true);
   });
 
+  it('asks, and signs no one out by itself, when the ID token hint comes from an earlier sign-in of the user', async (t) => {
+    const { s, ghippo, grafana } = await setup(t);
+    const { client: browser } = await login(s, 'alice', '/app/');
+    const old = await signInTo(s.issuer, browser, ghippo);
+    await logout(browser);
+    assert.equal(await signedInToPortico(browser), false);
+    // ID tokens carry whole seconds: the next sign-in starts in a later one.
+    await new Promise((r) => setTimeout(r, 1100));
+    await login(s, 'alice', '/_portico/login/corp', browser);
+    await signInTo(s.issuer, browser, grafana);
+    // Hints are accepted expired and alice's sub never changes: the old ID token (a log line, the
+    // history of a logout URL) still names her, but not this session.
+    const end = oc.buildEndSessionUrl(old.config, { id_token_hint: old.tokens.id_token! });
+    const page = await browser.request(end.href);
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(page.text, /<script/, 'not submitted by itself');
+    assert.match(page.text, /Sign out of this site and all its applications\?|要退出本站点及其所有应用吗/);
+    // A browser of hers with no OP session: oidc-provider posts its own answer, which signs no one out.
+    const { client: other } = await login(s, 'alice', '/app/');
+    const bare = await other.request(end.href);
+    assert.doesNotMatch(bare.text, /<script/, 'not submitted by itself');
+    const { action, fields } = logoutForm(bare.text);
+    await answerLogout(other, action, { xsrf: fields.xsrf!, logout: 'yes' });
+    assert.equal(await signedInToPortico(other), true);
+    assert.equal(await signedInToPortico(browser), true);
+  });
+
   it('signs the user out of Portico and every application when they answer the question', async (t) => {
     const { s, ghippo } = await setup(t);
     const { client: browser } = await login(s, 'alice', '/app/');
