@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import type * as Undici from 'undici';
@@ -18,6 +18,8 @@ const load = createRequire(import.meta.url);
 deferUndiciHttp2();
 const Pool: typeof Undici.Pool = load('undici/lib/dispatcher/pool.js');
 const buildConnector: typeof Undici.buildConnector = load('undici/lib/core/connect.js');
+/** Where undici's HTTP/1.1 client keeps a connection's response parser. */
+const { kParser } = load('undici/lib/core/symbols.js') as { kParser: symbol };
 type Pool = Undici.Pool;
 
 export type UpstreamEndpoint = {
@@ -84,7 +86,11 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
         pipelining: 1,
         // undici would take the TLS name from each request's Host header (the client's, with
         // preserveHost): the upstream's own name is used instead, on every connection.
-        connect: (opts, callback) => connector({ ...opts, servername: sni }, callback),
+        connect: (opts, callback) =>
+          connector({ ...opts, servername: sni }, (...args) => {
+            if (args[1]) readPastUnaskedContinue(args[1]);
+            callback(...args);
+          }),
         // Timeouts are the route's and set per request (headersTimeout, bodyTimeout).
         headersTimeout: 0,
         bodyTimeout: 0,
@@ -174,6 +180,39 @@ export function tlsOptionsFor(
   if (tls.cert) options.cert = read(tls.cert);
   if (tls.key) options.key = read(tls.key);
   return options;
+}
+
+/**
+ * An interim `100 Continue` from the upstream is read past, like any other 1xx (RFC 9110 §15.2:
+ * a client must parse 1xx answers it did not expect and may ignore them); the final answer
+ * follows on the same connection. Portico never sends `Expect` upstream (it answers the client's
+ * itself), yet servers send 100 anyway, and undici takes an unasked 100 for a broken response:
+ * the client got a 502 for an answer that was there. The connection's response parser, once
+ * undici gives it one, reads a 100 as undici reads a 102 (handed to the request's handler, which
+ * ignores answers below 200, then the next answer is read); the parser's property is an ordinary
+ * one again after that first assignment. test/proxy/interimAnswers.test.ts fails if undici stops
+ * keeping its parser there.
+ */
+function readPastUnaskedContinue(socket: Socket): void {
+  Object.defineProperty(socket, kParser, {
+    configurable: true,
+    enumerable: true,
+    get: () => undefined,
+    set(parser: { onHeadersComplete?: (status: number, upgrade: boolean, keepAlive: boolean) => number }) {
+      const onHeadersComplete = parser?.onHeadersComplete;
+      if (typeof onHeadersComplete === 'function') {
+        parser.onHeadersComplete = function (status, upgrade, keepAlive) {
+          return onHeadersComplete.call(this, status === 100 ? 102 : status, upgrade, keepAlive);
+        };
+      }
+      Object.defineProperty(socket, kParser, {
+        configurable: true,
+        enumerable: true,
+        writable: true,
+        value: parser,
+      });
+    },
+  });
 }
 
 /**
