@@ -39,6 +39,7 @@ import { routeRequest, routeUpgrade } from './routing/routeRequest.ts';
 import type { OwnApp } from './endpoints/ownEndpoints.ts';
 import { answerWithoutUpstream } from './routePolicy/answerWithoutUpstream.ts';
 import { checkClientAddress } from './routePolicy/checkClientAddress.ts';
+import { limitAddressConcurrency } from './routePolicy/limitAddressConcurrency.ts';
 import { limitAddressRate } from './routePolicy/limitAddressRate.ts';
 import { limitRequestBody } from './routePolicy/limitRequestBody.ts';
 import { limitUserRate } from './routePolicy/limitUserRate.ts';
@@ -78,6 +79,7 @@ export const REQUEST_STAGES: readonly StageRow[] = [
   { name: 'checkOrigin',            ws: checkOrigin },                             // a foreign Origin refused before any byte reaches the upstream
   { name: 'checkClientAddress',     both: checkClientAddress, check: true },       // ipDeny / ipAllow on the trustProxy-resolved address → 403
   { name: 'answerWithoutUpstream',  both: answerWithoutUpstream, check: true },    // maintenance (file or admin API) → branded 503 + Retry-After; respond; redirect
+  { name: 'limitAddressConcurrency', both: limitAddressConcurrency },            // rateLimit.concurrentPerIp: requests and WebSockets open at once per address → 429
   { name: 'limitAddressRate',       both: limitAddressRate, check: true },         // rateLimit.perIp, shared by replicas through the store → 429 + Retry-After
   { name: 'limitRequestBody',       http: limitRequestBody },                      // maxBodySize: Content-Length over it → 413; a chunked body counted on its way
   { name: 'skipLoginOnPublicPaths', both: skipLoginOnPublicPaths, check: true },   // public: paths run without the login, both as sent and as a backend reads them

@@ -46,6 +46,7 @@ export function compileRoutePolicy(
     maxBodySize: limit === undefined ? 0 : parseSize(limit),
     perIpRate: r.rateLimit?.perIp ? Object.freeze(parseRate(r.rateLimit.perIp)) : undefined,
     perUserRate: r.rateLimit?.perUser ? Object.freeze(parseRate(r.rateLimit.perUser)) : undefined,
+    concurrentPerIp: r.rateLimit?.concurrentPerIp,
     addresses: compileAddresses(r.ipAllow, r.ipDeny),
     maintenance: compileMaintenance(r.maintenance),
     answer: compileAnswer(r),

@@ -475,10 +475,14 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   },
   'routes[].rateLimit': {
     description:
-      'Requests per fixed window on this route; over it, 429 with `Retry-After`. Counted in Redis when sessions are there (shared by replicas); if Redis does not answer, requests pass uncounted.',
+      'Requests per fixed window on this route, or at once from one address; over it, 429 with `Retry-After`. Counted in Redis when sessions are there (shared by replicas); if Redis does not answer, requests pass uncounted.',
   },
   'routes[].rateLimit.perIp': { description: 'Per client address (IPv6 by /64): `100/1m`.' },
   'routes[].rateLimit.perUser': { description: 'Per signed-in user: `600/1m`.' },
+  'routes[].rateLimit.concurrentPerIp': {
+    description:
+      'Requests and open WebSockets one client address (IPv6 by /64) may have on this route at once (nginx `limit_conn`); the next gets 429. Counted per process, before the login. Default: no limit.',
+  },
   'routes[].ipAllow': {
     description:
       'Only these client addresses or CIDRs (`10.0.0.0/8`), as `trustProxy` resolves the client; others get 403.',

@@ -86,7 +86,11 @@ export const routePolicyProperties = {
     type: 'object',
     additionalProperties: false,
     minProperties: 1,
-    properties: { perIp: rate, perUser: rate },
+    properties: {
+      perIp: rate,
+      perUser: rate,
+      concurrentPerIp: { type: 'integer', minimum: 1, maximum: 100000 },
+    },
   },
   ipAllow: addressList,
   ipDeny: addressList,

@@ -108,6 +108,8 @@ export type RoutePolicy = {
   readonly maxBodySize: number;
   readonly perIpRate: Rate | undefined;
   readonly perUserRate: Rate | undefined;
+  /** `rateLimit.concurrentPerIp`: requests and WebSockets one address may have open on the route at once. */
+  readonly concurrentPerIp: number | undefined;
   readonly addresses: AddressRule | undefined;
   /** `maintenance:` in the file (the admin API can add its own, see routePolicy/maintenanceSwitch.ts). */
   readonly maintenance: Maintenance | undefined;
