@@ -30,5 +30,63 @@ export function upstreamResponseHeaders(): ResponsePass {
       }
       out.push(name, value);
     }
+    if (ctx.identity !== undefined)
+      keepSignedInAnswerPrivate(out, ctx.config.identityHeaderNames, route.inject.accessToken);
   };
+}
+
+/** Directives by which an upstream shares an answer with shared caches on purpose. */
+const SHARED = new Set(['public', 's-maxage']);
+
+/**
+ * An answer to a signed-in request is that user's: a cache in front of Portico sees only the
+ * session cookie, which RFC 9111 does not have shared caches respect as it does Authorization
+ * (§3.5: stored only when the answer says so), and cannot vary on the identity headers Portico sent
+ * the upstream (a `Vary: X-Forwarded-User` matches every browser, none sends it). So the answer is
+ * made `private` (browsers still cache it) unless it already is or is `no-store`, or the upstream
+ * shares it on purpose (`public`, `s-maxage`) without varying on what only Portico sends; then its
+ * sharing directives are dropped. A route's `headers.response` still has the last word.
+ */
+function keepSignedInAnswerPrivate(
+  headers: string[],
+  identityNames: ReadonlySet<string>,
+  token: boolean,
+): void {
+  const directives: string[] = [];
+  let cacheControl = 0;
+  let shared = false;
+  let variesOnIdentity = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = headers[i]!.toLowerCase();
+    if (lower === 'cache-control') {
+      cacheControl++;
+      for (const part of headers[i + 1]!.split(',')) {
+        const directive = part.trim();
+        if (directive === '') continue;
+        const eq = directive.indexOf('=');
+        const key = (eq === -1 ? directive : directive.slice(0, eq)).trim().toLowerCase();
+        if (key === 'private' || key === 'no-store') return;
+        if (SHARED.has(key)) shared = true;
+        directives.push(directive);
+      }
+    } else if (lower === 'vary') {
+      for (const part of headers[i + 1]!.split(',')) {
+        const name = part.trim().toLowerCase().replace(/_/g, '-');
+        if (identityNames.has(name) || (token && name === 'authorization')) variesOnIdentity = true;
+      }
+    }
+  }
+  if (shared && !variesOnIdentity) return;
+  const kept = directives.filter((d) => !SHARED.has(d.split('=')[0]!.trim().toLowerCase()));
+  kept.push('private');
+  if (cacheControl > 0) {
+    let at = 0;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.toLowerCase() === 'cache-control') continue;
+      headers[at++] = headers[i]!;
+      headers[at++] = headers[i + 1]!;
+    }
+    headers.length = at;
+  }
+  headers.push('Cache-Control', kept.join(', '));
 }
