@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { type BrandAssetSource, diskAssetSource, isFileName } from '../branding/assetSource.ts';
 import { boundedCache } from '../store/boundedCache.ts';
 import { insideInstallFolder } from './installFolder.ts';
-import type { ObjectStore } from './objectStore.ts';
+import { type ObjectStore, StorageError } from './objectStore.ts';
 
 /** A brand asset source the admin API can upload to. */
 export type WritableBrandAssetSource = BrandAssetSource & {
@@ -104,6 +104,13 @@ export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAss
   const memory = new Map<string, Cached>();
   const missing = boundedCache<string, true>(1_000, { ttl: Math.max(refreshMs, 1_000) });
   const inFlight = new Map<string, Promise<Copy | undefined>>();
+  // The bucket failing is remembered as a miss is: a visitor's name is then not asked about (each
+  // ask is a retry cycle of the SDK) until `failFastMs` after the last failure, and then by one
+  // request at a time, until the bucket answers (the brand's own files keep being revalidated).
+  // Visitors' names are any name anyone types: without this each one cost a full retry cycle.
+  const failFastMs = Math.min(Math.max(refreshMs, 1_000), 10_000);
+  let failedAt: number | undefined;
+  let probing = false;
   const watchers = new Set<() => void>();
   let ready: Promise<unknown> | undefined;
   const ensureDir = () => (ready ??= mkdir(dir, { recursive: true }));
@@ -142,15 +149,28 @@ export function cachedBrandAssets(o: CachedBrandAssetsOptions): WritableBrandAss
   const refresh = async (name: string, visitor = false): Promise<Copy | undefined> => {
     const known = memory.has(name) ? memory.get(name)!.copy : await readDisk(name);
     let result: Awaited<ReturnType<ObjectStore['getIfChanged']>>;
+    const probe = visitor && failedAt !== undefined;
+    if (probe && (probing || Date.now() - failedAt! < failFastMs)) {
+      if (known) return remember(name, known);
+      throw new StorageError('get', prefix + name, {
+        name: 'StorageUnavailable',
+        message: 'the bucket failed moments ago; not asked again yet',
+      });
+    }
+    if (probe) probing = true;
     try {
       result = await o.store().getIfChanged(prefix + name, known?.etag);
+      failedAt = undefined;
     } catch (err) {
+      failedAt = Date.now();
       if (!known) throw err;
       o.log?.warn(
         { err: (err as Error).message, asset: name },
         'storage unreachable, serving the cached copy',
       );
       return remember(name, known);
+    } finally {
+      if (probe) probing = false;
     }
     if (result === 'unchanged') return remember(name, known);
     if (result === undefined) {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +22,47 @@ function replica(t: TestContext, s3: S3Server, cacheDir: string, refreshMs = 60_
   const store: ObjectStore = createObjectStore(s3.storage({ maxAttempts: 1 }));
   t.after(() => store.destroy());
   return cachedBrandAssets({ store: () => store, cacheDir, refreshMs });
+}
+
+/**
+ * A TCP relay in front of the S3 server that counts the connections made to it; while `down`, it
+ * resets each at once (the bucket unreachable: each SDK attempt is one connection, counted).
+ */
+async function relayTo(t: TestContext, s3: S3Server) {
+  const sockets = new Set<Socket>();
+  const relay = {
+    down: false,
+    refused: 0,
+    endpoint: '',
+    /** Down, kept-alive connections included. */
+    cut() {
+      relay.down = true;
+      for (const s of sockets) s.destroy();
+    },
+  };
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    if (relay.down) {
+      relay.refused++;
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect(s3.port, '127.0.0.1');
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  relay.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return relay;
 }
 
 describe('brand assets in object storage', () => {
@@ -93,6 +136,42 @@ describe('brand assets in object storage', () => {
     // Five watch periods later nothing more was asked about them.
     await new Promise((r) => setTimeout(r, 600));
     assert.equal((await s3.requests()).length - before, 20);
+  });
+
+  it("does not multiply bucket calls for visitors' names while the bucket is unreachable", async (t) => {
+    const s3 = await startS3(t);
+    const relay = await relayTo(t, s3);
+    const store = createObjectStore(s3.storage({ endpoint: relay.endpoint, maxAttempts: 3 }));
+    t.after(() => store.destroy());
+    const assets = cachedBrandAssets({ store: () => store, cacheDir: tempDir(t), refreshMs: 100 });
+    await assets.put('logo.svg', LOGO);
+    relay.cut();
+    // Anonymous requests for names anyone may type, one after the other and at once.
+    await assert.rejects(assets.get('probe-first.png', { visitor: true }), /storage get/);
+    const oneCycle = relay.refused;
+    assert.ok(oneCycle >= 1 && oneCycle <= 3, `one retry cycle of the SDK, not ${oneCycle} calls`);
+    for (let i = 0; i < 20; i++)
+      await assert.rejects(assets.get(`probe-${i}.png`, { visitor: true }), /storage get/);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        assert.rejects(assets.get(`probe-at-once-${i}.png`, { visitor: true }), /storage get/),
+      ),
+    );
+    assert.equal(relay.refused, oneCycle, 'no bucket call while it is known to fail');
+    // Once the pause is over, one request at a time asks again.
+    await new Promise((r) => setTimeout(r, 1100));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        assert.rejects(assets.get(`probe-later-${i}.png`, { visitor: true }), /storage get/),
+      ),
+    );
+    const probed = relay.refused - oneCycle;
+    assert.ok(probed >= 1 && probed <= 3, `one probe, not one per request: ${probed} calls`);
+    // The bucket is back: the next probe finds it, and visitors are answered from it again.
+    relay.down = false;
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await assets.get('probe-back.png', { visitor: true }), undefined);
+    assert.deepEqual(await assets.get('logo.svg', { visitor: true }), LOGO);
   });
 
   it('watches a name the brand asked for even when a visitor asked for it at the same moment', async (t) => {
