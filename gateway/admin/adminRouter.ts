@@ -19,7 +19,7 @@ import { summarizeConfig } from './configSummary.ts';
 import { maintenanceEndpoints } from './maintenanceEndpoints.ts';
 import { createRateLimiter } from './rateLimit.ts';
 import { redactConfigSource } from './redactConfig.ts';
-import { replaceConfigFile } from './replaceConfigFile.ts';
+import { configTarget, replaceConfigFile } from './replaceConfigFile.ts';
 
 type Caller = { keyId: string; scopes: readonly string[]; ip: string };
 
@@ -251,8 +251,11 @@ export function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, s
         audit(res, { action: 'config.refused', file: fileName(), code: err.code });
       throw err;
     };
-    const outcome = await serially(() =>
-      withDeployLock(file, async (diskEtag) => {
+    const outcome = await serially(async () => {
+      // A file the API cannot replace (a ConfigMap mount, a FIFO) is refused before the lock,
+      // which would be made beside it.
+      await configTarget(file);
+      return withDeployLock(file, async (diskEtag) => {
         const before = ctx.config();
         const tags = ifMatch.split(',').map((s) => s.trim());
         // The file on disk is the truth: another worker or gateway may have replaced it already.
@@ -267,8 +270,8 @@ export function adminRouter(ctx: FeatureContext, options: AdminFeatureOptions, s
         const r = await replaceConfigFile(file, text, ctx.reload, adminConfig().backups ?? 5);
         if (!r.ok) throw invalid(r.error);
         return { before, after: r.config, backup: r.backup, restartNeeded: r.restartNeeded };
-      }),
-    ).catch(refused);
+      });
+    }).catch(refused);
     audit(res, {
       action: 'config.replace',
       file: fileName(),

@@ -3,6 +3,7 @@ import type { Stats } from 'node:fs';
 import { link, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AdminError } from './adminErrors.ts';
+import { readOnlyError, readRegularFile } from './replaceConfigFile.ts';
 
 /** A lock older than this was left by a process that died mid-deploy: taken over. */
 const STALE_MS = 30_000;
@@ -40,7 +41,7 @@ export async function withDeployLock<T>(file: string, fn: (diskEtag: string) => 
   try {
     await take();
   } catch (err) {
-    if (code(err) !== 'EEXIST') throw err;
+    if (code(err) !== 'EEXIST') throw readOnlyError(err, file);
     await takeOverStale(lock, token);
     await take().catch((e: unknown) => {
       throw code(e) === 'EEXIST' ? busy() : e;
@@ -62,7 +63,7 @@ export async function withDeployLock<T>(file: string, fn: (diskEtag: string) => 
   }, REFRESH_MS);
   refresh.unref();
   try {
-    const onDisk = await readFile(file, 'utf8');
+    const onDisk = (await readRegularFile(file)).toString('utf8');
     return await fn(`"${createHash('sha256').update(onDisk).digest('hex')}"`);
   } finally {
     clearInterval(refresh);
