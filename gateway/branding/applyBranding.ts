@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { HttpContext, ResponsePass, Stage } from '../context.ts';
-import { injectBranding, restoreIfNoneMatch } from './injectBranding.ts';
+import { brandableCoding, injectBranding, restoreIfNoneMatch } from './injectBranding.ts';
 import type { Brand } from './loadBrand.ts';
 
 const CODINGS = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'identity']);
@@ -34,14 +34,43 @@ export function applyBranding(brand: () => Brand | undefined): Stage<HttpContext
   };
 }
 
-/** Response pass (slot `response`): a branded route's page gets the theme injected on its way out. */
+/**
+ * Response pass (slot `response`): a branded route's page gets the theme injected on its way out.
+ * Only when a page is asked for (wantsDocument): a script's fetch of the same URL gets the
+ * upstream's bytes. So every page that could be branded says `Vary: Sec-Fetch-Dest, Accept`, or a
+ * cache (the browser's, or a shared one in front) would answer a navigation with the copy a fetch
+ * stored, unbranded, or a fetch with the branded one.
+ */
 export function brandResponse(brand: () => Brand | undefined): ResponsePass {
-  return (ctx, upstreamRes) => {
+  return (ctx, upstreamRes, headers) => {
     if (!ctx.route?.branding || ctx.req.method !== 'GET') return;
     const b = brand();
-    if (!b || !wantsDocument(ctx.req)) return;
+    if (!b) return;
+    if (brandableCoding(upstreamRes) !== undefined) addVary(headers, DOCUMENT_VARY);
+    if (!wantsDocument(ctx.req)) return;
     ctx.transform = injectBranding(ctx, upstreamRes, b);
   };
+}
+
+/** The request headers wantsDocument reads. */
+const DOCUMENT_VARY = ['Sec-Fetch-Dest', 'Accept'];
+
+/** Adds `names` to the answer's Vary (to its first Vary header, or a new one), unless listed or `*`. */
+export function addVary(headers: string[], names: readonly string[]): void {
+  let first = -1;
+  const listed = new Set<string>();
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== 'vary') continue;
+    if (first === -1) first = i + 1;
+    for (const token of headers[i + 1]!.split(',')) listed.add(token.trim().toLowerCase());
+  }
+  if (listed.has('*')) return;
+  const missing = names.filter((n) => !listed.has(n.toLowerCase()));
+  if (missing.length === 0) return;
+  if (first === -1) headers.push('Vary', missing.join(', '));
+  else
+    headers[first] =
+      headers[first]!.trim() === '' ? missing.join(', ') : `${headers[first]}, ${missing.join(', ')}`;
 }
 
 /** A navigation (or frame) that expects HTML, not a script's fetch of a fragment. */

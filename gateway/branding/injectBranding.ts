@@ -54,16 +54,24 @@ export function injectBranding(
   brand: Brand,
 ): ResponseTransform | undefined {
   if (ctx.req.method !== 'GET') return undefined;
+  if (upstreamRes.statusCode === 304) return revalidated(brand);
+  const coding = brandableCoding(upstreamRes);
+  if (coding === undefined) return undefined;
+  return { start: (res, up, headers) => inject(ctx, brand, coding, res, up, headers) };
+}
+
+/**
+ * The coding of an answer injectBranding would brand when a page is asked for (2xx text/html, not
+ * 204/205/206 nor a range, without `no-transform`, in a coding it can undo), else undefined.
+ */
+export function brandableCoding(upstreamRes: UpstreamHead): Coding | undefined {
   const status = upstreamRes.statusCode ?? 0;
-  if (status === 304) return revalidated(brand);
   if (status < 200 || status > 299 || status === 204 || status === 205 || status === 206) return undefined;
   const h = upstreamRes.headers;
   if (!isHtml(h['content-type'])) return undefined;
   if (/(^|,)\s*no-transform\s*(,|$)/i.test(h['cache-control'] ?? '')) return undefined;
   if (h['content-range'] !== undefined) return undefined;
-  const coding = codingOf(h['content-encoding']);
-  if (coding === undefined) return undefined;
-  return { start: (res, up, headers) => inject(ctx, brand, coding, res, up, headers) };
+  return codingOf(h['content-encoding']);
 }
 
 /**

@@ -1,0 +1,88 @@
+// A branded route answers one URL two ways: a navigation gets the page with the brand injected, a
+// script's fetch of it the upstream's own bytes (and a page without a lang of its own gets the
+// footer in the reader's language). Each way is a variant a cache must keep apart: the answers say
+// what they vary on, or a browser's cache or a shared one in front of Portico hands a navigation
+// the unbranded copy a fetch stored, or a fetch the branded one.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startGateway } from '../helpers/gateway.ts';
+import { upstreamFor } from '../helpers/upstream.ts';
+import { brandedGateway } from './helpers.ts';
+
+const PAGE = '<html lang="en"><head><title>x</title></head><body>hello</body></html>';
+const NO_LANG_PAGE = '<html><head><title>x</title></head><body>hello</body></html>';
+
+/** The answer's headers per path: `/<case>` picks one. */
+const CASES: Record<string, { headers: Record<string, string>; body: string }> = {
+  page: {
+    headers: { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"p1"' },
+    body: PAGE,
+  },
+  varyEncoding: {
+    headers: { 'content-type': 'text/html; charset=utf-8', vary: 'Accept-Encoding' },
+    body: PAGE,
+  },
+  varyAll: { headers: { 'content-type': 'text/html', vary: '*' }, body: PAGE },
+  noLang: { headers: { 'content-type': 'text/html' }, body: NO_LANG_PAGE },
+  json: { headers: { 'content-type': 'application/json' }, body: '{"a":1}' },
+  noTransform: { headers: { 'content-type': 'text/html', 'cache-control': 'no-transform' }, body: PAGE },
+};
+
+const NAVIGATION = {
+  accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8',
+  'sec-fetch-dest': 'document',
+};
+const FETCH = { accept: '*/*', 'sec-fetch-dest': 'empty' };
+
+async function brandedApp(t: Parameters<typeof upstreamFor>[0]) {
+  return upstreamFor(t, {
+    handler: (req, res) => {
+      const c = CASES[req.url!.slice(1)]!;
+      res.writeHead(200, c.headers);
+      res.end(c.body);
+    },
+  });
+}
+
+describe('branded pages and caches', () => {
+  it('say they vary on what decides whether a page is branded, navigation and fetch alike', async (t) => {
+    const app = await brandedApp(t);
+    const gw = await brandedGateway(t, app.url);
+    const get = async (path: string, headers: Record<string, string>) => {
+      const r = await fetch(gw.url + path, { headers });
+      const body = await r.text();
+      return {
+        vary: r.headers.get('vary'),
+        etag: r.headers.get('etag'),
+        branded: body.includes('portico-footer'),
+      };
+    };
+    const nav = await get('/page', NAVIGATION);
+    const script = await get('/page', FETCH);
+    assert.equal(nav.branded, true);
+    assert.equal(script.branded, false);
+    assert.equal(nav.vary, 'Sec-Fetch-Dest, Accept');
+    assert.equal(script.vary, 'Sec-Fetch-Dest, Accept');
+    assert.notEqual(nav.etag, script.etag, 'two variants, two validators');
+    // Without Sec-Fetch-Dest (older browsers), Accept decides.
+    assert.equal((await get('/page', { accept: 'text/html' })).branded, true);
+    assert.equal((await get('/page', { accept: '*/*' })).branded, false);
+
+    assert.equal((await get('/varyEncoding', NAVIGATION)).vary, 'Accept-Encoding, Sec-Fetch-Dest, Accept');
+    assert.equal((await get('/varyEncoding', FETCH)).vary, 'Accept-Encoding, Sec-Fetch-Dest, Accept');
+    assert.equal((await get('/varyAll', NAVIGATION)).vary, '*');
+    // A page without a lang of its own: the footer's language too.
+    assert.equal((await get('/noLang', NAVIGATION)).vary, 'Sec-Fetch-Dest, Accept, Accept-Language');
+    // What is never branded is left as the upstream sent it.
+    assert.equal((await get('/json', NAVIGATION)).vary, null);
+    assert.equal((await get('/noTransform', NAVIGATION)).vary, null);
+  });
+
+  it('leave routes without branding alone', async (t) => {
+    const app = await brandedApp(t);
+    const gw = await startGateway(t, `routes:\n  - { id: app, path: /, upstream: "${app.url}" }\n`);
+    const r = await fetch(`${gw.url}/page`, { headers: NAVIGATION });
+    await r.text();
+    assert.equal(r.headers.get('vary'), null);
+  });
+});
