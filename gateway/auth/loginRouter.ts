@@ -4,6 +4,7 @@ import { expressLibrary } from '../endpoints/expressLibrary.ts';
 import type { Identity } from '../context.ts';
 import type { OwnRequest } from '../endpoints/ownEndpoints.ts';
 import { GatewayError } from '../errors.ts';
+import { truncateChars } from '../notify/format.ts';
 import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import { pickLang } from '../pages/negotiate.ts';
 import { publicOriginOf } from '../routing/publicOrigin.ts';
@@ -210,7 +211,9 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       res.redirect(303, rd);
     } catch (err) {
       const e = err as GatewayError;
-      loginEvent(req, idp, 'failure', undefined, e.detail ?? e.message);
+      // The name typed at Portico's own form: an OpenID, OAuth or SAML failure knows none.
+      const attempted = provider?.kind === 'form' ? attemptedUserName(body.username) : undefined;
+      loginEvent(req, idp, 'failure', undefined, e.detail ?? e.message, attempted);
       if (provider?.kind === 'form' && nonce && (e.status === 401 || e.status === 429)) {
         if (e.headers) res.set(e.headers);
         const username = typeof body.username === 'string' ? body.username.slice(0, 256) : undefined;
@@ -392,6 +395,8 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     result: 'success' | 'failure',
     identity?: Identity,
     reason?: string,
+    /** A failure's user: the name typed at the sign-in form, never verified. */
+    attemptedUser?: string,
   ) {
     if (!s.events.has('login')) return;
     // The id comes from the URL: only a configured one is said (in alerts, metrics labels, the log).
@@ -400,12 +405,26 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       idp: known,
       result,
       reason,
-      user: identity?.username,
+      user: identity?.username ?? attemptedUser,
       ip: req.portico?.clientIp,
     });
   }
 
   return router;
+}
+
+/** At most this many characters of a typed user name go into events, the audit log and alerts. */
+const MAX_ATTEMPTED_USER = 64;
+
+/**
+ * The user name typed at a failed sign-in, as the login event carries it: untrusted text (anyone
+ * can type anything), so trimmed as the directory reads it, control and formatting characters
+ * (line breaks, bidi overrides, zero-width) made visible as U+FFFD, and cut to 64 characters.
+ */
+export function attemptedUserName(typed: unknown): string | undefined {
+  if (typeof typed !== 'string') return undefined;
+  const name = truncateChars(typed.slice(0, 4 * MAX_ATTEMPTED_USER).trim(), MAX_ATTEMPTED_USER);
+  return name === '' ? undefined : name.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '\uFFFD');
 }
 
 function providerOr404(providers: Map<string, LoginProvider>, id: string): LoginProvider {

@@ -10,7 +10,14 @@ export type EventData = {
   'upstream.up': { route: string; upstream: string; downtimeMs?: number };
   'config.reloaded': { file?: string; hash?: string; routes?: number };
   'config.rejected': { file?: string; problems: ConfigProblemSummary[] };
-  'auth.failure_burst': { count: number; windowMs: number; idps: string[]; ips: string[]; users: string[] };
+  'auth.failure_burst': {
+    count: number;
+    windowMs: number;
+    idps: string[];
+    ips: string[];
+    /** The names typed at the sign-in form (at most 64 characters each): unverified, anyone's text. */
+    users: string[];
+  };
   'admin.change': { actor?: string; action: string; ip?: string; detail?: string };
 };
 

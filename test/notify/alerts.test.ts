@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { operations } from '../../gateway/ops/operations.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { startDingTalkReceiver, startWebhookReceiver } from '../helpers/receivers.ts';
+import { GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, startSlapd } from '../helpers/slapd.ts';
+import { freePort, GatewayClient, SESSION_SECRET } from '../helpers/sso.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 import { until } from '../helpers/eventually.ts';
 
@@ -83,6 +85,77 @@ describe('alerts from gateway events', () => {
     assert.equal(body.event, 'auth.failure_burst');
     assert.equal(body.data.count, 5);
     assert.deepEqual(body.data.ips, ['203.0.113.7 ×4', '198.51.100.1']);
+  });
+
+  it('lists the user names typed at the sign-in form in the burst alert, as unverified text', async (t) => {
+    const app = await startUpstream();
+    const wh = await startWebhookReceiver({ secret: 's' });
+    const dt = await startDingTalkReceiver({ secret: 'SECburst' });
+    t.after(() => Promise.all([app.close(), wh.close(), dt.close()]));
+    const ldap = await startSlapd(t);
+    const port = await freePort();
+    const yaml = `publicUrl: http://127.0.0.1:${port}
+session: { secret: ${SESSION_SECRET} }
+identityProviders:
+  - id: corp
+    type: ldap
+    name: Corporate directory
+    url: "${ldap.url}"
+    bindDn: "${SERVICE_DN}"
+    bindPassword: \${LDAP_BIND_PASSWORD}
+    userBase: "${PEOPLE}"
+    groupBase: "${GROUPS}"
+    throttle: { maxPerUser: 100, maxPerIp: 100 }
+routes:
+  - { id: app, path: /, upstream: "${app.url}", auth: required }
+audit: { stdout: false, file: /dev/null, loginFailureBurst: { threshold: 6, window: 1m } }
+notifications:
+  - { type: webhook, webhook: "${wh.url}", secret: s, lang: en-US }
+  - { type: dingtalk, webhook: "${dt.url}", secret: SECburst, events: [auth.failure_burst] }
+`;
+    const gw = await startGateway(t, yaml, {
+      port,
+      env: { LDAP_BIND_PASSWORD: SERVICE_PASSWORD },
+      features: [operations],
+    });
+    const client = new GatewayClient(gw.url);
+    const tryLogin = async (username: string, password: string) => {
+      const form = await client.request('/_portico/login/corp?rd=%2F');
+      const csrf = /name="csrf" value="([^"]+)"/.exec(form.text)?.[1];
+      assert.ok(csrf, form.text);
+      const r = await client.request('/_portico/login/corp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username, password, csrf, rd: '/' }).toString(),
+      });
+      assert.equal(r.status, 401);
+    };
+    const evil = '[Click](https://evil.example/x)\n**Recovered** <!channel>';
+    for (let i = 0; i < 3; i++) await tryLogin('mallory', 'guess');
+    await tryLogin(' alice ', 'not-her-password');
+    await tryLogin(evil, 'x');
+    await tryLogin('x'.repeat(300), 'x');
+    await until(() => wh.received.length === 1 && dt.received.length === 1);
+    assert.equal(wh.rejected().length + dt.rejected().length, 0);
+    const body = wh.accepted()[0] as {
+      event: string;
+      text: string;
+      data: { count: number; users: string[] };
+    };
+    assert.equal(body.event, 'auth.failure_burst');
+    assert.equal(body.data.count, 6);
+    // As typed (trimmed as the directory reads it), a line break made visible, cut to 64 characters.
+    assert.deepEqual(body.data.users, [
+      'mallory ×3',
+      'alice',
+      evil.replace('\n', '\uFFFD'),
+      `${'x'.repeat(63)}…`,
+    ]);
+    assert.match(body.text, /User names tried \(unverified\): mallory ×3, alice, /);
+    // In the chat message, the typed text is text: no link, no formatting, no mention.
+    const md = (dt.accepted()[0] as { markdown: { text: string } }).markdown.text;
+    assert.match(md, /\*\*尝试的用户名（未验证）\*\*：mallory ×3, alice, /);
+    assert.doesNotMatch(md, /https:\/\/evil|\[Click\]\(|<!channel>|\*\*Recovered/);
   });
 
   it('starts sending to a sink added by a reload, beginning with that reload', async (t) => {

@@ -129,6 +129,25 @@ describe('what a request may name in events', () => {
     await send(s.gw.url, '/_portico/callback/corp?state=x', { headers: { accept: 'application/json' } });
     assert.deepEqual(named, ['unknown', 'corp']);
   });
+
+  it('names no user for a failed OpenID Connect sign-in, whatever user name the request carries', async (t) => {
+    const app = await upstreamFor(t);
+    const s = await startSso(t, `  - { id: app, path: /, upstream: "${app.url}", auth: required }\n`);
+    const users: (string | undefined)[] = [];
+    s.gw.gateway.events.on('login', (e) => {
+      if (e.result === 'failure') users.push(e.user);
+    });
+    await send(s.gw.url, '/_portico/callback/corp?state=x&username=alice&error=access_denied', {
+      headers: { accept: 'application/json' },
+    });
+    // A form post to a provider that has no form: the name is nobody's.
+    await send(s.gw.url, '/_portico/login/corp', {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=alice&password=x',
+    });
+    assert.deepEqual(users, [undefined, undefined]);
+  });
 });
 
 describe('names from several identity providers never collide', () => {
