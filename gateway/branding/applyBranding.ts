@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { HttpContext, ResponsePass, Stage } from '../context.ts';
+import { pickLang } from '../pages/negotiate.ts';
 import { brandableCoding, injectBranding, restoreIfNoneMatch } from './injectBranding.ts';
 import type { Brand } from './loadBrand.ts';
 
@@ -25,10 +26,11 @@ export function applyBranding(brand: () => Brand | undefined): Stage<HttpContext
     }
     const ifNoneMatch = h['if-none-match'];
     if (typeof ifNoneMatch === 'string') {
-      const { value, stale } = restoreIfNoneMatch(ifNoneMatch, b.version);
+      const { value, stale } = restoreIfNoneMatch(ifNoneMatch, b.version, pickLang(ctx.req));
       if (value) h['if-none-match'] = value;
       else delete h['if-none-match'];
-      // The cached copy carries an older brand: a date validator must not revive it either.
+      // The cached copy carries an older brand or another language: a date validator must not
+      // revive it either.
       if (stale) delete h['if-modified-since'];
     }
   };

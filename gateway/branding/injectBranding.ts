@@ -54,7 +54,7 @@ export function injectBranding(
   brand: Brand,
 ): ResponseTransform | undefined {
   if (ctx.req.method !== 'GET') return undefined;
-  if (upstreamRes.statusCode === 304) return revalidated(brand);
+  if (upstreamRes.statusCode === 304) return revalidated(ctx, brand);
   const coding = brandableCoding(upstreamRes);
   if (coding === undefined) return undefined;
   return { start: (res, up, headers) => inject(ctx, brand, coding, res, up, headers) };
@@ -76,15 +76,23 @@ export function brandableCoding(upstreamRes: UpstreamHead): Coding | undefined {
 
 /**
  * A 304 for a page: nothing to inject, but its ETag is the upstream's and the browser holds the
- * branded one; tag it as Portico did the 200, so the next revalidation is translated again.
+ * branded one; tag it as Portico did the 200, so the next revalidation is translated again. A copy
+ * whose footer took the reader's language is tagged with it; the client's If-None-Match says which
+ * (applyBranding let only this reader's language through).
  */
-function revalidated(brand: Brand): ResponseTransform | undefined {
+function revalidated(ctx: HttpContext, brand: Brand): ResponseTransform | undefined {
+  const held = ctx.req.headers['if-none-match'];
+  const tag = (etag: string) => {
+    const inLang = brandEtag(etag, brand.version, pickLang(ctx.req));
+    return typeof held === 'string' && inLang !== undefined && held.includes(inLang)
+      ? inLang
+      : brandEtag(etag, brand.version);
+  };
   return {
     start(res, up, headers) {
       const out: string[] = [];
       for (let i = 0; i < headers.length; i += 2) {
-        const value =
-          headers[i]!.toLowerCase() === 'etag' ? brandEtag(headers[i + 1]!, brand.version) : headers[i + 1];
+        const value = headers[i]!.toLowerCase() === 'etag' ? tag(headers[i + 1]!) : headers[i + 1];
         if (value !== undefined) out.push(headers[i]!, value);
       }
       if (writeHeadOrDestroy(res, 304, up.statusMessage, out)) up.pipe(res);
@@ -108,28 +116,39 @@ export function codingOf(contentEncoding: string | undefined): Coding | undefine
   return undefined;
 }
 
-/** A page's ETag after injection: weak (the bytes differ) and tied to the brand version. */
-export function brandEtag(etag: string, version: string): string | undefined {
+/** The mark of a footer language in a page's ETag. */
+const LANG_MARK: Readonly<Record<Lang, string>> = { 'zh-CN': 'z', 'en-US': 'e' };
+
+/**
+ * A page's ETag after injection: weak (the bytes differ) and tied to the brand version, and to the
+ * footer's language when that was the reader's (`lang`): the language variants of one page are
+ * different answers (Vary: Accept-Language), and a cache that revalidates one reader's copy with
+ * another's tag must not be told it still holds the right one.
+ */
+export function brandEtag(etag: string, version: string, lang?: Lang): string | undefined {
   const m = /^(W\/)?"([^"]*)"$/.exec(etag.trim());
-  return m ? `W/"${m[2]}-pb${m[1] ? 'w' : 's'}${version}"` : undefined;
+  return m ? `W/"${m[2]}-pb${m[1] ? 'w' : 's'}${version}${lang ? LANG_MARK[lang] : ''}"` : undefined;
 }
 
 /**
- * The inverse for a request's If-None-Match: a tag Portico issued for the current brand becomes the
- * upstream's own again; one issued for an older brand is dropped (`stale`: the page must be fetched
- * again). `value` is undefined when no tag is left.
+ * The inverse for a request's If-None-Match: a tag Portico issued for the current brand (and for
+ * `lang`, the request's language, if it names one) becomes the upstream's own again; one issued for
+ * an older brand or another language is dropped (`stale`: the page must be fetched again). `value`
+ * is undefined when no tag is left.
  */
 export function restoreIfNoneMatch(
   value: string,
   version: string,
+  lang: Lang,
 ): { value: string | undefined; stale: boolean } {
   const tags = value.match(/(W\/)?"[^"]*"|\*/g) ?? [];
   const out: string[] = [];
   let stale = false;
   for (const tag of tags) {
-    const m = /^W\/"(.*)-pb([sw])([0-9a-f]{10})"$/.exec(tag);
+    const m = /^W\/"(.*)-pb([sw])([0-9a-f]{10})([ze]?)"$/.exec(tag);
     if (!m) out.push(tag);
-    else if (m[3] === version) out.push(m[2] === 'w' ? `W/"${m[1]}"` : `"${m[1]}"`);
+    else if (m[3] === version && (m[4] === '' || m[4] === LANG_MARK[lang]))
+      out.push(m[2] === 'w' ? `W/"${m[1]}"` : `"${m[1]}"`);
     else stale = true;
   }
   return { value: out.length > 0 ? out.join(', ') : undefined, stale };
@@ -197,6 +216,7 @@ function inject(
   let carryBase = 0;
   let footer = ''; // the footer, and the head's links when they cannot go in the head
   let varyLang = false;
+  let footerLang: Lang | undefined; // the reader's language, when the footer took it
   let decoder: Transform | undefined;
   let encoder: Transform | undefined;
   let flushScheduled = false;
@@ -349,6 +369,7 @@ function inject(
     if (!lang) {
       lang = pickLang(ctx.req);
       varyLang = brand.footerHtml['zh-CN'] !== brand.footerHtml['en-US'];
+      if (varyLang) footerLang = lang;
     }
     const html = brand.footerHtml[lang];
     footer = html
@@ -372,7 +393,7 @@ function inject(
       let value: string | undefined = headers[i + 1]!;
       const lower = name.toLowerCase();
       if (DROP.has(lower)) continue;
-      if (lower === 'etag') value = brandEtag(value, brand.version);
+      if (lower === 'etag') value = brandEtag(value, brand.version, footerLang);
       else if (lower === 'vary' && varyLang) {
         hasVary = true;
         if (!/(^|,)\s*(accept-language|\*)\s*(,|$)/i.test(value)) value = `${value}, Accept-Language`;

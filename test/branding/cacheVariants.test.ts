@@ -24,6 +24,7 @@ const CASES: Record<string, { headers: Record<string, string>; body: string }> =
   },
   varyAll: { headers: { 'content-type': 'text/html', vary: '*' }, body: PAGE },
   noLang: { headers: { 'content-type': 'text/html' }, body: NO_LANG_PAGE },
+  noLangTagged: { headers: { 'content-type': 'text/html', etag: '"n1"' }, body: NO_LANG_PAGE },
   json: { headers: { 'content-type': 'application/json' }, body: '{"a":1}' },
   noTransform: { headers: { 'content-type': 'text/html', 'cache-control': 'no-transform' }, body: PAGE },
 };
@@ -37,7 +38,12 @@ const FETCH = { accept: '*/*', 'sec-fetch-dest': 'empty' };
 async function brandedApp(t: Parameters<typeof upstreamFor>[0]) {
   return upstreamFor(t, {
     handler: (req, res) => {
-      const c = CASES[req.url!.slice(1)]!;
+      const c = CASES[req.url!.slice(1).split('?')[0]!]!;
+      if (c.headers.etag !== undefined && req.headers['if-none-match'] === c.headers.etag) {
+        res.writeHead(304, { etag: c.headers.etag });
+        res.end();
+        return;
+      }
       res.writeHead(200, c.headers);
       res.end(c.body);
     },
@@ -76,6 +82,40 @@ describe('branded pages and caches', () => {
     // What is never branded is left as the upstream sent it.
     assert.equal((await get('/json', NAVIGATION)).vary, null);
     assert.equal((await get('/noTransform', NAVIGATION)).vary, null);
+  });
+
+  it('tag each language of a page whose footer took the reader’s language apart', async (t) => {
+    const app = await brandedApp(t);
+    const gw = await brandedGateway(t, app.url);
+    const get = async (headers: Record<string, string>) => {
+      const r = await fetch(`${gw.url}/noLangTagged`, { headers: { ...NAVIGATION, ...headers } });
+      const body = await r.text();
+      return {
+        status: r.status,
+        etag: r.headers.get('etag'),
+        lang: /class="portico-footer"[^>]* lang="([^"]+)"/.exec(body)?.[1],
+        sent: app.last().headers['if-none-match'],
+      };
+    };
+    const en = await get({ 'accept-language': 'en-US' });
+    const zh = await get({ 'accept-language': 'zh-CN' });
+    assert.equal(en.lang, 'en-US');
+    assert.equal(zh.lang, 'zh-CN');
+    assert.match(String(en.etag), /^W\/"n1-pbs[0-9a-f]{10}e"$/);
+    assert.match(String(zh.etag), /^W\/"n1-pbs[0-9a-f]{10}z"$/);
+    // A cache revalidating for a Chinese reader with the English copy's tag gets the Chinese page.
+    const crossed = await get({ 'accept-language': 'zh-CN', 'if-none-match': en.etag! });
+    assert.equal(crossed.sent, undefined, 'the other language’s tag is not passed on');
+    assert.deepEqual([crossed.status, crossed.lang, crossed.etag], [200, 'zh-CN', zh.etag]);
+    // The reader's own copy is still confirmed with a 304, tagged as it was.
+    const same = await get({ 'accept-language': 'zh-CN', 'if-none-match': `${en.etag}, ${zh.etag}` });
+    assert.equal(same.sent, '"n1"');
+    assert.deepEqual([same.status, same.etag], [304, zh.etag]);
+    // ?lang= chooses like Accept-Language.
+    const query = await fetch(`${gw.url}/noLangTagged?lang=en`, {
+      headers: { ...NAVIGATION, 'if-none-match': en.etag! },
+    });
+    assert.deepEqual([query.status, query.headers.get('etag')], [304, en.etag]);
   });
 
   it('leave routes without branding alone', async (t) => {
