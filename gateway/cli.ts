@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from './config/loadConfig.ts';
 import { EXPLAIN_USAGE } from './explain/usage.ts';
 import { defaultFeatures } from './features.ts';
+import { assertConfigFileKind } from './ops/configFileKind.ts';
 import { releaseStartMemoryWhenIdle } from './ops/releaseStartMemory.ts';
 import { createGateway } from './server.ts';
 
@@ -58,6 +59,7 @@ function validate(args: string[]): number {
   // warning (checked with a placeholder) unless --strict-env asks for the serving rules.
   const unsetEnv: ConfigProblem[] | undefined = values['strict-env'] ? undefined : [];
   try {
+    assertConfigFileKind(file);
     const c = loadConfigFile(file, process.env, { unsetEnv });
     const idps = (c.raw.identityProviders ?? []).length;
     const ws = c.routes.filter((r) => r.websocket).length;
@@ -89,6 +91,7 @@ function validate(args: string[]): number {
 function supervise(cluster: Cluster, configFile: string, workers: number): Promise<number> {
   let config: ReturnType<typeof loadConfigFile>;
   try {
+    assertConfigFileKind(configFile);
     config = loadConfigFile(configFile);
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -186,6 +189,7 @@ async function serve(args: string[]): Promise<number> {
   let gateway: ReturnType<typeof createGateway>;
   try {
     // Read once: the features need to know whether storage is configured, the gateway the rest.
+    assertConfigFileKind(values.config!);
     const config = loadConfigFile(values.config!);
     gateway = createGateway({
       configFile: values.config!,
@@ -219,7 +223,19 @@ async function serve(args: string[]): Promise<number> {
   // nothing); not at once, as the first start's write (~0.1 s, fsync) would hold up the first answers.
   setTimeout(flushCompileCache, 1000).unref();
   releaseStartMemoryWhenIdle(gateway.log);
-  process.on('SIGHUP', () => gateway.reload());
+  process.on('SIGHUP', () => {
+    // A file that became a FIFO or a device would block the reload's synchronous read for ever.
+    try {
+      assertConfigFileKind(values.config!);
+    } catch (err) {
+      gateway.log.error(
+        { file: values.config, problems: (err as ConfigError).problems },
+        'config not reloaded',
+      );
+      return;
+    }
+    gateway.reload();
+  });
   const stop = repeatTolerantStop((signal) => {
     gateway.log.info({ signal }, 'draining connections');
     gateway.close(25_000).then(() => process.exit(0));
