@@ -181,6 +181,7 @@ function compileRoute(r: RawRoute, raw: RawConfig): Route {
     websocket: r.websocket ?? false,
     preserveHost: r.preserveHost ?? true,
     connectTimeoutMs: parseDuration(r.timeouts?.connect ?? '5s'),
+    maxConnections: r.maxConnections ?? 256,
     idleTimeoutMs: parseDuration(r.timeouts?.idle ?? '60s'),
     auth,
     bearer: r.bearer ?? 'passthrough',

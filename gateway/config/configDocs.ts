@@ -553,6 +553,11 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
     description: 'Send `Host` as the client sent it (nginx `$host`); `false` sends the upstream’s.',
     default: true,
   },
+  'routes[].maxConnections': {
+    description:
+      'Connections Portico keeps open at most to each of the route’s upstream servers (nginx `max_conns`), one request on each at a time. A request that finds them all busy waits for one, up to `timeouts.idle` (then 504), and a warning names the route and server. Raise it for upstreams with many long answers at once (event streams, Kubernetes watches).',
+    default: 256,
+  },
   'routes[].timeouts': { description: 'Timeouts towards the upstream.' },
   'routes[].timeouts.connect': { description: 'To open a connection (then 504).', default: '5s' },
   'routes[].timeouts.idle': {

@@ -80,6 +80,7 @@ const route = {
     tls: upstreamTls,
     websocket: { type: 'boolean' },
     preserveHost: { type: 'boolean' },
+    maxConnections: { type: 'integer', minimum: 1, maximum: 65535 },
     timeouts: {
       type: 'object',
       additionalProperties: false,

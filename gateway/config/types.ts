@@ -46,6 +46,8 @@ export type Route = {
   readonly websocket: boolean;
   readonly preserveHost: boolean;
   readonly connectTimeoutMs: number;
+  /** `maxConnections`: the pool size towards each of the route's upstream servers. */
+  readonly maxConnections: number;
   readonly idleTimeoutMs: number;
   readonly auth: 'required' | 'optional' | 'none';
   /** `passthrough`: Authorization belongs to the upstream; `verify`: Portico checks bearer tokens. */

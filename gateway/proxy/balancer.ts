@@ -15,6 +15,8 @@ export type ServerState = {
   downUntil: number;
   /** The active health check found it down. */
   checkedDown: boolean;
+  /** When a request last found every connection to it busy and that was logged (performance.now()). */
+  busyWarnedAt: number;
 };
 
 export type Balancer = {

@@ -72,6 +72,8 @@ function send(
   let body: UpstreamBody | undefined;
   let upstream: Dispatcher.DispatchController | undefined;
   let clientGone = false;
+  // Set while the request waits for a free connection (every one of the pool's busy).
+  let queued: NodeJS.Timeout | undefined;
   // Listening from the dispatch on, not from onRequestStart: a request waiting in the pool's queue
   // (every connection busy) whose client leaves is then never sent at all.
   const onClientClose = () => {
@@ -98,6 +100,10 @@ function send(
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(controller) {
       upstream = controller;
+      if (queued !== undefined) {
+        clearTimeout(queued);
+        queued = undefined;
+      }
       if (clientGone) controller.abort(new Error('the client went away'));
     },
     onResponseStart(controller, statusCode, headers, statusMessage) {
@@ -156,6 +162,8 @@ function send(
       if (balancer) balancer.endpoints[server]!.state.inFlight--;
       clearTimeout(stalled);
       res.off('close', onClientClose);
+      // Answered 504 while it waited for a connection: this is that wait's end, nothing to say.
+      if (clientGone && res.writableFinished) return;
       if (err instanceof GatewayError) {
         // A stage stopped the upload on purpose (a body over the limit): not the upstream's failure.
         if (body) body.destroy(err);
@@ -226,7 +234,7 @@ function send(
   }
   const sent = hasBody ? (ctx.requestBody?.(req) ?? req) : null;
   const upload = sent && req.httpVersionMajor === 2 ? unlessReset(req, sent) : sent;
-  endpoint.pool.dispatch(
+  const free = endpoint.pool.dispatch(
     {
       method: req.method as Dispatcher.HttpMethod,
       // Not in undici's types, but read by its Request: the TLS name is the upstream's, not the Host's.
@@ -239,6 +247,48 @@ function send(
       bodyTimeout: route.idleTimeoutMs,
     },
     handler,
+  );
+  // false: every connection to the server is taken (maxConnections), this request perhaps by the
+  // last one, perhaps queued. A queued request waits at most the route's idle timeout, the
+  // longest silence before an answer, as a sent one does (undici's timeouts start only once it is
+  // sent); then 504, and it is never sent (onRequestStart aborts it).
+  if (!free) warnBusy(ctx, endpoint, route.maxConnections);
+  if (!free && upstream === undefined) {
+    queued = setTimeout(() => {
+      queued = undefined;
+      if (upstream !== undefined || res.writableFinished || res.destroyed) return;
+      clientGone = true;
+      res.off('close', onClientClose);
+      ctx.log.warn(
+        { route: route.id, reqId: ctx.requestId, server: ctx.server, maxConnections: route.maxConnections },
+        'no upstream connection came free within the idle timeout',
+      );
+      respondError(
+        req,
+        res,
+        new GatewayError('PORTICO_ERR_UPSTREAM_TIMEOUT', { extra: { reason: 'busy' } }),
+        ctx.requestId,
+        s.pages,
+      );
+    }, route.idleTimeoutMs);
+  }
+}
+
+/** At most once a minute per server: every request on a saturated route would say it. */
+const BUSY_WARN_EVERY_MS = 60_000;
+
+/**
+ * The pool towards a server is full: said once a minute per server, with what to change — requests
+ * now wait for a connection instead of reaching the upstream (nginx would open more, or 502 with
+ * `max_conns`).
+ */
+function warnBusy(ctx: HttpContext, endpoint: UpstreamEndpoint, maxConnections: number): void {
+  const now = performance.now();
+  if (now - endpoint.state.busyWarnedAt < BUSY_WARN_EVERY_MS && endpoint.state.busyWarnedAt !== 0) return;
+  endpoint.state.busyWarnedAt = now;
+  ctx.log.warn(
+    { route: ctx.route?.id, server: ctx.server ?? ctx.route?.upstream?.origin, maxConnections },
+    `all ${maxConnections} connections to the upstream are busy: requests wait for one (routes[].maxConnections)`,
   );
 }
 

@@ -63,7 +63,7 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
   // By group rather than by route: a route's public paths run as a copy of it sharing its group.
   const balancers = new WeakMap<ServerGroup, Balancer>();
   const keyOf = (route: Route, upstream: URL | undefined = route.upstream) =>
-    `${upstream?.protocol}//${upstream?.host}|${JSON.stringify(route.tls ?? {})}|${route.tls ? baseDir() : ''}|${route.connectTimeoutMs}`;
+    `${upstream?.protocol}//${upstream?.host}|${JSON.stringify(route.tls ?? {})}|${route.tls ? baseDir() : ''}|${route.connectTimeoutMs}|${route.maxConnections}`;
 
   const endpointFor = (route: Route, upstream: URL): UpstreamEndpoint => {
     const key = keyOf(route, upstream);
@@ -81,7 +81,7 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
         allowH2: false,
       } as Undici.buildConnector.BuildOptions);
       const pool = new Pool(upstream.origin, {
-        connections: 256,
+        connections: route.maxConnections,
         // One request per connection at a time: a slow answer never holds up another's.
         pipelining: 1,
         // undici would take the TLS name from each request's Host header (the client's, with
@@ -101,7 +101,7 @@ export function createUpstreamPool(baseDir: () => string): UpstreamPool {
         // The same on every request, or undici would drop its connections when the Host changes.
         servername: route.secure ? (sni ?? host) : undefined,
         tlsOptions: Object.freeze(tlsOptions),
-        state: { inFlight: 0, fails: 0, lastFailAt: 0, downUntil: 0, checkedDown: false },
+        state: { inFlight: 0, fails: 0, lastFailAt: 0, downUntil: 0, checkedDown: false, busyWarnedAt: 0 },
       });
       byKey.set(key, e);
     }

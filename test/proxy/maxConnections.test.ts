@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
+import { pino } from 'pino';
+import { startGateway } from '../helpers/gateway.ts';
+import { send } from '../helpers/http.ts';
+
+const API = { accept: 'application/json' };
+
+/** An upstream that holds every answer until `release()`; it counts the requests it received. */
+async function holdingUpstream(t: TestContext) {
+  const held: ServerResponse[] = [];
+  let received = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const server = createServer((_req, res) => {
+    received++;
+    held.push(res);
+    for (const w of waiters.filter((w) => received >= w.n)) w.resolve();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    received: () => received,
+    arrived: (n: number) =>
+      received >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
+    release() {
+      for (const res of held.splice(0)) res.end('done');
+    },
+  };
+}
+
+function answerOf(base: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, base), { headers: API, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A logger whose lines the test reads. */
+function recordingLogger() {
+  const lines: { msg: string; route?: string; maxConnections?: number }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+describe('routes[].maxConnections', () => {
+  it('opens at most that many connections to the upstream; the next request waits for one, and a warning says so', async (t) => {
+    const up = await holdingUpstream(t);
+    const { logger, lines } = recordingLogger();
+    const gw = await startGateway(
+      t,
+      `routes:
+  - { id: streams, path: /, upstream: "${up.url}", maxConnections: 2 }
+`,
+      { logger },
+    );
+    const answers = [answerOf(gw.url, '/1'), answerOf(gw.url, '/2')];
+    await up.arrived(2);
+    answers.push(answerOf(gw.url, '/3'));
+    // The third waits in Portico while both connections are busy.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(up.received(), 2);
+    const busy = lines.filter((l) => l.msg.startsWith('all 2 connections to the upstream are busy'));
+    assert.equal(busy.length, 1, JSON.stringify(lines.map((l) => l.msg)));
+    assert.equal(busy[0]!.route, 'streams');
+    up.release();
+    await up.arrived(3);
+    up.release();
+    assert.deepEqual(await Promise.all(answers), [200, 200, 200]);
+  });
+
+  it('answers 504 to a request that waited the idle timeout for a connection, and never sends it', async (t) => {
+    // The one connection carries an event stream that never falls silent.
+    const paths: string[] = [];
+    let stream: ServerResponse | undefined;
+    const server = createServer((req, res) => {
+      paths.push(req.url!);
+      if (req.url !== '/events') {
+        res.end('ok');
+        return;
+      }
+      stream = res;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const tick = setInterval(() => res.write('data: tick\n\n'), 50);
+      res.on('close', () => clearInterval(tick));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const gw = await startGateway(
+      t,
+      `routes:
+  - { id: streams, path: /, upstream: "http://127.0.0.1:${(server.address() as AddressInfo).port}/", maxConnections: 1, timeouts: { idle: 300ms } }
+`,
+    );
+    const events = request(new URL('/events', gw.url), { agent: false });
+    events.on('error', () => {});
+    const streaming = new Promise<void>((resolve) =>
+      events.on('response', (res) => res.once('data', () => resolve())),
+    );
+    events.end();
+    await streaming;
+    const waited = await send(gw.url, '/next', { headers: API });
+    assert.equal(waited.status, 504);
+    assert.equal(JSON.parse(waited.text).error, 'PORTICO_ERR_UPSTREAM_TIMEOUT');
+    // Once the stream ends its connection is free: the next request gets it, the one answered
+    // 504 is never sent.
+    stream!.end();
+    assert.equal((await send(gw.url, '/after', { headers: API })).status, 200);
+    assert.deepEqual(paths, ['/events', '/after']);
+  });
+
+  it('is an integer from 1 in routes.yaml', async (t) => {
+    await assert.rejects(
+      startGateway(
+        t,
+        `routes:
+  - { id: api, path: /, upstream: "http://127.0.0.1:9/", maxConnections: 0 }
+`,
+      ),
+      /maxConnections/,
+    );
+  });
+});
