@@ -2,7 +2,9 @@ import type { Cluster } from 'node:cluster';
 import { flushCompileCache } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { compileConfig } from './config/compile.ts';
 import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from './config/loadConfig.ts';
+import type { Config } from './config/types.ts';
 import { EXPLAIN_USAGE } from './explain/usage.ts';
 import { defaultFeatures } from './features.ts';
 import { assertConfigFileKind } from './ops/configFileKind.ts';
@@ -115,6 +117,12 @@ function supervise(cluster: Cluster, configFile: string, workers: number): Promi
     return Promise.resolve(1);
   }
   let stopping = false;
+  // The config the workers serve, as the last of them to load one reported it (runningConfig).
+  let running: RunningConfig | undefined;
+  cluster.on('message', (worker, message: { portico?: string; config?: RunningConfig }) => {
+    if (message?.portico === RUNNING) running = message.config;
+    else if (message?.portico === ASK) worker.send({ portico: RUNNING, config: running ?? null });
+  });
   for (let i = 0; i < workers; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
@@ -187,10 +195,16 @@ async function serve(args: string[]): Promise<number> {
   const cluster = workers > 1 ? (await import('node:cluster')).default : undefined;
   if (cluster?.isPrimary) return supervise(cluster, values.config!, workers);
   let gateway: ReturnType<typeof createGateway>;
+  // A worker replacing one that died serves what its siblings serve (see runningConfig).
+  const siblings = cluster?.isWorker ? await runningConfig() : undefined;
   try {
     // Read once: the features need to know whether storage is configured, the gateway the rest.
-    assertConfigFileKind(values.config!);
-    const config = loadConfigFile(values.config!);
+    let config: Config;
+    if (siblings) config = compileConfig(siblings.raw, siblings.source, siblings.file, siblings.baseDir);
+    else {
+      assertConfigFileKind(values.config!);
+      config = loadConfigFile(values.config!);
+    }
     gateway = createGateway({
       configFile: values.config!,
       config,
@@ -219,6 +233,27 @@ async function serve(args: string[]): Promise<number> {
     return 1;
   }
   gateway.log.info({ url: gateway.url(), config: values.config }, 'portico is listening');
+  if (cluster?.isWorker) {
+    const report = () => {
+      const c = gateway.config();
+      if (!process.connected) return; // the primary is gone: this worker is stopping
+      process.send?.({
+        portico: RUNNING,
+        config: { raw: c.raw, source: c.source, file: c.file, baseDir: c.baseDir } satisfies RunningConfig,
+      });
+    };
+    gateway.events.on('configReload', (e: { ok: boolean }) => {
+      if (e.ok) report();
+    });
+    if (siblings) {
+      // The file may have changed before this worker watched it: read as its siblings did (a
+      // broken file is rejected, and the running config keeps serving; keys only a restart
+      // applies keep their running values, as in the siblings).
+      gateway.log.info('started with the config the other workers serve; reading the file again');
+      gateway.reload();
+    }
+    report();
+  }
   // What the start compiled goes to disk soon, not only at a clean exit (a killed process writes
   // nothing); not at once, as the first start's write (~0.1 s, fsync) would hold up the first answers.
   setTimeout(flushCompileCache, 1000).unref();
@@ -243,6 +278,36 @@ async function serve(args: string[]): Promise<number> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   return new Promise<number>(() => {});
+}
+
+/** What a worker reports to the primary after each config it loads, and a replacement starts from. */
+type RunningConfig = Pick<Config, 'raw' | 'source' | 'file' | 'baseDir'>;
+const RUNNING = 'portico:running-config';
+const ASK = 'portico:running-config?';
+
+/**
+ * The config the other workers of `--workers` serve, asked of the primary (none yet at the first
+ * start: the file is read). A worker that died is replaced by one serving the same: read from the
+ * file, a broken file (the siblings rejected it and kept the last good config) stopped every
+ * replacement at start, the primary restarting it twice a second for as long as the file stayed
+ * broken; and a file whose restart-only keys had changed (listen, session) gave the replacement
+ * values its siblings held back.
+ */
+function runningConfig(): Promise<RunningConfig | undefined> {
+  return new Promise((resolve) => {
+    const done = (config: RunningConfig | undefined) => {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(config);
+    };
+    const onMessage = (message: { portico?: string; config?: RunningConfig | null }) => {
+      if (message?.portico === RUNNING) done(message.config ?? undefined);
+    };
+    // A primary that does not answer (an older one) leaves the worker to read the file.
+    const timer = setTimeout(() => done(undefined), 2000);
+    process.on('message', onMessage);
+    process.send?.({ portico: ASK });
+  });
 }
 
 /** What an operator needs to read when the listening socket cannot be opened; undefined for the unexpected. */
