@@ -191,11 +191,14 @@ describe('an open WebSocket ends with its session', () => {
       { store: 'redis', redisUrl: redis.url, keyPrefix: 'left:' },
     );
     const { client } = await login(s, 'alice');
-    // Past the session's in-process cache (1 s): the upgrade reads it from Redis, held for 500 ms.
+    // Past the session's in-process cache (1 s): the upgrade reads it from Redis, held for 1.5 s
+    // (under the 2 s command timeout, so the read completes rather than fails): long enough that
+    // the client is surely gone first, on a loaded machine too.
     await new Promise((resolve) => setTimeout(resolve, 1200));
     const admin = new Redis(redis.url);
     t.after(() => admin.quit());
-    await admin.call('CLIENT', 'PAUSE', '500', 'ALL');
+    const pausedAt = Date.now();
+    await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
     const url = new URL(s.gw.url);
     const sock = connect(Number(url.port), url.hostname);
     sock.on('error', () => {});
@@ -207,8 +210,9 @@ describe('an open WebSocket ends with its session', () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
     sock.resetAndDestroy();
+    assert.ok(Date.now() - pausedAt < 1500, 'the client left while Redis was still paused');
     // The session read completes once Redis is back; nothing may be sent upstream for a client gone.
-    await new Promise((resolve) => setTimeout(resolve, 900));
+    await new Promise((resolve) => setTimeout(resolve, 1900 - (Date.now() - pausedAt)));
     assert.deepEqual(upgrades, []);
   });
 
