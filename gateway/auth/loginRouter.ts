@@ -4,7 +4,6 @@ import { expressLibrary } from '../endpoints/expressLibrary.ts';
 import type { Identity } from '../context.ts';
 import type { OwnRequest } from '../endpoints/ownEndpoints.ts';
 import { GatewayError } from '../errors.ts';
-import { truncateChars } from '../notify/format.ts';
 import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import { pickLang } from '../pages/negotiate.ts';
 import { publicOriginOf } from '../routing/publicOrigin.ts';
@@ -423,8 +422,13 @@ const MAX_ATTEMPTED_USER = 64;
  */
 export function attemptedUserName(typed: unknown): string | undefined {
   if (typeof typed !== 'string') return undefined;
-  const name = truncateChars(typed.slice(0, 4 * MAX_ATTEMPTED_USER).trim(), MAX_ATTEMPTED_USER);
-  return name === '' ? undefined : name.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '\uFFFD');
+  const trimmed = typed.slice(0, 4 * MAX_ATTEMPTED_USER).trim();
+  if (trimmed === '') return undefined;
+  // Cut by characters (code points), not UTF-16 units: a cut never leaves half a surrogate pair.
+  const chars = [...trimmed];
+  const name =
+    chars.length > MAX_ATTEMPTED_USER ? `${chars.slice(0, MAX_ATTEMPTED_USER - 1).join('')}…` : trimmed;
+  return name.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '\uFFFD');
 }
 
 function providerOr404(providers: Map<string, LoginProvider>, id: string): LoginProvider {
