@@ -1,3 +1,4 @@
+import { size } from './routePolicySchema.ts';
 import { duration, listenAddress } from './schemaParts.ts';
 
 /** Schema fragments for `admin:` and `storage:` (used by schema.ts) and the types they validate. */
@@ -39,7 +40,14 @@ export type RawStorageConfig = {
   cacheDir?: string;
   spoolDir?: string;
   branding?: { prefix?: string; refresh?: string | number };
-  auditArchive?: { enabled?: boolean; interval?: string | number; maxEvents?: number; prefix?: string };
+  auditArchive?: {
+    enabled?: boolean;
+    interval?: string | number;
+    maxEvents?: number;
+    prefix?: string;
+    /** The spool's size on disk at most (`256m` by default; 0: no bound). */
+    maxSpoolSize?: string | number;
+  };
 };
 
 const keyPrefix = {
@@ -128,6 +136,7 @@ export const storageSchema = {
         interval: duration,
         maxEvents: { type: 'integer', minimum: 1 },
         prefix: keyPrefix,
+        maxSpoolSize: size,
       },
     },
   },

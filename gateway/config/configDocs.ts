@@ -705,6 +705,11 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   'storage.auditArchive.interval': { description: 'How often a batch is written.', default: '60s' },
   'storage.auditArchive.maxEvents': { description: 'Events per object at most.', default: 1000 },
   'storage.auditArchive.prefix': { description: 'Their key prefix (ending in `/`).', default: 'audit/' },
+  'storage.auditArchive.maxSpoolSize': {
+    description:
+      'The most the spool (`spoolDir`) holds on disk while the bucket does not take batches (`0`: no bound). Past it the newest events are dropped, never spooled ones — failed sign-ins from 15/16 of it, every event at it — logged at once, counted in `/_portico/readyz`, and recorded in the archive as one `audit.events_dropped` line once there is room again.',
+    default: '256m',
+  },
 
   admin: { description: 'The admin API under `/_portico/admin/` (CI/CD deploys, revocation).' },
   'admin.apiKeys': { description: 'Keys for the admin API (`portico hash-key --scopes …`).' },

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +23,12 @@ export type AuditArchiveOptions = {
   maxEvents?: number;
   /** Key prefix inside the store (default `audit/`). */
   prefix?: string;
+  /**
+   * The spool's size on disk at most, in bytes (default 256 MiB; 0: no bound). Past it, new events
+   * are dropped and counted, never the spooled ones: failed sign-ins first (at 15/16 of it), then
+   * every event. The gap is logged and, once there is room again, recorded in the archive itself.
+   */
+  maxSpoolBytes?: number;
   log?: Logger;
 };
 
@@ -34,6 +40,14 @@ export type AuditArchiveStats = {
   uploaded: number;
   lastUploadAt: string | undefined;
   lastError: string | undefined;
+  /** Bytes in the spool folder (journal and batches). */
+  spoolBytes: number;
+  /** The bound (0: none). */
+  maxSpoolBytes: number;
+  /** New events are being dropped: the spool is at its bound. */
+  spoolFull: boolean;
+  /** Events dropped for want of room since the start. */
+  dropped: number;
 };
 
 export type AuditArchive = {
@@ -45,11 +59,23 @@ export type AuditArchive = {
 };
 
 const JOURNAL = 'current.jsonl';
+const DEFAULT_MAX_SPOOL_BYTES = 256 * 1024 ** 2;
 const BATCH_RE = /^(\d{4})(\d{2})(\d{2})T\d{9}Z-[0-9a-f]{8}\.jsonl$/;
 
 /** `20250102T030405678Z`: sorts by time, safe in file names and object keys. */
 function stamp(d: Date): string {
   return d.toISOString().replace(/[-:.]/g, '');
+}
+
+/** Bytes of the files in the spool folder (a file gone meanwhile counts 0). */
+function folderBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    try {
+      total += statSync(join(dir, name)).size;
+    } catch {}
+  }
+  return total;
 }
 
 /**
@@ -59,6 +85,15 @@ function stamp(d: Date): string {
  * `maxEvents`, and a batch file is deleted only after the store has it. A batch keeps its name
  * across retries, so a retried upload overwrites rather than duplicates. Uploads that fail are
  * retried with a growing pause (the SDK also retries each call).
+ *
+ * While the store cannot be reached the spool grows, by anonymous failed sign-ins too, so it is
+ * bounded (`maxSpoolBytes`). At the bound the newest events are dropped, never spooled ones: what
+ * is spooled was promised to the archive, and dropping the oldest would let a flood of failed
+ * sign-ins push the record of earlier actions (an admin change, a sign-in) out of it. Failed
+ * sign-ins are refused first, 1/16 of the bound before the rest, so admin changes and sign-ins still
+ * find room while a spray fills the spool. Dropping is logged at once (error) and at every pass
+ * while it lasts; when there is room again (the store took the batches), one
+ * `audit.events_dropped` line with the count and the times goes into the archive where the gap is.
  */
 export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
   const intervalMs = o.intervalMs ?? 60_000;
@@ -78,6 +113,50 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
   let flushQueued = false;
   let closed = false;
   let lastSealMs = 0;
+  const limit = o.maxSpoolBytes ?? DEFAULT_MAX_SPOOL_BYTES;
+  const reserve = Math.floor(limit / 16);
+  let spoolBytes = folderBytes(o.spoolDir);
+  let dropped = 0;
+  let droppedTotal = 0;
+  let droppedSince: string | undefined;
+  let droppedOthers = false;
+
+  const append = (line: string) => {
+    appendFileSync(journal, `${line}\n`);
+    spoolBytes += Buffer.byteLength(line) + 1;
+  };
+  const full = () => ({ spoolBytes, maxSpoolBytes: limit, spoolDir: o.spoolDir });
+  const drop = (time: string, floodable: boolean) => {
+    dropped++;
+    droppedTotal++;
+    if (droppedSince === undefined) {
+      droppedSince = time;
+      o.log?.error(
+        full(),
+        'audit spool full (storage.auditArchive.maxSpoolSize) while the bucket does not take batches: new failed sign-ins are dropped, spooled events are kept',
+      );
+    }
+    if (!floodable && !droppedOthers) {
+      droppedOthers = true;
+      o.log?.error(
+        full(),
+        'audit spool full: every new audit event is dropped now, not only failed sign-ins',
+      );
+    }
+  };
+  /** Room again: the gap goes into the archive where it is, and into the log. */
+  const endDropping = (time: string) => {
+    const gap = { count: dropped, from: droppedSince, to: time };
+    append(JSON.stringify({ time, channel: 'archive', type: 'audit.events_dropped', ...gap }));
+    buffered++;
+    o.log?.warn(
+      { ...gap, spoolBytes },
+      'audit spool has room again; the dropped events are counted in the archive',
+    );
+    dropped = 0;
+    droppedSince = undefined;
+    droppedOthers = false;
+  };
 
   const record = (channel: string) => (message: unknown) => {
     if (closed) return;
@@ -93,8 +172,25 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
         unserializable: true,
       });
     }
+    if (limit > 0) {
+      // Anyone can add failed sign-ins (and wrong admin keys): they are refused first, and after a
+      // refusal taken again only 1/16 below that, so they never take the room kept for the others.
+      const bytes = Buffer.byteLength(line) + 1;
+      const m = message as { result?: unknown; type?: unknown } | undefined;
+      const floodable = channel === 'login' ? m?.result !== 'success' : m?.type === 'admin.auth_failure';
+      const resumes = spoolBytes + bytes + 256 <= limit - 2 * reserve;
+      if (droppedSince !== undefined && floodable && !resumes) return drop(time, floodable);
+      if (spoolBytes + bytes > (floodable ? limit - reserve : limit)) return drop(time, floodable);
+      if (droppedSince !== undefined && resumes) {
+        try {
+          endDropping(time);
+        } catch (err) {
+          o.log?.error({ err }, 'audit journal write failed');
+        }
+      }
+    }
     try {
-      appendFileSync(journal, `${line}\n`);
+      append(line);
     } catch (err) {
       o.log?.error({ err, channel }, 'audit journal write failed, event lost');
       return;
@@ -134,8 +230,11 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
   const compress = async (names: string[]) => {
     for (const name of names.filter((n) => BATCH_RE.test(n))) {
       const file = join(o.spoolDir, name);
-      await writeFileAtomic(`${file}.gz`, await gzipAsync(await readFile(file)));
+      const raw = await readFile(file);
+      const gz = await gzipAsync(raw);
+      await writeFileAtomic(`${file}.gz`, gz);
       await unlink(file);
+      spoolBytes += gz.length - raw.length;
     }
   };
 
@@ -145,6 +244,7 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
       const body = await readFile(join(o.spoolDir, name));
       await o.store().put(`${prefix}${y}/${m}/${d}/${name}`, body, { contentType: 'application/gzip' });
       await unlink(join(o.spoolDir, name));
+      spoolBytes -= body.length;
       spooled--;
       uploaded++;
       lastUploadAt = new Date().toISOString();
@@ -156,9 +256,16 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
     await compress(await readdir(o.spoolDir));
     const batches = (await readdir(o.spoolDir)).filter((n) => n.endsWith('.jsonl.gz')).sort();
     spooled = batches.length;
+    if (droppedSince !== undefined)
+      o.log?.error(
+        { ...full(), dropped, since: droppedSince },
+        'audit spool still full: new events are dropped',
+      );
     if (batches.length === 0 || (!force && Date.now() < nextAttemptAt)) return;
     try {
       await upload(batches);
+      // Emptied: measured again, so the count never drifts from what is on disk.
+      spoolBytes = folderBytes(o.spoolDir);
       failures = 0;
       nextAttemptAt = 0;
       lastError = undefined;
@@ -197,6 +304,16 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
       stopLogin();
       await serial(() => run(true));
     },
-    stats: () => ({ buffered, spooled, uploaded, lastUploadAt, lastError }),
+    stats: () => ({
+      buffered,
+      spooled,
+      uploaded,
+      lastUploadAt,
+      lastError,
+      spoolBytes,
+      maxSpoolBytes: limit,
+      spoolFull: droppedSince !== undefined,
+      dropped: droppedTotal,
+    }),
   };
 }

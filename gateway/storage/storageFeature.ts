@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import type { RawStorageConfig } from '../config/adminSchema.ts';
 import { parseDuration } from '../config/duration.ts';
+import { parseSize } from '../config/size.ts';
 import type { Config } from '../config/types.ts';
 import type { FeatureFactory } from '../server.ts';
 import { type AuditArchive, type AuditArchiveStats, startAuditArchive } from './auditArchive.ts';
@@ -83,6 +84,7 @@ export function storageFeature(options: { brandingDir?: string } = {}): StorageF
         intervalMs: parseDuration(raw.auditArchive?.interval ?? '60s'),
         maxEvents: raw.auditArchive?.maxEvents,
         prefix: raw.auditArchive?.prefix,
+        maxSpoolBytes: parseSize(raw.auditArchive?.maxSpoolSize ?? '256m'),
         log: ctx.log,
       });
     }
@@ -94,7 +96,9 @@ export function storageFeature(options: { brandingDir?: string } = {}): StorageF
     return {
       name: 'storage',
       // Storage being down never makes the gateway unready: assets serve from the cache and
-      // audit batches wait in the spool. The numbers are here for whoever looks.
+      // audit batches wait in the spool. Nor does a full spool (anyone's failed sign-ins fill it
+      // while the bucket is down: unready would take the site down with it); `spoolFull` and
+      // `dropped` say it. The numbers are here for whoever looks.
       readiness: async () => ({
         ok: true,
         provider: raw.provider,

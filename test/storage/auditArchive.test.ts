@@ -2,7 +2,8 @@ import { pino } from 'pino';
 import { createEventBus } from '../../gateway/events.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -116,6 +117,80 @@ describe('audit archive', () => {
     await second.close();
     assert.deepEqual(readdirSync(spoolDir), []);
     assert.equal((await archived(t, s3)).events.length, 4);
+  });
+});
+
+/** Bytes on disk in the spool folder. */
+const spoolSize = (dir: string) => readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+
+describe('audit archive with the bucket down for long', () => {
+  it('bounds its spool: drops the newest events, keeps the spooled ones, says so, recovers', async (t) => {
+    const s3 = await startS3(t);
+    const store = createObjectStore(s3.storage({ maxAttempts: 1 }));
+    t.after(() => store.destroy());
+    const spoolDir = tempDir(t);
+    const logs: { level: number; msg: string; dropped?: number; count?: number }[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    await s3.stop();
+    const limit = 64 * 1024;
+    const archive = startAuditArchive({
+      events,
+      store: () => store,
+      spoolDir,
+      intervalMs: 100,
+      maxSpoolBytes: limit,
+      log,
+    });
+    t.after(() => archive.close());
+    events.emit('audit', { type: 'admin.change', actor: 'ci', detail: { n: 'before' } });
+    // A password spray while the bucket is down: anyone can add these lines.
+    const spray = 6000;
+    const failure = (user: string) =>
+      events.emit('login', {
+        idp: 'corp',
+        result: 'failure',
+        reason: 'bad password',
+        user,
+        ip: '203.0.113.9',
+      });
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < spray / 10; i++) failure(randomBytes(24).toString('base64url'));
+      await new Promise((r) => setTimeout(r, 120));
+    }
+    assert.ok(spoolSize(spoolDir) <= limit, `the spool holds ${spoolSize(spoolDir)} bytes, over ${limit}`);
+    const full = archive.stats();
+    assert.equal(full.spoolFull, true);
+    assert.ok(full.dropped > 0 && full.spoolBytes <= limit, JSON.stringify(full));
+    assert.ok(
+      logs.some((l) => l.level === 50 && /audit spool full/.test(l.msg)),
+      'said loudly, at once',
+    );
+    // Failed sign-ins are refused first: an admin change still finds room.
+    events.emit('audit', { type: 'admin.change', actor: 'ci', detail: { n: 'during' } });
+    assert.equal(archive.stats().dropped, full.dropped);
+
+    // The bucket is back: the spool empties by itself (at the next retry), and events are taken again.
+    await s3.start();
+    await until(async () => archive.stats().spooled === 0 && archive.stats().buffered === 0, 15_000);
+    failure('after');
+    await archive.flush();
+    assert.equal(archive.stats().spoolFull, false);
+    assert.ok(logs.some((l) => l.level === 40 && /room again/.test(l.msg)));
+
+    const { events: stored } = await archived(t, s3);
+    const admin = stored.filter((e) => e.type === 'admin.change').map((e) => (e.detail as { n: string }).n);
+    assert.deepEqual(admin, ['before', 'during'], 'the oldest kept, nothing spooled dropped');
+    assert.equal(stored.at(-1)!.user, 'after');
+    const gaps = stored.filter((e) => e.type === 'audit.events_dropped');
+    assert.ok(gaps.length >= 1);
+    for (const g of gaps) assert.match(String(g.from), /^\d{4}-/);
+    const archivedFailures = stored.filter((e) => e.channel === 'login' && e.user !== 'after').length;
+    assert.equal(
+      archivedFailures + gaps.reduce((n, g) => n + Number(g.count), 0),
+      spray,
+      'every failure archived or counted in a gap',
+    );
+    assert.equal(archive.stats().dropped, spray - archivedFailures);
   });
 });
 

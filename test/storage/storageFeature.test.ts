@@ -125,6 +125,41 @@ storage:
     assert.doesNotMatch(ready.text, /127\.0\.0\.1:1|ECONNREFUSED|internal-audit-bucket|lastError/);
   });
 
+  it('bounds the audit spool by storage.auditArchive.maxSpoolSize and says so on readyz, still ready', async (t) => {
+    const s3 = await startS3(t);
+    await s3.stop();
+    const yaml = `routes:
+  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }
+storage:
+  provider: minio
+  endpoint: "${s3.endpoint}"
+  bucket: ${s3.bucket}
+  accessKeyId: ${s3.accessKeyId}
+  secretAccessKey: ${s3.secretAccessKey}
+  maxAttempts: 1
+  auditArchive: { interval: 60s, maxSpoolSize: 16k }
+`;
+    const storage = storageFeature();
+    const gw = await startGateway(t, yaml, { features: [storage.feature] });
+    for (let i = 0; i < 500; i++)
+      gw.gateway.events.emit('login', { idp: 'corp', result: 'failure', user: `u${i}`, ip: '192.0.2.7' });
+    const r = await send(gw.url, '/_portico/readyz');
+    assert.equal(r.status, 200, 'a full spool does not make the gateway unready');
+    const archive = json<{
+      checks: {
+        storage: {
+          ok: boolean;
+          auditArchive: { spoolFull: boolean; dropped: number; spoolBytes: number; maxSpoolBytes: number };
+        };
+      };
+    }>(r).checks.storage;
+    assert.equal(archive.ok, true);
+    assert.equal(archive.auditArchive.spoolFull, true);
+    assert.equal(archive.auditArchive.maxSpoolBytes, 16 * 1024);
+    assert.ok(archive.auditArchive.spoolBytes <= 16 * 1024, JSON.stringify(archive));
+    assert.ok(archive.auditArchive.dropped > 0, JSON.stringify(archive));
+  });
+
   it('asks the bucket once about a name only a visitor requested, never again in the background', async (t) => {
     const s3 = await startS3(t);
     process.env.STORAGE_TEST_SECRET = s3.secretAccessKey;
