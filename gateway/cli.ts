@@ -7,7 +7,6 @@ import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from 
 import type { Config } from './config/types.ts';
 import { EXPLAIN_USAGE } from './explain/usage.ts';
 import { defaultFeatures } from './features.ts';
-import { assertConfigFileKind } from './ops/configFileKind.ts';
 import { releaseStartMemoryWhenIdle } from './ops/releaseStartMemory.ts';
 import { createGateway } from './server.ts';
 
@@ -61,7 +60,6 @@ function validate(args: string[]): number {
   // warning (checked with a placeholder) unless --strict-env asks for the serving rules.
   const unsetEnv: ConfigProblem[] | undefined = values['strict-env'] ? undefined : [];
   try {
-    assertConfigFileKind(file);
     const c = loadConfigFile(file, process.env, { unsetEnv });
     const idps = (c.raw.identityProviders ?? []).length;
     const ws = c.routes.filter((r) => r.websocket).length;
@@ -93,7 +91,6 @@ function validate(args: string[]): number {
 function supervise(cluster: Cluster, configFile: string, workers: number): Promise<number> {
   let config: ReturnType<typeof loadConfigFile>;
   try {
-    assertConfigFileKind(configFile);
     config = loadConfigFile(configFile);
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -201,10 +198,7 @@ async function serve(args: string[]): Promise<number> {
     // Read once: the features need to know whether storage is configured, the gateway the rest.
     let config: Config;
     if (siblings) config = compileConfig(siblings.raw, siblings.source, siblings.file, siblings.baseDir);
-    else {
-      assertConfigFileKind(values.config!);
-      config = loadConfigFile(values.config!);
-    }
+    else config = loadConfigFile(values.config!);
     gateway = createGateway({
       configFile: values.config!,
       config,
@@ -259,16 +253,7 @@ async function serve(args: string[]): Promise<number> {
   setTimeout(flushCompileCache, 1000).unref();
   releaseStartMemoryWhenIdle(gateway.log);
   process.on('SIGHUP', () => {
-    // A file that became a FIFO or a device would block the reload's synchronous read for ever.
-    try {
-      assertConfigFileKind(values.config!);
-    } catch (err) {
-      gateway.log.error(
-        { file: values.config, problems: (err as ConfigError).problems },
-        'config not reloaded',
-      );
-      return;
-    }
+    // A file that became a FIFO or a device is refused by the loader, not read (configFileKind.ts).
     gateway.reload();
   });
   const stop = repeatTolerantStop((signal) => {

@@ -9,6 +9,7 @@ import { createProviderRegistry } from './auth/providers/registry.ts';
 import { createLoginTransactions } from './auth/session/loginTransactions.ts';
 import { createSessions, type RevokeQuery } from './auth/session/sessions.ts';
 import { compileConfig } from './config/compile.ts';
+import { configFileKindProblem } from './config/configFileKind.ts';
 import { ConfigError, loadConfigFile } from './config/loadConfig.ts';
 import { restartNeeded, withRunningValues } from './config/reloadPolicy.ts';
 import { semanticProblems } from './config/semantics.ts';
@@ -633,6 +634,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     const MAX_CHECKS = 20;
     let events = 0;
     const fingerprint = (): string => {
+      // Not read when it is no regular file: a FIFO would block here for ever. The reload then
+      // refuses it (configFileKind.ts) and the last good config keeps serving.
+      const kind = configFileKindProblem(path);
+      if (kind) return kind;
       try {
         const s = statSync(path);
         const hash = createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { configFileKindProblem } from './configFileKind.ts';
 import { dirname, resolve } from 'node:path';
 import { isCollection, isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { compileConfig } from './compile.ts';
@@ -68,6 +69,8 @@ export function loadConfigFile(
   options: Pick<LoadOptions, 'unsetEnv'> = {},
 ): Config {
   const absolute = resolve(file);
+  const kind = configFileKindProblem(absolute);
+  if (kind) throw new ConfigError(file, [{ path: '', message: kind }]);
   let source: string;
   try {
     source = readFileSync(absolute, 'utf8');

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigProblem, formatProblems, loadConfigFile } from '../config/loadConfig.ts';
-import { assertConfigFileKind } from '../ops/configFileKind.ts';
 import { type ExplainInput, explainRequest } from './explainRequest.ts';
 import { formatExplanation } from './formatExplanation.ts';
 import { hideSecrets } from './hideSecrets.ts';
@@ -47,7 +46,6 @@ export function explainCommand(args: string[]): number {
   const unsetEnv: ConfigProblem[] = [];
   let config: ReturnType<typeof loadConfigFile>;
   try {
-    assertConfigFileKind(file);
     config = loadConfigFile(file, process.env, { unsetEnv });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
