@@ -65,7 +65,7 @@ routes:
 `,
     { port },
   );
-  const tokens = (user: string, clientId = 'portico', extra: { resource?: string } = {}) =>
+  const tokens = (user: string, clientId = 'portico', extra: { resource?: string; scope?: string } = {}) =>
     userTokens(idp, {
       clientId,
       clientSecret: clientId === 'portico' ? 'portico-secret' : 'other-secret',
@@ -156,6 +156,59 @@ describe('bearer tokens pass every check a browser sign-in of their provider pas
     assert.equal((await s.call(alice.id_token!)).status, 401, 'the ID token (aud: portico)');
     assert.equal((await s.call(alice.access_token)).status, 200, `the access token (aud: ${API_RESOURCE})`);
     assert.equal(s.upstream.requests.length, 1);
+  });
+
+  it('refuses a refresh token, which the IdP also calls active, and a token bound to a key (cnf)', async (t) => {
+    let signer: Idp | undefined;
+    const s = await setup(t, 'generic', (idp) => {
+      signer = idp;
+      return `{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret }`;
+    });
+    // Issued to Portico's own client, as the refresh tokens its sessions hold: introspection answers
+    // active: true (no token_type) for it, and it would be a login that outlives the session.
+    const alice = await s.tokens('alice', 'portico', { scope: 'openid profile email offline_access' });
+    assert.ok(alice.refresh_token);
+    assert.equal((await s.call(alice.refresh_token)).status, 401, 'the refresh token');
+    assert.equal((await s.call(alice.access_token)).status, 200, 'the access token');
+    // A JWT bound to a key (DPoP's jkt, mutual TLS's x5t#S256): Portico checks no proof of possession.
+    const key = await importJWK(signer!.signingKey, 'RS256');
+    const jwt = (cnf?: object) =>
+      new SignJWT({
+        sub: 'alice',
+        azp: 'portico',
+        client_id: 'portico',
+        scope: 'openid',
+        ...(cnf ? { cnf } : {}),
+      })
+        .setProtectedHeader({ alg: 'RS256', kid: signer!.signingKey.kid, typ: 'at+jwt' })
+        .setIssuer(signer!.issuer)
+        .setAudience('portico')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(key);
+    assert.equal((await s.call(await jwt({ jkt: 'x'.repeat(43) }))).status, 401, 'DPoP-bound');
+    assert.equal((await s.call(await jwt({ 'x5t#S256': 'x'.repeat(43) }))).status, 401, 'mTLS-bound');
+    assert.equal((await s.call(await jwt())).status, 200, 'the same token unbound');
+    assert.equal(s.upstream.requests.length, 2);
+  });
+
+  it('asks the IdP about a token its rules refuse (allowedGroups) once, not once per request', async (t) => {
+    let issuer = '';
+    const s = await setup(t, 'gitlab', (idp) => {
+      issuer = idp.issuer;
+      return `{ id: p, type: gitlab, baseUrl: "${idp.issuer}", clientId: portico, clientSecret: portico-secret, allowedGroups: [acme/platform] }`;
+    });
+    const eve = await s.tokens('eve');
+    let asked = 0;
+    const count = (message: unknown) => {
+      const { request } = message as { request: { origin: string } };
+      if (String(request.origin) === new URL(issuer).origin) asked++;
+    };
+    assert.equal((await s.call(eve.access_token)).status, 401);
+    diagnostics.subscribe('undici:request:create', count);
+    t.after(() => diagnostics.unsubscribe('undici:request:create', count));
+    for (let i = 0; i < 5; i++) assert.equal((await s.call(eve.access_token)).status, 401);
+    assert.equal(asked, 0, 'introspection and userinfo are not asked again');
   });
 
   it('refuses an access token without an expiry, even one the IdP signed for Portico', async (t) => {

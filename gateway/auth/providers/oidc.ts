@@ -110,6 +110,8 @@ export function createOidcProvider(
     const c = await configuration();
     const [client, { jwtVerify, decodeProtectedHeader }] = await Promise.all([openidClient(), jose()]);
     let claims: Record<string, unknown>;
+    // An introspection answer that does not say what kind of token it is (see introspectedKind).
+    let kindUnknown = false;
     if (token.split('.').length === 3) {
       const { jwks: set, issuer } = await keySet();
       let payload: JWTPayload;
@@ -122,6 +124,9 @@ export function createOidcProvider(
         return TOKEN_FAULTS.has((err as { code?: string }).code ?? '') ? 'refused' : undefined;
       }
       if (!isAccessToken(decodeProtectedHeader(token).typ, payload)) return 'refused';
+      // Bound to a key (RFC 9449 DPoP, RFC 8705 mutual TLS: `cnf`): only its holder's proof makes
+      // it a credential, and Portico checks none, so a copy of it is no login either.
+      if (payload.cnf !== undefined) return 'refused';
       if (!meantForPortico(payload)) return 'refused';
       claims = { ...payload };
     } else {
@@ -129,15 +134,22 @@ export function createOidcProvider(
       const r = await client.tokenIntrospection(c, token).catch(() => undefined);
       if (!r) return undefined;
       if (!r.active) return 'refused';
-      if (r.token_type !== undefined && !/^(bearer|access_token)$/i.test(String(r.token_type)))
-        return 'refused';
+      const kind = introspectedKind(r as Record<string, unknown>);
+      if (kind === 'other') return 'refused';
+      kindUnknown = kind === 'unknown';
       if (!meantForPortico(r as Record<string, unknown>)) return 'refused';
       claims = { ...r } as Record<string, unknown>;
     }
     if (typeof claims.sub !== 'string' || claims.sub === '') return undefined;
     if (def.userinfo !== false && c.serverMetadata().userinfo_endpoint) {
-      const info = await client.fetchUserInfo(c, token, claims.sub).catch(() => undefined);
-      if (info) claims = { ...claims, ...info };
+      const info = await client.fetchUserInfo(c, token, claims.sub).catch((err: unknown) => ({ err }));
+      if (!('err' in info)) claims = { ...claims, ...info };
+      // The userinfo endpoint takes access tokens only: where introspection did not say the token
+      // is one (oidc-provider's answer for a refresh token), its refusal is the IdP's verdict.
+      else if (kindUnknown) {
+        const status = (info.err as { status?: unknown }).status;
+        return status === 401 || status === 403 ? 'refused' : undefined;
+      }
     }
     // RFC 7662 makes `exp` optional: such a token's end is unknown (answers are kept a minute).
     return { claims, expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined };
@@ -263,7 +275,12 @@ export function createOidcProvider(
       if (checked === 'refused') refused.set(key, true);
       if (checked === undefined || checked === 'refused') return undefined;
       const refusal = options.check?.(checked.claims);
-      if (refusal) return undefined;
+      if (refusal) {
+        // A user the provider's rules refuse (hostedDomain, allowedGroups) stays refused: asked
+        // again at every request, the same token would cost an introspection and a userinfo call each.
+        refused.set(key, true);
+        return undefined;
+      }
       const identity = {
         ...claimsToIdentity(def.id, checked.claims, def.claims),
         tokenExpiresAt: checked.expiresAt,
@@ -306,6 +323,26 @@ export function localised(value: unknown, lang: Lang): string | undefined {
     return v[lang] ?? v['en-US'] ?? Object.values(v)[0];
   }
   return undefined;
+}
+
+/**
+ * What kind of token an active introspection answer (RFC 7662) describes. Only an access token
+ * used as a bearer token is a login: a refresh token is active too, and would be a credential that
+ * outlives the session it was issued in, usable without the client's secret (ORY Hydra says
+ * `token_use: refresh_token`, Keycloak-style answers `typ: Refresh`); a token bound to a key (`cnf`:
+ * DPoP, mutual TLS) needs a proof Portico does not check. `token_type` is optional, and
+ * oidc-provider leaves it out for refresh tokens alone: 'unknown' then, for the userinfo endpoint
+ * to decide (see checkAccessToken).
+ */
+function introspectedKind(r: Record<string, unknown>): 'access' | 'other' | 'unknown' {
+  if (r.cnf !== undefined) return 'other';
+  if (r.token_use !== undefined && r.token_use !== 'access_token') return 'other';
+  if (typeof r.typ === 'string' && /^(refresh|offline|id)$/i.test(r.typ)) return 'other';
+  if (r.token_type !== undefined)
+    return typeof r.token_type === 'string' && /^(bearer|access_token)$/i.test(r.token_type)
+      ? 'access'
+      : 'other';
+  return r.token_use === 'access_token' ? 'access' : 'unknown';
 }
 
 /**
