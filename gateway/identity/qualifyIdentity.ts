@@ -11,16 +11,22 @@ import { GatewayError } from '../errors.ts';
  * And the other way round: a primary user named `partner:alice` would be the partner's alice, so
  * that sign-in is refused, and a primary group named `partner:admins` is left out. Groups whose
  * name holds a comma are left out for every provider (upstreams split the groups header on it).
+ * Nor may a name read as another once in a header (see misread): such a user is refused, such a
+ * group left out.
  */
 export function qualifyIdentity(
   identity: Identity,
   primaryIdp: string | undefined,
   providerIds: ReadonlySet<string> = new Set(),
 ): Identity {
+  if (misread(identity.username))
+    throw new GatewayError('PORTICO_ERR_FORBIDDEN', {
+      detail: 'This user name holds characters that cannot be passed on; ask an administrator.',
+    });
   // Upstreams get the groups comma-joined in one header: a group named `x,admins` (a partner IdP's
   // claim, an LDAP cn with a comma) would reach them as the bare group `admins`. Left out.
-  if (identity.groups.some((g) => g.includes(',')))
-    identity = { ...identity, groups: identity.groups.filter((g) => !g.includes(',')) };
+  if (identity.groups.some((g) => g.includes(',') || misread(g)))
+    identity = { ...identity, groups: identity.groups.filter((g) => !g.includes(',') && !misread(g)) };
   if (identity.idp === primaryIdp) {
     const taken = (name: string) => {
       const colon = name.indexOf(':');
@@ -47,4 +53,15 @@ export function qualifiedSubject(identity: Identity, primaryIdp: string | undefi
   return identity.idp === primaryIdp || identity.idp === 'apikey'
     ? identity.sub
     : `${identity.idp}:${identity.sub}`;
+}
+
+/**
+ * Whether an upstream would read the name as another one: identity headers drop control
+ * characters (headerValue.ts: `ali\u0000ce` arrives as `alice`) and HTTP drops the blanks around a
+ * header value (`alice ` and `\talice` arrive as `alice`; a Go or Java upstream that trims takes
+ * Unicode spaces too, and a list's items are trimmed after the split: ` admins`). Allow rules
+ * would judge the name Portico holds while the upstream acts as the user it reads.
+ */
+function misread(name: string): boolean {
+  return /[\x00-\x1f\x7f]/.test(name) || /^[\s\u0085]|[\s\u0085]$/u.test(name);
 }

@@ -44,4 +44,33 @@ describe('qualified names', () => {
     const primary = qualifyIdentity(user('corp', 'bob', ['x,partner:admins', 'staff']), 'corp', ids);
     assert.deepEqual(primary.groups, ['staff']);
   });
+
+  it('refuses a user, and leaves out a group, whose name an upstream would read as another (control characters, blanks around it)', () => {
+    for (const idp of ['corp', 'partner'])
+      for (const name of [
+        'alice ',
+        ' alice',
+        'alice\t',
+        'ali\u0000ce',
+        'ali\u001bce',
+        'alice\u00a0',
+        'alice\u3000',
+        'alice\u0085',
+        'alice\u007f',
+      ])
+        assert.throws(
+          () => qualifyIdentity(user(idp, name), 'corp', ids),
+          (err) => err instanceof GatewayError && err.code === 'PORTICO_ERR_FORBIDDEN',
+          `${idp} ${JSON.stringify(name)}`,
+        );
+    const q = qualifyIdentity(
+      user('corp', 'bob', [' admins', 'admins ', 'adm\u0000ins', 'GPU Admins', '张三组']),
+      'corp',
+      ids,
+    );
+    assert.deepEqual(q.groups, ['GPU Admins', '张三组']);
+    // Names inside are fine: spaces, other scripts.
+    assert.equal(qualifyIdentity(user('corp', 'Alice Zhang'), 'corp', ids).username, 'Alice Zhang');
+    assert.equal(qualifyIdentity(user('partner', '张三'), 'corp', ids).username, 'partner:张三');
+  });
 });

@@ -211,6 +211,30 @@ describe('bearer tokens pass every check a browser sign-in of their provider pas
     assert.equal(asked, 0, 'introspection and userinfo are not asked again');
   });
 
+  it('refuses a user name that would reach the upstream as another user (control characters, blanks around it)', async (t) => {
+    let signer: Idp | undefined;
+    const s = await setup(t, 'generic', (idp) => {
+      signer = idp;
+      return `{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret, userinfo: false }`;
+    });
+    const key = await importJWK(signer!.signingKey, 'RS256');
+    const token = (name: string, groups: string[] = []) =>
+      new SignJWT({ sub: `id-${name}`, preferred_username: name, groups, azp: 'portico', scope: 'openid' })
+        .setProtectedHeader({ alg: 'RS256', kid: signer!.signingKey.kid, typ: 'at+jwt' })
+        .setIssuer(signer!.issuer)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(key);
+    // Portico would hold these apart from alice (allow rules), the upstream would read them as alice.
+    for (const name of ['alice\t', 'alice ', ' alice', 'ali\u0000ce', 'ali\u001bce'])
+      assert.equal((await s.call(await token(name))).status, 403, JSON.stringify(name));
+    assert.equal(s.upstream.requests.length, 0);
+    // A group ` admins` would be `admins` to an upstream that trims the items of the groups header.
+    assert.equal((await s.call(await token('bob', ['dev', ' admins', 'admins\u0000']))).status, 200);
+    assert.equal(s.upstream.last().headers['x-forwarded-user'], 'bob');
+    assert.equal(s.upstream.last().headers['x-forwarded-groups'], 'dev');
+  });
+
   it('refuses an access token without an expiry, even one the IdP signed for Portico', async (t) => {
     let signer: Idp | undefined;
     const s = await setup(t, 'generic', (idp) => {
