@@ -192,6 +192,18 @@ describe('bearer tokens pass every check a browser sign-in of their provider pas
     assert.equal(s.upstream.requests.length, 2);
   });
 
+  it('refuses a refresh token with userinfo: false too: its endpoint still tells an access token', async (t) => {
+    const s = await setup(
+      t,
+      'generic',
+      (idp) =>
+        `{ id: p, type: oidc, issuer: "${idp.issuer}", clientId: portico, clientSecret: portico-secret, userinfo: false }`,
+    );
+    const alice = await s.tokens('alice', 'portico', { scope: 'openid profile email offline_access' });
+    assert.equal((await s.call(alice.refresh_token!)).status, 401, 'the refresh token');
+    assert.equal((await s.call(alice.access_token)).status, 200, 'the access token');
+  });
+
   it('asks the IdP about a token its rules refuse (allowedGroups) once, not once per request', async (t) => {
     let issuer = '';
     const s = await setup(t, 'gitlab', (idp) => {

@@ -141,12 +141,14 @@ export function createOidcProvider(
       claims = { ...r } as Record<string, unknown>;
     }
     if (typeof claims.sub !== 'string' || claims.sub === '') return undefined;
-    if (def.userinfo !== false && c.serverMetadata().userinfo_endpoint) {
+    // The userinfo endpoint takes access tokens only: where introspection did not say the token is
+    // one (oidc-provider's answer for a refresh token), it is asked even with `userinfo: false`, and
+    // its refusal is the IdP's verdict.
+    if ((def.userinfo !== false || kindUnknown) && c.serverMetadata().userinfo_endpoint) {
       const info = await client.fetchUserInfo(c, token, claims.sub).catch((err: unknown) => ({ err }));
-      if (!('err' in info)) claims = { ...claims, ...info };
-      // The userinfo endpoint takes access tokens only: where introspection did not say the token
-      // is one (oidc-provider's answer for a refresh token), its refusal is the IdP's verdict.
-      else if (kindUnknown) {
+      if (!('err' in info)) {
+        if (def.userinfo !== false) claims = { ...claims, ...info };
+      } else if (kindUnknown) {
         const status = (info.err as { status?: unknown }).status;
         return status === 401 || status === 403 ? 'refused' : undefined;
       }
