@@ -240,12 +240,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       store: sessionStore,
       events,
       log,
-      // A reload that removes a session's identity provider, or changes the primary one (whose
-      // users keep bare names), ends the sessions it changed the meaning of.
+      // A reload that removes a session's identity provider, points it at another IdP (issuer,
+      // server, directory), or changes the primary one (whose users keep bare names), ends the
+      // sessions it changed the meaning of.
       judge: (data) => {
         if (
           current.identityProviderIds.has(data.identity.idp) &&
-          (data.namedUnder === undefined || data.namedUnder === (current.primaryIdp ?? ''))
+          (data.namedUnder === undefined || data.namedUnder === (current.primaryIdp ?? '')) &&
+          (data.source === undefined ||
+            data.source === current.identityProviderSources.get(data.identity.idp))
         )
           return 'accept';
         // Made before this config was loaded: the change outdated it. Made after: under a config

@@ -245,7 +245,11 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     // (a browser holding a signed id may end that session anyway, by signing out).
     for (const previous of sessions.idsOf(req)) await sessions.end(previous, 'replaced').catch(() => {});
     const namedUnder = config.primaryIdp ?? '';
-    const { setCookie } = await sessions.create({ identity, tokens, idpSid, namedUnder }, secure(req));
+    const source = config.identityProviderSources.get(identity.idp);
+    const { setCookie } = await sessions.create(
+      { identity, tokens, idpSid, namedUnder, source },
+      secure(req),
+    );
     res.cookie(LAST_IDP_COOKIE, identity.idp, {
       httpOnly: true,
       sameSite: 'lax',

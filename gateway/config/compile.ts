@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { OP_COOKIE_PREFIX, OP_COOKIES, SESSION_COOKIE } from './ownCookieNames.ts';
 import { BlockList } from 'node:net';
 import { compileHosts } from './compileHosts.ts';
+import { providerSource } from './providerSource.ts';
 import { blockList } from './blockList.ts';
 import { compileRoutePolicy } from './compileRoutePolicy.ts';
 import { parseDuration } from './duration.ts';
@@ -86,6 +87,7 @@ export function compileConfig(
     ]),
     identityHeaders,
     identityProviderIds: new Set((raw.identityProviders ?? []).map((p) => p.id)),
+    identityProviderSources: new Map((raw.identityProviders ?? []).map((p) => [p.id, providerSource(p)])),
     identityHeaderNames: new Set(
       [...Object.values(identityHeaders), jwtHeader].map((n) => n.toLowerCase().replace(/_/g, '-')),
     ),

@@ -223,6 +223,8 @@ export type Config = {
   readonly identityHeaderNames: ReadonlySet<string>;
   /** The ids of the configured identity providers: a session of one a reload removed is over. */
   readonly identityProviderIds: ReadonlySet<string>;
+  /** Each provider's source (config/providerSource.ts): a session made at another one is over. */
+  readonly identityProviderSources: ReadonlyMap<string, string>;
   readonly apiKeys: readonly ApiKey[];
   readonly identityHeaders: {
     readonly user: string;

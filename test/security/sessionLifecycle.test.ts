@@ -316,6 +316,29 @@ describe('a reload that changes what a session means ends it', () => {
     assert.equal(s.gw.gateway.reload().ok, true);
     assert.equal(await signedIn(client), false);
   });
+
+  it('ends the sessions of a provider the reload points at another IdP under the same id, and no others', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url));
+    const { client } = await login(s, 'alice');
+    // Other settings of the same IdP (its name, scopes) change how it is shown or asked, not who its users are.
+    const scoped = s.yaml
+      .replace('name: Customer SSO,', 'name: Corporate SSO,')
+      .replace('offline_access]', 'offline_access, phone]');
+    assert.notEqual(scoped, s.yaml);
+    s.gw.write(scoped);
+    assert.equal(s.gw.gateway.reload().ok, true);
+    assert.equal(await signedIn(client), true);
+    // Another issuer under the id corp: the old IdP's alice is not the new one's.
+    const other = scoped.replace(
+      `issuer: "${s.idp.issuer}"`,
+      'issuer: "http://127.0.0.1:9/realms/elsewhere"',
+    );
+    assert.notEqual(other, scoped);
+    s.gw.write(other);
+    assert.equal(s.gw.gateway.reload().ok, true);
+    assert.equal(await signedIn(client), false);
+  });
 });
 
 describe('a reload that changes who may open a terminal closes the terminals it no longer admits', () => {

@@ -32,6 +32,12 @@ export type StoredSession = {
    * give this session's bare names to another provider's users (sessions made before: absent).
    */
   namedUnder?: string;
+  /**
+   * Where the provider's users came from when the session was made (its type and issuer or
+   * server, see config/providerSource.ts): a reload that points the same provider id at another
+   * IdP would keep this session signed in under the same names (sessions made before: absent).
+   */
+  source?: string;
   createdAt: number;
   /** When the session was last used, written at most once a minute and apart from the data. */
   lastSeen?: number;

@@ -40,7 +40,7 @@ export type Sessions = {
   load(req: IncomingMessage): LoadedSession | undefined | Promise<LoadedSession | undefined>;
   /** Starts a new session (a new id every time: no fixation) and answers its Set-Cookie value. */
   create(
-    data: { identity: Identity; tokens?: Tokens; idpSid?: string; namedUnder?: string },
+    data: { identity: Identity; tokens?: Tokens; idpSid?: string; namedUnder?: string; source?: string },
     secure: boolean,
   ): Promise<{ id: string; setCookie: string }>;
   /** Set-Cookie that removes the session cookie. */
