@@ -35,6 +35,15 @@ export function upstreamResponseHeaders(): ResponsePass {
   };
 }
 
+/**
+ * A Cache-Control value's directives: split on the commas outside quoted strings, so that
+ * `private="Set-Cookie, X-Token"` stays one directive.
+ */
+function directivesOf(value: string): readonly string[] {
+  if (!value.includes('"')) return value.split(',');
+  return value.match(/(?:[^,"]|"(?:[^"\\]|\\.)*"?)+/g) ?? [];
+}
+
 /** Directives by which an upstream shares an answer with shared caches on purpose. */
 const SHARED = new Set(['public', 's-maxage']);
 
@@ -60,12 +69,18 @@ function keepSignedInAnswerPrivate(
     const lower = headers[i]!.toLowerCase();
     if (lower === 'cache-control') {
       cacheControl++;
-      for (const part of headers[i + 1]!.split(',')) {
+      for (const part of directivesOf(headers[i + 1]!)) {
         const directive = part.trim();
         if (directive === '') continue;
         const eq = directive.indexOf('=');
         const key = (eq === -1 ? directive : directive.slice(0, eq)).trim().toLowerCase();
-        if (key === 'private' || key === 'no-store') return;
+        if (key === 'no-store') return;
+        if (key === 'private') {
+          // `private="Set-Cookie"` keeps only the fields it names from shared caches (RFC 9111
+          // §5.2.2.7): the rest of the answer is still shareable. Only the bare directive is private.
+          if (eq === -1) return;
+          continue;
+        }
         if (SHARED.has(key)) shared = true;
         directives.push(directive);
       }

@@ -30,6 +30,9 @@ const CASES: Record<string, [string, string][]> = {
   ],
   private: [['Cache-Control', 'private, max-age=60']],
   noStore: [['Cache-Control', 'no-store']],
+  // Qualified: only the named fields are kept from shared caches, the page itself is shareable.
+  privateField: [['Cache-Control', 'private="Set-Cookie, X-Token", max-age=60']],
+  noCacheField: [['Cache-Control', 'no-cache="Set-Cookie, X-Token", max-age=60']],
 };
 
 describe('caching of answers to signed-in requests', () => {
@@ -61,6 +64,10 @@ describe('caching of answers to signed-in requests', () => {
     assert.deepEqual(await cacheControl('/dce5/p/twoHeaders'), ['max-age=60, must-revalidate, private']);
     assert.deepEqual(await cacheControl('/dce5/p/publicVaryUser'), ['max-age=60, private']);
     assert.deepEqual(await cacheControl('/dce5/p/varyAssertion'), ['max-age=60, private']);
+    assert.deepEqual(await cacheControl('/dce5/p/privateField'), ['max-age=60, private']);
+    assert.deepEqual(await cacheControl('/dce5/p/noCacheField'), [
+      'no-cache="Set-Cookie, X-Token", max-age=60, private',
+    ]);
     // The upstream's own choices: shared on purpose, or already kept from shared caches.
     assert.deepEqual(await cacheControl('/dce5/p/public'), ['public, max-age=60']);
     assert.deepEqual(await cacheControl('/dce5/p/sMaxAge'), ['s-maxage=60']);
