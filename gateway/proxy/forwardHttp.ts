@@ -12,7 +12,7 @@ import { requestHasBody } from './requestHasBody.ts';
 import { sendContinue } from './sendContinue.ts';
 import type { Balancer } from './balancer.ts';
 import { CONNECTION_FAILURES, classifyUpstreamError, upstreamGatewayError } from './upstreamError.ts';
-import type { UpstreamEndpoint } from './upstreamPool.ts';
+import { QUEUED_ABORT, type UpstreamEndpoint } from './upstreamPool.ts';
 
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Sent again on another of a route's `upstreams` after a failed connection (nginx `proxy_next_upstream error timeout`). */
@@ -74,12 +74,27 @@ function send(
   let clientGone = false;
   // Set while the request waits for a free connection (every one of the pool's busy).
   let queued: NodeJS.Timeout | undefined;
+  // undici's way to take the request out of its queue while it waits (QUEUED_ABORT).
+  let dequeue: ((reason: Error) => void) | undefined;
+  // Answered 504 after waiting for a connection: what undici reports of it later is no news.
+  let answeredBusy = false;
   // Listening from the dispatch on, not from onRequestStart: a request waiting in the pool's queue
   // (every connection busy) whose client leaves is then never sent at all.
   const onClientClose = () => {
     if (res.writableFinished) return;
     clientGone = true;
-    upstream?.abort(new Error('the client went away'));
+    if (upstream) upstream.abort(new Error('the client went away'));
+    else leaveQueue(new Error('the client went away'));
+  };
+  // Out of undici's queue at once, its handler and request let go: left there, every request that
+  // gave up waiting would be kept until a connection came free (long streams may hold them all for
+  // hours), then open a connection only to abort it.
+  const leaveQueue = (reason: Error) => {
+    clearTimeout(queued);
+    queued = undefined;
+    const cancel = dequeue;
+    dequeue = undefined;
+    cancel?.(reason);
   };
   res.once('close', onClientClose);
   // The route's idle timeout also bounds a client that stops reading the answer: undici's
@@ -100,6 +115,7 @@ function send(
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(controller) {
       upstream = controller;
+      dequeue = undefined;
       if (queued !== undefined) {
         clearTimeout(queued);
         queued = undefined;
@@ -163,7 +179,7 @@ function send(
       clearTimeout(stalled);
       res.off('close', onClientClose);
       // Answered 504 while it waited for a connection: this is that wait's end, nothing to say.
-      if (clientGone && res.writableFinished) return;
+      if (answeredBusy) return;
       if (err instanceof GatewayError) {
         // A stage stopped the upload on purpose (a body over the limit): not the upstream's failure.
         if (body) body.destroy(err);
@@ -245,19 +261,23 @@ function send(
       // The route's idle timeout: the longest silence before the answer starts, and within it.
       headersTimeout: route.idleTimeoutMs,
       bodyTimeout: route.idleTimeoutMs,
-    },
+      [QUEUED_ABORT]: (cancel: (reason: Error) => void) => {
+        dequeue = cancel;
+      },
+    } as Dispatcher.DispatchOptions,
     handler,
   );
   // false: every connection to the server is taken (maxConnections), this request perhaps by the
   // last one, perhaps queued. A queued request waits at most the route's idle timeout, the
   // longest silence before an answer, as a sent one does (undici's timeouts start only once it is
-  // sent); then 504, and it is never sent (onRequestStart aborts it).
+  // sent); then 504, and it is taken out of undici's queue, never sent.
   if (!free) warnBusy(ctx, endpoint, route.maxConnections);
   if (!free && upstream === undefined) {
     queued = setTimeout(() => {
       queued = undefined;
       if (upstream !== undefined || res.writableFinished || res.destroyed) return;
       clientGone = true;
+      answeredBusy = true;
       res.off('close', onClientClose);
       ctx.log.warn(
         { route: route.id, reqId: ctx.requestId, server: ctx.server, maxConnections: route.maxConnections },
@@ -270,6 +290,7 @@ function send(
         ctx.requestId,
         s.pages,
       );
+      leaveQueue(new Error('no upstream connection came free'));
     }, route.idleTimeoutMs);
   }
 }

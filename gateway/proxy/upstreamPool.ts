@@ -18,8 +18,14 @@ const load = createRequire(import.meta.url);
 deferUndiciHttp2();
 const Pool: typeof Undici.Pool = load('undici/lib/dispatcher/pool.js');
 const buildConnector: typeof Undici.buildConnector = load('undici/lib/core/connect.js');
+const symbols = load('undici/lib/core/symbols.js') as { kParser: symbol; kQueuedAbort: symbol };
 /** Where undici's HTTP/1.1 client keeps a connection's response parser. */
-const { kParser } = load('undici/lib/core/symbols.js') as { kParser: symbol };
+const { kParser } = symbols;
+/**
+ * A dispatch option undici calls, while the request waits for a connection, with a function that
+ * takes it out of the queue (forwardHttp.ts: a request that gave up waiting). Not in its types.
+ */
+export const QUEUED_ABORT: symbol = symbols.kQueuedAbort;
 type Pool = Undici.Pool;
 
 export type UpstreamEndpoint = {

@@ -124,6 +124,58 @@ describe('routes[].maxConnections', () => {
     assert.deepEqual(paths, ['/events', '/after']);
   });
 
+  it('lets go of requests that stopped waiting: once a connection is free, none of them opens one', async (t) => {
+    // The one connection carries an event stream; requests that waited for it in vain (504) or
+    // whose client left must not stay queued until it ends, each then opening a connection to
+    // the upstream only to abort it.
+    const paths: string[] = [];
+    let connections = 0;
+    let stream: ServerResponse | undefined;
+    const server = createServer((req, res) => {
+      paths.push(req.url!);
+      if (req.url !== '/events') {
+        res.end('ok');
+        return;
+      }
+      stream = res;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+    });
+    server.on('connection', () => connections++);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const gw = await startGateway(
+      t,
+      `routes:
+  - { id: streams, path: /, upstream: "http://127.0.0.1:${(server.address() as AddressInfo).port}/", maxConnections: 1, timeouts: { idle: 200ms } }
+`,
+    );
+    const events = request(new URL('/events', gw.url), { agent: false });
+    events.on('error', () => {});
+    await new Promise<void>((resolve) => {
+      events.on('response', (res) => res.once('data', () => resolve()));
+      events.end();
+    });
+    // Three wait in vain, one at a time; a fourth's client leaves while it waits.
+    for (const n of [1, 2, 3])
+      assert.equal((await send(gw.url, `/gave-up-${n}`, { headers: API })).status, 504);
+    const leaving = request(new URL('/left', gw.url), { headers: API, agent: false });
+    leaving.on('error', () => {});
+    leaving.end();
+    await new Promise((r) => setTimeout(r, 50));
+    leaving.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    stream!.end();
+    events.destroy();
+    assert.equal((await send(gw.url, '/after', { headers: API })).status, 200);
+    assert.deepEqual(paths, ['/events', '/after']);
+    assert.equal(connections, 1, 'the stream’s connection, kept alive for the next request');
+  });
+
   it('is an integer from 1 in routes.yaml', async (t) => {
     await assert.rejects(
       startGateway(
