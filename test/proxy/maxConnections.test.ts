@@ -68,10 +68,13 @@ describe('routes[].maxConnections', () => {
     const answers = [answerOf(gw.url, '/1'), answerOf(gw.url, '/2')];
     await up.arrived(2);
     answers.push(answerOf(gw.url, '/3'));
-    // The third waits in Portico while both connections are busy.
-    await new Promise((r) => setTimeout(r, 200));
+    // The third waits in Portico while both connections are busy: said as it arrives (waited for,
+    // not assumed within a fixed time, which a loaded machine may outlast).
+    const isBusy = (l: { msg: string }) => l.msg.startsWith('all 2 connections to the upstream are busy');
+    for (let i = 0; i < 500 && !lines.some(isBusy); i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
     assert.equal(up.received(), 2);
-    const busy = lines.filter((l) => l.msg.startsWith('all 2 connections to the upstream are busy'));
+    const busy = lines.filter(isBusy);
     assert.equal(busy.length, 1, JSON.stringify(lines.map((l) => l.msg)));
     assert.equal(busy[0]!.route, 'streams');
     up.release();
@@ -139,7 +142,10 @@ describe('routes[].maxConnections', () => {
       }
       stream = res;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('data: first\n\n');
+      // Never silent for the idle timeout: the stream holds its connection until it ends.
+      const tick = setInterval(() => res.write('data: tick\n\n'), 50);
+      res.on('close', () => clearInterval(tick));
+      res.on('finish', () => clearInterval(tick));
     });
     server.on('connection', () => connections++);
     server.listen(0, '127.0.0.1');
@@ -151,7 +157,7 @@ describe('routes[].maxConnections', () => {
     const gw = await startGateway(
       t,
       `routes:
-  - { id: streams, path: /, upstream: "http://127.0.0.1:${(server.address() as AddressInfo).port}/", maxConnections: 1, timeouts: { idle: 200ms } }
+  - { id: streams, path: /, upstream: "http://127.0.0.1:${(server.address() as AddressInfo).port}/", maxConnections: 1, timeouts: { idle: 400ms } }
 `,
     );
     const events = request(new URL('/events', gw.url), { agent: false });
