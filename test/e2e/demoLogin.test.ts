@@ -147,6 +147,38 @@ describe('the demo in a real browser', () => {
     await page.screenshot({ path: 'test-artifacts/demo-after-logout.png' });
   });
 
+  it('signs her out of Portico with no question when she logs out in the AI platform, whose realm names her with the ID token Portico issued it', async (t) => {
+    const { demo, page } = await openDemo(t);
+    await signInToAiPlatform(page, demo);
+    const portico = async () =>
+      (await page.context().cookies(demo.publicUrl)).find((c) => c.name === 'portico_session')?.value;
+    const before = await portico();
+    assert.ok(before, 'signed in at Portico');
+    // As Keycloak does for a brokered user: the realm's logout sends the browser to Portico's
+    // end_session endpoint with the ID token Portico issued it (id_token_hint), its
+    // post_logout_redirect_uri (broker/portico/endpoint/logout_response) and state.
+    const visited: string[] = [];
+    page.on('request', (r) => {
+      if (r.isNavigationRequest()) visited.push(r.url());
+    });
+    await page.click('#logout');
+    const back = `${demo.publicUrl}/dce5/auth/realms/ghippo/broker/portico/endpoint/logout_response`;
+    for (let i = 0; i < 200 && !visited.some((u) => u.startsWith(back)); i++) await page.waitForTimeout(50);
+    const endSession = visited.find((u) => new URL(u).pathname.startsWith('/_portico/oidc/session/end'));
+    const paths = () => visited.map((u) => new URL(u).pathname).join(' ');
+    assert.ok(endSession, `the realm sent her to Portico: ${paths()}`);
+    assert.ok(new URL(endSession).searchParams.get('id_token_hint'), 'with the ID token it holds');
+    assert.ok(
+      visited.some((u) => u.startsWith(back)),
+      `Portico signed her out and sent her back to the realm without asking: ${paths()}`,
+    );
+    // Her Portico session is over: the customer system sees nobody with the old cookie.
+    const whoami = await fetch(`${demo.publicUrl}/api/whoami`, {
+      headers: { cookie: `portico_session=${before}` },
+    });
+    assert.equal(((await whoami.json()) as { anonymous: boolean }).anonymous, true);
+  });
+
   it('refuses bob on the AI platform with a branded 403 page', async (t) => {
     const { demo, page } = await openDemo(t);
     await page.goto(`${demo.publicUrl}/dce5/`);
