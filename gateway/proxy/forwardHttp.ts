@@ -177,6 +177,12 @@ function send(
     onResponseError(_controller, err) {
       if (balancer) balancer.endpoints[server]!.state.inFlight--;
       clearTimeout(stalled);
+      // A request that failed while it waited (its connection refused) waits no more: left
+      // running, the wait's timer would end the retry's answer (another server's) at this
+      // attempt's idle timeout.
+      clearTimeout(queued);
+      queued = undefined;
+      dequeue = undefined;
       res.off('close', onClientClose);
       // Answered 504 while it waited for a connection: this is that wait's end, nothing to say.
       if (answeredBusy) return;

@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const API = { accept: 'application/json' };
 
@@ -180,6 +181,56 @@ describe('routes[].maxConnections', () => {
     assert.equal((await send(gw.url, '/after', { headers: API })).status, 200);
     assert.deepEqual(paths, ['/events', '/after']);
     assert.equal(connections, 1, 'the stream’s connection, kept alive for the next request');
+  });
+
+  it('lets the answer of a retry on another server run past the first attempt’s wait for a connection', async (t) => {
+    // The first server refuses the connection; the request goes to the second, whose event stream
+    // outlasts the idle timeout (never silent that long). The first attempt waited for a
+    // connection of its own (maxConnections: 1, none open yet): that wait ended with its failure.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let n = 0;
+      const tick = setInterval(() => {
+        res.write(`data: ${++n}\n\n`);
+        if (n === 12) {
+          clearInterval(tick);
+          res.end();
+        }
+      }, 50);
+      res.on('close', () => clearInterval(tick));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const refused = `http://127.0.0.1:${await freePort()}/`;
+    const gw = await startGateway(
+      t,
+      `routes:
+  - id: streams
+    path: /
+    upstreams: { servers: ["${refused}", "http://127.0.0.1:${(server.address() as AddressInfo).port}/"] }
+    maxConnections: 1
+    timeouts: { idle: 300ms }
+`,
+    );
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(new URL('/events', gw.url), { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error(`the stream was cut after: ${JSON.stringify(text)}`)));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.match(body, /data: 12\n\n$/);
   });
 
   it('is an integer from 1 in routes.yaml', async (t) => {
