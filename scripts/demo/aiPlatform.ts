@@ -8,6 +8,7 @@
 // (`terminal/ws`, subprotocol `tty`, cloudtty/ttyd style) talking to a toy shell (shell.ts).
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -60,6 +61,11 @@ export type AiPlatformOptions = DemoServerOptions & {
   accessTokenTtlSeconds?: number;
   /** How often the UI checks that its realm session is alive; default 10 s. */
   sessionCheckMs?: number;
+  /**
+   * Serve HTTPS with this key and certificate, as DCE's ingress does on :30343 (usually with a
+   * self-signed certificate, which Portico verifies: a route's `tls.ca`). Default: plain HTTP.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 };
 
 export type AiPlatform = DemoServer & {
@@ -74,9 +80,11 @@ export async function startAiPlatform(options: AiPlatformOptions = {}): Promise<
     createSigningKey(),
     createSigningKey(),
   ]);
-  const server = createServer();
+  const server = options.tls ? createTlsServer(options.tls) : createServer();
   server.on('clientError', (_err, socket) => socket.destroy());
-  const { url, port } = await listen(server, options);
+  const listening = await listen(server, options);
+  const { port } = listening;
+  const url = options.tls ? listening.url.replace(/^http:/, 'https:') : listening.url;
 
   const realm = await createBroker({
     reverseProxy: options.reverseProxy ?? url,

@@ -1,6 +1,9 @@
 // The AI platform's `/apis/…`, behind the "Istio" check: every call needs a bearer JWT of the
 // realm or an access key, except the access-key JWKS that Istio itself reads. Paths follow DCE's
-// API groups (ghippo.io for the user and keys, baize.io for AI Lab); the data is made up.
+// API groups (ghippo.io for the user and keys, baize.io for AI Lab, kpanda.io for clusters); the
+// data is made up. Its paths are shaped as DCE's are, colons included: Kubernetes-style proxy
+// subresources (`pods/<name>:<port>/proxy/…`) and gRPC-gateway custom verbs (`jobs/<name>:cancel`),
+// read as Go's net/http reads them (percent-escapes decoded, so `%3A` is a colon).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson, sendText } from '../common.ts';
 import type { AccessKeys } from './accessKeys.ts';
@@ -17,6 +20,11 @@ export type PlatformApisOptions = {
 
 const GHIPPO = '/apis/ghippo.io/v1alpha1';
 const BAIZE = '/apis/baize.io/v1alpha1';
+const KPANDA = '/apis/kpanda.io/v1alpha1';
+/** `clusters/<c>/namespaces/<ns>/pods/<name>[:<port>]/proxy[/<path>]`, as Kubernetes names its pod proxy. */
+const POD_PROXY = /^\/clusters\/([^/]+)\/namespaces\/([^/]+)\/pods\/([^/:]+)(?::([^/]+))?\/proxy(\/.*)?$/;
+/** `jobs/<name>:cancel`: a gRPC-gateway custom verb. */
+const JOB_VERB = /^\/jobs\/([^/:]+):([a-zA-Z]+)$/;
 
 /** Answers `/apis/…`; false for other paths. */
 export function platformApis(
@@ -50,6 +58,29 @@ export function platformApis(
     }
     if (method === 'GET' && path === `${BAIZE}/clusters`) return sendJson(req, res, 200, { items: CLUSTERS });
     if (method === 'GET' && path === `${BAIZE}/jobs`) return sendJson(req, res, 200, { items: JOBS });
+    const decoded = decodePath(path);
+    const verb = decoded?.startsWith(`${BAIZE}/`) ? JOB_VERB.exec(decoded.slice(BAIZE.length)) : null;
+    if (verb && method === 'POST') {
+      const job = JOBS.find((j) => j.name === verb[1]);
+      if (!job) return sendJson(req, res, 404, { code: 5, message: `job ${verb[1]} not found` });
+      if (verb[2] !== 'cancel') return sendJson(req, res, 404, { code: 5, message: `no verb ${verb[2]}` });
+      return sendJson(req, res, 200, { ...job, state: 'Cancelled', cancelledBy: who.username });
+    }
+    const pod = decoded?.startsWith(`${KPANDA}/`) ? POD_PROXY.exec(decoded.slice(KPANDA.length)) : null;
+    if (pod) {
+      const [, cluster, namespace, name, port, rest] = pod;
+      if (!CLUSTERS.some((c) => c.name === cluster))
+        return sendJson(req, res, 404, { code: 5, message: `cluster ${cluster} not found` });
+      return sendJson(req, res, 200, {
+        cluster,
+        namespace,
+        pod: name,
+        port: port ?? null,
+        path: rest ?? '/',
+        method,
+        user: who.username,
+      });
+    }
     sendJson(req, res, 404, { code: 5, message: `no API at ${path}` });
   };
   return (req, res, path) => {
@@ -63,6 +94,15 @@ export function platformApis(
     });
     return true;
   };
+}
+
+/** The path as Go's net/http reads it (r.URL.Path): percent-escapes decoded; undefined if invalid. */
+function decodePath(path: string): string | undefined {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function describe(who: Principal, realmIssuer: string) {
