@@ -93,6 +93,9 @@ function trustedEmail(identity: Identity, c: AllowContext): string | undefined {
       provider !== undefined &&
       (provider.trustEmail === true || (provider.type !== 'ldap' && provider.type !== 'saml')));
   if (!verified) return undefined;
+  // Identity headers drop control characters (`ceo@corp.exam\u0000ple` would reach the upstream as
+  // ceo@corp.example while allow rules judged another address), and no address holds a blank.
+  if (/[\x00-\x20\x7f\u0085\s]/u.test(email)) return undefined;
   const at = email.indexOf('@');
   if (at <= 0 || at !== email.lastIndexOf('@') || at === email.length - 1) return undefined;
   return email;

@@ -42,6 +42,18 @@ describe('the address Portico passes on as the user’s', () => {
     );
   });
 
+  it('is never one an upstream would read as another address (control characters, blanks inside)', () => {
+    for (const email of [
+      'ceo@corp.exam\u0000ple',
+      'ceo\u001b@corp.example',
+      'ceo@corp.example\u007f',
+      'c eo@corp.example',
+      'ceo@corp.example\u0085x',
+    ])
+      assert.equal(releasedEmail(who('corp', email, true), providers), undefined, JSON.stringify(email));
+    assert.equal(releasedEmail(who('corp', ' ceo@corp.example ', true), providers), 'ceo@corp.example');
+  });
+
   it('never makes an unchecked address the user name, nor a claim the user chose when the config names another', () => {
     const mallory = claimsToIdentity('corp', {
       sub: 'm-1',
