@@ -29,6 +29,11 @@ export type DemoOptions = {
   aiPlatformIdp?: IdentityProviderOptions;
   /** How often the AI platform's UI checks its session (default 10 s). */
   aiSessionCheckMs?: number;
+  /**
+   * The realm refuses Portico's back-channel logout tokens (the default provider's
+   * `refuseLogoutTokens`): a DCE whose Keycloak does not end brokered sessions that way.
+   */
+  aiRefusesLogoutTokens?: boolean;
 };
 
 export type Demo = { publicUrl: string; gateway: Gateway; idp: Idp; ai: AiPlatform; close(): Promise<void> };
@@ -74,6 +79,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       clientId: 'dce5-ghippo',
       clientSecret: brokerSecret,
       clientAuthMethod: 'client_secret_post',
+      refuseLogoutTokens: o.aiRefusesLogoutTokens,
     };
     const ai = await startAiPlatform({
       port: o.aiPort ?? 0,

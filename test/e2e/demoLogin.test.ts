@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
 import { pino } from 'pino';
-import { type Demo, startDemo } from '../../scripts/demo/startDemo.ts';
+import { type Demo, type DemoOptions, startDemo } from '../../scripts/demo/startDemo.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 import { freePort } from '../helpers/sso.ts';
 
@@ -14,12 +14,17 @@ declare const document: {
 };
 
 /** The whole demo on a free port and a fresh Chromium page, both closed after the test. */
-async function openDemo(t: TestContext, viewport = { width: 1280, height: 800 }) {
+async function openDemo(
+  t: TestContext,
+  viewport = { width: 1280, height: 800 },
+  options: Pick<DemoOptions, 'aiRefusesLogoutTokens'> = {},
+) {
   const port = await freePort();
   const demo = await startDemo({
     port,
     publicUrl: `http://127.0.0.1:${port}`,
     logger: pino({ level: 'silent' }),
+    ...options,
   });
   t.after(() => demo.close());
   const { context } = await launchBrowser(t, { locale: 'en-US', viewport });
@@ -177,6 +182,46 @@ describe('the demo in a real browser', () => {
       headers: { cookie: `portico_session=${before}` },
     });
     assert.equal(((await whoami.json()) as { anonymous: boolean }).anonymous, true);
+  });
+
+  it('asks before signing her out when the AI platform’s logout names an earlier Portico session (its realm outlived it)', async (t) => {
+    // A DCE whose Keycloak does not take Portico's back-channel logout tokens (undocumented for a
+    // real DCE 5): her realm session, and the ID token Portico issued it, outlive her Portico session.
+    const { demo, page } = await openDemo(t, undefined, { aiRefusesLogoutTokens: true });
+    await signInToAiPlatform(page, demo);
+    await page.goto(`${demo.publicUrl}/_portico/logout`);
+    await page.click('#portico-logout');
+    await page.waitForURL(/\/_portico\/logged-out/);
+    assert.equal(demo.ai.realm.store.sessionCount(), 1, 'the realm kept her session');
+    await page.waitForTimeout(1100); // the ID token's iat has whole seconds
+    await page.goto(`${demo.publicUrl}/_portico/login?rd=%2F`);
+    await page.waitForSelector('#login-submit');
+    await page.fill('#username', 'alice');
+    await page.fill('#password', 'alice');
+    await page.click('#login-submit');
+    await page.waitForURL(`${demo.publicUrl}/`);
+    const session = (await page.context().cookies(demo.publicUrl)).find((c) => c.name === 'portico_session');
+    assert.ok(session);
+    const signedIn = async () =>
+      !(
+        (await (
+          await fetch(`${demo.publicUrl}/api/whoami`, {
+            headers: { cookie: `portico_session=${session.value}` },
+          })
+        ).json()) as { anonymous: boolean }
+      ).anonymous;
+    // The platform's UI still has its realm session from before: no trip to Portico.
+    await page.goto(`${demo.publicUrl}/dce5/`);
+    await page.waitForSelector('#current-user:not([hidden])');
+    await page.click('#logout');
+    // The realm's id_token_hint was issued in her earlier Portico session: Portico asks.
+    await page.waitForSelector('#portico-oidc-logout');
+    assert.match(new URL(page.url()).pathname, /^\/_portico\/oidc\/session\/end/);
+    await page.waitForTimeout(500);
+    assert.equal(await signedIn(), true, 'still signed in at Portico until she answers');
+    await page.click('#portico-oidc-logout');
+    await page.waitForURL((u) => !u.pathname.startsWith('/_portico/oidc/session/end'));
+    assert.equal(await signedIn(), false, 'her answer ends her Portico session');
   });
 
   it('refuses bob on the AI platform with a branded 403 page', async (t) => {

@@ -25,6 +25,8 @@ export async function backchannelLogout(
   const provider = [...ctx.providers.values()].find((p) => p.issuer === issuer);
   if (!provider)
     return oauthError(res, 400, 'invalid_request', 'No identity provider for the logout token issuer');
+  if (provider.refusesLogoutTokens)
+    return oauthError(res, 400, 'invalid_request', 'Back-channel logout is not supported for this provider');
   let claims: Awaited<ReturnType<typeof provider.verifyLogoutToken>>;
   try {
     claims = await provider.verifyLogoutToken(token);

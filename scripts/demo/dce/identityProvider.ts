@@ -23,6 +23,12 @@ export type IdentityProviderOptions = {
   scopes?: string[];
   /** Send a PKCE challenge too (Keycloak's "Use PKCE"); default false. */
   pkce?: boolean;
+  /**
+   * Refuse the provider's back-channel logout tokens (400), as a Keycloak that does not end brokered
+   * sessions that way would: DaoCloud does not document whether DCE 5's does (docs/dce5.md), so
+   * its realm sessions may outlive the provider's. Default false (they are accepted).
+   */
+  refuseLogoutTokens?: boolean;
 };
 
 export type ProviderMetadata = {
@@ -53,6 +59,7 @@ export type IdentityProvider = {
   readonly displayName: string;
   readonly issuer: string;
   readonly usesPkce: boolean;
+  readonly refusesLogoutTokens: boolean;
   metadata(): Promise<ProviderMetadata>;
   authorizationUrl(p: {
     redirectUri: string;
@@ -118,6 +125,7 @@ export function createIdentityProvider(o: IdentityProviderOptions): IdentityProv
     displayName: o.displayName ?? 'OIDC (custom)',
     issuer,
     usesPkce: o.pkce ?? false,
+    refusesLogoutTokens: o.refuseLogoutTokens ?? false,
 
     metadata: async () => (await discover()).meta,
 
