@@ -81,9 +81,9 @@ export function createLoginThrottle(options: ThrottleOptions): LoginThrottle {
         // Not counted, so not judged: the counts that were taken are given back.
         await Promise.all(counted.map((c, i) => settled[i]!.status === 'fulfilled' && store.unhit(c.key)));
         const err = (failed as PromiseRejectedResult).reason;
-        // A single instance's counter store that is full refuses new counters rather than forget
-        // old ones (a forgotten count is a fresh budget of guesses): sign-ins that need a new
-        // counter wait until the window's counters expire; everyone already counted stays counted.
+        // A single instance's counter store, full of repeated failures, refuses new counters
+        // rather than forget old ones (a forgotten count is a fresh budget of guesses): sign-ins
+        // that need a new counter wait until the window's counters expire (memoryStore.ts).
         if (err instanceof StoreFullError)
           throw new GatewayError('PORTICO_ERR_TOO_MANY', {
             detail: message ?? options.message ?? 'Too many failed sign-in attempts. Try again later.',

@@ -13,14 +13,24 @@ export class StoreFullError extends GatewayError {
 }
 
 /** How often a full `refuse` store looks for expired entries to make room (each look is O(n)). */
+/**
+ * How many of the least recently used entries a full `refuse` store looks at for one it may let
+ * go (a count of a single attempt): a bounded look, so a store full of higher counts costs little
+ * per refusal.
+ */
+const EVICTABLE_LOOK = 64;
 const PURGE_EVERY_MS = 1_000;
 
 /**
  * The in-process store for a single instance: bounded and every entry with a TTL expires on time.
  * Once `maxEntries` is reached, the least recently used entries go first (`whenFull: 'evict'`, the
  * default), or, for data whose loss helps an attacker (login throttle counters: a forgotten count
- * is a fresh budget of guesses), a new key is refused with StoreFullError while the entries held
- * keep counting (`whenFull: 'refuse'`). Callers keep unrelated data in separate stores so one kind
+ * is a fresh budget of guesses), only a counter of a single attempt among the least recently used
+ * makes room — what an attacker's flood of new names leaves, and forgetting it gives back at most
+ * one guess per store-full of attempts — and when there is none a new key is refused with
+ * StoreFullError while the entries held keep counting (`whenFull: 'refuse'`). Refusing every new
+ * counter once full let ~100,000 failed attempts under new names lock every sign-in that had no
+ * counter yet for the window (review). Callers keep unrelated data in separate stores so one kind
  * of traffic cannot evict another's entries.
  */
 export function createMemoryStore(
@@ -37,8 +47,18 @@ export function createMemoryStore(
     if (now - purgedAt >= PURGE_EVERY_MS) {
       purgedAt = now;
       entries.purgeStale();
+      if (entries.size < max) return true;
     }
-    return entries.size < max;
+    let looked = 0;
+    for (const k of entries.rkeys()) {
+      if (++looked > EVICTABLE_LOOK) break;
+      const v = entries.peek(k);
+      if (typeof v === 'string' && Number(v) <= 1) {
+        entries.delete(k);
+        return true;
+      }
+    }
+    return false;
   };
   const bus = new EventEmitter();
   bus.setMaxListeners(0);
