@@ -562,7 +562,7 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   'routes[].timeouts.connect': { description: 'To open a connection (then 504).', default: '5s' },
   'routes[].timeouts.idle': {
     description:
-      'The longest silence on a response or a WebSocket (the nginx front door of DCE 5 uses 300s); also the longest pause of a client sending its body or reading the answer, after which the request is closed and its upstream connection freed (nginx client_body_timeout, send_timeout).',
+      'The longest silence on a response or a WebSocket (the nginx front door of DCE 5 uses 300s); also the longest pause of a client sending its body or reading the answer, after which the request is closed and its upstream connection freed (nginx client_body_timeout, send_timeout), and the longest wait for a free upstream connection (`maxConnections`). More than 0.',
     default: '60s',
   },
   'routes[].auth': {

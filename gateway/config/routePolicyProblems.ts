@@ -79,6 +79,15 @@ export function routePolicyProblems(r: Loose, i: number, raw: Loose): PathProble
   }
   if (r.websocket === true && !forwards)
     out.push({ path: at('websocket'), message: 'needs an upstream to open WebSockets to' });
+  // 0 would not mean "no limit" here: every wait it bounds (an answer's silence, a paused client,
+  // a queued request) would end at once.
+  const idle = obj(r.timeouts)?.idle;
+  if (idle === 0 || (typeof idle === 'string' && /^\s*0+(\.0+)?\s*[a-z]*\s*$/.test(idle)))
+    out.push({
+      path: at('timeouts', 'idle'),
+      message:
+        'must be more than 0: it bounds every silence on the route (use a long one, such as 1h, for long polls)',
+    });
 
   const respond = obj(r.respond);
   const status = respond?.status;

@@ -244,4 +244,18 @@ describe('routes[].maxConnections', () => {
       /maxConnections/,
     );
   });
+
+  it('refuses timeouts.idle: 0, which would end every wait it bounds at once', async (t) => {
+    for (const idle of ['0', '0s', '"0ms"'])
+      await assert.rejects(
+        startGateway(
+          t,
+          `routes:
+  - { id: api, path: /, upstream: "http://127.0.0.1:9/", timeouts: { idle: ${idle} } }
+`,
+        ),
+        (err: { problems?: { message: string }[] }) =>
+          err.problems?.some((p) => p.message.startsWith('must be more than 0')) === true,
+      );
+  });
 });
