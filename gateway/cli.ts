@@ -118,7 +118,10 @@ function supervise(cluster: Cluster, configFile: string, workers: number): Promi
   let running: RunningConfig | undefined;
   cluster.on('message', (worker, message: { portico?: string; config?: RunningConfig }) => {
     if (message?.portico === RUNNING) running = message.config;
-    else if (message?.portico === ASK) worker.send({ portico: RUNNING, config: running ?? null });
+    // A worker that exits between asking and the answer must not take the primary with it: an
+    // error of send() without a callback is thrown.
+    else if (message?.portico === ASK && worker.isConnected())
+      worker.send({ portico: RUNNING, config: running ?? null }, undefined, () => {});
   });
   for (let i = 0; i < workers; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {

@@ -31,7 +31,11 @@ export function limitAddressConcurrency(): Stage<HttpContext | UpgradeContext> {
         headers: { 'retry-after': '1' },
         extra: { retryAfter: 1 },
       });
-    const gone = ctx.kind === 'http' ? ctx.res.closed : ctx.socket.destroyed;
+    // HTTP/2's compatibility response has no `closed`: its stream says it.
+    const gone =
+      ctx.kind === 'http'
+        ? (ctx.res.closed ?? (ctx.res as unknown as { stream?: { closed: boolean } }).stream?.closed ?? false)
+        : ctx.socket.destroyed;
     if (gone) return;
     inFlight.set(key, n + 1);
     if (ctx.kind === 'http') ctx.res.once('close', () => release(key));
