@@ -1,6 +1,6 @@
 import type { PublicPath } from '../config/types.ts';
 import { type AnyContext, methodOf, type Stage } from '../context.ts';
-import { backendView, windowsView } from '../routing/checkPath.ts';
+import { backendView, windowsReadings } from '../routing/checkPath.ts';
 
 /**
  * `public:` (oauth2-proxy skip_auth_routes, Authelia bypass): a request for one of these paths of
@@ -59,17 +59,16 @@ export function isPublic(paths: readonly PublicPath[], path: string, method: str
   if (twice === undefined) return false;
   // And as a Windows backend reads them (trailing dots and spaces, NTFS stream names dropped): a
   // segment left as dots only (`/dce5/auth/..%20/apis/`, `…/..::$DATA/…`) may be `..` to it.
-  const windows = windowsView(view);
-  const windowsTwice = twice === view ? windows : windowsView(twice);
-  if (windows === undefined || windowsTwice === undefined) return false;
+  const windows = windowsReadings(view);
+  const windowsTwice = twice === view ? windows : windowsReadings(twice);
   for (const p of paths) {
     if (p.methods !== undefined && !p.methods.has(method)) continue;
     if (
       within(p.path, path) &&
       within(p.path, view) &&
       within(p.path, twice) &&
-      within(p.path, windows) &&
-      within(p.path, windowsTwice)
+      windows.every((w) => within(p.path, w)) &&
+      windowsTwice.every((w) => within(p.path, w))
     )
       return true;
   }

@@ -76,36 +76,54 @@ function resolveSegments(decoded: string): string {
   return joined.startsWith('/') ? joined : `/${joined}`;
 }
 
-/** A segment that ends in a dot or a space, or names an NTFS stream (`:`): Windows reads it otherwise. */
-const WINDOWS_TRIMMED = /[. ](?:\/|$)|:/;
+/**
+ * A segment that ends in a dot or a space, or names an NTFS stream with its type (`::$DATA`,
+ * `:$I30:$INDEX_ALLOCATION`): Windows reads it otherwise. A colon alone is left as it is:
+ * Kubernetes (`pods/name:8080/proxy`) and Google-style custom methods (`/v1/books:batchGet`) put
+ * colons in paths, and a named stream without a type is another file's content, not a way to
+ * the folder or file itself.
+ */
+const WINDOWS_TRIMMED = /[. ](?:\/|$)|:[^/:]*:\$[a-z0-9_]+(?:\/|$)/i;
+/** `name:stream:$TYPE` (stream name possibly empty): the part Windows opens is `name`. */
+const NTFS_STREAM = /^([^:]*):[^:]*:\$[a-z0-9_]+$/i;
 
 /**
  * A decoded view (backendView) as a Windows backend (IIS, http.sys, Kestrel on NTFS) reads it:
- * each segment without an NTFS stream suffix (`admin::$INDEX_ALLOCATION`, `admin::$DATA`,
- * `a:s`) and without trailing dots and spaces (`admin.`, `admin%20`), so `/dce5/admin./x` is
- * `/dce5/admin/x` to it. `undefined` when a segment would be left as dots only (`...`, `..%20`,
- * `..::$DATA`): Windows may read it as `..` or drop it. Case is left as it is (the caller folds it).
+ * each segment without an NTFS stream suffix (`admin::$INDEX_ALLOCATION`, `admin::$DATA`) and
+ * without trailing dots and spaces (`admin.`, `admin%20`), so `/dce5/admin./x` is `/dce5/admin/x`
+ * to it. A segment left as dots only (`...`, `..%20`, `..::$DATA`) may be dropped or read as `..`
+ * by it: both readings are given then. The view itself when Windows reads nothing otherwise. Case
+ * is left as it is (the caller folds it).
  */
-export function windowsView(view: string): string | undefined {
-  if (!WINDOWS_TRIMMED.test(view)) return view;
-  const out: string[] = [];
+export function windowsReadings(view: string): readonly string[] {
+  if (!WINDOWS_TRIMMED.test(view)) return [view];
+  const dropped: string[] = [];
+  const parent: string[] = [];
+  let dotsOnly = false;
   for (const segment of view.split('/')) {
     if (segment === '') {
-      out.push(segment);
+      dropped.push(segment);
+      parent.push(segment);
       continue;
     }
-    const colon = segment.indexOf(':');
-    const name = colon === -1 ? segment : segment.slice(0, colon);
+    const stream = NTFS_STREAM.exec(segment);
+    const name = stream ? stream[1]! : segment;
     let end = name.length;
     while (end > 0 && (name.charCodeAt(end - 1) === 46 /* . */ || name.charCodeAt(end - 1) === 32)) end--;
     const trimmed = name.slice(0, end);
-    if (trimmed === '') {
-      if (name.includes('.')) return undefined;
-      out.push(''); // spaces or a stream of the folder itself: nothing left of the segment
+    if (trimmed === '' && name.includes('.')) {
+      dotsOnly = true;
+      dropped.push('');
+      if (parent.length > 1) parent.pop();
       continue;
     }
-    out.push(trimmed);
+    // Spaces only or a stream of the folder itself: nothing left of the segment.
+    dropped.push(trimmed);
+    parent.push(trimmed);
   }
-  const joined = out.join('/').replace(/\/{2,}/g, '/');
-  return joined.startsWith('/') ? joined : `/${joined}`;
+  const join = (out: string[]) => {
+    const joined = out.join('/').replace(/\/{2,}/g, '/');
+    return joined.startsWith('/') ? joined : `/${joined}`;
+  };
+  return dotsOnly ? [join(dropped), join(parent)] : [join(dropped)];
 }

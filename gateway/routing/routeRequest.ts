@@ -1,7 +1,7 @@
 import type { HttpContext, Stage, UpgradeContext } from '../context.ts';
 import { GatewayError } from '../errors.ts';
 import type { Route } from '../config/types.ts';
-import { backendView, twiceDecodedView, windowsView } from './checkPath.ts';
+import { backendView, twiceDecodedView, windowsReadings } from './checkPath.ts';
 import { matchRoute, type RouteMatch } from './matchRoute.ts';
 import { routesForHost } from './routesForHost.ts';
 
@@ -47,9 +47,8 @@ export function otherReading(
 function caseOrWindowsReading(view: string, same: (path: string) => boolean): OtherReading | undefined {
   const lower = view.toLowerCase();
   if (lower !== view && !same(lower)) return { read: lower, by: 'a case-insensitive backend' };
-  const windows = windowsView(lower);
-  if (windows === undefined) return { read: undefined, by: 'a Windows backend' };
-  if (windows !== lower && !same(windows)) return { read: windows, by: 'a Windows backend' };
+  for (const windows of windowsReadings(lower))
+    if (windows !== lower && !same(windows)) return { read: windows, by: 'a Windows backend' };
   return undefined;
 }
 

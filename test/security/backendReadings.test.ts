@@ -39,7 +39,7 @@ describe('paths a Windows backend reads as another route', () => {
       '/dce5/admin.%20./x',
       '/dce5/admin::$INDEX_ALLOCATION/x',
       '/dce5/admin::$DATA/x',
-      '/dce5/admin:x/y',
+      '/dce5/admin:$I30:$INDEX_ALLOCATION/x',
       '/dce5/ADMIN./x',
       '/dce5/Admin%20/x',
       '/dce5/admin.',
@@ -63,6 +63,10 @@ describe('paths a Windows backend reads as another route', () => {
       ['/dce5/administrator/x', '/administrator/x'],
       ['/dce5/v1.2/x', '/v1.2/x'],
       ['/dce5/apis/pod:8080/x', '/apis/pod:8080/x'],
+      // A colon without an NTFS stream type is no way into the folder (Kubernetes ports,
+      // Google-style custom methods): routed as sent.
+      ['/dce5/admin:batchGet', '/admin:batchGet'],
+      ['/dce5/admin:x/y', '/admin:x/y'],
       ['/dce5/docs/a.b.', '/docs/a.b.'],
     ]) {
       const r = await send(s.gw.url, target!, { headers: API });
@@ -77,9 +81,12 @@ describe('paths a Windows backend reads as another route', () => {
       t,
       `  - { id: ai, path: /dce5/, upstream: "${ai.url}", auth: required, public: [{ path: /dce5/auth/ }] }\n`,
     );
+    // `..` to some Windows readers: not public (a login is asked), whichever way it is read.
     for (const target of ['/dce5/auth/.../apis/', '/dce5/auth/..%20/apis/', '/dce5/auth/..::$DATA/apis/']) {
+      const before = ai.requests.length;
       const r = await send(s.gw.url, target, { headers: API });
-      assert.equal(r.status, 400, target);
+      assert.equal(r.status, 401, target);
+      assert.equal(ai.requests.length, before, target);
     }
     assert.equal(ai.requests.length, 0, 'nothing reached the upstream');
     assert.equal((await send(s.gw.url, '/dce5/auth./x', { headers: API })).status, 401);
@@ -147,6 +154,6 @@ describe('portico explain on such paths', () => {
     assert.match(explain('/DCE5/x').summary, /reads it as \/dce5\/x \(ai-platform\)/);
     const dots = explain('/x/.../dce5/');
     assert.equal(dots.status, 400);
-    assert.match(dots.summary, /left as dots only/);
+    assert.match(dots.summary, /a Windows backend reads it as \/dce5\/ \(ai-platform\)/);
   });
 });
