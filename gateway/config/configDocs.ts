@@ -555,7 +555,7 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   },
   'routes[].maxConnections': {
     description:
-      'Connections Portico keeps open at most to each of the route’s upstream servers (nginx `max_conns`), one request on each at a time. A request that finds them all busy waits for one, up to `timeouts.idle` (then 504), and a warning names the route and server. Raise it for upstreams with many long answers at once (event streams, Kubernetes watches).',
+      'Connections Portico keeps open at most to each of the route’s upstream servers (nginx `max_conns`), one request on each at a time. A request that finds them all busy waits for one, up to `timeouts.idle` (then 504), and a warning names the route and server. Raise it for upstreams with many long answers at once (event streams, Kubernetes watches). Routes to the same server with the same TLS settings, connect timeout and `maxConnections` share one pool (and its connections); give a route of long answers its own value to keep it apart. WebSockets are not counted.',
     default: 256,
   },
   'routes[].timeouts': { description: 'Timeouts towards the upstream.' },
