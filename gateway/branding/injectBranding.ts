@@ -8,6 +8,7 @@ import { type Lang, pickLang } from '../pages/negotiate.ts';
 import { cspAllows, parseCsp } from './csp.ts';
 import type { HtmlScanner } from './htmlScanner.ts';
 import type { Brand } from './loadBrand.ts';
+import { addVary, DOCUMENT_VARY } from './vary.ts';
 
 /** How far into a page the injector looks for the end of <head> before giving up (decoded bytes). */
 export const LOOKAHEAD_BYTES = 64 * 1024;
@@ -91,10 +92,18 @@ function revalidated(ctx: HttpContext, brand: Brand): ResponseTransform | undefi
   return {
     start(res, up, headers) {
       const out: string[] = [];
+      let inLang = false;
       for (let i = 0; i < headers.length; i += 2) {
-        const value = headers[i]!.toLowerCase() === 'etag' ? tag(headers[i + 1]!) : headers[i + 1];
+        let value: string | undefined = headers[i + 1];
+        if (headers[i]!.toLowerCase() === 'etag') {
+          value = tag(headers[i + 1]!);
+          inLang = value !== undefined && value !== brandEtag(headers[i + 1]!, brand.version);
+        }
         if (value !== undefined) out.push(headers[i]!, value);
       }
+      // The 304 says what the 200 varied on (RFC 9110 §15.4.5), or a cache that takes its headers
+      // would store the branded copy as every request's.
+      addVary(out, inLang ? [...DOCUMENT_VARY, 'Accept-Language'] : DOCUMENT_VARY);
       if (writeHeadOrDestroy(res, 304, up.statusMessage, out)) up.pipe(res);
     },
   };

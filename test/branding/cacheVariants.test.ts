@@ -111,6 +111,19 @@ describe('branded pages and caches', () => {
     const same = await get({ 'accept-language': 'zh-CN', 'if-none-match': `${en.etag}, ${zh.etag}` });
     assert.equal(same.sent, '"n1"');
     assert.deepEqual([same.status, same.etag], [304, zh.etag]);
+    // A 304 says what its 200 varied on (RFC 9110 §15.4.5): a cache updating its copy from it must
+    // not lose the variants.
+    const revalidated = await fetch(`${gw.url}/noLangTagged`, {
+      headers: { ...NAVIGATION, 'accept-language': 'zh-CN', 'if-none-match': zh.etag! },
+    });
+    assert.equal(revalidated.status, 304);
+    assert.equal(revalidated.headers.get('vary'), 'Sec-Fetch-Dest, Accept, Accept-Language');
+    const page304 = await fetch(`${gw.url}/page`, { headers: { ...NAVIGATION } });
+    await page304.text();
+    const again = await fetch(`${gw.url}/page`, {
+      headers: { ...NAVIGATION, 'if-none-match': page304.headers.get('etag')! },
+    });
+    assert.deepEqual([again.status, again.headers.get('vary')], [304, 'Sec-Fetch-Dest, Accept']);
     // ?lang= chooses like Accept-Language.
     const query = await fetch(`${gw.url}/noLangTagged?lang=en`, {
       headers: { ...NAVIGATION, 'if-none-match': en.etag! },
