@@ -17,10 +17,15 @@ describe('a routes.yaml replaced by a FIFO while serving', () => {
     });
     const reloads: { ok: boolean }[] = [];
     gw.gateway.events.on('configReload', (e) => reloads.push(e));
+    const watcherJudged = new Promise<void>((resolve) =>
+      gw.gateway.events.on('configReload', (e: { ok: boolean }) => {
+        if (!e.ok) resolve();
+      }),
+    );
     rmSync(gw.file);
     assert.equal(spawnSync('mkfifo', [gw.file]).status, 0);
-    // The watcher's settle takes ~0.65 s; a blocked read would stop every answer after it.
-    await new Promise((r) => setTimeout(r, 1200));
+    // The watcher refuses it (a blocked read would stop every answer after it, and this event).
+    await watcherJudged;
     assert.equal((await send(gw.url, '/x')).text, 'still served');
     const result = gw.gateway.reload();
     assert.equal(result.ok, false);
