@@ -37,6 +37,53 @@ async function holdingUpstream(t: TestContext) {
   };
 }
 
+/**
+ * An upstream whose `/events` is an event stream that never falls silent for the idle timeout (it
+ * holds its connection until `endStream()`); every other path answers at once. It records the
+ * paths it received and the connections it accepted.
+ */
+async function eventStreamUpstream(t: TestContext) {
+  const paths: string[] = [];
+  let connections = 0;
+  let stream: ServerResponse | undefined;
+  const server = createServer((req, res) => {
+    paths.push(req.url!);
+    if (req.url !== '/events') {
+      res.end('ok');
+      return;
+    }
+    stream = res;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const tick = setInterval(() => res.write('data: tick\n\n'), 50);
+    res.on('close', () => clearInterval(tick));
+    res.on('finish', () => clearInterval(tick));
+  });
+  server.on('connection', () => connections++);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    paths,
+    connections: () => connections,
+    endStream: () => stream!.end(),
+  };
+}
+
+/** Opens `/events` through the gateway and resolves once its first event came: the connection is held. */
+async function openStream(base: string) {
+  const events = request(new URL('/events', base), { agent: false });
+  events.on('error', () => {});
+  await new Promise<void>((resolve) => {
+    events.on('response', (res) => res.once('data', () => resolve()));
+    events.end();
+  });
+  return events;
+}
+
 function answerOf(base: string, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(path, base), { headers: API, agent: false }, (res) => {
@@ -86,87 +133,36 @@ describe('routes[].maxConnections', () => {
 
   it('answers 504 to a request that waited the idle timeout for a connection, and never sends it', async (t) => {
     // The one connection carries an event stream that never falls silent.
-    const paths: string[] = [];
-    let stream: ServerResponse | undefined;
-    const server = createServer((req, res) => {
-      paths.push(req.url!);
-      if (req.url !== '/events') {
-        res.end('ok');
-        return;
-      }
-      stream = res;
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const tick = setInterval(() => res.write('data: tick\n\n'), 50);
-      res.on('close', () => clearInterval(tick));
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    t.after(() => {
-      server.closeAllConnections();
-      server.close();
-    });
+    const up = await eventStreamUpstream(t);
     const gw = await startGateway(
       t,
       `routes:
-  - { id: streams, path: /, upstream: "http://127.0.0.1:${(server.address() as AddressInfo).port}/", maxConnections: 1, timeouts: { idle: 300ms } }
+  - { id: streams, path: /, upstream: "${up.url}", maxConnections: 1, timeouts: { idle: 300ms } }
 `,
     );
-    const events = request(new URL('/events', gw.url), { agent: false });
-    events.on('error', () => {});
-    const streaming = new Promise<void>((resolve) =>
-      events.on('response', (res) => res.once('data', () => resolve())),
-    );
-    events.end();
-    await streaming;
+    await openStream(gw.url);
     const waited = await send(gw.url, '/next', { headers: API });
     assert.equal(waited.status, 504);
     assert.equal(JSON.parse(waited.text).error, 'PORTICO_ERR_UPSTREAM_TIMEOUT');
     // Once the stream ends its connection is free: the next request gets it, the one answered
     // 504 is never sent.
-    stream!.end();
+    up.endStream();
     assert.equal((await send(gw.url, '/after', { headers: API })).status, 200);
-    assert.deepEqual(paths, ['/events', '/after']);
+    assert.deepEqual(up.paths, ['/events', '/after']);
   });
 
   it('lets go of requests that stopped waiting: once a connection is free, none of them opens one', async (t) => {
     // The one connection carries an event stream; requests that waited for it in vain (504) or
     // whose client left must not stay queued until it ends, each then opening a connection to
     // the upstream only to abort it.
-    const paths: string[] = [];
-    let connections = 0;
-    let stream: ServerResponse | undefined;
-    const server = createServer((req, res) => {
-      paths.push(req.url!);
-      if (req.url !== '/events') {
-        res.end('ok');
-        return;
-      }
-      stream = res;
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      // Never silent for the idle timeout: the stream holds its connection until it ends.
-      const tick = setInterval(() => res.write('data: tick\n\n'), 50);
-      res.on('close', () => clearInterval(tick));
-      res.on('finish', () => clearInterval(tick));
-    });
-    server.on('connection', () => connections++);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    t.after(() => {
-      server.closeAllConnections();
-      server.close();
-    });
+    const up = await eventStreamUpstream(t);
     const gw = await startGateway(
       t,
       `routes:
-  - { id: streams, path: /, upstream: "http://127.0.0.1:${(server.address() as AddressInfo).port}/", maxConnections: 1, timeouts: { idle: 400ms } }
+  - { id: streams, path: /, upstream: "${up.url}", maxConnections: 1, timeouts: { idle: 400ms } }
 `,
     );
-    const events = request(new URL('/events', gw.url), { agent: false });
-    events.on('error', () => {});
-    await new Promise<void>((resolve) => {
-      events.on('response', (res) => res.once('data', () => resolve()));
-      events.end();
-    });
+    const events = await openStream(gw.url);
     // Three wait in vain, one at a time; a fourth's client leaves while it waits.
     for (const n of [1, 2, 3])
       assert.equal((await send(gw.url, `/gave-up-${n}`, { headers: API })).status, 504);
@@ -176,11 +172,11 @@ describe('routes[].maxConnections', () => {
     await new Promise((r) => setTimeout(r, 50));
     leaving.destroy();
     await new Promise((r) => setTimeout(r, 50));
-    stream!.end();
+    up.endStream();
     events.destroy();
     assert.equal((await send(gw.url, '/after', { headers: API })).status, 200);
-    assert.deepEqual(paths, ['/events', '/after']);
-    assert.equal(connections, 1, 'the stream’s connection, kept alive for the next request');
+    assert.deepEqual(up.paths, ['/events', '/after']);
+    assert.equal(up.connections(), 1, 'the stream’s connection, kept alive for the next request');
   });
 
   it('lets the answer of a retry on another server run past the first attempt’s wait for a connection', async (t) => {
