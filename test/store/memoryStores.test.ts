@@ -25,19 +25,21 @@ describe('the stores of a single instance', () => {
 });
 
 describe('the login throttle counters of a single instance', () => {
+  /** A throttle of 3 failures per name on a single instance's counter store of `entries`. */
+  const throttleOf = (entries: number, maxPerIp: number) =>
+    createLoginThrottle({
+      store: memoryStores(100, { throttleStore: entries }).throttleStore,
+      scope: 'dir',
+      maxPerUser: 3,
+      maxPerIp,
+    });
   const lockOut = async (throttle: ReturnType<typeof createLoginThrottle>) => {
     for (let i = 0; i < 3; i++) await throttle.attempt('alice', `198.51.100.${i + 1}`);
     await assert.rejects(throttle.attempt('alice', '198.51.100.9'), { code: 'PORTICO_ERR_TOO_MANY' });
   };
 
   it('are not pushed out by one address trying name after name past its own budget', async () => {
-    const s = memoryStores(100, { throttleStore: 50 });
-    const throttle = createLoginThrottle({
-      store: s.throttleStore,
-      scope: 'dir',
-      maxPerUser: 3,
-      maxPerIp: 5,
-    });
+    const throttle = throttleOf(50, 5);
     await lockOut(throttle);
     // Refused attempts are given back; they once left a zero count behind for every name tried.
     for (let i = 0; i < 500; i++) await throttle.attempt(`name-${i}`, '203.0.113.66').catch(() => {});
@@ -45,13 +47,7 @@ describe('the login throttle counters of a single instance', () => {
   });
 
   it('are not pushed out by many addresses each within budget: a full store lets go of single attempts only', async () => {
-    const s = memoryStores(100, { throttleStore: 50 });
-    const throttle = createLoginThrottle({
-      store: s.throttleStore,
-      scope: 'dir',
-      maxPerUser: 3,
-      maxPerIp: 5,
-    });
+    const throttle = throttleOf(50, 5);
     await lockOut(throttle);
     let refused = 0;
     for (let i = 0; i < 500; i++)
@@ -66,13 +62,7 @@ describe('the login throttle counters of a single instance', () => {
   });
 
   it('refuses new counters only once the store holds nothing but repeated failures', async () => {
-    const s = memoryStores(100, { throttleStore: 30 });
-    const throttle = createLoginThrottle({
-      store: s.throttleStore,
-      scope: 'dir',
-      maxPerUser: 3,
-      maxPerIp: 50,
-    });
+    const throttle = throttleOf(30, 50);
     // Two failures under each name, each from an address of its own: every counter holds two.
     for (let i = 0; i < 40; i++)
       for (let n = 0; n < 2; n++) await throttle.attempt(`name-${i}`, `10.1.${i}.1`).catch(() => {});
