@@ -34,6 +34,11 @@ export type GatewayEvents = {
   };
   login: { idp: string; result: 'success' | 'failure'; reason?: string; user?: string; ip?: string };
   audit: { type: string; [field: string]: unknown };
+  /**
+   * The audit archive's spool (storage): after each pass, and when it starts or stops dropping.
+   * `dropped`: events dropped for want of room since the start (a running total).
+   */
+  auditSpool: { spoolBytes: number; maxSpoolBytes: number; full: boolean; dropped: number };
   /** A signed-in session ended (logout, revoke, back-channel logout, expiry, refresh refused), on this or another replica. */
   sessionEnded: { sessionId: string; reason: string; local: boolean };
 };

@@ -126,11 +126,22 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
     spoolBytes += Buffer.byteLength(line) + 1;
   };
   const full = () => ({ spoolBytes, maxSpoolBytes: limit, spoolDir: o.spoolDir });
+  /** What the metrics show of the spool (portico_audit_spool_bytes, …_events_dropped_total). */
+  const report = () => {
+    if (o.events.has('auditSpool'))
+      o.events.emit('auditSpool', {
+        spoolBytes,
+        maxSpoolBytes: limit,
+        full: droppedSince !== undefined,
+        dropped: droppedTotal,
+      });
+  };
   const drop = (time: string, floodable: boolean) => {
     dropped++;
     droppedTotal++;
     if (droppedSince === undefined) {
       droppedSince = time;
+      report();
       o.log?.error(
         full(),
         'audit spool full (storage.auditArchive.maxSpoolSize) while the bucket does not take batches: new failed sign-ins are dropped, spooled events are kept',
@@ -156,6 +167,7 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
     dropped = 0;
     droppedSince = undefined;
     droppedOthers = false;
+    report();
   };
 
   const record = (channel: string) => (message: unknown) => {
@@ -252,6 +264,13 @@ export function startAuditArchive(o: AuditArchiveOptions): AuditArchive {
   };
 
   const run = async (force: boolean) => {
+    try {
+      await pass(force);
+    } finally {
+      report();
+    }
+  };
+  const pass = async (force: boolean) => {
     seal();
     await compress(await readdir(o.spoolDir));
     const batches = (await readdir(o.spoolDir)).filter((n) => n.endsWith('.jsonl.gz')).sort();

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { adminFeature } from '../../gateway/admin/adminFeature.ts';
 import { brandingFeature } from '../../gateway/branding/brandingFeature.ts';
 import { createObjectStore } from '../../gateway/storage/objectStore.ts';
+import { operations } from '../../gateway/ops/operations.ts';
 import { storageFeature } from '../../gateway/storage/storageFeature.ts';
 import { api, keys, routesYaml } from '../admin/helpers.ts';
 import { startGateway } from '../helpers/gateway.ts';
@@ -140,7 +141,7 @@ storage:
   auditArchive: { interval: 60s, maxSpoolSize: 16k }
 `;
     const storage = storageFeature();
-    const gw = await startGateway(t, yaml, { features: [storage.feature] });
+    const gw = await startGateway(t, yaml, { features: [storage.feature, operations] });
     for (let i = 0; i < 500; i++)
       gw.gateway.events.emit('login', { idp: 'corp', result: 'failure', user: `u${i}`, ip: '192.0.2.7' });
     const r = await send(gw.url, '/_portico/readyz');
@@ -158,6 +159,11 @@ storage:
     assert.equal(archive.auditArchive.maxSpoolBytes, 16 * 1024);
     assert.ok(archive.auditArchive.spoolBytes <= 16 * 1024, JSON.stringify(archive));
     assert.ok(archive.auditArchive.dropped > 0, JSON.stringify(archive));
+    // And on the metrics, for an alert rule: the spool's size, and what was dropped.
+    const metrics = (await send(gw.url, '/_portico/metrics')).text;
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    assert.ok(value('portico_audit_spool_bytes') > 0, metrics.slice(0, 200));
+    assert.ok(value('portico_audit_events_dropped_total') > 0, 'dropped events counted');
   });
 
   it('asks the bucket once about a name only a visitor requested, never again in the background', async (t) => {

@@ -24,6 +24,8 @@ const NAMES: Record<keyof MetricUpdates, true> = {
   notifications: true,
   upstreamUp: true,
   upstreamCertificateExpiry: true,
+  auditSpoolBytes: true,
+  auditEventsDropped: true,
 };
 
 /** Updates held before prom-client is loaded: at the first many it asks for a quiet moment to load it, at the second it loads at once. */

@@ -115,6 +115,16 @@ export function createMetrics() {
       labelNames: ['route'] as const,
       registers,
     }),
+    auditSpoolBytes: new Gauge({
+      name: 'portico_audit_spool_bytes',
+      help: 'Bytes the audit archive holds in its spool while the bucket has not taken them (storage.auditArchive).',
+      registers,
+    }),
+    auditEventsDropped: new Counter({
+      name: 'portico_audit_events_dropped_total',
+      help: 'Audit events dropped because the spool was at storage.auditArchive.maxSpoolSize.',
+      registers,
+    }),
     upstreamCertificateExpiry: new Gauge({
       name: 'portico_upstream_tls_cert_expiry_timestamp_seconds',
       help: "When the TLS certificate of a route's https upstream expires (Unix time), as the last health check's handshake showed it.",

@@ -15,6 +15,8 @@ import {
  * A route label is only ever a route id of the live config, `_portico` or `_none`.
  */
 export function subscribeMetrics(metrics: MetricUpdates, config: () => Config, events: EventBus): () => void {
+  // The archive reports a running total of dropped events; the counter gets what is new.
+  let droppedSeen = 0;
   const known = (routeId: unknown): string =>
     typeof routeId === 'string' && config().routes.some((r) => r.id === routeId) ? routeId : NO_ROUTE;
   const stops = [
@@ -44,6 +46,11 @@ export function subscribeMetrics(metrics: MetricUpdates, config: () => Config, e
     }),
     events.on('configReload', (e) => {
       metrics.configReloads.inc({ result: e.ok ? 'ok' : 'failed' });
+    }),
+    events.on('auditSpool', (e) => {
+      metrics.auditSpoolBytes.set(e.spoolBytes);
+      if (e.dropped > droppedSeen) metrics.auditEventsDropped.inc(e.dropped - droppedSeen);
+      droppedSeen = e.dropped;
     }),
   ];
   return () => {
