@@ -828,7 +828,7 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   },
   'logging.format': {
     description:
-      '`json` (one object per line, ISO times) or `pretty`; default: pretty on a terminal, else json. Read at start.',
+      '`json` (one object per line, ISO times) or `pretty`; default: pretty on a terminal, else json. Read at start: a change needs a restart.',
   },
   limits: {
     description:

@@ -19,6 +19,8 @@ export const RESTART_ONLY: readonly (readonly string[])[] = [
   ['storage', 'cacheDir'],
   ['storage', 'spoolDir'],
   ['logging', 'accessLogFlush'],
+  // The logger is made once, at start: a reload sets only its level.
+  ['logging', 'format'],
 ];
 
 type Loose = Record<string, unknown>;

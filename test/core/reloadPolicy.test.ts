@@ -49,6 +49,16 @@ describe('reload policy', () => {
     assert.equal(gw.gateway.config().limits.maxUrlLength, 300, 'a limit read per request applies at once');
   });
 
+  it('names a changed logging.format, which the logger made at start keeps', async (t) => {
+    const up = await upstreamFor(t);
+    const routes = `routes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`;
+    const gw = await startGateway(t, `logging: { format: json }\n${routes}`);
+    gw.write(`logging: { format: pretty }\n${routes}`);
+    const r = gw.gateway.reload();
+    assert.equal(r.ok, true);
+    assert.deepEqual(r.ok && r.restartNeeded, ['logging.format']);
+  });
+
   it('refuses a reload that only works with values it cannot apply without a restart', async (t) => {
     const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: app, path: /, upstream: "${up.url}" }\n`);
