@@ -1,11 +1,12 @@
 import type { JWK } from 'jose';
 import { OP_COOKIES } from '../config/ownCookieNames.ts';
 // @ts-expect-error -- oidc-provider ships no type declarations; see ./types.ts.
-import Provider, { interactionPolicy } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { LogoutTokenAlreadySent } from './logoutTokenGate.ts';
 import type { Pages } from '../pages/pages.ts';
 import { escapeHtml } from '../pages/escapeHtml.ts';
+import { GatewayError } from '../errors.ts';
 import { providerPages } from './providerPages.ts';
 import type { KoaContext, OidcAdapter, OidcProvider } from './types.ts';
 
@@ -45,12 +46,58 @@ export type ProviderParts = {
 const COOKIE_PATH = '/_portico/oidc';
 
 /**
+ * A store that does not answer (Redis down, paused, cut off: PORTICO_ERR_UNAVAILABLE) as the
+ * library's own `temporarily_unavailable` with 503: without it oidc-provider takes it for a bug of
+ * its own and answers 500 `server_error` (logging a stack per request for as long as Redis is down).
+ */
+function storeDown(err: unknown): unknown {
+  if (!(err instanceof GatewayError) || err.code !== 'PORTICO_ERR_UNAVAILABLE') return err;
+  const e = new errors.TemporarilyUnavailable('the session store does not answer; try again in a moment', {
+    cause: err,
+  });
+  e.status = e.statusCode = 503;
+  e.expose = true;
+  return e;
+}
+const failingClosed =
+  <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+  async (...args: A): Promise<R> => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw storeDown(err);
+    }
+  };
+
+/**
  * The oidc-provider instance behind /_portico/oidc: authorization code (PKCE S256, required or
  * optional per client), ID token, userinfo, rotating refresh tokens, revocation, RP-initiated and
  * back-channel logout. No consent screen and no login page of its own: a login prompt goes to
  * Portico's interaction endpoint, which answers from the Portico session.
  */
-export function buildProvider(p: ProviderParts): OidcProvider {
+export function buildProvider(parts: ProviderParts): OidcProvider {
+  const p: ProviderParts = {
+    ...parts,
+    adapter: (model) => {
+      const a = parts.adapter(model);
+      return {
+        upsert: failingClosed(a.upsert),
+        find: failingClosed(a.find),
+        findByUid: failingClosed(a.findByUid),
+        findByUserCode: failingClosed(a.findByUserCode),
+        consume: failingClosed(a.consume),
+        destroy: failingClosed(a.destroy),
+        revokeByGrantId: failingClosed(a.revokeByGrantId),
+      };
+    },
+    findAccount: failingClosed(parts.findAccount),
+    needsPorticoLogin: failingClosed(parts.needsPorticoLogin),
+    clientRefuses: failingClosed(parts.clientRefuses),
+    onCodeIssued: failingClosed(parts.onCodeIssued),
+    logoutNamesSession: failingClosed(parts.logoutNamesSession),
+    onLogoutAsked: failingClosed(parts.onLogoutAsked),
+    onLogout: failingClosed(parts.onLogout),
+  };
   const pages = providerPages(p.pages, p.logoutNamesSession);
   const policy = interactionPolicy.base();
   const { Check } = interactionPolicy;
@@ -143,7 +190,10 @@ export function buildProvider(p: ProviderParts): OidcProvider {
   });
   provider.on('server_error', (_ctx: unknown, err: Error) => p.log.error({ err }, 'OpenID Provider error'));
   // Errors outside the library's own handler (the hooks above): logged here, not on stderr.
-  provider.on('error', (err: Error) => p.log.error({ err }, 'OpenID Provider request failed'));
+  // A store outage is logged once by the Redis client, not once per request here.
+  provider.on('error', (err: Error & { error?: string }) => {
+    if (err.error !== 'temporarily_unavailable') p.log.error({ err }, 'OpenID Provider request failed');
+  });
   provider.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }) => {
     if (!(err instanceof LogoutTokenAlreadySent))
       p.log.warn({ err, client: client.clientId }, 'back-channel logout failed');
