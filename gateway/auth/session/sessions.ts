@@ -345,16 +345,16 @@ export function createSessions(o: Options): Sessions {
       if (q.sub && q.idp) keys.push(`idx:${q.idp}:sub:${q.sub}`);
       if (q.username) keys.push(`idx:user:${q.username}`);
       const ids = new Set<string>();
-      for (const k of keys) {
-        for (const m of await store.setMembers(k)) ids.add(m);
-        await store.delete(k);
-      }
+      for (const k of keys) for (const m of await store.setMembers(k)) ids.add(m);
       let ended = 0;
       for (const id of ids) {
         // Index sets outlive some of their sessions; only live ones count.
         if ((await store.get(dataKey(id))) !== undefined) ended++;
         await sessions.end(id, reason);
       }
+      // The index goes last: a revoke that Redis dropped half-way (503) finds the sessions it did
+      // not end when asked again, instead of an empty index and sessions that stay signed in.
+      await store.delete(...keys);
       return ended;
     },
     async find(q) {

@@ -1,0 +1,56 @@
+// Sessions when the store stops answering part-way through an operation (Redis dropped, paused or
+// cut off mid-request): whatever was not done must still be done by trying again once it is back.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { createSessions } from '../../gateway/auth/session/sessions.ts';
+import { compileConfig } from '../../gateway/config/compile.ts';
+import { GatewayError } from '../../gateway/errors.ts';
+import { createEventBus } from '../../gateway/events.ts';
+import type { KeyValueStore } from '../../gateway/store/keyValueStore.ts';
+import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
+
+/** A store whose `get` of a session's data fails while `down` says so, as Redis would. */
+function flakyStore(down: (key: string) => boolean): KeyValueStore {
+  const store = createMemoryStore();
+  return {
+    ...store,
+    kind: 'redis',
+    async get(key) {
+      if (down(key))
+        throw new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: new Error('connection lost') });
+      return store.get(key);
+    },
+  };
+}
+
+describe('sessions while the store drops mid-operation', () => {
+  it('an admin revoke that failed half-way ends the sessions when asked again (the index is not lost first)', async (t) => {
+    let failing = false;
+    const store = flakyStore((key) => failing && key.startsWith('sess:'));
+    const log = pino({ level: 'silent' });
+    const settings = compileConfig(
+      {
+        routes: [{ id: 'a', path: '/', upstream: 'http://127.0.0.1:9/' }],
+        session: { secret: 'x'.repeat(32), cacheTtl: '1ms' },
+      } as never,
+      '',
+      undefined,
+      '/',
+    ).session;
+    const sessions = createSessions({ settings, store, events: createEventBus(log), log });
+    t.after(() => sessions.close());
+    const identity = { idp: 'corp', sub: 's1', username: 'alice', groups: [] };
+    const { setCookie } = await sessions.create({ identity }, false);
+    const req = { headers: { cookie: setCookie.split(';')[0] } } as never;
+    assert.ok(await sessions.load(req));
+
+    // Redis goes away after the index was read: the revoke fails (503 to the admin)...
+    failing = true;
+    await assert.rejects(sessions.revoke({ username: 'alice' }), { code: 'PORTICO_ERR_UNAVAILABLE' });
+    failing = false;
+    // ...and once it is back, the admin's retry must end the session, not find an empty index.
+    assert.equal(await sessions.revoke({ username: 'alice' }), 1);
+    assert.equal(await sessions.load(req), undefined, 'the revoked session no longer signs in');
+  });
+});
