@@ -475,7 +475,7 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   },
   'routes[].rateLimit': {
     description:
-      'Requests per fixed window on this route, or at once from one address; over it, 429 with `Retry-After`. Counted in Redis when sessions are there (shared by replicas); if Redis does not answer, requests pass uncounted.',
+      'Requests per fixed window on this route, or at once from one address; over it, 429 with `Retry-After`. The windows are counted in Redis when sessions are there (shared by replicas; if Redis does not answer, requests pass uncounted); `concurrentPerIp` in each process.',
   },
   'routes[].rateLimit.perIp': { description: 'Per client address (IPv6 by /64): `100/1m`.' },
   'routes[].rateLimit.perUser': { description: 'Per signed-in user: `600/1m`.' },
