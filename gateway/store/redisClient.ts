@@ -33,11 +33,19 @@ export function createRedisClient(settings: RedisSettings, baseDir: string, log:
             ...(settings.tls.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
           }
         : undefined;
+  const commandTimeout =
+    settings.commandTimeout !== undefined ? parseDuration(settings.commandTimeout) : 2000;
   const common: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: settings.connectTimeout !== undefined ? parseDuration(settings.connectTimeout) : 2000,
-    commandTimeout: settings.commandTimeout !== undefined ? parseDuration(settings.commandTimeout) : 2000,
+    commandTimeout,
+    // A connection cut off without closing (packets dropped by a partition, a NAT or conntrack entry
+    // lost in a failover) answers nothing and reports nothing: commandTimeout only fails each
+    // command, so the gateway would answer 503 until TCP gave up (minutes, or never). No byte back
+    // for twice the command timeout while commands wait: the socket is dropped and made again.
+    socketTimeout: 2 * commandTimeout,
+    keepAlive: 10_000,
     retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
     ...(settings.username ? { username: settings.username } : {}),
     ...(settings.password ? { password: settings.password } : {}),

@@ -4,6 +4,9 @@ import type { KeyValueStore } from './keyValueStore.ts';
 
 type Client = Redis | Cluster;
 
+/** How often the subscriber's connection is asked whether it is still there. */
+const SUBSCRIBER_PING_MS = 2000;
+
 const COMPARE_AND_SET = `
 local cur = redis.call('get', KEYS[1])
 if (ARGV[1] == '0' and cur == false) or (ARGV[1] == '1' and cur == ARGV[2]) then
@@ -85,6 +88,14 @@ export function createRedisStore(client: Client, options: { prefix?: string } = 
     s.on('close', () => {
       for (const c of listeners.keys()) unconfirmed.add(c);
     });
+    // A subscriber only listens: cut off without its connection closing, it would wait for good and
+    // never hear a session end again. A PING now and then gives the socket timeout (redisClient.ts)
+    // something to wait for, so a silent connection is dropped, made again and resubscribed.
+    const heartbeat = setInterval(() => {
+      if (s.status === 'ready') s.ping().catch(() => {});
+    }, SUBSCRIBER_PING_MS);
+    heartbeat.unref();
+    s.on('end', () => clearInterval(heartbeat));
     let readyBefore = false;
     s.on('ready', () => {
       if (readyBefore) missed = true;
