@@ -9,20 +9,41 @@ import { GatewayError } from '../../gateway/errors.ts';
 import { createEventBus } from '../../gateway/events.ts';
 import type { KeyValueStore } from '../../gateway/store/keyValueStore.ts';
 import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
+import { eventually } from '../helpers/eventually.ts';
 
-/** A store whose `get` of a session's data fails while `down` says so, as Redis would. */
-function flakyStore(down: (key: string) => boolean): KeyValueStore {
-  const store = createMemoryStore();
+const unavailable = () =>
+  new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: new Error('connection lost') });
+
+/** A store whose `get` of a session's data (and `publish`) fail while told so, as Redis would. */
+function flakyStore(
+  down: (key: string) => boolean,
+  store: KeyValueStore = createMemoryStore(),
+  publishDown: () => boolean = () => false,
+): KeyValueStore {
   return {
     ...store,
     kind: 'redis',
     async get(key) {
-      if (down(key))
-        throw new GatewayError('PORTICO_ERR_UNAVAILABLE', { cause: new Error('connection lost') });
+      if (down(key)) throw unavailable();
       return store.get(key);
+    },
+    async publish(channel, message) {
+      if (publishDown()) throw unavailable();
+      return store.publish(channel, message);
     },
   };
 }
+
+const settingsOf = () =>
+  compileConfig(
+    {
+      routes: [{ id: 'a', path: '/', upstream: 'http://127.0.0.1:9/' }],
+      session: { secret: 'x'.repeat(32), cacheTtl: '1ms' },
+    } as never,
+    '',
+    undefined,
+    '/',
+  ).session;
 
 describe('sessions while the store drops mid-operation', () => {
   it('an admin revoke that failed half-way ends the sessions when asked again (the index is not lost first)', async (t) => {
@@ -52,5 +73,46 @@ describe('sessions while the store drops mid-operation', () => {
     // ...and once it is back, the admin's retry must end the session, not find an empty index.
     assert.equal(await sessions.revoke({ username: 'alice' }), 1);
     assert.equal(await sessions.load(req), undefined, 'the revoked session no longer signs in');
+  });
+
+  it('a session ended while this replica could not publish is still announced to the others once it can', async (t) => {
+    const shared = createMemoryStore();
+    let cutOff = true;
+    const log = pino({ level: 'silent' });
+    // Replica A lost Redis just after deleting the session's keys; B's connection stayed up.
+    const a = createSessions({
+      settings: settingsOf(),
+      store: flakyStore(
+        () => false,
+        shared,
+        () => cutOff,
+      ),
+      events: createEventBus(log),
+      log,
+    });
+    const bEvents = createEventBus(log);
+    const b = createSessions({
+      settings: settingsOf(),
+      store: flakyStore(() => false, shared),
+      events: bEvents,
+      log,
+    });
+    t.after(() => Promise.all([a.close(), b.close()]));
+    const heardByB: string[] = [];
+    bEvents.on('sessionEnded', (e) => heardByB.push(e.sessionId));
+    const { id } = await a.create(
+      { identity: { idp: 'corp', sub: 's1', username: 'alice', groups: [] } },
+      false,
+    );
+    await a.end(id, 'logout');
+    assert.deepEqual(heardByB, []);
+    cutOff = false;
+    // B's open terminals for it close when B hears of it: it must, although B never lost Redis.
+    await eventually(
+      async () => heardByB.length,
+      (n) => n > 0,
+      { timeoutMs: 4000, intervalMs: 50 },
+    );
+    assert.deepEqual(heardByB, [id]);
   });
 });

@@ -16,6 +16,8 @@ const ENDED_CHANNEL = 'session-ended';
  * short `idleTimeout` (under a few minutes) would otherwise end sessions in use between touches.
  */
 const TOUCH_EVERY_MS = 60_000;
+/** How many times (a second apart) the end of a session is announced before giving up. */
+const ANNOUNCE_TRIES = 60;
 
 export type LoadedSession = { id: string; data: StoredSession };
 export type RevokeQuery = { idp?: string; sub?: string; sid?: string; username?: string };
@@ -253,6 +255,22 @@ export function createSessions(o: Options): Sessions {
       maxAge,
     });
 
+  let closed = false;
+  /**
+   * Tells the other replicas a session ended. Its keys are gone, so they refuse it once their short
+   * cache lapses; but a terminal open there stays until they hear of it, and a replica whose own
+   * connection stayed up never looks again. Redis dropped between the delete and this publish (or
+   * only this replica is cut off): asked again every second for a minute, until it is heard.
+   */
+  const announceEnd = (id: string, reason: string, attempt: number): Promise<void> =>
+    store.publish(ENDED_CHANNEL, JSON.stringify({ id, reason, from: instance })).catch((err: unknown) => {
+      if (attempt === 1)
+        log.warn({ err, reason }, 'could not announce the end of a session to other replicas; trying again');
+      if (attempt < ANNOUNCE_TRIES && !closed)
+        setTimeout(() => void announceEnd(id, reason, attempt + 1), 1000).unref();
+      else if (!closed) log.warn({ reason }, 'gave up announcing the end of a session to other replicas');
+    });
+
   const sessions: Sessions = {
     cookieName: settings.cookieName,
     maxAgeMs: settings.maxAgeMs,
@@ -325,14 +343,7 @@ export function createSessions(o: Options): Sessions {
       const raw = await store.get(dataKey(id));
       await store.delete(dataKey(id), seenKey(id));
       events.emit('sessionEnded', { sessionId: id, reason, local: true });
-      await store
-        .publish(ENDED_CHANNEL, JSON.stringify({ id, reason, from: instance }))
-        .catch((err: unknown) =>
-          // Other replicas still refuse it (its keys are gone) once their short cache lapses, but
-          // terminals open there stay until that replica looks the session up again (after its
-          // own connection to Redis drops and resumes): worth an operator's attention.
-          log.warn({ err, reason }, 'could not announce the end of a session to other replicas'),
-        );
+      await announceEnd(id, reason, 1);
       // Bookkeeping last: whatever happens to it, the session has ended everywhere.
       if (raw !== undefined)
         await Promise.all(
@@ -396,6 +407,7 @@ export function createSessions(o: Options): Sessions {
       return { ok: r.ok, store: store.kind, ...(r.detail ? { detail: r.detail } : {}) };
     },
     async close() {
+      closed = true;
       unsubscribe();
     },
   };
