@@ -495,9 +495,24 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const pipeline = buildPipeline({ ...services, ownApp }, extraStages);
 
+  // While the store is down every request that needs it is a 503: the store's client says the
+  // outage once, and these answers are counted into one line every 30 s instead of one each.
+  let unavailableSaidAt = Number.NEGATIVE_INFINITY;
+  let unavailableSince = 0;
   const answerError = (ctx: HttpContext | UpgradeContext, err: unknown): void => {
     const e = toGatewayError(err);
-    if (e.status >= 500) log.error({ err: e.cause ?? e, reqId: ctx.requestId, route: ctx.route?.id }, e.code);
+    if (e.code === 'PORTICO_ERR_UNAVAILABLE') {
+      unavailableSince++;
+      if (performance.now() - unavailableSaidAt >= 30_000) {
+        unavailableSaidAt = performance.now();
+        log.error(
+          { err: e.cause ?? e, reqId: ctx.requestId, route: ctx.route?.id, answered: unavailableSince },
+          'PORTICO_ERR_UNAVAILABLE: requests that need the store are answered 503 (counted, said at most every 30 s)',
+        );
+        unavailableSince = 0;
+      }
+    } else if (e.status >= 500)
+      log.error({ err: e.cause ?? e, reqId: ctx.requestId, route: ctx.route?.id }, e.code);
     else log.debug({ code: e.code, reqId: ctx.requestId }, 'request refused');
     if (!ctx.requestId) ctx.requestId = 'unknown';
     if (e.code === 'PORTICO_ERR_INTERNAL')

@@ -105,7 +105,8 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   'session.redis.cluster[].port': { description: 'A cluster node port.' },
   'session.redis.connectTimeout': { description: 'How long to wait for a connection.', default: '2s' },
   'session.redis.commandTimeout': {
-    description: 'How long to wait for a command; past it, `auth: required` routes answer 503.',
+    description:
+      'How long to wait for a command; past it, `auth: required` routes answer 503 (logged as one line every 30 s while it lasts). A connection that answers nothing for twice this long is dropped and made again, so a silent network cut heals without a restart.',
     default: '2s',
   },
   'session.maxAge': { description: 'A session ends this long after sign-in, used or not.', default: '8h' },
