@@ -582,7 +582,8 @@ function inject(
     else decoder.end();
   });
   res.on('close', () => {
-    if (res.writableFinished) return;
+    // writableEnded: a reset HTTP/2 stream reports itself finished without having been ended.
+    if (res.writableEnded) return;
     phase = 'done';
     stopDecoder();
     encoder?.destroy();

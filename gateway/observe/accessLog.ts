@@ -61,7 +61,8 @@ export function logWhenDone(s: Pick<Services, 'accessLog' | 'events'>): Stage<Ht
     };
     if (ctx.kind === 'http') {
       const res = ctx.res;
-      res.once('close', () => finish(res.statusCode, !res.writableFinished));
+      // An HTTP/2 stream the client reset counts as finished but was never ended: aborted too.
+      res.once('close', () => finish(res.statusCode, !res.writableFinished || !res.writableEnded));
     } else {
       let once = false;
       ctx.answered = (status) => {

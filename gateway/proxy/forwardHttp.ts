@@ -81,7 +81,10 @@ function send(
   // Listening from the dispatch on, not from onRequestStart: a request waiting in the pool's queue
   // (every connection busy) whose client leaves is then never sent at all.
   const onClientClose = () => {
-    if (res.writableFinished) return;
+    // writableEnded, not writableFinished: HTTP/2's compatibility response reports a stream the
+    // client reset (RST_STREAM) as finished, and its upstream request was then left open until
+    // the upstream answered or the idle timeout (review: h2 clients resetting held streams).
+    if (res.writableEnded) return;
     clientGone = true;
     if (upstream) upstream.abort(new Error('the client went away'));
     else leaveQueue(new Error('the client went away'));
@@ -222,7 +225,8 @@ function send(
         body.destroy(err);
         return;
       }
-      if (res.destroyed || (head && res.headersSent)) {
+      // The client left (an HTTP/2 stream reset leaves the response undestroyed): nobody to answer.
+      if (clientGone || res.destroyed || (head && res.headersSent)) {
         res.destroy();
         return;
       }

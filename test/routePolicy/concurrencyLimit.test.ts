@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request, type ServerResponse } from 'node:http';
+import { connect, constants } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
+import { http2Request } from '../helpers/http2.ts';
+import { startTlsGateway } from '../helpers/tlsGateway.ts';
 import { send } from '../helpers/http.ts';
 import { wsUrl } from '../helpers/websocket.ts';
 
@@ -152,6 +155,36 @@ describe('rateLimit.concurrentPerIp', () => {
       if (status !== 101) await new Promise((r) => setTimeout(r, 20));
     }
     assert.equal(status, 101);
+  });
+
+  it('counts HTTP/2 streams: one the client resets before its answer closes its upstream request and gives its count back', async (t) => {
+    const up = await holdingUpstream(t);
+    const gw = await startTlsGateway(
+      t,
+      `routes:
+  - { id: api, path: /, upstream: "${up.url}", rateLimit: { concurrentPerIp: 1 } }
+`,
+      { http2: true },
+    );
+    const session = connect(gw.url, { ca: gw.ca });
+    t.after(() => session.close());
+    const held = session.request({ ':path': '/held', accept: 'application/json' }, { endStream: true });
+    held.on('error', () => {});
+    await up.arrived(1);
+    const refused = await refusedBeforeUpstream(
+      up,
+      2,
+      http2Request(gw.url, '/x', { ca: gw.ca, headers: API }),
+    );
+    assert.equal(refused.status, 429);
+    const closed = once(up.held[0]!, 'close');
+    held.close(constants.NGHTTP2_CANCEL);
+    await closed;
+    up.held.splice(0);
+    const next = http2Request(gw.url, '/next', { ca: gw.ca, headers: API });
+    await up.arrived(1);
+    up.release();
+    assert.equal((await next).status, 200);
   });
 
   it('is an integer of at least 1 in routes.yaml', async (t) => {
