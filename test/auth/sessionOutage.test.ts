@@ -50,15 +50,7 @@ describe('sessions while the store drops mid-operation', () => {
     let failing = false;
     const store = flakyStore((key) => failing && key.startsWith('sess:'));
     const log = pino({ level: 'silent' });
-    const settings = compileConfig(
-      {
-        routes: [{ id: 'a', path: '/', upstream: 'http://127.0.0.1:9/' }],
-        session: { secret: 'x'.repeat(32), cacheTtl: '1ms' },
-      } as never,
-      '',
-      undefined,
-      '/',
-    ).session;
+    const settings = settingsOf();
     const sessions = createSessions({ settings, store, events: createEventBus(log), log });
     t.after(() => sessions.close());
     const identity = { idp: 'corp', sub: 's1', username: 'alice', groups: [] };

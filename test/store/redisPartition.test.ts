@@ -49,17 +49,22 @@ async function relay(t: TestContext, redisPort: number) {
   };
 }
 
+/** A Redis of its own, reached through a relay the test can silence, and the gateway's store on it. */
+async function storeBehindRelay(t: TestContext) {
+  const redis = await startRedis(t);
+  const path = await relay(t, redis.port);
+  const client = createRedisClient(
+    { host: '127.0.0.1', port: path.port, commandTimeout: '300ms' } as never,
+    '/',
+    pino({ level: 'silent' }),
+  );
+  const store = createRedisStore(client, { prefix: 'partition:' });
+  return { redis, path, client, store };
+}
+
 describe('Redis cut off with the connection left open', () => {
   it('fails closed while silent, then reconnects by itself and serves again', async (t) => {
-    const redis = await startRedis(t);
-    const path = await relay(t, redis.port);
-    const log = pino({ level: 'silent' });
-    const client = createRedisClient(
-      { host: '127.0.0.1', port: path.port, commandTimeout: '300ms' } as never,
-      '/',
-      log,
-    );
-    const store = createRedisStore(client, { prefix: 'partition:' });
+    const { path, client, store } = await storeBehindRelay(t);
     t.after(() => store.close().then(() => client.disconnect()));
     await waitForRedis(client, 3000);
     await store.set('k', 'v');
@@ -77,15 +82,7 @@ describe('Redis cut off with the connection left open', () => {
   });
 
   it('keeps hearing announcements: a silenced subscriber reconnects and says what it may have missed', async (t) => {
-    const redis = await startRedis(t);
-    const path = await relay(t, redis.port);
-    const log = pino({ level: 'silent' });
-    const client = createRedisClient(
-      { host: '127.0.0.1', port: path.port, commandTimeout: '300ms' } as never,
-      '/',
-      log,
-    );
-    const store = createRedisStore(client, { prefix: 'partition:' });
+    const { redis, path, client, store } = await storeBehindRelay(t);
     const direct = new Redis(redis.url);
     t.after(async () => {
       await store.close();
