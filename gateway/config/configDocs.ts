@@ -824,7 +824,7 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   },
   'logging.accessLogFlush': {
     description:
-      'JSON access lines are buffered and written this often (or once ~4 KB wait), like nginx `access_log … flush=`; written on exit and shutdown, a SIGKILL loses at most this much. `0s`: each line at once. Read at start.',
+      'JSON access lines are buffered and written this often (or once a batch is full: 4 KB to a pipe, 64 KB to a file), like nginx `access_log … flush=`; written on exit and shutdown, a SIGKILL loses at most this much. `0s`: each line at once. Read at start.',
     default: '1s',
   },
   'logging.format': {

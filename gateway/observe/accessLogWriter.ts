@@ -32,10 +32,17 @@ export type AccessLog = {
  * Where lines go. `writeNow`, when there is one, writes a batch before returning, after whatever
  * the destination still holds (for close and exit); without it `write` is taken to be synchronous.
  */
-export type Destination = { write(batch: string): unknown; writeNow?(batch: string): void };
+export type Destination = {
+  write(batch: string): unknown;
+  writeNow?(batch: string): void;
+  /** The largest batch handed to `write` at once (whole lines); PIPE_BUF unless said. */
+  batchBytes?: number;
+};
 
 /** At most PIPE_BUF: one write of whole lines that a pipe never interleaves with another writer's. */
 const BATCH_BYTES = 4096;
+/** A file's batch, as nginx's `access_log … buffer=64k`: a regular file takes a write whole. */
+const FILE_BATCH_BYTES = 64 * 1024;
 /** ~130,000 lines: minutes of a busy gateway's log. */
 const MAX_WAITING_BYTES = 32 * 1024 * 1024;
 
@@ -49,6 +56,7 @@ const MAX_WAITING_BYTES = 32 * 1024 * 1024;
  * memory instead, up to 32 MB.
  */
 export function stdoutDestination(): Destination {
+  if (isFileOrNull(1)) return fileDestination(1);
   const stdout = pino.destination({
     dest: 1,
     sync: false,
@@ -75,10 +83,51 @@ export function stdoutDestination(): Destination {
 }
 
 /**
+ * Whether `fd` is a regular file or /dev/null (a character device that is not a terminal): a write
+ * there is a copy into the page cache that no reader can hold up, unlike a pipe, a socket or a
+ * terminal.
+ */
+function isFileOrNull(fd: number): boolean {
+  try {
+    const st = process.getBuiltinModule('node:fs').fstatSync(fd);
+    return st.isFile() || (st.isCharacterDevice() && !process.getBuiltinModule('node:tty').isatty(fd));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * stdout redirected to a file (`portico serve >> access.log`, systemd's `StandardOutput=append:`):
+ * batches of 64 KB written synchronously, as nginx writes its buffered access log. Handing each
+ * 4 KB batch to libuv's thread pool cost more than the write itself: two thread wake-ups per
+ * batch, each across cores on a busy machine; with nginx in front (forward-auth) Portico's checks
+ * went from 0.64× to 0.79× of a no-op check's rate (0.83× without an access log; BENCHMARKS.md,
+ * "The access log to a file"). Lines that cannot be written (a full disk) are dropped and counted
+ * on stderr; a pipe keeps the asynchronous writer above, whose reader can be slow.
+ */
+function fileDestination(fd: number): Destination {
+  const { writeSync } = process.getBuiltinModule('node:fs');
+  const dropped = reportDropped('stdout (a file) refused the write: is the disk full?');
+  const write = (batch: string) => {
+    if (!batch) return;
+    const bytes = Buffer.from(batch);
+    try {
+      // A regular file takes a whole write unless the disk is full or a signal interrupts it.
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+    } catch {
+      dropped(batch);
+    }
+  };
+  return { write, writeNow: write, batchBytes: FILE_BATCH_BYTES };
+}
+
+/**
  * Dropped access lines are said on stderr (stdout is the stream that stopped), at once and then at
  * most once a minute with the count since: an audit trail with holes must not look whole.
  */
-function reportDropped(): (batch: string) => void {
+function reportDropped(
+  why = `stdout has not been read while ${MAX_WAITING_BYTES / 1048576} MB waited`,
+): (batch: string) => void {
   let dropped = 0;
   let timer: NodeJS.Timeout | undefined;
   const report = () => {
@@ -89,7 +138,7 @@ function reportDropped(): (batch: string) => void {
       time: new Date().toISOString(),
       service: 'portico',
       dropped,
-      msg: `access log: ${dropped} lines dropped, stdout has not been read while ${MAX_WAITING_BYTES / 1048576} MB waited`,
+      msg: `access log: ${dropped} lines dropped, ${why}`,
     });
     dropped = 0;
     process.stderr.write(`${line}\n`);
@@ -126,13 +175,13 @@ const FIELDS = [
  * keys, same order, same escaping (test/ops/accessLogWriter.test.ts compares them) — but built as
  * one string and handed to the destination directly: through `pino.info()` of an object it cost
  * ~20 µs more CPU per proxied request (BENCHMARKS.md, "The access line"), a sixth of the request.
- * Lines are held and written every `flushMs` (or once 4 KB wait), as nginx's
+ * Lines are held and written every `flushMs` (or once a batch is full), as nginx's
  * `access_log … buffer= flush=` and Envoy's file access log do: one write per line cost another
- * ~20 µs. Each write is at most 4096 bytes of whole lines, so a pipe (a container's log driver)
- * never interleaves them with another worker's or the operational log's lines. On stdout the
- * writes are asynchronous (stdoutDestination): what is held is written synchronously on close and
- * on exit; a SIGKILL loses at most `flushMs` and the batch being written. `flushMs: 0` hands each
- * line over at once.
+ * ~20 µs. To a pipe (a container's log driver) each write is at most 4096 bytes of whole lines, so
+ * the pipe never interleaves them with another worker's or the operational log's lines, and
+ * asynchronous (stdoutDestination); to a file, 64 KB written at once. What is held is written
+ * synchronously on close and on exit; a SIGKILL loses at most `flushMs` and the batch being
+ * written. `flushMs: 0` hands each line over at once.
  * The pretty form (a terminal) reads `GET /dce5/x → 200 in 3 ms`.
  */
 export function createAccessLog(
@@ -172,6 +221,7 @@ export function createAccessLog(
   }
   // Batched here rather than by sonic-boom's `minLength`: it measures its whole buffer again for
   // every line written (a 4 KB string flattened per request, measured at ~40 µs at 3,000 req/s).
+  const batchBytes = destination.batchBytes ?? BATCH_BYTES;
   let pending = '';
   let pendingBytes = 0;
   const writePending = () => {
@@ -193,7 +243,7 @@ export function createAccessLog(
     write(fields) {
       const line = jsonLine(fields, now());
       const bytes = Buffer.byteLength(line);
-      if (pendingBytes + bytes > BATCH_BYTES) writePending();
+      if (pendingBytes + bytes > batchBytes) writePending();
       pending += line;
       pendingBytes += bytes;
     },

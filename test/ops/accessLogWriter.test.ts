@@ -1,8 +1,12 @@
 // The access log's JSON line is the one pino would write, and lines are held and written in
 // batches of whole lines (at most 4096 bytes each) every `logging.accessLogFlush`, on close and
-// on exit: none is lost, none is split; on stdout they are written without holding the event loop.
+// on exit: none is lost, none is split; on stdout they are written without holding the event loop
+// (to a pipe, off the event loop; to a file, 64 KB at once).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
@@ -177,6 +181,82 @@ describe('the buffered access log', () => {
     const lines = stdout.split('\n').length - 1;
     assert.ok(lines > 100_000 && lines < 250_000, `${lines} lines written`);
     assert.ok(dropped > 0 && dropped <= 250_000 - lines, `${dropped} reported dropped of ${250_000 - lines}`);
+  });
+});
+
+describe('the access log on a stdout that is a file', () => {
+  /** Runs `script` (a module in the repository's root) with stdout on `target`; returns its stderr. */
+  const runWithStdout = (script: string, target: string) => {
+    const out = openSync(target, 'a');
+    try {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', out, 'pipe'],
+        timeout: 30_000,
+        encoding: 'utf8',
+      });
+      return { status: r.status, stderr: r.stderr };
+    } finally {
+      closeSync(out);
+    }
+  };
+
+  it('writes batches of 64 KB to a file and /dev/null, 4 KB to a pipe', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-access-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const script = `
+      import { stdoutDestination } from './gateway/observe/accessLogWriter.ts';
+      process.stderr.write(String(stdoutDestination().batchBytes ?? 4096));
+    `;
+    assert.equal(runWithStdout(script, join(dir, 'access.log')).stderr, '65536');
+    assert.equal(runWithStdout(script, '/dev/null').stderr, '65536');
+    const piped = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(piped.stderr, '4096');
+  });
+
+  it('writes every line once and in order, whole, while the event loop keeps turning', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-access-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'access.log');
+    const script = `
+      import { createAccessLog } from './gateway/observe/accessLogWriter.ts';
+      const log = createAccessLog('info', 'json', 60_000);
+      let turns = 0;
+      const tick = setInterval(() => turns++, 0);
+      let i = 0;
+      const more = () => {
+        for (const end = i + 1000; i < end; i++) log.write({ reqId: 'r' + i, url: '/dce5/' + 'x'.repeat(i % 300), status: 200, ms: 1 });
+        if (i < 50_000) setImmediate(more);
+        else { clearInterval(tick); process.stderr.write(String(turns)); }
+      };
+      more();
+    `;
+    const r = runWithStdout(script, file);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(Number(r.stderr) > 10, `the event loop turned ${r.stderr} times while the lines were written`);
+    const lines = readFileSync(file, 'utf8').split('\n');
+    assert.equal(lines.pop(), '', 'the file ends with a whole line');
+    assert.deepEqual(
+      lines.map((l) => (JSON.parse(l) as { reqId: string }).reqId),
+      Array.from({ length: 50_000 }, (_, i) => `r${i}`),
+    );
+  });
+
+  it('drops what a full disk refuses, says so on stderr, and goes on', () => {
+    // /dev/full: every write fails with ENOSPC, as on a full disk.
+    const script = `
+      import { createAccessLog } from './gateway/observe/accessLogWriter.ts';
+      const log = createAccessLog('info', 'json', 10);
+      for (let i = 0; i < 3; i++) log.write({ reqId: 'r' + i, url: '/x', status: 200, ms: 1 });
+      setTimeout(() => process.stderr.write('still running\\n'), 100);
+    `;
+    const r = runWithStdout(script, '/dev/full');
+    assert.equal(r.status, 0, r.stderr);
+    const report = r.stderr.split('\n').find((l) => l.includes('"dropped"'));
+    assert.ok(report, `a report of dropped lines: ${r.stderr}`);
+    const { dropped, msg } = JSON.parse(report) as { dropped: number; msg: string };
+    assert.equal(dropped, 3);
+    assert.match(msg, /disk full/);
+    assert.match(r.stderr, /still running/);
   });
 });
 
