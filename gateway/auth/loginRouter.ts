@@ -273,21 +273,34 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
     const ids = loaded ? [] : sessions.idsOf(req).sort();
     return { ids: ids.length > 1 ? ids : [], csrf: ids.length > 1 ? logoutCsrf(ids.join(' ')) : '' };
   };
+  /**
+   * The sessions a sign-out ends and the form's token bound to them. While the store cannot be
+   * reached, every session our signed cookies carry: they are what the browser presents, and
+   * signing out must not wait for the outage to end (the token is the one the form had when the
+   * store answered, so a form shown before the outage still works).
+   */
+  const signingOut = async (req: Req) => {
+    try {
+      const loaded = await sessions.load(req);
+      const conflict = rivals(req, loaded);
+      return {
+        loaded,
+        ids: loaded ? [loaded.id] : conflict.ids,
+        csrf: loaded ? logoutCsrf(loaded.id) : conflict.csrf,
+      };
+    } catch (err) {
+      if (!(err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE')) throw err;
+      const ids = sessions.idsOf(req).sort();
+      return { loaded: undefined, ids, csrf: ids.length > 0 ? logoutCsrf(ids.join(' ')) : '' };
+    }
+  };
 
   router.get('/logout', async (req: Req, res, next) => {
     try {
-      const loaded = await sessions.load(req);
       // The confirmation form carries a token bound to this session: a post from any other page,
       // even one on a sibling site whose Origin reads `null`, cannot sign the user out.
-      render(
-        res,
-        logoutConfirmPage(
-          s.pages,
-          pickLang(req),
-          safeReturnPath(req.query.rd),
-          loaded ? logoutCsrf(loaded.id) : rivals(req, loaded).csrf,
-        ),
-      );
+      const { csrf } = await signingOut(req);
+      render(res, logoutConfirmPage(s.pages, pickLang(req), safeReturnPath(req.query.rd), csrf));
     } catch (err) {
       next(err);
     }
@@ -302,16 +315,13 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
         throw new GatewayError('PORTICO_ERR_BAD_ORIGIN');
       const body = (req.body ?? {}) as Record<string, string>;
       const rd = safeReturnPath(body.rd);
-      const loaded = await sessions.load(req);
-      const conflict = rivals(req, loaded);
-      const expected = loaded ? logoutCsrf(loaded.id) : conflict.csrf;
+      const { loaded, ids, csrf: expected } = await signingOut(req);
       if (expected !== '' && !tokensEqual(body.csrf, expected))
         throw new GatewayError('PORTICO_ERR_BAD_ORIGIN', { detail: 'Use the sign-out button to sign out.' });
       const identity = loaded?.data.identity;
-      if (loaded) await sessions.end(loaded.id, 'logout');
       // Conflicting cookies: every session they carry ends (the planted one included), so neither
-      // can lock the browser out once more.
-      for (const id of conflict.ids) await sessions.end(id, 'logout');
+      // can lock the browser out once more. The store down: ended here now, there once it is back.
+      for (const id of ids) await sessions.endEventually(id, 'logout');
       // Without a session to end the cookie is cleared only for our own pages: a cross-site post
       // (Origin `null` after a redirect, no Lax cookie sent) must not sign the browser out of a
       // session it did not present.

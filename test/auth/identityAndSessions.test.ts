@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -270,6 +271,53 @@ describe('sessions shared through Redis', () => {
     assert.equal((await send(s.gw.url, '/_portico/readyz')).status, 200);
   });
 });
+
+describe('signing out while Redis does not answer', () => {
+  it('signs the browser out at once, refuses its cookie here, and ends the session in Redis once it answers', async (t) => {
+    const redis = await startRedis(t);
+    const { ai, customer } = await upstreams(t);
+    const s = await startSso(t, routes(ai.url, customer.url), { store: 'redis', redisUrl: redis.url });
+    const { client } = await login(s, 'alice');
+    const api = { accept: 'application/json' };
+    assert.equal((await client.request('/dce5/', { headers: api })).status, 200);
+    const stolen = client.cookieHeader();
+
+    // Redis stops answering (paused, as a failover or a partition would), its data kept; the
+    // in-process session cache lapses, so the sign-out must ask Redis and cannot.
+    const paused = spawnSync('redis-cli', ['-p', String(redis.port), 'CLIENT', 'PAUSE', '8000', 'ALL']);
+    assert.equal(String(paused.stdout).trim(), 'OK');
+    const pausedAt = Date.now();
+    await sleep(1100);
+    const out = await logout(client);
+    assert.equal(out.status, 303, out.text);
+    assert.match(String(out.headers.location), /\/_portico\/logged-out/);
+    assert.equal(client.cookies.has('portico_session'), false, 'the session cookie is cleared');
+    assert.ok(Date.now() - pausedAt < 8000, 'the sign-out did not wait for Redis');
+    // The cookie presented again (a copy kept elsewhere) is refused by this replica at once.
+    const replay = await send(s.gw.url, '/dce5/', { headers: { ...api, cookie: stolen } });
+    assert.equal(replay.status, 401);
+
+    // Once Redis answers again the session is ended there too: still refused, by any replica.
+    await sleep(Math.max(0, 8000 - (Date.now() - pausedAt)));
+    const key = await eventually(
+      async () => redisKeys(redis.port, `t${s.port}:sess:*`),
+      (keys) => keys.length === 0,
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+    assert.deepEqual(key, []);
+    const other = await startGateway(t, s.yaml);
+    const elsewhere = await send(other.url, '/dce5/', { headers: { ...api, cookie: stolen } });
+    assert.equal(elsewhere.status, 401, 'another replica refuses it too');
+  });
+});
+
+/** The keys of a Redis that match a pattern. */
+function redisKeys(port: number, pattern: string): string[] {
+  const r = spawnSync('redis-cli', ['-p', String(port), '--scan', '--pattern', pattern], {
+    encoding: 'utf8',
+  });
+  return r.stdout.split('\n').filter(Boolean);
+}
 
 describe('token refresh', () => {
   it('refreshes the access token before it expires, once for concurrent requests', async (t) => {

@@ -67,6 +67,44 @@ describe('sessions while the store drops mid-operation', () => {
     assert.equal(await sessions.load(req), undefined, 'the revoked session no longer signs in');
   });
 
+  it('a session signed out while the store is down is refused here at once and ended in the store once it answers', async (t) => {
+    let down = false;
+    const shared = createMemoryStore();
+    const store = flakyStore((key) => down && key.startsWith('sess:'), shared);
+    const log = pino({ level: 'silent' });
+    const events = createEventBus(log);
+    const sessions = createSessions({ settings: settingsOf(), store, events, log });
+    t.after(() => sessions.close());
+    const ended: string[] = [];
+    events.on('sessionEnded', (e) => ended.push(`${e.sessionId}:${e.local}`));
+    const { id, setCookie } = await sessions.create(
+      { identity: { idp: 'corp', sub: 's1', username: 'alice', groups: [] } },
+      false,
+    );
+    const req = { headers: { cookie: setCookie.split(';')[0] } } as never;
+    assert.ok(await sessions.load(req));
+
+    down = true;
+    assert.equal(await sessions.endEventually(id, 'logout'), 'pending');
+    assert.equal(await sessions.load(req), undefined, 'this replica refuses it at once');
+    assert.equal(await sessions.stands(id), false);
+    assert.deepEqual(ended, [`${id}:true`], 'its terminals here close at once');
+    assert.ok(await shared.get(`sess:${id}`), 'the store could not be told yet');
+
+    down = false;
+    await eventually(
+      () => shared.get(`sess:${id}`),
+      (v) => v === undefined,
+      { timeoutMs: 6000, intervalMs: 50 },
+    );
+    assert.equal(await shared.get(`sess:${id}`), undefined, 'ended in the store once it answers');
+    assert.equal(await sessions.load(req), undefined);
+    // Announced again once the store took it: the other replicas and the OpenID Provider's
+    // sessions bound to it learn of it now.
+    assert.deepEqual(ended, [`${id}:true`, `${id}:true`]);
+    assert.equal(await sessions.endEventually(id, 'logout'), 'ended', 'ending it again is no error');
+  });
+
   it('a session ended while this replica could not publish is still announced to the others once it can', async (t) => {
     const shared = createMemoryStore();
     let cutOff = true;

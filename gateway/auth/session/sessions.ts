@@ -9,6 +9,7 @@ import type { KeyValueStore } from '../../store/keyValueStore.ts';
 import { cookieValues, readCookies, signCookie, unsignCookie } from './sessionCookie.ts';
 import type { StoredSession, Tokens } from './sessionData.ts';
 import { boundedCache } from '../../store/boundedCache.ts';
+import { GatewayError } from '../../errors.ts';
 
 const ENDED_CHANNEL = 'session-ended';
 /**
@@ -18,6 +19,8 @@ const ENDED_CHANNEL = 'session-ended';
 const TOUCH_EVERY_MS = 60_000;
 /** How many times (a second apart) the end of a session is announced before giving up. */
 const ANNOUNCE_TRIES = 60;
+/** How often sessions signed out during a store outage are tried again. */
+const PENDING_END_RETRY_MS = 2_000;
 
 export type LoadedSession = { id: string; data: StoredSession };
 export type RevokeQuery = { idp?: string; sub?: string; sid?: string; username?: string };
@@ -62,6 +65,13 @@ export type Sessions = {
   stands(id: string): Promise<boolean>;
   /** Ends a session on every replica. */
   end(id: string, reason: string): Promise<void>;
+  /**
+   * Ends a session; while the store cannot be reached, ends it here at once (this replica refuses
+   * it, its terminals close) and in the store as soon as it answers again ('pending'): a user who
+   * signs out during an outage must not be signed in again when it is over. Only a restart of this
+   * replica before then loses the pending end (the browser's cookie is cleared all the same).
+   */
+  endEventually(id: string, reason: string): Promise<'ended' | 'pending'>;
   /** Ends every session of a user (sub, username) or of an IdP session (sid), on every replica. */
   revoke(q: RevokeQuery, reason?: string): Promise<number>;
   /**
@@ -109,6 +119,12 @@ export function createSessions(o: Options): Sessions {
   const dataKey = (id: string) => `sess:${id}`;
   const seenKey = (id: string) => `seen:${id}`;
   const locks = new Set<string>();
+  /**
+   * Sessions signed out while the store could not be reached (id → reason): refused here, ended in
+   * the store once it answers. One entry per sign-out of a session we signed: bounded by them.
+   */
+  const pendingEnds = new Map<string, string>();
+  let pendingTimer: NodeJS.Timeout | undefined;
 
   const unsubscribe = store.subscribe(ENDED_CHANNEL, (message) => {
     let m: { id?: unknown; reason?: unknown; from?: unknown };
@@ -234,6 +250,7 @@ export function createSessions(o: Options): Sessions {
   const liveOne = async (ids: string[]): Promise<LoadedSession | undefined> => {
     const found: LoadedSession[] = [];
     for (const id of ids) {
+      if (pendingEnds.has(id)) continue;
       const data = cache.get(id) ?? (await read(id));
       if (data === undefined || !valid(id, data)) continue;
       cache.set(id, data);
@@ -285,7 +302,7 @@ export function createSessions(o: Options): Sessions {
       if (!header?.includes(settings.cookieName)) return undefined;
       if (several(header)) return liveOne(idsOf(req));
       const id = soleId(header);
-      if (!id) return undefined;
+      if (!id || pendingEnds.has(id)) return undefined;
       // A cached session is answered synchronously: the proxied path then pays no promise hop.
       const cached = cache.get(id);
       if (cached) return check(id, cached);
@@ -310,6 +327,7 @@ export function createSessions(o: Options): Sessions {
     },
     clearCookie: (secure) => cookie('', secure, 0),
     async fresh(id) {
+      if (pendingEnds.has(id)) return undefined;
       const data = await read(id);
       const verdict = data ? o.judge?.(data) : undefined;
       if (verdict === 'end') void sessions.end(id, 'config-changed').catch(() => {});
@@ -317,6 +335,7 @@ export function createSessions(o: Options): Sessions {
       return data;
     },
     async stands(id) {
+      if (pendingEnds.has(id)) return false;
       const data = await read(id);
       if (!data) return false;
       if (o.judge?.(data) !== 'end') return true;
@@ -349,6 +368,26 @@ export function createSessions(o: Options): Sessions {
         await Promise.all(
           indexKeys(id, JSON.parse(raw) as StoredSession).map(([k]) => store.setRemove(k, [id])),
         ).catch((err: unknown) => log.warn({ err }, 'session index cleanup failed'));
+    },
+    async endEventually(id, reason) {
+      try {
+        await sessions.end(id, reason);
+        return 'ended';
+      } catch (err) {
+        if (!(err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE')) throw err;
+        cache.delete(id);
+        if (!pendingEnds.has(id)) {
+          pendingEnds.set(id, reason);
+          // Its terminals here close now; the store's part (and the other replicas) when it is back.
+          events.emit('sessionEnded', { sessionId: id, reason, local: true });
+        }
+        log.warn(
+          { reason, pending: pendingEnds.size },
+          'a session was signed out while the session store could not be reached: refused here now, ended in the store once it answers',
+        );
+        pendingTimer ??= setTimeout(() => void endPending(), PENDING_END_RETRY_MS).unref();
+        return 'pending';
+      }
     },
     async revoke(q, reason = 'revoked') {
       const keys: string[] = [];
@@ -408,8 +447,30 @@ export function createSessions(o: Options): Sessions {
     },
     async close() {
       closed = true;
+      clearTimeout(pendingTimer);
+      if (pendingEnds.size > 0)
+        log.warn(
+          { pending: pendingEnds.size },
+          'closing with sessions signed out during a store outage that the store has not ended yet',
+        );
       unsubscribe();
     },
+  };
+  /** Ends in the store what was signed out during an outage, in order, until the store fails again. */
+  const endPending = async () => {
+    pendingTimer = undefined;
+    for (const [id, reason] of pendingEnds) {
+      try {
+        await sessions.end(id, reason);
+      } catch {
+        break;
+      }
+      pendingEnds.delete(id);
+      if (pendingEnds.size === 0)
+        log.info('the sessions signed out during the store outage are ended in the store');
+    }
+    if (pendingEnds.size > 0 && !closed)
+      pendingTimer = setTimeout(() => void endPending(), PENDING_END_RETRY_MS).unref();
   };
   return sessions;
 }
