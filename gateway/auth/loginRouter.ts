@@ -19,7 +19,10 @@ import type { LoadedSession } from './session/sessions.ts';
 const LAST_IDP_COOKIE = 'portico_idp';
 
 type Req = Request & OwnRequest;
-type Deps = Pick<Services, 'config' | 'sessions' | 'logins' | 'providers' | 'events' | 'pages'>;
+/** How long a logout token's jti is remembered: its accepted age (verifyLogoutToken) and skew. */
+const LOGOUT_TOKEN_MEMORY_MS = 6 * 60_000;
+
+type Deps = Pick<Services, 'config' | 'sessions' | 'logins' | 'providers' | 'events' | 'pages' | 'store'>;
 
 /**
  * /_portico/login, login/:idp, callback/:idp, logout, logged-out, backchannel-logout/:idp, me,
@@ -276,8 +279,9 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
   /**
    * The sessions a sign-out ends and the form's token bound to them. While the store cannot be
    * reached, every session our signed cookies carry: they are what the browser presents, and
-   * signing out must not wait for the outage to end (the token is the one the form had when the
-   * store answered, so a form shown before the outage still works).
+   * signing out must not wait for the outage to end. With one cookie the token is the one the form
+   * had when the store answered (a form shown before the outage still works); with a planted second
+   * one it is bound to both, so such a form must be shown again.
    */
   const signingOut = async (req: Req) => {
     try {
@@ -333,6 +337,14 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
           idp: identity.idp,
           ip: req.portico?.clientIp,
         });
+      // The store down and the session not in this process's cache: who it was is not known here,
+      // but a sign-out happened and the audit trail says so.
+      else if (!identity && ids.length > 0 && s.events.has('audit'))
+        s.events.emit('audit', {
+          type: 'logout',
+          ip: req.portico?.clientIp,
+          detail: { sessions: ids.length, storeUnavailable: true },
+        });
       const after = `${publicBase(req)}/_portico/logged-out${rd === '/' ? '' : `?rd=${encodeURIComponent(rd)}`}`;
       const provider = identity ? providersOf().get(identity.idp) : undefined;
       const endSession = provider?.endSessionUrl
@@ -359,8 +371,19 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       return;
     }
     try {
-      const { sid, sub } = await provider.verifyLogoutToken(token);
-      const revoked = await sessions.revoke(sid ? { idp, sid } : { idp, sub }, 'backchannel-logout');
+      const { sid, sub, jti } = await provider.verifyLogoutToken(token);
+      // A logout token is accepted once: replayed within its accepted age (5 min, 30 s of clock
+      // skew), one naming only `sub` would end the user's next sessions too, again and again.
+      const seen = `bcl-jti:${idp}:${jti}`;
+      if (!(await s.store.add(seen, '1', LOGOUT_TOKEN_MEMORY_MS)))
+        throw new Error('logout token already used');
+      // Not done (the store dropped half-way): the IdP's retry of the same token must still count.
+      const revoked = await sessions
+        .revoke(sid ? { idp, sid } : { idp, sub }, 'backchannel-logout')
+        .catch(async (err: unknown) => {
+          await s.store.delete(seen).catch(() => {});
+          throw err;
+        });
       req.portico?.log?.info({ idp, sid, sub, revoked }, 'back-channel logout');
       if (s.events.has('audit'))
         s.events.emit('audit', {
@@ -371,6 +394,11 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
         });
       res.status(200).end();
     } catch (err) {
+      // The store down: a 503 the IdP may retry, not a verdict on its token.
+      if (err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE') {
+        res.status(503).json({ error: 'temporarily_unavailable' });
+        return;
+      }
       res
         .status(400)
         .json({ error: 'invalid_request', error_description: (err as Error).message.slice(0, 200) });

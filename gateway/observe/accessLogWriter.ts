@@ -56,7 +56,7 @@ const MAX_WAITING_BYTES = 32 * 1024 * 1024;
  * memory instead, up to 32 MB.
  */
 export function stdoutDestination(): Destination {
-  if (isFileOrNull(1)) return fileDestination(1);
+  if (isLocalFileOrNull(1)) return fileDestination(1);
   const stdout = pino.destination({
     dest: 1,
     sync: false,
@@ -83,14 +83,26 @@ export function stdoutDestination(): Destination {
 }
 
 /**
- * Whether `fd` is a regular file or /dev/null (a character device that is not a terminal): a write
- * there is a copy into the page cache that no reader can hold up, unlike a pipe, a socket or a
- * terminal.
+ * Filesystems whose writes can wait on a server: NFS, SMB/CIFS, FUSE, Ceph, 9P, AFS, Lustre,
+ * GlusterFS (over FUSE). A file there keeps the asynchronous writer: a hard mount whose server is
+ * gone would otherwise hold every request.
  */
-function isFileOrNull(fd: number): boolean {
+const NETWORK_FILESYSTEMS = new Set([
+  0x6969, 0x517b, 0xfe534d42, 0xff534d42, 0x65735546, 0x00c36400, 0x01021997, 0x5346414f, 0x0bd00bd0,
+]);
+
+/**
+ * Whether `fd` is a regular file on a local filesystem, or /dev/null (a character device that is
+ * not a terminal): a write there is a copy into the page cache that no reader can hold up, unlike
+ * a pipe, a socket, a terminal or a network mount. A local disk that cannot keep up (writeback
+ * throttled) slows the writes as it slows nginx's own access log.
+ */
+function isLocalFileOrNull(fd: number): boolean {
   try {
-    const st = process.getBuiltinModule('node:fs').fstatSync(fd);
-    return st.isFile() || (st.isCharacterDevice() && !process.getBuiltinModule('node:tty').isatty(fd));
+    const fs = process.getBuiltinModule('node:fs');
+    const st = fs.fstatSync(fd);
+    if (st.isCharacterDevice()) return !process.getBuiltinModule('node:tty').isatty(fd);
+    return st.isFile() && !NETWORK_FILESYSTEMS.has(Number(fs.statfsSync(`/proc/self/fd/${fd}`).type));
   } catch {
     return false;
   }
@@ -102,20 +114,27 @@ function isFileOrNull(fd: number): boolean {
  * 4 KB batch to libuv's thread pool cost more than the write itself: two thread wake-ups per
  * batch, each across cores on a busy machine; with nginx in front (forward-auth) Portico's checks
  * went from 0.64× to 0.79× of a no-op check's rate (0.83× without an access log; BENCHMARKS.md,
- * "The access log to a file"). Lines that cannot be written (a full disk) are dropped and counted
- * on stderr; a pipe keeps the asynchronous writer above, whose reader can be slow.
+ * "Run of 09:43"). Lines that cannot be written (a full disk) are dropped and counted on stderr;
+ * a pipe or a network mount keeps the asynchronous writer above, whose reader can be slow.
  */
 function fileDestination(fd: number): Destination {
   const { writeSync } = process.getBuiltinModule('node:fs');
   const dropped = reportDropped('stdout (a file) refused the write: is the disk full?');
+  // A batch cut short (the disk filled half-way) left a line without its end: the next batch
+  // starts on a line of its own, so only the cut line is unreadable.
+  let torn = false;
   const write = (batch: string) => {
     if (!batch) return;
-    const bytes = Buffer.from(batch);
+    const bytes = Buffer.from(torn ? `\n${batch}` : batch);
+    let at = 0;
     try {
       // A regular file takes a whole write unless the disk is full or a signal interrupts it.
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+      while (at < bytes.length) at += writeSync(fd, bytes, at);
+      torn = false;
     } catch {
-      dropped(batch);
+      if (at > 0) torn = true;
+      // The lines not wholly written are the ones dropped.
+      dropped(at === 0 ? batch : bytes.subarray(bytes.lastIndexOf(10, at - 1) + 1).toString());
     }
   };
   return { write, writeNow: write, batchBytes: FILE_BATCH_BYTES };
@@ -141,7 +160,13 @@ function reportDropped(
       msg: `access log: ${dropped} lines dropped, ${why}`,
     });
     dropped = 0;
-    process.stderr.write(`${line}\n`);
+    try {
+      // Synchronous and caught: stderr may be the same full disk (`>> access.log 2>&1`), and an
+      // unhandled error on process.stderr would end the process.
+      process.getBuiltinModule('node:fs').writeSync(2, `${line}\n`);
+    } catch {
+      // Nowhere left to say it.
+    }
     // What is dropped in the next minute is counted and said then.
     timer = setTimeout(report, 60_000).unref();
   };

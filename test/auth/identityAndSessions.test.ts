@@ -8,13 +8,14 @@ import { WebSocket } from 'ws';
 import { hashApiKey } from '../../gateway/auth/apiKeys.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { json, send } from '../helpers/http.ts';
-import { clientCredentialsToken, driveLogout } from '../helpers/idp.ts';
+import { clientCredentialsToken, driveLogout, startTestIdp } from '../helpers/idp.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
 import {
   freePort,
   IDENTITY_HEADERS,
   login,
   logout,
+  porticoClient,
   SESSION_SECRET,
   startIdpFor,
   startSso,
@@ -218,6 +219,37 @@ describe('sessions shared through Redis', () => {
     assert.equal((await client.request('/dce5/', { headers: { accept: 'application/json' } })).status, 401);
   });
 
+  it('accepts a back-channel logout token once: a replay is refused', async (t) => {
+    const { ai, customer } = await upstreams(t);
+    // The IdP's logout token goes to a receiver first, so the test holds a copy to replay.
+    const receiver = await startUpstream();
+    t.after(() => receiver.close());
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const idp = await startTestIdp(t, {
+      clients: [
+        { ...porticoClient(publicUrl), backchannelLogoutUri: new URL('backchannel', receiver.url).href },
+      ],
+      logErrors: false,
+    });
+    const s = await startSso(t, routes(ai.url, customer.url), { idp, port });
+    const { client, idpJar } = await login(s, 'alice');
+    await driveLogout(s.idp, new URL(s.idp.endpoints.endSession).href, idpJar);
+    const delivered = receiver.requests.find((r) => r.url === '/backchannel');
+    assert.ok(delivered, 'the IdP sent a logout token');
+    const post = () =>
+      send(s.gw.url, '/_portico/backchannel-logout/corp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: delivered.body.toString(),
+      });
+    assert.equal((await post()).status, 200);
+    assert.equal((await client.request('/dce5/', { headers: { accept: 'application/json' } })).status, 401);
+    const again = await post();
+    assert.equal(again.status, 400);
+    assert.match(json<{ error_description: string }>(again).error_description, /already used/);
+  });
+
   it('refuses a forged back-channel logout token', async (t) => {
     const { ai, customer } = await upstreams(t);
     const s = await startSso(t, routes(ai.url, customer.url));
@@ -288,11 +320,18 @@ describe('signing out while Redis does not answer', () => {
     assert.equal(String(paused.stdout).trim(), 'OK');
     const pausedAt = Date.now();
     await sleep(1100);
+    const audited: { type: string; actor?: unknown; detail?: unknown }[] = [];
+    s.gw.gateway.events.on('audit', (e) => audited.push(e));
     const out = await logout(client);
     assert.equal(out.status, 303, out.text);
     assert.match(String(out.headers.location), /\/_portico\/logged-out/);
     assert.equal(client.cookies.has('portico_session'), false, 'the session cookie is cleared');
     assert.ok(Date.now() - pausedAt < 8000, 'the sign-out did not wait for Redis');
+    assert.deepEqual(
+      audited.filter((e) => e.type === 'logout').map((e) => [e.actor, e.detail]),
+      [[undefined, { sessions: 1, storeUnavailable: true }]],
+      'the audit trail has the sign-out, without a name it could not read',
+    );
     // The cookie presented again (a copy kept elsewhere) is refused by this replica at once.
     const replay = await send(s.gw.url, '/dce5/', { headers: { ...api, cookie: stolen } });
     assert.equal(replay.status, 401);

@@ -258,6 +258,30 @@ describe('the access log on a stdout that is a file', () => {
     assert.match(msg, /disk full/);
     assert.match(r.stderr, /still running/);
   });
+
+  it('goes on when stderr is the same full disk (`>> access.log 2>&1`)', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-access-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const marker = join(dir, 'done');
+    const script = `
+      import { writeFileSync } from 'node:fs';
+      import { createAccessLog } from './gateway/observe/accessLogWriter.ts';
+      const log = createAccessLog('info', 'json', 10);
+      for (let i = 0; i < 3; i++) log.write({ reqId: 'r' + i, url: '/x', status: 200, ms: 1 });
+      setTimeout(() => writeFileSync(${JSON.stringify(marker)}, 'ran on'), 100);
+    `;
+    const full = openSync('/dev/full', 'a');
+    try {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', full, full],
+        timeout: 30_000,
+      });
+      assert.equal(r.status, 0, 'the process did not end on the failed report');
+    } finally {
+      closeSync(full);
+    }
+    assert.equal(readFileSync(marker, 'utf8'), 'ran on');
+  });
 });
 
 /**

@@ -21,6 +21,8 @@ const TOUCH_EVERY_MS = 60_000;
 const ANNOUNCE_TRIES = 60;
 /** How often sessions signed out during a store outage are tried again. */
 const PENDING_END_RETRY_MS = 2_000;
+/** Sign-outs held through an outage; past it a sign-out answers 503 as every other store need does. */
+const MAX_PENDING_ENDS = 100_000;
 
 export type LoadedSession = { id: string; data: StoredSession };
 export type RevokeQuery = { idp?: string; sub?: string; sid?: string; username?: string };
@@ -67,9 +69,10 @@ export type Sessions = {
   end(id: string, reason: string): Promise<void>;
   /**
    * Ends a session; while the store cannot be reached, ends it here at once (this replica refuses
-   * it, its terminals close) and in the store as soon as it answers again ('pending'): a user who
-   * signs out during an outage must not be signed in again when it is over. Only a restart of this
-   * replica before then loses the pending end (the browser's cookie is cleared all the same).
+   * it, its terminals close) and in the store as soon as this process reaches it again ('pending'):
+   * a user who signs out during an outage must not be signed in again when it is over. Other
+   * processes (replicas, `--workers`) honour the session until then, and a restart of this process
+   * before then loses the pending end (the browser's cookie is cleared all the same).
    */
   endEventually(id: string, reason: string): Promise<'ended' | 'pending'>;
   /** Ends every session of a user (sub, username) or of an IdP session (sid), on every replica. */
@@ -121,10 +124,12 @@ export function createSessions(o: Options): Sessions {
   const locks = new Set<string>();
   /**
    * Sessions signed out while the store could not be reached (id → reason): refused here, ended in
-   * the store once it answers. One entry per sign-out of a session we signed: bounded by them.
+   * the store once it answers. One entry per signed id presented, bounded by MAX_PENDING_ENDS.
    */
   const pendingEnds = new Map<string, string>();
   let pendingTimer: NodeJS.Timeout | undefined;
+  /** A pass of endPending is running: one at a time, whoever signs out meanwhile. */
+  let endingPending = false;
 
   const unsubscribe = store.subscribe(ENDED_CHANNEL, (message) => {
     let m: { id?: unknown; reason?: unknown; from?: unknown };
@@ -375,6 +380,7 @@ export function createSessions(o: Options): Sessions {
         return 'ended';
       } catch (err) {
         if (!(err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE')) throw err;
+        if (pendingEnds.size >= MAX_PENDING_ENDS && !pendingEnds.has(id)) throw err;
         cache.delete(id);
         if (!pendingEnds.has(id)) {
           pendingEnds.set(id, reason);
@@ -385,7 +391,8 @@ export function createSessions(o: Options): Sessions {
           { reason, pending: pendingEnds.size },
           'a session was signed out while the session store could not be reached: refused here now, ended in the store once it answers',
         );
-        pendingTimer ??= setTimeout(() => void endPending(), PENDING_END_RETRY_MS).unref();
+        if (!endingPending)
+          pendingTimer ??= setTimeout(() => void endPending(), PENDING_END_RETRY_MS).unref();
         return 'pending';
       }
     },
@@ -459,18 +466,25 @@ export function createSessions(o: Options): Sessions {
   /** Ends in the store what was signed out during an outage, in order, until the store fails again. */
   const endPending = async () => {
     pendingTimer = undefined;
-    for (const [id, reason] of pendingEnds) {
-      try {
-        await sessions.end(id, reason);
-      } catch {
-        break;
+    if (closed) return;
+    endingPending = true;
+    try {
+      for (const [id, reason] of pendingEnds) {
+        try {
+          await sessions.end(id, reason);
+        } catch {
+          break;
+        }
+        pendingEnds.delete(id);
+        if (pendingEnds.size === 0)
+          log.info('the sessions signed out during the store outage are ended in the store');
       }
-      pendingEnds.delete(id);
-      if (pendingEnds.size === 0)
-        log.info('the sessions signed out during the store outage are ended in the store');
+    } finally {
+      endingPending = false;
     }
+    // The one place a pass schedules the next: sign-outs during this pass only joined the map.
     if (pendingEnds.size > 0 && !closed)
-      pendingTimer = setTimeout(() => void endPending(), PENDING_END_RETRY_MS).unref();
+      pendingTimer ??= setTimeout(() => void endPending(), PENDING_END_RETRY_MS).unref();
   };
   return sessions;
 }
