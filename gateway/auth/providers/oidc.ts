@@ -307,7 +307,10 @@ export function createOidcProvider(
       const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
       const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
       if (!sid && !sub) throw new Error('logout token names neither sid nor sub');
-      return { sid, sub };
+      // Required by the specification (OpenID Connect Back-Channel Logout 1.0, §2.4), and what
+      // tells a replay apart (loginRouter.ts remembers it for the token's accepted age).
+      if (typeof payload.jti !== 'string' || payload.jti === '') throw new Error('logout token has no jti');
+      return { sid, sub, jti: payload.jti };
     },
     async refresh(tokens) {
       if (!tokens.refreshToken) throw new Error('no refresh token');

@@ -32,7 +32,7 @@ export type LoginProvider = {
   /** Machine clients: a bearer JWT issued by this provider → identity, or undefined if not ours. */
   verifyBearer?(token: string): Promise<Identity | undefined>;
   /** Back-channel logout token → whose sessions to end. */
-  verifyLogoutToken?(token: string): Promise<{ sid?: string; sub?: string }>;
+  verifyLogoutToken?(token: string): Promise<{ sid?: string; sub?: string; jti: string }>;
   /**
    * Form kinds: Portico's own sign-in form (fields `username`, `password`, `csrf`, `rd`), as a
    * title and body; the login router puts it in the gateway's branded page.
