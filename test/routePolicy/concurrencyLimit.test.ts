@@ -1,45 +1,17 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, request, type ServerResponse } from 'node:http';
+import { request } from 'node:http';
 import { connect, constants } from 'node:http2';
-import type { AddressInfo } from 'node:net';
-import { describe, it, type TestContext } from 'node:test';
-import { WebSocket, WebSocketServer } from 'ws';
+import { describe, it } from 'node:test';
+import { WebSocket } from 'ws';
 import { startGateway } from '../helpers/gateway.ts';
 import { http2Request } from '../helpers/http2.ts';
 import { startTlsGateway } from '../helpers/tlsGateway.ts';
+import { holdingUpstream } from '../helpers/holdingUpstream.ts';
 import { send } from '../helpers/http.ts';
 import { wsUrl } from '../helpers/websocket.ts';
 
 const API = { accept: 'application/json' };
-
-/** An upstream that holds every answer until `release()`; `arrived` resolves at the nth request. */
-async function holdingUpstream(t: TestContext) {
-  const held: ServerResponse[] = [];
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const server = createServer((_req, res) => {
-    held.push(res);
-    for (const w of waiters.filter((w) => held.length >= w.n)) w.resolve();
-  });
-  const wss = new WebSocketServer({ server });
-  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => {
-    for (const c of wss.clients) c.terminate();
-    server.closeAllConnections();
-    server.close();
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    held,
-    arrived: (n: number) =>
-      held.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
-    release() {
-      for (const res of held.splice(0)) res.end('done');
-    },
-  };
-}
 
 /** The answer of `sent`, failing at once if the upstream receives its nth request meanwhile. */
 function refusedBeforeUpstream<T>(up: { arrived(n: number): Promise<void> }, n: number, sent: Promise<T>) {
