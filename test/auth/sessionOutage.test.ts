@@ -105,6 +105,17 @@ describe('sessions while the store drops mid-operation', () => {
     assert.equal(await sessions.endEventually(id, 'logout'), 'ended', 'ending it again is no error');
   });
 
+  it('holds at most 100,000 sign-outs through an outage, then answers 503 as before', async (t) => {
+    const store = flakyStore((key) => key.startsWith('sess:'));
+    const log = pino({ level: 'silent' });
+    const sessions = createSessions({ settings: settingsOf(), store, events: createEventBus(log), log });
+    t.after(() => sessions.close());
+    for (let i = 0; i < 100_000; i++)
+      assert.equal(await sessions.endEventually(`s${i}`, 'logout'), 'pending');
+    await assert.rejects(sessions.endEventually('one-more', 'logout'), { code: 'PORTICO_ERR_UNAVAILABLE' });
+    assert.equal(await sessions.endEventually('s7', 'logout'), 'pending', 'one already held is still taken');
+  });
+
   it('a session ended while this replica could not publish is still announced to the others once it can', async (t) => {
     const shared = createMemoryStore();
     let cutOff = true;
