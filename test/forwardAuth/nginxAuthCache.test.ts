@@ -96,4 +96,32 @@ describe("nginx's authorization cache", () => {
     assert.equal((await get({})).status, 200);
     assert.equal(s.ai.last().headers['x-http-method-override'], undefined, 'not the cached one');
   });
+
+  it('cannot be given the key of an allowed request by moving text between its fields', async (t) => {
+    // With `|` between the fields, `/?x|/dce5/…` (allowed: the customer system's route) and
+    // `/dce5/…` with `X-Method-Override: |/?x` made the same key: the second was served the first's
+    // cached 200 — past the login for anyone, past `allow` for a signed-in user.
+    const s = await startForwardAuth(t, { cache: true });
+    const api = { accept: 'application/json' };
+    assert.equal((await send(s.url, '/dce5/secret', { headers: api })).status, 401);
+    assert.equal((await send(s.url, '/?x|/dce5/secret', { headers: api })).status, 200);
+    const shifted = await send(s.url, '/dce5/secret', { headers: { ...api, 'x-method-override': '|/?x' } });
+    assert.equal(shifted.status, 401, 'an anonymous client is sent to sign in');
+
+    const { client } = await signInThroughNginx(s, 'bob');
+    const bob = { ...api, cookie: client.cookieHeader() };
+    assert.equal((await send(s.url, '/dce5/admin', { headers: bob })).status, 403);
+    assert.equal((await send(s.url, '/?y|/dce5/admin', { headers: bob })).status, 200);
+    for (const [name, value] of [
+      ['x-method-override', '|/?y'],
+      ['x-http-method', '||/?y'],
+    ] as const) {
+      const r = await send(s.url, '/dce5/admin', { headers: { ...bob, [name]: value } });
+      assert.equal(r.status, 403, `bob is not let past allow (${name})`);
+    }
+    assert.ok(
+      !s.ai.requests.some((r) => r.url.includes('admin') || r.url.includes('secret')),
+      'the AI platform got none of them',
+    );
+  });
 });
