@@ -3,6 +3,7 @@ import { OWN_PREFIX } from '../endpoints/ownEndpoints.ts';
 import { GatewayError, toGatewayError } from '../errors.ts';
 import { peerTrusted } from '../proxy/forwardedHeaders.ts';
 import type { Built, StageServices } from '../pipeline.ts';
+import type { Route } from '../config/types.ts';
 import { splitTarget } from '../routing/checkPath.ts';
 import { unambiguousRoute } from '../routing/routeRequest.ts';
 import { routesForHost } from '../routing/routesForHost.ts';
@@ -90,14 +91,16 @@ export function forwardAuth(s: StageServices, built: Built): Stage<HttpContext> 
 function checkContext(ctx: HttpContext, original: OriginalRequest): CheckContext {
   const { path, query } = splitTarget(original.target, ctx.config.limits.maxUrlLength);
   // Portico's own endpoints are never a route; an untrusted peer's check names /_portico/auth.
+  const routes =
+    ctx.config.hosts === undefined ? ctx.config.routes : routesForHost(ctx.config, original.host());
   const match =
-    path === '/_portico' || path.startsWith(OWN_PREFIX)
-      ? undefined
-      : unambiguousRoute(
-          ctx.config.hosts === undefined ? ctx.config.routes : routesForHost(ctx.config, original.host()),
-          path,
-        );
+    path === '/_portico' || path.startsWith(OWN_PREFIX) ? undefined : unambiguousRoute(routes, path);
   if (!match) throw new GatewayError('PORTICO_ERR_FORBIDDEN', { detail: 'No route serves this path.' });
+  const shadow = prefixLocationOf(routes, path, match.route);
+  if (shadow)
+    throw new GatewayError('PORTICO_ERR_FORBIDDEN', {
+      detail: `A proxy location written as the route path ${shadow.prefix} (a plain prefix, as nginx's) also takes this path, which that route does not serve: end the location with a slash.`,
+    });
   return {
     kind: 'check',
     method: original.method,
@@ -113,4 +116,20 @@ function checkContext(ctx: HttpContext, original: OriginalRequest): CheckContext
     ...nothingKnownYet(),
     startedAt: ctx.startedAt,
   };
+}
+
+/**
+ * A route whose path ends without a slash (`/api`) and is a string prefix of `path` without serving
+ * it (`/apix`): Portico's route serves `/api` and `/api/…` only, but the proxy's location written
+ * the same way (nginx `location /api`) takes `/apix` too and forwards it to that route's upstream,
+ * while the check would judge it by another route (the customer system's `/`, say). Refused rather
+ * than judged by the wrong route (found with the real nginx by an attacker session).
+ */
+function prefixLocationOf(routes: readonly Route[], path: string, matched: Route): Route | undefined {
+  for (const r of routes) {
+    const p = r.prefix;
+    if (r === matched || p.endsWith('/') || !path.startsWith(p)) continue;
+    if (path.length > p.length && path.charCodeAt(p.length) !== 47) return r;
+  }
+  return undefined;
 }

@@ -385,6 +385,34 @@ describe('/_portico/auth', () => {
     assert.equal((await check(s.gw.url, 'GET', '/dce5/x', { cookie: alice })).status, 200);
   });
 
+  it('refuses a path that a location written like a slash-less route path would also take (`location /api` takes /apix)', async (t) => {
+    const ai = await upstreamFor(t);
+    const customer = await upstreamFor(t);
+    const s = await startSso(
+      t,
+      `  - { id: api, path: /api, upstream: "${ai.url}", auth: required }
+  - { id: customer, path: /, upstream: "${customer.url}", auth: none }
+`,
+      { extra: 'trustProxy: [127.0.0.1]\n' },
+    );
+    assert.equal(
+      (await check(s.gw.url, 'GET', '/apix')).status,
+      403,
+      'nginx would forward it to the api upstream',
+    );
+    assert.equal((await check(s.gw.url, 'GET', '/api-admin/x')).status, 403);
+    assert.equal((await check(s.gw.url, 'GET', '/api')).status, 401);
+    assert.equal((await check(s.gw.url, 'GET', '/api/x')).status, 401);
+    assert.equal(
+      (await check(s.gw.url, 'GET', '/ap')).status,
+      200,
+      'not under the prefix: the customer system',
+    );
+    assert.equal((await check(s.gw.url, 'GET', '/other')).status, 200);
+    // Portico as the proxy routes /apix to the customer system itself: nothing to refuse there.
+    assert.equal((await send(s.gw.url, '/apix')).status, 200);
+  });
+
   it('refuses a check whose headers name two different requests', async (t) => {
     const { s, alice } = await setup(t);
     const conflicts: (Record<string, string> | string[])[] = [
