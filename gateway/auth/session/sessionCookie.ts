@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { parseCookie } from 'cookie';
 import signature from 'cookie-signature';
 
@@ -37,9 +37,15 @@ export function signCookie(value: string, secret: string): string {
   return `s:${signature.sign(value, secret)}`;
 }
 
-/** A token bound to a value (a session id, a login cookie) and a purpose, for forms that need no storage. */
+/**
+ * A token bound to a value (a session id, a login cookie) and a purpose, for forms that need no
+ * storage. Under a key of its own derived from the secret: an HMAC under the cookie-signing key
+ * itself was a valid signature of the id `purpose\0value` — anyone could have a form token made
+ * for a value of their choosing and present it as a signed session cookie.
+ */
 export function formToken(secret: string, purpose: string, value: string): string {
-  return createHmac('sha256', secret).update(`${purpose}\0${value}`).digest('base64url');
+  const key = Buffer.from(hkdfSync('sha256', secret, 'portico', 'form tokens', 32));
+  return createHmac('sha256', key).update(`${purpose}\0${value}`).digest('base64url');
 }
 
 export function tokensEqual(a: unknown, b: string): boolean {

@@ -24,6 +24,9 @@ const PENDING_END_RETRY_MS = 2_000;
 /** Sign-outs held through an outage; past it a sign-out answers 503 as every other store need does. */
 const MAX_PENDING_ENDS = 100_000;
 
+/** What `create` makes: 24 random bytes in base64url. */
+const SESSION_ID = /^[A-Za-z0-9_-]{32}$/;
+
 export type LoadedSession = { id: string; data: StoredSession };
 export type RevokeQuery = { idp?: string; sub?: string; sid?: string; username?: string };
 
@@ -202,7 +205,9 @@ export function createSessions(o: Options): Sessions {
     const hit = verified.get(key);
     if (hit !== undefined) return hit;
     const id = unsignCookie(value, secrets);
-    if (id !== undefined) verified.set(key, id);
+    // Only an id as `create` makes them: a value signed for anything else is no session of ours.
+    if (id === undefined || !SESSION_ID.test(id)) return undefined;
+    verified.set(key, id);
     return id;
   };
 
