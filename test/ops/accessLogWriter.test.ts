@@ -185,16 +185,19 @@ describe('the buffered access log', () => {
 });
 
 describe('the access log on a stdout that is a file', () => {
-  /** Runs `script` (a module in the repository's root) with stdout on `target`; returns its stderr. */
-  const runWithStdout = (script: string, target: string) => {
+  /**
+   * Runs `script` (a module in the repository's root) with stdout on `target`, and stderr too with
+   * `stderrThere`; returns its exit status and stderr (empty when it went to `target`).
+   */
+  const runWithStdout = (script: string, target: string, stderrThere = false) => {
     const out = openSync(target, 'a');
     try {
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', out, 'pipe'],
+        stdio: ['ignore', out, stderrThere ? out : 'pipe'],
         timeout: 30_000,
         encoding: 'utf8',
       });
-      return { status: r.status, stderr: r.stderr };
+      return { status: r.status, stderr: r.stderr ?? '' };
     } finally {
       closeSync(out);
     }
@@ -270,16 +273,8 @@ describe('the access log on a stdout that is a file', () => {
       for (let i = 0; i < 3; i++) log.write({ reqId: 'r' + i, url: '/x', status: 200, ms: 1 });
       setTimeout(() => writeFileSync(${JSON.stringify(marker)}, 'ran on'), 100);
     `;
-    const full = openSync('/dev/full', 'a');
-    try {
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', full, full],
-        timeout: 30_000,
-      });
-      assert.equal(r.status, 0, 'the process did not end on the failed report');
-    } finally {
-      closeSync(full);
-    }
+    const r = runWithStdout(script, '/dev/full', true);
+    assert.equal(r.status, 0, 'the process did not end on the failed report');
     assert.equal(readFileSync(marker, 'utf8'), 'ran on');
   });
 });
