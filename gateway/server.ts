@@ -578,6 +578,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // The socket error handler goes first: a reset before we answer must not crash the process.
     socket.on('error', destroySocket);
+    // Pipelined behind a request still being answered: that answer would be written after the
+    // 101, into the tunnel. Not taken: the connection closes once the earlier answer is written.
+    const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (answering && !answering.writableFinished) {
+      answering.once('close', () => socket.end());
+      return;
+    }
     const ctx: UpgradeContext = {
       kind: 'ws',
       req,

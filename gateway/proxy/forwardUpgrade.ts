@@ -33,9 +33,11 @@ export function asUpgrade(
 ): OutgoingHttpHeaders {
   headers.connection = 'upgrade';
   headers.upgrade = req.headers.upgrade;
-  // Node read any body of the upgrade request itself; after a 101 the upstream would take the
-  // tunnel's first bytes for it.
+  // An upgrade with a body was refused (routeUpgrade); a `Content-Length: 0` is not passed on, or
+  // after a 101 the upstream could take the tunnel's first bytes for a body. Nor is Expect: there
+  // is no body to wait for.
   if (headers['content-length'] !== undefined) delete headers['content-length'];
+  if (headers.expect !== undefined) delete headers.expect;
   return headers;
 }
 

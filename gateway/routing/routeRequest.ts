@@ -80,6 +80,14 @@ export function routeUpgrade(): Stage<UpgradeContext> {
       throw new GatewayError('PORTICO_ERR_BAD_REQUEST', {
         detail: 'HTTP/2 cleartext upgrades (h2c) are not forwarded.',
       });
+    // Node does not read the body of an upgrade request: its bytes would reach the upstream as the
+    // tunnel's first, not as the body the client declared. A WebSocket handshake has none.
+    const h = ctx.req.headers;
+    if (
+      h['transfer-encoding'] !== undefined ||
+      (h['content-length'] !== undefined && h['content-length'] !== '0')
+    )
+      throw new GatewayError('PORTICO_ERR_BAD_REQUEST', { detail: 'An upgrade request carries no body.' });
     ctx.route = match.route;
   };
 }

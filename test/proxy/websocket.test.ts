@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { until } from '../helpers/eventually.ts';
 import { startGateway } from '../helpers/gateway.ts';
-import { RawConnection } from '../helpers/rawSocket.ts';
+import { exchange, RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
 import { startUpstream, upstreamFor } from '../helpers/upstream.ts';
 import { wsUrl } from '../helpers/websocket.ts';
 
@@ -159,6 +159,60 @@ describe('WebSocket upgrades', () => {
     ws.close();
     const upgrade = up.requests.find((r) => r.method === 'UPGRADE')!;
     assert.equal(upgrade.headers['content-length'], undefined);
+  });
+
+  it('refuses an upgrade that carries a body, whose bytes would reach the upstream as the tunnel’s first', async (t) => {
+    const up = await upstreamFor(t, { websocket: true });
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`,
+    );
+    const host: [string, string] = ['Host', new URL(gw.url).host];
+    for (const [framing, body] of [
+      [['Content-Length', '5'], 'hello'],
+      [['Transfer-Encoding', 'chunked'], '5\r\nhello\r\n0\r\n\r\n'],
+    ] as const) {
+      const r = await exchange(
+        gw.url,
+        requestBytes('GET', '/ws', [host, ...WEBSOCKET_UPGRADE, framing], `${body}PING`),
+      );
+      assert.equal(r.responses[0]?.status, 400, `${framing[0]}: ${r.raw.slice(0, 80)}`);
+    }
+    assert.equal(up.requests.filter((r) => r.method === 'UPGRADE').length, 0);
+    // Expect is not passed on with an upgrade: there is no body to wait for.
+    const ws = new WebSocket(wsUrl(gw.url, '/ws'), { headers: { expect: '100-continue' } });
+    await once(ws, 'open');
+    ws.close();
+    assert.equal(up.requests.find((r) => r.method === 'UPGRADE')!.headers.expect, undefined);
+  });
+
+  it('does not take an upgrade pipelined behind a request still being answered: its answer would land in the tunnel', async (t) => {
+    const up = await upstreamFor(t, {
+      websocket: true,
+      handler: (_req, res) => setTimeout(() => res.end('SLOW-BODY'), 300),
+    });
+    const gw = await startGateway(
+      t,
+      `routes:\n  - { id: ai, path: /, upstream: "${up.url}", websocket: true }\n`,
+    );
+    const host: [string, string] = ['Host', new URL(gw.url).host];
+    const r = await exchange(
+      gw.url,
+      Buffer.concat([
+        requestBytes('GET', '/slow', [host]),
+        requestBytes('GET', '/ws', [host, ...WEBSOCKET_UPGRADE], 'TUNNELDATA'),
+      ]),
+      { expect: 2, timeoutMs: 3000 },
+    );
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [200],
+      r.raw,
+    );
+    assert.equal(r.responses[0]!.body.toString(), 'SLOW-BODY');
+    assert.equal(r.closed, true, 'the connection closes after the earlier answer');
+    assert.ok(!r.raw.includes('101'), 'no tunnel was opened');
+    assert.equal(up.requests.filter((x) => x.method === 'UPGRADE').length, 0);
   });
 
   it('closes open tunnels with 1001 (going away) when the gateway shuts down', async (t) => {
