@@ -217,3 +217,8 @@ export function toGatewayError(err: unknown): GatewayError {
   if (status >= 400 && status < 500) return new GatewayError('PORTICO_ERR_BAD_REQUEST', { cause: err });
   return new GatewayError('PORTICO_ERR_INTERNAL', { cause: err });
 }
+
+/** The shared store (Redis) did not answer: what callers that can go on without it tell apart. */
+export function isStoreUnavailable(err: unknown): err is GatewayError {
+  return err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE';
+}

@@ -4,7 +4,7 @@ import { describeSchemaError, simplifyErrors } from '../config/schemaErrors.ts';
 import { validateMaintenanceNotice } from '../config/validators.generated.cjs';
 import type { RawRoute } from '../config/types.ts';
 import { expressLibrary } from '../endpoints/expressLibrary.ts';
-import { GatewayError } from '../errors.ts';
+import { isStoreUnavailable } from '../errors.ts';
 import type { MaintenanceNotice } from '../routePolicy/maintenanceSwitch.ts';
 import type { FeatureContext } from '../server.ts';
 import { AdminError } from './adminErrors.ts';
@@ -82,7 +82,7 @@ async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE')
+    if (isStoreUnavailable(err))
       throw new AdminError('PORTICO_ERR_UNAVAILABLE', 'The shared store does not answer; nothing changed.', {
         cause: err,
       });

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { expressLibrary } from '../endpoints/expressLibrary.ts';
 import type { Identity } from '../context.ts';
 import type { OwnRequest } from '../endpoints/ownEndpoints.ts';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, isStoreUnavailable } from '../errors.ts';
 import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import { pickLang } from '../pages/negotiate.ts';
 import { publicOriginOf } from '../routing/publicOrigin.ts';
@@ -293,7 +293,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
         csrf: loaded ? logoutCsrf(loaded.id) : conflict.csrf,
       };
     } catch (err) {
-      if (!(err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE')) throw err;
+      if (!isStoreUnavailable(err)) throw err;
       const ids = sessions.idsOf(req).sort();
       return { loaded: undefined, ids, csrf: ids.length > 0 ? logoutCsrf(ids.join(' ')) : '' };
     }
@@ -395,7 +395,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
       res.status(200).end();
     } catch (err) {
       // The store down: a 503 the IdP may retry, not a verdict on its token.
-      if (err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE') {
+      if (isStoreUnavailable(err)) {
         res.status(503).json({ error: 'temporarily_unavailable' });
         return;
       }

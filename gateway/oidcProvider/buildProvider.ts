@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { LogoutTokenAlreadySent } from './logoutTokenGate.ts';
 import type { Pages } from '../pages/pages.ts';
 import { escapeHtml } from '../pages/escapeHtml.ts';
-import { GatewayError } from '../errors.ts';
+import { isStoreUnavailable } from '../errors.ts';
 import { providerPages } from './providerPages.ts';
 import type { KoaContext, OidcAdapter, OidcProvider } from './types.ts';
 
@@ -51,7 +51,7 @@ const COOKIE_PATH = '/_portico/oidc';
  * its own and answers 500 `server_error` (logging a stack per request for as long as Redis is down).
  */
 function storeDown(err: unknown): unknown {
-  if (!(err instanceof GatewayError) || err.code !== 'PORTICO_ERR_UNAVAILABLE') return err;
+  if (!isStoreUnavailable(err)) return err;
   const e = new errors.TemporarilyUnavailable('the session store does not answer; try again in a moment', {
     cause: err,
   });

@@ -9,7 +9,7 @@ import type { KeyValueStore } from '../../store/keyValueStore.ts';
 import { cookieValues, readCookies, signCookie, unsignCookie } from './sessionCookie.ts';
 import type { StoredSession, Tokens } from './sessionData.ts';
 import { boundedCache } from '../../store/boundedCache.ts';
-import { GatewayError } from '../../errors.ts';
+import { isStoreUnavailable } from '../../errors.ts';
 
 const ENDED_CHANNEL = 'session-ended';
 /**
@@ -384,7 +384,7 @@ export function createSessions(o: Options): Sessions {
         await sessions.end(id, reason);
         return 'ended';
       } catch (err) {
-        if (!(err instanceof GatewayError && err.code === 'PORTICO_ERR_UNAVAILABLE')) throw err;
+        if (!isStoreUnavailable(err)) throw err;
         if (pendingEnds.size >= MAX_PENDING_ENDS && !pendingEnds.has(id)) throw err;
         cache.delete(id);
         if (!pendingEnds.has(id)) {
