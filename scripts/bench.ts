@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { benchSession } from './bench/benchSession.ts';
-import { type FixedRateResult, fixedRate, fixedRateGenerator } from './bench/fixedRate.ts';
+import { type FixedRateResult, fixedRate, fixedRateGenerator, wrk2Path } from './bench/fixedRate.ts';
 import { forwardAuthNginxConfig } from './bench/forwardAuthNginx.ts';
 import { heapDiff } from './bench/heapDiff.ts';
 import { idleWebSockets } from './bench/idleWebSockets.ts';
@@ -699,7 +699,7 @@ async function main() {
     lines.push(`| ${k} | ${v.byRps.toFixed(2)} | ${v.byCpu.toFixed(2)} |`);
   lines.push('');
   lines.push(
-    `Latency at a fixed rate = 50 % of Portico anonymous's own maximum in each group (open-loop: ${fixedRateGenerator}, ${CONNECTIONS} connections, ${SECONDS} s; latency counted from when each request was due, so queueing shows):`,
+    `Latency at a fixed rate = 50 % of Portico anonymous's own maximum in each group (open-loop: ${fixedRateGenerator}, ${CONNECTIONS} connections, ${SECONDS} s${wrk2Path ? " after wrk2's 10 s calibration (percentiles of the steady part only; req/s and CPU of the whole run)" : ''}; latency counted from when each request was due, so queueing shows):`,
   );
   lines.push('');
   lines.push(
