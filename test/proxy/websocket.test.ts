@@ -60,6 +60,32 @@ describe('WebSocket upgrades', () => {
     own.close();
   });
 
+  it('without a publicUrl, refuses a plain-http page on a connection that came over TLS, and lets an https page through', async (t) => {
+    const up = await upstreamFor(t, { websocket: true });
+    const gw = await startGateway(
+      t,
+      `trustProxy: [127.0.0.1/32]\nroutes:\n  - { id: ai, path: /dce5/, upstream: "${up.url}", websocket: true }\n`,
+    );
+    const host = new URL(gw.url).host;
+    const open = async (origin: string, proto?: string) => {
+      const ws = new WebSocket(wsUrl(gw.url, '/dce5/ws'), {
+        origin,
+        headers: proto ? { 'x-forwarded-proto': proto } : {},
+      });
+      ws.on('error', () => {});
+      const result = await Promise.race([once(ws, 'open').then(() => 101), refusal(ws)]);
+      ws.close();
+      return result;
+    };
+    // Over TLS (as the trusted proxy says): the http page of the same host is another party.
+    assert.equal(await open(`http://${host}`, 'https'), 403);
+    assert.equal(await open(`https://${host}`, 'https'), 101);
+    // Over plain http: its own page, and an https page (a TLS proxy Portico was not told to trust).
+    assert.equal(await open(`http://${host}`), 101);
+    assert.equal(await open(`https://${host}`), 101);
+    assert.equal(up.requests.filter((r) => r.method === 'UPGRADE').length, 3);
+  });
+
   it('closes an idle tunnel after the route idle timeout', async (t) => {
     const up = await upstreamFor(t, { websocket: true });
     const gw = await startGateway(
