@@ -299,6 +299,28 @@ export function createGateway(options: GatewayOptions): Gateway {
     );
     for (const id of ids) void recheckTunnel(id, 1);
   });
+  // A session the store lost without anyone announcing it (FLUSHALL, a Redis that restarted with
+  // nothing kept while this replica's connection held, eviction, a key deleted by hand) is refused
+  // by the next request, but a terminal makes none: its session is looked for now and then. A
+  // lookup that fails leaves the terminal as it is; the next sweep asks again.
+  let sweeping = false;
+  const terminalSweep = setInterval(() => {
+    if (sweeping) return;
+    const ids = tunnels.sessionIds();
+    if (ids.length === 0) return;
+    sweeping = true;
+    void Promise.all(
+      ids.map((id) =>
+        sessions.held(id).then(
+          (held) => held || tunnels.closeSession(id),
+          () => {},
+        ),
+      ),
+    ).finally(() => {
+      sweeping = false;
+    });
+  }, current.session.terminalCheckMs);
+  terminalSweep.unref();
 
   // The sign-in endpoints' code is loaded by their first request.
   routers.push(
@@ -746,6 +768,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       watcher?.close();
       const closed = new Promise<void>((done) => server.close(() => done()));
       listener.closeIdleConnections();
+      clearInterval(terminalSweep);
       tunnels.closeAll();
       tunnels.stop();
       const timer = setTimeout(() => listener.closeAllConnections(), graceMs);

@@ -122,6 +122,7 @@ function compileSession(raw: RawConfig): SessionSettings {
     maxAgeMs: parseDuration(s.maxAge ?? '8h'),
     idleMs: parseDuration(s.idleTimeout ?? '2h'),
     cacheMs: parseDuration(s.cacheTtl ?? '1s'),
+    terminalCheckMs: parseDuration(s.terminalCheck ?? '60s'),
     cookieName: sessionCookieName(raw),
     maxEntries: s.maxEntries ?? 10_000,
   });

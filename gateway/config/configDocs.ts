@@ -125,6 +125,11 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
       'How long a replica trusts a session it read from the store; a revocation takes effect within it.',
     default: '1s',
   },
+  'session.terminalCheck': {
+    description:
+      "How often the sessions of open WebSockets (terminals) are looked for in the store: one the store lost without a sign-out being announced (FLUSHALL, a Redis restart that kept nothing, eviction under `maxmemory`, a key deleted by hand) closes its terminals within this time. The idle timeout is not applied to a terminal in use.",
+    default: '60s',
+  },
 
   identityProviders: {
     description: 'The ways to sign in, any number at once behind the login chooser (`/_portico/login`).',

@@ -402,6 +402,7 @@ export const configSchema = {
         cookieName: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
         maxEntries: { type: 'integer', minimum: 1 },
         cacheTtl: duration,
+        terminalCheck: duration,
       },
     },
     identityProviders: { type: 'array', items: identityProvider },

@@ -185,6 +185,8 @@ export type SessionSettings = {
   readonly maxAgeMs: number;
   readonly idleMs: number;
   readonly cacheMs: number;
+  /** How often the sessions of open terminals are looked for in the store. */
+  readonly terminalCheckMs: number;
   readonly cookieName: string;
   readonly maxEntries: number;
 };

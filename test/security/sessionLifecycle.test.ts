@@ -248,6 +248,34 @@ describe('an open WebSocket ends with its session even when the announcement was
     await redis.start();
     assert.equal(await closed, 1008);
   });
+  it('closes a terminal whose session the store lost without a word (a key deleted by hand), at the next sweep; an idle one in use stays', async (t) => {
+    const redisUrl = await sharedRedisUrl();
+    const ai = await aiUpstream(t);
+    const prefix = `lost${Date.now()}:`;
+    const s = await startSso(t, ROUTES(ai.url), { store: 'redis', redisUrl, keyPrefix: prefix });
+    const yaml = s.yaml.replace('  store: redis\n', '  store: redis\n  terminalCheck: 200ms\n');
+    assert.notEqual(yaml, s.yaml);
+    const gw = await startGateway(t, yaml);
+    const { client } = await login(s, 'alice');
+    const ws = await terminal(s, gw.url, client);
+    const closed = closeCode(ws);
+    const redis = new Redis(redisUrl);
+    t.after(() => redis.quit());
+    const keys = async (kind: string) =>
+      (await redis.keys(`${prefix}*`)).filter((k) => k.includes(`:${kind}:`));
+    // Idle past its timeout (the last-seen key gone) while the user types: the terminal stays.
+    const seen = await keys('seen');
+    assert.equal(seen.length, 1);
+    await redis.del(...seen);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    ws.send('still here');
+    assert.equal(String((await once(ws, 'message'))[0]), 'still here');
+    // The session itself deleted, with no sign-out announced: closed by the sweep.
+    const data = await keys('sess');
+    assert.equal(data.length, 1);
+    await redis.del(...data);
+    assert.equal(await closed, 1008);
+  });
 });
 
 describe('an open WebSocket ends with its session when an administrator revokes it', () => {

@@ -68,6 +68,11 @@ export type Sessions = {
    * that have it decide — while one the change outdated ends.
    */
   stands(id: string): Promise<boolean>;
+  /**
+   * Whether the store still holds a session, whatever its idle time (a terminal in use makes no
+   * requests): for the sweep of open terminals, which looks for sessions the store lost.
+   */
+  held(id: string): Promise<boolean>;
   /** Ends a session on every replica. */
   end(id: string, reason: string): Promise<void>;
   /**
@@ -343,6 +348,10 @@ export function createSessions(o: Options): Sessions {
       if (verdict === 'end') void sessions.end(id, 'config-changed').catch(() => {});
       if (verdict === 'end' || verdict === 'refuse') return undefined;
       return data;
+    },
+    async held(id) {
+      if (pendingEnds.has(id)) return false;
+      return (await store.get(dataKey(id))) !== undefined;
     },
     async stands(id) {
       if (pendingEnds.has(id)) return false;
