@@ -22,6 +22,11 @@ const PRIVATE_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 const CREDENTIAL_HEADER = /auth|key|token|secret|signature|session|passw|credential|cookie/i;
 const CREDENTIAL_VALUE =
   /^\s*(basic|bearer|digest|negotiate|ntlm|token|apikey|aws4-hmac-sha256|hmac|signature)\s/i;
+/** A variable's default as shown: whole, with a URL's secrets taken out, or not at all. */
+const scrubDefault = (fallback: string): string => {
+  if (CREDENTIAL_VALUE.test(fallback) || PRIVATE_PEM.test(fallback)) return REDACTED;
+  return redactUrlSecrets(fallback);
+};
 /** `…headers.<request|response>.set.<Name>`: the path of a header value Portico sets. */
 const isSetHeader = (path: readonly string[]) => path.at(-2) === 'set' && path.at(-4) === 'headers';
 const isCredentialHeader = (path: readonly string[], value: unknown) =>
@@ -41,6 +46,20 @@ const isCredentialHeader = (path: readonly string[], value: unknown) =>
 export function redactConfigSource(source: string): string {
   // ${NAME} is swapped for tokens first, as the loader does: inside `{ }` the braces are YAML.
   const { text, variables } = protectVariables(source);
+  /**
+   * The `${…}` as written; with `scrub`, a default that holds a credential (a URL's password or
+   * token, `Bearer …`, a private key) shows as [redacted]: it is written in the file, as a literal
+   * value is, and a `config:read` key must not read a Redis password through it.
+   */
+  const restore = (s: string, scrub: boolean) =>
+    s.replace(/__portico_env_\d+__/g, (token) => {
+      const v = variables.get(token);
+      if (!v) return token;
+      if ('literal' in v) return '$${';
+      if (v.fallback === undefined) return `\${${v.name}}`;
+      const shown = scrub ? scrubDefault(v.fallback) : v.fallback;
+      return `\${${v.name}:-${shown}}`;
+    });
   const doc = parseDocument(text);
   if (doc.errors.length > 0) return `# ${REDACTED}: the source could not be parsed for redaction\n`;
   const edits: { start: number; end: number; text: string }[] = [];
@@ -78,7 +97,9 @@ export function redactConfigSource(source: string): string {
     }
     const t = n as { type?: string; offset?: number; source?: string };
     if (t.type === 'comment' && typeof t.offset === 'number' && typeof t.source === 'string') {
-      if (SECRET_COMMENT.test(t.source) || redactUrlSecrets(t.source) !== t.source)
+      // Judged as written, defaults of ${NAME:-…} included (an old line commented out).
+      const written = restore(t.source, false);
+      if (SECRET_COMMENT.test(written) || redactUrlSecrets(written) !== written)
         edits.push({ start: t.offset, end: t.offset + t.source.length, text: `# ${REDACTED}` });
       return;
     }
@@ -96,10 +117,5 @@ export function redactConfigSource(source: string): string {
     const trailing = /\s*$/.exec(out.slice(e.start, e.end))![0];
     out = out.slice(0, e.start) + e.text + trailing + out.slice(e.end);
   }
-  return out.replace(/__portico_env_\d+__/g, (token) => {
-    const v = variables.get(token);
-    if (!v) return token;
-    if ('literal' in v) return '$${';
-    return v.fallback === undefined ? `\${${v.name}}` : `\${${v.name}:-${v.fallback}}`;
-  });
+  return restore(out, true);
 }

@@ -69,6 +69,30 @@ price: "$\${literal}"
     assert.match(out, /access_token=\[redacted\]&x=1/);
   });
 
+  it('takes credentials out of the defaults of ${NAME:-…}, in values and in commented-out lines, and keeps harmless defaults', () => {
+    const out = redactConfigSource(
+      [
+        'listen: { port: ${PORT:-8080} }',
+        'session:',
+        '  redis: { url: "${PORTICO_REDIS_URL:-redis://default:hunter2@127.0.0.1:6379}" }',
+        '  # old: url: ${R:-redis://:oldpass@old-redis:6379}',
+        'notifications:',
+        '  - { type: dingtalk, url: "${HOOK:-https://oapi.dingtalk.com/robot/send?access_token=deadbeef}" }',
+        'storage: { endpoint: "${S3:-https://AKIAxx:wJalrSECRET@minio:9000}" }',
+        'routes:',
+        '  - { id: a, path: /, upstream: "http://a", headers: { request: { set: { X-Forwarded-Stuff: "${X:-Bearer sekret}" } } } }',
+        '',
+      ].join('\n'),
+    );
+    for (const secret of ['hunter2', 'oldpass', 'deadbeef', 'wJalrSECRET', 'sekret'])
+      assert.ok(!out.includes(secret), `${secret} shown:\n${out}`);
+    assert.match(out, /\$\{PORT:-8080\}/);
+    assert.match(out, /\$\{PORTICO_REDIS_URL:-redis:\/\/default:\[redacted\]@127\.0\.0\.1:6379\}/);
+    assert.match(out, /\$\{HOOK:-https:\/\/oapi\.dingtalk\.com\/robot\/send\?access_token=\[redacted\]\}/);
+    assert.match(out, /\$\{X:-\[redacted\]\}/);
+    assert.match(out, /# \[redacted\]/);
+  });
+
   it('redacts comments only where YAML has comments: never a # inside a quoted value or a block scalar', () => {
     const source = `routes:
   - id: app
