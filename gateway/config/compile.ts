@@ -1,3 +1,4 @@
+import { foldHeaderName } from '../proxy/foldHeaderName.ts';
 import { createHash } from 'node:crypto';
 import { OP_COOKIE_PREFIX, OP_COOKIES, SESSION_COOKIE } from './ownCookieNames.ts';
 import { BlockList } from 'node:net';
@@ -88,9 +89,7 @@ export function compileConfig(
     identityHeaders,
     identityProviderIds: new Set((raw.identityProviders ?? []).map((p) => p.id)),
     identityProviderSources: new Map((raw.identityProviders ?? []).map((p) => [p.id, providerSource(p)])),
-    identityHeaderNames: new Set(
-      [...Object.values(identityHeaders), jwtHeader].map((n) => n.toLowerCase().replace(/_/g, '-')),
-    ),
+    identityHeaderNames: new Set([...Object.values(identityHeaders), jwtHeader].map(foldHeaderName)),
     apiKeys: deepFreeze(structuredClone(raw.apiKeys ?? [])),
     jwt: Object.freeze({ header: jwtHeader, ttlMs: parseDuration(raw.identity?.jwt?.ttl ?? '60s') }),
     logging: Object.freeze({

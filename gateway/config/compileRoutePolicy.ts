@@ -1,3 +1,4 @@
+import { foldHeaderName } from '../proxy/foldHeaderName.ts';
 import { blockList } from './blockList.ts';
 import { parseDuration } from './duration.ts';
 import { parseRate } from './rate.ts';
@@ -118,7 +119,7 @@ function compileRequestHeaders(ops: HeaderOperations | undefined): RequestHeader
   return Object.freeze({
     set: Object.freeze(set),
     remove: Object.freeze(remove),
-    named: new Set([...set.map(([n]) => n), ...remove].map((n) => n.replace(/_/g, '-'))),
+    named: new Set([...set.map(([n]) => n), ...remove].map(foldHeaderName)),
   });
 }
 

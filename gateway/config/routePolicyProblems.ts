@@ -1,3 +1,4 @@
+import { foldHeaderName } from '../proxy/foldHeaderName.ts';
 import { isIP } from 'node:net';
 import type { PathProblem } from './semantics.ts';
 
@@ -41,7 +42,7 @@ function identityHeaderNames(raw: Loose): Set<string> {
   return new Set(names.map(fold));
 }
 
-const fold = (name: string) => name.toLowerCase().replace(/_/g, '-');
+const fold = foldHeaderName;
 
 /**
  * What the schema cannot say about a route's policy keys (see routePolicySchema.ts): what a route

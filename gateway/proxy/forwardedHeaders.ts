@@ -3,6 +3,7 @@ import { isIP, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Config, Route } from '../config/types.ts';
 import type { RequestContext } from '../context.ts';
+import { foldHeaderName, needsFolding } from './foldHeaderName.ts';
 import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
 
 /**
@@ -11,9 +12,9 @@ import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
  */
 const REWRITING = new Set(['x-original-url', 'x-rewrite-url']);
 /**
- * Headers whose underscore spelling (`transfer_encoding`, `x_forwarded_for`) a CGI-style backend
- * reads as the real one. nginx drops every underscore header by default; Portico drops these,
- * and lets other underscore headers through (some applications use them).
+ * Headers whose other spellings (`transfer_encoding`, `x.forwarded.for`: foldHeaderName) a
+ * CGI-style backend reads as the real one. nginx drops every such header by default; Portico drops
+ * these, and lets other underscore headers through (some applications use them).
  */
 const SENSITIVE = new Set([
   ...HOP_BY_HOP,
@@ -151,7 +152,7 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
   const out: OutgoingHttpHeaders = {};
   const extraHop = connectionTokens(incoming.connection);
   // Identity headers are Portico's to set: a client's copy is dropped in every spelling a backend
-  // could read as the same name (Node lower-cases names; `_` is folded to `-` here).
+  // could read as the same name (Node lower-cases names; `_`, `.` and the like fold to `-`).
   const identityNames = ctx.config.identityHeaderNames;
   const remote = ctx.req.socket.remoteAddress ?? '';
   const trusted =
@@ -177,8 +178,8 @@ export function buildUpstreamHeaders(ctx: RequestContext, route: Route): Outgoin
     if (skipAuthorization && name === 'authorization') continue;
     if (!trusted && CLIENT_SPOOFABLE.has(name)) continue;
     let folded = name;
-    if (name.includes('_')) {
-      folded = name.replace(/_/g, '-');
+    if (needsFolding(name)) {
+      folded = foldHeaderName(name);
       if (identityNames.has(folded) || SENSITIVE.has(folded) || (!trusted && CLIENT_SPOOFABLE.has(folded)))
         continue;
     }

@@ -2,6 +2,7 @@ import type { ResponsePass } from '../context.ts';
 import { connectionTokens, HOP_BY_HOP } from './hopByHop.ts';
 import { rewriteLocation } from './rewriteLocation.ts';
 import { rewriteSetCookie } from './rewriteSetCookie.ts';
+import { foldHeaderName } from './foldHeaderName.ts';
 import { setsOwnCookie } from './setsOwnCookie.ts';
 
 /**
@@ -86,7 +87,7 @@ function keepSignedInAnswerPrivate(
       }
     } else if (lower === 'vary') {
       for (const part of headers[i + 1]!.split(',')) {
-        const name = part.trim().toLowerCase().replace(/_/g, '-');
+        const name = foldHeaderName(part.trim());
         if (identityNames.has(name) || (token && name === 'authorization')) variesOnIdentity = true;
       }
     }

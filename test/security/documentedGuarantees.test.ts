@@ -38,9 +38,21 @@ describe('what a client cannot make an upstream believe', () => {
     assert.equal(up.last().headers['x-rewrite-url'], undefined);
   });
 
-  it('drops underscore spellings of framing, forwarding and rewriting headers, and keeps other underscore headers', async (t) => {
+  it('drops underscore and dotted spellings of framing, forwarding and rewriting headers, and keeps other underscore headers', async (t) => {
     const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
+    // PHP and lighttpd read `X.Original.URL` as HTTP_X_ORIGINAL_URL, as they read the `_` spelling.
+    const dotted = [
+      'x.forwarded.for',
+      'x.original.url',
+      'x.real.ip',
+      'x.client.ip',
+      'x.forwarded.port',
+    ];
+    await send(gw.url, '/', {
+      headers: dotted.flatMap((name) => [name, name.includes('url') ? '/admin' : '6.6.6.6']),
+    });
+    for (const name of dotted) assert.equal(up.last().headers[name], undefined, name);
     const sneaky = ['transfer_encoding', 'content_length', 'x_forwarded_for', 'x_real_ip', 'x_original_url'];
     await send(gw.url, '/', {
       headers: [

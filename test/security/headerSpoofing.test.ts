@@ -15,8 +15,13 @@ import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { suiteContext } from '../helpers/suite.ts';
 import { IDENTITY_HEADERS } from '../helpers/sso.ts';
 
-/** Every spelling a backend could read as `name`: cases, `_` for `-` (all or some), and mixes. */
+/**
+ * Every spelling a backend could read as `name`: cases, `_` or `.` for `-` (all or some), and
+ * mixes. PHP and lighttpd's CGI map every character other than a letter or digit to `_`.
+ */
 function spellings(name: string): string[] {
+  const dotted = name.replace(/-/g, '.');
+  const mixed = [...name].map((c, i) => (c === '-' ? '._~'[i % 3] : c)).join('');
   const under = name.replace(/-/g, '_');
   const lastUnder = name.replace(/-([^-]*)$/, '_$1');
   const firstUnder = name.replace('-', '_');
@@ -31,6 +36,10 @@ function spellings(name: string): string[] {
     under.toUpperCase(),
     lastUnder,
     firstUnder.toLowerCase(),
+    dotted,
+    dotted.toLowerCase(),
+    name.replace('-', '.'),
+    mixed,
   ];
 }
 
