@@ -22,6 +22,7 @@ import { toGatewayError } from './errors.ts';
 import { createEventBus, type EventBus } from './events.ts';
 import { createAssertions } from './identity/assertion.ts';
 import { createKeyStore } from './identity/signingKeys.ts';
+import { namesTakenSince } from './identity/qualifyIdentity.ts';
 import { parseDuration } from './config/duration.ts';
 import { createListener } from './listener/createListener.ts';
 import { createErrorReporter } from './observe/errorReporter.ts';
@@ -241,14 +242,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       events,
       log,
       // A reload that removes a session's identity provider, points it at another IdP (issuer,
-      // server, directory), or changes the primary one (whose users keep bare names), ends the
-      // sessions it changed the meaning of.
+      // server, directory), changes the primary one (whose users keep bare names), or adds a
+      // provider whose `<id>:` a primary user's name or group starts with, ends the sessions it
+      // changed the meaning of.
       judge: (data) => {
         if (
           current.identityProviderIds.has(data.identity.idp) &&
           (data.namedUnder === undefined || data.namedUnder === (current.primaryIdp ?? '')) &&
           (data.source === undefined ||
-            data.source === current.identityProviderSources.get(data.identity.idp))
+            data.source === current.identityProviderSources.get(data.identity.idp)) &&
+          !namesTakenSince(data.identity, current.primaryIdp, current.identityProviderIds)
         )
           return 'accept';
         // Made before this config was loaded: the change outdated it. Made after: under a config

@@ -37,14 +37,14 @@ export function isAllowed(
   const ns = namespaceOf(identity, c);
   const email = allow.emails || allow.domains ? trustedEmail(identity, c) : undefined;
   if (email) {
-    if (allow.emails?.some((e) => ruleFor(e, ns)?.toLowerCase() === email)) return true;
+    if (allow.emails?.some((e) => ruleFor(e, ns, c)?.toLowerCase() === email)) return true;
     const domain = email.slice(email.indexOf('@') + 1);
-    if (allow.domains?.some((d) => domainMatches(ruleFor(d, ns)?.toLowerCase(), domain))) return true;
+    if (allow.domains?.some((d) => domainMatches(ruleFor(d, ns, c)?.toLowerCase(), domain))) return true;
   }
   if (allow.claims) {
     const claims = identity.claims ?? {};
     for (const [rule, wanted] of Object.entries(allow.claims)) {
-      const name = ruleFor(rule, ns);
+      const name = ruleFor(rule, ns, c);
       if (name === undefined) continue;
       const have = claims[name];
       const haves = Array.isArray(have) ? have.map(String) : have === undefined ? [] : [String(have)];
@@ -61,9 +61,16 @@ function namespaceOf(identity: Identity, c: AllowContext): string {
 }
 
 /** What a rule says about users of namespace `ns`, or undefined when it speaks of another provider's. */
-function ruleFor(rule: string, ns: string): string | undefined {
+function ruleFor(rule: string, ns: string, c: AllowContext): string | undefined {
   if (ns !== '') return rule.startsWith(ns) ? rule.slice(ns.length) : undefined;
-  // A bare rule; `x:…` naming no provider is bare too (a claim called `urn:x`), never another's.
+  // A bare rule; `x:…` naming no provider is bare too (a claim called `urn:x`). One naming another
+  // provider is about its users only: a primary user whose IdP sends a claim literally called
+  // `partner:department` must not pass a rule written for the partner's department.
+  const colon = rule.indexOf(':');
+  if (colon > 0) {
+    const idp = rule.slice(0, colon);
+    if (idp !== c.primaryIdp && c.identityProviders.some((p) => p.id === idp)) return undefined;
+  }
   return rule;
 }
 

@@ -28,10 +28,7 @@ export function qualifyIdentity(
   if (identity.groups.some((g) => g.includes(',') || misread(g)))
     identity = { ...identity, groups: identity.groups.filter((g) => !g.includes(',') && !misread(g)) };
   if (identity.idp === primaryIdp) {
-    const taken = (name: string) => {
-      const colon = name.indexOf(':');
-      return colon > 0 && providerIds.has(name.slice(0, colon)) && name.slice(0, colon) !== primaryIdp;
-    };
+    const taken = (name: string) => nameOfAnotherProvider(name, primaryIdp, providerIds);
     if (taken(identity.username))
       throw new GatewayError('PORTICO_ERR_FORBIDDEN', {
         detail: 'This user name is written as a user of another sign-in method; ask an administrator.',
@@ -46,6 +43,38 @@ export function qualifyIdentity(
     username: prefix + identity.username,
     groups: identity.groups.map((g) => prefix + g),
   };
+}
+
+/**
+ * Whether a primary provider's name reads as another provider's: `partner:alice` once a provider
+ * `partner` is configured. In any case (`Partner:alice`): provider ids are lower case, and an
+ * upstream that folds the case of logins (Grafana) would take it for the partner's user.
+ */
+function nameOfAnotherProvider(
+  name: string,
+  primaryIdp: string | undefined,
+  providerIds: ReadonlySet<string>,
+): boolean {
+  const colon = name.indexOf(':');
+  if (colon <= 0) return false;
+  const idp = name.slice(0, colon).toLowerCase();
+  return idp !== primaryIdp && providerIds.has(idp);
+}
+
+/**
+ * Whether an identity of the primary provider, qualified under an earlier config, holds a name
+ * another provider now has (a reload added `partner`): its session no longer means what it did.
+ */
+export function namesTakenSince(
+  identity: Identity,
+  primaryIdp: string | undefined,
+  providerIds: ReadonlySet<string>,
+): boolean {
+  if (identity.idp !== primaryIdp) return false;
+  return (
+    nameOfAnotherProvider(identity.username, primaryIdp, providerIds) ||
+    identity.groups.some((g) => nameOfAnotherProvider(g, primaryIdp, providerIds))
+  );
 }
 
 /** The subject upstreams see in the assertion: bare for the primary provider, qualified otherwise. */

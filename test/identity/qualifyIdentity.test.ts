@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Identity } from '../../gateway/context.ts';
 import { GatewayError } from '../../gateway/errors.ts';
-import { qualifyIdentity } from '../../gateway/identity/qualifyIdentity.ts';
+import { namesTakenSince, qualifyIdentity } from '../../gateway/identity/qualifyIdentity.ts';
 
 const ids = new Set(['corp', 'partner']);
 const user = (idp: string, username: string, groups: string[] = []): Identity => ({
@@ -33,6 +33,27 @@ describe('qualified names', () => {
       ids,
     );
     assert.deepEqual(q.groups, ['staff', 'corp:x', 'team:a']);
+  });
+
+  it('reads the provider in a primary name in any case: Partner:alice is the partner’s alice to an upstream that folds case', () => {
+    for (const name of ['Partner:alice', 'PARTNER:alice'])
+      assert.throws(
+        () => qualifyIdentity(user('corp', name), 'corp', ids),
+        (err) => err instanceof GatewayError && err.code === 'PORTICO_ERR_FORBIDDEN',
+        name,
+      );
+    const q = qualifyIdentity(user('corp', 'bob', ['Partner:admins', 'staff']), 'corp', ids);
+    assert.deepEqual(q.groups, ['staff']);
+  });
+
+  it('finds the names a provider added since took from a primary identity made before it', () => {
+    const before = new Set(['corp']);
+    const made = qualifyIdentity(user('corp', 'partner:alice', ['partner:admins']), 'corp', before);
+    assert.equal(namesTakenSince(made, 'corp', before), false);
+    assert.equal(namesTakenSince(made, 'corp', ids), true);
+    assert.equal(namesTakenSince(user('corp', 'bob', ['partner:admins']), 'corp', ids), true, 'a group');
+    assert.equal(namesTakenSince(user('corp', 'bob', ['staff']), 'corp', ids), false);
+    assert.equal(namesTakenSince(user('partner', 'partner:x'), 'corp', ids), false, 'only primary names');
   });
   it('leaves out groups whose name holds a comma: upstreams split the groups header on it', () => {
     const partner = qualifyIdentity(

@@ -159,6 +159,20 @@ describe('allow rules: emails and domains (isAllowed)', () => {
     const corp: Identity = { ...ceo, idp: 'corp', username: 'ceo', groups: [] };
     assert.equal(isAllowed({ domains: ['partner:example.com'] }, corp, c), false);
     assert.equal(isAllowed({ claims: { 'partner:dept': 'board' } }, corp, c), false);
+    // Not even when the primary IdP sends a claim literally called `partner:dept`, once a
+    // provider `partner` is configured.
+    const withPartner = {
+      primaryIdp: 'corp',
+      identityProviders: [...c.identityProviders, { ...c.identityProviders[0]!, id: 'partner' }],
+    };
+    const literal: Identity = { ...corp, claims: { 'partner:dept': 'board', 'urn:x': 'y' } };
+    assert.equal(isAllowed({ claims: { 'partner:dept': 'board' } }, literal, withPartner), false);
+    assert.equal(isAllowed({ claims: { 'partner:dept': 'board' } }, literal, c), true, 'no such provider');
+    assert.equal(
+      isAllowed({ claims: { 'urn:x': 'y' } }, literal, withPartner),
+      true,
+      'a prefix naming no provider',
+    );
     assert.equal(isAllowed({ domains: ['example.com'] }, corp, c), true);
     assert.equal(isAllowed({ claims: { dept: 'board' } }, corp, c), true);
   });

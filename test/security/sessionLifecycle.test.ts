@@ -16,9 +16,17 @@ import { createMemoryStore } from '../../gateway/store/memoryStore.ts';
 import { createRedisStore } from '../../gateway/store/redisStore.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
-import { driveLogout } from '../helpers/idp.ts';
+import { driveLogout, startTestIdp } from '../helpers/idp.ts';
 import { sharedRedisUrl, startRedis } from '../helpers/redis.ts';
-import { freePort, GatewayClient, login, logout, type SsoSetup, startSso } from '../helpers/sso.ts';
+import {
+  freePort,
+  GatewayClient,
+  login,
+  logout,
+  porticoClient,
+  type SsoSetup,
+  startSso,
+} from '../helpers/sso.ts';
 import { upstreamFor } from '../helpers/upstream.ts';
 import { eventually } from '../helpers/eventually.ts';
 
@@ -343,6 +351,59 @@ describe('a reload that changes what a session means ends it', () => {
     s.gw.write(both.replace('primaryProvider: corp', 'primaryProvider: partner'));
     assert.equal(s.gw.gateway.reload().ok, true);
     assert.equal(await signedIn(client), false);
+  });
+
+  it('ends a primary session whose user or group a provider added by the reload now names (partner:alice)', async (t) => {
+    const ai = await aiUpstream(t);
+    const port = await freePort();
+    // An IdP where anyone may pick a user name: one calls itself partner:alice.
+    const idp = await startTestIdp(t, {
+      clients: [porticoClient(`http://127.0.0.1:${port}`)],
+      users: [
+        {
+          id: 'pa',
+          username: 'partner:alice',
+          password: 'partner:alice',
+          email: 'pa@example.com',
+          name: 'PA',
+          groups: ['staff'],
+        },
+        {
+          id: 'carol',
+          username: 'carol',
+          password: 'carol',
+          email: 'carol@example.com',
+          name: 'Carol',
+          groups: ['partner:admins'],
+        },
+        {
+          id: 'dave',
+          username: 'dave',
+          password: 'dave',
+          email: 'dave@example.com',
+          name: 'Dave',
+          groups: ['staff'],
+        },
+      ],
+      logErrors: false,
+    });
+    const s = await startSso(t, ROUTES(ai.url), { idp, port });
+    const clients = {
+      pa: (await login(s, 'partner:alice')).client,
+      carol: (await login(s, 'carol')).client,
+      dave: (await login(s, 'dave')).client,
+    };
+    for (const c of Object.values(clients)) assert.equal(await signedIn(c), true);
+    s.gw.write(
+      s.yaml.replace(
+        /(identityProviders:\n {2}- \{ id: corp[^\n]*\n)/,
+        `identity: { primaryProvider: corp }\n$1  - { id: partner, type: oidc, issuer: "http://127.0.0.1:9/realms/partner", clientId: portico, clientSecret: x }\n`,
+      ),
+    );
+    assert.equal(s.gw.gateway.reload().ok, true);
+    assert.equal(await signedIn(clients.pa), false, 'a user name that is now the partner’s');
+    assert.equal(await signedIn(clients.carol), false, 'a group that is now the partner’s');
+    assert.equal(await signedIn(clients.dave), true, 'nothing of the partner’s: kept');
   });
 
   it('ends the sessions of a provider the reload points at another IdP under the same id, and no others', async (t) => {
