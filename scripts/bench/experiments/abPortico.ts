@@ -6,6 +6,9 @@
 //        node scripts/bench/experiments/abPortico.ts
 // A variant's Node flags and environment: AB_NODE_ARGS='{"new":["--v8-pool-size=1"]}',
 // AB_ENV='{"new":{"MALLOC_ARENA_MAX":"2"}}' (the same checkout may run as several variants).
+// AB_STDOUT=fifo: Portico's stdout is a named pipe read by `cat` (as containerd gives a container)
+// instead of a file.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +49,14 @@ const keyPrefix = `benchab${Date.now()}:`;
 const cookie = await benchSession(redis, { keyPrefix, secret });
 
 type Target = { name: string; base: string; pid: number; fastify: boolean };
+/** A log file, or with AB_STDOUT=fifo a named pipe that a `cat` of its own reads into /dev/null. */
+function stdoutFor(name: string): string {
+  const file = join(dir, `${name}.log`);
+  if (env.AB_STDOUT !== 'fifo') return file;
+  execFileSync('mkfifo', [file]);
+  processes.start('sh', ['-c', `exec cat "${file}" > /dev/null`]);
+  return file;
+}
 const targets: Target[] = [];
 {
   const port = await processes.freePort();
@@ -81,7 +92,7 @@ for (const v of variants) {
   const child = processes.start(
     node,
     [...(nodeArgs[v.name] ?? []), join(v.checkout, 'scripts/portico.js'), 'serve', '--config', file],
-    { stdout: join(dir, `${v.name}.log`), env: { ...env, ...extraEnv[v.name] } },
+    { stdout: stdoutFor(v.name), env: { ...env, ...extraEnv[v.name] } },
   );
   await processes.waitFor(`http://127.0.0.1:${port}/_portico/healthz`);
   targets.push({ name: v.name, base: `http://127.0.0.1:${port}`, pid: child.pid!, fastify: false });
