@@ -13,6 +13,7 @@ import { configFileKindProblem } from './config/configFileKind.ts';
 import { ConfigError, loadConfigFile } from './config/loadConfig.ts';
 import { restartNeeded, withRunningValues } from './config/reloadPolicy.ts';
 import { semanticProblems } from './config/semantics.ts';
+import type { StoredSession } from './auth/session/sessionData.ts';
 import type { Config } from './config/types.ts';
 import type { HttpContext, Identity, UpgradeContext } from './context.ts';
 import { createOwnApp } from './endpoints/ownApp.ts';
@@ -229,6 +230,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const routers: OwnRouter[] = [];
   const features: Feature[] = [];
   const openTunnels = createTunnels();
+  const verdicts = new WeakMap<StoredSession, { config: Config; verdict: 'accept' | 'refuse' | 'end' }>();
   const services: Services = {
     config: () => current,
     log,
@@ -246,6 +248,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       // provider whose `<id>:` a primary user's name or group starts with, ends the sessions it
       // changed the meaning of.
       judge: (data) => {
+        // Asked for every request of a signed-in user: the verdict is kept per session object
+        // (the cache hands out the same one) and config, as a user may carry hundreds of groups.
+        const memo = verdicts.get(data);
+        if (memo?.config === current) return memo.verdict;
+        let verdict: 'accept' | 'end' | 'refuse';
         if (
           current.identityProviderIds.has(data.identity.idp) &&
           (data.namedUnder === undefined || data.namedUnder === (current.primaryIdp ?? '')) &&
@@ -253,11 +260,13 @@ export function createGateway(options: GatewayOptions): Gateway {
             data.source === current.identityProviderSources.get(data.identity.idp)) &&
           !namesTakenSince(data.identity, current.primaryIdp, current.identityProviderIds)
         )
-          return 'accept';
+          verdict = 'accept';
         // Made before this config was loaded: the change outdated it. Made after: under a config
         // another replica (or worker) has and this one has not yet; ending it would sign the user
         // out everywhere in the middle of a rolling change.
-        return data.createdAt < current.loadedAt.getTime() ? 'end' : 'refuse';
+        else verdict = data.createdAt < current.loadedAt.getTime() ? 'end' : 'refuse';
+        verdicts.set(data, { config: current, verdict });
+        return verdict;
       },
     }),
     logins: createLoginTransactions(loginStore),
@@ -285,9 +294,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   // asked again (every second, then every five) for as long as that session has terminals here;
   // giving up would leave a terminal open for good on a session that may have ended.
   const recheckTunnel = (id: string, attempt: number) =>
-    sessions.fresh(id).then(
-      (data) => {
-        if (!data) tunnels.closeSession(id);
+    sessions.held(id).then(
+      (held) => {
+        if (!held) tunnels.closeSession(id);
       },
       () => {
         const retry = () => tunnels.hasSession(id) && recheckTunnel(id, attempt + 1);
@@ -436,11 +445,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       services.upstreams.retain(next);
       // Sessions the change outdated end at their next request; open terminals make none, so
       // theirs are looked up now (ended ones close).
-      if (
-        before.primaryIdp !== next.primaryIdp ||
-        [...before.identityProviderIds].some((id) => !next.identityProviderIds.has(id))
-      )
-        for (const id of tunnels.sessionIds()) void recheckTunnel(id, 1);
+      if (providersChanged(before, next)) for (const id of tunnels.sessionIds()) void recheckTunnel(id, 1);
       // Terminals the new rules no longer admit (an API key removed, `allow` narrowed, the route
       // gone) close now: they make no request that would be judged again.
       const closed = tunnels.recheck((grant) => tunnelStillAllowed(next, grant));
@@ -789,6 +794,19 @@ export function createGateway(options: GatewayOptions): Gateway {
       accessLog.close();
     },
   };
+}
+
+/**
+ * Whether a reload changed what sessions mean: the primary provider, a provider removed or added
+ * (a primary user's `partner:` name becomes the partner's), or one pointed at another IdP.
+ */
+function providersChanged(before: Config, next: Config): boolean {
+  if (before.primaryIdp !== next.primaryIdp) return true;
+  const a = before.identityProviderSources;
+  const b = next.identityProviderSources;
+  if (a.size !== b.size) return true;
+  for (const [id, source] of a) if (b.get(id) !== source) return true;
+  return false;
 }
 
 /** Module-level so it keeps nothing of the request alive for the life of a WebSocket. */

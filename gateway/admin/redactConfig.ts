@@ -60,6 +60,16 @@ export function redactConfigSource(source: string): string {
       const shown = scrub ? scrubDefault(v.fallback) : v.fallback;
       return `\${${v.name}:-${shown}}`;
     });
+  /** The value the defaults would make, each default scrubbed; a variable without one is empty. */
+  const withDefaults = (s: string) =>
+    s.includes('__portico_env_')
+      ? s.replace(/__portico_env_\d+__/g, (token) => {
+          const v = variables.get(token);
+          if (!v) return token;
+          if ('literal' in v) return '${';
+          return v.fallback === undefined ? '' : scrubDefault(v.fallback);
+        })
+      : s;
   const doc = parseDocument(text);
   if (doc.errors.length > 0) return `# ${REDACTED}: the source could not be parsed for redaction\n`;
   const edits: { start: number; end: number; text: string }[] = [];
@@ -75,10 +85,14 @@ export function redactConfigSource(source: string): string {
     } else if (isScalar(node) && node.range) {
       const [start, end] = node.range;
       if (end <= start || node.value === null) return;
+      // Judged with the defaults of its ${…} in place (each already scrubbed on its own):
+      // `${SCHEME:-Bearer} ${T:-abc}` is a credential though neither default is one alone.
+      const value = typeof node.value === 'string' ? withDefaults(node.value) : node.value;
       if (
         secret ||
-        (typeof node.value === 'string' && PRIVATE_PEM.test(node.value)) ||
-        isCredentialHeader(path, node.value)
+        (typeof value === 'string' && PRIVATE_PEM.test(value)) ||
+        isCredentialHeader(path, value) ||
+        (value !== node.value && typeof value === 'string' && redactUrlSecrets(value) !== value)
       )
         edits.push({ start, end, text: `"${REDACTED}"` });
       else if (typeof node.value === 'string') {

@@ -68,7 +68,7 @@ function ruleFor(rule: string, ns: string, c: AllowContext): string | undefined 
   // `partner:department` must not pass a rule written for the partner's department.
   const colon = rule.indexOf(':');
   if (colon > 0) {
-    const idp = rule.slice(0, colon);
+    const idp = rule.slice(0, colon).toLowerCase();
     if (idp !== c.primaryIdp && c.identityProviders.some((p) => p.id === idp)) return undefined;
   }
   return rule;

@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { parseDuration } from './duration.ts';
 import { pemOrFile } from './pemOrFile.ts';
 import { isCidr, routePolicyProblems } from './routePolicyProblems.ts';
 import { upstreamsProblems } from './upstreamsProblems.ts';
@@ -11,6 +12,17 @@ const obj = (v: unknown): Loose | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : undefined;
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Provider ids that are URI schemes seen in group and claim names. */
+const URI_SCHEMES = new Set(['http', 'https', 'urn', 'mailto', 'tag', 'ldap', 'ldaps']);
+
+const parseDurationOrNaN = (v: string | number): number => {
+  try {
+    return parseDuration(v);
+  } catch {
+    return Number.NaN;
+  }
+};
 
 /** Identity provider types that can check a bearer access token themselves (`bearer: verify`). */
 const VERIFYING_TYPES = new Set(['oidc', 'google', 'gitlab']);
@@ -165,8 +177,22 @@ export function semanticProblems(input: unknown, baseDir: string | undefined): P
           path: ['identityProviders', i, 'id'],
           message: '"apikey" is reserved for Portico API keys',
         });
+      // `<id>:` starts the names and rules of a provider's users: with these, a claim rule such as
+      // `https://app.example/roles` or `urn:oid:…` would be read as being about this provider.
+      if (URI_SCHEMES.has(id))
+        out.push({
+          path: ['identityProviders', i, 'id'],
+          message: `"${id}" reads as the start of a URI in names and claim rules (${id}:…); choose another id`,
+        });
       seen.add(id);
     });
+  }
+  const terminalCheck = session?.terminalCheck;
+  if (typeof terminalCheck === 'string' || typeof terminalCheck === 'number') {
+    // A timer takes at most 2^31-1 ms and runs every millisecond past it (and at 0).
+    const ms = parseDurationOrNaN(terminalCheck);
+    if (ms < 100 || ms > 86_400_000)
+      out.push({ path: ['session', 'terminalCheck'], message: 'must be between 100ms and 24h' });
   }
   if (session?.store === 'redis' && session.redis === undefined)
     out.push({ path: ['session', 'redis'], message: 'is required when store is redis' });

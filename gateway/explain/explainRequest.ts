@@ -548,6 +548,8 @@ function contextFor(
 ): HttpContext {
   const socket = new Socket();
   Object.defineProperty(socket, 'remoteAddress', { value: input.client ?? DEFAULT_CLIENT });
+  // Over TLS when the listener is (the WebSocket Origin check and X-Forwarded-Proto read it).
+  if (config.listen.tls) Object.defineProperty(socket, 'encrypted', { value: true });
   const req = new IncomingMessage(socket);
   req.method = method;
   req.url = input.target;

@@ -44,7 +44,14 @@ export const fixedRateGenerator = wrk2Path
 
 export async function fixedRate(
   url: string,
-  opts: { rate: number; seconds: number; connections: number; headers?: Record<string, string> },
+  opts: {
+    rate: number;
+    seconds: number;
+    connections: number;
+    headers?: Record<string, string>;
+    /** With wrk2: run `seconds` in all, calibration included (see withWrk2). */
+    exact?: boolean;
+  },
 ): Promise<FixedRateResult> {
   const headers = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
   if (wrk2Path) return withWrk2(wrk2Path, url, opts, headers);
@@ -73,19 +80,19 @@ export async function fixedRate(
  * with it — the staggered connects, the target's first answers on new sockets — which is not the
  * steady rate the figure claims: measured here at 4,600 req/s, p99 of the upstream direct 5.3 ms
  * over a 5 s run against 3.6 ms over the steady part of a 20 s one (fastify 16.1 / 8.4 ms, Portico
- * 40.4 / 15.4 ms). So a run of `seconds` under that lasts calibration + `seconds`, and the
- * percentiles are of the last `seconds`; `requests` and `achieved` count the whole run, as the CPU
- * the caller measures around it does.
+ * 40.4 / 15.4 ms). So a run lasts calibration + `seconds`, and the percentiles are of the last
+ * `seconds`; `requests` and `achieved` count the whole run, as the CPU the caller measures around
+ * it does. `exact`: the run lasts `seconds` (the soak, whose RSS is sampled over that time); its
+ * percentiles are then of what followed the calibration.
  */
 async function withWrk2(
   bin: string,
   url: string,
-  opts: { rate: number; seconds: number; connections: number },
+  opts: { rate: number; seconds: number; connections: number; exact?: boolean },
   headers: string[],
 ): Promise<FixedRateResult> {
   const calibrationMs = 10_000 + opts.connections * 5;
-  const seconds =
-    opts.seconds * 1000 > calibrationMs ? opts.seconds : Math.ceil(calibrationMs / 1000) + opts.seconds;
+  const seconds = opts.exact ? opts.seconds : Math.ceil(calibrationMs / 1000) + opts.seconds;
   const child = spawn(
     bin,
     [

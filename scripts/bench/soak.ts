@@ -129,6 +129,7 @@ export async function soak(opts: {
     seconds: opts.seconds,
     connections: 32,
     headers: opts.headers,
+    exact: true,
   });
   clearInterval(timer);
   // Read once the load has stopped: what the process gives back when idle again.

@@ -81,10 +81,11 @@ price: "$\${literal}"
         'storage: { endpoint: "${S3:-https://AKIAxx:wJalrSECRET@minio:9000}" }',
         'routes:',
         '  - { id: a, path: /, upstream: "http://a", headers: { request: { set: { X-Forwarded-Stuff: "${X:-Bearer sekret}" } } } }',
+        '  - { id: b, path: /b/, upstream: "http://b", headers: { request: { set: { X-Upstream: "${SCHEME:-Bearer} ${TOKEN:-splitsecret}" } } } }',
         '',
       ].join('\n'),
     );
-    for (const secret of ['hunter2', 'oldpass', 'deadbeef', 'wJalrSECRET', 'sekret'])
+    for (const secret of ['hunter2', 'oldpass', 'deadbeef', 'wJalrSECRET', 'sekret', 'splitsecret'])
       assert.ok(!out.includes(secret), `${secret} shown:\n${out}`);
     assert.match(out, /\$\{PORT:-8080\}/);
     assert.match(out, /\$\{PORTICO_REDIS_URL:-redis:\/\/default:\[redacted\]@127\.0\.0\.1:6379\}/);

@@ -179,6 +179,33 @@ routes:
     );
   });
 
+  it('refuses provider ids that read as a URI scheme (https://app/roles would be a rule about it), and a terminalCheck a timer cannot keep', () => {
+    const problems = problemsOf(`publicUrl: https://portal.example.com
+session: { secret: x-secret-x-secret-x-secret-x-secret-x, terminalCheck: 30d }
+identityProviders:
+  - { id: https, type: github, clientId: portico, clientSecret: x }
+  - { id: urn, type: github, clientId: portico, clientSecret: x }
+routes:
+  - { id: a, path: /a/, upstream: http://127.0.0.1:1/, auth: required }
+`);
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.path]),
+      [
+        [2, 'session.terminalCheck'],
+        [4, 'identityProviders[0].id'],
+        [5, 'identityProviders[1].id'],
+      ],
+    );
+    const routes = 'routes: [{ id: a, path: /, upstream: "http://127.0.0.1:1/" }]\n';
+    for (const ok of ['100ms', '60s', '24h'])
+      assert.equal(
+        loadConfigText(`session: { terminalCheck: ${ok} }\n${routes}`, { env: {} }).session.terminalCheckMs,
+        parseDuration(ok),
+      );
+    for (const bad of ['0', '50ms', '25h'])
+      assert.equal(problemsOf(`session: { terminalCheck: ${bad} }\n${routes}`).length, 1, bad);
+  });
+
   it('refuses bearerProviders that name no provider, one that cannot check tokens, or a route that does not verify', () => {
     const problems = problemsOf(`publicUrl: https://portal.example.com
 session: { secret: x-secret-x-secret-x-secret-x-secret-x }

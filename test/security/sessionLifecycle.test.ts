@@ -353,7 +353,7 @@ describe('a reload that changes what a session means ends it', () => {
     assert.equal(await signedIn(client), false);
   });
 
-  it('ends a primary session whose user or group a provider added by the reload now names (partner:alice)', async (t) => {
+  it('ends a primary session whose user or group a provider added by the reload now names (partner:alice), and closes its terminals at once', async (t) => {
     const ai = await aiUpstream(t);
     const port = await freePort();
     // An IdP where anyone may pick a user name: one calls itself partner:alice.
@@ -394,6 +394,8 @@ describe('a reload that changes what a session means ends it', () => {
       dave: (await login(s, 'dave')).client,
     };
     for (const c of Object.values(clients)) assert.equal(await signedIn(c), true);
+    const paClosed = closeCode(await terminal(s, s.gw.url, clients.pa));
+    const dave = await terminal(s, s.gw.url, clients.dave);
     s.gw.write(
       s.yaml.replace(
         /(identityProviders:\n {2}- \{ id: corp[^\n]*\n)/,
@@ -401,9 +403,14 @@ describe('a reload that changes what a session means ends it', () => {
       ),
     );
     assert.equal(s.gw.gateway.reload().ok, true);
+    // Terminals make no request: the reload looks their sessions up (before any request of theirs).
+    assert.equal(await paClosed, 1008);
     assert.equal(await signedIn(clients.pa), false, 'a user name that is now the partner’s');
     assert.equal(await signedIn(clients.carol), false, 'a group that is now the partner’s');
     assert.equal(await signedIn(clients.dave), true, 'nothing of the partner’s: kept');
+    dave.send('still here');
+    assert.equal(String((await once(dave, 'message'))[0]), 'still here');
+    dave.close();
   });
 
   it('ends the sessions of a provider the reload points at another IdP under the same id, and no others', async (t) => {

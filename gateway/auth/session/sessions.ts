@@ -69,8 +69,9 @@ export type Sessions = {
    */
   stands(id: string): Promise<boolean>;
   /**
-   * Whether the store still holds a session, whatever its idle time (a terminal in use makes no
-   * requests): for the sweep of open terminals, which looks for sessions the store lost.
+   * Whether a session still holds for its open terminals: the store still has it and the live
+   * config does not end it (ending it if so), whatever its idle time — a terminal in use makes no
+   * requests. For the sweep of open terminals and the lookups after a reload or an outage.
    */
   held(id: string): Promise<boolean>;
   /** Ends a session on every replica. */
@@ -351,7 +352,13 @@ export function createSessions(o: Options): Sessions {
     },
     async held(id) {
       if (pendingEnds.has(id)) return false;
-      return (await store.get(dataKey(id))) !== undefined;
+      const raw = await store.get(dataKey(id));
+      if (raw === undefined) return false;
+      // 'refuse' (made under a config this replica has not loaded yet) holds: the replicas that
+      // have that config judge it.
+      if (o.judge?.(JSON.parse(raw) as StoredSession) !== 'end') return true;
+      void sessions.end(id, 'config-changed').catch(() => {});
+      return false;
     },
     async stands(id) {
       if (pendingEnds.has(id)) return false;
