@@ -127,7 +127,7 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
   },
   'session.terminalCheck': {
     description:
-      "How often the sessions of open WebSockets (terminals) are looked for in the store: one the store lost without a sign-out being announced (FLUSHALL, a Redis restart that kept nothing, eviction under `maxmemory`, a key deleted by hand) closes its terminals within this time. The idle timeout is not applied to a terminal in use. Between 100ms and 24h.",
+      'How often the sessions of open WebSockets (terminals) are looked for in the store: one the store lost without a sign-out being announced (FLUSHALL, a Redis restart that kept nothing, eviction under `maxmemory`, a key deleted by hand) closes its terminals within this time. The idle timeout is not applied to a terminal in use. Between 100ms and 24h.',
     default: '60s',
   },
 

@@ -42,13 +42,7 @@ describe('what a client cannot make an upstream believe', () => {
     const up = await upstreamFor(t);
     const gw = await startGateway(t, `routes:\n  - { id: a, path: /, upstream: "${up.url}" }\n`);
     // PHP and lighttpd read `X.Original.URL` as HTTP_X_ORIGINAL_URL, as they read the `_` spelling.
-    const dotted = [
-      'x.forwarded.for',
-      'x.original.url',
-      'x.real.ip',
-      'x.client.ip',
-      'x.forwarded.port',
-    ];
+    const dotted = ['x.forwarded.for', 'x.original.url', 'x.real.ip', 'x.client.ip', 'x.forwarded.port'];
     await send(gw.url, '/', {
       headers: dotted.flatMap((name) => [name, name.includes('url') ? '/admin' : '6.6.6.6']),
     });
