@@ -664,14 +664,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     // nothing after it is read.
     if (err.code === 'HPE_CLOSED_CONNECTION' && answering && !answering.writableEnded) return;
     if (answering?.headersSent) {
-      if (answering.writableEnded) socket.end();
+      if (answering.writableEnded) endThenDestroy(socket, undefined, 30_000);
       else socket.destroy();
       return;
     }
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(
+    endThenDestroy(
+      socket,
       `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      1000,
     );
   });
 
@@ -807,6 +809,17 @@ function providersChanged(before: Config, next: Config): boolean {
   if (a.size !== b.size) return true;
   for (const [id, source] of a) if (b.get(id) !== source) return true;
   return false;
+}
+
+/**
+ * Ends a connection with a last answer, and destroys it `graceMs` later whatever the client does:
+ * `end()` alone waits for the client, and one that never reads (slowloris) or never finished its
+ * TLS handshake (the answer cannot even be written) held its socket and descriptor for good.
+ */
+function endThenDestroy(socket: Duplex, last: string | undefined, graceMs: number): void {
+  socket.end(last);
+  const timer = setTimeout(() => socket.destroy(), graceMs).unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** Module-level so it keeps nothing of the request alive for the life of a WebSocket. */

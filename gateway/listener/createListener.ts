@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2Session } from 'node:http2';
-import type { Server } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { Server, Socket } from 'node:net';
 import { pemOrFile } from '../config/pemOrFile.ts';
 import type { Config } from '../config/types.ts';
 import { createServer as createHttpServer } from '../nodeHttp.ts';
@@ -54,18 +53,29 @@ export function createListener(
       closeAllConnections: () => server.closeAllConnections(),
     };
   }
-  const credentials = { cert: pemOrFile(config.baseDir, tls.cert), key: pemOrFile(config.baseDir, tls.key) };
+  const credentials = {
+    cert: pemOrFile(config.baseDir, tls.cert),
+    key: pemOrFile(config.baseDir, tls.key),
+    // The TLS handshake is part of getting the request's headers in (Node waits 120 s by default;
+    // nginx's ssl_handshake_timeout is 60 s): a connection that never starts it is cut off then.
+    handshakeTimeout: limits.headersTimeoutMs,
+  };
   // node:https and node:http2 are asked for only by a listener that speaks them (getBuiltinModule,
   // as nodeHttp.ts does for node:http, rather than an import of their ES facades).
   if (!tls.http2) {
     const server = process
       .getBuiltinModule('node:https')
       .createServer({ ...http1, ...credentials, ALPNProtocols: ['http/1.1'] }, handler);
+    const sockets = trackConnections(server);
     return {
       server,
       secure: true,
       closeIdleConnections: () => server.closeIdleConnections(),
-      closeAllConnections: () => server.closeAllConnections(),
+      // Node's own list holds only connections that reached HTTP: not one still in its handshake.
+      closeAllConnections: () => {
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+      },
     };
   }
   const http2 = process.getBuiltinModule('node:http2');
@@ -87,11 +97,7 @@ export function createListener(
   // The HTTP/1.1 side of the port reads its limits from the server object, as http.Server does;
   // the interval must be set before `listen`, which starts it.
   Object.assign(server, http1);
-  const sockets = new Set<TLSSocket>();
-  server.on('secureConnection', (socket: TLSSocket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const sockets = trackConnections(server);
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
@@ -110,6 +116,19 @@ export function createListener(
       for (const socket of sockets) socket.destroy();
     },
   };
+}
+
+/**
+ * Every TCP connection of a TLS server, from its accept: one that never finishes its handshake
+ * holds a descriptor too, and a shutdown must be able to end it.
+ */
+function trackConnections(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
 }
 
 /**

@@ -36,7 +36,7 @@ export function releaseStartMemoryWhenIdle(log: Logger): void {
     const used = now.user - last.user + (now.system - last.system);
     last = now;
     if (used < IDLE_CPU_US_PER_S) {
-      if (samples === 0) rssBefore = process.memoryUsage.rss();
+      if (samples === 0) rssBefore = rss();
       if (minorGc()) samples++;
     }
     if (samples >= 2) {
@@ -47,11 +47,24 @@ export function releaseStartMemoryWhenIdle(log: Logger): void {
   timer.unref();
 }
 
+/**
+ * The process's RSS, or 0 when it cannot be read: libuv opens /proc/self/stat for it, which fails
+ * with EMFILE when every descriptor is taken — a flood of connections must not end the process
+ * through a timer that only reports.
+ */
+function rss(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return 0;
+  }
+}
+
 /** Says once what V8 gave back, when it has (or that it did not, at debug level). */
 function reportRelease(log: Logger, before: number): void {
   const since = Date.now();
   const watch = setInterval(() => {
-    const now = process.memoryUsage.rss();
+    const now = rss();
     if (before - now >= RELEASED_BYTES) {
       clearInterval(watch);
       log.info({ rssBeforeMb: mb(before), rssAfterMb: mb(now) }, 'start memory released');

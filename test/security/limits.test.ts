@@ -2,8 +2,11 @@
 // keeps serving; a client that sends its headers or body too slowly (slowloris) is cut off once
 // headersTimeout / requestTimeout have passed, not whenever Node next looks.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect as netConnect } from 'node:net';
 import { before, describe, it, type TestContext } from 'node:test';
 import { startGateway } from '../helpers/gateway.ts';
+import { until } from '../helpers/eventually.ts';
 import { send } from '../helpers/http.ts';
 import { exchange, RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
 import { type Upstream, upstreamFor } from '../helpers/upstream.ts';
@@ -294,5 +297,28 @@ describe('slow bodies to Portico’s own endpoints', () => {
     assert.ok(conn.closed, 'the connection was closed');
     assert.ok(sent < 1000, `cut off after ${sent} of 1000 bytes`);
     assert.equal(conn.responses()[0]?.status, 408);
+  });
+});
+
+describe('a slow client that stops reading', () => {
+  it('is let go of once headersTimeout has passed, though it never reads the 408 nor closes its side', async (t) => {
+    const gw = await startGateway(
+      t,
+      'limits: { headersTimeout: 1s }\nroutes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n',
+    );
+    const { port } = new URL(gw.url);
+    const client = netConnect(Number(port), '127.0.0.1');
+    client.on('error', () => {});
+    t.after(() => client.destroy());
+    await once(client, 'connect');
+    client.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    // Never read: the server's FIN is not seen, so this side never ends (a slowloris client).
+    client.pause();
+    const connections = () =>
+      new Promise<number>((resolve, reject) =>
+        gw.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      );
+    assert.equal(await connections(), 1);
+    await until(async () => (await connections()) === 0, 5000, 'the server to let go of the connection');
   });
 });

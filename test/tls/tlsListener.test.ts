@@ -5,8 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { connect as netConnect } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
+import { until } from '../helpers/eventually.ts';
 import { json, send } from '../helpers/http.ts';
 import { listenerCertificates, startTlsGateway } from '../helpers/tlsGateway.ts';
 import { startUpstream } from '../helpers/upstream.ts';
@@ -200,4 +202,37 @@ describe('validating listen.tls', () => {
   });
 
   it('cleans up', () => rmSync(dir, { recursive: true, force: true }));
+});
+
+describe('connections that never get to HTTP', () => {
+  /** Open connections to the gateway's port, as the server counts them. */
+  const connections = (gw: { gateway: { server: import('node:net').Server } }) =>
+    new Promise<number>((resolve, reject) =>
+      gw.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
+
+  for (const http2 of [true, false])
+    it(`drops a connection that never starts its TLS handshake once headersTimeout has passed (http2: ${http2})`, async (t) => {
+      const gw = await startTlsGateway(
+        t,
+        'routes:\n  - { id: app, path: /, upstream: "http://127.0.0.1:9/" }\n',
+        {
+          http2,
+          before: 'limits: { headersTimeout: 1s }\n',
+        },
+      );
+      const { port } = new URL(gw.url);
+      const raw = netConnect(Number(port), '127.0.0.1');
+      raw.on('error', () => {});
+      await once(raw, 'connect');
+      const started = Date.now();
+      // Nothing is sent: no ClientHello. Node's own handshake timeout is 120 s, and the answer
+      // to it was written into a socket that could not send it, so the descriptor stayed for good.
+      await Promise.race([
+        once(raw, 'close'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 6 s')), 6000)),
+      ]);
+      assert.ok(Date.now() - started < 6000);
+      await until(async () => (await connections(gw)) === 0, 2000, 'the server to let go of it');
+    });
 });
