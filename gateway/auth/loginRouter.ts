@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { expressLibrary } from '../endpoints/expressLibrary.ts';
 import type { Identity } from '../context.ts';
@@ -6,6 +6,7 @@ import type { OwnRequest } from '../endpoints/ownEndpoints.ts';
 import { GatewayError, isStoreUnavailable } from '../errors.ts';
 import { qualifyIdentity } from '../identity/qualifyIdentity.ts';
 import { pickLang } from '../pages/negotiate.ts';
+import { addressKey } from '../routePolicy/addressKey.ts';
 import { publicOriginOf } from '../routing/publicOrigin.ts';
 import type { Services } from '../services.ts';
 import { chooserPage, loggedOutPage, loginHelp, logoutConfirmPage } from './loginPages.ts';
@@ -36,6 +37,18 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
   const router = express.Router();
   const { sessions, logins } = s;
   const providersOf = () => s.providers.providers(s.config());
+  // Each sign-in started keeps a transaction in the store for ten minutes (up to ~5 KB with a long
+  // return path): unlimited, one client filled Redis at ~1,000 a second (limits.signInStartsPerMinute).
+  const countStart = async (ip: string | undefined) => {
+    const limit = s.config().limits.signInStartsPerMinute;
+    if (ip === undefined || limit === 0) return;
+    const key = `login-start:${createHash('sha256').update(addressKey(ip)).digest('base64url').slice(0, 22)}`;
+    const { count, resetInMs } = await s.store.hit(key, 60_000);
+    if (count > limit)
+      throw new GatewayError('PORTICO_ERR_TOO_MANY', {
+        headers: { 'retry-after': String(Math.max(1, Math.ceil(resetInMs / 1000))) },
+      });
+  };
   // publicUrl, or the host a route names (routes[].host): a sign-in comes back to where it began.
   const publicBase = (req: Req) =>
     publicOriginOf(s.config(), req.headers.host) ?? `${req.portico?.proto ?? 'http'}://${req.headers.host}`;
@@ -104,6 +117,7 @@ export function loginRouter(s: Deps, jwks: () => Promise<unknown>): Router {
         return;
       }
       await provider.probe?.();
+      await countStart(req.portico?.clientIp);
       // 32 random bytes, as openid-client's randomState() makes them.
       const state = randomBytes(32).toString('base64url');
       const txn: LoginTransaction = { idp: provider.id, returnTo: rd, createdAt: Date.now() };

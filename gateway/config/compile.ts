@@ -101,6 +101,7 @@ export function compileConfig(
       headersTimeoutMs: parseDuration(raw.limits?.headersTimeout ?? '20s'),
       requestTimeoutMs: parseDuration(raw.limits?.requestTimeout ?? '0s'),
       ownBodyTimeoutMs: parseDuration(raw.limits?.ownBodyTimeout ?? '30s'),
+      signInStartsPerMinute: raw.limits?.signInStartsPerMinute ?? 120,
       maxHeaderSize: raw.limits?.maxHeaderSize ?? 16384,
       maxUrlLength: raw.limits?.maxUrlLength ?? 8192,
       maxBodySize: raw.limits?.maxBodySize === undefined ? 0 : parseSize(raw.limits.maxBodySize),

@@ -853,6 +853,11 @@ export const CONFIG_DOCS: Record<string, KeyDoc> = {
       'Time to receive the body of a request to Portico’s own endpoints (`/_portico/…`: sign-in forms and callbacks, the OpenID Provider, the admin API), counted from its headers; then 408 and the connection is closed. Proxied uploads are not affected (`requestTimeout`).',
     default: '30s',
   },
+  'limits.signInStartsPerMinute': {
+    description:
+      'Sign-ins one client address (IPv6: its /64, as `trustProxy` resolves it) may start in a minute (`/_portico/login/<idp>`); the next gets 429 with Retry-After. Each keeps a sign-in transaction in the store for ten minutes, so without a limit one client could fill Redis. A thousand people behind one NAT address signing in over half an hour start ~35 a minute. 0: no limit.',
+    default: 120,
+  },
   'limits.maxHeaderSize': {
     description: 'Bytes of request headers (larger: 431). Read at start: a change needs a restart.',
     default: 16384,

@@ -492,6 +492,7 @@ export const configSchema = {
         headersTimeout: duration,
         requestTimeout: duration,
         ownBodyTimeout: duration,
+        signInStartsPerMinute: { type: 'integer', minimum: 0 },
         maxHeaderSize: { type: 'integer', minimum: 1024 },
         maxUrlLength: { type: 'integer', minimum: 256 },
         maxBodySize: size,

@@ -245,6 +245,8 @@ export type Config = {
     readonly requestTimeoutMs: number;
     /** Time for the body of a request to Portico's own endpoints (sign-in forms, OP, admin API). */
     readonly ownBodyTimeoutMs: number;
+    /** Sign-ins one client address (IPv6: its /64) may start in a minute; 0: no limit. */
+    readonly signInStartsPerMinute: number;
     readonly maxHeaderSize: number;
     readonly maxUrlLength: number;
     /** `limits.maxBodySize` in bytes; 0: no limit. Routes carry the value that applies to them. */

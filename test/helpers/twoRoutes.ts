@@ -14,7 +14,7 @@ export type TwoRoutes = SsoSetup & { prot: Upstream; pub: Upstream };
 export async function startProtectedAndPublic(
   t: TestContext,
   keys: { ai: string; public: string },
-  options: { path?: string; websocket?: boolean } = {},
+  options: { path?: string; websocket?: boolean; extra?: string } = {},
 ): Promise<TwoRoutes> {
   const prot = await startUpstream({ websocket: options.websocket });
   const pub = await startUpstream({ websocket: options.websocket });
@@ -24,6 +24,7 @@ export async function startProtectedAndPublic(
     `  - { id: ai, path: ${options.path ?? '/dce5/'}, upstream: "${prot.url}", ${keys.ai} }
   - { id: public, path: /, upstream: "${pub.url}", ${keys.public} }
 `,
+    { extra: options.extra },
   );
   return { ...sso, prot, pub };
 }

@@ -94,7 +94,8 @@ async function aiUpstream(t: TestContext) {
 describe('anonymous visitors store nothing that could push a signed-in user out', () => {
   it('keeps a signed-in user signed in while four hundred anonymous visitors start sign-ins (memory store, maxEntries 40)', async (t) => {
     const ai = await aiUpstream(t);
-    const s = await startSso(t, ROUTES(ai.url), { extra: '' });
+    // Four hundred sign-ins from one address: the per-address limit is not what is tried here.
+    const s = await startSso(t, ROUTES(ai.url), { extra: 'limits: { signInStartsPerMinute: 0 }\n' });
     s.gw.write(s.yaml.replace('  store: memory\n', '  store: memory\n  maxEntries: 40\n'));
     // maxEntries only applies at start (it sizes the store): start a gateway on the new file.
     const gw = await startGateway(
@@ -114,6 +115,18 @@ describe('anonymous visitors store nothing that could push a signed-in user out'
     }
     const r = await client.request('/dce5/', { headers: { accept: 'application/json' } });
     assert.equal(r.status, 200, 'alice is still signed in');
+  });
+
+  it('lets one address start 120 sign-ins a minute, then answers 429 with Retry-After; another address is not held back', async (t) => {
+    const ai = await aiUpstream(t);
+    const s = await startSso(t, ROUTES(ai.url));
+    const start = (localAddress?: string) =>
+      send(s.gw.url, '/_portico/login/corp?rd=%2Fdce5%2F', localAddress ? { localAddress } : {});
+    for (let i = 0; i < 120; i++) assert.equal((await start()).status, 302, `start ${i + 1}`);
+    const refused = await start();
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers['retry-after']) >= 1, 'Retry-After says when');
+    assert.equal((await start('127.0.0.2')).status, 302, 'another address');
   });
 
   it('leaves only short-lived sign-in keys in Redis for anonymous visitors, never sessions', async (t) => {
