@@ -143,6 +143,11 @@ function closeWhenIdle(session: Http2Session, ms: number): void {
     stream.once('close', () => open--);
   });
   session.setTimeout(ms, () => {
-    if (open === 0) session.close();
+    if (open !== 0) return;
+    session.close();
+    // close() sends GOAWAY and waits for the client: one that stopped half-way through a request's
+    // header block (HEADERS without END_HEADERS, no stream yet) held the connection for good.
+    const timer = setTimeout(() => session.destroy(), Math.min(ms, 5_000)).unref();
+    session.once('close', () => clearTimeout(timer));
   });
 }

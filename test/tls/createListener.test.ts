@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:http2';
+import { connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,39 @@ describe('HTTP/2 connections left open', () => {
     await closed;
     const idle = performance.now() - startedAt;
     assert.ok(idle >= IDLE_MS * 0.8 && idle < 5000, `closed after ${Math.round(idle)} ms idle`);
+  });
+
+  it('are cut off after the keep-alive timeout and a grace when the client stopped half-way through a header block', async (t) => {
+    const l = await listener(t, (_req, res) => res.end('ok'));
+    const { port } = new URL(l.url);
+    const raw = tlsConnect({
+      port: Number(port),
+      host: '127.0.0.1',
+      ca: l.ca,
+      ALPNProtocols: ['h2'],
+      servername: 'localhost',
+    });
+    raw.on('error', () => {});
+    t.after(() => raw.destroy());
+    await once(raw, 'secureConnect');
+    assert.equal(raw.alpnProtocol, 'h2');
+    const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
+      const head = Buffer.alloc(9);
+      head.writeUIntBE(payload.length, 0, 3);
+      head[3] = type;
+      head[4] = flags;
+      head.writeUInt32BE(stream, 5);
+      return Buffer.concat([head, payload]);
+    };
+    raw.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    raw.write(frame(4, 0, 0, Buffer.alloc(0))); // SETTINGS
+    // HEADERS on stream 1 without END_HEADERS (0x4): `:method: GET`, and no CONTINUATION ever.
+    raw.write(frame(1, 0, 1, Buffer.from([0x82])));
+    raw.resume();
+    const startedAt = performance.now();
+    await once(raw, 'close');
+    const after = performance.now() - startedAt;
+    assert.ok(after < IDLE_MS * 2 + 3000, `closed after ${Math.round(after)} ms`);
   });
 
   it('stay open while a quiet stream is in flight (a long poll outlasts several idle periods), for the next request too', async (t) => {
