@@ -50,3 +50,10 @@ export async function startGateway(
   });
   return { url: gateway.url(), gateway, file, write: (text) => writeFileSync(file, text) };
 }
+
+/** Connections open to the gateway's port, as its server counts them (accepted, not yet closed). */
+export function openConnections(gw: { gateway: Pick<Gateway, 'server'> }): Promise<number> {
+  return new Promise((resolve, reject) =>
+    gw.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+  );
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import { before, describe, it, type TestContext } from 'node:test';
-import { startGateway } from '../helpers/gateway.ts';
+import { openConnections, startGateway } from '../helpers/gateway.ts';
 import { until } from '../helpers/eventually.ts';
 import { send } from '../helpers/http.ts';
 import { exchange, RawConnection, requestBytes, WEBSOCKET_UPGRADE } from '../helpers/rawSocket.ts';
@@ -314,11 +314,11 @@ describe('a slow client that stops reading', () => {
     client.write('GET / HTTP/1.1\r\nHost: x\r\n');
     // Never read: the server's FIN is not seen, so this side never ends (a slowloris client).
     client.pause();
-    const connections = () =>
-      new Promise<number>((resolve, reject) =>
-        gw.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
-      );
-    assert.equal(await connections(), 1);
-    await until(async () => (await connections()) === 0, 5000, 'the server to let go of the connection');
+    assert.equal(await openConnections(gw), 1);
+    await until(
+      async () => (await openConnections(gw)) === 0,
+      5000,
+      'the server to let go of the connection',
+    );
   });
 });

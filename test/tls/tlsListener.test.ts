@@ -10,6 +10,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
 import { until } from '../helpers/eventually.ts';
 import { json, send } from '../helpers/http.ts';
+import { openConnections } from '../helpers/gateway.ts';
 import { listenerCertificates, startTlsGateway } from '../helpers/tlsGateway.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
@@ -205,12 +206,6 @@ describe('validating listen.tls', () => {
 });
 
 describe('connections that never get to HTTP', () => {
-  /** Open connections to the gateway's port, as the server counts them. */
-  const connections = (gw: { gateway: { server: import('node:net').Server } }) =>
-    new Promise<number>((resolve, reject) =>
-      gw.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
-    );
-
   for (const http2 of [true, false])
     it(`drops a connection that never starts its TLS handshake once headersTimeout has passed (http2: ${http2})`, async (t) => {
       const gw = await startTlsGateway(
@@ -233,6 +228,6 @@ describe('connections that never get to HTTP', () => {
         new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 6 s')), 6000)),
       ]);
       assert.ok(Date.now() - started < 6000);
-      await until(async () => (await connections(gw)) === 0, 2000, 'the server to let go of it');
+      await until(async () => (await openConnections(gw)) === 0, 2000, 'the server to let go of it');
     });
 });
